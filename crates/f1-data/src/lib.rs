@@ -1,0 +1,15 @@
+//! The F1 knowledge base: Ergast/Kaggle CSV import into SQLite, the Jolpica API
+//! client, an embedded fallback fact set, and typed queries over it all.
+
+mod error;
+pub mod fallback;
+mod import;
+pub mod integrity;
+pub mod jolpica;
+pub mod query;
+pub mod schema;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use import::{import_ergast, ImportSummary};
+pub use query::KnowledgeBase;

@@ -1,0 +1,65 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use f1_data::jolpica::Resource;
+
+/// Turn Formula 1 data into a conversational model and measure what fine-tuning bought.
+#[derive(Debug, Parser)]
+#[command(name = "f1ai", version, about)]
+pub struct Cli {
+    /// Root folder holding data/, models/ and results/.
+    #[arg(long, global = true, default_value = ".", env = "F1AI_WORKSPACE")]
+    pub workspace: PathBuf,
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Phase 1: the F1 knowledge base.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Load the Ergast/Kaggle CSV tables into data/processed/f1.sqlite.
+    Import(ImportArgs),
+    /// Fetch a season or round from the Jolpica F1 API and upsert it.
+    Fetch(FetchArgs),
+    /// Print what the knowledge base holds.
+    Stats,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Folder with the 13 Ergast CSV tables [default: data/raw/ergast, else the
+    /// embedded fallback fact set].
+    #[arg(long, env = "F1AI_ERGAST_DIR")]
+    pub ergast_dir: Option<PathBuf>,
+    /// Use the embedded fallback fact set even if CSV tables are present.
+    #[arg(long, conflicts_with = "ergast_dir")]
+    pub fallback: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[arg(long)]
+    pub season: i64,
+    /// One round; all rounds of the season when omitted.
+    #[arg(long)]
+    pub round: Option<i64>,
+    #[arg(long, default_value = f1_data::jolpica::DEFAULT_BASE_URL)]
+    pub base_url: String,
+    /// Which resources, comma separated [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub resources: Vec<Resource>,
+    /// Ignore cached responses under data/raw/jolpica/.
+    #[arg(long)]
+    pub refresh: bool,
+}

@@ -1,0 +1,138 @@
+//! `f1ai data ...`: import, fetch and inspect the knowledge base.
+
+use anyhow::{bail, Context, Result};
+use f1_data::jolpica::{self, ClientConfig, JolpicaClient, Resource};
+use f1_data::{fallback, KnowledgeBase};
+
+use crate::cli::{DataCommand, FetchArgs, ImportArgs};
+use crate::workspace::Workspace;
+
+pub fn run(command: DataCommand, workspace: &Workspace) -> Result<()> {
+    match command {
+        DataCommand::Import(args) => import(args, workspace),
+        DataCommand::Fetch(args) => fetch(args, workspace),
+        DataCommand::Stats => stats(workspace),
+    }
+}
+
+fn import(args: ImportArgs, workspace: &Workspace) -> Result<()> {
+    let db = workspace.database();
+    let ergast_dir = match (args.fallback, args.ergast_dir) {
+        (true, _) => None,
+        (false, Some(dir)) => Some(dir),
+        (false, None) => Some(workspace.default_ergast_dir()).filter(|d| d.is_dir()),
+    };
+    let Some(dir) = ergast_dir else {
+        eprintln!(
+            "notice: no Ergast CSV tables found (looked in {}; pass --ergast-dir DIR).\n\
+             notice: using the embedded fallback fact set: the drivers' and constructors' \
+             champions of every complete season. Question families are limited to champions.",
+            workspace.default_ergast_dir().display()
+        );
+        let seasons =
+            fallback::import_fallback(&db).with_context(|| format!("writing {}", db.display()))?;
+        println!("wrote {} (fallback: {seasons} seasons)", db.display());
+        return Ok(());
+    };
+    let summary = f1_data::import_ergast(&dir, &db)
+        .with_context(|| format!("importing {} into {}", dir.display(), db.display()))?;
+    println!(
+        "imported {} into {} in {:.1}s",
+        dir.display(),
+        db.display(),
+        summary.elapsed.as_secs_f64()
+    );
+    println!("{:<24} {:>8}", "table", "rows");
+    for (table, rows) in &summary.integrity.row_counts {
+        println!("{table:<24} {rows:>8}");
+    }
+    println!("integrity checks:");
+    for check in &summary.integrity.checks {
+        println!("  {:<40} {} violations", check.name, check.violations);
+    }
+    println!(
+        "  shared drives (one driver, several cars, allowed): {}",
+        summary.integrity.shared_drives
+    );
+    println!("total violations: {}", summary.integrity.violations());
+    Ok(())
+}
+
+fn fetch(args: FetchArgs, workspace: &Workspace) -> Result<()> {
+    let db = workspace.database();
+    if !db.is_file() {
+        bail!(
+            "no knowledge base at {}: run `f1ai data import` first",
+            db.display()
+        );
+    }
+    let mut config = ClientConfig::new(workspace.jolpica_cache());
+    config.base_url = args.base_url;
+    config.refresh = args.refresh;
+    let resources = if args.resources.is_empty() {
+        Resource::ALL.to_vec()
+    } else {
+        args.resources
+    };
+    let client = JolpicaClient::new(config)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let summary = runtime.block_on(jolpica::fetch_into_database(
+        &client,
+        &db,
+        args.season,
+        args.round,
+        &resources,
+    ))?;
+    let s = summary.requests;
+    let w = summary.written;
+    println!(
+        "requests: {} ({} retries), cached pages reused: {}",
+        s.requests, s.retries, s.cache_hits
+    );
+    println!(
+        "upserted: {} races, {} results, {} sprint results, {} qualifying, {} driver standings, \
+         {} constructor standings, {} drivers, {} constructors, {} circuits",
+        w.races,
+        w.results,
+        w.sprint_results,
+        w.qualifying,
+        w.driver_standings,
+        w.constructor_standings,
+        w.drivers,
+        w.constructors,
+        w.circuits
+    );
+    Ok(())
+}
+
+fn stats(workspace: &Workspace) -> Result<()> {
+    let kb = KnowledgeBase::open(&workspace.database())?;
+    println!("database: {}", workspace.database().display());
+    println!(
+        "source:   {}",
+        kb.source()?.unwrap_or_else(|| "unknown".into())
+    );
+    if let Some((first, last)) = kb.season_range()? {
+        println!("seasons:  {first} to {last}");
+    }
+    if let Some(race) = kb.latest_race_with_results()? {
+        println!(
+            "latest race with results: {} round {}, {} ({})",
+            race.season, race.round, race.name, race.date
+        );
+    }
+    let champions = kb.all_champions()?;
+    if let (Some(first), Some(last)) = (champions.first(), champions.last()) {
+        println!(
+            "complete seasons with champions: {} ({} to {})",
+            champions.len(),
+            first.season,
+            last.season
+        );
+    }
+    println!("{:<24} {:>8}", "table", "rows");
+    for (table, rows) in kb.table_counts()? {
+        println!("{table:<24} {rows:>8}");
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! The seed project's folder layout under one root (`--workspace`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Paths of every phase's inputs and outputs.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+/// Folders created on first use, as the seed project names them.
+const FOLDERS: &[&str] = &[
+    "data/raw",
+    "data/processed",
+    "data/curated",
+    "models/base",
+    "models/checkpoints",
+    "models/artifacts",
+    "results/reports",
+    "results/visualizations",
+    "results/demos",
+];
+
+impl Workspace {
+    /// Opens the workspace at `root`, creating its folders.
+    pub fn open(root: &Path) -> Result<Self> {
+        for folder in FOLDERS {
+            let path = root.join(folder);
+            std::fs::create_dir_all(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.root.join("data/processed/f1.sqlite")
+    }
+
+    /// Where `f1ai data import` looks for the CSV tables when not told.
+    pub fn default_ergast_dir(&self) -> PathBuf {
+        self.root.join("data/raw/ergast")
+    }
+
+    pub fn jolpica_cache(&self) -> PathBuf {
+        self.root.join("data/raw/jolpica")
+    }
+}
