@@ -26,6 +26,13 @@ pub enum Error {
         line: u64,
         message: String,
     },
+    /// A well-formed row the schema rejects (duplicate key, unknown foreign key).
+    #[error("{path}: line {line}: rejected by the schema: {message}")]
+    Constraint {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
     /// Loaded data that breaks an integrity rule.
     #[error("integrity check failed: {0}")]
     Integrity(String),

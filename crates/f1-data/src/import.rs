@@ -8,6 +8,7 @@ use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Transaction};
 
 use crate::error::{Error, Result};
+use crate::gap::normalize_gap;
 use crate::integrity::{self, IntegrityReport};
 use crate::schema::{self, Column, ColumnType, Table};
 use crate::store;
@@ -112,7 +113,7 @@ fn load_table(tx: &Transaction, table: &Table, path: &Path) -> Result<u64> {
             .collect::<Result<Vec<Value>>>()?;
         insert
             .execute(params_from_iter(values))
-            .map_err(|e| Error::Row {
+            .map_err(|e| Error::Constraint {
                 path: path.to_path_buf(),
                 line,
                 message: e.to_string(),
@@ -230,6 +231,7 @@ fn parse_value(column: &Column, raw: Option<&[u8]>, path: &Path, line: u64) -> R
             "expected a date as YYYY-MM-DD, found '{text}'"
         ))),
         ColumnType::Text => Ok(Value::Text(text.to_string())),
+        ColumnType::Gap => Ok(Value::Text(normalize_gap(text).into_owned())),
     }
 }
 

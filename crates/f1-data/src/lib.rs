@@ -3,6 +3,7 @@
 
 mod error;
 pub mod fallback;
+pub mod gap;
 mod import;
 pub mod integrity;
 pub mod jolpica;

@@ -118,7 +118,7 @@ pub struct Standing {
 pub struct CareerTotals {
     /// Races with a result row (entries, including non-qualifications).
     pub entries: i64,
-    /// Races actually started (excludes did not qualify/prequalify, withdrew).
+    /// Races actually started (excludes non-qualifications, withdrawals, exclusions).
     pub starts: i64,
     pub wins: i64,
     pub podiums: i64,
@@ -155,8 +155,10 @@ pub struct SeasonChampions {
     pub constructor_name: Option<String>,
 }
 
-/// Statuses of entries that never started the race.
-const NON_STARTS: &str = "('Did not qualify', 'Did not prequalify', 'Withdrew')";
+/// An entry that started the race: not failed to (pre)qualify (`F`), not withdrawn
+/// (`W`), and not excluded or disqualified from qualifying (grid 0, no laps).
+const STARTED: &str = "x.position_text NOT IN ('F', 'W')
+     AND NOT (x.laps = 0 AND x.grid = 0 AND x.position_text IN ('E', 'D'))";
 
 const RACE_COLUMNS: &str =
     "r.race_id, r.year, r.round, r.name, r.date, c.circuit_id, c.name, c.location, c.country
@@ -567,13 +569,12 @@ impl KnowledgeBase {
     pub fn driver_career(&self, driver_id: i64) -> Result<CareerTotals> {
         let sql = format!(
             "SELECT count(DISTINCT x.race_id),
-                    count(DISTINCT CASE WHEN s.status NOT IN {NON_STARTS} THEN x.race_id END),
+                    count(DISTINCT CASE WHEN {STARTED} THEN x.race_id END),
                     count(DISTINCT CASE WHEN x.position = 1 THEN x.race_id END),
                     count(DISTINCT CASE WHEN x.position <= 3 THEN x.race_id END),
                     count(DISTINCT CASE WHEN x.grid = 1 THEN x.race_id END),
                     (SELECT count(*) FROM season_champions c WHERE c.driver_id = ?1)
-             FROM results x JOIN status s ON s.status_id = x.status_id
-             WHERE x.driver_id = ?1"
+             FROM results x WHERE x.driver_id = ?1"
         );
         let totals = self.one(&sql, [driver_id], career_from)?;
         Ok(totals.expect("an aggregate query returns one row"))
@@ -583,13 +584,12 @@ impl KnowledgeBase {
     pub fn constructor_career(&self, constructor_id: i64) -> Result<CareerTotals> {
         let sql = format!(
             "SELECT count(DISTINCT x.race_id),
-                    count(DISTINCT CASE WHEN s.status NOT IN {NON_STARTS} THEN x.race_id END),
+                    count(DISTINCT CASE WHEN {STARTED} THEN x.race_id END),
                     count(DISTINCT CASE WHEN x.position = 1 THEN x.race_id END),
                     count(CASE WHEN x.position <= 3 THEN 1 END),
                     count(DISTINCT CASE WHEN x.grid = 1 THEN x.race_id END),
                     (SELECT count(*) FROM season_champions c WHERE c.constructor_id = ?1)
-             FROM results x JOIN status s ON s.status_id = x.status_id
-             WHERE x.constructor_id = ?1"
+             FROM results x WHERE x.constructor_id = ?1"
         );
         let totals = self.one(&sql, [constructor_id], career_from)?;
         Ok(totals.expect("an aggregate query returns one row"))

@@ -10,6 +10,9 @@ pub enum ColumnType {
     Text,
     /// An ISO date, `YYYY-MM-DD`, stored as TEXT.
     Date,
+    /// A race time or gap to the winner, stored as TEXT in one spelling
+    /// (see [`crate::gap::normalize_gap`]).
+    Gap,
 }
 
 impl ColumnType {
@@ -17,7 +20,7 @@ impl ColumnType {
         match self {
             ColumnType::Integer => "INTEGER",
             ColumnType::Real => "REAL",
-            ColumnType::Text | ColumnType::Date => "TEXT",
+            ColumnType::Text | ColumnType::Date | ColumnType::Gap => "TEXT",
         }
     }
 }
@@ -116,7 +119,7 @@ impl Table {
     }
 }
 
-use ColumnType::{Date, Integer as Int, Real, Text};
+use ColumnType::{Date, Gap, Integer as Int, Real, Text};
 
 const RACE: Column = col("raceId", "race_id", Int).refs("races", "race_id");
 const DRIVER: Column = col("driverId", "driver_id", Int).refs("drivers", "driver_id");
@@ -237,7 +240,7 @@ pub const TABLES: &[Table] = &[
             col("positionOrder", "position_order", Int),
             col("points", "points", Real),
             col("laps", "laps", Int),
-            col("time", "time", Text).null(),
+            col("time", "time", Gap).null(),
             col("milliseconds", "milliseconds", Int).null(),
             col("fastestLap", "fastest_lap", Int).null(),
             col("rank", "rank", Int).null(),
@@ -268,7 +271,7 @@ pub const TABLES: &[Table] = &[
             col("positionOrder", "position_order", Int),
             col("points", "points", Real),
             col("laps", "laps", Int),
-            col("time", "time", Text).null(),
+            col("time", "time", Gap).null(),
             col("milliseconds", "milliseconds", Int).null(),
             col("fastestLap", "fastest_lap", Int).null(),
             col("fastestLapTime", "fastest_lap_time", Text).null(),

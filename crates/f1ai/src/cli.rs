@@ -24,6 +24,24 @@ pub enum Command {
     /// Phase 1: the F1 knowledge base.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Benchmarks: print a table and write JSON under results/benchmarks/.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Time `data import` of the Ergast tables into a scratch database.
+    Import(BenchImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchImportArgs {
+    #[arg(long, env = "F1AI_ERGAST_DIR")]
+    pub ergast_dir: PathBuf,
+    /// Timed runs after one warm-up run.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,7 @@ const FOLDERS: &[&str] = &[
     "results/reports",
     "results/visualizations",
     "results/demos",
+    "results/benchmarks",
 ];
 
 impl Workspace {
@@ -43,6 +44,13 @@ impl Workspace {
     /// Where `f1ai data import` looks for the CSV tables when not told.
     pub fn default_ergast_dir(&self) -> PathBuf {
         self.root.join("data/raw/ergast")
+    }
+
+    /// JSON written by `f1ai bench ...`.
+    pub fn benchmark(&self, name: &str) -> PathBuf {
+        self.root
+            .join("results/benchmarks")
+            .join(format!("{name}.json"))
     }
 
     pub fn jolpica_cache(&self) -> PathBuf {

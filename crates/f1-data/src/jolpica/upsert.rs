@@ -10,6 +10,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::api;
 use crate::error::{Error, Result};
+use crate::gap::normalize_gap;
 
 /// Row counts written by one upsert.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -301,7 +302,9 @@ impl<'a> Upserter<'a> {
                 self.int(&r.position, "position")?.into(),
                 self.real(&r.points, "points")?.into(),
                 self.int(&r.laps, "laps")?.into(),
-                time.and_then(|t| t.time.clone()).into(),
+                time.and_then(|t| t.time.as_deref())
+                    .map(|t| normalize_gap(t).into_owned())
+                    .into(),
                 self.opt_int(time.and_then(|t| t.millis.as_deref()), "Time.millis")?
                     .into(),
                 self.opt_int(lap.and_then(|l| l.lap.as_deref()), "FastestLap.lap")?

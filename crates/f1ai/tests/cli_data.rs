@@ -1,0 +1,141 @@
+//! `f1ai data ...` run as a user runs it: the real binary, real files, exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ergast_dir() -> PathBuf {
+    let dir = std::env::var_os("F1AI_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .join("ergast");
+    assert!(
+        dir.join("races.csv").is_file(),
+        "no Ergast data at {}",
+        dir.display()
+    );
+    dir
+}
+
+fn f1ai(workspace: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_f1ai"))
+        .arg("--workspace")
+        .arg(workspace)
+        .args(args)
+        .env_remove("F1AI_ERGAST_DIR")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn import_then_stats() {
+    let work = tempfile::tempdir().unwrap();
+    let ergast = ergast_dir();
+    let output = f1ai(
+        work.path(),
+        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("races                        1149"), "{out}");
+    assert!(out.contains("results                     27118"), "{out}");
+    assert!(out.contains("total violations: 0"), "{out}");
+    for folder in [
+        "data/raw",
+        "data/curated",
+        "models/base",
+        "models/checkpoints",
+        "results/reports",
+    ] {
+        assert!(work.path().join(folder).is_dir(), "{folder} not created");
+    }
+
+    let output = f1ai(work.path(), &["data", "stats"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("seasons:  1950 to 2025"), "{out}");
+    assert!(out.contains("2025 round 18, Singapore Grand Prix"), "{out}");
+    assert!(
+        out.contains("complete seasons with champions: 75 (1950 to 2024)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn failed_import_exits_non_zero_and_keeps_the_database() {
+    let work = tempfile::tempdir().unwrap();
+    let ergast = ergast_dir();
+    assert!(f1ai(
+        work.path(),
+        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()]
+    )
+    .status
+    .success());
+    let db = work.path().join("data/processed/f1.sqlite");
+    let before = std::fs::read(&db).unwrap();
+
+    let empty = tempfile::tempdir().unwrap();
+    let output = f1ai(
+        work.path(),
+        &[
+            "data",
+            "import",
+            "--ergast-dir",
+            empty.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("missing table"), "{err}");
+    assert!(err.contains("seasons.csv"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+#[test]
+fn no_ergast_data_falls_back_with_a_notice() {
+    let work = tempfile::tempdir().unwrap();
+    let output = f1ai(work.path(), &["data", "import"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("using the embedded fallback fact set"));
+    let output = f1ai(work.path(), &["data", "stats"]);
+    let out = stdout(&output);
+    assert!(out.contains("source:   fallback"), "{out}");
+    assert!(out.contains("complete seasons with champions: 75"), "{out}");
+}
+
+#[test]
+fn fetch_without_a_database_says_what_to_do() {
+    let work = tempfile::tempdir().unwrap();
+    let output = f1ai(
+        work.path(),
+        &["data", "fetch", "--season", "2020", "--round", "5"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("run `f1ai data import` first"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn unknown_resource_is_a_usage_error() {
+    let work = tempfile::tempdir().unwrap();
+    let output = f1ai(
+        work.path(),
+        &["data", "fetch", "--season", "2020", "--resources", "laps"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("unknown resource 'laps'"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the workspace and runs every test. Reads the shared data from ../shared/data
+# (override with F1AI_SHARED_DATA). Exits non-zero when any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo >/dev/null || { echo "error: cargo not found; install Rust with rustup" >&2; exit 1; }
+shared="${F1AI_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
+[ -f "$shared/ergast/races.csv" ] || {
+  echo "error: the shared Ergast tables are not at $shared/ergast (set F1AI_SHARED_DATA)" >&2
+  exit 1
+}
+export F1AI_SHARED_DATA="$shared"
+
+cargo build --workspace --all-targets --locked
+cargo test --workspace --locked
