@@ -64,6 +64,8 @@ pub struct Circuit {
 /// One car's result in a race or sprint.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RaceResult {
+    /// The row's key in `results` or `sprint_results`.
+    pub result_id: i64,
     pub driver_id: i64,
     pub driver_name: String,
     pub constructor_id: i64,
@@ -72,6 +74,9 @@ pub struct RaceResult {
     pub grid: i64,
     /// Classified finishing position; None when not classified.
     pub position: Option<i64>,
+    /// Ergast's position text: the position, or `R` retired, `D` disqualified,
+    /// `E` excluded, `W` withdrawn, `F` failed to qualify, `N` not classified.
+    pub position_text: String,
     pub position_order: i64,
     pub points: f64,
     pub laps: i64,
@@ -94,6 +99,7 @@ pub struct QualifyingResult {
 /// The fastest lap of a race (rank 1).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FastestLap {
+    pub result_id: i64,
     pub driver_id: i64,
     pub driver_name: String,
     pub constructor_name: String,
@@ -105,6 +111,8 @@ pub struct FastestLap {
 /// A line of the drivers' or constructors' championship table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Standing {
+    /// The row's key in `driver_standings` or `constructor_standings`.
+    pub row_id: i64,
     pub position: Option<i64>,
     /// driver_id or constructor_id.
     pub id: i64,
@@ -196,28 +204,31 @@ fn driver_from(row: &Row) -> rusqlite::Result<Driver> {
 
 fn result_from(row: &Row) -> rusqlite::Result<RaceResult> {
     Ok(RaceResult {
-        driver_id: row.get(0)?,
-        driver_name: row.get(1)?,
-        constructor_id: row.get(2)?,
-        constructor_name: row.get(3)?,
-        number: row.get(4)?,
-        grid: row.get(5)?,
-        position: row.get(6)?,
-        position_order: row.get(7)?,
-        points: row.get(8)?,
-        laps: row.get(9)?,
-        time: row.get(10)?,
-        status: row.get(11)?,
+        result_id: row.get(0)?,
+        driver_id: row.get(1)?,
+        driver_name: row.get(2)?,
+        constructor_id: row.get(3)?,
+        constructor_name: row.get(4)?,
+        number: row.get(5)?,
+        grid: row.get(6)?,
+        position: row.get(7)?,
+        position_text: row.get(8)?,
+        position_order: row.get(9)?,
+        points: row.get(10)?,
+        laps: row.get(11)?,
+        time: row.get(12)?,
+        status: row.get(13)?,
     })
 }
 
 fn standing_from(row: &Row) -> rusqlite::Result<Standing> {
     Ok(Standing {
-        position: row.get(0)?,
-        id: row.get(1)?,
-        name: row.get(2)?,
-        points: row.get(3)?,
-        wins: row.get(4)?,
+        row_id: row.get(0)?,
+        position: row.get(1)?,
+        id: row.get(2)?,
+        name: row.get(3)?,
+        points: row.get(4)?,
+        wins: row.get(5)?,
     })
 }
 
@@ -323,8 +334,8 @@ impl KnowledgeBase {
     fn results_in(&self, table: &str, race_id: i64) -> Result<Vec<RaceResult>> {
         self.all(
             &format!(
-                "SELECT x.driver_id, d.forename || ' ' || d.surname, x.constructor_id, k.name, x.number,
-                        x.grid, x.position, x.position_order, x.points, x.laps, x.time, s.status
+                "SELECT x.result_id, x.driver_id, d.forename || ' ' || d.surname, x.constructor_id, k.name, x.number,
+                        x.grid, x.position, x.position_text, x.position_order, x.points, x.laps, x.time, s.status
                  FROM {table} x
                  JOIN drivers d ON d.driver_id = x.driver_id
                  JOIN constructors k ON k.constructor_id = x.constructor_id
@@ -394,7 +405,7 @@ impl KnowledgeBase {
     /// The race's fastest lap (rank 1), where lap times were recorded.
     pub fn fastest_lap(&self, race_id: i64) -> Result<Option<FastestLap>> {
         self.one(
-            "SELECT x.driver_id, d.forename || ' ' || d.surname, k.name, x.fastest_lap,
+            "SELECT x.result_id, x.driver_id, d.forename || ' ' || d.surname, k.name, x.fastest_lap,
                     x.fastest_lap_time, x.fastest_lap_speed
              FROM results x
              JOIN drivers d ON d.driver_id = x.driver_id
@@ -403,12 +414,13 @@ impl KnowledgeBase {
             [race_id],
             |r| {
                 Ok(FastestLap {
-                    driver_id: r.get(0)?,
-                    driver_name: r.get(1)?,
-                    constructor_name: r.get(2)?,
-                    lap: r.get(3)?,
-                    time: r.get(4)?,
-                    speed_kph: r.get(5)?,
+                    result_id: r.get(0)?,
+                    driver_id: r.get(1)?,
+                    driver_name: r.get(2)?,
+                    constructor_name: r.get(3)?,
+                    lap: r.get(4)?,
+                    time: r.get(5)?,
+                    speed_kph: r.get(6)?,
                 })
             },
         )
@@ -511,7 +523,7 @@ impl KnowledgeBase {
             return Ok(Vec::new());
         };
         self.all(
-            "SELECT s.position, s.driver_id, d.forename || ' ' || d.surname, s.points, s.wins
+            "SELECT s.driver_standings_id, s.position, s.driver_id, d.forename || ' ' || d.surname, s.points, s.wins
              FROM driver_standings s JOIN drivers d ON d.driver_id = s.driver_id
              WHERE s.race_id = ?1 ORDER BY s.position IS NULL, s.position",
             [race_id],
@@ -525,7 +537,7 @@ impl KnowledgeBase {
             return Ok(Vec::new());
         };
         self.all(
-            "SELECT s.position, s.constructor_id, k.name, s.points, s.wins
+            "SELECT s.constructor_standings_id, s.position, s.constructor_id, k.name, s.points, s.wins
              FROM constructor_standings s JOIN constructors k ON k.constructor_id = s.constructor_id
              WHERE s.race_id = ?1 ORDER BY s.position IS NULL, s.position",
             [race_id],
@@ -648,6 +660,91 @@ impl KnowledgeBase {
                     milliseconds: r.get(5)?,
                 })
             },
+        )
+    }
+
+    /// Every race that has results, oldest first.
+    pub fn races_with_results(&self) -> Result<Vec<Race>> {
+        self.all(
+            &format!(
+                "SELECT {RACE_COLUMNS} WHERE EXISTS (SELECT 1 FROM results x WHERE x.race_id = r.race_id)
+                 ORDER BY r.year, r.round"
+            ),
+            [],
+            race_from,
+        )
+    }
+
+    /// Every driver with at least `min_starts` race starts, by id.
+    pub fn drivers_with_starts(&self, min_starts: i64) -> Result<Vec<Driver>> {
+        self.all(
+            &format!(
+                "SELECT {DRIVER_FIELDS} FROM drivers d
+                 WHERE (SELECT count(DISTINCT x.race_id) FROM results x
+                        WHERE x.driver_id = d.driver_id AND {STARTED}) >= ?1
+                 ORDER BY d.driver_id"
+            ),
+            [min_starts],
+            driver_from,
+        )
+    }
+
+    /// Every constructor with at least `min_races` races entered, by id.
+    pub fn constructors_with_races(&self, min_races: i64) -> Result<Vec<Constructor>> {
+        self.all(
+            "SELECT k.constructor_id, k.constructor_ref, k.name, k.nationality FROM constructors k
+             WHERE (SELECT count(DISTINCT x.race_id) FROM results x WHERE x.constructor_id = k.constructor_id) >= ?1
+             ORDER BY k.constructor_id",
+            [min_races],
+            |r| {
+                Ok(Constructor {
+                    constructor_id: r.get(0)?,
+                    constructor_ref: r.get(1)?,
+                    name: r.get(2)?,
+                    nationality: r.get(3)?,
+                })
+            },
+        )
+    }
+
+    /// Every circuit that has held a race, by id.
+    pub fn circuits_with_races(&self) -> Result<Vec<Circuit>> {
+        self.all(
+            "SELECT c.circuit_id, c.circuit_ref, c.name, c.location, c.country FROM circuits c
+             WHERE EXISTS (SELECT 1 FROM races r WHERE r.circuit_id = c.circuit_id)
+             ORDER BY c.circuit_id",
+            [],
+            |r| {
+                Ok(Circuit {
+                    circuit_id: r.get(0)?,
+                    circuit_ref: r.get(1)?,
+                    name: r.get(2)?,
+                    location: r.get(3)?,
+                    country: r.get(4)?,
+                })
+            },
+        )
+    }
+
+    /// The seasons a driver started at least one race in.
+    pub fn driver_seasons(&self, driver_id: i64) -> Result<Vec<i64>> {
+        self.all(
+            &format!(
+                "SELECT DISTINCT r.year FROM results x JOIN races r ON r.race_id = x.race_id
+                 WHERE x.driver_id = ?1 AND {STARTED} ORDER BY r.year"
+            ),
+            [driver_id],
+            |r| r.get(0),
+        )
+    }
+
+    /// The seasons a constructor entered at least one race in.
+    pub fn constructor_seasons(&self, constructor_id: i64) -> Result<Vec<i64>> {
+        self.all(
+            "SELECT DISTINCT r.year FROM results x JOIN races r ON r.race_id = x.race_id
+             WHERE x.constructor_id = ?1 ORDER BY r.year",
+            [constructor_id],
+            |r| r.get(0),
         )
     }
 

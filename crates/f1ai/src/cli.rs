@@ -52,6 +52,21 @@ pub enum DataCommand {
     Fetch(FetchArgs),
     /// Print what the knowledge base holds.
     Stats,
+    /// Build the grounded instruction dataset into data/curated/.
+    Build(BuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// YAML configuration [default: config/data_config.yaml when present, else built-in defaults].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override the configuration's size profile.
+    #[arg(long, value_parser = ["quick", "full"])]
+    pub profile: Option<String>,
+    /// Override the configuration's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -41,6 +41,11 @@ impl Workspace {
         self.root.join("data/processed/f1.sqlite")
     }
 
+    /// data/curated/: the instruction dataset and its card.
+    pub fn curated(&self) -> PathBuf {
+        self.root.join("data/curated")
+    }
+
     /// Where `f1ai data import` looks for the CSV tables when not told.
     pub fn default_ergast_dir(&self) -> PathBuf {
         self.root.join("data/raw/ergast")

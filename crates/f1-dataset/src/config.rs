@@ -1,0 +1,209 @@
+//! `config/data_config.yaml`: seed, size profile, split ratios, families.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::families;
+
+/// How large a dataset to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// About 2,000 training examples: minutes on a CPU.
+    #[default]
+    Quick,
+    /// Every fact: tens of thousands of examples.
+    Full,
+}
+
+/// Facts kept per family in each profile (0: all of them).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactsPerFamily {
+    pub quick: usize,
+    pub full: usize,
+}
+
+impl Default for FactsPerFamily {
+    fn default() -> Self {
+        Self { quick: 70, full: 0 }
+    }
+}
+
+/// Shares of fact groups assigned to each split; test groups are the unseen ones.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitRatios {
+    pub train: f64,
+    pub val: f64,
+    pub test: f64,
+}
+
+impl Default for SplitRatios {
+    fn default() -> Self {
+        Self {
+            train: 0.8,
+            val: 0.1,
+            test: 0.1,
+        }
+    }
+}
+
+/// The dataset build's configuration. Unknown keys are an error.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    pub seed: u64,
+    pub profile: Profile,
+    pub facts_per_family: FactsPerFamily,
+    pub split: SplitRatios,
+    /// Share of training facts that also get a test question in a new phrasing.
+    pub recall_fraction: f64,
+    /// Share of examples that should be conversations of 2 or 3 turns.
+    pub multi_turn_fraction: f64,
+    /// Families to use; None (the key left out) means all of them.
+    pub families: Option<Vec<String>>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            profile: Profile::Quick,
+            facts_per_family: FactsPerFamily::default(),
+            split: SplitRatios::default(),
+            recall_fraction: 0.12,
+            multi_turn_fraction: 0.25,
+            families: None,
+        }
+    }
+}
+
+impl DataConfig {
+    /// Reads and validates a YAML file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let config: Self = serde_norway::from_str(&text).map_err(|e| Error::Config {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        config.validate(&path.display().to_string())?;
+        Ok(config)
+    }
+
+    /// Checks ranges, the split ratios' sum and the family names.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let fail = |message: String| {
+            Err(Error::Config {
+                path: origin.to_string(),
+                message,
+            })
+        };
+        let s = self.split;
+        for (name, value) in [("train", s.train), ("val", s.val), ("test", s.test)] {
+            if !(0.0..=1.0).contains(&value) {
+                return fail(format!("split.{name} = {value} is outside 0..1"));
+            }
+        }
+        let sum = s.train + s.val + s.test;
+        if (sum - 1.0).abs() > 1e-9 {
+            return fail(format!(
+                "split ratios must sum to 1: train {} + val {} + test {} = {sum}",
+                s.train, s.val, s.test
+            ));
+        }
+        if s.train == 0.0 {
+            return fail("split.train is 0: there would be nothing to train on".into());
+        }
+        for (name, value) in [
+            ("recall_fraction", self.recall_fraction),
+            ("multi_turn_fraction", self.multi_turn_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return fail(format!("{name} = {value} is outside 0..1"));
+            }
+        }
+        if let Some(names) = &self.families {
+            if names.is_empty() {
+                return fail("families is empty; leave the key out to use all".into());
+            }
+            if let Some(unknown) = names.iter().find(|n| families::by_name(n).is_none()) {
+                let known: Vec<&str> = families::all().map(|f| f.name).collect();
+                return fail(format!(
+                    "unknown family '{unknown}' (known: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The cap on facts per family for the chosen profile (None: no cap).
+    pub fn fact_cap(&self) -> Option<usize> {
+        let cap = match self.profile {
+            Profile::Quick => self.facts_per_family.quick,
+            Profile::Full => self.facts_per_family.full,
+        };
+        (cap > 0).then_some(cap)
+    }
+
+    /// The families to build, in registry order.
+    pub fn selected_families(&self) -> Vec<&'static families::Family> {
+        families::all()
+            .filter(|f| {
+                self.families
+                    .as_ref()
+                    .is_none_or(|names| names.iter().any(|n| n == f.name))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<DataConfig> {
+        let config: DataConfig = serde_norway::from_str(yaml).map_err(|e| Error::Config {
+            path: "test".into(),
+            message: e.to_string(),
+        })?;
+        config.validate("test")?;
+        Ok(config)
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = parse("{}").unwrap();
+        assert_eq!(config.seed, 42);
+        assert_eq!(config.fact_cap(), Some(70));
+        assert!(config.selected_families().len() >= 20);
+    }
+
+    #[test]
+    fn ratios_must_sum_to_one() {
+        let error = parse("split: {train: 0.8, val: 0.1, test: 0.2}").unwrap_err();
+        assert!(error.to_string().contains("must sum to 1"), "{error}");
+    }
+
+    #[test]
+    fn unknown_family_and_unknown_key_are_errors() {
+        let error = parse("families: [race_winner, race_loser]").unwrap_err();
+        assert!(
+            error.to_string().contains("unknown family 'race_loser'"),
+            "{error}"
+        );
+        let error = parse("sead: 1").unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `sead`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn full_profile_has_no_cap() {
+        assert_eq!(parse("profile: full").unwrap().fact_cap(), None);
+    }
+}

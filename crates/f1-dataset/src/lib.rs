@@ -1,0 +1,165 @@
+//! The grounded F1 instruction dataset: question families over the knowledge base,
+//! multi-turn conversations, leak-free recall/unseen splits and a dataset card.
+
+pub mod card;
+pub mod compose;
+pub mod config;
+mod error;
+pub mod example;
+pub mod fact;
+pub mod families;
+pub mod keyed;
+pub mod text;
+
+use std::io::Write;
+use std::path::Path;
+
+use f1_data::KnowledgeBase;
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub use compose::Splits;
+pub use config::DataConfig;
+pub use error::{Error, Result};
+
+use compose::FamilyFacts;
+use families::FactContext;
+use keyed::Keyed;
+
+/// Derives every selected family's facts, applies the profile's cap and composes the
+/// splits. Fails when the knowledge base yields no facts or the splits leak.
+pub fn build(kb: &KnowledgeBase, config: &DataConfig) -> Result<Splits> {
+    config.validate("configuration")?;
+    let ctx = FactContext::load(kb)?;
+    let selected = config.selected_families();
+    let progress = ProgressBar::new(selected.len() as u64).with_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    progress.set_prefix("facts");
+    // Follow-ups come from other families' facts, so those are derived too.
+    let mut needed: Vec<&'static families::Family> = selected.clone();
+    for family in &selected {
+        for target in families::links::targets(family.name) {
+            let target = families::by_name(target).expect("links name known families");
+            if !needed.iter().any(|f| f.name == target.name) {
+                needed.push(target);
+            }
+        }
+    }
+    progress.set_length(needed.len() as u64);
+    let mut derived: Vec<(&'static families::Family, Vec<fact::Fact>)> = Vec::new();
+    for family in needed {
+        progress.set_message(family.name);
+        let started = std::time::Instant::now();
+        let facts = (family.facts)(&ctx)?;
+        tracing::debug!(family = family.name, found = facts.len(), elapsed = ?started.elapsed(), "facts");
+        if facts.is_empty() {
+            tracing::warn!(family = family.name, "no facts in this knowledge base");
+        }
+        derived.push((family, facts));
+        progress.inc(1);
+    }
+    let by_id: std::collections::HashMap<String, fact::Fact> = derived
+        .iter()
+        .flat_map(|(_, facts)| facts.iter().map(|f| (f.id.clone(), f.clone())))
+        .collect();
+    let keyed = Keyed::new(config.seed);
+    let mut families = Vec::new();
+    for (family, mut facts) in derived {
+        if !selected.iter().any(|f| f.name == family.name) || facts.is_empty() {
+            continue;
+        }
+        if let Some(cap) = config.fact_cap() {
+            keyed.shuffle(&mut facts, |f| format!("cap\u{1f}{}", f.id));
+            facts.truncate(cap);
+        }
+        families::links::attach(family.name, &mut facts, &by_id);
+        families.push(FamilyFacts { family, facts });
+    }
+    progress.finish_and_clear();
+    if families.is_empty() {
+        return Err(Error::Empty(
+            "the knowledge base has no rows any selected family can use; run `f1ai data import` first"
+                .into(),
+        ));
+    }
+    compose::compose(&families, config)
+}
+
+/// Writes train/val/test.jsonl, the dataset card and stats.json into `dir`. Every
+/// file goes to a temp file first; nothing is renamed into place until all are written.
+pub fn write(
+    splits: &Splits,
+    config: &DataConfig,
+    provenance: &card::Provenance,
+    dir: &Path,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut staged = Vec::new();
+    for (name, examples) in [
+        ("train.jsonl", &splits.train),
+        ("val.jsonl", &splits.val),
+        ("test.jsonl", &splits.test),
+    ] {
+        let mut bytes = Vec::new();
+        for example in examples {
+            serde_json::to_writer(&mut bytes, example).expect("examples serialize");
+            bytes.push(b'\n');
+        }
+        staged.push((name, bytes));
+    }
+    staged.push((
+        "README.md",
+        card::render(splits, config, provenance).into_bytes(),
+    ));
+    staged.push(("stats.json", stats_json(splits, config, provenance)));
+
+    let mut temps = Vec::new();
+    for (name, bytes) in staged {
+        let mut temp = tempfile::Builder::new()
+            .prefix(".f1-dataset-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        temp.write_all(&bytes)
+            .map_err(|e| Error::io(dir.join(name), e))?;
+        temps.push((name, temp));
+    }
+    for (name, temp) in temps {
+        let path = dir.join(name);
+        temp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+    }
+    Ok(())
+}
+
+fn stats_json(splits: &Splits, config: &DataConfig, provenance: &card::Provenance) -> Vec<u8> {
+    let (questions, answers) = card::turn_lengths(splits);
+    let counts = compose::counts(splits);
+    let all_families: std::collections::BTreeSet<&str> = splits
+        .all()
+        .flat_map(|e| e.metadata.turns.iter().map(|t| t.family))
+        .collect();
+    let stats = serde_json::json!({
+        "seed": config.seed,
+        "profile": format!("{:?}", config.profile).to_lowercase(),
+        "source": provenance.source,
+        "cutoff": provenance.cutoff,
+        "examples": {"train": splits.train.len(), "val": splits.val.len(), "test": splits.test.len()},
+        "multi_turn_share": {
+            "train": card::multi_turn_share(&splits.train),
+            "val": card::multi_turn_share(&splits.val),
+            "test": card::multi_turn_share(&splits.test),
+        },
+        "families": all_families,
+        "per_family": counts.iter().map(|(f, [train, val, recall, unseen])| {
+            (f.to_string(), serde_json::json!({"train": train, "val": val, "test_recall": recall, "test_unseen": unseen}))
+        }).collect::<serde_json::Map<_, _>>(),
+        "question_words": questions,
+        "answer_words": answers,
+        "leakage_check": "passed",
+    });
+    let mut bytes = serde_json::to_vec_pretty(&stats).expect("stats serialize");
+    bytes.push(b'\n');
+    bytes
+}

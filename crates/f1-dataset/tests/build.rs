@@ -1,0 +1,323 @@
+//! The dataset built from the real Ergast tables: the targets, determinism,
+//! leakage, bad input, and the fallback fact set.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use f1_data::KnowledgeBase;
+use f1_dataset::compose::check_leakage;
+use f1_dataset::{card, DataConfig, Error};
+use serde_json::Value;
+
+fn ergast_dir() -> PathBuf {
+    let data = std::env::var_os("F1AI_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    data.join("ergast")
+}
+
+/// The knowledge base imported once per test binary.
+fn database() -> &'static Path {
+    static DB: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DB.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("f1.sqlite");
+        f1_data::import_ergast(&ergast_dir(), &db).unwrap();
+        (dir, db)
+    })
+    .1
+}
+
+fn provenance() -> card::Provenance {
+    card::Provenance {
+        source: "ergast:test".into(),
+        cutoff: "the 2025 Singapore Grand Prix".into(),
+    }
+}
+
+fn build_into(dir: &Path, config: &DataConfig) -> f1_dataset::Result<()> {
+    let kb = KnowledgeBase::open(database())?;
+    let splits = f1_dataset::build(&kb, config)?;
+    f1_dataset::write(&splits, config, &provenance(), dir)
+}
+
+/// The default quick build, written once per test binary.
+fn quick_build() -> &'static Path {
+    static BUILD: OnceLock<tempfile::TempDir> = OnceLock::new();
+    BUILD
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            build_into(dir.path(), &DataConfig::default()).unwrap();
+            dir
+        })
+        .path()
+}
+
+fn read_split(dir: &Path, split: &str) -> Vec<Value> {
+    std::fs::read_to_string(dir.join(format!("{split}.jsonl")))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn turns(example: &Value) -> &Vec<Value> {
+    example["metadata"]["turns"].as_array().unwrap()
+}
+
+#[test]
+fn quick_build_meets_the_targets() {
+    let dir = quick_build();
+    let (train, val, test) = (
+        read_split(dir, "train"),
+        read_split(dir, "val"),
+        read_split(dir, "test"),
+    );
+    assert!(
+        (1500..=3000).contains(&train.len()),
+        "train: {}",
+        train.len()
+    );
+    assert!(!val.is_empty());
+
+    let all: Vec<&Value> = train.iter().chain(&val).chain(&test).collect();
+    let families: BTreeSet<&str> = all
+        .iter()
+        .flat_map(|e| turns(e).iter().map(|t| t["family"].as_str().unwrap()))
+        .collect();
+    assert!(families.len() >= 20, "{} families", families.len());
+
+    let multi = all.iter().filter(|e| turns(e).len() > 1).count();
+    let share = multi as f64 / all.len() as f64;
+    assert!(share >= 0.20, "multi-turn share {share}");
+    assert!(all.iter().all(|e| (1..=3).contains(&turns(e).len())));
+    for example in &all {
+        let messages = example["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 2 * turns(example).len());
+        for (i, m) in messages.iter().enumerate() {
+            assert_eq!(m["role"], if i % 2 == 0 { "user" } else { "assistant" });
+            assert!(!m["content"].as_str().unwrap().is_empty());
+        }
+    }
+
+    let kinds: BTreeMap<&str, usize> = test.iter().fold(BTreeMap::new(), |mut m, e| {
+        *m.entry(e["metadata"]["test_kind"].as_str().unwrap())
+            .or_default() += 1;
+        m
+    });
+    assert!(kinds["recall"] > 50 && kinds["unseen"] > 50, "{kinds:?}");
+
+    // Both answer styles appear for every family that has a few examples.
+    let mut styles: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for example in &all {
+        for turn in turns(example) {
+            styles
+                .entry(turn["family"].as_str().unwrap())
+                .or_default()
+                .insert(turn["style"].as_str().unwrap());
+        }
+    }
+    for (family, seen) in &styles {
+        assert_eq!(seen.len(), 2, "{family} has styles {seen:?}");
+    }
+
+    // Metadata: gold with aliases, sources as table + key.
+    let first = &train[0]["metadata"];
+    assert!(!first["gold"][0]["aliases"].as_array().unwrap().is_empty());
+    assert!(first["sources"][0]["table"].is_string());
+    assert!(first["sources"][0]["key"].is_object());
+
+    let card = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(card.contains("| race_winner |"), "card lists families");
+    assert!(card.contains("Seed: 42"));
+    assert!(card.contains("## Lengths"));
+    assert!(
+        card.matches("> **user:**").count() >= 2 * 20,
+        "two examples per family"
+    );
+}
+
+#[test]
+fn every_family_has_four_phrasings() {
+    for family in f1_dataset::families::all() {
+        assert!(family.phrasings.len() >= 4, "{}", family.name);
+    }
+    assert!(f1_dataset::families::all().count() >= 20);
+}
+
+#[test]
+fn test_questions_never_appear_in_training() {
+    let dir = quick_build();
+    let question = |e: &Value| {
+        e["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "user")
+            .map(|m| m["content"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let train = read_split(dir, "train");
+    let train_questions: BTreeSet<String> = train.iter().map(question).collect();
+    let train_facts: BTreeSet<&str> = train
+        .iter()
+        .flat_map(|e| turns(e).iter().map(|t| t["fact_id"].as_str().unwrap()))
+        .collect();
+    let test = read_split(dir, "test");
+    for example in &test {
+        assert!(!train_questions.contains(&question(example)));
+        let facts: Vec<&str> = turns(example)
+            .iter()
+            .map(|t| t["fact_id"].as_str().unwrap())
+            .collect();
+        match example["metadata"]["test_kind"].as_str().unwrap() {
+            "unseen" => assert!(facts.iter().all(|f| !train_facts.contains(f)), "{facts:?}"),
+            _ => assert!(
+                train_facts.contains(facts[0]),
+                "recall fact {} not in train",
+                facts[0]
+            ),
+        }
+    }
+}
+
+#[test]
+fn the_leakage_check_catches_planted_leaks() {
+    let kb = KnowledgeBase::open(database()).unwrap();
+    let config = DataConfig {
+        families: Some(vec!["race_winner".into(), "drivers_champion".into()]),
+        ..DataConfig::default()
+    };
+    let mut splits = f1_dataset::build(&kb, &config).unwrap();
+    check_leakage(&splits).unwrap();
+
+    // A training question copied into test.
+    let mut copied = splits.train[0].clone();
+    copied.metadata.split = f1_dataset::example::Split::Test;
+    splits.test.push(copied);
+    let error = check_leakage(&splits).unwrap_err();
+    assert!(matches!(error, Error::Leakage(_)), "{error}");
+    splits.test.pop();
+
+    // An unseen test fact that training also asks about, in other words.
+    let unseen = splits
+        .test
+        .iter()
+        .find(|e| e.metadata.test_kind == Some(f1_dataset::example::TestKind::Unseen))
+        .unwrap()
+        .clone();
+    let mut reworded = unseen.clone();
+    reworded.messages[0]
+        .content
+        .push_str(" Please answer briefly.");
+    reworded.metadata.split = f1_dataset::example::Split::Train;
+    splits.train.push(reworded);
+    let error = check_leakage(&splits).unwrap_err();
+    assert!(error.to_string().contains("unseen-fact test"), "{error}");
+}
+
+#[test]
+fn same_seed_gives_byte_identical_files_and_another_seed_does_not() {
+    let again = tempfile::tempdir().unwrap();
+    build_into(again.path(), &DataConfig::default()).unwrap();
+    for file in [
+        "train.jsonl",
+        "val.jsonl",
+        "test.jsonl",
+        "README.md",
+        "stats.json",
+    ] {
+        assert!(
+            std::fs::read(quick_build().join(file)).unwrap()
+                == std::fs::read(again.path().join(file)).unwrap(),
+            "{file} differs between two builds with the same seed"
+        );
+    }
+    let other = tempfile::tempdir().unwrap();
+    build_into(
+        other.path(),
+        &DataConfig {
+            seed: 7,
+            ..DataConfig::default()
+        },
+    )
+    .unwrap();
+    assert_ne!(
+        std::fs::read(quick_build().join("train.jsonl")).unwrap(),
+        std::fs::read(other.path().join("train.jsonl")).unwrap()
+    );
+}
+
+#[test]
+fn an_empty_database_is_an_error_and_writes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("empty.sqlite");
+    let (temp, conn) = f1_data::store::create_temp(&db).unwrap();
+    f1_data::store::persist(temp, conn, &db).unwrap();
+    let out = work.path().join("curated");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("train.jsonl"), "previous\n").unwrap();
+
+    let kb = KnowledgeBase::open(&db).unwrap();
+    let error = f1_dataset::build(&kb, &DataConfig::default()).unwrap_err();
+    assert!(matches!(error, Error::Empty(_)), "{error}");
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["train.jsonl"], "nothing new written");
+    assert_eq!(
+        std::fs::read_to_string(out.join("train.jsonl")).unwrap(),
+        "previous\n"
+    );
+}
+
+#[test]
+fn bad_configuration_names_the_problem() {
+    let kb = KnowledgeBase::open(database()).unwrap();
+    let unknown = DataConfig {
+        families: Some(vec!["race_winner".into(), "best_haircut".into()]),
+        ..DataConfig::default()
+    };
+    let error = f1_dataset::build(&kb, &unknown).unwrap_err();
+    assert!(
+        error.to_string().contains("unknown family 'best_haircut'"),
+        "{error}"
+    );
+
+    let mut ratios = DataConfig::default();
+    ratios.split.test = 0.3;
+    let error = f1_dataset::build(&kb, &ratios).unwrap_err();
+    assert!(error.to_string().contains("must sum to 1"), "{error}");
+
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("data_config.yaml");
+    std::fs::write(&path, "seed: 1\nsplit: {train: 0.9, val: 0.2, test: 0.1}\n").unwrap();
+    let error = DataConfig::load(&path).unwrap_err();
+    assert!(
+        error.to_string().starts_with(&path.display().to_string()),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_fallback_fact_set_builds_champion_questions() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("fallback.sqlite");
+    f1_data::fallback::import_fallback(&db).unwrap();
+    let kb = KnowledgeBase::open(&db).unwrap();
+    let splits = f1_dataset::build(&kb, &DataConfig::default()).unwrap();
+    let families: BTreeSet<&str> = splits.all().map(|e| e.metadata.last.family).collect();
+    assert_eq!(
+        families,
+        BTreeSet::from(["constructors_champion", "drivers_champion"])
+    );
+    let example = splits
+        .all()
+        .find(|e| e.metadata.last.fact_id == "drivers_champion:1976");
+    if let Some(example) = example {
+        assert!(example.messages[1].content.contains("James Hunt"));
+    }
+}
