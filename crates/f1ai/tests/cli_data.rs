@@ -139,3 +139,74 @@ fn unknown_resource_is_a_usage_error() {
         stderr(&output)
     );
 }
+
+#[test]
+fn build_writes_the_dataset_with_the_repository_config() {
+    let work = tempfile::tempdir().unwrap();
+    let ergast = ergast_dir();
+    assert!(f1ai(
+        work.path(),
+        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()]
+    )
+    .status
+    .success());
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/data_config.yaml");
+    let output = f1ai(
+        work.path(),
+        &["data", "build", "--config", config.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("leakage check passed"), "{out}");
+    let curated = work.path().join("data/curated");
+    for file in [
+        "train.jsonl",
+        "val.jsonl",
+        "test.jsonl",
+        "README.md",
+        "stats.json",
+    ] {
+        assert!(curated.join(file).is_file(), "{file} missing");
+    }
+}
+
+#[test]
+fn build_with_a_bad_config_fails_and_writes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let ergast = ergast_dir();
+    assert!(f1ai(
+        work.path(),
+        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()]
+    )
+    .status
+    .success());
+    let config = work.path().join("bad.yaml");
+    std::fs::write(&config, "families: [race_winner, fastest_tyre_change]\n").unwrap();
+    let output = f1ai(
+        work.path(),
+        &["data", "build", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("bad.yaml"), "{err}");
+    assert!(
+        err.contains("unknown family 'fastest_tyre_change'"),
+        "{err}"
+    );
+    let written = std::fs::read_dir(work.path().join("data/curated"))
+        .unwrap()
+        .count();
+    assert_eq!(written, 0);
+}
+
+#[test]
+fn build_without_a_database_says_what_to_do() {
+    let work = tempfile::tempdir().unwrap();
+    let output = f1ai(work.path(), &["data", "build"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("run `f1ai data import` first"),
+        "{}",
+        stderr(&output)
+    );
+}
