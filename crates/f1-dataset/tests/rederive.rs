@@ -131,7 +131,7 @@ fn expected(conn: &Connection, family: &str, subject: &str) -> Vec<String> {
         }
         "teammate_head_to_head" => {
             let parts: Vec<&str> = subject.split('/').collect();
-            let rows = q(format!(
+            let rows = q(
                 "SELECT CASE WHEN a.position_order < b.position_order THEN 'a' ELSE 'b' END
                  FROM results a JOIN results b ON b.race_id = a.race_id AND b.constructor_id = a.constructor_id
                  JOIN races r ON r.race_id = a.race_id
@@ -139,7 +139,9 @@ fn expected(conn: &Connection, family: &str, subject: &str) -> Vec<String> {
                    AND b.driver_id = (SELECT driver_id FROM drivers WHERE driver_ref = ?3)
                    AND (a.grid > 0 OR a.laps > 0) AND (b.grid > 0 OR b.laps > 0)
                    AND a.position_text NOT IN ('F', 'W') AND b.position_text NOT IN ('F', 'W')"
-            ), &parts);
+                    .into(),
+                &parts,
+            );
             let a_ahead = rows.iter().filter(|r| *r == "a").count();
             let winner = if a_ahead * 2 > rows.len() { parts[1] } else { parts[2] };
             q(format!("SELECT {NAME} FROM drivers d WHERE driver_ref = ?1"), &[winner])
