@@ -106,6 +106,7 @@ pub fn import_fallback(db_path: &Path) -> Result<usize> {
     }
     store::set_meta(&tx, "source", "fallback")?;
     tx.commit()?;
+    crate::documents::carry_over(&conn, db_path)?;
     store::persist(temp, conn, db_path)?;
     Ok(CHAMPIONS.len())
 }

@@ -47,6 +47,8 @@ pub fn import_ergast(dir: &Path, db_path: &Path) -> Result<ImportSummary> {
     store::derive_season_champions(&tx)?;
     store::set_meta(&tx, "source", &format!("ergast:{}", dir.display()))?;
     tx.commit()?;
+    let kept = crate::documents::carry_over(&conn, db_path)?;
+    tracing::debug!(documents = kept, "scraped documents carried over");
     // Table statistics let the query planner pick the right index for each join.
     conn.execute_batch("ANALYZE")?;
     progress.finish_and_clear();

@@ -1,6 +1,7 @@
 //! The F1 knowledge base: Ergast/Kaggle CSV import into SQLite, the Jolpica API
 //! client, an embedded fallback fact set, and typed queries over it all.
 
+pub mod documents;
 mod error;
 pub mod fallback;
 pub mod gap;
@@ -14,3 +15,4 @@ pub mod store;
 pub use error::{Error, Result};
 pub use import::{import_ergast, ImportSummary};
 pub use query::KnowledgeBase;
+pub use rusqlite;

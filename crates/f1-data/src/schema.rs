@@ -395,6 +395,7 @@ CREATE TABLE season_champions (
 pub fn ddl() -> String {
     let mut ddl: String = TABLES.iter().map(Table::ddl).collect();
     ddl.push_str(DERIVED_DDL);
+    ddl.push_str(crate::documents::DDL);
     ddl
 }
 

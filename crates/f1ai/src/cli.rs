@@ -54,6 +54,35 @@ pub enum DataCommand {
     Stats,
     /// Build the grounded instruction dataset into data/curated/.
     Build(BuildArgs),
+    /// Politely scrape web pages into the knowledge base's documents table.
+    Scrape(ScrapeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScrapeArgs {
+    /// Pages to start from.
+    pub urls: Vec<String>,
+    /// A file of URLs, one per line ('#' starts a comment).
+    #[arg(long = "urls")]
+    pub url_file: Option<PathBuf>,
+    /// Follow same-host links this many levels deep.
+    #[arg(long, default_value_t = 0)]
+    pub depth: usize,
+    /// Stop after keeping this many pages.
+    #[arg(long, default_value_t = 200)]
+    pub max_pages: usize,
+    /// Least milliseconds between requests to one host (robots.txt may ask for more).
+    #[arg(long, default_value_t = 1000)]
+    pub delay_ms: u64,
+    /// Seconds before a request is abandoned.
+    #[arg(long, default_value_t = 20)]
+    pub timeout_s: u64,
+    /// Largest page kept, in KiB.
+    #[arg(long, default_value_t = 2048)]
+    pub max_kib: usize,
+    /// Fetch again even when a page is cached under data/raw/web/.
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Args)]

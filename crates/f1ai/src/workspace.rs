@@ -58,6 +58,11 @@ impl Workspace {
             .join(format!("{name}.json"))
     }
 
+    /// The scraper's page cache.
+    pub fn web_cache(&self) -> PathBuf {
+        self.root.join("data/raw/web")
+    }
+
     pub fn jolpica_cache(&self) -> PathBuf {
         self.root.join("data/raw/jolpica")
     }

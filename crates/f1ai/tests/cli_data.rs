@@ -210,3 +210,54 @@ fn build_without_a_database_says_what_to_do() {
         stderr(&output)
     );
 }
+
+#[test]
+fn scrape_rejects_a_bad_url_list_naming_the_line() {
+    let work = tempfile::tempdir().unwrap();
+    assert!(f1ai(work.path(), &["data", "import", "--fallback"])
+        .status
+        .success());
+    let list = work.path().join("urls.txt");
+    std::fs::write(
+        &list,
+        "# start pages\nhttp://127.0.0.1:9/a.html\n\nnot a url\n",
+    )
+    .unwrap();
+    let output = f1ai(
+        work.path(),
+        &["data", "scrape", "--urls", list.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("urls.txt: line 4: invalid URL 'not a url'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scrape_of_an_unreachable_host_skips_it_politely() {
+    let work = tempfile::tempdir().unwrap();
+    assert!(f1ai(work.path(), &["data", "import", "--fallback"])
+        .status
+        .success());
+    // Port 9 (discard) has no server here: robots.txt is unreachable, so RFC 9309
+    // says not to crawl, and the page is reported as skipped, not fetched.
+    let output = f1ai(
+        work.path(),
+        &[
+            "data",
+            "scrape",
+            "http://127.0.0.1:9/a.html",
+            "--timeout-s",
+            "2",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("kept 0 page(s)"), "{out}");
+    assert!(
+        out.contains("skipped http://127.0.0.1:9/a.html: disallowed by robots.txt"),
+        "{out}"
+    );
+}

@@ -8,8 +8,9 @@ use f1_data::{fallback, KnowledgeBase};
 use f1_dataset::card::{multi_turn_share, Provenance};
 use f1_dataset::config::Profile;
 use f1_dataset::DataConfig;
+use f1_scrape::{ScrapeConfig, Scraper};
 
-use crate::cli::{BuildArgs, DataCommand, FetchArgs, ImportArgs};
+use crate::cli::{BuildArgs, DataCommand, FetchArgs, ImportArgs, ScrapeArgs};
 use crate::workspace::Workspace;
 
 pub fn run(command: DataCommand, workspace: &Workspace) -> Result<()> {
@@ -18,6 +19,7 @@ pub fn run(command: DataCommand, workspace: &Workspace) -> Result<()> {
         DataCommand::Fetch(args) => fetch(args, workspace),
         DataCommand::Stats => stats(workspace),
         DataCommand::Build(args) => build(args, workspace),
+        DataCommand::Scrape(args) => scrape(args, workspace),
     }
 }
 
@@ -193,5 +195,63 @@ fn build(args: BuildArgs, workspace: &Workspace) -> Result<()> {
         families.len(),
         100.0 * multi_turn_share(&splits.all().cloned().collect::<Vec<_>>())
     );
+    Ok(())
+}
+
+/// The start URLs from the arguments and the list file, each checked.
+fn start_urls(args: &ScrapeArgs) -> Result<Vec<reqwest::Url>> {
+    let mut urls = Vec::new();
+    for (i, text) in args.urls.iter().enumerate() {
+        let url = reqwest::Url::parse(text)
+            .with_context(|| format!("argument {}: invalid URL '{text}'", i + 1))?;
+        urls.push(url);
+    }
+    if let Some(file) = &args.url_file {
+        let list =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        for (i, line) in list.lines().enumerate() {
+            let text = line.split('#').next().unwrap_or("").trim();
+            if text.is_empty() {
+                continue;
+            }
+            let url = reqwest::Url::parse(text).with_context(|| {
+                format!("{}: line {}: invalid URL '{text}'", file.display(), i + 1)
+            })?;
+            urls.push(url);
+        }
+    }
+    if urls.is_empty() {
+        bail!("no URLs given: pass them as arguments or with --urls FILE");
+    }
+    Ok(urls)
+}
+
+fn scrape(args: ScrapeArgs, workspace: &Workspace) -> Result<()> {
+    let db = workspace.database();
+    if !db.is_file() {
+        bail!(
+            "no knowledge base at {}: run `f1ai data import` first",
+            db.display()
+        );
+    }
+    let urls = start_urls(&args)?;
+    let mut config = ScrapeConfig::new(workspace.web_cache());
+    config.max_depth = args.depth;
+    config.max_pages = args.max_pages;
+    config.min_delay = std::time::Duration::from_millis(args.delay_ms);
+    config.timeout = std::time::Duration::from_secs(args.timeout_s);
+    config.max_bytes = args.max_kib * 1024;
+    config.refresh = args.refresh;
+    let mut scraper = Scraper::new(config)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime.block_on(scraper.crawl(&urls));
+    let stored = f1_data::documents::upsert(&db, &report.documents)?;
+    println!(
+        "kept {stored} page(s) in the documents table ({} requests, {} from cache)",
+        report.requests, report.cache_hits
+    );
+    for (url, reason) in &report.skipped {
+        println!("skipped {url}: {reason}");
+    }
     Ok(())
 }
