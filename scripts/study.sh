@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the study on the default small profile, doing all set-up itself.
-# Today that is phase 1 (the knowledge base); later phases join as they land.
+# Today that is phase 1 (knowledge base and instruction dataset); later phases join
+# as they land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,3 +18,5 @@ else
   "$f1ai" --workspace "$workspace" data import   # embedded fallback, with a notice
 fi
 "$f1ai" --workspace "$workspace" data stats
+"$f1ai" --workspace "$workspace" data build --config config/data_config.yaml
+echo "dataset card: $workspace/data/curated/README.md"
