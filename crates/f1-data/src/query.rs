@@ -22,6 +22,13 @@ pub struct Race {
     pub country: Option<String>,
 }
 
+impl Race {
+    /// "2021 Abu Dhabi Grand Prix".
+    pub fn label(&self) -> String {
+        format!("{} {}", self.season, self.name)
+    }
+}
+
 /// A driver's profile.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Driver {
@@ -199,6 +206,25 @@ fn driver_from(row: &Row) -> rusqlite::Result<Driver> {
         number: row.get(5)?,
         dob: row.get(6)?,
         nationality: row.get(7)?,
+    })
+}
+
+fn constructor_from(row: &Row) -> rusqlite::Result<Constructor> {
+    Ok(Constructor {
+        constructor_id: row.get(0)?,
+        constructor_ref: row.get(1)?,
+        name: row.get(2)?,
+        nationality: row.get(3)?,
+    })
+}
+
+fn circuit_from(row: &Row) -> rusqlite::Result<Circuit> {
+    Ok(Circuit {
+        circuit_id: row.get(0)?,
+        circuit_ref: row.get(1)?,
+        name: row.get(2)?,
+        location: row.get(3)?,
+        country: row.get(4)?,
     })
 }
 
@@ -464,14 +490,7 @@ impl KnowledgeBase {
             "SELECT constructor_id, constructor_ref, name, nationality FROM constructors
              WHERE constructor_ref = ?1 OR lower(name) = lower(?1) ORDER BY constructor_ref = ?1 DESC LIMIT 1",
             [name_or_ref],
-            |r| {
-                Ok(Constructor {
-                    constructor_id: r.get(0)?,
-                    constructor_ref: r.get(1)?,
-                    name: r.get(2)?,
-                    nationality: r.get(3)?,
-                })
-            },
+            constructor_from,
         )
     }
 
@@ -481,15 +500,7 @@ impl KnowledgeBase {
             "SELECT circuit_id, circuit_ref, name, location, country FROM circuits
              WHERE circuit_ref = ?1 OR lower(name) = lower(?1) ORDER BY circuit_ref = ?1 DESC LIMIT 1",
             [name_or_ref],
-            |r| {
-                Ok(Circuit {
-                    circuit_id: r.get(0)?,
-                    circuit_ref: r.get(1)?,
-                    name: r.get(2)?,
-                    location: r.get(3)?,
-                    country: r.get(4)?,
-                })
-            },
+            circuit_from,
         )
     }
 
@@ -696,14 +707,7 @@ impl KnowledgeBase {
              WHERE (SELECT count(DISTINCT x.race_id) FROM results x WHERE x.constructor_id = k.constructor_id) >= ?1
              ORDER BY k.constructor_id",
             [min_races],
-            |r| {
-                Ok(Constructor {
-                    constructor_id: r.get(0)?,
-                    constructor_ref: r.get(1)?,
-                    name: r.get(2)?,
-                    nationality: r.get(3)?,
-                })
-            },
+            constructor_from,
         )
     }
 
@@ -714,15 +718,7 @@ impl KnowledgeBase {
              WHERE EXISTS (SELECT 1 FROM races r WHERE r.circuit_id = c.circuit_id)
              ORDER BY c.circuit_id",
             [],
-            |r| {
-                Ok(Circuit {
-                    circuit_id: r.get(0)?,
-                    circuit_ref: r.get(1)?,
-                    name: r.get(2)?,
-                    location: r.get(3)?,
-                    country: r.get(4)?,
-                })
-            },
+            circuit_from,
         )
     }
 

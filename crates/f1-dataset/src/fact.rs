@@ -104,6 +104,25 @@ pub struct Fact {
     pub follow_ups: Vec<FollowUp>,
 }
 
+impl Fact {
+    /// An empty fact about `subject` (`2021-22`, `hamilton`, `monza`...) of a kind of
+    /// subject (`race`, `driver`...): id `family:subject`, group `kind:subject`. The
+    /// caller fills in the question slots, answers, gold and sources.
+    pub fn about(family: &'static str, kind: &str, subject: &str) -> Self {
+        Self {
+            family,
+            id: format!("{family}:{subject}"),
+            group: format!("{kind}:{subject}"),
+            slots: Vec::new(),
+            short: String::new(),
+            full: String::new(),
+            gold: Vec::new(),
+            sources: Vec::new(),
+            follow_ups: Vec::new(),
+        }
+    }
+}
+
 /// A follow-up turn: context-dependent question variants and the fact they ask for.
 #[derive(Debug, Clone)]
 pub struct FollowUp {

@@ -26,6 +26,18 @@ fn f1ai(workspace: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A workspace with the real Ergast tables imported.
+fn imported_workspace() -> tempfile::TempDir {
+    let work = tempfile::tempdir().unwrap();
+    let ergast = ergast_dir();
+    let output = f1ai(
+        work.path(),
+        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    work
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -70,14 +82,7 @@ fn import_then_stats() {
 
 #[test]
 fn failed_import_exits_non_zero_and_keeps_the_database() {
-    let work = tempfile::tempdir().unwrap();
-    let ergast = ergast_dir();
-    assert!(f1ai(
-        work.path(),
-        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()]
-    )
-    .status
-    .success());
+    let work = imported_workspace();
     let db = work.path().join("data/processed/f1.sqlite");
     let before = std::fs::read(&db).unwrap();
 
@@ -142,14 +147,7 @@ fn unknown_resource_is_a_usage_error() {
 
 #[test]
 fn build_writes_the_dataset_with_the_repository_config() {
-    let work = tempfile::tempdir().unwrap();
-    let ergast = ergast_dir();
-    assert!(f1ai(
-        work.path(),
-        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()]
-    )
-    .status
-    .success());
+    let work = imported_workspace();
     let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/data_config.yaml");
     let output = f1ai(
         work.path(),
@@ -172,14 +170,7 @@ fn build_writes_the_dataset_with_the_repository_config() {
 
 #[test]
 fn build_with_a_bad_config_fails_and_writes_nothing() {
-    let work = tempfile::tempdir().unwrap();
-    let ergast = ergast_dir();
-    assert!(f1ai(
-        work.path(),
-        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()]
-    )
-    .status
-    .success());
+    let work = imported_workspace();
     let config = work.path().join("bad.yaml");
     std::fs::write(&config, "families: [race_winner, fastest_tyre_change]\n").unwrap();
     let output = f1ai(

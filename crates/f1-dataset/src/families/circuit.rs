@@ -15,15 +15,12 @@ fn circuit_fact(
     gold: Entity,
 ) -> Fact {
     Fact {
-        family,
-        id: format!("{family}:{}", c.circuit_ref),
-        group: format!("circuit:{}", c.circuit_ref),
         slots: vec![("circuit", c.name.clone())],
         short,
         full,
         gold: vec![gold],
         sources: vec![Source::new("circuits", "circuit_id", c.circuit_id)],
-        follow_ups: Vec::new(),
+        ..Fact::about(family, "circuit", &c.circuit_ref)
     }
 }
 

@@ -18,9 +18,6 @@ fn constructor_fact(
     gold: Entity,
 ) -> Fact {
     Fact {
-        family,
-        id: format!("{family}:{}", c.constructor_ref),
-        group: format!("constructor:{}", c.constructor_ref),
         slots: vec![("team", c.name.clone())],
         short,
         full,
@@ -30,7 +27,7 @@ fn constructor_fact(
             "constructor_id",
             c.constructor_id,
         )],
-        follow_ups: Vec::new(),
+        ..Fact::about(family, "constructor", &c.constructor_ref)
     }
 }
 

@@ -20,15 +20,12 @@ fn driver_fact(
     gold: Vec<Entity>,
 ) -> Fact {
     Fact {
-        family,
-        id: format!("{family}:{}", d.driver_ref),
-        group: format!("driver:{}", d.driver_ref),
         slots: vec![("driver", d.full_name())],
         short,
         full,
         gold,
         sources: vec![Source::new("drivers", "driver_id", d.driver_id)],
-        follow_ups: Vec::new(),
+        ..Fact::about(family, "driver", &d.driver_ref)
     }
 }
 
@@ -302,11 +299,18 @@ fn season_driver_fact(
     full: String,
     gold: Vec<Entity>,
 ) -> Fact {
-    let mut fact = driver_fact(family, d, short, full, gold);
-    fact.id = format!("{family}:{}/{season}", d.driver_ref);
-    fact.group = format!("driver-season:{}/{season}", d.driver_ref);
-    fact.slots.push(("season", season.to_string()));
-    fact
+    Fact {
+        slots: vec![("driver", d.full_name()), ("season", season.to_string())],
+        short,
+        full,
+        gold,
+        sources: vec![Source::new("drivers", "driver_id", d.driver_id)],
+        ..Fact::about(
+            family,
+            "driver-season",
+            &format!("{}/{season}", d.driver_ref),
+        )
+    }
 }
 
 /// The one teammate a driver had all season (None when there were several).
@@ -407,10 +411,8 @@ fn head_to_heads(ctx: &FactContext) -> Result<Vec<Fact>> {
             continue;
         }
         let (winner, loser, wins) = if a > b { (d1, d2, a) } else { (d2, d1, b) };
+        let subject = format!("{season}/{}/{}", d1.driver_ref, d2.driver_ref);
         facts.push(Fact {
-            family: "teammate_head_to_head",
-            id: format!("teammate_head_to_head:{season}/{}/{}", d1.driver_ref, d2.driver_ref),
-            group: format!("pair:{season}/{}/{}", d1.driver_ref, d2.driver_ref),
             slots: vec![
                 ("season", season.to_string()),
                 ("driver", d1.full_name()),
@@ -428,7 +430,7 @@ fn head_to_heads(ctx: &FactContext) -> Result<Vec<Fact>> {
                 .into_iter()
                 .map(|id| Source::new("results", "result_id", id))
                 .collect(),
-            follow_ups: Vec::new(),
+            ..Fact::about("teammate_head_to_head", "pair", &subject)
         });
     }
     Ok(facts)

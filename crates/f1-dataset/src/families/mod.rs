@@ -108,7 +108,7 @@ impl<'a> FactContext<'a> {
         let latest = kb.latest_race_with_results()?;
         let cutoff = latest
             .as_ref()
-            .map(|r| format!("the {} {}", r.season, r.name))
+            .map(|r| format!("the {}", r.label()))
             .unwrap_or_else(|| "the last complete season".to_string());
         let cutoff_season = latest.map_or(0, |r| r.season);
         let last_complete_season = kb.all_champions()?.last().map_or(0, |c| c.season);

@@ -17,16 +17,14 @@ struct RaceFacts<'a> {
 
 impl RaceFacts<'_> {
     fn fact(&self, family: &'static str, short: String, full: String, gold: Vec<Entity>) -> Fact {
+        let subject = format!("{}-{:02}", self.race.season, self.race.round);
         Fact {
-            family,
-            id: format!("{family}:{}-{:02}", self.race.season, self.race.round),
-            group: format!("race:{}-{:02}", self.race.season, self.race.round),
             slots: vec![("race", self.label.clone())],
             short,
             full,
             gold,
             sources: vec![Source::new("races", "race_id", self.race.race_id)],
-            follow_ups: Vec::new(),
+            ..Fact::about(family, "race", &subject)
         }
     }
 
@@ -51,7 +49,7 @@ fn each_race(
     for (race, results) in &ctx.races {
         let info = RaceFacts {
             race,
-            label: race_label(race),
+            label: race.label(),
             results,
         };
         if let Some(fact) = make(&info, ctx)? {
@@ -59,11 +57,6 @@ fn each_race(
         }
     }
     Ok(facts)
-}
-
-/// "2021 Abu Dhabi Grand Prix".
-pub fn race_label(race: &Race) -> String {
-    format!("{} {}", race.season, race.name)
 }
 
 fn winner_fact(r: &RaceFacts, ctx: &FactContext) -> Result<Option<Fact>> {

@@ -20,15 +20,12 @@ fn season_fact(
     let mut slots = slots;
     slots.insert(0, ("season", season.to_string()));
     Fact {
-        family,
-        id: format!("{family}:{season}"),
-        group: format!("season:{season}"),
         slots,
         short,
         full,
         gold,
         sources: vec![Source::new("season_champions", "year", season)],
-        follow_ups: Vec::new(),
+        ..Fact::about(family, "season", &season.to_string())
     }
 }
 

@@ -175,7 +175,7 @@ fn build(args: BuildArgs, workspace: &Workspace) -> Result<()> {
         source: kb.source()?.unwrap_or_else(|| "unknown".into()),
         cutoff: kb
             .latest_race_with_results()?
-            .map(|r| format!("the {} {}", r.season, r.name))
+            .map(|r| format!("the {}", r.label()))
             .unwrap_or_else(|| "the last complete season".into()),
     };
     let dir = workspace.curated();
