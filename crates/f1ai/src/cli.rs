@@ -24,9 +24,24 @@ pub enum Command {
     /// Phase 1: the F1 knowledge base.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Phase 2: the pretrained models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Benchmarks: print a table and write JSON under results/benchmarks/.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Fetch a model (or all) into models/base/, verified by sha256.
+    Fetch {
+        /// smollm2, gemma3 or all.
+        #[arg(default_value = "all")]
+        model: String,
+    },
+    /// Show the registered models and the files in models/base/.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -39,6 +39,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let workspace = Workspace::open(&cli.workspace)?;
     match cli.command {
         Command::Data(command) => commands::data::run(command, &workspace),
+        Command::Models(command) => commands::models::run(command, &workspace),
         Command::Bench(command) => commands::bench::run(command, &workspace),
     }
 }

@@ -51,6 +51,11 @@ impl Workspace {
         self.root.join("data/raw/ergast")
     }
 
+    /// models/base/: the pretrained model files.
+    pub fn base_models(&self) -> PathBuf {
+        self.root.join("models/base")
+    }
+
     /// JSON written by `f1ai bench ...`.
     pub fn benchmark(&self, name: &str) -> PathBuf {
         self.root

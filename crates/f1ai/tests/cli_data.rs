@@ -252,3 +252,46 @@ fn scrape_of_an_unreachable_host_skips_it_politely() {
         "{out}"
     );
 }
+
+#[test]
+fn models_fetch_verifies_and_lists() {
+    let work = tempfile::tempdir().unwrap();
+    let output = f1ai(work.path(), &["models", "fetch", "smollm2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("verified"), "{}", stdout(&output));
+    let file = work
+        .path()
+        .join("models/base/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(file.is_file());
+
+    let again = f1ai(work.path(), &["models", "fetch", "smollm2"]);
+    assert!(
+        stdout(&again).contains("already there, verified"),
+        "{}",
+        stdout(&again)
+    );
+
+    let list = stdout(&f1ai(work.path(), &["models", "list"]));
+    assert!(list.contains("smollm2    verified"), "{list}");
+    assert!(list.contains("gemma3     missing"), "{list}");
+
+    // A damaged file is reported, then replaced by a verified one.
+    std::fs::write(&file, b"not a model").unwrap();
+    assert!(stdout(&f1ai(work.path(), &["models", "list"])).contains("smollm2    corrupt"));
+    assert!(f1ai(work.path(), &["models", "fetch", "smollm2"])
+        .status
+        .success());
+    assert!(stdout(&f1ai(work.path(), &["models", "list"])).contains("smollm2    verified"));
+}
+
+#[test]
+fn models_fetch_of_an_unknown_model_names_the_known_ones() {
+    let work = tempfile::tempdir().unwrap();
+    let output = f1ai(work.path(), &["models", "fetch", "llama-70b"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("unknown model 'llama-70b' (known: smollm2, gemma3)"),
+        "{}",
+        stderr(&output)
+    );
+}

