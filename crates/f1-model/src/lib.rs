@@ -4,6 +4,7 @@
 mod error;
 pub mod fetch;
 pub mod gguf;
+pub mod model;
 pub mod registry;
 pub mod tokenizer;
 
