@@ -1,8 +1,10 @@
 //! The model layer: the pretrained models this project fetches, GGUF metadata, and
 //! tokenizers that match llama.cpp token for token.
 
+pub mod chat;
 mod error;
 pub mod fetch;
+pub mod generate;
 pub mod gguf;
 pub mod model;
 pub mod registry;

@@ -48,6 +48,24 @@ pub enum ModelsCommand {
 pub enum BenchCommand {
     /// Time `data import` of the Ergast tables into a scratch database.
     Import(BenchImportArgs),
+    /// Prompt processing and greedy decoding speed of a model, in tokens/s.
+    Infer(BenchInferArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchInferArgs {
+    /// smollm2 or gemma3 (fetched into models/base/ if missing).
+    #[arg(long, default_value = "smollm2")]
+    pub model: String,
+    /// Prompt length in tokens.
+    #[arg(long, default_value_t = 128)]
+    pub prompt_tokens: usize,
+    /// Tokens decoded one at a time after the prompt.
+    #[arg(long, default_value_t = 128)]
+    pub tokens: usize,
+    /// Timed runs after one warm-up run.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]

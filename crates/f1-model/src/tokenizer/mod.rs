@@ -46,9 +46,20 @@ impl Tokenizer {
     /// Token ids of `text`, without BOS and with control-token text left as text,
     /// like llama.cpp's `tokenize(text, add_bos=False, special=False)`.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        self.encode_fragments(text, false)
+    }
+
+    /// Token ids of a rendered chat prompt: control tokens written in it
+    /// (`<|im_start|>`, `<start_of_turn>`, `<bos>`) become their ids
+    /// (llama.cpp's `special=True`).
+    pub fn encode_prompt(&self, text: &str) -> Result<Vec<u32>> {
+        self.encode_fragments(text, true)
+    }
+
+    fn encode_fragments(&self, text: &str, control: bool) -> Result<Vec<u32>> {
         let mut ids = Vec::new();
         let mut previous_was_token = true;
-        for fragment in self.vocab.partition(text) {
+        for fragment in self.vocab.partition(text, control) {
             match fragment {
                 Fragment::Token(id) => {
                     ids.push(id);
@@ -126,6 +137,11 @@ impl Tokenizer {
 
     pub fn eos(&self) -> Option<u32> {
         self.vocab.eos
+    }
+
+    /// The text of one token, as the vocabulary writes it.
+    pub fn token_text(&self, id: u32) -> Option<&str> {
+        self.vocab.tokens.get(id as usize).map(String::as_str)
     }
 
     /// The id of a token's exact text (e.g. `<|im_end|>`).

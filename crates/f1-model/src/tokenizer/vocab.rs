@@ -78,14 +78,17 @@ impl Vocab {
         })
     }
 
-    /// Splits raw text around user-defined tokens, longest first, as llama.cpp does
-    /// before running the model's own algorithm (control tokens are left as text).
-    pub fn partition<'t>(&self, text: &'t str) -> Vec<Fragment<'t>> {
+    /// Splits raw text around user-defined tokens (and control tokens too when
+    /// `control` is set, as for rendered chat prompts), longest first, as llama.cpp
+    /// does before running the model's own algorithm.
+    pub fn partition<'t>(&self, text: &'t str, control: bool) -> Vec<Fragment<'t>> {
         let mut special: Vec<(u32, &str)> = self
             .kinds
             .iter()
             .enumerate()
-            .filter(|(_, k)| **k == TokenKind::UserDefined)
+            .filter(|(_, k)| {
+                **k == TokenKind::UserDefined || (control && **k == TokenKind::Control)
+            })
             .map(|(i, _)| (i as u32, self.tokens[i].as_str()))
             .filter(|(_, t)| !t.is_empty())
             .collect();

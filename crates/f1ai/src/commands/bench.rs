@@ -6,12 +6,13 @@ use std::time::Instant;
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
 
-use crate::cli::{BenchCommand, BenchImportArgs};
+use crate::cli::{BenchCommand, BenchImportArgs, BenchInferArgs};
 use crate::workspace::Workspace;
 
 pub fn run(command: BenchCommand, workspace: &Workspace) -> Result<()> {
     match command {
         BenchCommand::Import(args) => import(args, workspace),
+        BenchCommand::Infer(args) => infer(args, workspace),
     }
 }
 
@@ -56,6 +57,80 @@ fn import(args: BenchImportArgs, workspace: &Workspace) -> Result<()> {
         "target_seconds": 30.0,
     });
     write_json(&workspace.benchmark("import"), &report)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
+    ensure!(
+        args.runs > 0 && args.prompt_tokens > 0 && args.tokens > 0,
+        "runs, prompt and token counts must be positive"
+    );
+    let spec = f1_model::registry::find(&args.model)?;
+    let path = f1_model::fetch::ensure(
+        spec,
+        &workspace.base_models(),
+        f1_model::fetch::default_cache_dir().as_deref(),
+    )?
+    .path()
+    .to_path_buf();
+    let tokenizer = f1_model::Tokenizer::from_gguf(&path)?;
+    let mut model = f1_model::model::GgufModel::load(&path, &candle_core::Device::Cpu)?;
+    let sentence =
+        "Max Verstappen won the 2021 Abu Dhabi Grand Prix for Red Bull after a late safety car. ";
+    let mut prompt = tokenizer.encode_with_bos(&sentence.repeat(args.prompt_tokens / 8 + 1))?;
+    prompt.truncate(args.prompt_tokens);
+    let (mut prompt_rates, mut decode_rates) = (Vec::new(), Vec::new());
+    for run in 0..=args.runs {
+        let start = Instant::now();
+        let mut logits = model.forward(&prompt, 0)?;
+        let prompt_seconds = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for i in 0..args.tokens {
+            let next = (0..logits.len())
+                .max_by(|a, b| logits[*a].total_cmp(&logits[*b]))
+                .unwrap_or(0);
+            logits = model.forward(&[next as u32], prompt.len() + i)?;
+        }
+        let decode_seconds = start.elapsed().as_secs_f64();
+        if run > 0 {
+            prompt_rates.push(prompt.len() as f64 / prompt_seconds);
+            decode_rates.push(args.tokens as f64 / decode_seconds);
+        }
+    }
+    let (pp, tg) = (median(prompt_rates.clone()), median(decode_rates.clone()));
+    println!(
+        "{:<10} {:>8} {:>8} {:>6} {:>14} {:>14}",
+        "model", "prompt", "decode", "runs", "prompt tok/s", "decode tok/s"
+    );
+    println!(
+        "{:<10} {:>8} {:>8} {:>6} {:>14.1} {:>14.1}",
+        spec.name,
+        prompt.len(),
+        args.tokens,
+        args.runs,
+        pp,
+        tg
+    );
+    let report = json!({
+        "benchmark": "infer",
+        "model": spec.name,
+        "file": spec.file,
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "prompt_tokens": prompt.len(),
+        "decode_tokens": args.tokens,
+        "prompt_tokens_per_second": prompt_rates,
+        "decode_tokens_per_second": decode_rates,
+        "median_prompt_tokens_per_second": pp,
+        "median_decode_tokens_per_second": tg,
+    });
+    write_json(
+        &workspace.benchmark(&format!("infer-{}", spec.name)),
+        &report,
+    )
 }
 
 /// Writes pretty JSON through a temp file and a rename.
