@@ -18,5 +18,5 @@ else
   "$f1ai" --workspace "$workspace" data import   # embedded fallback, with a notice
 fi
 "$f1ai" --workspace "$workspace" data stats
-"$f1ai" --workspace "$workspace" data build --config config/data_config.yaml
+"$f1ai" --workspace "$workspace" data build --config config/data_config.yaml --tokenizer smollm2
 echo "dataset card: $workspace/data/curated/README.md"

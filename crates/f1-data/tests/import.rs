@@ -222,3 +222,43 @@ fn impossible_points_fail_the_integrity_check() {
     let error = import_fails_leaving_previous(dir.path());
     assert!(error.to_string().contains("points per race"), "{error}");
 }
+
+#[test]
+fn lap_times_load_when_present() {
+    let dir = damaged_copy("status.csv", |b| b);
+    std::fs::write(
+        dir.path().join("lap_times.csv"),
+        "raceId,driverId,lap,position,time,milliseconds\n\
+         1035,830,1,3,1:35.172,95172\n1035,830,2,3,1:31.421,91421\n1035,1,1,2,1:34.880,94880\n",
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("f1.sqlite");
+    let summary = f1_data::import_ergast(dir.path(), &db).unwrap();
+    assert!(
+        summary.rows_read.contains(&("lap_times", 3)),
+        "{:?}",
+        summary.rows_read
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let best: i64 = conn
+        .query_row(
+            "SELECT min(milliseconds) FROM lap_times WHERE driver_id = 830",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(best, 91421);
+
+    // A lap for a race that does not exist is refused like any other broken reference.
+    std::fs::write(
+        dir.path().join("lap_times.csv"),
+        "raceId,driverId,lap,position,time,milliseconds\n99999,830,1,3,1:35.172,95172\n",
+    )
+    .unwrap();
+    let error = f1_data::import_ergast(dir.path(), &db).unwrap_err();
+    assert!(
+        error.to_string().contains("lap_times.csv: line 2"),
+        "{error}"
+    );
+}

@@ -168,12 +168,60 @@ fn standings(conn: &Connection, table: &str, entity: &str) -> String {
     )
 }
 
+/// Every driver, constructor or circuit of 2020 in the API's shape; the driver list
+/// also holds one driver the database has never seen.
+fn entities(conn: &Connection, kind: &str) -> String {
+    let (sql, table, list): (&str, &str, &str) = match kind {
+        "drivers" => ("SELECT DISTINCT x.driver_id FROM results x JOIN races r USING (race_id) WHERE r.year = 2020 ORDER BY 1", "DriverTable", "Drivers"),
+        "constructors" => ("SELECT DISTINCT x.constructor_id FROM results x JOIN races r USING (race_id) WHERE r.year = 2020 ORDER BY 1", "ConstructorTable", "Constructors"),
+        _ => ("SELECT DISTINCT circuit_id FROM races WHERE year = 2020 ORDER BY 1", "CircuitTable", "Circuits"),
+    };
+    let mut stmt = conn.prepare(sql).unwrap();
+    let ids: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut items: Vec<Value> = ids
+        .iter()
+        .map(|&id| match kind {
+            "drivers" => driver_json(conn, id),
+            "constructors" => constructor_json(conn, id),
+            _ => conn
+                .query_row(
+                    "SELECT circuit_ref, url, name, lat, lng, location, country FROM circuits WHERE circuit_id = ?1",
+                    [id],
+                    |r| {
+                        Ok(json!({
+                            "circuitId": r.get::<_, String>(0)?, "url": r.get::<_, Option<String>>(1)?,
+                            "circuitName": r.get::<_, String>(2)?,
+                            "Location": {"lat": r.get::<_, f64>(3)?.to_string(), "long": r.get::<_, f64>(4)?.to_string(),
+                                         "locality": r.get::<_, String>(5)?, "country": r.get::<_, String>(6)?},
+                        }))
+                    },
+                )
+                .unwrap(),
+        })
+        .collect();
+    if kind == "drivers" {
+        items.push(
+            json!({"driverId": "new_rookie", "givenName": "New", "familyName": "Rookie",
+                          "dateOfBirth": "2007-01-01", "nationality": "Monegasque", "code": "ROO"}),
+        );
+    }
+    let total = items.len();
+    mrdata(total, (table, json!({ "season": "2020", list: items })))
+}
+
 async fn serve(
     State(db): State<Arc<PathBuf>>,
     UrlPath(path): UrlPath<String>,
 ) -> (StatusCode, String) {
     let conn = Connection::open(db.as_path()).unwrap();
     match path.as_str() {
+        "2020/drivers.json" => (StatusCode::OK, entities(&conn, "drivers")),
+        "2020/constructors.json" => (StatusCode::OK, entities(&conn, "constructors")),
+        "2020/circuits.json" => (StatusCode::OK, entities(&conn, "circuits")),
         "2020/5/qualifying.json" => (StatusCode::OK, qualifying(&conn)),
         "2020/5/driverStandings.json" => (
             StatusCode::OK,
@@ -257,4 +305,70 @@ async fn qualifying_and_standings_round_trip() {
     for (query, expected) in queries.iter().zip(&expected) {
         assert_eq!(&table_rows(&db, query), expected, "{query}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drivers_constructors_and_circuits_are_upserted_by_reference() {
+    let source = common::imported_db();
+    let app = Router::new()
+        .route("/ergast/f1/{*path}", get(serve))
+        .with_state(Arc::new(source.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}/ergast/f1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let profiles = "SELECT driver_ref, number, code, forename, surname, dob, nationality FROM drivers ORDER BY driver_id";
+    let teams =
+        "SELECT constructor_ref, name, nationality FROM constructors ORDER BY constructor_id";
+    let places =
+        "SELECT circuit_ref, name, location, country, lat, lng FROM circuits ORDER BY circuit_id";
+    let expected: Vec<Vec<String>> = [profiles, teams, places]
+        .iter()
+        .map(|q| table_rows(&source, q))
+        .collect();
+
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("f1.sqlite");
+    std::fs::copy(&source, &db).unwrap();
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "UPDATE drivers SET nationality = 'unknown', forename = 'x' WHERE driver_ref IN ('hamilton', 'latifi');
+             UPDATE constructors SET name = 'Someone' WHERE constructor_ref = 'williams';
+             UPDATE circuits SET country = 'Nowhere' WHERE circuit_ref = 'silverstone';",
+        )
+        .unwrap();
+
+    let mut config = ClientConfig::new(work.path().join("cache"));
+    config.base_url = base_url;
+    let client = JolpicaClient::new(config).unwrap();
+    let resources = [
+        Resource::Drivers,
+        Resource::Constructors,
+        Resource::Circuits,
+    ];
+    let summary = jolpica::fetch_into_database(&client, &db, 2020, None, &resources)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            summary.written.drivers,
+            summary.written.constructors,
+            summary.written.circuits
+        ),
+        (24, 10, 14) // 23 drivers and a rookie; 17 races at 14 circuits
+    );
+
+    let mut drivers = table_rows(&db, profiles);
+    let rookie = drivers.pop().unwrap();
+    assert!(
+        rookie.starts_with("Text(\"new_rookie\")|Null|Text(\"ROO\")"),
+        "{rookie}"
+    );
+    assert_eq!(
+        drivers, expected[0],
+        "damaged profiles restored, no other change"
+    );
+    assert_eq!(table_rows(&db, teams), expected[1]);
+    assert_eq!(table_rows(&db, places), expected[2]);
 }

@@ -10,6 +10,44 @@ use crate::example::Example;
 pub struct Provenance {
     pub source: String,
     pub cutoff: String,
+    /// Lengths in a model's tokens, when a tokenizer was given.
+    pub tokens: Option<TokenStats>,
+}
+
+/// Length statistics in one model's tokens.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenStats {
+    pub tokenizer: String,
+    pub question: Lengths,
+    pub answer: Lengths,
+    /// Every message of a conversation together, as training sees it (no template).
+    pub conversation: Lengths,
+}
+
+impl TokenStats {
+    /// Counts every turn and conversation with `count` (a tokenizer's length).
+    pub fn measure(
+        splits: &Splits,
+        tokenizer: &str,
+        count: impl Fn(&str) -> usize,
+    ) -> Option<Self> {
+        let turns = |role: &'static str| -> Vec<usize> {
+            splits
+                .all()
+                .flat_map(|e| e.messages.iter().filter(move |m| m.role == role))
+                .map(|m| count(&m.content))
+                .collect()
+        };
+        let conversations = splits
+            .all()
+            .map(|e| e.messages.iter().map(|m| count(&m.content)).sum());
+        Some(Self {
+            tokenizer: tokenizer.to_string(),
+            question: Lengths::of(turns("user").into_iter())?,
+            answer: Lengths::of(turns("assistant").into_iter())?,
+            conversation: Lengths::of(conversations)?,
+        })
+    }
 }
 
 /// Length statistics of some texts, in words.
@@ -134,10 +172,31 @@ pub fn render(splits: &Splits, config: &DataConfig, provenance: &Provenance) -> 
             );
         }
     }
-    let _ = writeln!(
-        md,
-        "\nModel-token lengths depend on the tokenizer; the training phase reports them per model.\n"
-    );
+    match &provenance.tokens {
+        Some(tokens) => {
+            let _ = writeln!(md, "\n## Lengths ({} tokens)\n", tokens.tokenizer);
+            let _ = writeln!(md, "| text | min | mean | median | p95 | max |");
+            let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: |");
+            for (name, l) in [
+                ("question", tokens.question),
+                ("answer", tokens.answer),
+                ("conversation", tokens.conversation),
+            ] {
+                let _ = writeln!(
+                    md,
+                    "| {name} | {} | {:.1} | {} | {} | {} |",
+                    l.min, l.mean, l.median, l.p95, l.max
+                );
+            }
+            let _ = writeln!(md);
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "\nFor lengths in a model's tokens, build with `--tokenizer smollm2` (or gemma3).\n"
+            );
+        }
+    }
     let _ = writeln!(md, "## Two examples per family\n");
     for family in families.keys() {
         let _ = writeln!(md, "### {family}\n");

@@ -157,6 +157,7 @@ fn stats_json(splits: &Splits, config: &DataConfig, provenance: &card::Provenanc
         }).collect::<serde_json::Map<_, _>>(),
         "question_words": questions,
         "answer_words": answers,
+        "tokens": provenance.tokens,
         "leakage_check": "passed",
     });
     let mut bytes = serde_json::to_vec_pretty(&stats).expect("stats serialize");

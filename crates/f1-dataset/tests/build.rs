@@ -33,6 +33,7 @@ fn provenance() -> card::Provenance {
     card::Provenance {
         source: "ergast:test".into(),
         cutoff: "the 2025 Singapore Grand Prix".into(),
+        tokens: None,
     }
 }
 

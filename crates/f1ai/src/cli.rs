@@ -129,6 +129,10 @@ pub struct BuildArgs {
     /// Override the configuration's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Add length statistics in this model's tokens to the card (smollm2, gemma3;
+    /// fetched into models/base/ if missing).
+    #[arg(long)]
+    pub tokenizer: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use f1_data::jolpica::{self, ClientConfig, JolpicaClient, Resource};
 use f1_data::{fallback, KnowledgeBase};
-use f1_dataset::card::{multi_turn_share, Provenance};
+use f1_dataset::card::{multi_turn_share, Provenance, TokenStats};
 use f1_dataset::config::Profile;
 use f1_dataset::DataConfig;
 use f1_scrape::{ScrapeConfig, Scraper};
@@ -171,12 +171,26 @@ fn build(args: BuildArgs, workspace: &Workspace) -> Result<()> {
     let kb = KnowledgeBase::open(&workspace.database())?;
     let start = std::time::Instant::now();
     let splits = f1_dataset::build(&kb, &config)?;
+    let tokens = match &args.tokenizer {
+        Some(name) => {
+            let spec = f1_model::registry::find(name)?;
+            let cache = f1_model::fetch::default_cache_dir();
+            let fetched =
+                f1_model::fetch::ensure(spec, &workspace.base_models(), cache.as_deref())?;
+            let tokenizer = f1_model::Tokenizer::from_gguf(fetched.path())?;
+            TokenStats::measure(&splits, spec.name, |text| {
+                tokenizer.encode(text).map_or(0, |ids| ids.len())
+            })
+        }
+        None => None,
+    };
     let provenance = Provenance {
         source: kb.source()?.unwrap_or_else(|| "unknown".into()),
         cutoff: kb
             .latest_race_with_results()?
             .map(|r| format!("the {}", r.label()))
             .unwrap_or_else(|| "the last complete season".into()),
+        tokens,
     };
     let dir = workspace.curated();
     f1_dataset::write(&splits, &config, &provenance, &dir)?;
