@@ -38,6 +38,13 @@ fn imported_workspace() -> tempfile::TempDir {
     work
 }
 
+/// Runs `f1ai` expecting exit `code` and `message` on stderr.
+fn fails_with(workspace: &Path, args: &[&str], code: i32, message: &str) {
+    let output = f1ai(workspace, args);
+    assert_eq!(output.status.code(), Some(code), "{}", stderr(&output));
+    assert!(stderr(&output).contains(message), "{}", stderr(&output));
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -118,30 +125,22 @@ fn no_ergast_data_falls_back_with_a_notice() {
 #[test]
 fn fetch_without_a_database_says_what_to_do() {
     let work = tempfile::tempdir().unwrap();
-    let output = f1ai(
+    fails_with(
         work.path(),
         &["data", "fetch", "--season", "2020", "--round", "5"],
-    );
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("run `f1ai data import` first"),
-        "{}",
-        stderr(&output)
+        1,
+        "run `f1ai data import` first",
     );
 }
 
 #[test]
 fn unknown_resource_is_a_usage_error() {
     let work = tempfile::tempdir().unwrap();
-    let output = f1ai(
+    fails_with(
         work.path(),
         &["data", "fetch", "--season", "2020", "--resources", "laps"],
-    );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("unknown resource 'laps'"),
-        "{}",
-        stderr(&output)
+        2,
+        "unknown resource 'laps'",
     );
 }
 
@@ -193,12 +192,11 @@ fn build_with_a_bad_config_fails_and_writes_nothing() {
 #[test]
 fn build_without_a_database_says_what_to_do() {
     let work = tempfile::tempdir().unwrap();
-    let output = f1ai(work.path(), &["data", "build"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("run `f1ai data import` first"),
-        "{}",
-        stderr(&output)
+    fails_with(
+        work.path(),
+        &["data", "build"],
+        1,
+        "run `f1ai data import` first",
     );
 }
 
@@ -287,11 +285,10 @@ fn models_fetch_verifies_and_lists() {
 #[test]
 fn models_fetch_of_an_unknown_model_names_the_known_ones() {
     let work = tempfile::tempdir().unwrap();
-    let output = f1ai(work.path(), &["models", "fetch", "llama-70b"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("unknown model 'llama-70b' (known: smollm2, gemma3)"),
-        "{}",
-        stderr(&output)
+    fails_with(
+        work.path(),
+        &["models", "fetch", "llama-70b"],
+        1,
+        "unknown model 'llama-70b' (known: smollm2, gemma3)",
     );
 }
