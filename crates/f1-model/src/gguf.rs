@@ -25,6 +25,21 @@ impl GgufMetadata {
         })
     }
 
+    /// The file this metadata came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The parsed header, for reading tensors.
+    pub(crate) fn content(&self) -> &Content {
+        &self.content
+    }
+
+    /// An error about this file.
+    pub(crate) fn invalid(&self, message: impl std::fmt::Display) -> Error {
+        self.error(message.to_string())
+    }
+
     fn error(&self, message: String) -> Error {
         Error::Gguf {
             path: self.path.clone(),
@@ -54,6 +69,21 @@ impl GgufMetadata {
         self.value(key)?
             .to_u32()
             .map_err(|e| self.error(format!("'{key}': {e}")))
+    }
+
+    pub fn f32(&self, key: &str) -> Result<f32> {
+        self.value(key)?
+            .to_f32()
+            .map_err(|e| self.error(format!("'{key}': {e}")))
+    }
+
+    /// A float key, `default` when absent.
+    pub fn f32_or(&self, key: &str, default: f32) -> Result<f32> {
+        if self.has(key) {
+            self.f32(key)
+        } else {
+            Ok(default)
+        }
     }
 
     /// A boolean key, `default` when absent.

@@ -9,6 +9,7 @@ pub mod gguf;
 pub mod model;
 pub mod registry;
 pub mod tokenizer;
+pub mod transformer;
 
 pub use error::{Error, Result};
 pub use tokenizer::Tokenizer;

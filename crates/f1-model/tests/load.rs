@@ -1,8 +1,9 @@
-//! Loading the real models: what agrees with llama.cpp today, and bad files.
+//! Loading the real models: agreement with llama.cpp, the KV cache, bad files.
 //!
-//! Not asserted here because it does not hold yet: logits within 0.15 of llama.cpp
-//! (SmolLM2 differs by up to 0.50) and Gemma 3 at all (candle 0.11.1's quantized
-//! Gemma 3 is 7 to 11 logits off). `examples/logits_diff.rs` measures both.
+//! llama.cpp's golden logits (../shared/golden/logits) are matched on the top-1 id
+//! wherever llama.cpp's first two logits differ by more than 0.05, and on at least
+//! eight of its top ten. The logits themselves differ by up to 0.5 here (the target
+//! is 0.15); `examples/logits_diff.rs` measures it per prompt.
 
 mod common;
 
@@ -11,16 +12,19 @@ use f1_model::model::{Architecture, GgufModel};
 use f1_model::Tokenizer;
 use serde_json::Value;
 
-#[test]
-fn smollm2_top1_matches_llama_cpp_where_not_a_near_tie() {
-    let path = common::model("smollm2");
+/// Checks every golden prompt of one model; returns how many had a clear top-1.
+fn agrees_with_llama_cpp(name: &str, golden: &str, architecture: Architecture) -> usize {
+    let path = common::model(name);
     let tokenizer = Tokenizer::from_gguf(&path).unwrap();
     let mut model = GgufModel::load(&path, &Device::Cpu).unwrap();
-    assert_eq!(model.architecture, Architecture::Llama);
-    let golden = common::golden().join("logits/SmolLM2-135M-Instruct.Q4_1.jsonl");
-    let mut checked = 0;
-    for line in std::fs::read_to_string(golden).unwrap().lines() {
+    assert_eq!(model.architecture, architecture);
+    let mut clear = 0;
+    for line in std::fs::read_to_string(common::golden().join(golden))
+        .unwrap()
+        .lines()
+    {
         let case: Value = serde_json::from_str(line).unwrap();
+        let prompt = case["prompt"].as_str().unwrap();
         let numbers = |key: &str| -> Vec<f64> {
             case[key]
                 .as_array()
@@ -30,24 +34,49 @@ fn smollm2_top1_matches_llama_cpp_where_not_a_near_tie() {
                 .collect()
         };
         let ids: Vec<u32> = numbers("ids").iter().map(|&v| v as u32).collect();
-        assert_eq!(
-            tokenizer
-                .encode_with_bos(case["prompt"].as_str().unwrap())
-                .unwrap(),
-            ids
-        );
-        let (top, logits) = (numbers("top10_ids"), numbers("top10_logits"));
-        if logits[0] - logits[1] <= 0.05 {
-            continue;
-        }
+        assert_eq!(tokenizer.encode_with_bos(prompt).unwrap(), ids);
+        let (top, expected) = (numbers("top10_ids"), numbers("top10_logits"));
         let ours = model.forward(&ids, 0).unwrap();
-        let best = (0..ours.len())
-            .max_by(|a, b| ours[*a].total_cmp(&ours[*b]))
-            .unwrap();
-        assert_eq!(best, top[0] as usize, "{:?}", case["prompt"]);
-        checked += 1;
+        let mut order: Vec<usize> = (0..ours.len()).collect();
+        order.sort_by(|a, b| ours[*b].total_cmp(&ours[*a]));
+        let shared = top
+            .iter()
+            .filter(|&&id| order[..10].contains(&(id as usize)))
+            .count();
+        assert!(shared >= 8, "{prompt:?}: {shared} of llama.cpp's top 10");
+        for (&id, &want) in top.iter().zip(&expected) {
+            let got = f64::from(ours[id as usize]);
+            assert!(
+                (got - want).abs() < 0.8,
+                "{prompt:?}: token {id} has logit {got}, llama.cpp {want}"
+            );
+        }
+        if expected[0] - expected[1] > 0.05 {
+            assert_eq!(order[0], top[0] as usize, "{prompt:?}");
+            clear += 1;
+        }
     }
-    assert_eq!(checked, 3, "three of the four prompts have a clear top-1");
+    clear
+}
+
+#[test]
+fn smollm2_agrees_with_llama_cpp() {
+    let clear = agrees_with_llama_cpp(
+        "smollm2",
+        "logits/SmolLM2-135M-Instruct.Q4_1.jsonl",
+        Architecture::Llama,
+    );
+    assert_eq!(clear, 3, "three of the four prompts have a clear top-1");
+}
+
+#[test]
+fn gemma3_agrees_with_llama_cpp() {
+    let clear = agrees_with_llama_cpp(
+        "gemma3",
+        "logits/gemma-3-270m-q4_k_m.jsonl",
+        Architecture::Gemma3,
+    );
+    assert_eq!(clear, 4);
 }
 
 #[test]

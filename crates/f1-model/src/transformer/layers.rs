@@ -1,0 +1,225 @@
+//! The pieces of a decoder block: RMS norm, attention with a KV cache, the MLP.
+
+use candle_core::quantized::QMatMul;
+use candle_core::{DType, Module, Result, Tensor, D};
+
+use super::config::{Architecture, TransformerConfig};
+use super::rope::Rope;
+use super::Kernels;
+
+/// RMS normalisation with a learned scale.
+#[derive(Debug, Clone)]
+pub struct RmsNorm {
+    pub weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    pub fn new(weight: Tensor, eps: f64) -> Self {
+        Self { weight, eps }
+    }
+
+    pub fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
+        match kernels {
+            Kernels::Fused => candle_nn::ops::rms_norm(x, &self.weight, self.eps as f32),
+            Kernels::Differentiable => {
+                let mean_square = x.sqr()?.mean_keepdim(D::Minus1)?;
+                x.broadcast_div(&(mean_square + self.eps)?.sqrt()?)?
+                    .broadcast_mul(&self.weight)
+            }
+        }
+    }
+}
+
+/// The gated MLP: down(act(gate(x)) * up(x)).
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    pub gate: QMatMul,
+    pub up: QMatMul,
+    pub down: QMatMul,
+    pub architecture: Architecture,
+}
+
+impl Mlp {
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let gate = self.gate.forward(x)?;
+        let gate = match self.architecture {
+            Architecture::Llama => candle_nn::ops::silu(&gate)?,
+            // Gemma's gelu_pytorch_tanh.
+            Architecture::Gemma3 => gate.gelu()?,
+        };
+        self.down.forward(&(gate * self.up.forward(x)?)?)
+    }
+}
+
+/// Grouped-query self-attention with rotary positions and a KV cache.
+#[derive(Debug, Clone)]
+pub struct Attention {
+    pub q: QMatMul,
+    pub k: QMatMul,
+    pub v: QMatMul,
+    pub o: QMatMul,
+    /// Per-head norms of queries and keys (Gemma 3).
+    pub q_norm: Option<RmsNorm>,
+    pub k_norm: Option<RmsNorm>,
+    pub rope: Rope,
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    cache: Option<(Tensor, Tensor)>,
+}
+
+impl Attention {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        q: QMatMul,
+        k: QMatMul,
+        v: QMatMul,
+        o: QMatMul,
+        q_norm: Option<RmsNorm>,
+        k_norm: Option<RmsNorm>,
+        rope: Rope,
+        config: &TransformerConfig,
+    ) -> Self {
+        Self {
+            q,
+            k,
+            v,
+            o,
+            q_norm,
+            k_norm,
+            rope,
+            heads: config.heads,
+            kv_heads: config.kv_heads,
+            head_dim: config.head_dim,
+            cache: None,
+        }
+    }
+
+    /// Forgets the cached keys and values.
+    pub fn clear_cache(&mut self) {
+        self.cache = None;
+    }
+
+    /// `x`: (batch, tokens, hidden) at positions `start..`; `mask`: additive,
+    /// (batch, 1, 1, tokens, start + tokens), or `None` when every cached position
+    /// is visible.
+    pub fn forward(
+        &mut self,
+        x: &Tensor,
+        start: usize,
+        mask: Option<&Tensor>,
+        options: &ForwardOptions,
+    ) -> Result<Tensor> {
+        let (batch, tokens, _) = x.dims3()?;
+        let split = |t: Tensor, heads: usize| {
+            t.reshape((batch, tokens, heads, self.head_dim))?
+                .transpose(1, 2)
+        };
+        let mut q = split(self.q.forward(x)?, self.heads)?;
+        let mut k = split(self.k.forward(x)?, self.kv_heads)?;
+        let mut v = split(self.v.forward(x)?, self.kv_heads)?.contiguous()?;
+        if let Some(norm) = &self.q_norm {
+            q = norm.forward(&q.contiguous()?, options.kernels)?;
+        }
+        if let Some(norm) = &self.k_norm {
+            k = norm.forward(&k.contiguous()?, options.kernels)?;
+        }
+        let mut q = self.rope.apply(&q, start, options.kernels)?;
+        let mut k = self.rope.apply(&k, start, options.kernels)?;
+        if options.f16_attention {
+            q = round_to_f16(&q)?;
+            k = round_to_f16(&k)?;
+            v = round_to_f16(&v)?;
+        }
+        let (k, v) = match (&self.cache, start) {
+            (Some((past_k, past_v)), s) if s > 0 => (
+                Tensor::cat(&[past_k, &k], 2)?,
+                Tensor::cat(&[past_v, &v], 2)?,
+            ),
+            _ => (k, v),
+        };
+        if options.use_cache {
+            self.cache = Some((k.clone(), v.clone()));
+        }
+        let positions = k.dim(2)?;
+        // Queries of one KV group share its keys: (batch, kv_heads, group * tokens, d).
+        let group = self.heads / self.kv_heads;
+        let q = q.reshape((batch, self.kv_heads, group * tokens, self.head_dim))?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?;
+        let scores = match mask {
+            Some(mask) => scores
+                .reshape((batch, self.kv_heads, group, tokens, positions))?
+                .broadcast_add(mask)?
+                .reshape((batch, self.kv_heads, group * tokens, positions))?,
+            None => scores,
+        };
+        let mut weights = match options.kernels {
+            Kernels::Fused => candle_nn::ops::softmax_last_dim(&scores)?,
+            Kernels::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
+        };
+        if options.f16_attention {
+            weights = round_to_f16(&weights)?;
+        }
+        let out = weights
+            .matmul(&v)?
+            .reshape((batch, self.heads, tokens, self.head_dim))?
+            .transpose(1, 2)?
+            .reshape((batch, tokens, self.heads * self.head_dim))?;
+        self.o.forward(&out)
+    }
+}
+
+fn round_to_f16(x: &Tensor) -> Result<Tensor> {
+    x.to_dtype(DType::F16)?.to_dtype(DType::F32)
+}
+
+/// How a forward pass runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardOptions {
+    pub kernels: Kernels,
+    /// Keep keys and values for the next call.
+    pub use_cache: bool,
+    /// Round the attention's inputs (queries, keys, values, weights) through f16,
+    /// as llama.cpp's CPU path does with its f16 KV cache.
+    pub f16_attention: bool,
+}
+
+/// One decoder block.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub attention_norm: RmsNorm,
+    pub attention: Attention,
+    /// Gemma 3's norm of the attention output.
+    pub post_attention_norm: Option<RmsNorm>,
+    pub mlp_norm: RmsNorm,
+    pub mlp: Mlp,
+    /// Gemma 3's norm of the MLP output.
+    pub post_mlp_norm: Option<RmsNorm>,
+    /// Whether this block attends only within the sliding window.
+    pub sliding: bool,
+}
+
+impl Block {
+    pub fn forward(
+        &mut self,
+        x: &Tensor,
+        start: usize,
+        mask: Option<&Tensor>,
+        options: &ForwardOptions,
+    ) -> Result<Tensor> {
+        let h = self.attention_norm.forward(x, options.kernels)?;
+        let mut h = self.attention.forward(&h, start, mask, options)?;
+        if let Some(norm) = &self.post_attention_norm {
+            h = norm.forward(&h, options.kernels)?;
+        }
+        let x = (x + h)?;
+        let h = self.mlp_norm.forward(&x, options.kernels)?;
+        let mut h = self.mlp.forward(&h)?;
+        if let Some(norm) = &self.post_mlp_norm {
+            h = norm.forward(&h, options.kernels)?;
+        }
+        x + h
+    }
+}

@@ -1,0 +1,103 @@
+//! A decoder-only transformer (Llama and Gemma 3) written on candle's tensor ops,
+//! so that inference, llama.cpp parity and training share one forward pass.
+
+mod config;
+mod gguf;
+pub use gguf::WeightFormat;
+mod layers;
+mod mask;
+mod rope;
+
+use candle_core::quantized::QMatMul;
+use candle_core::{Device, Module, Result, Tensor, D};
+
+pub use config::{Architecture, RopeStyle, TransformerConfig};
+pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
+
+/// Which kernels the forward pass uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// candle's fused CPU/GPU kernels (RMS norm, softmax, RoPE): fast, no gradients.
+    Fused,
+    /// The same maths from primitive ops, which candle can differentiate.
+    Differentiable,
+}
+
+/// The whole model: embeddings, blocks, final norm and the language-model head.
+#[derive(Debug, Clone)]
+pub struct Transformer {
+    pub config: TransformerConfig,
+    /// (vocab, hidden), f32.
+    pub embedding: Tensor,
+    pub blocks: Vec<Block>,
+    pub norm: RmsNorm,
+    pub lm_head: QMatMul,
+    device: Device,
+}
+
+impl Transformer {
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Forgets every block's cached keys and values.
+    pub fn clear_cache(&mut self) {
+        for block in &mut self.blocks {
+            block.attention.clear_cache();
+        }
+    }
+
+    /// Final hidden states, (batch, tokens, hidden), for `ids` (batch, tokens) at
+    /// positions `start..`. `padding[b]` is how many positions at the start of row
+    /// `b` (counted from position 0) are left padding that nothing may attend to.
+    pub fn hidden_states(
+        &mut self,
+        ids: &Tensor,
+        start: usize,
+        padding: &[usize],
+        options: &ForwardOptions,
+    ) -> Result<Tensor> {
+        let (batch, tokens) = ids.dims2()?;
+        let mut x = self
+            .embedding
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((batch, tokens, self.config.hidden_size))?;
+        if self.config.architecture == Architecture::Gemma3 {
+            x = (x * (self.config.hidden_size as f64).sqrt())?;
+        }
+        let masks = mask::Masks::new(&self.config, batch, tokens, start, padding, &self.device)?;
+        for block in &mut self.blocks {
+            let mask = masks.for_block(block.sliding);
+            x = block.forward(&x, start, mask, options)?;
+        }
+        self.norm.forward(&x, options.kernels)
+    }
+
+    /// Logits (batch, tokens, vocab) for hidden states.
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.lm_head.forward(hidden)
+    }
+
+    /// Next-token logits (batch, vocab) after the last position of each row.
+    pub fn next_token_logits(
+        &mut self,
+        ids: &Tensor,
+        start: usize,
+        padding: &[usize],
+        options: &ForwardOptions,
+    ) -> Result<Tensor> {
+        let hidden = self.hidden_states(ids, start, padding, options)?;
+        let last = hidden.narrow(1, hidden.dim(1)? - 1, 1)?;
+        self.logits(&last)?.squeeze(1)
+    }
+
+    /// Log-probabilities (batch, tokens - 1) of each token given those before it.
+    pub fn token_log_probs(&mut self, ids: &Tensor, options: &ForwardOptions) -> Result<Tensor> {
+        let tokens = ids.dim(1)?;
+        let hidden = self.hidden_states(ids, 0, &[], options)?;
+        let logits = self.logits(&hidden.narrow(1, 0, tokens - 1)?)?;
+        let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let targets = ids.narrow(1, 1, tokens - 1)?.unsqueeze(2)?;
+        log_probs.gather(&targets, 2)?.squeeze(2)
+    }
+}
