@@ -4,6 +4,7 @@
 pub mod card;
 pub mod compose;
 pub mod config;
+pub mod corpus;
 mod error;
 pub mod example;
 pub mod fact;

@@ -1,6 +1,7 @@
 //! The model layer: the pretrained models this project fetches, GGUF metadata, and
 //! tokenizers that match llama.cpp token for token.
 
+pub mod assistant;
 pub mod chat;
 mod error;
 pub mod fetch;

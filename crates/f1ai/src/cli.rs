@@ -27,9 +27,39 @@ pub enum Command {
     /// Phase 2: the pretrained models.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Phase 2: a pretrained model answers the test questions.
+    Baseline(BaselineArgs),
     /// Benchmarks: print a table and write JSON under results/benchmarks/.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// smollm2 or gemma3 (fetched into models/base/ if missing).
+    #[arg(long, default_value = "smollm2")]
+    pub model: String,
+    /// zero-shot, few-shot or rag; repeat for several (default: all three).
+    #[arg(long = "mode")]
+    pub modes: Vec<f1_baseline::Mode>,
+    /// The dataset split to answer (data/curated/<split>.jsonl).
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Answer this many cases, spread evenly over the split (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    /// Few-shot: train examples shown before the question.
+    #[arg(long, default_value_t = 3)]
+    pub shots: usize,
+    /// RAG: fact sentences retrieved into the prompt.
+    #[arg(long, default_value_t = 5)]
+    pub facts: usize,
+    /// Most tokens generated per answer.
+    #[arg(long, default_value_t = 64)]
+    pub max_tokens: usize,
+    /// Seed of the few-shot choice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Subcommand)]

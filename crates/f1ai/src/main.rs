@@ -40,6 +40,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Data(command) => commands::data::run(command, &workspace),
         Command::Models(command) => commands::models::run(command, &workspace),
+        Command::Baseline(args) => commands::baseline::run(args, &workspace),
         Command::Bench(command) => commands::bench::run(command, &workspace),
     }
 }

@@ -18,6 +18,8 @@ const FOLDERS: &[&str] = &[
     "models/base",
     "models/checkpoints",
     "models/artifacts",
+    "results/predictions",
+    "results/metrics",
     "results/reports",
     "results/visualizations",
     "results/demos",
@@ -54,6 +56,20 @@ impl Workspace {
     /// models/base/: the pretrained model files.
     pub fn base_models(&self) -> PathBuf {
         self.root.join("models/base")
+    }
+
+    /// A registered model's GGUF in models/base/, fetched (verified) if missing.
+    pub fn base_model(&self, name: &str) -> Result<PathBuf> {
+        let spec = f1_model::registry::find(name)?;
+        let cache = f1_model::fetch::default_cache_dir();
+        let fetched = f1_model::fetch::ensure(spec, &self.base_models(), cache.as_deref())?;
+        Ok(fetched.path().to_path_buf())
+    }
+
+    /// results/predictions/<model>-<method>-<mode>.jsonl.
+    pub fn predictions(&self, model: &str, method: &str, mode: &str) -> PathBuf {
+        self.root
+            .join(format!("results/predictions/{model}-{method}-{mode}.jsonl"))
     }
 
     /// JSON written by `f1ai bench ...`.

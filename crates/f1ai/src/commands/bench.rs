@@ -70,13 +70,7 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
         "runs, prompt and token counts must be positive"
     );
     let spec = f1_model::registry::find(&args.model)?;
-    let path = f1_model::fetch::ensure(
-        spec,
-        &workspace.base_models(),
-        f1_model::fetch::default_cache_dir().as_deref(),
-    )?
-    .path()
-    .to_path_buf();
+    let path = workspace.base_model(spec.name)?;
     let tokenizer = f1_model::Tokenizer::from_gguf(&path)?;
     let mut model = f1_model::model::GgufModel::load(&path, &candle_core::Device::Cpu)?;
     let sentence =

@@ -1,5 +1,6 @@
 //! One module per top-level subcommand.
 
+pub mod baseline;
 pub mod bench;
 pub mod data;
 pub mod models;

@@ -1,0 +1,80 @@
+//! Baseline runs: a pretrained model answers the test split zero-shot, few-shot
+//! (examples from train) or with BM25-retrieved fact sentences, and every answer is
+//! recorded with its reference, gold entities, token counts and latency.
+
+mod error;
+pub mod prediction;
+pub mod prompt;
+pub mod retrieval;
+pub mod testset;
+
+use std::time::Instant;
+
+use f1_model::assistant::Assistant;
+use f1_model::generate::{FinishReason, GenerationConfig};
+
+pub use error::{Error, Result};
+pub use prediction::{read_predictions, write_predictions, Prediction};
+pub use prompt::{Mode, PromptBuilder};
+pub use retrieval::FactIndex;
+pub use testset::{read_cases, Case};
+
+/// Which model and method a run's predictions belong to.
+#[derive(Debug, Clone)]
+pub struct RunLabel {
+    pub model: String,
+    pub method: String,
+}
+
+/// `limit` cases spread evenly over `cases` (all of them when `limit` is 0 or at
+/// least their number), so a short run still covers every part of the split.
+pub fn spread(cases: &[Case], limit: usize) -> Vec<&Case> {
+    if limit == 0 || limit >= cases.len() {
+        return cases.iter().collect();
+    }
+    (0..limit)
+        .map(|i| &cases[i * cases.len() / limit])
+        .collect()
+}
+
+/// Answers every case; `on_answer` sees each prediction as it is made.
+pub fn run(
+    assistant: &mut Assistant,
+    cases: &[&Case],
+    builder: &PromptBuilder,
+    label: &RunLabel,
+    config: &GenerationConfig,
+    mut on_answer: impl FnMut(&Prediction),
+) -> Result<Vec<Prediction>> {
+    let mut predictions = Vec::with_capacity(cases.len());
+    for case in cases {
+        let prompt = builder.build(case);
+        let started = Instant::now();
+        let generation = assistant.reply(&prompt.messages, config, |_| true)?;
+        let prediction = Prediction {
+            id: case.metadata.id.clone(),
+            model: label.model.clone(),
+            method: label.method.clone(),
+            mode: builder.mode().to_string(),
+            family: case.metadata.family.clone(),
+            fact_id: case.metadata.fact_id.clone(),
+            test_kind: case.metadata.test_kind.clone(),
+            question: case.question().to_string(),
+            reference: case.reference().to_string(),
+            prediction: generation.text.trim().to_string(),
+            gold: case.metadata.gold.clone(),
+            retrieved: prompt.facts,
+            prompt_tokens: generation.prompt_tokens,
+            generated_tokens: generation.tokens.len(),
+            latency_s: started.elapsed().as_secs_f64(),
+            finish_reason: match generation.finish_reason {
+                FinishReason::Length => "length",
+                _ => "stop",
+            }
+            .to_string(),
+        };
+        on_answer(&prediction);
+        predictions.push(prediction);
+    }
+    Ok(predictions)
+}

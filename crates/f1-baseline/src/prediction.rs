@@ -1,0 +1,67 @@
+//! One model's answer to one test case, as the predictions JSONL holds it.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::testset::Gold;
+
+/// A prediction with what the evaluation needs: the reference, the gold entities,
+/// and what it cost.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prediction {
+    pub id: String,
+    /// The model's registry name (`smollm2`).
+    pub model: String,
+    /// `base`, `lora` or `full`.
+    pub method: String,
+    /// `zero-shot`, `few-shot` or `rag`.
+    pub mode: String,
+    pub family: String,
+    pub fact_id: String,
+    pub test_kind: Option<String>,
+    pub question: String,
+    pub reference: String,
+    pub prediction: String,
+    pub gold: Vec<Gold>,
+    /// The fact sentences retrieval put in the prompt (rag only).
+    #[serde(default)]
+    pub retrieved: Vec<String>,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub latency_s: f64,
+    /// `stop` or `length`.
+    pub finish_reason: String,
+}
+
+/// Writes predictions as JSONL through a temp file and a rename.
+pub fn write_predictions(path: &Path, predictions: &[Prediction]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    for prediction in predictions {
+        let line = serde_json::to_string(prediction).expect("predictions serialize");
+        writeln!(temp, "{line}").map_err(|e| Error::io(path, e))?;
+    }
+    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Reads a predictions file; a line with a missing or mistyped field is an error
+/// naming the file, the line and the field.
+pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            serde_json::from_str(line).map_err(|e| Error::Input {
+                path: path.to_path_buf(),
+                line: index + 1,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,99 @@
+//! Reading a dataset split (the `data build` JSONL) back as test cases.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A chat message as the dataset writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+/// A gold answer entity and its accepted spellings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gold {
+    pub text: String,
+    pub aliases: Vec<String>,
+}
+
+/// What the evaluation needs to know about an example.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseMetadata {
+    pub id: String,
+    pub family: String,
+    pub fact_id: String,
+    #[serde(default)]
+    pub test_kind: Option<String>,
+    pub gold: Vec<Gold>,
+}
+
+/// One conversation whose last assistant message is the reference answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Case {
+    pub messages: Vec<Message>,
+    pub metadata: CaseMetadata,
+}
+
+impl Case {
+    /// Everything before the reference answer: the context and the question.
+    pub fn conversation(&self) -> &[Message] {
+        &self.messages[..self.messages.len() - 1]
+    }
+
+    /// The last user message.
+    pub fn question(&self) -> &str {
+        &self.messages[self.messages.len() - 2].content
+    }
+
+    /// The reference answer.
+    pub fn reference(&self) -> &str {
+        &self.messages[self.messages.len() - 1].content
+    }
+
+    /// Every user message joined: what retrieval searches with.
+    pub fn user_text(&self) -> String {
+        self.messages
+            .iter()
+            .filter(|m| m.role == "user")
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Reads a split, checking each line is a conversation that ends with an
+/// assistant's answer to a user.
+pub fn read_cases(path: &Path) -> Result<Vec<Case>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut cases = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let invalid = |message: String| Error::Input {
+            path: path.to_path_buf(),
+            line: index + 1,
+            message,
+        };
+        let case: Case = serde_json::from_str(line).map_err(|e| invalid(e.to_string()))?;
+        let roles: Vec<&str> = case.messages.iter().map(|m| m.role.as_str()).collect();
+        if !matches!(roles.as_slice(), [.., "user", "assistant"]) {
+            return Err(invalid(format!(
+                "messages must end with a user question and its assistant answer, found roles {roles:?}"
+            )));
+        }
+        cases.push(case);
+    }
+    if cases.is_empty() {
+        return Err(Error::Input {
+            path: path.to_path_buf(),
+            line: 0,
+            message: "no examples".into(),
+        });
+    }
+    Ok(cases)
+}

@@ -1,0 +1,97 @@
+//! `f1ai baseline`: a pretrained model answers a dataset split in each prompting
+//! mode; predictions go to results/predictions/<model>-base-<mode>.jsonl.
+
+use anyhow::{ensure, Context, Result};
+use f1_baseline::{FactIndex, Mode, PromptBuilder, RunLabel};
+use f1_data::KnowledgeBase;
+use f1_model::assistant::Assistant;
+use f1_model::generate::GenerationConfig;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::BaselineArgs;
+use crate::workspace::Workspace;
+
+pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
+    let modes = if args.modes.is_empty() {
+        Mode::ALL.to_vec()
+    } else {
+        args.modes.clone()
+    };
+    let split = workspace.curated().join(format!("{}.jsonl", args.split));
+    ensure!(
+        split.exists(),
+        "{} does not exist: run `f1ai data build` first",
+        split.display()
+    );
+    let cases = f1_baseline::read_cases(&split)?;
+    let chosen = f1_baseline::spread(&cases, args.limit);
+    let train = if modes.contains(&Mode::FewShot) {
+        f1_baseline::read_cases(&workspace.curated().join("train.jsonl"))?
+    } else {
+        Vec::new()
+    };
+    let index = if modes.contains(&Mode::Rag) {
+        let kb = KnowledgeBase::open(&workspace.database())
+            .context("RAG reads the knowledge base: run `f1ai data import` first")?;
+        let sentences = f1_dataset::corpus::fact_sentences(&kb)?;
+        tracing::info!(sentences = sentences.len(), "indexed fact sentences");
+        Some(FactIndex::new(
+            sentences.into_iter().map(|p| p.text).collect(),
+        ))
+    } else {
+        None
+    };
+
+    let spec = f1_model::registry::find(&args.model)?;
+    let path = workspace.base_model(spec.name)?;
+    let mut assistant = Assistant::load(&path, &candle_core::Device::Cpu)?;
+    let label = RunLabel {
+        model: spec.name.to_string(),
+        method: "base".to_string(),
+    };
+    let config = GenerationConfig {
+        max_tokens: args.max_tokens,
+        ..GenerationConfig::default()
+    };
+    for mode in modes {
+        let builder = match mode {
+            Mode::ZeroShot => PromptBuilder::ZeroShot,
+            Mode::FewShot => PromptBuilder::few_shot(&train, args.shots, args.seed),
+            Mode::Rag => PromptBuilder::Rag {
+                index: index.as_ref().expect("built for rag"),
+                k: args.facts,
+            },
+        };
+        let progress = ProgressBar::new(chosen.len() as u64).with_style(
+            ProgressStyle::with_template("{prefix:>22} [{bar:30}] {pos}/{len} {msg} ETA {eta}")?
+                .progress_chars("=> "),
+        );
+        progress.set_prefix(format!("{} {mode}", spec.name));
+        let (mut tokens, mut seconds) = (0usize, 0f64);
+        let predictions = f1_baseline::run(
+            &mut assistant,
+            &chosen,
+            &builder,
+            &label,
+            &config,
+            |prediction| {
+                tokens += prediction.prompt_tokens + prediction.generated_tokens;
+                seconds += prediction.latency_s;
+                progress.set_message(format!("{:.0} tok/s", tokens as f64 / seconds));
+                progress.inc(1);
+            },
+        )?;
+        progress.finish();
+        let out = workspace.predictions(spec.name, "base", mode.name());
+        f1_baseline::write_predictions(&out, &predictions)?;
+        let mean_latency =
+            predictions.iter().map(|p| p.latency_s).sum::<f64>() / predictions.len() as f64;
+        println!(
+            "{} {mode}: {} answers, {mean_latency:.2} s each, wrote {}",
+            spec.name,
+            predictions.len(),
+            out.display()
+        );
+    }
+    Ok(())
+}
