@@ -1,57 +1,10 @@
 //! `f1ai data ...` run as a user runs it: the real binary, real files, exit codes.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn ergast_dir() -> PathBuf {
-    let dir = std::env::var_os("F1AI_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join("ergast");
-    assert!(
-        dir.join("races.csv").is_file(),
-        "no Ergast data at {}",
-        dir.display()
-    );
-    dir
-}
+use std::path::PathBuf;
 
-fn f1ai(workspace: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_f1ai"))
-        .arg("--workspace")
-        .arg(workspace)
-        .args(args)
-        .env_remove("F1AI_ERGAST_DIR")
-        .output()
-        .unwrap()
-}
-
-/// A workspace with the real Ergast tables imported.
-fn imported_workspace() -> tempfile::TempDir {
-    let work = tempfile::tempdir().unwrap();
-    let ergast = ergast_dir();
-    let output = f1ai(
-        work.path(),
-        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    work
-}
-
-/// Runs `f1ai` expecting exit `code` and `message` on stderr.
-fn fails_with(workspace: &Path, args: &[&str], code: i32, message: &str) {
-    let output = f1ai(workspace, args);
-    assert_eq!(output.status.code(), Some(code), "{}", stderr(&output));
-    assert!(stderr(&output).contains(message), "{}", stderr(&output));
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{ergast_dir, f1ai, fails_with, imported_workspace, stderr, stdout};
 
 #[test]
 fn import_then_stats() {

@@ -1,0 +1,84 @@
+//! `f1ai baseline` with the real SmolLM2 on the real test split.
+
+mod common;
+
+use common::{curated_workspace, f1ai, fails_with, stderr, stdout};
+use serde_json::Value;
+
+fn predictions(work: &std::path::Path, mode: &str) -> Vec<Value> {
+    let path = work.join(format!("results/predictions/smollm2-base-{mode}.jsonl"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_mode_answers_the_test_split() {
+    let work = curated_workspace();
+    let output = f1ai(
+        work.path(),
+        &["baseline", "--model", "smollm2", "--limit", "3"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("smollm2 rag: 3 answers"),
+        "{}",
+        stdout(&output)
+    );
+
+    let zero = predictions(work.path(), "zero-shot");
+    let few = predictions(work.path(), "few-shot");
+    let rag = predictions(work.path(), "rag");
+    for (mode, rows) in [("zero-shot", &zero), ("few-shot", &few), ("rag", &rag)] {
+        assert_eq!(rows.len(), 3, "{mode}");
+        for row in rows.iter() {
+            assert_eq!(row["mode"], mode);
+            assert_eq!(row["method"], "base");
+            assert!(!row["reference"].as_str().unwrap().is_empty());
+            assert!(!row["gold"].as_array().unwrap().is_empty());
+            assert!(row["generated_tokens"].as_u64().unwrap() > 0, "{row}");
+            assert!(row["latency_s"].as_f64().unwrap() > 0.0);
+        }
+    }
+    // The same questions in each mode; examples and facts make prompts longer.
+    for i in 0..3 {
+        assert_eq!(zero[i]["id"], rag[i]["id"]);
+        let tokens = |rows: &[Value]| rows[i]["prompt_tokens"].as_u64().unwrap();
+        assert!(tokens(&few) > tokens(&zero) + 20);
+        assert!(tokens(&rag) > tokens(&zero) + 20);
+        assert_eq!(rag[i]["retrieved"].as_array().unwrap().len(), 5);
+        assert!(zero[i]["retrieved"].as_array().unwrap().is_empty());
+    }
+    // Retrieval finds the sentence that states the gold answer for most questions.
+    let grounded = rag
+        .iter()
+        .filter(|row| {
+            let gold = row["gold"][0]["text"].as_str().unwrap();
+            row["retrieved"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|fact| fact.as_str().unwrap().contains(gold))
+        })
+        .count();
+    assert!(grounded >= 2, "{rag:#?}");
+}
+
+#[test]
+fn without_a_dataset_it_says_what_to_do() {
+    let work = tempfile::tempdir().unwrap();
+    fails_with(
+        work.path(),
+        &["baseline", "--mode", "zero-shot"],
+        1,
+        "run `f1ai data build` first",
+    );
+    fails_with(
+        work.path(),
+        &["baseline", "--mode", "best"],
+        2,
+        "unknown mode 'best'",
+    );
+}

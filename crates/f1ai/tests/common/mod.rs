@@ -1,0 +1,69 @@
+//! Running the real `f1ai` binary on real data, as a user does.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn ergast_dir() -> PathBuf {
+    let dir = std::env::var_os("F1AI_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .join("ergast");
+    assert!(
+        dir.join("races.csv").is_file(),
+        "no Ergast data at {}",
+        dir.display()
+    );
+    dir
+}
+
+pub fn f1ai(workspace: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_f1ai"))
+        .arg("--workspace")
+        .arg(workspace)
+        .args(args)
+        .env_remove("F1AI_ERGAST_DIR")
+        .output()
+        .unwrap()
+}
+
+/// A workspace with the real Ergast tables imported.
+pub fn imported_workspace() -> tempfile::TempDir {
+    let work = tempfile::tempdir().unwrap();
+    let ergast = ergast_dir();
+    let output = f1ai(
+        work.path(),
+        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    work
+}
+
+/// Runs `f1ai` expecting exit `code` and `message` on stderr.
+pub fn fails_with(workspace: &Path, args: &[&str], code: i32, message: &str) {
+    let output = f1ai(workspace, args);
+    assert_eq!(output.status.code(), Some(code), "{}", stderr(&output));
+    assert!(stderr(&output).contains(message), "{}", stderr(&output));
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A workspace with the real tables imported and the dataset built with the
+/// repository's configuration.
+pub fn curated_workspace() -> tempfile::TempDir {
+    let work = imported_workspace();
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/data_config.yaml");
+    let output = f1ai(
+        work.path(),
+        &["data", "build", "--config", config.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    work
+}
