@@ -1,0 +1,4 @@
+//! Evaluation metrics that match the reference implementations people cite.
+
+pub mod bleu;
+pub mod rouge;
