@@ -1,4 +1,7 @@
-//! Evaluation metrics that match the reference implementations people cite.
+//! Evaluation metrics that match the reference implementations people cite, fact
+//! accuracy against gold entities, and bootstrap confidence intervals.
 
 pub mod bleu;
+pub mod bootstrap;
+pub mod facts;
 pub mod rouge;

@@ -1,0 +1,91 @@
+//! Fact accuracy: an answer is right when it states every gold entity (any alias;
+//! case, accents and punctuation ignored) and no other entity of the same family.
+
+use std::collections::BTreeSet;
+
+/// Lowercase ASCII words: accents transliterated (`deunicode`), punctuation dropped,
+/// so "Räikkönen," and "raikkonen" agree.
+pub fn normalize(text: &str) -> String {
+    let ascii = deunicode::deunicode(text).to_lowercase();
+    let words: Vec<&str> = ascii
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    format!(" {} ", words.join(" "))
+}
+
+/// Where `needle` (normalized, padded) occurs in `haystack` as whole words.
+fn occurrences(haystack: &str, needle: &str) -> Vec<usize> {
+    haystack.match_indices(needle).map(|(i, _)| i).collect()
+}
+
+/// The entities of one family, for telling a wrong answer from a vague one.
+#[derive(Debug, Default, Clone)]
+pub struct FamilyEntities {
+    /// Each entity's normalized aliases.
+    entities: Vec<Vec<String>>,
+}
+
+impl FamilyEntities {
+    /// Adds an entity (its aliases) unless an identical one is there.
+    pub fn add(&mut self, aliases: &[String]) {
+        let normalized: Vec<String> = aliases
+            .iter()
+            .map(|a| normalize(a))
+            .filter(|a| a.trim() != "")
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !normalized.is_empty() && !self.entities.contains(&normalized) {
+            self.entities.push(normalized);
+        }
+    }
+}
+
+/// Why an answer was judged as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Correct,
+    /// A gold entity is not stated.
+    Missing(String),
+    /// Gold is stated, and so is another entity of the family.
+    Conflicting(String),
+}
+
+impl Verdict {
+    pub fn is_correct(&self) -> bool {
+        *self == Verdict::Correct
+    }
+}
+
+/// Grades `answer` against the gold entities (each a list of aliases) and the
+/// other entities of the family.
+pub fn grade(answer: &str, gold: &[Vec<String>], family: &FamilyEntities) -> Verdict {
+    let mut text = normalize(answer);
+    let mut gold_aliases: Vec<String> = Vec::new();
+    for entity in gold {
+        let aliases: Vec<String> = entity.iter().map(|a| normalize(a)).collect();
+        if !aliases.iter().any(|a| text.contains(a.as_str())) {
+            return Verdict::Missing(entity.first().cloned().unwrap_or_default());
+        }
+        gold_aliases.extend(aliases);
+    }
+    // Blank out what states the gold (longest first) so its parts ("Schumacher" of
+    // "Michael Schumacher") do not read as another entity.
+    gold_aliases.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    for alias in &gold_aliases {
+        for start in occurrences(&text.clone(), alias) {
+            let blank = format!(" {} ", "#".repeat(alias.len() - 2));
+            text.replace_range(start..start + alias.len(), &blank);
+        }
+    }
+    for entity in &family.entities {
+        if entity.iter().any(|a| gold_aliases.contains(a)) {
+            continue;
+        }
+        if let Some(alias) = entity.iter().find(|a| text.contains(a.as_str())) {
+            return Verdict::Conflicting(alias.trim().to_string());
+        }
+    }
+    Verdict::Correct
+}
