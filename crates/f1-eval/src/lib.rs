@@ -3,5 +3,7 @@
 
 pub mod bleu;
 pub mod bootstrap;
+pub mod config;
 pub mod facts;
 pub mod rouge;
+pub mod run;

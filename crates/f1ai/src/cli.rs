@@ -29,6 +29,8 @@ pub enum Command {
     Models(ModelsCommand),
     /// Phase 2: a pretrained model answers the test questions.
     Baseline(BaselineArgs),
+    /// Phase 4: score every predictions file with confidence intervals.
+    Eval(EvalArgs),
     /// Benchmarks: print a table and write JSON under results/benchmarks/.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -60,6 +62,13 @@ pub struct BaselineArgs {
     /// Seed of the few-shot choice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Evaluation configuration (YAML); built-in defaults when not given.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod output;
 mod workspace;
 
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(command) => commands::data::run(command, &workspace),
         Command::Models(command) => commands::models::run(command, &workspace),
         Command::Baseline(args) => commands::baseline::run(args, &workspace),
+        Command::Eval(args) => commands::eval::run(args, &workspace),
         Command::Bench(command) => commands::bench::run(command, &workspace),
     }
 }

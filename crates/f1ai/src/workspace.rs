@@ -68,8 +68,18 @@ impl Workspace {
 
     /// results/predictions/<model>-<method>-<mode>.jsonl.
     pub fn predictions(&self, model: &str, method: &str, mode: &str) -> PathBuf {
-        self.root
-            .join(format!("results/predictions/{model}-{method}-{mode}.jsonl"))
+        self.predictions_dir()
+            .join(format!("{model}-{method}-{mode}.jsonl"))
+    }
+
+    /// results/predictions/: every run's answers.
+    pub fn predictions_dir(&self) -> PathBuf {
+        self.root.join("results/predictions")
+    }
+
+    /// results/metrics/: what `f1ai eval` writes.
+    pub fn metrics_dir(&self) -> PathBuf {
+        self.root.join("results/metrics")
     }
 
     /// JSON written by `f1ai bench ...`.

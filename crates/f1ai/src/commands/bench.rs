@@ -1,6 +1,5 @@
 //! `f1ai bench ...`: measured speed, printed as a table and written as JSON.
 
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
@@ -56,7 +55,7 @@ fn import(args: BenchImportArgs, workspace: &Workspace) -> Result<()> {
         "rows_per_second": rows as f64 / median,
         "target_seconds": 30.0,
     });
-    write_json(&workspace.benchmark("import"), &report)
+    crate::output::write_json(&workspace.benchmark("import"), &report)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -121,18 +120,8 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
         "median_prompt_tokens_per_second": pp,
         "median_decode_tokens_per_second": tg,
     });
-    write_json(
+    crate::output::write_json(
         &workspace.benchmark(&format!("infer-{}", spec.name)),
         &report,
     )
-}
-
-/// Writes pretty JSON through a temp file and a rename.
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let dir = path.parent().context("benchmark path has no folder")?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    serde_json::to_writer_pretty(&mut temp, value)?;
-    temp.persist(path)?;
-    println!("wrote {}", path.display());
-    Ok(())
 }

@@ -3,4 +3,5 @@
 pub mod baseline;
 pub mod bench;
 pub mod data;
+pub mod eval;
 pub mod models;

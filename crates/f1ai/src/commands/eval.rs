@@ -1,0 +1,168 @@
+//! `f1ai eval`: scores every predictions file under results/predictions/ and
+//! writes results/metrics/<model>.json plus a combined table (summary.json,
+//! summary.md), each metric with a bootstrap 95% CI and paired p-values between
+//! runs on the questions they share.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use f1_baseline::Prediction;
+use f1_eval::bootstrap::Interval;
+use f1_eval::config::EvalConfig;
+use f1_eval::rouge::RougeScorer;
+use f1_eval::run::{self, Answer, RunMetrics, RunScores};
+use serde_json::json;
+
+use crate::cli::EvalArgs;
+use crate::output::{write_json, write_text};
+use crate::workspace::Workspace;
+
+/// One predictions file: `<model>-<method>-<mode>`.
+struct Run {
+    name: String,
+    model: String,
+    scores: RunScores,
+    metrics: RunMetrics,
+}
+
+fn answers(predictions: &[Prediction]) -> Vec<Answer> {
+    predictions
+        .iter()
+        .map(|p| Answer {
+            id: p.id.clone(),
+            family: p.family.clone(),
+            test_kind: p.test_kind.clone(),
+            reference: p.reference.clone(),
+            prediction: p.prediction.clone(),
+            gold: p.gold.iter().map(|g| g.aliases.clone()).collect(),
+            latency_s: p.latency_s,
+            generated_tokens: p.generated_tokens,
+        })
+        .collect()
+}
+
+fn prediction_files(workspace: &Workspace) -> Result<Vec<PathBuf>> {
+    let dir = workspace.predictions_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "no predictions in {}: run `f1ai baseline` first",
+            dir.display()
+        );
+    }
+    Ok(files)
+}
+
+fn cell(interval: &Interval, scale: f64) -> String {
+    format!(
+        "{:.1} [{:.1}, {:.1}]",
+        interval.value * scale,
+        interval.low * scale,
+        interval.high * scale
+    )
+}
+
+pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
+    let config = match &args.config {
+        Some(path) => EvalConfig::read(path).map_err(anyhow::Error::msg)?,
+        None => EvalConfig::default(),
+    };
+    let mut loaded = Vec::new();
+    for path in prediction_files(workspace)? {
+        let predictions = f1_baseline::read_predictions(&path)?;
+        if predictions.is_empty() {
+            bail!(
+                "{}: no predictions (an empty run has no average)",
+                path.display()
+            );
+        }
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        loaded.push((name, predictions[0].model.clone(), answers(&predictions)));
+    }
+    let entities = run::family_entities(loaded.iter().flat_map(|(_, _, a)| a));
+    let rouge = RougeScorer::new(config.rouge_stemmer);
+    let runs: Vec<Run> = loaded
+        .into_iter()
+        .map(|(name, model, answers)| {
+            let scores = run::score(&answers, &entities, &rouge);
+            let metrics = run::summarize(&scores, config.bootstrap_resamples, config.seed);
+            Run {
+                name,
+                model,
+                scores,
+                metrics,
+            }
+        })
+        .collect();
+
+    let mut comparisons = Vec::new();
+    for (i, a) in runs.iter().enumerate() {
+        for b in &runs[i + 1..] {
+            let c = run::compare(
+                &a.scores,
+                &b.scores,
+                config.bootstrap_resamples,
+                config.seed,
+            );
+            if c.shared > 0 {
+                comparisons.push(json!({"a": a.name, "b": b.name, "comparison": c}));
+            }
+        }
+    }
+    let mut by_model: BTreeMap<&str, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+    for r in &runs {
+        by_model
+            .entry(r.model.as_str())
+            .or_default()
+            .insert(r.name.clone(), serde_json::to_value(&r.metrics)?);
+    }
+    let dir = workspace.metrics_dir();
+    for (model, metrics) in &by_model {
+        write_json(
+            &dir.join(format!("{model}.json")),
+            &json!({"model": model, "runs": metrics}),
+        )?;
+    }
+    let summary: serde_json::Map<String, serde_json::Value> = runs
+        .iter()
+        .map(|r| Ok((r.name.clone(), serde_json::to_value(&r.metrics)?)))
+        .collect::<Result<_>>()?;
+    write_json(
+        &dir.join("summary.json"),
+        &json!({"config": {"bootstrap_resamples": config.bootstrap_resamples, "seed": config.seed,
+                            "rouge_stemmer": config.rouge_stemmer},
+                "runs": summary, "comparisons": comparisons}),
+    )?;
+
+    let mut table = String::from(
+        "| run | n | fact accuracy % | BLEU | ROUGE-1 | ROUGE-2 | ROUGE-L | latency s |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in &runs {
+        let m = &r.metrics;
+        table.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} |\n",
+            r.name,
+            m.n,
+            cell(&m.fact_accuracy, 100.0),
+            cell(&m.bleu, 1.0),
+            cell(&m.rouge1, 100.0),
+            cell(&m.rouge2, 100.0),
+            cell(&m.rouge_l, 100.0),
+            m.mean_latency_s.value
+        ));
+    }
+    table.push_str("\nValues with bootstrap 95% confidence intervals.\n");
+    write_text(&dir.join("summary.md"), &table)?;
+    println!("{table}");
+    println!("wrote {}", dir.join("summary.md").display());
+    Ok(())
+}
