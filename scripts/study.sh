@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs the study on the default small profile, doing all set-up itself.
-# Today that is phase 1 (knowledge base and instruction dataset); later phases join
-# as they land.
+# Today: phase 1 (knowledge base, instruction dataset), phase 2 (baselines of both
+# models in every prompting mode on an even spread of the test split) and phase 4
+# (metrics with confidence intervals). Training and the report join as they land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "error: cargo not found; install Rust with rustup" >&2; exit 1; }
 workspace="${F1AI_WORKSPACE:-.}"
+# Test questions each baseline answers (0: the whole split; ~3 s each per mode here).
+limit="${F1AI_BASELINE_LIMIT:-20}"
 ergast="${F1AI_ERGAST_DIR:-$(cd .. && pwd)/shared/data/ergast}"
 
 cargo build --release --locked
@@ -20,3 +23,8 @@ fi
 "$f1ai" --workspace "$workspace" data stats
 "$f1ai" --workspace "$workspace" data build --config config/data_config.yaml --tokenizer smollm2
 echo "dataset card: $workspace/data/curated/README.md"
+for model in smollm2 gemma3; do
+  "$f1ai" --workspace "$workspace" baseline --model "$model" --limit "$limit"
+done
+"$f1ai" --workspace "$workspace" eval --config config/evaluation_config.yaml
+echo "metrics: $workspace/results/metrics/summary.md"
