@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the workspace and runs every test. Reads the shared data from ../shared/data
-# (override with F1AI_SHARED_DATA). Exits non-zero when any test fails.
+# and ../shared/golden (override with F1AI_SHARED_DATA, F1AI_SHARED_GOLDEN). Exits non-zero when any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,8 @@ shared="${F1AI_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
   exit 1
 }
 export F1AI_SHARED_DATA="$shared"
+# llama.cpp's, sacrebleu's and rouge-score's reference values, beside the data.
+export F1AI_SHARED_GOLDEN="${F1AI_SHARED_GOLDEN:-$shared/../golden}"
 
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked
