@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the workspace and runs every test. Reads the shared data from ../shared/data
-# and ../shared/golden (override with F1AI_SHARED_DATA, F1AI_SHARED_GOLDEN). Exits non-zero when any test fails.
+# and ../shared/golden (override with F1AI_SHARED_DATA, F1AI_SHARED_GOLDEN).
+# Exits non-zero when any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
