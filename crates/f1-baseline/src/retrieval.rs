@@ -17,14 +17,6 @@ impl FactIndex {
         Self { sentences, engine }
     }
 
-    pub fn len(&self) -> usize {
-        self.sentences.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sentences.is_empty()
-    }
-
     /// The `k` sentences that best match `query`, best first.
     pub fn search(&self, query: &str, k: usize) -> Vec<&str> {
         self.engine

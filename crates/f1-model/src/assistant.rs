@@ -22,7 +22,7 @@ impl Assistant {
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let metadata = GgufMetadata::read(path)?;
         Ok(Self {
-            model: GgufModel::load(path, device)?,
+            model: GgufModel::from_metadata(&metadata, device)?,
             tokenizer: Tokenizer::from_metadata(&metadata)?,
             template: ChatTemplate::from_gguf(&metadata)?,
         })

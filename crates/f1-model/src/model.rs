@@ -22,10 +22,14 @@ impl GgufModel {
     /// Loads a GGUF file with its quantized weights; unknown architectures,
     /// missing or misshapen tensors and truncated files are errors.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let metadata = GgufMetadata::read(path)?;
-        let transformer = Transformer::from_gguf(&metadata, WeightFormat::Quantized, device)?;
+        Self::from_metadata(&GgufMetadata::read(path)?, device)
+    }
+
+    /// Loads the weights of a GGUF file whose header is already read.
+    pub fn from_metadata(metadata: &GgufMetadata, device: &Device) -> Result<Self> {
+        let transformer = Transformer::from_gguf(metadata, WeightFormat::Quantized, device)?;
         Ok(Self {
-            path: path.to_path_buf(),
+            path: metadata.path().to_path_buf(),
             architecture: transformer.config.architecture,
             transformer,
             options: ForwardOptions {

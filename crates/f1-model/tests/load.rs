@@ -122,3 +122,67 @@ fn truncated_and_foreign_files_are_rejected_clearly() {
         .to_string();
     assert!(error.contains("not a readable GGUF file"), "{error}");
 }
+
+#[test]
+fn differentiable_kernels_and_token_log_probs_agree_with_the_fused_path() {
+    use candle_core::Tensor;
+    use f1_model::gguf::GgufMetadata;
+    use f1_model::transformer::{ForwardOptions, Kernels, Transformer, WeightFormat};
+
+    let metadata = GgufMetadata::read(&common::model("smollm2")).unwrap();
+    let mut model = Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu).unwrap();
+    let ids = Tokenizer::from_metadata(&metadata)
+        .unwrap()
+        .encode("The Monaco Grand Prix is held in Monte Carlo")
+        .unwrap();
+    let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let fused = ForwardOptions {
+        kernels: Kernels::Fused,
+        use_cache: false,
+        f16_attention: false,
+    };
+    let differentiable = ForwardOptions {
+        kernels: Kernels::Differentiable,
+        ..fused
+    };
+    let log_probs = |model: &mut Transformer, options| -> Vec<f32> {
+        model
+            .token_log_probs(&input, options)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    let a = log_probs(&mut model, &fused);
+    let b = log_probs(&mut model, &differentiable);
+    assert_eq!(a.len(), ids.len() - 1);
+    assert!(a.iter().all(|&p| p <= 0.0), "{a:?}");
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 1e-3, "fused and composed kernels differ by {worst}");
+
+    // The last token's log-probability is the log-softmax of the prefix's logits.
+    let prefix = input.narrow(1, 0, ids.len() - 1).unwrap();
+    let logits: Vec<f32> = model
+        .next_token_logits(&prefix, 0, &[], &fused)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let max = logits.iter().copied().fold(f32::MIN, f32::max);
+    let log_sum = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+    let expected = logits[*ids.last().unwrap() as usize] - log_sum;
+    assert!(
+        (a[a.len() - 1] - expected).abs() < 1e-3,
+        "{} vs {expected}",
+        a[a.len() - 1]
+    );
+}

@@ -13,16 +13,6 @@ pub enum Architecture {
     Gemma3,
 }
 
-impl Architecture {
-    /// The name GGUF's `general.architecture` gives it.
-    pub fn gguf_name(self) -> &'static str {
-        match self {
-            Architecture::Llama => "llama",
-            Architecture::Gemma3 => "gemma3",
-        }
-    }
-}
-
 /// How rotary embeddings pair up the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RopeStyle {

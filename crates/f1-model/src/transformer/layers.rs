@@ -96,11 +96,6 @@ impl Attention {
         }
     }
 
-    /// Forgets the cached keys and values.
-    pub fn clear_cache(&mut self) {
-        self.cache = None;
-    }
-
     /// `x`: (batch, tokens, hidden) at positions `start..`; `mask`: additive,
     /// (batch, 1, 1, tokens, start + tokens), or `None` when every cached position
     /// is visible.

@@ -40,13 +40,6 @@ impl Transformer {
         &self.device
     }
 
-    /// Forgets every block's cached keys and values.
-    pub fn clear_cache(&mut self) {
-        for block in &mut self.blocks {
-            block.attention.clear_cache();
-        }
-    }
-
     /// Final hidden states, (batch, tokens, hidden), for `ids` (batch, tokens) at
     /// positions `start..`. `padding[b]` is how many positions at the start of row
     /// `b` (counted from position 0) are left padding that nothing may attend to.

@@ -35,9 +35,7 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
             .context("RAG reads the knowledge base: run `f1ai data import` first")?;
         let sentences = f1_dataset::corpus::fact_sentences(&kb)?;
         tracing::info!(sentences = sentences.len(), "indexed fact sentences");
-        Some(FactIndex::new(
-            sentences.into_iter().map(|p| p.text).collect(),
-        ))
+        Some(FactIndex::new(sentences))
     } else {
         None
     };
