@@ -12,7 +12,7 @@ workspace="${F1AI_WORKSPACE:-.}"
 limit="${F1AI_BASELINE_LIMIT:-20}"
 ergast="${F1AI_ERGAST_DIR:-$(cd .. && pwd)/shared/data/ergast}"
 
-cargo build --release --locked
+cargo build --release
 f1ai=target/release/f1ai
 
 if [ -f "$ergast/races.csv" ]; then

@@ -15,5 +15,5 @@ export F1AI_SHARED_DATA="$shared"
 # llama.cpp's, sacrebleu's and rouge-score's reference values, beside the data.
 export F1AI_SHARED_GOLDEN="${F1AI_SHARED_GOLDEN:-$shared/../golden}"
 
-cargo build --workspace --all-targets --locked
-cargo test --workspace --locked
+cargo build --workspace --all-targets
+cargo test --workspace
