@@ -22,6 +22,9 @@ pub enum Error {
     Gguf { path: PathBuf, message: String },
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    /// A tensor operation failed.
+    #[error("tensor: {0}")]
+    Tensor(#[from] candle_core::Error),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

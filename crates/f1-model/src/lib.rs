@@ -7,6 +7,7 @@ mod error;
 pub mod fetch;
 pub mod generate;
 pub mod gguf;
+pub mod gguf_write;
 pub mod model;
 pub mod registry;
 pub mod tokenizer;

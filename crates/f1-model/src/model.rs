@@ -6,7 +6,7 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::gguf::GgufMetadata;
-use crate::transformer::{ForwardOptions, Kernels, Transformer, WeightFormat};
+use crate::transformer::{ForwardOptions, Transformer, WeightFormat};
 
 pub use crate::transformer::Architecture;
 
@@ -32,11 +32,7 @@ impl GgufModel {
             path: metadata.path().to_path_buf(),
             architecture: transformer.config.architecture,
             transformer,
-            options: ForwardOptions {
-                kernels: Kernels::Fused,
-                use_cache: true,
-                f16_attention: true,
-            },
+            options: ForwardOptions::inference(),
         })
     }
 

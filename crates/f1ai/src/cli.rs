@@ -29,11 +29,27 @@ pub enum Command {
     Models(ModelsCommand),
     /// Phase 2: a pretrained model answers the test questions.
     Baseline(BaselineArgs),
+    /// Phase 3: fine-tune a model (LoRA or full) as a YAML configuration says.
+    Train(TrainArgs),
     /// Phase 4: score every predictions file with confidence intervals.
     Eval(EvalArgs),
     /// Benchmarks: print a table and write JSON under results/benchmarks/.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training configuration (YAML), e.g. config/lora_config.yaml.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Continue the run from its newest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop after this step and its checkpoint, as an interruption would
+    /// (for time-boxed sessions; continue with --resume).
+    #[arg(long, value_name = "STEP")]
+    pub stop_after_step: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +105,28 @@ pub enum BenchCommand {
     Import(BenchImportArgs),
     /// Prompt processing and greedy decoding speed of a model, in tokens/s.
     Infer(BenchInferArgs),
+    /// Training speed and peak memory (random rows, loss on every token, AdamW),
+    /// as the PyTorch anchor measures it.
+    Train(BenchTrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchTrainArgs {
+    /// lora (r=16 on q,k,v,o) or full.
+    #[arg(long, default_value = "lora")]
+    pub method: String,
+    /// smollm2 or gemma3 (fetched into models/base/ if missing).
+    #[arg(long, default_value = "smollm2")]
+    pub model: String,
+    /// Rows per step.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Tokens per row.
+    #[arg(long, default_value_t = 128)]
+    pub seq: usize,
+    /// Timed steps after one warm-up step.
+    #[arg(long, default_value_t = 3)]
+    pub steps: usize,
 }
 
 #[derive(Debug, Args)]

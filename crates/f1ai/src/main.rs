@@ -16,7 +16,7 @@ use workspace::Workspace;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.verbose {
-        0 => "warn,f1ai=info,f1_data=info",
+        0 => "warn,f1ai=info,f1_data=info,f1_train=info",
         1 => "debug",
         _ => "trace",
     };
@@ -42,6 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(command) => commands::data::run(command, &workspace),
         Command::Models(command) => commands::models::run(command, &workspace),
         Command::Baseline(args) => commands::baseline::run(args, &workspace),
+        Command::Train(args) => commands::train::run(args, &workspace),
         Command::Eval(args) => commands::eval::run(args, &workspace),
         Command::Bench(command) => commands::bench::run(command, &workspace),
     }

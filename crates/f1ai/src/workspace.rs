@@ -39,6 +39,20 @@ impl Workspace {
         })
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// models/checkpoints/<run>/.
+    pub fn checkpoints(&self, run: &str) -> PathBuf {
+        self.root.join("models/checkpoints").join(run)
+    }
+
+    /// models/artifacts/<run>/.
+    pub fn artifacts(&self, run: &str) -> PathBuf {
+        self.root.join("models/artifacts").join(run)
+    }
+
     pub fn database(&self) -> PathBuf {
         self.root.join("data/processed/f1.sqlite")
     }

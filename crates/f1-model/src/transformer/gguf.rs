@@ -7,6 +7,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::config::{Architecture, TransformerConfig};
 use super::layers::{Attention, Block, Mlp, RmsNorm};
+use super::linear::Linear;
 use super::rope::Rope;
 use super::Transformer;
 use crate::gguf::GgufMetadata;
@@ -60,13 +61,15 @@ impl Reader<'_> {
             .map_err(|e| self.metadata.invalid(format!("dequantizing '{name}': {e}")))
     }
 
-    fn linear(&mut self, name: &str, out: usize, input: usize) -> Result<QMatMul> {
+    fn linear(&mut self, name: &str, out: usize, input: usize) -> Result<Linear> {
         let shape = [out, input];
         let weights = match self.format {
             WeightFormat::Quantized => QMatMul::from_qtensor(self.tensor(name, &shape)?),
             WeightFormat::F32 => Ok(QMatMul::Tensor(self.dense(name, &shape)?)),
         };
-        weights.map_err(|e| self.metadata.invalid(format!("'{name}': {e}")))
+        weights
+            .map(Linear::new)
+            .map_err(|e| self.metadata.invalid(format!("'{name}': {e}")))
     }
 
     fn norm(&mut self, name: &str, size: usize, eps: f64) -> Result<RmsNorm> {
@@ -153,22 +156,25 @@ impl Transformer {
             });
         }
         let norm = reader.norm("output_norm.weight", c.hidden_size, eps)?;
-        let head = if metadata
+        let tied = !metadata
             .content()
             .tensor_infos
-            .contains_key("output.weight")
-        {
-            "output.weight"
-        } else {
-            "token_embd.weight"
+            .contains_key("output.weight");
+        let lm_head = match (tied, format) {
+            // One tensor for both, so that training updates them together.
+            (true, WeightFormat::F32) => Linear::new(QMatMul::Tensor(embedding.clone())),
+            (true, WeightFormat::Quantized) => {
+                reader.linear("token_embd.weight", c.vocab_size, c.hidden_size)?
+            }
+            (false, _) => reader.linear("output.weight", c.vocab_size, c.hidden_size)?,
         };
-        let lm_head = reader.linear(head, c.vocab_size, c.hidden_size)?;
         Ok(Self {
             config,
             embedding,
             blocks,
             norm,
             lm_head,
+            tied_embeddings: tied,
             device: device.clone(),
         })
     }

@@ -1,9 +1,9 @@
 //! The pieces of a decoder block: RMS norm, attention with a KV cache, the MLP.
 
-use candle_core::quantized::QMatMul;
-use candle_core::{DType, Module, Result, Tensor, D};
+use candle_core::{DType, Result, Tensor};
 
 use super::config::{Architecture, TransformerConfig};
+use super::linear::Linear;
 use super::rope::Rope;
 use super::Kernels;
 
@@ -22,11 +22,7 @@ impl RmsNorm {
     pub fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
         match kernels {
             Kernels::Fused => candle_nn::ops::rms_norm(x, &self.weight, self.eps as f32),
-            Kernels::Differentiable => {
-                let mean_square = x.sqr()?.mean_keepdim(D::Minus1)?;
-                x.broadcast_div(&(mean_square + self.eps)?.sqrt()?)?
-                    .broadcast_mul(&self.weight)
-            }
+            Kernels::Differentiable => super::autograd::rms_norm(x, &self.weight, self.eps),
         }
     }
 }
@@ -34,31 +30,33 @@ impl RmsNorm {
 /// The gated MLP: down(act(gate(x)) * up(x)).
 #[derive(Debug, Clone)]
 pub struct Mlp {
-    pub gate: QMatMul,
-    pub up: QMatMul,
-    pub down: QMatMul,
+    pub gate: Linear,
+    pub up: Linear,
+    pub down: Linear,
     pub architecture: Architecture,
 }
 
 impl Mlp {
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = self.gate.forward(x)?;
+    pub fn forward(&self, x: &Tensor, options: &ForwardOptions) -> Result<Tensor> {
+        let seed = options.dropout_seed;
+        let gate = self.gate.forward(x, seed)?;
         let gate = match self.architecture {
             Architecture::Llama => candle_nn::ops::silu(&gate)?,
             // Gemma's gelu_pytorch_tanh.
             Architecture::Gemma3 => gate.gelu()?,
         };
-        self.down.forward(&(gate * self.up.forward(x)?)?)
+        self.down
+            .forward(&(gate * self.up.forward(x, seed)?)?, seed)
     }
 }
 
 /// Grouped-query self-attention with rotary positions and a KV cache.
 #[derive(Debug, Clone)]
 pub struct Attention {
-    pub q: QMatMul,
-    pub k: QMatMul,
-    pub v: QMatMul,
-    pub o: QMatMul,
+    pub q: Linear,
+    pub k: Linear,
+    pub v: Linear,
+    pub o: Linear,
     /// Per-head norms of queries and keys (Gemma 3).
     pub q_norm: Option<RmsNorm>,
     pub k_norm: Option<RmsNorm>,
@@ -72,10 +70,10 @@ pub struct Attention {
 impl Attention {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        q: QMatMul,
-        k: QMatMul,
-        v: QMatMul,
-        o: QMatMul,
+        q: Linear,
+        k: Linear,
+        v: Linear,
+        o: Linear,
         q_norm: Option<RmsNorm>,
         k_norm: Option<RmsNorm>,
         rope: Rope,
@@ -111,9 +109,10 @@ impl Attention {
             t.reshape((batch, tokens, heads, self.head_dim))?
                 .transpose(1, 2)
         };
-        let mut q = split(self.q.forward(x)?, self.heads)?;
-        let mut k = split(self.k.forward(x)?, self.kv_heads)?;
-        let mut v = split(self.v.forward(x)?, self.kv_heads)?.contiguous()?;
+        let seed = options.dropout_seed;
+        let mut q = split(self.q.forward(x, seed)?, self.heads)?;
+        let mut k = split(self.k.forward(x, seed)?, self.kv_heads)?;
+        let mut v = split(self.v.forward(x, seed)?, self.kv_heads)?.contiguous()?;
         if let Some(norm) = &self.q_norm {
             q = norm.forward(&q.contiguous()?, options.kernels)?;
         }
@@ -152,7 +151,7 @@ impl Attention {
         };
         let mut weights = match options.kernels {
             Kernels::Fused => candle_nn::ops::softmax_last_dim(&scores)?,
-            Kernels::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
+            Kernels::Differentiable => super::autograd::softmax(&scores)?,
         };
         if options.f16_attention {
             weights = round_to_f16(&weights)?;
@@ -162,7 +161,7 @@ impl Attention {
             .reshape((batch, self.heads, tokens, self.head_dim))?
             .transpose(1, 2)?
             .reshape((batch, tokens, self.heads * self.head_dim))?;
-        self.o.forward(&out)
+        self.o.forward(&out, seed)
     }
 }
 
@@ -179,6 +178,30 @@ pub struct ForwardOptions {
     /// Round the attention's inputs (queries, keys, values, weights) through f16,
     /// as llama.cpp's CPU path does with its f16 KV cache.
     pub f16_attention: bool,
+    /// Seeds LoRA dropout; `None` (inference, evaluation) turns dropout off.
+    pub dropout_seed: Option<u64>,
+}
+
+impl ForwardOptions {
+    /// Generation: fused kernels, KV cache, llama.cpp's f16 attention rounding.
+    pub fn inference() -> Self {
+        Self {
+            kernels: Kernels::Fused,
+            use_cache: true,
+            f16_attention: true,
+            dropout_seed: None,
+        }
+    }
+
+    /// A training or scoring pass over whole sequences, with gradients.
+    pub fn training(dropout_seed: Option<u64>) -> Self {
+        Self {
+            kernels: Kernels::Differentiable,
+            use_cache: false,
+            f16_attention: false,
+            dropout_seed,
+        }
+    }
 }
 
 /// One decoder block.
@@ -211,7 +234,7 @@ impl Block {
         }
         let x = (x + h)?;
         let h = self.mlp_norm.forward(&x, options.kernels)?;
-        let mut h = self.mlp.forward(&h)?;
+        let mut h = self.mlp.forward(&h, options)?;
         if let Some(norm) = &self.post_mlp_norm {
             h = norm.forward(&h, options.kernels)?;
         }

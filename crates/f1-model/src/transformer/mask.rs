@@ -11,6 +11,8 @@ pub struct Masks {
 }
 
 impl Masks {
+    /// Causal masks for rows whose first `padding[b]` positions are left padding,
+    /// for queries at positions `start..start + tokens`.
     pub fn new(
         config: &TransformerConfig,
         batch: usize,
@@ -19,25 +21,58 @@ impl Masks {
         padding: &[usize],
         device: &Device,
     ) -> Result<Self> {
-        let positions = start + tokens;
         let padded = padding.iter().any(|&p| p > 0);
+        let rows = if padded { batch } else { 1 };
+        let positions = start + tokens;
+        let needed =
+            |window: Option<usize>| tokens > 1 || padded || window.is_some_and(|w| positions > w);
+        let segment = |row: usize, position: usize| {
+            let pad = padding.get(row).copied().unwrap_or(0);
+            u32::from(position >= pad)
+        };
+        Self::build(config, rows, tokens, start, device, needed, segment)
+    }
+
+    /// Causal masks for packed rows: `segments[b][i]` names the sequence position
+    /// `i` of row `b` belongs to; positions attend only within their own sequence,
+    /// and segment 0 is padding.
+    pub fn packed(
+        config: &TransformerConfig,
+        segments: &[Vec<u32>],
+        device: &Device,
+    ) -> Result<Self> {
+        let tokens = segments.first().map_or(0, Vec::len);
+        let segment = |row: usize, position: usize| segments[row][position];
+        Self::build(config, segments.len(), tokens, 0, device, |_| true, segment)
+    }
+
+    fn build(
+        config: &TransformerConfig,
+        rows: usize,
+        tokens: usize,
+        start: usize,
+        device: &Device,
+        needed: impl Fn(Option<usize>) -> bool,
+        segment: impl Fn(usize, usize) -> u32,
+    ) -> Result<Self> {
+        let positions = start + tokens;
         let build = |window: Option<usize>| -> Result<Option<Tensor>> {
-            let window_bites = window.is_some_and(|w| positions > w);
-            if tokens == 1 && !padded && !window_bites {
+            if !needed(window) {
                 return Ok(None);
             }
-            let rows = if padded { batch } else { 1 };
             let mut values = Vec::with_capacity(rows * tokens * positions);
             for row in 0..rows {
-                let pad = padding.get(row).copied().unwrap_or(0);
                 for i in 0..tokens {
                     let query = start + i;
+                    let own = segment(row, query);
                     for key in 0..positions {
                         // A padding position sees only itself, so no row is empty.
-                        let visible = if query < pad {
+                        let visible = if own == 0 {
                             key == query
                         } else {
-                            key <= query && key >= pad && window.is_none_or(|w| query - key < w)
+                            key <= query
+                                && segment(row, key) == own
+                                && window.is_none_or(|w| query - key < w)
                         };
                         values.push(if visible { 0f32 } else { f32::NEG_INFINITY });
                     }

@@ -1,25 +1,29 @@
 //! A decoder-only transformer (Llama and Gemma 3) written on candle's tensor ops,
 //! so that inference, llama.cpp parity and training share one forward pass.
 
+mod autograd;
 mod config;
 mod gguf;
 pub use gguf::WeightFormat;
 mod layers;
+mod linear;
 mod mask;
 mod rope;
+mod weights;
 
-use candle_core::quantized::QMatMul;
-use candle_core::{Device, Module, Result, Tensor, D};
+use candle_core::{Device, Result, Tensor, D};
 
 pub use config::{Architecture, RopeStyle, TransformerConfig};
 pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
+pub use linear::{Linear, Lora};
+pub use weights::PROJECTIONS;
 
 /// Which kernels the forward pass uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernels {
     /// candle's fused CPU/GPU kernels (RMS norm, softmax, RoPE): fast, no gradients.
     Fused,
-    /// The same maths from primitive ops, which candle can differentiate.
+    /// The same kernels with backward passes (see `autograd`), for training.
     Differentiable,
 }
 
@@ -31,7 +35,9 @@ pub struct Transformer {
     pub embedding: Tensor,
     pub blocks: Vec<Block>,
     pub norm: RmsNorm,
-    pub lm_head: QMatMul,
+    pub lm_head: Linear,
+    /// Whether the head reuses the embedding matrix (no `output.weight`).
+    pub tied_embeddings: bool,
     device: Device,
 }
 
@@ -51,6 +57,31 @@ impl Transformer {
         options: &ForwardOptions,
     ) -> Result<Tensor> {
         let (batch, tokens) = ids.dims2()?;
+        let masks = mask::Masks::new(&self.config, batch, tokens, start, padding, &self.device)?;
+        self.run(ids, start, &masks, options)
+    }
+
+    /// Final hidden states of packed rows from position 0: `segments[b][i]` names
+    /// the sequence token `i` of row `b` belongs to (0: padding), and tokens attend
+    /// only within their own sequence.
+    pub fn hidden_states_packed(
+        &mut self,
+        ids: &Tensor,
+        segments: &[Vec<u32>],
+        options: &ForwardOptions,
+    ) -> Result<Tensor> {
+        let masks = mask::Masks::packed(&self.config, segments, &self.device)?;
+        self.run(ids, 0, &masks, options)
+    }
+
+    fn run(
+        &mut self,
+        ids: &Tensor,
+        start: usize,
+        masks: &mask::Masks,
+        options: &ForwardOptions,
+    ) -> Result<Tensor> {
+        let (batch, tokens) = ids.dims2()?;
         let mut x = self
             .embedding
             .index_select(&ids.flatten_all()?, 0)?
@@ -58,7 +89,6 @@ impl Transformer {
         if self.config.architecture == Architecture::Gemma3 {
             x = (x * (self.config.hidden_size as f64).sqrt())?;
         }
-        let masks = mask::Masks::new(&self.config, batch, tokens, start, padding, &self.device)?;
         for block in &mut self.blocks {
             let mask = masks.for_block(block.sliding);
             x = block.forward(&x, start, mask, options)?;
@@ -68,7 +98,7 @@ impl Transformer {
 
     /// Logits (batch, tokens, vocab) for hidden states.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        self.lm_head.forward(hidden)
+        self.lm_head.forward(hidden, None)
     }
 
     /// Next-token logits (batch, vocab) after the last position of each row.

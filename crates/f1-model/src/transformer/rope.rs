@@ -47,9 +47,10 @@ impl Rope {
         use candle_nn::rotary_emb as r;
         match (self.style, kernels) {
             (RopeStyle::Interleaved, Kernels::Fused) => r::rope_i(&x, &cos, &sin),
-            (RopeStyle::Interleaved, Kernels::Differentiable) => r::rope_i_slow(&x, &cos, &sin),
+            (style, Kernels::Differentiable) => {
+                super::autograd::rope(&x, &cos, &sin, style == RopeStyle::Interleaved)
+            }
             (RopeStyle::Halves, Kernels::Fused) => r::rope(&x, &cos, &sin),
-            (RopeStyle::Halves, Kernels::Differentiable) => r::rope_slow(&x, &cos, &sin),
         }
     }
 }

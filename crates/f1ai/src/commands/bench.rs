@@ -5,13 +5,14 @@ use std::time::Instant;
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
 
-use crate::cli::{BenchCommand, BenchImportArgs, BenchInferArgs};
+use crate::cli::{BenchCommand, BenchImportArgs, BenchInferArgs, BenchTrainArgs};
 use crate::workspace::Workspace;
 
 pub fn run(command: BenchCommand, workspace: &Workspace) -> Result<()> {
     match command {
         BenchCommand::Import(args) => import(args, workspace),
         BenchCommand::Infer(args) => infer(args, workspace),
+        BenchCommand::Train(args) => train(args, workspace),
     }
 }
 
@@ -122,6 +123,46 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
     });
     crate::output::write_json(
         &workspace.benchmark(&format!("infer-{}", spec.name)),
+        &report,
+    )
+}
+
+fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
+    ensure!(
+        args.batch > 0 && args.seq > 1 && args.steps > 0,
+        "--batch, --steps must be positive and --seq at least 2"
+    );
+    let method = match args.method.as_str() {
+        "lora" => f1_train::Method::Lora,
+        "full" => f1_train::Method::Full,
+        other => anyhow::bail!("--method: '{other}' is not lora or full"),
+    };
+    let spec = f1_model::registry::find(&args.model)?;
+    let path = workspace.base_model(spec.name)?;
+    let result = f1_train::bench::bench_train(&path, method, args.batch, args.seq, args.steps)?;
+    println!(
+        "{:<10} {:<6} {:>6} {:>5} {:>12} {:>10} {:>10} {:>14}",
+        "model", "method", "batch", "seq", "trainable", "s/step", "tokens/s", "peak RSS MiB"
+    );
+    println!(
+        "{:<10} {:<6} {:>6} {:>5} {:>12} {:>10.2} {:>10.1} {:>14.0}",
+        spec.name,
+        args.method,
+        args.batch,
+        args.seq,
+        result.trainable_parameters,
+        result.mean_seconds_per_step,
+        result.tokens_per_second,
+        result.peak_rss_mib
+    );
+    let mut report = serde_json::to_value(&result)?;
+    report["benchmark"] = json!("train");
+    report["model"] = json!(spec.name);
+    report["threads"] = json!(std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1));
+    crate::output::write_json(
+        &workspace.benchmark(&format!("train-{}-{}", spec.name, args.method)),
         &report,
     )
 }

@@ -5,3 +5,4 @@ pub mod bench;
 pub mod data;
 pub mod eval;
 pub mod models;
+pub mod train;

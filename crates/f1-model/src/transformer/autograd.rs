@@ -1,0 +1,314 @@
+//! candle's fused RMS norm, softmax and RoPE kernels with hand-written backward
+//! passes. candle-nn's versions have no backward, and composing them from
+//! primitive ops keeps five to ten activation-sized tensors per call alive until
+//! the backward pass ends; these keep one. The forward runs candle's own kernel.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
+
+/// Runs `f` on a CPU storage viewed as a tensor and returns the result's storage.
+fn on_cpu(
+    storage: &CpuStorage,
+    layout: &Layout,
+    f: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<(CpuStorage, Shape)> {
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg("autograd kernels need contiguous input".into()))?;
+    let values = match storage {
+        CpuStorage::F32(values) => &values[start..end],
+        _ => candle_core::bail!("autograd kernels run in f32"),
+    };
+    let x = Tensor::from_slice(values, layout.shape(), &Device::Cpu)?;
+    let y = f(&x)?.contiguous()?;
+    let (y_storage, _) = y.storage_and_layout();
+    match &*y_storage {
+        candle_core::Storage::Cpu(cpu) => Ok((cpu.clone(), y.shape().clone())),
+        _ => candle_core::bail!("autograd kernels run on the CPU"),
+    }
+}
+
+/// `x W^T` for a weight that is not trained. candle's matmul backward computes
+/// the gradient of both operands and keeps the unused one for a frozen weight
+/// until the pass ends (one weight-sized tensor per batch row); this computes only
+/// the input's gradient.
+pub fn frozen_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        return x.broadcast_matmul(&weight.t()?);
+    }
+    x.contiguous()?.apply_op1(FrozenMatmul {
+        weight: weight.clone(),
+    })
+}
+
+struct FrozenMatmul {
+    weight: Tensor,
+}
+
+impl CustomOp1 for FrozenMatmul {
+    fn name(&self) -> &'static str {
+        "frozen-matmul"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        on_cpu(storage, layout, |x| x.broadcast_matmul(&self.weight.t()?))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(grad.broadcast_matmul(&self.weight)?))
+    }
+}
+
+/// Softmax over the last dimension.
+pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        return candle_nn::ops::softmax(x, D::Minus1);
+    }
+    x.contiguous()?.apply_op1(Softmax)
+}
+
+struct Softmax;
+
+impl CustomOp1 for Softmax {
+    fn name(&self) -> &'static str {
+        "softmax-with-backward"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        on_cpu(storage, layout, candle_nn::ops::softmax_last_dim)
+    }
+
+    fn bwd(&self, _x: &Tensor, y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        // dx = y * (g - sum(g * y))
+        let dot = (grad * y)?.sum_keepdim(D::Minus1)?;
+        Ok(Some((y * grad.broadcast_sub(&dot)?)?))
+    }
+}
+
+/// RMS normalisation `x / rms(x) * w` over the last dimension.
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        let mean_square = x.sqr()?.mean_keepdim(D::Minus1)?;
+        return x
+            .broadcast_div(&(mean_square + eps)?.sqrt()?)?
+            .broadcast_mul(weight);
+    }
+    x.contiguous()?.apply_op2(weight, RmsNorm { eps })
+}
+
+struct RmsNorm {
+    eps: f64,
+}
+
+impl RmsNorm {
+    /// `1 / rms(x)`, keeping the last dimension.
+    fn inverse_rms(&self, x: &Tensor) -> Result<Tensor> {
+        (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+            .sqrt()?
+            .recip()
+    }
+}
+
+impl CustomOp2 for RmsNorm {
+    fn name(&self) -> &'static str {
+        "rms-norm-with-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (start, end) = l2
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("rms-norm needs a contiguous weight".into()))?;
+        let weight = match s2 {
+            CpuStorage::F32(values) => {
+                Tensor::from_slice(&values[start..end], l2.shape(), &Device::Cpu)?
+            }
+            _ => candle_core::bail!("rms-norm runs in f32"),
+        };
+        on_cpu(s1, l1, |x| {
+            candle_nn::ops::rms_norm(x, &weight, self.eps as f32)
+        })
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let inverse = self.inverse_rms(x)?;
+        let normed = x.broadcast_mul(&inverse)?;
+        let scaled_grad = grad.broadcast_mul(weight)?;
+        // dx = (g w - x̂ mean(g w x̂)) / rms
+        let mean = (&scaled_grad * &normed)?.mean_keepdim(D::Minus1)?;
+        let grad_x = (scaled_grad - normed.broadcast_mul(&mean)?)?.broadcast_mul(&inverse)?;
+        // dw = sum over every row of g x̂
+        let hidden = weight.dim(0)?;
+        let grad_w = (grad * normed)?.reshape(((), hidden))?.sum(0)?;
+        Ok((Some(grad_x), Some(grad_w)))
+    }
+}
+
+/// Rotary embedding of `x` (batch, heads, tokens, head_dim) with tables
+/// (tokens, head_dim / 2); `interleaved` pairs adjacent dimensions.
+pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, interleaved: bool) -> Result<Tensor> {
+    let op = Rope {
+        cos: cos.contiguous()?,
+        sin: sin.contiguous()?,
+        interleaved,
+    };
+    if !x.device().is_cpu() {
+        return op.apply(&x.contiguous()?, &op.sin);
+    }
+    x.contiguous()?.apply_op1(op)
+}
+
+struct Rope {
+    cos: Tensor,
+    sin: Tensor,
+    interleaved: bool,
+}
+
+impl Rope {
+    fn apply(&self, x: &Tensor, sin: &Tensor) -> Result<Tensor> {
+        use candle_nn::rotary_emb as r;
+        if self.interleaved {
+            r::rope_i(x, &self.cos, sin)
+        } else {
+            r::rope(x, &self.cos, sin)
+        }
+    }
+}
+
+impl CustomOp1 for Rope {
+    fn name(&self) -> &'static str {
+        "rope-with-backward"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        on_cpu(storage, layout, |x| self.apply(x, &self.sin))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        // A rotation's gradient is the inverse rotation: the same with -sin.
+        Ok(Some(self.apply(&grad.contiguous()?, &self.sin.neg()?)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Var;
+
+    fn random(shape: &[usize], seed: u64) -> Tensor {
+        let count: usize = shape.iter().product();
+        let values: Vec<f32> = (0..count)
+            .map(|i| (((i as u64 + 1) * 2654435761 + seed * 97) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
+    }
+
+    /// Checks value and gradients of `fused` against candle's autodiff of
+    /// `composed`, for the loss sum(f(x) * r) with a fixed random r.
+    fn agree(
+        shape: &[usize],
+        fused: impl Fn(&Tensor) -> Result<Tensor>,
+        composed: impl Fn(&Tensor) -> Result<Tensor>,
+    ) {
+        let x = Var::from_tensor(&random(shape, 1)).unwrap();
+        let run = |f: &dyn Fn(&Tensor) -> Result<Tensor>| {
+            let y = f(x.as_tensor()).unwrap();
+            let r = random(y.dims(), 2);
+            let loss = (&y * &r).unwrap().sum_all().unwrap();
+            let grads = loss.backward().unwrap();
+            let grad = grads.get(x.as_tensor()).unwrap().clone();
+            (y, grad)
+        };
+        let (y1, g1) = run(&fused);
+        let (y2, g2) = run(&composed);
+        let max_diff = |a: &Tensor, b: &Tensor| -> f32 {
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar()
+                .unwrap()
+        };
+        assert!(max_diff(&y1, &y2) < 1e-5, "values differ");
+        assert!(
+            max_diff(&g1, &g2) < 1e-4,
+            "gradients differ by {}",
+            max_diff(&g1, &g2)
+        );
+    }
+
+    #[test]
+    fn softmax_backward_matches_autodiff() {
+        agree(&[2, 3, 7], softmax, |x| {
+            candle_nn::ops::softmax(x, D::Minus1)
+        });
+    }
+
+    #[test]
+    fn rms_norm_backward_matches_autodiff_for_input_and_weight() {
+        let w = Var::from_tensor(&random(&[8], 3)).unwrap();
+        let composed = |x: &Tensor, w: &Tensor| -> Result<Tensor> {
+            let mean_square = x.sqr()?.mean_keepdim(D::Minus1)?;
+            x.broadcast_div(&(mean_square + 1e-5)?.sqrt()?)?
+                .broadcast_mul(w)
+        };
+        agree(&[2, 5, 8], |x| rms_norm(x, &w, 1e-5), |x| composed(x, &w));
+        // The weight's gradient.
+        let x = random(&[2, 5, 8], 4);
+        let r = random(&[2, 5, 8], 5);
+        let grad_of = |f: &dyn Fn() -> Result<Tensor>| {
+            let loss = (f().unwrap() * &r).unwrap().sum_all().unwrap();
+            loss.backward().unwrap().get(w.as_tensor()).unwrap().clone()
+        };
+        let fused = grad_of(&|| rms_norm(&x, &w, 1e-5));
+        let reference = grad_of(&|| composed(&x, &w));
+        let diff: f32 = (fused - reference)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert!(diff < 1e-4, "weight gradients differ by {diff}");
+    }
+
+    #[test]
+    fn rope_backward_matches_autodiff_in_both_layouts() {
+        let angles = random(&[5, 4], 6);
+        let (cos, sin) = (angles.cos().unwrap(), angles.sin().unwrap());
+        use candle_nn::rotary_emb as r;
+        agree(
+            &[1, 2, 5, 8],
+            |x| rope(x, &cos, &sin, true),
+            |x| r::rope_i_slow(x, &cos, &sin),
+        );
+        agree(
+            &[1, 2, 5, 8],
+            |x| rope(x, &cos, &sin, false),
+            |x| r::rope_slow(x, &cos, &sin),
+        );
+    }
+
+    #[test]
+    fn frozen_matmul_matches_autodiff() {
+        let w = random(&[6, 8], 7);
+        agree(
+            &[2, 3, 8],
+            |x| frozen_matmul(x, &w),
+            |x| x.broadcast_matmul(&w.t()?),
+        );
+    }
+}

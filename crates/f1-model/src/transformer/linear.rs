@@ -1,0 +1,99 @@
+//! A projection without bias, optionally with a LoRA adapter beside it.
+
+use candle_core::quantized::QMatMul;
+use candle_core::{Module, Result, Tensor};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// The low-rank update `scale * B(A(dropout(x)))` of LoRA (Hu et al., 2021).
+#[derive(Debug, Clone)]
+pub struct Lora {
+    /// (rank, in).
+    pub a: Tensor,
+    /// (out, rank).
+    pub b: Tensor,
+    /// `alpha / rank`.
+    pub scale: f64,
+    /// Probability of zeroing an input feature while training.
+    pub dropout: f32,
+    /// Distinguishes this adapter's dropout masks from every other adapter's.
+    pub stream: u64,
+}
+
+impl Lora {
+    fn forward(&self, x: &Tensor, dropout_seed: Option<u64>) -> Result<Tensor> {
+        let x = match dropout_seed {
+            Some(seed) if self.dropout > 0.0 => dropout(x, self.dropout, seed ^ self.stream)?,
+            _ => x.clone(),
+        };
+        // Scaling the rank-sized intermediate, not the output, keeps one fewer
+        // output-sized tensor for the backward pass.
+        let down = (x.broadcast_matmul(&self.a.t()?)? * self.scale)?;
+        down.broadcast_matmul(&self.b.t()?)
+    }
+
+    /// The dense update `scale * B A`, shaped like the base weight (out, in).
+    pub fn delta(&self) -> Result<Tensor> {
+        self.b.matmul(&self.a)? * self.scale
+    }
+}
+
+/// Inverted dropout with a mask drawn from `seed`, so a step replays exactly.
+fn dropout(x: &Tensor, probability: f32, seed: u64) -> Result<Tensor> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let keep = 1.0 / (1.0 - probability);
+    let mask: Vec<f32> = (0..x.elem_count())
+        .map(|_| {
+            if rng.random::<f32>() < probability {
+                0.0
+            } else {
+                keep
+            }
+        })
+        .collect();
+    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+    x * mask
+}
+
+/// `x W^T` (+ the LoRA update when an adapter is attached).
+#[derive(Debug, Clone)]
+pub struct Linear {
+    pub weight: QMatMul,
+    pub lora: Option<Lora>,
+}
+
+impl Linear {
+    pub fn new(weight: QMatMul) -> Self {
+        Self { weight, lora: None }
+    }
+
+    /// `dropout_seed` is `Some` only while training with LoRA dropout.
+    pub fn forward(&self, x: &Tensor, dropout_seed: Option<u64>) -> Result<Tensor> {
+        let y = match &self.weight {
+            QMatMul::Tensor(w) if x.track_op() && !w.is_variable() => {
+                super::autograd::frozen_matmul(x, w)?
+            }
+            weight => weight.forward(x)?,
+        };
+        match &self.lora {
+            Some(lora) => y + lora.forward(x, dropout_seed)?,
+            None => Ok(y),
+        }
+    }
+
+    /// The dense weight (out, in), dequantized if stored quantized.
+    pub fn dense_weight(&self) -> Result<Tensor> {
+        match &self.weight {
+            QMatMul::QTensor(q) => q.dequantize(&q.device()),
+            QMatMul::Tensor(t) | QMatMul::TensorF16(t) => Ok(t.clone()),
+        }
+    }
+
+    /// The dense weight of a model in f32 (WeightFormat::F32), for training.
+    pub fn dense_weight_mut(&mut self) -> Option<&mut Tensor> {
+        match &mut self.weight {
+            QMatMul::Tensor(t) => Some(t),
+            _ => None,
+        }
+    }
+}

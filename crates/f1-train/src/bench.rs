@@ -1,0 +1,102 @@
+//! The training-step benchmark: the same work as the PyTorch anchor
+//! (../shared/golden/anchors/torch_train_step.py): random token rows, the loss on
+//! every position, AdamW, one warm-up step, then the mean of the timed steps.
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::Device;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::config::{LoraConfig, Method, OptimConfig, TrainConfig};
+use crate::data::{Batch, Sequence};
+use crate::error::Result;
+use crate::metrics::memory_mib;
+use crate::optimizer::AdamW;
+use crate::trainable::count;
+use crate::trainer::TrainingModel;
+
+/// What one benchmark measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainBench {
+    pub method: Method,
+    pub batch: usize,
+    pub seq: usize,
+    pub trainable_parameters: usize,
+    pub seconds_per_step: Vec<f64>,
+    pub mean_seconds_per_step: f64,
+    pub tokens_per_second: f64,
+    pub peak_rss_mib: f64,
+    pub first_loss: f64,
+    pub last_loss: f64,
+}
+
+/// Times `steps` optimizer steps (after one warm-up) of `method` on `model`.
+pub fn bench_train(
+    model: &Path,
+    method: Method,
+    batch: usize,
+    seq: usize,
+    steps: usize,
+) -> Result<TrainBench> {
+    // The anchor's settings: LoRA r=16, alpha 32, no dropout on q,k,v,o at lr 1e-4;
+    // full fine-tuning at lr 1e-5; no clipping.
+    let config = TrainConfig {
+        run_name: "bench".into(),
+        model: model.display().to_string(),
+        method,
+        lora: LoraConfig {
+            dropout: 0.0,
+            ..LoraConfig::default()
+        },
+        full: Default::default(),
+        data: Default::default(),
+        training: OptimConfig {
+            learning_rate: if method == Method::Lora { 1e-4 } else { 1e-5 },
+            max_grad_norm: 0.0,
+            ..OptimConfig::default()
+        },
+    };
+    let mut model = TrainingModel::load(model, &config, &Device::Cpu)?;
+    let vocab = model.transformer.config.vocab_size as u32;
+    let mut rng = StdRng::seed_from_u64(1);
+    let rows: Vec<Sequence> = (0..batch)
+        .map(|_| Sequence {
+            ids: (0..seq).map(|_| rng.random_range(0..vocab)).collect(),
+            trained: vec![true; seq],
+        })
+        .collect();
+    let rows: Vec<Vec<&Sequence>> = rows.iter().map(|s| vec![s]).collect();
+    let batch_data = Batch::new(&rows);
+    let mut optimizer = AdamW::new(&model.parameters, &config.training)?;
+    let mut seconds = Vec::new();
+    let mut losses = Vec::new();
+    for step in 0..=steps {
+        let start = Instant::now();
+        let (loss, gradients) = model.gradients(std::slice::from_ref(&batch_data), None)?;
+        optimizer.update(&model.parameters, &gradients, config.training.learning_rate)?;
+        if step > 0 {
+            seconds.push(start.elapsed().as_secs_f64());
+        }
+        losses.push(loss);
+        tracing::info!(
+            "step {step}: loss {loss:.4}, {:.2}s",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
+    Ok(TrainBench {
+        method,
+        batch,
+        seq,
+        trainable_parameters: count(&model.parameters),
+        seconds_per_step: seconds,
+        mean_seconds_per_step: mean,
+        tokens_per_second: (batch * seq) as f64 / mean,
+        peak_rss_mib: memory_mib().1,
+        first_loss: losses[0],
+        last_loss: *losses.last().unwrap_or(&losses[0]),
+    })
+}

@@ -1,0 +1,21 @@
+//! Fine-tuning the project's models: full-parameter and LoRA training with AdamW,
+//! warm-up and decay, gradient accumulation and clipping, validation with early
+//! stopping, checkpoints with exact resume, and Hugging Face PEFT adapters.
+
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+mod error;
+pub mod export;
+pub mod loss;
+pub mod metrics;
+pub mod optimizer;
+pub mod peft;
+pub mod schedule;
+pub mod trainable;
+pub mod trainer;
+
+pub use config::{Method, TrainConfig};
+pub use error::{Error, Result};
+pub use trainer::{train, Outcome, RunPaths, TrainOptions};

@@ -1,0 +1,29 @@
+//! The causal language-modelling loss over the assistant's tokens.
+
+use candle_core::{Tensor, D};
+use f1_model::transformer::{ForwardOptions, Transformer};
+
+use crate::data::Batch;
+use crate::error::Result;
+
+/// The summed negative log-likelihood of the batch's scored tokens. Only the
+/// hidden states that predict a scored token reach the vocabulary projection,
+/// which saves most of the largest matmul.
+pub fn summed_nll(
+    model: &mut Transformer,
+    batch: &Batch,
+    options: &ForwardOptions,
+) -> Result<Tensor> {
+    let device = model.device().clone();
+    let rows = batch.ids.len();
+    let width = batch.ids.first().map_or(0, Vec::len);
+    let ids: Vec<u32> = batch.ids.concat();
+    let ids = Tensor::from_vec(ids, (rows, width), &device)?;
+    let hidden = model.hidden_states_packed(&ids, &batch.segments, options)?;
+    let hidden = hidden.reshape((rows * width, model.config.hidden_size))?;
+    let positions = Tensor::new(batch.positions.as_slice(), &device)?;
+    let logits = model.logits(&hidden.index_select(&positions, 0)?)?;
+    let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+    let targets = Tensor::new(batch.targets.as_slice(), &device)?.unsqueeze(1)?;
+    Ok(log_probs.gather(&targets, 1)?.sum_all()?.neg()?)
+}

@@ -1,0 +1,124 @@
+//! What a run records: one JSON line per optimizer step, and a summary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Method;
+use crate::error::{Error, Result};
+
+/// One optimizer step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: usize,
+    pub epoch: usize,
+    /// Mean loss per scored token of the step's batches.
+    pub loss: f64,
+    /// Set on steps that ran a validation.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub val_loss: Option<f64>,
+    pub learning_rate: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Non-padding tokens per second over this step.
+    pub tokens_per_second: f64,
+    pub rss_mib: f64,
+}
+
+/// The run as the report reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run_name: String,
+    pub model: String,
+    pub method: Method,
+    pub steps: usize,
+    pub epochs_started: usize,
+    pub tokens_seen: usize,
+    pub wall_seconds: f64,
+    pub tokens_per_second: f64,
+    pub trainable_parameters: usize,
+    pub total_parameters: usize,
+    pub peak_rss_mib: f64,
+    pub first_loss: Option<f64>,
+    pub final_loss: Option<f64>,
+    /// Validation loss of the untrained model.
+    pub initial_val_loss: Option<f64>,
+    pub final_val_loss: Option<f64>,
+    pub best_val_loss: Option<f64>,
+    /// The step whose parameters the artifacts hold (the best validation).
+    pub exported_step: usize,
+    pub stopped_early: bool,
+}
+
+/// The step log, rewritten on resume so that it ends at the resumed step.
+pub struct StepLog {
+    path: PathBuf,
+}
+
+impl StepLog {
+    /// Opens `path`, keeping only records of steps up to `resumed_step`.
+    pub fn open(path: &Path, resumed_step: usize) -> Result<Self> {
+        let kept: Vec<StepRecord> = read_log(path)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.step <= resumed_step)
+            .collect();
+        let mut text = String::new();
+        for record in &kept {
+            text.push_str(&serde_json::to_string(record).expect("record serializes"));
+            text.push('\n');
+        }
+        write_atomic(path, text.as_bytes())?;
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn append(&self, record: &StepRecord) -> Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| Error::io(&self.path, e))?;
+        let line = serde_json::to_string(record).expect("record serializes");
+        writeln!(file, "{line}").map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// Reads a step log.
+pub fn read_log(path: &Path) -> Result<Vec<StepRecord>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| Error::Data {
+                path: path.to_path_buf(),
+                message: format!("line {}: {e}", i + 1),
+            })
+        })
+        .collect()
+}
+
+/// Writes through a temporary file renamed into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    file.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Resident and peak resident memory of this process in MiB (Linux; 0 elsewhere).
+pub fn memory_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

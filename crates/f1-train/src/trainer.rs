@@ -1,0 +1,462 @@
+//! The training loop: accumulation, clipping, AdamW, validation with early
+//! stopping, checkpoints and exact resume.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use f1_model::chat::ChatTemplate;
+use f1_model::gguf::GgufMetadata;
+use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
+use f1_model::Tokenizer;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::checkpoint::{Checkpoints, Progress};
+use crate::config::{Method, TrainConfig};
+use crate::data::{epoch_batches, fixed_batches, read_conversations, Batch, Encoder, Sequence};
+use crate::error::{Error, Result};
+use crate::export;
+use crate::loss::summed_nll;
+use crate::metrics::{memory_mib, read_log, write_atomic, RunSummary, StepLog, StepRecord};
+use crate::optimizer::{clip, AdamW};
+use crate::schedule::learning_rate;
+use crate::trainable::{attach_lora, count, make_full_trainable, Parameter};
+
+/// Everything a run needs besides its configuration.
+pub struct RunPaths {
+    /// The base model (GGUF).
+    pub model: PathBuf,
+    /// Resolves the configuration's relative data paths.
+    pub workspace: PathBuf,
+    /// models/checkpoints/<run>/.
+    pub checkpoints: PathBuf,
+    /// models/artifacts/<run>/.
+    pub artifacts: PathBuf,
+}
+
+/// How a call to [`train`] ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Training finished (budget spent or early stopping) and artifacts were written.
+    Finished(Box<RunSummary>),
+    /// Stopped on request after a step, as an interruption would; resume with the
+    /// same configuration.
+    Interrupted { step: usize },
+}
+
+/// Options of one invocation.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Continue from the newest checkpoint.
+    pub resume: bool,
+    /// Stop right after this step (and its checkpoint), without artifacts.
+    pub stop_after_step: Option<usize>,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// A model being trained, with its tokenizer and the trainable parameters.
+pub struct TrainingModel {
+    pub transformer: Transformer,
+    pub metadata: GgufMetadata,
+    pub tokenizer: Tokenizer,
+    pub template: ChatTemplate,
+    pub parameters: Vec<Parameter>,
+}
+
+impl TrainingModel {
+    /// Loads `path` dequantized to f32 and makes the configured weights trainable.
+    pub fn load(path: &Path, config: &TrainConfig, device: &Device) -> Result<Self> {
+        let metadata = GgufMetadata::read(path)?;
+        let mut transformer = Transformer::from_gguf(&metadata, WeightFormat::F32, device)?;
+        let parameters = match config.method {
+            Method::Lora => attach_lora(&mut transformer, &config.lora, config.training.seed)?,
+            Method::Full => make_full_trainable(&mut transformer, &config.full)?,
+        };
+        Ok(Self {
+            tokenizer: Tokenizer::from_metadata(&metadata)?,
+            template: ChatTemplate::from_gguf(&metadata)?,
+            transformer,
+            metadata,
+            parameters,
+        })
+    }
+
+    /// Tokenizes a conversation file; conversations that keep no assistant token
+    /// after truncation are dropped (and counted in the log).
+    pub fn sequences(
+        &self,
+        path: &Path,
+        limit: usize,
+        config: &TrainConfig,
+    ) -> Result<Vec<Sequence>> {
+        let encoder = Encoder {
+            tokenizer: &self.tokenizer,
+            template: &self.template,
+            system_prompt: &config.data.system_prompt,
+            max_tokens: config.data.max_seq_len,
+        };
+        let mut sequences = Vec::new();
+        let conversations = read_conversations(path, limit)?;
+        for conversation in &conversations {
+            let sequence = encoder.encode(conversation)?;
+            if sequence.scored_tokens() > 0 {
+                sequences.push(sequence);
+            }
+        }
+        let dropped = conversations.len() - sequences.len();
+        if dropped > 0 {
+            tracing::warn!(
+                "{}: {dropped} conversations have no assistant token within max_seq_len {} and are skipped",
+                path.display(),
+                config.data.max_seq_len
+            );
+        }
+        if sequences.is_empty() {
+            return Err(Error::Data {
+                path: path.to_path_buf(),
+                message: "no conversation has an assistant token to learn".into(),
+            });
+        }
+        Ok(sequences)
+    }
+
+    /// Mean loss per scored token over `batches`, without dropout.
+    pub fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
+        let options = ForwardOptions::training(None);
+        let mut total = 0.0;
+        let mut scored = 0usize;
+        for batch in batches {
+            let nll = summed_nll(&mut self.transformer, batch, &options)?.detach();
+            total += nll.to_scalar::<f32>()? as f64;
+            scored += batch.targets.len();
+        }
+        Ok(total / scored.max(1) as f64)
+    }
+
+    /// One optimizer step's gradients over `batches`: the mean loss per scored
+    /// token of all of them together (as one large batch would give), and the
+    /// gradient of every parameter.
+    pub fn gradients(
+        &mut self,
+        batches: &[Batch],
+        dropout_seed: Option<u64>,
+    ) -> Result<(f64, Vec<Tensor>)> {
+        let scored: usize = batches.iter().map(|b| b.targets.len()).sum();
+        let mut sums: Vec<Option<Tensor>> = vec![None; self.parameters.len()];
+        let mut loss = 0.0;
+        for (micro, batch) in batches.iter().enumerate() {
+            let seed =
+                dropout_seed.map(|s| s ^ (micro as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+            let options = ForwardOptions::training(seed);
+            let nll = summed_nll(&mut self.transformer, batch, &options)?;
+            loss += nll.to_scalar::<f32>()? as f64;
+            let grads = (nll / scored.max(1) as f64)?.backward()?;
+            for (sum, p) in sums.iter_mut().zip(&self.parameters) {
+                if let Some(g) = grads.get(p.var.as_tensor()) {
+                    *sum = Some(match sum.take() {
+                        Some(s) => (s + g)?,
+                        None => g.clone(),
+                    });
+                }
+            }
+        }
+        let gradients = sums
+            .into_iter()
+            .zip(&self.parameters)
+            .map(|(g, p)| match g {
+                Some(g) => Ok(g),
+                None => Ok(p.var.zeros_like()?),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((loss / scored.max(1) as f64, gradients))
+    }
+}
+
+/// Trains as `config` says and writes checkpoints, the step log, the summary and
+/// the artifacts.
+pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> Result<Outcome> {
+    let device = Device::Cpu;
+    let t = &config.training;
+    let mut model = TrainingModel::load(&paths.model, config, &device)?;
+    let train_path = paths.workspace.join(&config.data.train);
+    let val_path = paths.workspace.join(&config.data.val);
+    let train_set = model.sequences(&train_path, config.data.max_train_examples, config)?;
+    let val_set = model.sequences(&val_path, config.data.max_val_examples, config)?;
+    let val_batches = fixed_batches(&val_set, t.batch_size);
+    let batches_per_epoch = epoch_batches(
+        &train_set,
+        t.seed,
+        0,
+        t.batch_size,
+        config.data.packing,
+        config.data.max_seq_len,
+    )
+    .len();
+    let steps_per_epoch = batches_per_epoch.div_ceil(t.gradient_accumulation);
+    let total_steps = if t.max_steps > 0 {
+        t.max_steps
+    } else {
+        t.epochs * steps_per_epoch
+    };
+    let trainable = count(&model.parameters);
+    let base_parameters: usize = model
+        .transformer
+        .weights_mut()
+        .iter()
+        .map(|(_, w)| w.elem_count())
+        .sum();
+    let total_parameters = match config.method {
+        Method::Lora => base_parameters + trainable,
+        Method::Full => base_parameters,
+    };
+    tracing::info!(
+        "{}: {} training and {} validation conversations, {steps_per_epoch} steps per epoch, {total_steps} steps; {trainable} trainable of {total_parameters} parameters",
+        config.run_name, train_set.len(), val_set.len()
+    );
+
+    let checkpoints = Checkpoints::new(paths.checkpoints.clone());
+    let mut optimizer = AdamW::new(&model.parameters, t)?;
+    let mut progress = Progress {
+        step: 0,
+        epoch: 0,
+        batch_in_epoch: 0,
+        tokens_seen: 0,
+        best_val_loss: None,
+        best_step: 0,
+        evals_since_best: 0,
+        elapsed_seconds: 0.0,
+    };
+    let existing = checkpoints.list()?;
+    if options.resume {
+        match checkpoints.restore_latest(config, &model.parameters, &mut optimizer, &device)? {
+            Some((path, restored)) => {
+                tracing::info!("resuming from {} (step {})", path.display(), restored.step);
+                progress = restored;
+            }
+            None => tracing::warn!(
+                "--resume: no checkpoint in {}; starting from step 0",
+                checkpoints.dir().display()
+            ),
+        }
+    } else if !existing.is_empty() {
+        return Err(Error::Artifact {
+            path: checkpoints.dir().to_path_buf(),
+            message: "this run already has checkpoints; pass --resume to continue it, or choose another run_name".into(),
+        });
+    }
+    let log = StepLog::open(&paths.artifacts.join(LOG_FILE), progress.step)?;
+    let initial_val_loss = match progress.step {
+        0 => Some(model.evaluate(&val_batches)?),
+        _ => None,
+    };
+    if let Some(loss) = initial_val_loss {
+        tracing::info!("validation loss before training: {loss:.4}");
+    }
+    if let Some(loss) = initial_val_loss {
+        let json = serde_json::to_string(&loss).expect("a number serializes");
+        write_atomic(&paths.artifacts.join(INITIAL_VAL_FILE), json.as_bytes())?;
+    }
+    let prior_seconds = progress.elapsed_seconds;
+    let bar = progress_bar(options.progress, total_steps, progress.step);
+    let session = Instant::now();
+    let mut batches = epoch_batches(
+        &train_set,
+        t.seed,
+        progress.epoch,
+        t.batch_size,
+        config.data.packing,
+        config.data.max_seq_len,
+    );
+    let mut last_val = None;
+    let mut stopped_early = false;
+    let mut last_checkpoint: Option<PathBuf> = existing.last().cloned();
+    while progress.step < total_steps {
+        let started = Instant::now();
+        let mut step_batches = Vec::with_capacity(t.gradient_accumulation);
+        while step_batches.len() < t.gradient_accumulation {
+            if progress.batch_in_epoch == batches.len() {
+                if !step_batches.is_empty() {
+                    break; // an epoch's last step may be short
+                }
+                progress.epoch += 1;
+                progress.batch_in_epoch = 0;
+                batches = epoch_batches(
+                    &train_set,
+                    t.seed,
+                    progress.epoch,
+                    t.batch_size,
+                    config.data.packing,
+                    config.data.max_seq_len,
+                );
+            }
+            step_batches.push(batches[progress.batch_in_epoch].clone());
+            progress.batch_in_epoch += 1;
+        }
+        let dropout_seed = t.seed ^ (progress.step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let (loss, mut gradients) = model.gradients(&step_batches, Some(dropout_seed))?;
+        let grad_norm = clip(&mut gradients, t.max_grad_norm)?;
+        if !loss.is_finite() || !grad_norm.is_finite() {
+            let kept = match &last_checkpoint {
+                Some(path) => format!("the last good checkpoint is {}", path.display()),
+                None => "no checkpoint was written yet".into(),
+            };
+            return Err(Error::Diverged(format!(
+                "training diverged at step {}: loss {loss}, gradient norm {grad_norm}; the parameters were not updated and {kept}. Lower training.learning_rate, keep training.max_grad_norm on, or check the data",
+                progress.step + 1
+            )));
+        }
+        let lr = learning_rate(
+            t.learning_rate,
+            progress.step,
+            t.warmup_steps,
+            total_steps,
+            t.decay,
+        );
+        optimizer.update(&model.parameters, &gradients, lr)?;
+        progress.step += 1;
+        let tokens: usize = step_batches.iter().map(Batch::tokens).sum();
+        progress.tokens_seen += tokens;
+        let seconds = started.elapsed().as_secs_f64();
+        let mut record = StepRecord {
+            step: progress.step,
+            epoch: progress.epoch,
+            loss,
+            val_loss: None,
+            learning_rate: lr,
+            grad_norm,
+            tokens_per_second: tokens as f64 / seconds.max(1e-9),
+            rss_mib: memory_mib().0,
+        };
+        let last_step = progress.step == total_steps;
+        if (t.eval_every > 0 && progress.step.is_multiple_of(t.eval_every)) || last_step {
+            let val = model.evaluate(&val_batches)?;
+            record.val_loss = Some(val);
+            last_val = Some(val);
+            if progress.best_val_loss.is_none_or(|b| val < b) {
+                progress.best_val_loss = Some(val);
+                progress.evals_since_best = 0;
+                progress.best_step = progress.step;
+                checkpoints.save_best(&model.parameters)?;
+            } else {
+                progress.evals_since_best += 1;
+            }
+            bar.println(format!("step {}: val loss {val:.4}", progress.step));
+        }
+        log.append(&record)?;
+        bar.set_position(progress.step as u64);
+        bar.set_message(format!(
+            "loss {loss:.4} lr {lr:.2e} {:.0} tok/s",
+            record.tokens_per_second
+        ));
+        let patience_spent =
+            t.early_stopping_patience > 0 && progress.evals_since_best >= t.early_stopping_patience;
+        let interrupt = options.stop_after_step == Some(progress.step);
+        let save_due = t.save_every > 0 && progress.step.is_multiple_of(t.save_every);
+        if save_due || last_step || patience_spent || interrupt {
+            progress.elapsed_seconds = prior_seconds + session.elapsed().as_secs_f64();
+            let saved = checkpoints.save(
+                config,
+                &progress,
+                &model.parameters,
+                &optimizer,
+                t.keep_checkpoints,
+            )?;
+            last_checkpoint = Some(saved);
+        }
+        if interrupt {
+            bar.abandon();
+            return Ok(Outcome::Interrupted {
+                step: progress.step,
+            });
+        }
+        if patience_spent {
+            tracing::info!(
+                "early stopping at step {}: no better validation loss in {} evaluations",
+                progress.step,
+                t.early_stopping_patience
+            );
+            stopped_early = true;
+            break;
+        }
+    }
+    bar.finish();
+    let exported_step = if progress.best_val_loss.is_some() && progress.best_step != progress.step {
+        tracing::info!(
+            "exporting step {}, the best validation loss",
+            progress.best_step
+        );
+        checkpoints.load_best(&model.parameters, &device)?;
+        progress.best_step
+    } else {
+        progress.step
+    };
+    let base_model = base_model_name(&config.model, &model.metadata);
+    match config.method {
+        Method::Lora => export::lora(&paths.artifacts, &model, config, &base_model)?,
+        Method::Full => export::full(&paths.artifacts, &mut model)?,
+    }
+    let log = read_log(&paths.artifacts.join(LOG_FILE))?;
+    let wall_seconds = prior_seconds + session.elapsed().as_secs_f64();
+    let summary = RunSummary {
+        run_name: config.run_name.clone(),
+        model: config.model.clone(),
+        method: config.method,
+        steps: progress.step,
+        epochs_started: progress.epoch + 1,
+        tokens_seen: progress.tokens_seen,
+        wall_seconds,
+        tokens_per_second: progress.tokens_seen as f64 / wall_seconds.max(1e-9),
+        trainable_parameters: trainable,
+        total_parameters,
+        peak_rss_mib: memory_mib().1,
+        first_loss: log.first().map(|r| r.loss),
+        final_loss: log.last().map(|r| r.loss),
+        initial_val_loss: initial_val_loss.or(log_initial_val(&paths.artifacts)),
+        final_val_loss: last_val,
+        best_val_loss: progress.best_val_loss,
+        exported_step,
+        stopped_early,
+    };
+    let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
+    write_atomic(&paths.artifacts.join(SUMMARY_FILE), json.as_bytes())?;
+    Ok(Outcome::Finished(Box::new(summary)))
+}
+
+/// The step log in an artifacts folder.
+pub const LOG_FILE: &str = "training_log.jsonl";
+/// The run summary in an artifacts folder.
+pub const SUMMARY_FILE: &str = "training_summary.json";
+/// The validation loss before training, kept beside the log for resumed runs.
+const INITIAL_VAL_FILE: &str = "initial_val_loss.json";
+
+fn log_initial_val(artifacts: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(artifacts.join(INITIAL_VAL_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The Hugging Face name of a registered model, else the GGUF's `general.name`.
+fn base_model_name(model: &str, metadata: &GgufMetadata) -> String {
+    match f1_model::registry::find(model) {
+        Ok(spec) => spec.hugging_face.to_string(),
+        Err(_) => metadata
+            .string("general.name")
+            .unwrap_or_else(|_| model.to_string()),
+    }
+}
+
+fn progress_bar(visible: bool, total: usize, done: usize) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] step {pos}/{len} {msg} (ETA {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_position(done as u64);
+    bar
+}
