@@ -1,0 +1,51 @@
+//! Tiny random-weight models with the real models' tokenizers, for fast tests.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+
+use f1_model::gguf::GgufMetadata;
+use f1_model::gguf_write::{write_tiny_random, TinyShape};
+
+/// A registered model's file, fetched once per machine into the shared cache.
+pub fn real_model(name: &str) -> PathBuf {
+    let dir = f1_model::fetch::default_cache_dir().expect("HOME or F1AI_MODEL_CACHE is set");
+    let spec = f1_model::registry::find(name).unwrap();
+    f1_model::fetch::ensure(spec, &dir, None)
+        .unwrap_or_else(|e| panic!("fetching {name}: {e}"))
+        .path()
+        .to_path_buf()
+}
+
+/// Writes a tiny random model with `name`'s architecture and tokenizer into `dir`.
+pub fn tiny_model(name: &str, dir: &Path, seed: u64) -> PathBuf {
+    let source = GgufMetadata::read(&real_model(name)).unwrap();
+    let path = dir.join(format!("tiny-{name}-{seed}.gguf"));
+    write_tiny_random(&source, TinyShape::default(), seed, &path).unwrap();
+    path
+}
+
+/// A few single- and multi-turn conversations in the curated format.
+pub fn write_conversations(path: &Path, count: usize) {
+    let mut text = String::new();
+    for i in 0..count {
+        let year = 1990 + i;
+        let line = if i % 3 == 2 {
+            serde_json::json!({"messages": [
+                {"role": "user", "content": format!("Who won the {year} title?")},
+                {"role": "assistant", "content": format!("Driver {i} won it.")},
+                {"role": "user", "content": "For which team?"},
+                {"role": "assistant", "content": format!("Team {i}.")},
+            ]})
+        } else {
+            serde_json::json!({"messages": [
+                {"role": "user", "content": format!("Where was race {i} of {year} held?")},
+                {"role": "assistant", "content": format!("At circuit {i}.")},
+            ]})
+        };
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}

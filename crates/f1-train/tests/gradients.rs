@@ -1,0 +1,178 @@
+//! The trainer's gradients against central finite differences on tiny random
+//! Llama and Gemma 3 models, for LoRA and for full fine-tuning.
+
+mod common;
+
+use candle_core::{Device, Tensor};
+use f1_train::config::{LoraConfig, Method, TrainConfig};
+use f1_train::data::{Batch, Encoder, Sequence};
+use f1_train::trainable::Parameter;
+use f1_train::trainer::TrainingModel;
+
+fn config(method: Method) -> TrainConfig {
+    serde_norway::from_str(&format!(
+        "run_name: grad\nmodel: tiny\nmethod: {}\n",
+        if method == Method::Lora {
+            "lora"
+        } else {
+            "full"
+        }
+    ))
+    .unwrap()
+}
+
+fn batch(model: &TrainingModel) -> Batch {
+    let encoder = Encoder {
+        tokenizer: &model.tokenizer,
+        template: &model.template,
+        system_prompt: "You answer F1 questions.",
+        max_tokens: 64,
+    };
+    let conversation = |q: &str, a: &str| {
+        use f1_model::chat::ChatMessage;
+        vec![
+            ChatMessage::new("user", q),
+            ChatMessage::new("assistant", a),
+        ]
+    };
+    let first = encoder
+        .encode(&conversation("Who won in 1988?", "Ayrton Senna."))
+        .unwrap();
+    let second = encoder
+        .encode(&conversation("Where is Monza?", "In Italy, near Milan."))
+        .unwrap();
+    assert!(first.scored_tokens() > 2 && second.scored_tokens() > 2);
+    // Two padded rows, so padding and masks are part of what is checked.
+    let rows: Vec<Vec<&Sequence>> = vec![vec![&first], vec![&second]];
+    Batch::new(&rows)
+}
+
+fn set_element(parameter: &Parameter, index: usize, value: f32) {
+    let t = parameter.var.as_tensor();
+    let mut values: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+    values[index] = value;
+    let replaced = Tensor::from_vec(values, t.shape(), &Device::Cpu).unwrap();
+    parameter.var.set(&replaced).unwrap();
+}
+
+fn element(tensor: &Tensor, index: usize) -> f32 {
+    tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap()[index]
+}
+
+/// Compares d(loss)/d(w) with (loss(w + h) - loss(w - h)) / 2h at a few
+/// elements of each chosen parameter.
+fn check(model: &mut TrainingModel, names: &[&str]) {
+    let batch = batch(model);
+    let (_, gradients) = model.gradients(std::slice::from_ref(&batch), None).unwrap();
+    let h = 1e-2f32;
+    let mut checked = 0;
+    for name in names {
+        let i = model
+            .parameters
+            .iter()
+            .position(|p| p.name.ends_with(name))
+            .unwrap_or_else(|| panic!("no parameter named *{name}"));
+        let count = model.parameters[i].var.elem_count();
+        for index in [0, count / 3, count - 1] {
+            let original = element(model.parameters[i].var.as_tensor(), index);
+            set_element(&model.parameters[i], index, original + h);
+            let plus = model.evaluate(std::slice::from_ref(&batch)).unwrap();
+            set_element(&model.parameters[i], index, original - h);
+            let minus = model.evaluate(std::slice::from_ref(&batch)).unwrap();
+            set_element(&model.parameters[i], index, original);
+            let numeric = (plus - minus) / (2.0 * h as f64);
+            let analytic = element(&gradients[i], index) as f64;
+            let tolerance = 2e-3 + 2e-2 * numeric.abs().max(analytic.abs());
+            assert!(
+                (numeric - analytic).abs() <= tolerance,
+                "{name}[{index}]: analytic {analytic}, finite difference {numeric}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, names.len() * 3);
+}
+
+fn randomize_lora_b(model: &TrainingModel) {
+    // B starts at zero, which makes A's gradient zero; give it values first.
+    for p in model
+        .parameters
+        .iter()
+        .filter(|p| p.name.contains("lora_B"))
+    {
+        let t = p.var.as_tensor();
+        let count = t.elem_count();
+        let values: Vec<f32> = (0..count)
+            .map(|i| ((i * 37 % 17) as f32 - 8.0) / 40.0)
+            .collect();
+        p.var
+            .set(&Tensor::from_vec(values, t.shape(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+}
+
+#[test]
+fn lora_gradients_match_finite_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["smollm2", "gemma3"] {
+        let path = common::tiny_model(name, dir.path(), 3);
+        let mut config = config(Method::Lora);
+        config.lora = LoraConfig {
+            r: 4,
+            alpha: 8.0,
+            dropout: 0.0,
+            target_modules: [
+                "q_proj",
+                "k_proj",
+                "v_proj",
+                "o_proj",
+                "gate_proj",
+                "down_proj",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        let mut model = TrainingModel::load(&path, &config, &Device::Cpu).unwrap();
+        randomize_lora_b(&model);
+        check(
+            &mut model,
+            &[
+                "layers.0.self_attn.q_proj.lora_A.weight",
+                "layers.0.self_attn.k_proj.lora_B.weight",
+                "layers.1.self_attn.v_proj.lora_A.weight",
+                "layers.1.self_attn.o_proj.lora_B.weight",
+                "layers.0.mlp.gate_proj.lora_A.weight",
+                "layers.1.mlp.down_proj.lora_B.weight",
+            ],
+        );
+    }
+}
+
+#[test]
+fn full_gradients_match_finite_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, norms) in [
+        ("smollm2", vec!["layers.1.post_attention_layernorm.weight"]),
+        (
+            "gemma3",
+            vec![
+                "layers.0.self_attn.q_norm.weight",
+                "layers.1.post_feedforward_layernorm.weight",
+            ],
+        ),
+    ] {
+        let path = common::tiny_model(name, dir.path(), 5);
+        let mut model = TrainingModel::load(&path, &config(Method::Full), &Device::Cpu).unwrap();
+        let mut names = vec![
+            "model.embed_tokens.weight",
+            "layers.0.input_layernorm.weight",
+            "layers.0.self_attn.q_proj.weight",
+            "layers.1.self_attn.k_proj.weight",
+            "layers.0.mlp.up_proj.weight",
+            "layers.1.mlp.down_proj.weight",
+            "model.norm.weight",
+        ];
+        names.extend(norms);
+        check(&mut model, &names);
+    }
+}

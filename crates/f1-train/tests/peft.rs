@@ -1,0 +1,202 @@
+//! LoRA adapters in PEFT's format: names, shapes, configuration, Hugging Face row
+//! order, and loading back onto a model (or refusing one it does not fit).
+
+mod common;
+
+use candle_core::{Device, Tensor};
+use f1_model::gguf::GgufMetadata;
+use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
+use f1_train::config::{Method, TrainConfig};
+use f1_train::peft::{attach_adapter, save_adapter, AdapterConfig, CONFIG_FILE, WEIGHTS_FILE};
+use f1_train::trainer::TrainingModel;
+
+fn lora_config() -> TrainConfig {
+    serde_norway::from_str(
+        "run_name: peft\nmodel: tiny\nmethod: lora\nlora: {r: 4, alpha: 8, target_modules: [q_proj, k_proj, v_proj, o_proj, up_proj]}\n",
+    )
+    .unwrap()
+}
+
+/// A LoRA model whose B matrices are not zero, so the adapter changes outputs.
+fn trained_lora(path: &std::path::Path) -> TrainingModel {
+    let config = lora_config();
+    assert_eq!(config.method, Method::Lora);
+    let model = TrainingModel::load(path, &config, &Device::Cpu).unwrap();
+    for (k, p) in model.parameters.iter().enumerate() {
+        let t = p.var.as_tensor();
+        let values: Vec<f32> = (0..t.elem_count())
+            .map(|i| (((i + k) * 31 % 23) as f32 - 11.0) / 50.0)
+            .collect();
+        p.var
+            .set(&Tensor::from_vec(values, t.shape(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    model
+}
+
+fn logits(model: &mut Transformer, ids: &[u32]) -> Vec<f32> {
+    let input = Tensor::new(ids, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let options = ForwardOptions::training(None);
+    let hidden = model.hidden_states(&input, 0, &[], &options).unwrap();
+    model
+        .logits(&hidden)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+#[test]
+fn adapters_have_pefts_names_shapes_config_and_row_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::tiny_model("smollm2", dir.path(), 11);
+    let model = trained_lora(&path);
+    let adapter_dir = dir.path().join("adapter");
+    let adapter = AdapterConfig::new(&lora_config().lora, "HuggingFaceTB/SmolLM2-135M-Instruct");
+    save_adapter(
+        &adapter_dir,
+        &model.transformer,
+        &adapter,
+        &model.parameters,
+    )
+    .unwrap();
+
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(adapter_dir.join(CONFIG_FILE)).unwrap())
+            .unwrap();
+    assert_eq!(config["peft_type"], "LORA");
+    assert_eq!(config["task_type"], "CAUSAL_LM");
+    assert_eq!(config["r"], 4);
+    assert_eq!(config["lora_alpha"], 8.0);
+    assert_eq!(config["bias"], "none");
+    assert_eq!(config["fan_in_fan_out"], false);
+    assert_eq!(
+        config["target_modules"],
+        serde_json::json!(["q_proj", "k_proj", "v_proj", "o_proj", "up_proj"])
+    );
+    assert_eq!(
+        config["base_model_name_or_path"],
+        "HuggingFaceTB/SmolLM2-135M-Instruct"
+    );
+
+    let saved =
+        candle_core::safetensors::load(adapter_dir.join(WEIGHTS_FILE), &Device::Cpu).unwrap();
+    // 2 layers x 5 modules x (A, B).
+    assert_eq!(saved.len(), 20);
+    let name = regex::Regex::new(
+        r"^base_model\.model\.model\.layers\.[01]\.(self_attn\.(q|k|v|o)_proj|mlp\.up_proj)\.lora_(A|B)\.weight$",
+    )
+    .unwrap();
+    // The tiny model: hidden 32, 4 heads of 8, 2 KV heads, MLP 64.
+    for (key, tensor) in &saved {
+        assert!(name.is_match(key), "{key}");
+        let out = match key {
+            k if k.contains("k_proj") || k.contains("v_proj") => 16,
+            k if k.contains("up_proj") => 64,
+            _ => 32,
+        };
+        let expected = if key.contains("lora_A") {
+            [4, 32]
+        } else {
+            [out, 4]
+        };
+        assert_eq!(tensor.dims(), expected, "{key}");
+    }
+
+    // Queries' B rows are in Hugging Face order: within each head of 8, GGUF row
+    // 2i + s is Hugging Face row 4s + i.
+    let ours: Vec<Vec<f32>> = model
+        .parameters
+        .iter()
+        .find(|p| p.name.contains("layers.0.self_attn.q_proj.lora_B"))
+        .unwrap()
+        .var
+        .as_tensor()
+        .to_vec2()
+        .unwrap();
+    let hf: Vec<Vec<f32>> = saved["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"]
+        .to_vec2()
+        .unwrap();
+    for head in 0..4 {
+        for i in 0..4 {
+            for s in 0..2 {
+                assert_eq!(hf[head * 8 + 4 * s + i], ours[head * 8 + 2 * i + s]);
+            }
+        }
+    }
+    // v_proj is not permuted.
+    let v_ours: Vec<Vec<f32>> = model
+        .parameters
+        .iter()
+        .find(|p| p.name.contains("layers.0.self_attn.v_proj.lora_B"))
+        .unwrap()
+        .var
+        .as_tensor()
+        .to_vec2()
+        .unwrap();
+    let v_hf: Vec<Vec<f32>> = saved
+        ["base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"]
+        .to_vec2()
+        .unwrap();
+    assert_eq!(v_ours, v_hf);
+}
+
+#[test]
+fn a_saved_adapter_reproduces_the_trained_model_and_refuses_other_models() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["smollm2", "gemma3"] {
+        let path = common::tiny_model(name, dir.path(), 13);
+        let mut trained = trained_lora(&path);
+        let adapter_dir = dir.path().join(format!("adapter-{name}"));
+        let adapter = AdapterConfig::new(&lora_config().lora, name);
+        save_adapter(
+            &adapter_dir,
+            &trained.transformer,
+            &adapter,
+            &trained.parameters,
+        )
+        .unwrap();
+
+        let ids = trained
+            .tokenizer
+            .encode("Ayrton Senna won at Monaco in 1988")
+            .unwrap();
+        let expected = logits(&mut trained.transformer, &ids);
+        let metadata = GgufMetadata::read(&path).unwrap();
+        let mut fresh =
+            Transformer::from_gguf(&metadata, WeightFormat::Quantized, &Device::Cpu).unwrap();
+        let base = logits(&mut fresh, &ids);
+        attach_adapter(&mut fresh, &adapter_dir).unwrap();
+        let adapted = logits(&mut fresh, &ids);
+        let diff = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max)
+        };
+        assert!(
+            diff(&base, &expected) > 1e-2,
+            "the adapter must change the outputs"
+        );
+        assert!(
+            diff(&adapted, &expected) < 1e-4,
+            "{name}: {}",
+            diff(&adapted, &expected)
+        );
+    }
+
+    // An adapter for the tiny model does not fit the real SmolLM2.
+    let metadata = GgufMetadata::read(&common::real_model("smollm2")).unwrap();
+    let mut real =
+        Transformer::from_gguf(&metadata, WeightFormat::Quantized, &Device::Cpu).unwrap();
+    let error = attach_adapter(&mut real, &dir.path().join("adapter-smollm2"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("does not fit this model"), "{error}");
+    assert!(error.contains("adapter_model.safetensors"), "{error}");
+    assert!(error.contains("q_proj"), "{error}");
+}

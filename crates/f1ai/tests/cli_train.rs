@@ -1,0 +1,294 @@
+//! `f1ai train` on tiny random-weight models (with the real tokenizers): exact
+//! resume, artifacts, and the errors a user can run into.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{f1ai, fails_with, stderr, stdout};
+use f1_model::gguf::GgufMetadata;
+use f1_model::gguf_write::{write_tiny_random, TinyShape};
+
+fn tiny_model(dir: &Path, name: &str) -> PathBuf {
+    let cache = f1_model::fetch::default_cache_dir().unwrap();
+    let spec = f1_model::registry::find(name).unwrap();
+    let real = f1_model::fetch::ensure(spec, &cache, None).unwrap();
+    let source = GgufMetadata::read(real.path()).unwrap();
+    let path = dir.join(format!("tiny-{name}.gguf"));
+    write_tiny_random(&source, TinyShape::default(), 21, &path).unwrap();
+    path
+}
+
+fn write_conversations(path: &Path, count: usize) {
+    let mut text = String::new();
+    for i in 0..count {
+        let line = serde_json::json!({"messages": [
+            {"role": "user", "content": format!("Who won race {i} of {}?", 1980 + i)},
+            {"role": "assistant", "content": format!("Driver number {i}.")},
+        ]});
+        text.push_str(&format!("{line}\n"));
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A workspace with a tiny model and a small dataset; returns it and the model.
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let work = tempfile::tempdir().unwrap();
+    let model = tiny_model(work.path(), "smollm2");
+    write_conversations(&work.path().join("data/curated/train.jsonl"), 24);
+    write_conversations(&work.path().join("data/curated/val.jsonl"), 6);
+    (work, model)
+}
+
+fn write_config(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn lora_config(model: &Path, run: &str, extra_training: &str) -> String {
+    format!(
+        "run_name: {run}\nmodel: {}\nmethod: lora\nlora: {{r: 4, alpha: 8, dropout: 0.1}}\n\
+         training:\n  max_steps: 20\n  batch_size: 2\n  gradient_accumulation: 2\n  \
+         learning_rate: 0.01\n  warmup_steps: 3\n  eval_every: 5\n  save_every: 5\n  \
+         early_stopping_patience: 0\n{extra_training}",
+        model.display()
+    )
+}
+
+fn losses(workspace: &Path, run: &str) -> Vec<(usize, f64, Option<f64>)> {
+    let log = workspace.join(format!("models/artifacts/{run}/training_log.jsonl"));
+    std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                v["step"].as_u64().unwrap() as usize,
+                v["loss"].as_f64().unwrap(),
+                v["val_loss"].as_f64(),
+            )
+        })
+        .collect()
+}
+
+fn train(workspace: &Path, config: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["train", "--config", config.to_str().unwrap()];
+    args.extend(extra);
+    f1ai(workspace, &args)
+}
+
+#[test]
+fn a_resumed_run_repeats_the_straight_run_exactly() {
+    let (work, model) = workspace();
+    let straight = write_config(
+        work.path(),
+        "straight",
+        &lora_config(&model, "straight", ""),
+    );
+    let output = train(work.path(), &straight, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("20 steps"), "{}", stdout(&output));
+
+    let split = write_config(work.path(), "split", &lora_config(&model, "split", ""));
+    let output = train(work.path(), &split, &["--stop-after-step", "10"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("stopped after step 10"),
+        "{}",
+        stdout(&output)
+    );
+    let checkpoints = work.path().join("models/checkpoints/split");
+    assert!(checkpoints
+        .join("step-00000010/optimizer.safetensors")
+        .is_file());
+    assert!(!work
+        .path()
+        .join("models/artifacts/split/adapter_model.safetensors")
+        .exists());
+    // A checkpoint a kill interrupted while it was being written is ignored.
+    std::fs::create_dir_all(checkpoints.join(".staging-killed")).unwrap();
+    // Starting again without --resume would overwrite the run: refused.
+    fails_with(
+        work.path(),
+        &["train", "--config", split.to_str().unwrap()],
+        1,
+        "pass --resume",
+    );
+    let output = train(work.path(), &split, &["--resume"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let (a, b) = (
+        losses(work.path(), "straight"),
+        losses(work.path(), "split"),
+    );
+    assert_eq!(a.len(), 20);
+    assert_eq!(
+        a, b,
+        "the resumed run's losses differ from the straight run's"
+    );
+    // Training lowered the validation loss on this tiny task.
+    let first_val = a.iter().find_map(|r| r.2).unwrap();
+    let last_val = a.last().unwrap().2.unwrap();
+    assert!(last_val < first_val, "{first_val} -> {last_val}");
+    let adapter = |run: &str| {
+        std::fs::read(
+            work.path()
+                .join(format!("models/artifacts/{run}/adapter_model.safetensors")),
+        )
+        .unwrap()
+    };
+    assert_eq!(adapter("straight"), adapter("split"));
+    // Only the newest two checkpoints are kept (keep_checkpoints: 2).
+    let kept: Vec<_> = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("step-"))
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            work.path()
+                .join("models/artifacts/split/training_summary.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["steps"], 20);
+    assert_eq!(summary["method"], "lora");
+    assert!(summary["peak_rss_mib"].as_f64().unwrap() > 0.0);
+    assert!(
+        summary["initial_val_loss"].as_f64().unwrap() > summary["best_val_loss"].as_f64().unwrap()
+    );
+}
+
+#[test]
+fn full_training_writes_safetensors_and_a_gguf_our_loader_runs() {
+    let (work, model) = workspace();
+    let config = write_config(
+        work.path(),
+        "full",
+        &format!(
+            "run_name: full\nmodel: {}\nmethod: full\ntraining:\n  max_steps: 4\n  batch_size: 4\n  learning_rate: 0.001\n  warmup_steps: 1\n  eval_every: 2\n",
+            model.display()
+        ),
+    );
+    let output = train(work.path(), &config, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let artifacts = work.path().join("models/artifacts/full");
+    let hf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(artifacts.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(hf["model_type"], "llama");
+    assert_eq!(hf["hidden_size"], 32);
+    assert_eq!(hf["tie_word_embeddings"], true);
+    let weights = candle_core::safetensors::load(
+        artifacts.join("model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(weights["model.embed_tokens.weight"].dims()[1], 32);
+    assert!(weights.contains_key("model.layers.1.mlp.down_proj.weight"));
+    assert!(
+        !weights.contains_key("lm_head.weight"),
+        "a tied head is not stored twice"
+    );
+    let mut trained =
+        f1_model::model::GgufModel::load(&artifacts.join("model.gguf"), &candle_core::Device::Cpu)
+            .unwrap();
+    let logits = trained.forward(&[1, 2, 3], 0).unwrap();
+    assert!(logits.iter().all(|v| v.is_finite()));
+    let mut base = f1_model::model::GgufModel::load(&model, &candle_core::Device::Cpu).unwrap();
+    let before = base.forward(&[1, 2, 3], 0).unwrap();
+    let moved = logits
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(moved > 1e-3, "training changed nothing");
+}
+
+#[test]
+fn bad_configurations_and_data_are_refused_clearly() {
+    let (work, model) = workspace();
+    let dir = work.path();
+    let cases = [
+        (
+            "module",
+            lora_config(&model, "m", "").replace(
+                "dropout: 0.1}",
+                "dropout: 0.1, target_modules: [q_proj, attn_proj]}",
+            ),
+            "the model has no module 'attn_proj'",
+        ),
+        (
+            "rank",
+            lora_config(&model, "r", "").replace("r: 4", "r: 0"),
+            "lora.r must be at least 1",
+        ),
+        (
+            "unknown",
+            lora_config(&model, "u", "  learning_rat: 0.1\n"),
+            "unknown field `learning_rat`",
+        ),
+    ];
+    for (name, body, message) in cases {
+        let config = write_config(dir, name, &body);
+        fails_with(
+            dir,
+            &["train", "--config", config.to_str().unwrap()],
+            1,
+            message,
+        );
+        assert!(
+            stderr(&f1ai(dir, &["train", "--config", config.to_str().unwrap()]))
+                .contains(&format!("{name}.yaml")),
+            "the error names the file"
+        );
+    }
+
+    std::fs::write(dir.join("data/curated/empty.jsonl"), "").unwrap();
+    let empty = write_config(
+        dir,
+        "empty",
+        &lora_config(&model, "e", "").replace(
+            "method: lora",
+            "method: lora\ndata: {train: data/curated/empty.jsonl}",
+        ),
+    );
+    fails_with(
+        dir,
+        &["train", "--config", empty.to_str().unwrap()],
+        1,
+        "empty.jsonl: no conversations to train on",
+    );
+}
+
+#[test]
+fn a_diverging_run_stops_and_keeps_its_last_checkpoint() {
+    let (work, model) = workspace();
+    let body = lora_config(&model, "nan", "")
+        .replace("learning_rate: 0.01", "learning_rate: 1.0e+30")
+        .replace("save_every: 5", "save_every: 1");
+    let config = write_config(work.path(), "nan", &body);
+    let output = train(work.path(), &config, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("training diverged at step"), "{message}");
+    assert!(message.contains("the last good checkpoint is"), "{message}");
+    assert!(
+        message.contains("Lower training.learning_rate"),
+        "{message}"
+    );
+    let checkpoints = work.path().join("models/checkpoints/nan");
+    assert!(std::fs::read_dir(&checkpoints).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("step-")));
+    assert!(!work
+        .path()
+        .join("models/artifacts/nan/adapter_model.safetensors")
+        .exists());
+}
