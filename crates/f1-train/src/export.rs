@@ -5,19 +5,23 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::quantized::GgmlDType;
+use candle_core::{Device, Tensor};
+use f1_model::chat::ChatTemplate;
+use f1_model::gguf::GgufMetadata;
 use f1_model::gguf_write::write_transformer;
-use f1_model::transformer::{Architecture, Transformer, TransformerConfig};
+use f1_model::transformer::{Architecture, Transformer, TransformerConfig, WeightFormat};
+use f1_model::Tokenizer;
 use serde_json::json;
 
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::metrics::write_atomic;
-use crate::peft::{save_adapter, AdapterConfig};
+use crate::peft::{attach_adapter, save_adapter, AdapterConfig};
 use crate::trainer::TrainingModel;
 
 /// The full model's weights in Hugging Face layout.
 pub const SAFETENSORS_FILE: &str = "model.safetensors";
-/// The full model as llama.cpp and `f1ai chat --model` load it (f16).
+/// The full model as llama.cpp and our loader read it.
 pub const GGUF_FILE: &str = "model.gguf";
 
 /// Writes the LoRA adapter in PEFT's format.
@@ -31,22 +35,24 @@ pub fn lora(
     save_adapter(dir, &model.transformer, &adapter, &model.parameters)
 }
 
-/// Writes model.safetensors and config.json (Hugging Face), model.gguf (f16, with
-/// the base model's tokenizer and chat template) and tokenizer_config.json.
-pub fn full(dir: &Path, model: &mut TrainingModel) -> Result<()> {
+/// Writes model.safetensors and config.json (Hugging Face), model.gguf (`dtype`,
+/// with the base model's tokenizer and chat template) and tokenizer_config.json.
+pub fn full(
+    dir: &Path,
+    transformer: &mut Transformer,
+    metadata: &GgufMetadata,
+    dtype: GgmlDType,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tensors = HashMap::new();
-    let transformer = &mut model.transformer;
-    let weights: Vec<(String, candle_core::Tensor)> = transformer
+    let weights: Vec<(String, Tensor)> = transformer
         .weights_mut()
         .into_iter()
         .map(|(name, tensor)| (name, tensor.clone()))
         .collect();
+    let mut tensors = HashMap::new();
     for (name, tensor) in weights {
-        tensors.insert(
-            name.clone(),
-            transformer.to_hugging_face(&name, &tensor)?.contiguous()?,
-        );
+        let converted = transformer.to_hugging_face(&name, &tensor)?.contiguous()?;
+        tensors.insert(name, converted);
     }
     let path = dir.join(SAFETENSORS_FILE);
     let staging = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
@@ -55,30 +61,40 @@ pub fn full(dir: &Path, model: &mut TrainingModel) -> Result<()> {
         .persist(&path)
         .map_err(|e| Error::io(&path, e.error))?;
     let config = hugging_face_config(transformer);
-    write_atomic(
-        &dir.join("config.json"),
-        serde_json::to_string_pretty(&config)
-            .expect("json")
-            .as_bytes(),
-    )?;
+    write_json(&dir.join("config.json"), &config)?;
+    let template = ChatTemplate::from_gguf(metadata)?;
+    let tokenizer = Tokenizer::from_metadata(metadata)?;
+    let token = |id: Option<u32>| id.and_then(|id| tokenizer.token_text(id));
     let tokenizer_config = json!({
-        "chat_template": model.template.source,
-        "bos_token": model.tokenizer.bos().and_then(|id| model.tokenizer.token_text(id)),
-        "eos_token": model.tokenizer.eos().and_then(|id| model.tokenizer.token_text(id)),
+        "chat_template": template.source,
+        "bos_token": token(tokenizer.bos()),
+        "eos_token": token(tokenizer.eos()),
     });
-    write_atomic(
-        &dir.join("tokenizer_config.json"),
-        serde_json::to_string_pretty(&tokenizer_config)
-            .expect("json")
-            .as_bytes(),
-    )?;
-    write_transformer(
-        transformer,
-        &model.metadata,
-        GgmlDType::F16,
-        &dir.join(GGUF_FILE),
-    )?;
+    write_json(&dir.join("tokenizer_config.json"), &tokenizer_config)?;
+    write_transformer(transformer, metadata, dtype, &dir.join(GGUF_FILE))?;
     Ok(())
+}
+
+/// Folds the LoRA adapter in `adapter` into the f32 weights of the GGUF model at
+/// `base` and writes the result as [`full`] does.
+pub fn merge(base: &Path, adapter: &Path, out: &Path, dtype: GgmlDType) -> Result<()> {
+    let metadata = GgufMetadata::read(base)?;
+    let mut transformer = Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu)?;
+    attach_adapter(&mut transformer, adapter)?;
+    for (_, linear) in transformer.projections_mut() {
+        if let Some(lora) = linear.lora.take() {
+            let delta = lora.delta()?;
+            if let Some(weight) = linear.dense_weight_mut() {
+                *weight = (&*weight + delta)?;
+            }
+        }
+    }
+    full(out, &mut transformer, &metadata, dtype)
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("json serializes");
+    write_atomic(path, text.as_bytes())
 }
 
 /// transformers' config.json for the model.

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use candle_core::quantized::GgmlDType;
 use candle_core::{Device, Tensor};
 use f1_model::chat::ChatTemplate;
 use f1_model::gguf::GgufMetadata;
@@ -394,7 +395,12 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
     let base_model = base_model_name(&config.model, &model.metadata);
     match config.method {
         Method::Lora => export::lora(&paths.artifacts, &model, config, &base_model)?,
-        Method::Full => export::full(&paths.artifacts, &mut model)?,
+        Method::Full => export::full(
+            &paths.artifacts,
+            &mut model.transformer,
+            &model.metadata,
+            GgmlDType::F16,
+        )?,
     }
     let log = read_log(&paths.artifacts.join(LOG_FILE))?;
     let wall_seconds = prior_seconds + session.elapsed().as_secs_f64();

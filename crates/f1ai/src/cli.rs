@@ -31,6 +31,8 @@ pub enum Command {
     Baseline(BaselineArgs),
     /// Phase 3: fine-tune a model (LoRA or full) as a YAML configuration says.
     Train(TrainArgs),
+    /// Phase 3: fold a LoRA adapter into its base model (safetensors and GGUF).
+    Merge(MergeArgs),
     /// Phase 4: score every predictions file with confidence intervals.
     Eval(EvalArgs),
     /// Benchmarks: print a table and write JSON under results/benchmarks/.
@@ -50,6 +52,23 @@ pub struct TrainArgs {
     /// (for time-boxed sessions; continue with --resume).
     #[arg(long, value_name = "STEP")]
     pub stop_after_step: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The adapter folder (PEFT format), e.g. models/artifacts/smollm2-lora.
+    #[arg(long)]
+    pub adapter: PathBuf,
+    /// The base model: smollm2, gemma3 or a GGUF path (default: the registered
+    /// model the adapter's base_model_name_or_path names).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Output folder (default: models/artifacts/<adapter folder>-merged).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The GGUF's weight type: f16 or q8_0.
+    #[arg(long, default_value = "f16")]
+    pub gguf: String,
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +97,10 @@ pub struct BaselineArgs {
     /// Seed of the few-shot choice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// A LoRA adapter folder (PEFT format, e.g. models/artifacts/smollm2-lora) put
+    /// on the model; predictions are then labelled `lora` instead of `base`.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -43,6 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(command) => commands::models::run(command, &workspace),
         Command::Baseline(args) => commands::baseline::run(args, &workspace),
         Command::Train(args) => commands::train::run(args, &workspace),
+        Command::Merge(args) => commands::merge::run(args, &workspace),
         Command::Eval(args) => commands::eval::run(args, &workspace),
         Command::Bench(command) => commands::bench::run(command, &workspace),
     }

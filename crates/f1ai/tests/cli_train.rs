@@ -292,3 +292,147 @@ fn a_diverging_run_stops_and_keeps_its_last_checkpoint() {
         .join("models/artifacts/nan/adapter_model.safetensors")
         .exists());
 }
+
+#[test]
+fn baseline_answers_with_a_trained_adapter_and_refuses_one_for_another_model() {
+    let work = common::curated_workspace();
+    let dir = work.path();
+    let config = write_config(
+        dir,
+        "real",
+        "run_name: real-lora\nmodel: smollm2\nmethod: lora\nlora: {r: 2, alpha: 4}\n\
+         data: {max_train_examples: 4, max_val_examples: 2, max_seq_len: 64}\n\
+         training: {max_steps: 1, batch_size: 2, eval_every: 0}\n",
+    );
+    let output = train(dir, &config, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let adapter = dir.join("models/artifacts/real-lora");
+    let output = f1ai(
+        dir,
+        &[
+            "baseline",
+            "--model",
+            "smollm2",
+            "--mode",
+            "zero-shot",
+            "--limit",
+            "2",
+            "--max-tokens",
+            "8",
+            "--adapter",
+            adapter.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let predictions = dir.join("results/predictions/smollm2-lora-zero-shot.jsonl");
+    let text = std::fs::read_to_string(&predictions).unwrap();
+    assert_eq!(text.lines().count(), 2);
+    assert!(text.contains("\"method\":\"lora\""), "{text}");
+
+    // An adapter trained on the tiny model does not fit the real one.
+    let model = tiny_model(dir, "smollm2");
+    let tiny = write_config(
+        dir,
+        "tiny",
+        &lora_config(&model, "tiny", "").replace("max_steps: 20", "max_steps: 1"),
+    );
+    let output = train(dir, &tiny, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let tiny_adapter = dir.join("models/artifacts/tiny");
+    fails_with(
+        dir,
+        &[
+            "baseline",
+            "--model",
+            "smollm2",
+            "--mode",
+            "zero-shot",
+            "--limit",
+            "1",
+            "--adapter",
+            tiny_adapter.to_str().unwrap(),
+        ],
+        1,
+        "does not fit this model",
+    );
+}
+
+#[test]
+fn merge_folds_the_adapter_into_a_gguf_that_answers_like_base_plus_adapter() {
+    let (work, model) = workspace();
+    let dir = work.path();
+    let config = write_config(
+        dir,
+        "m",
+        &lora_config(&model, "m", "").replace("max_steps: 20", "max_steps: 4"),
+    );
+    assert!(train(dir, &config, &[]).status.success());
+    let adapter = dir.join("models/artifacts/m");
+    for dtype in ["f16", "q8_0"] {
+        let out = dir.join(format!("merged-{dtype}"));
+        let output = f1ai(
+            dir,
+            &[
+                "merge",
+                "--adapter",
+                adapter.to_str().unwrap(),
+                "--model",
+                model.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--gguf",
+                dtype,
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(out.join("model.safetensors").is_file() && out.join("config.json").is_file());
+
+        let ids = [5u32, 17, 230, 4000, 77];
+        let metadata = GgufMetadata::read(&model).unwrap();
+        let mut reference = f1_model::transformer::Transformer::from_gguf(
+            &metadata,
+            f1_model::transformer::WeightFormat::F32,
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
+        f1_train::peft::attach_adapter(&mut reference, &adapter).unwrap();
+        let input = candle_core::Tensor::new(&ids[..], &candle_core::Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let options = f1_model::transformer::ForwardOptions::training(None);
+        let expected: Vec<f32> = reference
+            .next_token_logits(&input, 0, &[], &options)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let mut merged =
+            f1_model::model::GgufModel::load(&out.join("model.gguf"), &candle_core::Device::Cpu)
+                .unwrap();
+        let got = merged.forward(&ids, 0).unwrap();
+        let worst = got
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        let tolerance = if dtype == "f16" { 0.02 } else { 0.1 };
+        assert!(
+            worst < tolerance,
+            "{dtype}: merged logits differ by {worst}"
+        );
+    }
+    fails_with(
+        dir,
+        &[
+            "merge",
+            "--adapter",
+            adapter.to_str().unwrap(),
+            "--gguf",
+            "q4",
+        ],
+        1,
+        "is not f16 or q8_0",
+    );
+}

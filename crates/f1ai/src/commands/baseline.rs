@@ -1,5 +1,6 @@
-//! `f1ai baseline`: a pretrained model answers a dataset split in each prompting
-//! mode; predictions go to results/predictions/<model>-base-<mode>.jsonl.
+//! `f1ai baseline`: a pretrained model (optionally with a LoRA adapter) answers a
+//! dataset split in each prompting mode; predictions go to
+//! results/predictions/<model>-<base|lora>-<mode>.jsonl.
 
 use anyhow::{ensure, Context, Result};
 use f1_baseline::{FactIndex, Mode, PromptBuilder, RunLabel};
@@ -43,9 +44,18 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
     let spec = f1_model::registry::find(&args.model)?;
     let path = workspace.base_model(spec.name)?;
     let mut assistant = Assistant::load(&path, &candle_core::Device::Cpu)?;
+    let method = match &args.adapter {
+        Some(adapter) => {
+            let config = f1_train::peft::attach_adapter(&mut assistant.model.transformer, adapter)
+                .with_context(|| format!("loading the adapter in {}", adapter.display()))?;
+            tracing::info!(r = config.r, modules = ?config.target_modules, "adapter attached");
+            "lora"
+        }
+        None => "base",
+    };
     let label = RunLabel {
         model: spec.name.to_string(),
-        method: "base".to_string(),
+        method: method.to_string(),
     };
     let config = GenerationConfig {
         max_tokens: args.max_tokens,
@@ -80,7 +90,7 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
             },
         )?;
         progress.finish();
-        let out = workspace.predictions(spec.name, "base", mode.name());
+        let out = workspace.predictions(spec.name, method, mode.name());
         f1_baseline::write_predictions(&out, &predictions)?;
         let mean_latency =
             predictions.iter().map(|p| p.latency_s).sum::<f64>() / predictions.len() as f64;

@@ -4,5 +4,6 @@ pub mod baseline;
 pub mod bench;
 pub mod data;
 pub mod eval;
+pub mod merge;
 pub mod models;
 pub mod train;
