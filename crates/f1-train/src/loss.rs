@@ -1,6 +1,7 @@
 //! The causal language-modelling loss over the assistant's tokens.
 
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
+use f1_model::transformer::autograd::cross_entropy_sum;
 use f1_model::transformer::{ForwardOptions, Transformer};
 
 use crate::data::Batch;
@@ -23,7 +24,6 @@ pub fn summed_nll(
     let hidden = hidden.reshape((rows * width, model.config.hidden_size))?;
     let positions = Tensor::new(batch.positions.as_slice(), &device)?;
     let logits = model.logits(&hidden.index_select(&positions, 0)?)?;
-    let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let targets = Tensor::new(batch.targets.as_slice(), &device)?.unsqueeze(1)?;
-    Ok(log_probs.gather(&targets, 1)?.sum_all()?.neg()?)
+    let targets = Tensor::new(batch.targets.as_slice(), &device)?;
+    Ok(cross_entropy_sum(&logits, &targets)?)
 }

@@ -11,6 +11,12 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command};
+
+// Training frees and reallocates activation-sized buffers every step; glibc's
+// allocator fragments under that pattern (RSS grew to several times the live
+// memory), mimalloc reuses them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use workspace::Workspace;
 
 fn main() -> ExitCode {

@@ -33,7 +33,7 @@ fn on_cpu(
 /// the input's gradient.
 pub fn frozen_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
     if !x.device().is_cpu() {
-        return x.broadcast_matmul(&weight.t()?);
+        return super::linear::matmul_t(x, weight);
     }
     x.contiguous()?.apply_op1(FrozenMatmul {
         weight: weight.clone(),
@@ -50,11 +50,18 @@ impl CustomOp1 for FrozenMatmul {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        on_cpu(storage, layout, |x| x.broadcast_matmul(&self.weight.t()?))
+        on_cpu(storage, layout, |x| {
+            super::linear::matmul_t(x, &self.weight)
+        })
     }
 
     fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(grad.broadcast_matmul(&self.weight)?))
+        let mut dims = grad.dims().to_vec();
+        let output = dims.pop().unwrap_or(1);
+        let rows = dims.iter().product::<usize>();
+        let x_grad = grad.reshape((rows, output))?.matmul(&self.weight)?;
+        dims.push(self.weight.dim(1)?);
+        Ok(Some(x_grad.reshape(dims)?))
     }
 }
 
@@ -200,6 +207,53 @@ impl CustomOp1 for Rope {
     }
 }
 
+/// The summed negative log-likelihood of `targets` (n) under `logits` (n, vocab):
+/// `sum(logsumexp(logits) - logits[target])`. Its backward, `softmax - one_hot`,
+/// keeps nothing vocabulary-sized alive but the logits themselves, where the
+/// composed log-softmax and gather keep four such tensors.
+pub fn cross_entropy_sum(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let op = CrossEntropy {
+        targets: targets.clone(),
+    };
+    if !logits.device().is_cpu() {
+        return op.value(logits);
+    }
+    logits.contiguous()?.apply_op1(op)
+}
+
+struct CrossEntropy {
+    targets: Tensor,
+}
+
+impl CrossEntropy {
+    fn value(&self, logits: &Tensor) -> Result<Tensor> {
+        let log_probs = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+        log_probs
+            .gather(&self.targets.unsqueeze(1)?, 1)?
+            .sum_all()?
+            .neg()
+    }
+}
+
+impl CustomOp1 for CrossEntropy {
+    fn name(&self) -> &'static str {
+        "cross-entropy-sum"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        on_cpu(storage, layout, |logits| self.value(logits))
+    }
+
+    fn bwd(&self, logits: &Tensor, _loss: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (rows, vocab) = logits.dims2()?;
+        let probabilities = candle_nn::ops::softmax_last_dim(logits)?;
+        let ones = Tensor::ones((rows, 1), probabilities.dtype(), logits.device())?;
+        let one_hot = Tensor::zeros((rows, vocab), probabilities.dtype(), logits.device())?
+            .scatter_add(&self.targets.unsqueeze(1)?, &ones, 1)?;
+        Ok(Some((probabilities - one_hot)?.broadcast_mul(grad)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +354,19 @@ mod tests {
             |x| rope(x, &cos, &sin, false),
             |x| r::rope_slow(x, &cos, &sin),
         );
+    }
+
+    #[test]
+    fn cross_entropy_backward_matches_autodiff() {
+        let targets = Tensor::new(&[3u32, 0, 6], &Device::Cpu).unwrap();
+        let composed = |x: &Tensor| -> Result<Tensor> {
+            let log_probs = candle_nn::ops::log_softmax(x, D::Minus1)?;
+            log_probs
+                .gather(&targets.unsqueeze(1)?, 1)?
+                .sum_all()?
+                .neg()
+        };
+        agree(&[3, 7], |x| cross_entropy_sum(x, &targets), composed);
     }
 
     #[test]

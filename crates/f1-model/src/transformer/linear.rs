@@ -28,8 +28,8 @@ impl Lora {
         };
         // Scaling the rank-sized intermediate, not the output, keeps one fewer
         // output-sized tensor for the backward pass.
-        let down = (x.broadcast_matmul(&self.a.t()?)? * self.scale)?;
-        down.broadcast_matmul(&self.b.t()?)
+        let down = (matmul_t(&x, &self.a)? * self.scale)?;
+        matmul_t(&down, &self.b)
     }
 
     /// The dense update `scale * B A`, shaped like the base weight (out, in).
@@ -73,6 +73,7 @@ impl Linear {
             QMatMul::Tensor(w) if x.track_op() && !w.is_variable() => {
                 super::autograd::frozen_matmul(x, w)?
             }
+            QMatMul::Tensor(w) => matmul_t(x, w)?,
             weight => weight.forward(x)?,
         };
         match &self.lora {
@@ -96,4 +97,15 @@ impl Linear {
             _ => None,
         }
     }
+}
+
+/// `x W^T` for `x` of any rank, as one 2-d matmul: the weight is not broadcast
+/// over the batch, so its gradient is one weight-sized tensor, not one per row.
+pub(crate) fn matmul_t(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let mut dims = x.dims().to_vec();
+    let input = dims.pop().unwrap_or(1);
+    let rows = dims.iter().product::<usize>();
+    let y = x.reshape((rows, input))?.matmul(&w.t()?)?;
+    dims.push(w.dim(0)?);
+    y.reshape(dims)
 }

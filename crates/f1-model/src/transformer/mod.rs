@@ -1,7 +1,7 @@
 //! A decoder-only transformer (Llama and Gemma 3) written on candle's tensor ops,
 //! so that inference, llama.cpp parity and training share one forward pass.
 
-mod autograd;
+pub mod autograd;
 mod config;
 mod gguf;
 pub use gguf::WeightFormat;
