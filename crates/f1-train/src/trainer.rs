@@ -155,9 +155,13 @@ impl TrainingModel {
             let grads = (nll / scored.max(1) as f64)?.backward()?;
             for (sum, p) in sums.iter_mut().zip(&self.parameters) {
                 if let Some(g) = grads.get(p.var.as_tensor()) {
+                    // A gradient can still point at the activations it was computed
+                    // from; detached, it keeps none of them (and nothing built from
+                    // it, such as AdamW's moments, chains one step to the next).
+                    let g = g.detach();
                     *sum = Some(match sum.take() {
                         Some(s) => (s + g)?,
-                        None => g.clone(),
+                        None => g,
                     });
                 }
             }
