@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the study on the default small profile, doing all set-up itself.
 # Today: phase 1 (knowledge base, instruction dataset), phase 2 (baselines of both
-# models in every prompting mode on an even spread of the test split) and phase 4
-# (metrics with confidence intervals). Training and the report join as they land.
+# models in every prompting mode on an even spread of the test split), phase 3 (LoRA
+# on SmolLM2, then its answers in every mode) and phase 4 (metrics with confidence
+# intervals). The report joins as it lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +27,9 @@ echo "dataset card: $workspace/data/curated/README.md"
 for model in smollm2 gemma3; do
   "$f1ai" --workspace "$workspace" baseline --model "$model" --limit "$limit"
 done
+# --resume continues (or, when finished, re-exports) an earlier run of the study.
+"$f1ai" --workspace "$workspace" train --config config/lora_config.yaml --resume
+"$f1ai" --workspace "$workspace" baseline --model smollm2 --limit "$limit" \
+  --adapter "$workspace/models/artifacts/smollm2-lora"
 "$f1ai" --workspace "$workspace" eval --config config/evaluation_config.yaml
 echo "metrics: $workspace/results/metrics/summary.md"

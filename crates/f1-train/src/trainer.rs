@@ -250,6 +250,16 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
             message: "this run already has checkpoints; pass --resume to continue it, or choose another run_name".into(),
         });
     }
+    if progress.step >= total_steps {
+        if let Some(summary) = read_summary(&paths.artifacts) {
+            tracing::info!(
+                "{} already finished at step {}",
+                config.run_name,
+                progress.step
+            );
+            return Ok(Outcome::Finished(Box::new(summary)));
+        }
+    }
     let log = StepLog::open(&paths.artifacts.join(LOG_FILE), progress.step)?;
     let initial_val_loss = match progress.step {
         0 => Some(model.evaluate(&val_batches)?),
@@ -439,6 +449,11 @@ pub const LOG_FILE: &str = "training_log.jsonl";
 pub const SUMMARY_FILE: &str = "training_summary.json";
 /// The validation loss before training, kept beside the log for resumed runs.
 const INITIAL_VAL_FILE: &str = "initial_val_loss.json";
+
+fn read_summary(artifacts: &Path) -> Option<RunSummary> {
+    let text = std::fs::read_to_string(artifacts.join(SUMMARY_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
 
 fn log_initial_val(artifacts: &Path) -> Option<f64> {
     let text = std::fs::read_to_string(artifacts.join(INITIAL_VAL_FILE)).ok()?;
