@@ -14,6 +14,17 @@ use crate::testset::Case;
 pub const SYSTEM_PROMPT: &str =
     "You are an expert on Formula 1 history and statistics. Answer the question accurately and concisely.";
 
+/// The system prompt with retrieved fact sentences appended, as RAG asks.
+pub fn grounded_system_prompt(facts: &[String]) -> String {
+    let mut system = SYSTEM_PROMPT.to_string();
+    system.push_str(" These facts from the Formula 1 database may help:");
+    for fact in facts {
+        system.push_str("\n- ");
+        system.push_str(fact);
+    }
+    system
+}
+
 /// A prompting mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -120,11 +131,7 @@ impl<'a> PromptBuilder<'a> {
                     .into_iter()
                     .map(str::to_string)
                     .collect();
-                system.push_str(" These facts from the Formula 1 database may help:");
-                for fact in &facts {
-                    system.push_str("\n- ");
-                    system.push_str(fact);
-                }
+                system = grounded_system_prompt(&facts);
             }
         }
         messages.insert(0, ChatMessage::new("system", &system));

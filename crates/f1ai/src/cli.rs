@@ -35,9 +35,67 @@ pub enum Command {
     Merge(MergeArgs),
     /// Phase 4: score every predictions file with confidence intervals.
     Eval(EvalArgs),
+    /// Phase 5: talk to a model in the terminal (streamed, /reset, /model).
+    Chat(ChatArgs),
+    /// Phase 5: OpenAI-compatible API and web chat page.
+    Serve(ServeArgs),
     /// Benchmarks: print a table and write JSON under results/benchmarks/.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelChoice {
+    /// A model to offer: smollm2, gemma3, a run in models/artifacts/ (LoRA or full),
+    /// a GGUF path or an artifact folder; repeat for several (default: smollm2 and
+    /// every run in models/artifacts/).
+    #[arg(long = "model")]
+    pub models: Vec<String>,
+    /// A LoRA adapter folder (PEFT format) on top of the first model, offered too.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub choice: ModelChoice,
+    /// Ground each answer in the knowledge base and show the facts used.
+    #[arg(long)]
+    pub rag: bool,
+    /// Facts retrieved per question with --rag.
+    #[arg(long, default_value_t = 5)]
+    pub facts: usize,
+    /// 0 answers greedily.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub choice: ModelChoice,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// 0 picks a free port (printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Require `Authorization: Bearer <key>` on /v1/*.
+    #[arg(long, env = "F1AI_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// The most tokens one completion may ask for (and the default).
+    #[arg(long, default_value_t = 512)]
+    pub max_tokens: usize,
+    /// Larger request bodies get 413.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+    /// Requests waiting or running at once; more get 503.
+    #[arg(long, default_value_t = 128)]
+    pub queue: usize,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +189,22 @@ pub enum BenchCommand {
     /// Training speed and peak memory (random rows, loss on every token, AdamW),
     /// as the PyTorch anchor measures it.
     Train(BenchTrainArgs),
+    /// Many streaming clients against `f1ai serve` on loopback: errors and latency
+    /// percentiles.
+    Serve(BenchServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchServeArgs {
+    /// smollm2, gemma3, a run in models/artifacts/ or a GGUF path.
+    #[arg(long, default_value = "smollm2")]
+    pub model: String,
+    /// Streaming clients at once.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Tokens each client asks for.
+    #[arg(long, default_value_t = 16)]
+    pub max_tokens: usize,
 }
 
 #[derive(Debug, Args)]

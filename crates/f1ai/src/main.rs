@@ -1,5 +1,6 @@
 //! `f1ai`: argument parsing and wiring; the work lives in the library crates.
 
+mod catalog;
 mod cli;
 mod commands;
 mod output;
@@ -51,6 +52,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => commands::train::run(args, &workspace),
         Command::Merge(args) => commands::merge::run(args, &workspace),
         Command::Eval(args) => commands::eval::run(args, &workspace),
+        Command::Chat(args) => commands::chat::run(args, &workspace),
+        Command::Serve(args) => commands::serve::run(args, &workspace),
         Command::Bench(command) => commands::bench::run(command, &workspace),
     }
 }

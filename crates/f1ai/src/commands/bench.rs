@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
 
-use crate::cli::{BenchCommand, BenchImportArgs, BenchInferArgs, BenchTrainArgs};
+use crate::cli::{BenchCommand, BenchImportArgs, BenchInferArgs, BenchServeArgs, BenchTrainArgs};
 use crate::workspace::Workspace;
 
 pub fn run(command: BenchCommand, workspace: &Workspace) -> Result<()> {
@@ -13,6 +13,7 @@ pub fn run(command: BenchCommand, workspace: &Workspace) -> Result<()> {
         BenchCommand::Import(args) => import(args, workspace),
         BenchCommand::Infer(args) => infer(args, workspace),
         BenchCommand::Train(args) => train(args, workspace),
+        BenchCommand::Serve(args) => serve(args, workspace),
     }
 }
 
@@ -165,4 +166,65 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
         &workspace.benchmark(&format!("train-{}-{}", spec.name, args.method)),
         &report,
     )
+}
+
+/// Starts the server in this process on a free loopback port and runs the load
+/// test against it.
+fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
+    use f1_serve::{catalog::Catalog, engine::Engine, load, server};
+
+    ensure!(args.clients > 0, "--clients must be at least 1");
+    let sources = crate::catalog::sources(workspace, std::slice::from_ref(&args.model), None)?;
+    let model = sources[0].id.clone();
+    let mut catalog = Catalog::new(sources)?;
+    catalog.load_all()?;
+    let engine = Engine::start(catalog, args.clients);
+    let options = server::ServeOptions {
+        max_tokens: args.max_tokens,
+        ..server::ServeOptions::default()
+    };
+    let report = tokio::runtime::Runtime::new()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(server::serve(listener, server::router(engine, options)));
+        let test = load::LoadTest {
+            url,
+            model: model.clone(),
+            clients: args.clients,
+            max_tokens: args.max_tokens,
+            api_key: None,
+            question: "Who won the 2021 Abu Dhabi Grand Prix?".into(),
+            timeout: std::time::Duration::from_secs(600),
+        };
+        anyhow::Ok(load::run(&test).await?)
+    })?;
+    println!(
+        "{:<10} {:>8} {:>10} {:>7} {:>22} {:>22} {:>9}",
+        "model", "clients", "completed", "errors", "first token ms p50/p90/p99", "total ms p50/p90/p99", "tokens/s"
+    );
+    let triple = |p: &load::Percentiles| format!("{:.0}/{:.0}/{:.0}", p.p50, p.p90, p.p99);
+    println!(
+        "{:<10} {:>8} {:>10} {:>7} {:>22} {:>22} {:>9.1}",
+        model,
+        report.clients,
+        report.completed,
+        report.errors,
+        triple(&report.first_token_ms),
+        triple(&report.total_ms),
+        report.tokens_per_second
+    );
+    for sample in &report.error_samples {
+        eprintln!("error: {sample}");
+    }
+    let mut json = serde_json::to_value(&report)?;
+    json["benchmark"] = json!("serve");
+    json["model"] = json!(model);
+    crate::output::write_json(&workspace.benchmark("serve"), &json)?;
+    ensure!(
+        report.errors == 0,
+        "{} of {} clients failed",
+        report.errors,
+        report.clients
+    );
+    Ok(())
 }

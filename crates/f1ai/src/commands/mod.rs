@@ -2,8 +2,10 @@
 
 pub mod baseline;
 pub mod bench;
+pub mod chat;
 pub mod data;
 pub mod eval;
 pub mod merge;
 pub mod models;
+pub mod serve;
 pub mod train;

@@ -1,0 +1,193 @@
+//! A load test for the API: many streaming clients at once on loopback, each
+//! checked for a complete, well-formed stream; latency percentiles reported.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+
+/// What to send and how many at once.
+#[derive(Debug, Clone)]
+pub struct LoadTest {
+    /// The server's root, e.g. `http://127.0.0.1:8080`.
+    pub url: String,
+    pub model: String,
+    pub clients: usize,
+    pub max_tokens: usize,
+    pub api_key: Option<String>,
+    /// Each client's question ends with its number, so prompts differ.
+    pub question: String,
+    /// A client that has not finished by then counts as an error.
+    pub timeout: Duration,
+}
+
+/// Latency percentiles in milliseconds (nearest rank).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `values`; all zero when there are none.
+    pub fn of(values: &[f64]) -> Self {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank = |p: f64| -> f64 {
+            if sorted.is_empty() {
+                return 0.0;
+            }
+            let index = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+            sorted[index.clamp(1, sorted.len()) - 1]
+        };
+        Self {
+            p50: rank(50.0),
+            p90: rank(90.0),
+            p99: rank(99.0),
+            max: rank(100.0),
+        }
+    }
+}
+
+/// The outcome of a load test.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    pub clients: usize,
+    pub completed: usize,
+    pub errors: usize,
+    /// The first few error messages.
+    pub error_samples: Vec<String>,
+    pub wall_seconds: f64,
+    pub first_token_ms: Percentiles,
+    pub total_ms: Percentiles,
+    pub completion_tokens: usize,
+    /// Completion tokens of all clients over the wall time.
+    pub tokens_per_second: f64,
+}
+
+struct ClientResult {
+    first_token_ms: f64,
+    total_ms: f64,
+    completion_tokens: usize,
+}
+
+/// Runs `test.clients` streaming requests at once and waits for all of them.
+pub async fn run(test: &LoadTest) -> Result<LoadReport> {
+    let client = reqwest::Client::builder()
+        .timeout(test.timeout)
+        .build()
+        .map_err(|e| Error::Http(e.to_string()))?;
+    let started = Instant::now();
+    let results = join_all((0..test.clients).map(|n| one_client(&client, test, n))).await;
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r.is_ok());
+    let ok: Vec<ClientResult> = ok.into_iter().map(|r| r.expect("partitioned")).collect();
+    let error_samples: Vec<String> = failed
+        .into_iter()
+        .map(|r| r.err().expect("partitioned"))
+        .collect();
+    let completion_tokens = ok.iter().map(|r| r.completion_tokens).sum();
+    Ok(LoadReport {
+        clients: test.clients,
+        completed: ok.len(),
+        errors: error_samples.len(),
+        error_samples: error_samples.into_iter().take(5).collect(),
+        wall_seconds,
+        first_token_ms: Percentiles::of(&ok.iter().map(|r| r.first_token_ms).collect::<Vec<_>>()),
+        total_ms: Percentiles::of(&ok.iter().map(|r| r.total_ms).collect::<Vec<_>>()),
+        completion_tokens,
+        tokens_per_second: completion_tokens as f64 / wall_seconds,
+    })
+}
+
+async fn one_client(
+    client: &reqwest::Client,
+    test: &LoadTest,
+    n: usize,
+) -> std::result::Result<ClientResult, String> {
+    let body = json!({
+        "model": test.model,
+        "messages": [{"role": "user", "content": format!("{} ({n})", test.question)}],
+        "max_tokens": test.max_tokens,
+        "temperature": 0,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    let mut request = client
+        .post(format!("{}/v1/chat/completions", test.url))
+        .json(&body);
+    if let Some(key) = &test.api_key {
+        request = request.bearer_auth(key);
+    }
+    let started = Instant::now();
+    let response = request.send().await.map_err(|e| format!("client {n}: {e}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        let text = response.text().await.unwrap_or_default();
+        return Err(format!("client {n}: HTTP {status}: {text}"));
+    }
+    let mut bytes = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut first_token_ms = None;
+    let mut completion_tokens = None;
+    let mut done = false;
+    while let Some(piece) = bytes.next().await {
+        let piece = piece.map_err(|e| format!("client {n}: {e}"))?;
+        buffer.push_str(&String::from_utf8_lossy(&piece));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) else {
+                continue; // a keep-alive comment
+            };
+            if data == "[DONE]" {
+                done = true;
+                continue;
+            }
+            let chunk: Value =
+                serde_json::from_str(data).map_err(|e| format!("client {n}: bad chunk: {e}"))?;
+            if let Some(error) = chunk.get("error") {
+                return Err(format!("client {n}: {error}"));
+            }
+            if let Some(tokens) = chunk["usage"]["completion_tokens"].as_u64() {
+                completion_tokens = Some(tokens as usize);
+            }
+            let has_text = chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty());
+            if has_text && first_token_ms.is_none() {
+                first_token_ms = Some(started.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    if !done {
+        return Err(format!("client {n}: the stream ended without [DONE]"));
+    }
+    let completion_tokens =
+        completion_tokens.ok_or_else(|| format!("client {n}: no usage chunk"))?;
+    let total_ms = started.elapsed().as_secs_f64() * 1e3;
+    Ok(ClientResult {
+        first_token_ms: first_token_ms.unwrap_or(total_ms),
+        total_ms,
+        completion_tokens,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Percentiles;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let values: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        let p = Percentiles::of(&values);
+        assert_eq!((p.p50, p.p90, p.p99, p.max), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(Percentiles::of(&[7.0]).p50, 7.0);
+        assert_eq!(Percentiles::of(&[]).max, 0.0);
+    }
+}

@@ -1,0 +1,360 @@
+//! The OpenAI chat-completions wire format: what clients send, what they get back,
+//! and how a request becomes a generation. Fields the project does not implement
+//! are refused when set to anything but their neutral value, never silently ignored.
+
+use f1_model::chat::ChatMessage;
+use f1_model::generate::{FinishReason, GenerationConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::engine::{Request, Usage};
+
+/// Sampling when the client does not say (llama.cpp's server defaults).
+pub const DEFAULT_TEMPERATURE: f64 = 0.8;
+pub const DEFAULT_TOP_P: f64 = 0.95;
+pub const DEFAULT_TOP_K: usize = 40;
+
+/// POST /v1/chat/completions.
+#[derive(Debug, Deserialize)]
+pub struct ChatCompletionRequest {
+    pub model: String,
+    pub messages: Vec<WireMessage>,
+    #[serde(default)]
+    pub stream: bool,
+    pub stream_options: Option<StreamOptions>,
+    pub max_tokens: Option<usize>,
+    pub max_completion_tokens: Option<usize>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    /// Not OpenAI's; llama.cpp's and vLLM's extension.
+    pub top_k: Option<usize>,
+    /// Not OpenAI's; vLLM's name for llama.cpp's repeat penalty.
+    pub repetition_penalty: Option<f32>,
+    pub seed: Option<u64>,
+    pub stop: Option<Stop>,
+    pub n: Option<usize>,
+    pub frequency_penalty: Option<f64>,
+    pub presence_penalty: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+/// `stop`: one string or a list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireMessage {
+    pub role: String,
+    pub content: Content,
+}
+
+/// Message content: a string, or a list of parts of which only text is supported.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<Value>),
+}
+
+/// A request the server refuses, with the field it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub param: &'static str,
+    pub message: String,
+}
+
+fn invalid(param: &'static str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        param,
+        message: message.into(),
+    }
+}
+
+impl Content {
+    fn text(&self) -> Result<String, Invalid> {
+        match self {
+            Content::Text(text) => Ok(text.clone()),
+            Content::Parts(parts) => parts
+                .iter()
+                .map(|part| match (part["type"].as_str(), part["text"].as_str()) {
+                    (Some("text"), Some(text)) => Ok(text),
+                    _ => Err(invalid("messages", "only text content parts are supported")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(|texts| texts.join("")),
+        }
+    }
+}
+
+impl ChatCompletionRequest {
+    /// The generation this request asks for; `max_tokens_limit` caps the budget and
+    /// is also the default.
+    pub fn to_request(&self, max_tokens_limit: usize) -> Result<Request, Invalid> {
+        if self.messages.is_empty() {
+            return Err(invalid("messages", "messages must not be empty"));
+        }
+        let mut messages = Vec::with_capacity(self.messages.len());
+        for message in &self.messages {
+            let role = match message.role.as_str() {
+                "developer" => "system",
+                role @ ("system" | "user" | "assistant") => role,
+                other => {
+                    return Err(invalid(
+                        "messages",
+                        format!("role '{other}' is not system, developer, user or assistant"),
+                    ))
+                }
+            };
+            messages.push(ChatMessage::new(role, &message.content.text()?));
+        }
+        if messages.last().map(|m| m.role.as_str()) == Some("assistant") {
+            return Err(invalid("messages", "the last message must not be the assistant's"));
+        }
+        let max_tokens = self
+            .max_completion_tokens
+            .or(self.max_tokens)
+            .unwrap_or(max_tokens_limit);
+        if max_tokens == 0 || max_tokens > max_tokens_limit {
+            return Err(invalid(
+                "max_tokens",
+                format!("max_tokens must be between 1 and {max_tokens_limit}, not {max_tokens}"),
+            ));
+        }
+        let temperature = self.temperature.unwrap_or(DEFAULT_TEMPERATURE);
+        if !(0.0..=2.0).contains(&temperature) {
+            return Err(invalid("temperature", "temperature must be between 0 and 2"));
+        }
+        let top_p = self.top_p.unwrap_or(DEFAULT_TOP_P);
+        if !(top_p > 0.0 && top_p <= 1.0) {
+            return Err(invalid("top_p", "top_p must be in (0, 1]"));
+        }
+        if self.n.is_some_and(|n| n != 1) {
+            return Err(invalid("n", "only n = 1 is supported"));
+        }
+        for (param, value) in [
+            ("frequency_penalty", self.frequency_penalty),
+            ("presence_penalty", self.presence_penalty),
+        ] {
+            if value.is_some_and(|v| v != 0.0) {
+                return Err(invalid(
+                    param,
+                    format!("{param} is not supported; use repetition_penalty"),
+                ));
+            }
+        }
+        let stop = match &self.stop {
+            None => Vec::new(),
+            Some(Stop::One(s)) => vec![s.clone()],
+            Some(Stop::Many(list)) => list.clone(),
+        };
+        if stop.len() > 4 || stop.iter().any(String::is_empty) {
+            return Err(invalid("stop", "stop takes up to 4 non-empty strings"));
+        }
+        Ok(Request {
+            model: self.model.clone(),
+            messages,
+            config: GenerationConfig {
+                max_tokens,
+                temperature,
+                top_k: Some(self.top_k.unwrap_or(DEFAULT_TOP_K)).filter(|&k| k > 0),
+                top_p: Some(top_p).filter(|&p| p < 1.0),
+                repeat_penalty: self.repetition_penalty.unwrap_or(1.0),
+                seed: self.seed.unwrap_or_else(rand_seed),
+                stop,
+                ..GenerationConfig::default()
+            },
+        })
+    }
+
+    pub fn include_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .is_some_and(|options| options.include_usage)
+    }
+}
+
+/// A seed from the clock, for requests that give none (as OpenAI's API: sampled
+/// answers differ between calls unless a seed is given).
+fn rand_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// OpenAI's name for why a completion ended.
+pub fn finish_reason(reason: FinishReason) -> &'static str {
+    match reason {
+        FinishReason::Stop | FinishReason::Cancelled => "stop",
+        FinishReason::Length => "length",
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct WireUsage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    pub total_tokens: usize,
+}
+
+/// llama.cpp's `timings` extension: where the time went.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Timings {
+    pub prompt_ms: f64,
+    pub predicted_ms: f64,
+    pub predicted_per_second: f64,
+}
+
+impl From<&Usage> for WireUsage {
+    fn from(usage: &Usage) -> Self {
+        Self {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.prompt_tokens + usage.completion_tokens,
+        }
+    }
+}
+
+impl From<&Usage> for Timings {
+    fn from(usage: &Usage) -> Self {
+        Self {
+            prompt_ms: usage.prompt_seconds * 1e3,
+            predicted_ms: usage.decode_seconds * 1e3,
+            predicted_per_second: if usage.decode_seconds > 0.0 {
+                usage.completion_tokens as f64 / usage.decode_seconds
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AssistantMessage {
+    pub role: &'static str,
+    pub content: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Choice {
+    pub index: usize,
+    pub message: AssistantMessage,
+    pub finish_reason: &'static str,
+}
+
+/// A whole (non-streamed) completion.
+#[derive(Debug, Serialize)]
+pub struct ChatCompletion {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<Choice>,
+    pub usage: WireUsage,
+    pub timings: Timings,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Delta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChunkChoice {
+    pub index: usize,
+    pub delta: Delta,
+    pub finish_reason: Option<&'static str>,
+}
+
+/// One server-sent event of a streamed completion.
+#[derive(Debug, Serialize)]
+pub struct ChatCompletionChunk {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<ChunkChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<WireUsage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
+}
+
+/// GET /v1/models.
+#[derive(Debug, Serialize)]
+pub struct ModelList {
+    pub object: &'static str,
+    pub data: Vec<ModelCard>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelCard {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub owned_by: &'static str,
+}
+
+/// OpenAI's error body.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub param: Option<&'static str>,
+    pub code: Option<&'static str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(json: &str) -> ChatCompletionRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn defaults_cap_and_roles() {
+        let r = request(r#"{"model":"m","messages":[{"role":"developer","content":"be brief"},{"role":"user","content":[{"type":"text","text":"Who "},{"type":"text","text":"won?"}]}],"stop":"\n"}"#)
+            .to_request(64)
+            .unwrap();
+        assert_eq!(r.config.max_tokens, 64);
+        assert_eq!(r.config.temperature, DEFAULT_TEMPERATURE);
+        assert_eq!(r.config.stop, vec!["\n".to_string()]);
+        assert_eq!(r.messages[0], ChatMessage::new("system", "be brief"));
+        assert_eq!(r.messages[1].content, "Who won?");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_honour() {
+        let cases = [
+            (r#"{"model":"m","messages":[]}"#, "messages"),
+            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":65}"#, "max_tokens"),
+            (r#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages"),
+            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":2}"#, "n"),
+            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#, "temperature"),
+            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"presence_penalty":0.5}"#, "presence_penalty"),
+            (r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#, "messages"),
+        ];
+        for (json, param) in cases {
+            assert_eq!(request(json).to_request(64).unwrap_err().param, param, "{json}");
+        }
+    }
+}

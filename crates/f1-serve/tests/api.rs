@@ -1,0 +1,230 @@
+//! The HTTP API on 127.0.0.1 with a tiny random-weight model (SmolLM2's real
+//! tokenizer and template): the OpenAI wire format, streaming, limits, the API key
+//! and the queue.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use f1_model::gguf::GgufMetadata;
+use f1_model::gguf_write::{write_tiny_random, TinyShape};
+use f1_serve::catalog::{Catalog, ModelSource};
+use f1_serve::engine::Engine;
+use f1_serve::server::{self, ServeOptions};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+fn tiny_model(dir: &Path) -> PathBuf {
+    let cache = f1_model::fetch::default_cache_dir().expect("HOME or F1AI_MODEL_CACHE is set");
+    let spec = f1_model::registry::find("smollm2").unwrap();
+    let real = f1_model::fetch::ensure(spec, &cache, None).expect("fetching smollm2");
+    let path = dir.join("tiny.gguf");
+    let source = GgufMetadata::read(real.path()).unwrap();
+    write_tiny_random(&source, TinyShape::default(), 7, &path).unwrap();
+    path
+}
+
+/// Serves the tiny model as "tiny" and returns the base URL.
+async fn start(dir: &Path, capacity: usize, options: ServeOptions) -> String {
+    let source = ModelSource {
+        id: "tiny".into(),
+        gguf: tiny_model(dir),
+        adapter: None,
+    };
+    let engine = Engine::start(Catalog::new(vec![source]).unwrap(), capacity);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(server::serve(listener, server::router(engine, options)));
+    url
+}
+
+fn ask(max_tokens: usize, stream: bool) -> Value {
+    json!({
+        "model": "tiny",
+        "messages": [{"role": "system", "content": "Be brief."},
+                     {"role": "user", "content": "Who won the 1988 title?"}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": stream,
+        "stream_options": {"include_usage": true},
+    })
+}
+
+/// The `data:` payloads of a finished SSE body.
+fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whole_and_streamed_completions_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = start(dir.path(), 8, ServeOptions::default()).await;
+    let http = reqwest::Client::new();
+
+    let health: Value = http.get(format!("{url}/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["models"], json!(["tiny"]));
+    let models: Value = http.get(format!("{url}/v1/models")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(models["object"], "list");
+    assert_eq!(models["data"][0]["id"], "tiny");
+
+    let whole: Value = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&ask(12, false))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(whole["object"], "chat.completion");
+    assert_eq!(whole["model"], "tiny");
+    let choice = &whole["choices"][0];
+    assert_eq!(choice["message"]["role"], "assistant");
+    let text = choice["message"]["content"].as_str().unwrap().to_string();
+    let usage = &whole["usage"];
+    let completion_tokens = usage["completion_tokens"].as_u64().unwrap();
+    assert!(completion_tokens >= 1 && completion_tokens <= 12, "{usage}");
+    assert_eq!(
+        choice["finish_reason"],
+        if completion_tokens == 12 { "length" } else { "stop" }
+    );
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["prompt_tokens"].as_u64().unwrap() + completion_tokens
+    );
+
+    let response = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&ask(12, true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let body = response.text().await.unwrap();
+    let events = sse_data(&body);
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let streamed: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(streamed, text, "greedy: streamed and whole answers are the same");
+    let finish = &chunks[chunks.len() - 2];
+    assert_eq!(finish["choices"][0]["finish_reason"], choice["finish_reason"]);
+    let last = chunks.last().unwrap();
+    assert_eq!(last["choices"], json!([]));
+    assert_eq!(last["usage"], *usage);
+    assert!(last["timings"]["predicted_per_second"].as_f64().unwrap() > 0.0);
+
+    let page = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<title>f1ai chat</title>") && page.contains("/v1/chat/completions"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_openai_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ServeOptions {
+        api_key: Some("sekret".into()),
+        max_body_bytes: 2048,
+        max_tokens: 32,
+    };
+    let url = start(dir.path(), 8, options).await;
+    let http = reqwest::Client::new();
+    let post = |body: Value, key: Option<&str>| {
+        let mut request = http.post(format!("{url}/v1/chat/completions")).json(&body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    let expect = |status: u16, response: reqwest::Response| async move {
+        assert_eq!(response.status().as_u16(), status);
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().is_some(), "{body}");
+        body
+    };
+
+    let body = expect(401, post(ask(4, false), None).await.unwrap()).await;
+    assert_eq!(body["error"]["code"], "invalid_api_key");
+    expect(401, post(ask(4, false), Some("wrong!")).await.unwrap()).await;
+    let models = http.get(format!("{url}/v1/models")).send().await.unwrap();
+    assert_eq!(models.status().as_u16(), 401);
+    // The page and the health check need no key.
+    assert_eq!(http.get(format!("{url}/health")).send().await.unwrap().status().as_u16(), 200);
+
+    let key = Some("sekret");
+    assert_eq!(post(ask(4, false), key).await.unwrap().status().as_u16(), 200);
+    let body = expect(400, post(ask(33, false), key).await.unwrap()).await;
+    assert_eq!(body["error"]["param"], "max_tokens");
+    let mut unknown = ask(4, false);
+    unknown["model"] = json!("gpt-4");
+    let body = expect(404, post(unknown, key).await.unwrap()).await;
+    assert_eq!(body["error"]["code"], "model_not_found");
+    let body = expect(400, post(json!({"model": "tiny"}), key).await.unwrap()).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("messages"), "{body}");
+    let mut huge = ask(4, false);
+    huge["messages"][1]["content"] = json!("x".repeat(4096));
+    expect(413, post(huge, key).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_queue_answers_503_and_frees_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ServeOptions {
+        max_tokens: 4096,
+        ..ServeOptions::default()
+    };
+    let url = start(dir.path(), 1, options).await;
+    let http = reqwest::Client::new();
+    let first = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&ask(4096, true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let mut stream = first.bytes_stream();
+    // Wait for generated text: the worker is now busy with the only place.
+    let mut seen = String::new();
+    while !seen.contains("\"content\":\"") || seen.matches("data: ").count() < 3 {
+        seen.push_str(&String::from_utf8_lossy(&stream.next().await.unwrap().unwrap()));
+    }
+    let busy = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&ask(4, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(busy.status().as_u16(), 503);
+    assert_eq!(busy.headers()["retry-after"], "1");
+    let health: Value = http.get(format!("{url}/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["in_flight"], 1);
+
+    // Going away cancels the generation and frees the place.
+    drop(stream);
+    let mut freed = false;
+    for _ in 0..100 {
+        let health: Value = http.get(format!("{url}/health")).send().await.unwrap().json().await.unwrap();
+        if health["in_flight"] == 0 {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(freed, "the cancelled request still holds its place");
+    let again = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&ask(4, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+}

@@ -1,0 +1,124 @@
+//! Which models `chat`, `serve` and `bench serve` offer: names resolved against
+//! the registry and the workspace's artifacts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use f1_serve::catalog::ModelSource;
+
+use crate::workspace::Workspace;
+
+/// The sources for `models` (each a registered name, a run under
+/// models/artifacts/, a GGUF path or an artifact folder), plus `adapter` on the
+/// first model. With no `models`, SmolLM2 and every run in models/artifacts/.
+pub fn sources(
+    workspace: &Workspace,
+    models: &[String],
+    adapter: Option<&Path>,
+) -> Result<Vec<ModelSource>> {
+    let mut sources = Vec::new();
+    if models.is_empty() {
+        sources.push(resolve(workspace, "smollm2")?);
+        for run in artifact_runs(workspace)? {
+            match resolve(workspace, &run) {
+                Ok(source) => sources.push(source),
+                Err(error) => tracing::warn!(run, "not served: {error:#}"),
+            }
+        }
+    } else {
+        for model in models {
+            sources.push(resolve(workspace, model)?);
+        }
+    }
+    if let Some(adapter) = adapter {
+        let base = sources[0].gguf.clone();
+        sources.push(ModelSource {
+            id: folder_name(adapter),
+            gguf: base,
+            adapter: Some(adapter.to_path_buf()),
+        });
+    }
+    Ok(sources)
+}
+
+/// Runs in models/artifacts/ that hold an adapter or a GGUF, sorted.
+fn artifact_runs(workspace: &Workspace) -> Result<Vec<String>> {
+    let dir = workspace.root().join("models/artifacts");
+    let mut runs = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.join("adapter_config.json").is_file() || path.join("model.gguf").is_file() {
+            runs.push(folder_name(&path));
+        }
+    }
+    runs.sort();
+    Ok(runs)
+}
+
+fn folder_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn resolve(workspace: &Workspace, model: &str) -> Result<ModelSource> {
+    if f1_model::registry::find(model).is_ok() {
+        return Ok(ModelSource {
+            id: model.to_string(),
+            gguf: workspace.base_model(model)?,
+            adapter: None,
+        });
+    }
+    let run = workspace.artifacts(model);
+    let path = if run.is_dir() {
+        run
+    } else {
+        PathBuf::from(model)
+    };
+    if path.is_file() {
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| model.to_string());
+        return Ok(ModelSource {
+            id,
+            gguf: path,
+            adapter: None,
+        });
+    }
+    if path.join("model.gguf").is_file() {
+        return Ok(ModelSource {
+            id: folder_name(&path),
+            gguf: path.join("model.gguf"),
+            adapter: None,
+        });
+    }
+    if path.join("adapter_config.json").is_file() {
+        let config = f1_train::peft::read_adapter_config(&path)?;
+        let Some(base) = f1_model::registry::MODELS
+            .iter()
+            .find(|m| m.hugging_face == config.base_model_name_or_path)
+        else {
+            bail!(
+                "{}: base model '{}' is not a registered model",
+                path.display(),
+                config.base_model_name_or_path
+            );
+        };
+        return Ok(ModelSource {
+            id: folder_name(&path),
+            gguf: workspace.base_model(base.name)?,
+            adapter: Some(path),
+        });
+    }
+    bail!(
+        "model '{model}' is not a registered model ({}), a run in {}, a GGUF file or an \
+         artifact folder",
+        f1_model::registry::MODELS
+            .iter()
+            .map(|m| m.name)
+            .collect::<Vec<_>>()
+            .join(", "),
+        workspace.root().join("models/artifacts").display()
+    )
+}

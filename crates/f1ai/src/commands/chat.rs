@@ -1,0 +1,48 @@
+//! `f1ai chat`: the terminal chat.
+
+use anyhow::{Context, Result};
+use f1_baseline::FactIndex;
+use f1_data::KnowledgeBase;
+use f1_model::generate::GenerationConfig;
+use f1_serve::catalog::Catalog;
+use f1_serve::terminal::{ChatSession, Grounding};
+
+use crate::cli::ChatArgs;
+use crate::workspace::Workspace;
+
+pub fn run(args: ChatArgs, workspace: &Workspace) -> Result<()> {
+    let sources = crate::catalog::sources(
+        workspace,
+        &args.choice.models,
+        args.choice.adapter.as_deref(),
+    )?;
+    // With --adapter the adapter is who the user came to talk to.
+    let first = if args.choice.adapter.is_some() {
+        sources.last()
+    } else {
+        sources.first()
+    }
+    .map(|s| s.id.clone())
+    .expect("sources are never empty");
+    let index = if args.rag {
+        let kb = KnowledgeBase::open(&workspace.database())
+            .context("--rag reads the knowledge base: run `f1ai data import` first")?;
+        Some(FactIndex::new(f1_dataset::corpus::fact_sentences(&kb)?))
+    } else {
+        None
+    };
+    let grounding = index.as_ref().map(|index| Grounding {
+        index,
+        facts: args.facts,
+    });
+    let config = GenerationConfig {
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        seed: args.seed,
+        ..GenerationConfig::default()
+    };
+    let mut session = ChatSession::new(Catalog::new(sources)?, &first, config, grounding)?;
+    let stdin = std::io::stdin();
+    session.run(stdin.lock(), &mut std::io::stdout())?;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! `f1ai serve`: the OpenAI-compatible API and the web chat page.
+
+use anyhow::{Context, Result};
+use f1_serve::catalog::Catalog;
+use f1_serve::engine::Engine;
+use f1_serve::server::{self, ServeOptions};
+
+use crate::cli::ServeArgs;
+use crate::workspace::Workspace;
+
+pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
+    let sources = crate::catalog::sources(
+        workspace,
+        &args.choice.models,
+        args.choice.adapter.as_deref(),
+    )?;
+    let mut catalog = Catalog::new(sources)?;
+    catalog.load_all()?;
+    let engine = Engine::start(catalog, args.queue);
+    let options = ServeOptions {
+        api_key: args.api_key.filter(|k| !k.is_empty()),
+        max_body_bytes: args.max_body_bytes,
+        max_tokens: args.max_tokens,
+    };
+    let loopback = args.host == "127.0.0.1" || args.host == "localhost" || args.host == "::1";
+    if !loopback && options.api_key.is_none() {
+        tracing::warn!(host = args.host, "serving beyond this machine without an API key");
+    }
+    let models = engine.models().join(", ");
+    let app = server::router(engine, options);
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+            .await
+            .with_context(|| format!("binding {}:{}", args.host, args.port))?;
+        let address = listener.local_addr()?;
+        println!("serving {models} on http://{address} (web chat at /, API at /v1)");
+        server::serve(listener, app).await?;
+        Ok(())
+    })
+}
