@@ -15,5 +15,14 @@ export F1AI_SHARED_DATA="$shared"
 # llama.cpp's, sacrebleu's and rouge-score's reference values, beside the data.
 export F1AI_SHARED_GOLDEN="${F1AI_SHARED_GOLDEN:-$shared/../golden}"
 
+# What the end-to-end tests drive: the official `openai` Python client, and
+# Debian's Chromium through playwright-core.
+python3 -c 'import openai' 2>/dev/null || python3 -m pip install --quiet openai
+if ! command -v chromium >/dev/null; then
+  [ "$(id -u)" = 0 ] || { echo "error: install Debian's chromium package (the browser tests use it)" >&2; exit 1; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+npm install --silent --no-audit --no-fund --prefix crates/f1ai/tests/browser
+
 cargo build --workspace --all-targets
 cargo test --workspace

@@ -65,9 +65,11 @@ impl Catalog {
     /// The model `id`, loading it if this is its first use.
     pub fn get(&mut self, id: &str) -> Result<&mut Assistant> {
         if !self.loaded.contains_key(id) {
-            let source = self.sources.iter().find(|s| s.id == id).ok_or_else(|| {
-                Error::UnknownModel(id.to_string(), self.ids().join(", "))
-            })?;
+            let source = self
+                .sources
+                .iter()
+                .find(|s| s.id == id)
+                .ok_or_else(|| Error::UnknownModel(id.to_string(), self.ids().join(", ")))?;
             tracing::info!(model = id, path = %source.gguf.display(), "loading model");
             let assistant = source.load()?;
             self.loaded.insert(id.to_string(), assistant);

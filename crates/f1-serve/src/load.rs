@@ -126,7 +126,10 @@ async fn one_client(
         request = request.bearer_auth(key);
     }
     let started = Instant::now();
-    let response = request.send().await.map_err(|e| format!("client {n}: {e}"))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("client {n}: {e}"))?;
     let status = response.status();
     if !status.is_success() {
         let text = response.text().await.unwrap_or_default();

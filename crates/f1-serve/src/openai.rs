@@ -85,10 +85,12 @@ impl Content {
             Content::Text(text) => Ok(text.clone()),
             Content::Parts(parts) => parts
                 .iter()
-                .map(|part| match (part["type"].as_str(), part["text"].as_str()) {
-                    (Some("text"), Some(text)) => Ok(text),
-                    _ => Err(invalid("messages", "only text content parts are supported")),
-                })
+                .map(
+                    |part| match (part["type"].as_str(), part["text"].as_str()) {
+                        (Some("text"), Some(text)) => Ok(text),
+                        _ => Err(invalid("messages", "only text content parts are supported")),
+                    },
+                )
                 .collect::<Result<Vec<_>, _>>()
                 .map(|texts| texts.join("")),
         }
@@ -117,7 +119,10 @@ impl ChatCompletionRequest {
             messages.push(ChatMessage::new(role, &message.content.text()?));
         }
         if messages.last().map(|m| m.role.as_str()) == Some("assistant") {
-            return Err(invalid("messages", "the last message must not be the assistant's"));
+            return Err(invalid(
+                "messages",
+                "the last message must not be the assistant's",
+            ));
         }
         let max_tokens = self
             .max_completion_tokens
@@ -131,7 +136,10 @@ impl ChatCompletionRequest {
         }
         let temperature = self.temperature.unwrap_or(DEFAULT_TEMPERATURE);
         if !(0.0..=2.0).contains(&temperature) {
-            return Err(invalid("temperature", "temperature must be between 0 and 2"));
+            return Err(invalid(
+                "temperature",
+                "temperature must be between 0 and 2",
+            ));
         }
         let top_p = self.top_p.unwrap_or(DEFAULT_TOP_P);
         if !(top_p > 0.0 && top_p <= 1.0) {
@@ -346,15 +354,37 @@ mod tests {
     fn refuses_what_it_cannot_honour() {
         let cases = [
             (r#"{"model":"m","messages":[]}"#, "messages"),
-            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":65}"#, "max_tokens"),
-            (r#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages"),
-            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":2}"#, "n"),
-            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#, "temperature"),
-            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"presence_penalty":0.5}"#, "presence_penalty"),
-            (r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#, "messages"),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":65}"#,
+                "max_tokens",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#,
+                "messages",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":2}"#,
+                "n",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#,
+                "temperature",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"presence_penalty":0.5}"#,
+                "presence_penalty",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#,
+                "messages",
+            ),
         ];
         for (json, param) in cases {
-            assert_eq!(request(json).to_request(64).unwrap_err().param, param, "{json}");
+            assert_eq!(
+                request(json).to_request(64).unwrap_err().param,
+                param,
+                "{json}"
+            );
         }
     }
 }

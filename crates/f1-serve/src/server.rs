@@ -27,6 +27,12 @@ use crate::openai::{
 /// The web chat page: one self-contained file.
 const CHAT_PAGE: &str = include_str!("../assets/chat.html");
 
+/// The page with the evaluation's system prompt filled in.
+fn chat_page() -> String {
+    let system = serde_json::to_string(f1_baseline::prompt::SYSTEM_PROMPT).expect("a string");
+    CHAT_PAGE.replace("{{SYSTEM_PROMPT}}", &system)
+}
+
 /// Limits and access control.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -57,6 +63,7 @@ struct AppState {
 /// The application: every route, the API-key check on `/v1/*` and the body limit.
 pub fn router(engine: Engine, options: ServeOptions) -> Router {
     let body_limit = options.max_body_bytes;
+    let page = Html(chat_page());
     let state = Arc::new(AppState {
         engine,
         options,
@@ -67,7 +74,7 @@ pub fn router(engine: Engine, options: ServeOptions) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
-        .route("/", get(|| async { Html(CHAT_PAGE) }))
+        .route("/", get(move || async move { page }))
         .route("/health", get(health))
         .merge(api)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -31,7 +31,9 @@ async fn start(dir: &Path, capacity: usize, options: ServeOptions) -> String {
         adapter: None,
     };
     let engine = Engine::start(Catalog::new(vec![source]).unwrap(), capacity);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(server::serve(listener, server::router(engine, options)));
     url
@@ -63,10 +65,24 @@ async fn whole_and_streamed_completions_agree() {
     let url = start(dir.path(), 8, ServeOptions::default()).await;
     let http = reqwest::Client::new();
 
-    let health: Value = http.get(format!("{url}/health")).send().await.unwrap().json().await.unwrap();
+    let health: Value = http
+        .get(format!("{url}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["models"], json!(["tiny"]));
-    let models: Value = http.get(format!("{url}/v1/models")).send().await.unwrap().json().await.unwrap();
+    let models: Value = http
+        .get(format!("{url}/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], "tiny");
 
@@ -86,10 +102,14 @@ async fn whole_and_streamed_completions_agree() {
     let text = choice["message"]["content"].as_str().unwrap().to_string();
     let usage = &whole["usage"];
     let completion_tokens = usage["completion_tokens"].as_u64().unwrap();
-    assert!(completion_tokens >= 1 && completion_tokens <= 12, "{usage}");
+    assert!((1..=12).contains(&completion_tokens), "{usage}");
     assert_eq!(
         choice["finish_reason"],
-        if completion_tokens == 12 { "length" } else { "stop" }
+        if completion_tokens == 12 {
+            "length"
+        } else {
+            "stop"
+        }
     );
     assert_eq!(
         usage["total_tokens"].as_u64().unwrap(),
@@ -110,15 +130,23 @@ async fn whole_and_streamed_completions_agree() {
         .iter()
         .map(|e| serde_json::from_str(e).unwrap())
         .collect();
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk"));
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
     let streamed: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
         .collect();
-    assert_eq!(streamed, text, "greedy: streamed and whole answers are the same");
+    assert_eq!(
+        streamed, text,
+        "greedy: streamed and whole answers are the same"
+    );
     let finish = &chunks[chunks.len() - 2];
-    assert_eq!(finish["choices"][0]["finish_reason"], choice["finish_reason"]);
+    assert_eq!(
+        finish["choices"][0]["finish_reason"],
+        choice["finish_reason"]
+    );
     let last = chunks.last().unwrap();
     assert_eq!(last["choices"], json!([]));
     assert_eq!(last["usage"], *usage);
@@ -158,10 +186,21 @@ async fn bad_requests_get_openai_errors() {
     let models = http.get(format!("{url}/v1/models")).send().await.unwrap();
     assert_eq!(models.status().as_u16(), 401);
     // The page and the health check need no key.
-    assert_eq!(http.get(format!("{url}/health")).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        http.get(format!("{url}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
 
     let key = Some("sekret");
-    assert_eq!(post(ask(4, false), key).await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        post(ask(4, false), key).await.unwrap().status().as_u16(),
+        200
+    );
     let body = expect(400, post(ask(33, false), key).await.unwrap()).await;
     assert_eq!(body["error"]["param"], "max_tokens");
     let mut unknown = ask(4, false);
@@ -169,7 +208,13 @@ async fn bad_requests_get_openai_errors() {
     let body = expect(404, post(unknown, key).await.unwrap()).await;
     assert_eq!(body["error"]["code"], "model_not_found");
     let body = expect(400, post(json!({"model": "tiny"}), key).await.unwrap()).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("messages"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messages"),
+        "{body}"
+    );
     let mut huge = ask(4, false);
     huge["messages"][1]["content"] = json!("x".repeat(4096));
     expect(413, post(huge, key).await.unwrap()).await;
@@ -195,7 +240,9 @@ async fn a_full_queue_answers_503_and_frees_its_place() {
     // Wait for generated text: the worker is now busy with the only place.
     let mut seen = String::new();
     while !seen.contains("\"content\":\"") || seen.matches("data: ").count() < 3 {
-        seen.push_str(&String::from_utf8_lossy(&stream.next().await.unwrap().unwrap()));
+        seen.push_str(&String::from_utf8_lossy(
+            &stream.next().await.unwrap().unwrap(),
+        ));
     }
     let busy = http
         .post(format!("{url}/v1/chat/completions"))
@@ -205,14 +252,28 @@ async fn a_full_queue_answers_503_and_frees_its_place() {
         .unwrap();
     assert_eq!(busy.status().as_u16(), 503);
     assert_eq!(busy.headers()["retry-after"], "1");
-    let health: Value = http.get(format!("{url}/health")).send().await.unwrap().json().await.unwrap();
+    let health: Value = http
+        .get(format!("{url}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["in_flight"], 1);
 
     // Going away cancels the generation and frees the place.
     drop(stream);
     let mut freed = false;
     for _ in 0..100 {
-        let health: Value = http.get(format!("{url}/health")).send().await.unwrap().json().await.unwrap();
+        let health: Value = http
+            .get(format!("{url}/health"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if health["in_flight"] == 0 {
             freed = true;
             break;

@@ -5,19 +5,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{f1ai, fails_with, stderr, stdout};
+use common::{f1ai, fails_with, stderr, stdout, tiny_model};
 use f1_model::gguf::GgufMetadata;
-use f1_model::gguf_write::{write_tiny_random, TinyShape};
-
-fn tiny_model(dir: &Path, name: &str) -> PathBuf {
-    let cache = f1_model::fetch::default_cache_dir().unwrap();
-    let spec = f1_model::registry::find(name).unwrap();
-    let real = f1_model::fetch::ensure(spec, &cache, None).unwrap();
-    let source = GgufMetadata::read(real.path()).unwrap();
-    let path = dir.join(format!("tiny-{name}.gguf"));
-    write_tiny_random(&source, TinyShape::default(), 21, &path).unwrap();
-    path
-}
 
 fn write_conversations(path: &Path, count: usize) {
     let mut text = String::new();

@@ -200,7 +200,13 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
     })?;
     println!(
         "{:<10} {:>8} {:>10} {:>7} {:>22} {:>22} {:>9}",
-        "model", "clients", "completed", "errors", "first token ms p50/p90/p99", "total ms p50/p90/p99", "tokens/s"
+        "model",
+        "clients",
+        "completed",
+        "errors",
+        "first token ms p50/p90/p99",
+        "total ms p50/p90/p99",
+        "tokens/s"
     );
     let triple = |p: &load::Percentiles| format!("{:.0}/{:.0}/{:.0}", p.p50, p.p90, p.p99);
     println!(

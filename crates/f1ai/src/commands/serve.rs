@@ -24,7 +24,10 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
     };
     let loopback = args.host == "127.0.0.1" || args.host == "localhost" || args.host == "::1";
     if !loopback && options.api_key.is_none() {
-        tracing::warn!(host = args.host, "serving beyond this machine without an API key");
+        tracing::warn!(
+            host = args.host,
+            "serving beyond this machine without an API key"
+        );
     }
     let models = engine.models().join(", ");
     let app = server::router(engine, options);

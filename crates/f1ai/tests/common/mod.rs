@@ -18,6 +18,23 @@ pub fn ergast_dir() -> PathBuf {
     dir
 }
 
+/// A tiny random-weight model with `name`'s architecture, tokenizer and template.
+pub fn tiny_model(dir: &Path, name: &str) -> PathBuf {
+    let cache = f1_model::fetch::default_cache_dir().unwrap();
+    let spec = f1_model::registry::find(name).unwrap();
+    let real = f1_model::fetch::ensure(spec, &cache, None).unwrap();
+    let source = f1_model::gguf::GgufMetadata::read(real.path()).unwrap();
+    let path = dir.join(format!("tiny-{name}.gguf"));
+    f1_model::gguf_write::write_tiny_random(
+        &source,
+        f1_model::gguf_write::TinyShape::default(),
+        21,
+        &path,
+    )
+    .unwrap();
+    path
+}
+
 pub fn f1ai(workspace: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_f1ai"))
         .arg("--workspace")

@@ -1,0 +1,222 @@
+//! `f1ai serve`, `f1ai chat` and `f1ai bench serve` as a user runs them: the real
+//! SmolLM2 behind the official `openai` Python client, Debian's Chromium using the
+//! web chat, 64 streaming clients at once, and the terminal chat.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::{f1ai, stderr, stdout, tiny_model};
+
+/// A running `f1ai serve`; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(workspace: &Path, args: &[&str], api_key: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_f1ai"))
+        .arg("--workspace")
+        .arg(workspace)
+        .args(["serve", "--port", "0"])
+        .args(args)
+        .env("F1AI_API_KEY", api_key)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Server { child, url }
+}
+
+#[test]
+fn the_official_openai_client_talks_to_the_server() {
+    let work = tempfile::tempdir().unwrap();
+    let server = serve(
+        work.path(),
+        &["--model", "smollm2", "--max-tokens", "64"],
+        "k3y",
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_client.py");
+    let output = Command::new("python3")
+        .arg(&script)
+        .args([&server.url, "k3y", "smollm2"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("openai client ok"));
+}
+
+#[test]
+fn a_browser_sends_a_message_and_sees_the_streamed_reply() {
+    let work = tempfile::tempdir().unwrap();
+    let model = tiny_model(work.path(), "smollm2");
+    let server = serve(
+        work.path(),
+        &["--model", model.to_str().unwrap(), "--max-tokens", "24"],
+        "",
+    );
+    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `npm install --prefix {}` (scripts/test.sh does)",
+        browser.display()
+    );
+    let screenshot = work.path().join("chat.png");
+    let output = Command::new("node")
+        .arg(browser.join("chat.mjs"))
+        .arg(&server.url)
+        .arg(&screenshot)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(seen["models"], serde_json::json!(["tiny-smollm2"]));
+    assert!(
+        seen["stats"].as_str().unwrap().contains("tokens/s"),
+        "{seen}"
+    );
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+}
+
+#[test]
+fn sixty_four_streaming_clients_are_all_served() {
+    let work = tempfile::tempdir().unwrap();
+    let model = tiny_model(work.path(), "smollm2");
+    let output = f1ai(
+        work.path(),
+        &[
+            "bench",
+            "serve",
+            "--model",
+            model.to_str().unwrap(),
+            "--clients",
+            "64",
+            "--max-tokens",
+            "8",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("results/benchmarks/serve.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["completed"], 64, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["completion_tokens"], 64 * 8, "{report}");
+    let p = &report["total_ms"];
+    assert!(p["p50"].as_f64().unwrap() <= p["p99"].as_f64().unwrap());
+    println!("{}", stdout(&output));
+}
+
+/// The `context N tokens` of every reply the chat printed.
+fn contexts(transcript: &str) -> Vec<usize> {
+    transcript
+        .match_indices("context ")
+        .map(|(i, _)| {
+            transcript[i + 8..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+fn chat(workspace: &Path, args: &[&str], input: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_f1ai"))
+        .arg("--workspace")
+        .arg(workspace)
+        .arg("chat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+}
+
+#[test]
+fn the_terminal_chat_keeps_history_resets_and_switches_models() {
+    let work = tempfile::tempdir().unwrap();
+    let model = tiny_model(work.path(), "smollm2");
+    let other = work.path().join("other.gguf");
+    std::fs::copy(&model, &other).unwrap();
+    let transcript = chat(
+        work.path(),
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--model",
+            other.to_str().unwrap(),
+            "--max-tokens",
+            "6",
+        ],
+        "Who won in 1988?\nAnd in 1989?\n/reset\nWho won in 1988?\n/model\n/model other\n\
+         Who won in 1988?\n/model nope\n/quit\nnever read\n",
+    );
+    let context = contexts(&transcript);
+    assert_eq!(context.len(), 4, "{transcript}");
+    // The second turn sees the first; after /reset the conversation starts over.
+    assert!(context[1] > context[0], "{transcript}");
+    assert_eq!(context[2], context[0], "{transcript}");
+    // Switching models keeps the conversation.
+    assert!(context[3] > context[2], "{transcript}");
+    assert!(transcript.contains("(conversation cleared)"));
+    assert!(
+        transcript.contains("* tiny-smollm2\n  other\n"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("(now talking to other"));
+    assert!(transcript.contains("other> "), "{transcript}");
+    assert!(
+        transcript.contains("model 'nope' is not served"),
+        "{transcript}"
+    );
+}
