@@ -1,9 +1,11 @@
 //! Evaluation metrics that match the reference implementations people cite, fact
-//! accuracy against gold entities, and bootstrap confidence intervals.
+//! accuracy against gold entities, an LLM-as-judge, and bootstrap confidence
+//! intervals.
 
 pub mod bleu;
 pub mod bootstrap;
 pub mod config;
 pub mod facts;
+pub mod judge;
 pub mod rouge;
 pub mod run;

@@ -28,9 +28,16 @@ impl Assistant {
         })
     }
 
-    /// The token ids of `messages` rendered with the generation prompt.
+    /// The token ids of `messages` rendered with the generation prompt. A final
+    /// assistant message is a prefill: the reply continues it (as llama.cpp's
+    /// server does), which is how a caller forces an answer's format.
     pub fn prompt(&self, messages: &[ChatMessage]) -> Result<Vec<u32>> {
-        let text = self.template.render(messages, true)?;
+        let text = match messages.split_last() {
+            Some((last, earlier)) if last.role == "assistant" => {
+                self.template.render(earlier, true)? + &last.content
+            }
+            _ => self.template.render(messages, true)?,
+        };
         self.tokenizer.encode_prompt(&text)
     }
 

@@ -1,5 +1,7 @@
 //! The OpenAI chat-completions wire format: what clients send, what they get back,
-//! and how a request becomes a generation. Fields the project does not implement
+//! and how a request becomes a generation. A final assistant message is continued
+//! (a prefill, as llama.cpp's server and vLLM allow); the reply holds only the
+//! continuation. Fields the project does not implement
 //! are refused when set to anything but their neutral value, never silently ignored.
 
 use f1_model::chat::ChatMessage;
@@ -118,11 +120,8 @@ impl ChatCompletionRequest {
             };
             messages.push(ChatMessage::new(role, &message.content.text()?));
         }
-        if messages.last().map(|m| m.role.as_str()) == Some("assistant") {
-            return Err(invalid(
-                "messages",
-                "the last message must not be the assistant's",
-            ));
+        if messages.iter().all(|m| m.role == "assistant") {
+            return Err(invalid("messages", "there is no user or system message"));
         }
         let max_tokens = self
             .max_completion_tokens

@@ -166,6 +166,16 @@ pub struct EvalArgs {
     /// Evaluation configuration (YAML); built-in defaults when not given.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Judge through this OpenAI-compatible API root (e.g. http://127.0.0.1:8080/v1).
+    #[arg(long, env = "F1AI_JUDGE_URL")]
+    pub judge_url: Option<String>,
+    /// The judge model's name at --judge-url.
+    #[arg(long, env = "F1AI_JUDGE_MODEL")]
+    pub judge_model: Option<String>,
+    /// Judge with a local model (smollm2, gemma3, a run or a GGUF path), served on
+    /// loopback for the duration of the evaluation.
+    #[arg(long, conflicts_with = "judge_url")]
+    pub judge_local: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -171,33 +171,26 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
 /// Starts the server in this process on a free loopback port and runs the load
 /// test against it.
 fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
-    use f1_serve::{catalog::Catalog, engine::Engine, load, server};
+    use f1_serve::{load, server::ServeOptions};
 
     ensure!(args.clients > 0, "--clients must be at least 1");
     let sources = crate::catalog::sources(workspace, std::slice::from_ref(&args.model), None)?;
     let model = sources[0].id.clone();
-    let mut catalog = Catalog::new(sources)?;
-    catalog.load_all()?;
-    let engine = Engine::start(catalog, args.clients);
-    let options = server::ServeOptions {
+    let options = ServeOptions {
         max_tokens: args.max_tokens,
-        ..server::ServeOptions::default()
+        ..ServeOptions::default()
     };
-    let report = tokio::runtime::Runtime::new()?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        tokio::spawn(server::serve(listener, server::router(engine, options)));
-        let test = load::LoadTest {
-            url,
-            model: model.clone(),
-            clients: args.clients,
-            max_tokens: args.max_tokens,
-            api_key: None,
-            question: "Who won the 2021 Abu Dhabi Grand Prix?".into(),
-            timeout: std::time::Duration::from_secs(600),
-        };
-        anyhow::Ok(load::run(&test).await?)
-    })?;
+    let url = super::serve::spawn_local(sources, args.clients, options)?;
+    let test = load::LoadTest {
+        url,
+        model: model.clone(),
+        clients: args.clients,
+        max_tokens: args.max_tokens,
+        api_key: None,
+        question: "Who won the 2021 Abu Dhabi Grand Prix?".into(),
+        timeout: std::time::Duration::from_secs(600),
+    };
+    let report = tokio::runtime::Runtime::new()?.block_on(load::run(&test))?;
     println!(
         "{:<10} {:>8} {:>10} {:>7} {:>22} {:>22} {:>9}",
         "model",

@@ -19,11 +19,15 @@ use crate::output::{write_json, write_text};
 use crate::workspace::Workspace;
 
 /// One predictions file: `<model>-<method>-<mode>`.
-struct Run {
-    name: String,
-    model: String,
-    scores: RunScores,
-    metrics: RunMetrics,
+pub struct Run {
+    pub name: String,
+    pub model: String,
+    pub method: String,
+    pub mode: String,
+    pub questions: Vec<String>,
+    pub answers: Vec<Answer>,
+    pub scores: RunScores,
+    pub metrics: RunMetrics,
 }
 
 fn answers(predictions: &[Prediction]) -> Vec<Answer> {
@@ -86,18 +90,24 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        loaded.push((name, predictions[0].model.clone(), answers(&predictions)));
+        loaded.push((name, predictions));
     }
-    let entities = run::family_entities(loaded.iter().flat_map(|(_, _, a)| a));
+    let all_answers: Vec<Vec<Answer>> = loaded.iter().map(|(_, p)| answers(p)).collect();
+    let entities = run::family_entities(all_answers.iter().flatten());
     let rouge = RougeScorer::new(config.rouge_stemmer);
     let runs: Vec<Run> = loaded
         .into_iter()
-        .map(|(name, model, answers)| {
+        .zip(all_answers)
+        .map(|((name, predictions), answers)| {
             let scores = run::score(&answers, &entities, &rouge);
             let metrics = run::summarize(&scores, config.bootstrap_resamples, config.seed);
             Run {
                 name,
-                model,
+                model: predictions[0].model.clone(),
+                method: predictions[0].method.clone(),
+                mode: predictions[0].mode.clone(),
+                questions: predictions.iter().map(|p| p.question.clone()).collect(),
+                answers,
                 scores,
                 metrics,
             }
@@ -161,6 +171,11 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
         ));
     }
     table.push_str("\nValues with bootstrap 95% confidence intervals.\n");
+    if let Some(judge) = super::judge::resolve(&args, config.judge.as_ref(), workspace)? {
+        let (report, markdown) = super::judge::run(&judge, &runs, &config, workspace)?;
+        write_json(&dir.join("judge.json"), &report)?;
+        table.push_str(&markdown);
+    }
     write_text(&dir.join("summary.md"), &table)?;
     println!("{table}");
     println!("wrote {}", dir.join("summary.md").display());

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod chat;
 pub mod data;
 pub mod eval;
+pub mod judge;
 pub mod merge;
 pub mod models;
 pub mod serve;

@@ -1,7 +1,7 @@
 //! `f1ai serve`: the OpenAI-compatible API and the web chat page.
 
 use anyhow::{Context, Result};
-use f1_serve::catalog::Catalog;
+use f1_serve::catalog::{Catalog, ModelSource};
 use f1_serve::engine::Engine;
 use f1_serve::server::{self, ServeOptions};
 
@@ -40,4 +40,32 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
         server::serve(listener, app).await?;
         Ok(())
     })
+}
+
+/// Serves `sources` on a free loopback port from a background thread (for the
+/// load test and a local judge); returns the server's root URL.
+pub fn spawn_local(
+    sources: Vec<ModelSource>,
+    queue: usize,
+    options: ServeOptions,
+) -> Result<String> {
+    let mut catalog = Catalog::new(sources)?;
+    catalog.load_all()?;
+    let app = server::router(Engine::start(catalog, queue), options);
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    listener.set_nonblocking(true)?;
+    let url = format!("http://{}", listener.local_addr()?);
+    std::thread::Builder::new()
+        .name("local-server".into())
+        .spawn(move || {
+            let served = tokio::runtime::Runtime::new().and_then(|runtime| {
+                runtime.block_on(async {
+                    server::serve(tokio::net::TcpListener::from_std(listener)?, app).await
+                })
+            });
+            if let Err(error) = served {
+                tracing::error!(%error, "the local server stopped");
+            }
+        })?;
+    Ok(url)
 }
