@@ -120,3 +120,146 @@ fn bad_predictions_fail_clearly() {
         "unknown field `samples`",
     );
 }
+
+/// A run of `method` whose answers are the gold answer (`right`) or another driver.
+fn judged_run(work: &std::path::Path, method: &str, right: bool) {
+    let mut line: Value = serde_json::from_str(&prediction(
+        "0",
+        "zero-shot",
+        if right {
+            "Ayrton Senna won the race."
+        } else {
+            "Alain Prost won the race."
+        },
+        "Ayrton Senna",
+    ))
+    .unwrap();
+    line["method"] = json!(method);
+    line["question"] = json!("Who won the 1988 Japanese Grand Prix?");
+    write_run(
+        work,
+        &format!("smollm2-{method}-zero-shot"),
+        &[line.to_string()],
+    );
+}
+
+#[test]
+fn a_local_judge_reports_agreement_and_position_consistency_and_caches() {
+    let work = tempfile::tempdir().unwrap();
+    judged_run(work.path(), "base", false);
+    judged_run(work.path(), "lora", true);
+    let config = work.path().join("eval.yaml");
+    std::fs::write(
+        &config,
+        "bootstrap_resamples: 50\njudge:\n  max_answers: 1\n  max_tokens: 8\n  retries: 1\n",
+    )
+    .unwrap();
+    let args = [
+        "eval",
+        "--config",
+        config.to_str().unwrap(),
+        "--judge-local",
+        "smollm2",
+    ];
+    let output = f1ai(work.path(), &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let path = work.path().join("results/metrics/judge.json");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(report["judge"]["model"], "smollm2");
+    assert!(
+        report["stats"]["requests"].as_u64().unwrap() >= 6,
+        "{report}"
+    );
+    for run in ["smollm2-base-zero-shot", "smollm2-lora-zero-shot"] {
+        let judged = &report["runs"][run];
+        assert_eq!(judged["n"], 1, "{judged}");
+        // Each rating is either a verdict within 1-10 or a counted failure.
+        let ratings = judged["ratings"].as_array().unwrap();
+        let failed = judged["rating_failed"].as_u64().unwrap() as usize;
+        assert_eq!(ratings.iter().filter(|r| r.is_null()).count(), failed);
+        for rating in ratings.iter().filter_map(Value::as_f64) {
+            assert!((1.0..=10.0).contains(&rating), "{rating}");
+        }
+        if let Some(agreement) = judged["agreement_with_fact_accuracy"].as_object() {
+            let kappa = agreement["kappa"].as_f64().unwrap();
+            assert!((-1.0..=1.0).contains(&kappa));
+            assert_eq!(agreement["n"], 1);
+        }
+    }
+    let pair = &report["pairs"][0];
+    assert_eq!(pair["first"], "smollm2-base-zero-shot");
+    assert_eq!(pair["n"], 1);
+    let outcomes = ["first_wins", "second_wins", "ties", "failed"]
+        .iter()
+        .map(|k| pair[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(outcomes, 1, "{pair}");
+    assert!(stdout(&output).contains("## LLM-as-judge (smollm2"));
+
+    // Every judgment is cached: a rerun asks the judge nothing.
+    let again = f1ai(work.path(), &args);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("judge smollm2: 0 requests, 6 from cache"),
+        "{}",
+        stdout(&again)
+    );
+    let rerun: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(rerun["runs"], report["runs"]);
+}
+
+/// A server on loopback that answers every request with `response` after
+/// `delay`, for `connections` connections.
+fn broken_endpoint(
+    response: &'static str,
+    delay: std::time::Duration,
+    connections: usize,
+) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let mut stream = stream.unwrap();
+            let mut buffer = [0u8; 65536];
+            let _ = stream.read(&mut buffer);
+            std::thread::sleep(delay);
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_judge_that_returns_garbage_or_times_out_fails_clearly() {
+    let work = tempfile::tempdir().unwrap();
+    judged_run(work.path(), "base", false);
+    let config = work.path().join("eval.yaml");
+    std::fs::write(
+        &config,
+        "bootstrap_resamples: 10\njudge:\n  max_answers: 1\n  retries: 1\n  timeout_s: 1\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let garbage = broken_endpoint(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 11\r\nconnection: close\r\n\r\nnot json!!!",
+        std::time::Duration::ZERO,
+        4,
+    );
+    fails_with(
+        work.path(),
+        &["eval", "--config", config, "--judge-url", &garbage],
+        1,
+        "the answer is not JSON: not json!!!",
+    );
+    // Nothing was cached from a failed endpoint, and no judge.json claims a score.
+    assert!(!work.path().join("results/metrics/judge.json").exists());
+
+    let silent = broken_endpoint("", std::time::Duration::from_secs(3), 4);
+    fails_with(
+        work.path(),
+        &["eval", "--config", config, "--judge-url", &silent],
+        1,
+        "no answer within 1s",
+    );
+}
