@@ -112,6 +112,27 @@ impl Encoder<'_> {
         })
     }
 
+    /// Like [`Encoder::encode`], but only the final assistant turn is scored: the
+    /// reply given everything before it (teacher forcing), as perplexity asks.
+    pub fn encode_last_reply(&self, conversation: &[ChatMessage]) -> Result<Sequence> {
+        let mut sequence = self.encode(conversation)?;
+        if let Some(last) = conversation.iter().rposition(|m| m.role == "assistant") {
+            let mut earlier = Vec::with_capacity(last + 1);
+            if !self.system_prompt.is_empty()
+                && conversation.first().is_some_and(|m| m.role != "system")
+            {
+                earlier.push(ChatMessage::new("system", self.system_prompt));
+            }
+            earlier.extend_from_slice(&conversation[..last]);
+            let start = common_prefix(&sequence.ids, &self.tokens(&earlier, true)?);
+            let start = start.min(sequence.trained.len());
+            sequence.trained[..start]
+                .iter_mut()
+                .for_each(|t| *t = false);
+        }
+        Ok(sequence)
+    }
+
     fn tokens(&self, messages: &[ChatMessage], open_turn: bool) -> Result<Vec<u32>> {
         let text = self.template.render(messages, open_turn)?;
         Ok(self.tokenizer.encode_prompt(&text)?)

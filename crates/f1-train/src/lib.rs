@@ -12,6 +12,7 @@ pub mod loss;
 pub mod metrics;
 pub mod optimizer;
 pub mod peft;
+pub mod perplexity;
 pub mod schedule;
 pub mod trainable;
 pub mod trainer;

@@ -176,6 +176,16 @@ pub struct EvalArgs {
     /// loopback for the duration of the evaluation.
     #[arg(long, conflicts_with = "judge_url")]
     pub judge_local: Option<String>,
+    /// Also measure each model's perplexity of the test split's reference replies.
+    #[arg(long)]
+    pub perplexity: bool,
+    /// A model for --perplexity (as `chat --model`); repeat for several (default:
+    /// smollm2 and every run in models/artifacts/).
+    #[arg(long = "perplexity-model", requires = "perplexity")]
+    pub perplexity_models: Vec<String>,
+    /// Test conversations scored for --perplexity (0: all).
+    #[arg(long, default_value_t = 80)]
+    pub perplexity_limit: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -263,3 +263,50 @@ fn a_judge_that_returns_garbage_or_times_out_fails_clearly() {
         "no answer within 1s",
     );
 }
+
+#[test]
+fn perplexity_scores_the_test_replies_with_an_interval() {
+    let work = common::curated_workspace();
+    write_run(
+        work.path(),
+        "smollm2-base-rag",
+        &[prediction("0", "rag", "Ayrton Senna", "Ayrton Senna")],
+    );
+    let model = common::tiny_model(work.path(), "smollm2");
+    let output = f1ai(
+        work.path(),
+        &[
+            "eval",
+            "--perplexity",
+            "--perplexity-model",
+            model.to_str().unwrap(),
+            "--perplexity-limit",
+            "6",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("## Perplexity of the reference replies (6 test conversations)")
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("results/metrics/perplexity.json")).unwrap(),
+    )
+    .unwrap();
+    let scored = &report["models"]["tiny-smollm2"];
+    assert_eq!(scored["conversations"], 6);
+    let examples = scored["per_example"].as_array().unwrap();
+    assert_eq!(examples.len(), 6);
+    let (nll, tokens) = examples.iter().fold((0.0, 0.0), |(n, t), e| {
+        (
+            n + e["nll"].as_f64().unwrap(),
+            t + e["tokens"].as_f64().unwrap(),
+        )
+    });
+    let p = &scored["perplexity"];
+    let value = p["value"].as_f64().unwrap();
+    // The corpus perplexity is exp(total NLL / total tokens), inside its interval;
+    // a random model over a 49k vocabulary is far from fluent.
+    assert!((value / (nll / tokens).exp() - 1.0).abs() < 1e-9);
+    assert!(p["low"].as_f64().unwrap() <= value && value <= p["high"].as_f64().unwrap());
+    assert!(value > 1000.0, "{value}");
+}

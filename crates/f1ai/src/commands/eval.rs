@@ -171,6 +171,11 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
         ));
     }
     table.push_str("\nValues with bootstrap 95% confidence intervals.\n");
+    if args.perplexity {
+        let (report, markdown) = super::perplexity::run(&args, &config, workspace)?;
+        write_json(&dir.join("perplexity.json"), &report)?;
+        table.push_str(&markdown);
+    }
     if let Some(judge) = super::judge::resolve(&args, config.judge.as_ref(), workspace)? {
         let (report, markdown) = super::judge::run(&judge, &runs, &config, workspace)?;
         write_json(&dir.join("judge.json"), &report)?;

@@ -8,5 +8,6 @@ pub mod eval;
 pub mod judge;
 pub mod merge;
 pub mod models;
+pub mod perplexity;
 pub mod serve;
 pub mod train;
