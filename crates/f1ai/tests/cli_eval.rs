@@ -56,8 +56,37 @@ fn scores_every_run_with_intervals_and_compares_them() {
         .collect();
     write_run(work.path(), "smollm2-base-rag", &good);
     write_run(work.path(), "smollm2-base-zero-shot", &bad);
+    let run = work.path().join("models/artifacts/smollm2-lora");
+    std::fs::create_dir_all(&run).unwrap();
+    let summary = json!({
+        "run_name": "smollm2-lora", "model": "smollm2", "method": "lora", "steps": 150,
+        "epochs_started": 1, "tokens_seen": 91764, "wall_seconds": 1261.3,
+        "tokens_per_second": 72.75, "trainable_parameters": 1843200,
+        "total_parameters": 136358208, "peak_rss_mib": 2590.0, "first_loss": 2.14,
+        "final_loss": 1.15, "initial_val_loss": 2.153, "final_val_loss": 0.98,
+        "best_val_loss": 0.98, "exported_step": 150, "stopped_early": false
+    });
+    std::fs::write(run.join("training_summary.json"), summary.to_string()).unwrap();
     let output = f1ai(work.path(), &["eval"]);
     assert!(output.status.success(), "{}", stderr(&output));
+    // Cost: the training run's summary and each predictions run's latency.
+    assert!(
+        stdout(&output).contains(
+            "| smollm2-lora | lora | 1843200 (1.35%) | 150 | 21.0 min | 72.8 | 2590 MiB | 2.153 -> 0.980 |"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stdout(&output).contains("| smollm2-base-rag | 40 | 0.50 | 6.0 | 12.0 |"));
+    let system: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("results/metrics/system.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(system["training"][0]["peak_rss_mib"], 2590.0);
+    assert_eq!(
+        system["inference"]["smollm2-base-zero-shot"]["mean_latency_s"],
+        0.5
+    );
     assert!(
         stdout(&output).contains("| smollm2-base-rag | 40 | 100.0 [100.0, 100.0] | 100.0"),
         "{}",
@@ -119,6 +148,11 @@ fn bad_predictions_fail_clearly() {
         1,
         "unknown field `samples`",
     );
+
+    let run = work.path().join("models/artifacts/broken");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("training_summary.json"), "{\"run_name\": 3}").unwrap();
+    fails_with(work.path(), &["eval"], 1, "broken/training_summary.json");
 }
 
 /// A run of `method` whose answers are the gold answer (`right`) or another driver.

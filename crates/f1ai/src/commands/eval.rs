@@ -171,6 +171,9 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
         ));
     }
     table.push_str("\nValues with bootstrap 95% confidence intervals.\n");
+    let (system, markdown) = super::system::collect(&runs, workspace)?;
+    write_json(&dir.join("system.json"), &system)?;
+    table.push_str(&markdown);
     if args.perplexity {
         let (report, markdown) = super::perplexity::run(&args, &config, workspace)?;
         write_json(&dir.join("perplexity.json"), &report)?;

@@ -10,4 +10,5 @@ pub mod merge;
 pub mod models;
 pub mod perplexity;
 pub mod serve;
+pub mod system;
 pub mod train;
