@@ -31,5 +31,5 @@ done
 "$f1ai" --workspace "$workspace" train --config config/lora_config.yaml --resume
 "$f1ai" --workspace "$workspace" baseline --model smollm2 --limit "$limit" \
   --adapter "$workspace/models/artifacts/smollm2-lora"
-"$f1ai" --workspace "$workspace" eval --config config/evaluation_config.yaml
+"$f1ai" --workspace "$workspace" eval --config config/evaluation_config.yaml --perplexity
 echo "metrics: $workspace/results/metrics/summary.md"
