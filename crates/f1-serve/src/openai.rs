@@ -175,7 +175,7 @@ impl ChatCompletionRequest {
                 top_k: Some(self.top_k.unwrap_or(DEFAULT_TOP_K)).filter(|&k| k > 0),
                 top_p: Some(top_p).filter(|&p| p < 1.0),
                 repeat_penalty: self.repetition_penalty.unwrap_or(1.0),
-                seed: self.seed.unwrap_or_else(rand_seed),
+                seed: self.seed.unwrap_or_else(clock_seed),
                 stop,
                 ..GenerationConfig::default()
             },
@@ -191,7 +191,7 @@ impl ChatCompletionRequest {
 
 /// A seed from the clock, for requests that give none (as OpenAI's API: sampled
 /// answers differ between calls unless a seed is given).
-fn rand_seed() -> u64 {
+fn clock_seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)

@@ -51,6 +51,10 @@ fn ask(max_tokens: usize, stream: bool) -> Value {
     })
 }
 
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// The `data:` payloads of a finished SSE body.
 fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")
@@ -65,24 +69,10 @@ async fn whole_and_streamed_completions_agree() {
     let url = start(dir.path(), 8, ServeOptions::default()).await;
     let http = reqwest::Client::new();
 
-    let health: Value = http
-        .get(format!("{url}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get_json(&http, format!("{url}/health")).await;
     assert_eq!(health["status"], "ok");
     assert_eq!(health["models"], json!(["tiny"]));
-    let models: Value = http
-        .get(format!("{url}/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = get_json(&http, format!("{url}/v1/models")).await;
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], "tiny");
 
@@ -252,28 +242,14 @@ async fn a_full_queue_answers_503_and_frees_its_place() {
         .unwrap();
     assert_eq!(busy.status().as_u16(), 503);
     assert_eq!(busy.headers()["retry-after"], "1");
-    let health: Value = http
-        .get(format!("{url}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get_json(&http, format!("{url}/health")).await;
     assert_eq!(health["in_flight"], 1);
 
     // Going away cancels the generation and frees the place.
     drop(stream);
     let mut freed = false;
     for _ in 0..100 {
-        let health: Value = http
-            .get(format!("{url}/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health: Value = get_json(&http, format!("{url}/health")).await;
         if health["in_flight"] == 0 {
             freed = true;
             break;

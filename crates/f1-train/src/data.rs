@@ -88,6 +88,16 @@ impl Encoder<'_> {
     /// Each turn's span is found by rendering the conversation up to its opening
     /// and up to its end, so the mask follows the template whatever it is.
     pub fn encode(&self, conversation: &[ChatMessage]) -> Result<Sequence> {
+        self.encode_turns(conversation, false)
+    }
+
+    /// Like [`Encoder::encode`], but only the final assistant turn is scored: the
+    /// reply given everything before it (teacher forcing), as perplexity asks.
+    pub fn encode_last_reply(&self, conversation: &[ChatMessage]) -> Result<Sequence> {
+        self.encode_turns(conversation, true)
+    }
+
+    fn encode_turns(&self, conversation: &[ChatMessage], last_only: bool) -> Result<Sequence> {
         let mut messages = Vec::with_capacity(conversation.len() + 1);
         if !self.system_prompt.is_empty()
             && conversation.first().is_some_and(|m| m.role != "system")
@@ -97,8 +107,9 @@ impl Encoder<'_> {
         messages.extend_from_slice(conversation);
         let ids = self.tokens(&messages, false)?;
         let mut trained = vec![false; ids.len()];
+        let last = messages.iter().rposition(|m| m.role == "assistant");
         for (index, message) in messages.iter().enumerate() {
-            if message.role != "assistant" {
+            if message.role != "assistant" || (last_only && Some(index) != last) {
                 continue;
             }
             let start = common_prefix(&ids, &self.tokens(&messages[..index], true)?);
@@ -110,27 +121,6 @@ impl Encoder<'_> {
             ids: ids[..keep].to_vec(),
             trained: trained[..keep].to_vec(),
         })
-    }
-
-    /// Like [`Encoder::encode`], but only the final assistant turn is scored: the
-    /// reply given everything before it (teacher forcing), as perplexity asks.
-    pub fn encode_last_reply(&self, conversation: &[ChatMessage]) -> Result<Sequence> {
-        let mut sequence = self.encode(conversation)?;
-        if let Some(last) = conversation.iter().rposition(|m| m.role == "assistant") {
-            let mut earlier = Vec::with_capacity(last + 1);
-            if !self.system_prompt.is_empty()
-                && conversation.first().is_some_and(|m| m.role != "system")
-            {
-                earlier.push(ChatMessage::new("system", self.system_prompt));
-            }
-            earlier.extend_from_slice(&conversation[..last]);
-            let start = common_prefix(&sequence.ids, &self.tokens(&earlier, true)?);
-            let start = start.min(sequence.trained.len());
-            sequence.trained[..start]
-                .iter_mut()
-                .for_each(|t| *t = false);
-        }
-        Ok(sequence)
     }
 
     fn tokens(&self, messages: &[ChatMessage], open_turn: bool) -> Result<Vec<u32>> {
