@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bleu::BleuStats;
 use crate::bootstrap::{confidence_interval, mean_at, paired_p_value, Interval};
@@ -105,14 +105,14 @@ fn corpus_bleu_at(stats: &[BleuStats], indices: &[usize]) -> f64 {
 }
 
 /// Accuracy of a group of answers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupAccuracy {
     pub n: usize,
     pub fact_accuracy: f64,
 }
 
 /// A run's metrics, each with a bootstrap 95% CI.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunMetrics {
     pub n: usize,
     pub fact_accuracy: Interval,
@@ -166,7 +166,7 @@ pub fn summarize(scores: &RunScores, resamples: usize, seed: u64) -> RunMetrics 
 }
 
 /// Paired bootstrap p-values of two runs over the questions both answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
     pub shared: usize,
     pub fact_accuracy_difference: f64,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use f1_serve::catalog::ModelSource;
 
 use crate::workspace::Workspace;
@@ -61,6 +61,76 @@ fn folder_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
+/// A model as `baseline` labels its predictions: the base model's name and the
+/// method (`base`, `lora` or `full`).
+pub struct Labelled {
+    pub source: ModelSource,
+    pub model: String,
+    pub method: &'static str,
+}
+
+/// Resolves `model` as [`sources`] does, with `adapter` put on it, and labels it.
+pub fn labelled(workspace: &Workspace, model: &str, adapter: Option<&Path>) -> Result<Labelled> {
+    let mut source = resolve(workspace, model)?;
+    if let Some(adapter) = adapter {
+        ensure!(
+            source.adapter.is_none(),
+            "{model} already carries an adapter; --adapter adds one to a plain model"
+        );
+        source.adapter = Some(adapter.to_path_buf());
+    }
+    if let Some(adapter) = &source.adapter {
+        let config = f1_train::peft::read_adapter_config(adapter)?;
+        let base = registered_base(adapter, &config.base_model_name_or_path)?;
+        return Ok(Labelled {
+            source,
+            model: base.to_string(),
+            method: "lora",
+        });
+    }
+    if f1_model::registry::find(model).is_ok() {
+        return Ok(Labelled {
+            source,
+            model: model.to_string(),
+            method: "base",
+        });
+    }
+    // A fine-tuned model: its training summary names the base model.
+    let summary_path = source
+        .gguf
+        .parent()
+        .map(|dir| dir.join(f1_train::trainer::SUMMARY_FILE))
+        .filter(|path| path.is_file());
+    let base = match summary_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let summary: f1_train::metrics::RunSummary =
+                serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+            summary.model
+        }
+        None => source.id.clone(),
+    };
+    Ok(Labelled {
+        source,
+        model: base,
+        method: "full",
+    })
+}
+
+fn registered_base(adapter: &Path, hugging_face: &str) -> Result<&'static str> {
+    match f1_model::registry::MODELS
+        .iter()
+        .find(|m| m.hugging_face == hugging_face)
+    {
+        Some(spec) => Ok(spec.name),
+        None => bail!(
+            "{}: base model '{hugging_face}' is not a registered model",
+            adapter.display()
+        ),
+    }
+}
+
 fn resolve(workspace: &Workspace, model: &str) -> Result<ModelSource> {
     if f1_model::registry::find(model).is_ok() {
         return Ok(ModelSource {
@@ -95,19 +165,10 @@ fn resolve(workspace: &Workspace, model: &str) -> Result<ModelSource> {
     }
     if path.join("adapter_config.json").is_file() {
         let config = f1_train::peft::read_adapter_config(&path)?;
-        let Some(base) = f1_model::registry::MODELS
-            .iter()
-            .find(|m| m.hugging_face == config.base_model_name_or_path)
-        else {
-            bail!(
-                "{}: base model '{}' is not a registered model",
-                path.display(),
-                config.base_model_name_or_path
-            );
-        };
+        let base = registered_base(&path, &config.base_model_name_or_path)?;
         return Ok(ModelSource {
             id: folder_name(&path),
-            gguf: workspace.base_model(base.name)?,
+            gguf: workspace.base_model(base)?,
             adapter: Some(path),
         });
     }

@@ -35,6 +35,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Phase 4: score every predictions file with confidence intervals.
     Eval(EvalArgs),
+    /// Phase 5: charts, findings and the HTML/Markdown report from the results.
+    Report(ReportArgs),
     /// Phase 5: talk to a model in the terminal (streamed, /reset, /model).
     Chat(ChatArgs),
     /// Phase 5: OpenAI-compatible API and web chat page.
@@ -42,6 +44,16 @@ pub enum Command {
     /// Benchmarks: print a table and write JSON under results/benchmarks/.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Where report.html and report.md go (default: results/reports/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where the SVG and PNG charts go (default: results/visualizations/).
+    #[arg(long)]
+    pub charts: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -131,7 +143,9 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
-    /// smollm2 or gemma3 (fetched into models/base/ if missing).
+    /// smollm2 or gemma3 (fetched into models/base/ if missing), a run in
+    /// models/artifacts/ (a LoRA adapter on its base, or a full run's model.gguf),
+    /// a GGUF file or an artifact folder.
     #[arg(long, default_value = "smollm2")]
     pub model: String,
     /// zero-shot, few-shot or rag; repeat for several (default: all three).

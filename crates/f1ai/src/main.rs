@@ -52,6 +52,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => commands::train::run(args, &workspace),
         Command::Merge(args) => commands::merge::run(args, &workspace),
         Command::Eval(args) => commands::eval::run(args, &workspace),
+        Command::Report(args) => commands::report::run(args, &workspace),
         Command::Chat(args) => commands::chat::run(args, &workspace),
         Command::Serve(args) => commands::serve::run(args, &workspace),
         Command::Bench(command) => commands::bench::run(command, &workspace),

@@ -1,12 +1,12 @@
 //! How far the judge can be trusted: agreement with fact accuracy (raw and
 //! Cohen's kappa) and consistency when the answers swap places.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::prompt::Preference;
 
 /// Agreement between two binary raters over the same items.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Agreement {
     pub n: usize,
     /// The share of items both raters call the same.

@@ -10,7 +10,7 @@ pub mod prompt;
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{confidence_interval, mean_at, Interval};
 use agreement::{agreement, combine, Agreement, PairOutcome};
@@ -19,7 +19,7 @@ use client::{Client, Endpoint};
 use prompt::{parse_preference, parse_rating, Message};
 
 /// Calls made and saved, and what went wrong.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct JudgeStats {
     pub requests: usize,
     pub cache_hits: usize,
@@ -173,7 +173,7 @@ pub struct Item {
 /// A run's judgments: mean ratings with bootstrap 95% CIs over the answers the
 /// judge rated (failures are counted, never averaged in), and the agreement of
 /// the reference-guided verdict (rating >= threshold means right) with fact accuracy.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunJudgment {
     pub n: usize,
     pub rating: Option<Interval>,
@@ -236,7 +236,7 @@ pub fn judge_run(
 }
 
 /// Two runs compared answer by answer (reference-guided, both orders).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PairJudgment {
     pub first: String,
     pub second: String,

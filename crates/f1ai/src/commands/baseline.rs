@@ -1,6 +1,6 @@
-//! `f1ai baseline`: a pretrained model (optionally with a LoRA adapter) answers a
-//! dataset split in each prompting mode; predictions go to
-//! results/predictions/<model>-<base|lora>-<mode>.jsonl.
+//! `f1ai baseline`: a pretrained or fine-tuned model (optionally with a LoRA
+//! adapter) answers a dataset split in each prompting mode; predictions go to
+//! results/predictions/<model>-<base|lora|full>-<mode>.jsonl.
 
 use anyhow::{ensure, Context, Result};
 use f1_baseline::{FactIndex, Mode, PromptBuilder, RunLabel};
@@ -41,21 +41,16 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
         None
     };
 
-    let spec = f1_model::registry::find(&args.model)?;
-    let path = workspace.base_model(spec.name)?;
-    let mut assistant = Assistant::load(&path, &candle_core::Device::Cpu)?;
-    let method = match &args.adapter {
-        Some(adapter) => {
-            let config = f1_train::peft::attach_adapter(&mut assistant.model.transformer, adapter)
-                .with_context(|| format!("loading the adapter in {}", adapter.display()))?;
-            tracing::info!(r = config.r, modules = ?config.target_modules, "adapter attached");
-            "lora"
-        }
-        None => "base",
-    };
+    let labelled = crate::catalog::labelled(workspace, &args.model, args.adapter.as_deref())?;
+    let mut assistant = Assistant::load(&labelled.source.gguf, &candle_core::Device::Cpu)?;
+    if let Some(adapter) = &labelled.source.adapter {
+        let config = f1_train::peft::attach_adapter(&mut assistant.model.transformer, adapter)
+            .with_context(|| format!("loading the adapter in {}", adapter.display()))?;
+        tracing::info!(r = config.r, modules = ?config.target_modules, "adapter attached");
+    }
     let label = RunLabel {
-        model: spec.name.to_string(),
-        method: method.to_string(),
+        model: labelled.model.clone(),
+        method: labelled.method.to_string(),
     };
     let config = GenerationConfig {
         max_tokens: args.max_tokens,
@@ -74,7 +69,7 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
             ProgressStyle::with_template("{prefix:>22} [{bar:30}] {pos}/{len} {msg} ETA {eta}")?
                 .progress_chars("=> "),
         );
-        progress.set_prefix(format!("{} {mode}", spec.name));
+        progress.set_prefix(format!("{} {} {mode}", label.model, label.method));
         let (mut tokens, mut seconds) = (0usize, 0f64);
         let predictions = f1_baseline::run(
             &mut assistant,
@@ -90,13 +85,14 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
             },
         )?;
         progress.finish();
-        let out = workspace.predictions(spec.name, method, mode.name());
+        let out = workspace.predictions(&label.model, &label.method, mode.name());
         f1_baseline::write_predictions(&out, &predictions)?;
         let mean_latency =
             predictions.iter().map(|p| p.latency_s).sum::<f64>() / predictions.len() as f64;
         println!(
-            "{} {mode}: {} answers, {mean_latency:.2} s each, wrote {}",
-            spec.name,
+            "{} {} {mode}: {} answers, {mean_latency:.2} s each, wrote {}",
+            label.model,
+            label.method,
             predictions.len(),
             out.display()
         );

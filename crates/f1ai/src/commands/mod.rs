@@ -9,6 +9,7 @@ pub mod judge;
 pub mod merge;
 pub mod models;
 pub mod perplexity;
+pub mod report;
 pub mod serve;
 pub mod system;
 pub mod train;

@@ -1,0 +1,86 @@
+//! Quality against cost: one point per model variant, a cost on x (training
+//! time or peak memory; 0 for a model that was not trained) and fact accuracy
+//! with its 95% CI on y.
+
+use f1_eval::bootstrap::Interval;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{Chart, DrawResult};
+use crate::font::FAMILY;
+
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub label: String,
+    pub colour: RGBColor,
+    pub cost: f64,
+    /// Fact accuracy in percent.
+    pub accuracy: Interval,
+}
+
+#[derive(Debug, Clone)]
+pub struct QualityCost {
+    /// The cost axis' description, unit included.
+    pub axis: String,
+    pub points: Vec<Point>,
+}
+
+impl Chart for QualityCost {
+    fn size(&self) -> (u32, u32) {
+        (560, 380)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let max_cost = self.points.iter().map(|p| p.cost).fold(1e-9f64, f64::max);
+        let max_accuracy = self
+            .points
+            .iter()
+            .map(|p| p.accuracy.high)
+            .fold(10.0f64, f64::max)
+            .min(100.0);
+        let mut chart = ChartBuilder::on(area)
+            .margin(14)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(
+                -0.05 * max_cost..max_cost * 1.3,
+                0.0..(max_accuracy * 1.1).min(105.0),
+            )?;
+        chart
+            .configure_mesh()
+            .x_desc(self.axis.as_str())
+            .y_desc("fact accuracy (%)")
+            .light_line_style(super::faint_grid())
+            .x_label_formatter(&super::tick)
+            .y_label_formatter(&super::tick)
+            .label_style((FAMILY, 13))
+            .axis_desc_style((FAMILY, 14))
+            .draw()?;
+        chart.draw_series(self.points.iter().map(|p| {
+            ErrorBar::new_vertical(
+                p.cost,
+                p.accuracy.low,
+                p.accuracy.value,
+                p.accuracy.high,
+                p.colour.stroke_width(2),
+                10,
+            )
+        }))?;
+        chart.draw_series(
+            self.points
+                .iter()
+                .map(|p| Circle::new((p.cost, p.accuracy.value), 6, p.colour.filled())),
+        )?;
+        let label_style =
+            TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        chart.draw_series(self.points.iter().map(|p| {
+            Text::new(
+                p.label.clone(),
+                (p.cost + 0.03 * max_cost, p.accuracy.value),
+                label_style.clone(),
+            )
+        }))?;
+        Ok(())
+    }
+}

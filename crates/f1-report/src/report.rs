@@ -1,0 +1,640 @@
+//! Assembles the report from a [`Study`]: which charts and tables, in what
+//! order, and where they are written.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use f1_eval::bootstrap::Interval;
+use f1_eval::facts::{grade, FamilyEntities};
+use f1_train::metrics::RunSummary;
+use plotters::style::RGBColor;
+
+use crate::chart::{self, Figure};
+use crate::document::{self, Document, Table};
+use crate::error::Result;
+use crate::findings::{self, percent};
+use crate::study::{Run, Study};
+
+/// Where the report goes.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// report.html and report.md.
+    pub reports: PathBuf,
+    /// Every chart as SVG and PNG.
+    pub charts: PathBuf,
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub html: PathBuf,
+    pub markdown: PathBuf,
+    /// The SVG and PNG files.
+    pub charts: Vec<PathBuf>,
+    pub findings: Vec<String>,
+}
+
+/// Example answers shown side by side.
+const EXAMPLES: usize = 8;
+
+fn method_colour(method: &str) -> RGBColor {
+    match method {
+        "base" => chart::series_colour(7),
+        "lora" => chart::series_colour(0),
+        "full" => chart::series_colour(1),
+        _ => chart::series_colour(4),
+    }
+}
+
+fn scaled(interval: &Interval, factor: f64) -> Interval {
+    Interval {
+        value: interval.value * factor,
+        low: interval.low * factor,
+        high: interval.high * factor,
+    }
+}
+
+fn cell(interval: &Interval, factor: f64) -> String {
+    format!(
+        "{:.1} [{:.1}, {:.1}]",
+        interval.value * factor,
+        interval.low * factor,
+        interval.high * factor
+    )
+}
+
+fn metric_bars(study: &Study, axis: &str, pick: impl Fn(&Run) -> Interval) -> chart::IntervalBars {
+    chart::IntervalBars {
+        axis: axis.to_string(),
+        bars: study
+            .runs
+            .iter()
+            .map(|run| chart::bars::Bar {
+                label: run.name.clone(),
+                value: pick(run),
+                colour: method_colour(&run.method),
+            })
+            .collect(),
+    }
+}
+
+fn loss_curves(study: &Study) -> chart::LossCurves {
+    chart::LossCurves {
+        curves: study
+            .training
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let initial = t.summary.initial_val_loss.map(|loss| (0.0, loss));
+                chart::loss::Curve {
+                    label: t.summary.run_name.clone(),
+                    colour: chart::series_colour(i),
+                    train: t.log.iter().map(|r| (r.step as f64, r.loss)).collect(),
+                    validation: initial
+                        .into_iter()
+                        .chain(
+                            t.log
+                                .iter()
+                                .filter_map(|r| r.val_loss.map(|v| (r.step as f64, v))),
+                        )
+                        .collect(),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Quality against a training cost, over the primary mode's runs; None when no
+/// fine-tuned run has a training summary.
+fn quality_cost(
+    study: &Study,
+    axis: &str,
+    cost: impl Fn(&RunSummary) -> f64,
+) -> Option<chart::QualityCost> {
+    let mut points = Vec::new();
+    let mut trained = false;
+    for run in study.primary_runs() {
+        let value = if run.method == "base" {
+            0.0
+        } else {
+            let training = study.training_of(run)?;
+            trained = true;
+            cost(&training.summary)
+        };
+        points.push(chart::scatter::Point {
+            label: format!("{} {}", run.model, run.method),
+            colour: method_colour(&run.method),
+            cost: value,
+            accuracy: scaled(&run.metrics.fact_accuracy, 100.0),
+        });
+    }
+    trained.then(|| chart::QualityCost {
+        axis: axis.to_string(),
+        points,
+    })
+}
+
+fn rating_histogram(study: &Study) -> Option<chart::RatingHistogram> {
+    let judgments = study.judgments.as_ref()?;
+    let runs: Vec<chart::histogram::Ratings> = study
+        .runs
+        .iter()
+        .filter_map(|run| {
+            let judged = judgments.runs.get(&run.name)?;
+            let ratings: Vec<f64> = judged.ratings.iter().flatten().copied().collect();
+            (!ratings.is_empty()).then(|| chart::histogram::Ratings {
+                label: run.name.clone(),
+                colour: method_colour(&run.method),
+                ratings,
+            })
+        })
+        .collect();
+    (!runs.is_empty()).then_some(chart::RatingHistogram { runs })
+}
+
+fn family_heatmap(study: &Study) -> chart::Heatmap {
+    let families: BTreeSet<&String> = study
+        .runs
+        .iter()
+        .flat_map(|r| r.metrics.by_family.keys())
+        .collect();
+    chart::Heatmap {
+        rows: families.iter().map(|f| f.to_string()).collect(),
+        columns: study.runs.iter().map(|r| r.name.clone()).collect(),
+        cells: families
+            .iter()
+            .map(|family| {
+                study
+                    .runs
+                    .iter()
+                    .map(|run| {
+                        run.metrics
+                            .by_family
+                            .get(*family)
+                            .map(|g| (g.fact_accuracy, g.n))
+                    })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// A metric charted per run.
+struct MetricChart {
+    name: &'static str,
+    title: &'static str,
+    axis: &'static str,
+    /// What the stored value is multiplied by for display.
+    factor: f64,
+    of: fn(&Run) -> Interval,
+}
+
+const METRICS: [MetricChart; 5] = [
+    MetricChart {
+        name: "fact-accuracy",
+        title: "Fact accuracy",
+        axis: "fact accuracy (%)",
+        factor: 100.0,
+        of: |r| r.metrics.fact_accuracy,
+    },
+    MetricChart {
+        name: "bleu",
+        title: "BLEU",
+        axis: "corpus BLEU (sacrebleu 13a)",
+        factor: 1.0,
+        of: |r| r.metrics.bleu,
+    },
+    MetricChart {
+        name: "rouge-1",
+        title: "ROUGE-1",
+        axis: "ROUGE-1 F1 (x100)",
+        factor: 100.0,
+        of: |r| r.metrics.rouge1,
+    },
+    MetricChart {
+        name: "rouge-2",
+        title: "ROUGE-2",
+        axis: "ROUGE-2 F1 (x100)",
+        factor: 100.0,
+        of: |r| r.metrics.rouge2,
+    },
+    MetricChart {
+        name: "rouge-l",
+        title: "ROUGE-L",
+        axis: "ROUGE-L F1 (x100)",
+        factor: 100.0,
+        of: |r| r.metrics.rouge_l,
+    },
+];
+
+/// A training cost that quality is charted against.
+struct CostChart {
+    name: &'static str,
+    title: &'static str,
+    axis: &'static str,
+    of: fn(&RunSummary) -> f64,
+}
+
+const COSTS: [CostChart; 2] = [
+    CostChart {
+        name: "quality-vs-time",
+        title: "Quality against training time",
+        axis: "training wall time (min)",
+        of: |s| s.wall_seconds / 60.0,
+    },
+    CostChart {
+        name: "quality-vs-memory",
+        title: "Quality against training memory",
+        axis: "training peak memory (GiB)",
+        of: |s| s.peak_rss_mib / 1024.0,
+    },
+];
+
+fn figures(study: &Study, dir: &Path) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    if study.training.iter().any(|t| !t.log.is_empty()) {
+        figures.push(chart::render(
+            &loss_curves(study),
+            "loss-curves",
+            "Training and validation loss",
+            "Thin lines: training loss per optimizer step; thick lines with dots: validation \
+             loss (step 0 is the untrained model).",
+            dir,
+        )?);
+    }
+    for metric in METRICS {
+        figures.push(chart::render(
+            &metric_bars(study, metric.axis, |r| {
+                scaled(&(metric.of)(r), metric.factor)
+            }),
+            metric.name,
+            &format!("{} per run", metric.title),
+            "Bars: the value over the run's answers; whiskers: bootstrap 95% confidence \
+             interval. Grey: base, blue: LoRA, red: full fine-tuning.",
+            dir,
+        )?);
+    }
+    if !study.perplexity.is_empty() {
+        let bars = chart::IntervalBars {
+            axis: "perplexity of the reference answers (lower is better)".into(),
+            bars: study
+                .perplexity
+                .iter()
+                .map(|(variant, p)| chart::bars::Bar {
+                    label: variant.clone(),
+                    value: p.perplexity,
+                    colour: method_colour(if variant.ends_with("-lora") {
+                        "lora"
+                    } else if variant.ends_with("-full") {
+                        "full"
+                    } else {
+                        "base"
+                    }),
+                })
+                .collect(),
+        };
+        figures.push(chart::render(
+            &bars,
+            "perplexity",
+            "Perplexity per model",
+            "Teacher-forced perplexity of the test split's reference answers (assistant tokens \
+             only); whiskers: bootstrap 95% CI over conversations.",
+            dir,
+        )?);
+    }
+    let mode = study.primary_mode().to_string();
+    for cost in COSTS {
+        if let Some(chart) = quality_cost(study, cost.axis, cost.of) {
+            figures.push(chart::render(
+                &chart,
+                cost.name,
+                cost.title,
+                &format!(
+                    "Fact accuracy ({mode}, 95% CI) against what training cost; the base model \
+                     sits at 0."
+                ),
+                dir,
+            )?);
+        }
+    }
+    if let Some(histogram) = rating_histogram(study) {
+        figures.push(chart::render(
+            &histogram,
+            "judge-ratings",
+            "Judge ratings",
+            "How often the LLM judge gave each rating (1-10); unrated answers are left out.",
+            dir,
+        )?);
+    }
+    figures.push(chart::render(
+        &family_heatmap(study),
+        "accuracy-by-family",
+        "Fact accuracy per question family",
+        "Each cell: the share of a family's questions answered with the right fact, and (in \
+         brackets) how many questions that is.",
+        dir,
+    )?);
+    Ok(figures)
+}
+
+fn metrics_table(study: &Study) -> Table {
+    Table {
+        id: "metrics".into(),
+        title: "Metrics per run".into(),
+        header: [
+            "run",
+            "n",
+            "fact accuracy %",
+            "BLEU",
+            "ROUGE-1",
+            "ROUGE-2",
+            "ROUGE-L",
+            "latency s",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: study
+            .runs
+            .iter()
+            .map(|r| {
+                let m = &r.metrics;
+                vec![
+                    r.name.clone(),
+                    m.n.to_string(),
+                    cell(&m.fact_accuracy, 100.0),
+                    cell(&m.bleu, 1.0),
+                    cell(&m.rouge1, 100.0),
+                    cell(&m.rouge2, 100.0),
+                    cell(&m.rouge_l, 100.0),
+                    format!("{:.2}", m.mean_latency_s.value),
+                ]
+            })
+            .collect(),
+        note: "Values with bootstrap 95% confidence intervals in brackets.".into(),
+    }
+}
+
+fn kind_table(study: &Study) -> Option<Table> {
+    let kinds: BTreeSet<&String> = study
+        .runs
+        .iter()
+        .flat_map(|r| r.metrics.by_test_kind.keys())
+        .filter(|k| k.as_str() != "-")
+        .collect();
+    if kinds.is_empty() {
+        return None;
+    }
+    Some(Table {
+        id: "test-kinds".into(),
+        title: "Fact accuracy by test kind".into(),
+        header: std::iter::once("run".to_string())
+            .chain(kinds.iter().map(|k| k.to_string()))
+            .collect(),
+        rows: study
+            .runs
+            .iter()
+            .map(|r| {
+                std::iter::once(r.name.clone())
+                    .chain(kinds.iter().map(|k| {
+                        r.metrics.by_test_kind.get(*k).map_or("-".into(), |g| {
+                            format!("{:.1}% ({})", g.fact_accuracy * 100.0, g.n)
+                        })
+                    }))
+                    .collect()
+            })
+            .collect(),
+        note: "recall: facts the training split taught; unseen: facts it never showed. In \
+               brackets: questions."
+            .into(),
+    })
+}
+
+fn cost_table(study: &Study) -> Option<Table> {
+    if study.training.is_empty() {
+        return None;
+    }
+    Some(Table {
+        id: "cost".into(),
+        title: "Training cost".into(),
+        header: [
+            "training run",
+            "method",
+            "trainable parameters",
+            "steps",
+            "wall min",
+            "tokens/s",
+            "peak memory GiB",
+            "val loss before -> best",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: study
+            .training
+            .iter()
+            .map(|t| {
+                let s = &t.summary;
+                let loss = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.3}"));
+                vec![
+                    s.run_name.clone(),
+                    t.method_name().to_string(),
+                    format!(
+                        "{} ({:.2}%)",
+                        s.trainable_parameters,
+                        100.0 * s.trainable_parameters as f64 / s.total_parameters.max(1) as f64
+                    ),
+                    s.steps.to_string(),
+                    format!("{:.1}", s.wall_seconds / 60.0),
+                    format!("{:.1}", s.tokens_per_second),
+                    format!("{:.2}", s.peak_rss_mib / 1024.0),
+                    format!("{} -> {}", loss(s.initial_val_loss), loss(s.best_val_loss)),
+                ]
+            })
+            .collect(),
+        note: "From each run's training_summary.json.".into(),
+    })
+}
+
+fn comparison_table(study: &Study) -> Option<Table> {
+    if study.comparisons.is_empty() {
+        return None;
+    }
+    Some(Table {
+        id: "comparisons".into(),
+        title: "Paired comparisons".into(),
+        header: [
+            "run A",
+            "run B",
+            "shared questions",
+            "fact accuracy A - B (points)",
+            "p (fact)",
+            "p (BLEU)",
+            "p (ROUGE-L)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: study
+            .comparisons
+            .iter()
+            .map(|c| {
+                let x = &c.comparison;
+                vec![
+                    c.a.clone(),
+                    c.b.clone(),
+                    x.shared.to_string(),
+                    format!("{:+.1}", x.fact_accuracy_difference * 100.0),
+                    format!("{:.3}", x.fact_accuracy_p),
+                    format!("{:.3}", x.bleu_p),
+                    format!("{:.3}", x.rouge_l_p),
+                ]
+            })
+            .collect(),
+        note: format!(
+            "Paired bootstrap p-values over the questions both runs answered; below {} counts \
+             as a real difference in the findings.",
+            findings::SIGNIFICANCE
+        ),
+    })
+}
+
+/// Up to [`EXAMPLES`] questions that every primary-mode run of a model
+/// answered, those where the methods disagree on the fact first.
+fn examples_table(study: &Study) -> Option<Table> {
+    let runs: Vec<&Run> = study.primary_runs().collect();
+    let model = runs.first()?.model.clone();
+    let runs: Vec<&Run> = runs.into_iter().filter(|r| r.model == model).collect();
+    if runs.len() < 2 {
+        return None;
+    }
+    let mut families: HashMap<&str, FamilyEntities> = HashMap::new();
+    for run in &study.runs {
+        for p in &run.predictions {
+            let family = families.entry(p.family.as_str()).or_default();
+            for gold in &p.gold {
+                family.add(&gold.aliases);
+            }
+        }
+    }
+    let by_id: Vec<BTreeMap<&str, &f1_baseline::Prediction>> = runs
+        .iter()
+        .map(|r| r.predictions.iter().map(|p| (p.id.as_str(), p)).collect())
+        .collect();
+    let empty = FamilyEntities::default();
+    let mut rows: Vec<(bool, Vec<String>)> = Vec::new();
+    for (id, first) in &by_id[0] {
+        let Some(answers) = by_id
+            .iter()
+            .map(|m| m.get(id).copied())
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let gold: Vec<Vec<String>> = first.gold.iter().map(|g| g.aliases.clone()).collect();
+        let family = families.get(first.family.as_str()).unwrap_or(&empty);
+        let right: Vec<bool> = answers
+            .iter()
+            .map(|a| grade(&a.prediction, &gold, family).is_correct())
+            .collect();
+        let disagree = right.iter().any(|r| *r != right[0]);
+        let mut row = vec![first.question.clone(), first.reference.clone()];
+        row.extend(
+            answers
+                .iter()
+                .zip(&right)
+                .map(|(a, ok)| format!("{} {}", if *ok { "✓" } else { "✗" }, a.prediction.trim())),
+        );
+        rows.push((disagree, row));
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    // Disagreements first, then spread over the rest in question order.
+    rows.sort_by_key(|(disagree, _)| !disagree);
+    let rows: Vec<Vec<String>> = rows.into_iter().take(EXAMPLES).map(|(_, r)| r).collect();
+    let mut header = vec!["question".to_string(), "reference".to_string()];
+    header.extend(runs.iter().map(|r| r.method.clone()));
+    Some(Table {
+        id: "examples".into(),
+        title: format!("Example answers ({model}, {})", study.primary_mode()),
+        header,
+        rows,
+        note: "✓: the answer states the gold fact and no conflicting one (fact accuracy); ✗: \
+               it does not. Questions where the methods disagree come first."
+            .into(),
+    })
+}
+
+fn subtitle(study: &Study) -> String {
+    let runs = study.runs.len();
+    let questions: BTreeSet<&str> = study
+        .runs
+        .iter()
+        .flat_map(|r| r.predictions.iter().map(|p| p.id.as_str()))
+        .collect();
+    format!(
+        "{runs} prediction runs over {} distinct test questions, {} training runs; primary \
+         comparison: {} answers.",
+        questions.len(),
+        study.training.len(),
+        study.primary_mode()
+    )
+}
+
+fn relative_link(from: &Path, to: &Path) -> String {
+    match (from.parent(), to.parent()) {
+        (Some(a), Some(b)) if a == b => format!(
+            "../{}/",
+            to.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ),
+        _ => format!("{}/", to.display()),
+    }
+}
+
+/// Draws every chart and writes report.html and report.md.
+pub fn write(study: &Study, outputs: &Outputs) -> Result<Written> {
+    let figures = figures(study, &outputs.charts)?;
+    let findings = findings::findings(study);
+    let document = Document {
+        title: "F1 conversational AI: what fine-tuning bought".into(),
+        subtitle: subtitle(study),
+        findings: findings.clone(),
+        tables: [
+            Some(metrics_table(study)),
+            kind_table(study),
+            comparison_table(study),
+            cost_table(study),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        figures,
+        appendix: examples_table(study).into_iter().collect(),
+    };
+    let html = outputs.reports.join("report.html");
+    document::write_atomic(&html, document::html(&document)?.as_bytes())?;
+    let link = relative_link(&outputs.reports, &outputs.charts);
+    let markdown = outputs.reports.join("report.md");
+    let text = document::markdown(&document, |f| format!("{link}{}.png", f.name));
+    document::write_atomic(&markdown, text.as_bytes())?;
+    let charts = document
+        .figures
+        .iter()
+        .flat_map(|f| ["svg", "png"].map(|ext| outputs.charts.join(format!("{}.{ext}", f.name))))
+        .collect();
+    Ok(Written {
+        html,
+        markdown,
+        charts,
+        findings,
+    })
+}
+
+/// The primary-mode accuracy of each run, for a one-line summary.
+pub fn headline(study: &Study) -> String {
+    study
+        .primary_runs()
+        .map(|r| format!("{} {}", r.name, percent(&r.metrics.fact_accuracy)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,206 @@
+//! `f1ai report` over results written as `eval` and `train` write them, and the
+//! report opened in headless Chromium.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{f1ai, fails_with, stderr, stdout};
+use serde_json::json;
+
+const WINNERS: [&str; 4] = [
+    "Max Verstappen",
+    "Lewis Hamilton",
+    "Fernando Alonso",
+    "Nico Rosberg",
+];
+
+/// `n` answers of `method`, the first `right` of them stating the winner.
+fn write_run(work: &Path, method: &str, n: usize, right: usize) {
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            let gold = WINNERS[i % 4];
+            let answer = if i < right {
+                format!("{gold} won the race.")
+            } else {
+                format!("<b>{}</b> won it.", WINNERS[(i + 1) % 4])
+            };
+            json!({
+                "id": format!("q{i}"), "model": "smollm2", "method": method, "mode": "zero-shot",
+                "family": if i % 2 == 0 { "race_winner" } else { "drivers_champion" },
+                "fact_id": format!("f{i}"), "test_kind": if i % 3 == 0 { "recall" } else { "unseen" },
+                "question": format!("Who won race {i}?"), "reference": format!("{gold} won."),
+                "prediction": answer, "gold": [{"text": gold, "aliases": [gold]}],
+                "retrieved": [], "prompt_tokens": 30, "generated_tokens": 6, "latency_s": 0.5,
+                "finish_reason": "stop"
+            })
+            .to_string()
+        })
+        .collect();
+    let dir = work.join("results/predictions");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!("smollm2-{method}-zero-shot.jsonl")),
+        lines.join("\n"),
+    )
+    .unwrap();
+}
+
+/// A training run's summary and step log, as `f1ai train` writes them.
+fn write_training(work: &Path, method: &str, minutes: f64, peak_mib: f64, trainable: usize) {
+    let dir = work.join(format!("models/artifacts/smollm2-{method}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let summary = json!({
+        "run_name": format!("smollm2-{method}"), "model": "smollm2", "method": method,
+        "steps": 40, "epochs_started": 1, "tokens_seen": 20000, "wall_seconds": minutes * 60.0,
+        "tokens_per_second": 80.0, "trainable_parameters": trainable,
+        "total_parameters": 134515008, "peak_rss_mib": peak_mib, "first_loss": 2.1,
+        "final_loss": 1.0, "initial_val_loss": 2.15, "final_val_loss": 1.1,
+        "best_val_loss": 1.1, "exported_step": 40, "stopped_early": false
+    });
+    std::fs::write(dir.join("training_summary.json"), summary.to_string()).unwrap();
+    let log: Vec<String> = (1..=40)
+        .map(|step| {
+            let mut record = json!({
+                "step": step, "epoch": 0, "loss": 2.2 - step as f64 * 0.025,
+                "learning_rate": 1e-4, "grad_norm": 0.8, "tokens_per_second": 80.0,
+                "rss_mib": peak_mib
+            });
+            if step % 10 == 0 {
+                record["val_loss"] = json!(2.15 - step as f64 * 0.02);
+            }
+            record.to_string()
+        })
+        .collect();
+    std::fs::write(dir.join("training_log.jsonl"), log.join("\n")).unwrap();
+}
+
+/// Share of pixels that are not (near) white in a PNG.
+fn ink(png_path: &Path) -> f64 {
+    let decoder = png::Decoder::new(std::fs::File::open(png_path).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buffer).unwrap();
+    let channels = info.color_type.samples();
+    let pixels = buffer[..info.buffer_size()].chunks(channels);
+    let total = pixels.len();
+    let inked = pixels.filter(|p| p[..3].iter().any(|&c| c < 230)).count();
+    inked as f64 / total as f64
+}
+
+#[test]
+fn writes_charts_findings_and_a_page_chromium_draws() {
+    let work = tempfile::tempdir().unwrap();
+    write_run(work.path(), "base", 40, 4);
+    write_run(work.path(), "lora", 40, 12);
+    write_run(work.path(), "full", 40, 36);
+    write_training(work.path(), "lora", 10.0, 2048.0, 1_843_200);
+    write_training(work.path(), "full", 30.0, 6144.0, 134_515_008);
+    let eval = f1ai(work.path(), &["eval"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+
+    let output = f1ai(work.path(), &["report"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    // The findings follow the numbers: full is far ahead of LoRA here, at 3x the time.
+    assert!(text.contains("full fine-tuning 90.0% ["), "{text}");
+    assert!(
+        text.contains("Was full fine-tuning worth it over LoRA? On fact accuracy, yes: +60.0 points (p = 0.002) at 3.0x LoRA's training time."),
+        "{text}"
+    );
+    assert!(
+        text.contains("3.0x the time and 3.0x the memory of LoRA"),
+        "{text}"
+    );
+
+    let charts = work.path().join("results/visualizations");
+    for name in [
+        "loss-curves",
+        "fact-accuracy",
+        "bleu",
+        "rouge-1",
+        "rouge-2",
+        "rouge-l",
+        "quality-vs-time",
+        "quality-vs-memory",
+        "accuracy-by-family",
+    ] {
+        let png = charts.join(format!("{name}.png"));
+        assert!(ink(&png) > 0.01, "{name}.png is blank");
+        let svg = std::fs::read_to_string(charts.join(format!("{name}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"), "{name}.svg");
+    }
+    // No judge or perplexity results: no chart pretends to show them.
+    assert!(!charts.join("judge-ratings.svg").exists());
+    assert!(!charts.join("perplexity.svg").exists());
+
+    let reports = work.path().join("results/reports");
+    let html = std::fs::read_to_string(reports.join("report.html")).unwrap();
+    assert!(
+        html.contains("&lt;b&gt;"),
+        "the answers' markup must be escaped"
+    );
+    assert!(!html.contains("<b>"));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    let markdown = std::fs::read_to_string(reports.join("report.md")).unwrap();
+    assert!(markdown.contains("![Fact accuracy per run](../visualizations/fact-accuracy.png)"));
+    assert!(
+        markdown.contains("| smollm2-full-zero-shot | 40 | 90.0 ["),
+        "{markdown}"
+    );
+
+    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `npm install --prefix {}` (scripts/test.sh does)",
+        browser.display()
+    );
+    let screenshot = work.path().join("report.png");
+    let rendered = Command::new("node")
+        .arg(browser.join("report.mjs"))
+        .arg(reports.join("report.html"))
+        .arg(&screenshot)
+        .output()
+        .unwrap();
+    assert!(
+        rendered.status.success(),
+        "{}\n{}",
+        stdout(&rendered),
+        stderr(&rendered)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout(&rendered).trim()).unwrap();
+    assert_eq!(seen["charts"].as_array().unwrap().len(), 9, "{seen}");
+    assert!(seen["findings"][0]
+        .as_str()
+        .unwrap()
+        .contains("fact accuracy"));
+    assert!(ink(&screenshot) > 0.05, "the screenshot is nearly blank");
+}
+
+#[test]
+fn without_eval_results_it_says_what_to_run() {
+    let work = tempfile::tempdir().unwrap();
+    fails_with(
+        work.path(),
+        &["report"],
+        1,
+        "run `f1ai eval` before `f1ai report`",
+    );
+}
+
+#[test]
+fn a_broken_training_log_is_named() {
+    let work = tempfile::tempdir().unwrap();
+    write_run(work.path(), "base", 8, 2);
+    write_run(work.path(), "lora", 8, 4);
+    write_training(work.path(), "lora", 1.0, 1024.0, 1000);
+    let log = work
+        .path()
+        .join("models/artifacts/smollm2-lora/training_log.jsonl");
+    std::fs::write(&log, "{\"step\": 1, \"loss\": \"high\"}\n").unwrap();
+    let eval = f1ai(work.path(), &["eval"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    fails_with(work.path(), &["report"], 1, "training_log.jsonl");
+    assert!(!work.path().join("results/reports/report.html").exists());
+}
