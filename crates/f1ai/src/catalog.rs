@@ -95,27 +95,39 @@ pub fn labelled(workspace: &Workspace, model: &str, adapter: Option<&Path>) -> R
             method: "base",
         });
     }
-    // A fine-tuned model: its training summary names the base model.
+    // A fine-tuned model's training summary names its base model; a GGUF
+    // without one is a pretrained model of its own name.
     let summary_path = source
         .gguf
         .parent()
         .map(|dir| dir.join(f1_train::trainer::SUMMARY_FILE))
         .filter(|path| path.is_file());
-    let base = match summary_path {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let summary: f1_train::metrics::RunSummary =
-                serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
-            summary.model
-        }
-        None => source.id.clone(),
+    let Some(path) = summary_path else {
+        return Ok(Labelled {
+            model: source.id.clone(),
+            source,
+            method: "base",
+        });
     };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let summary: f1_train::metrics::RunSummary =
+        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
     Ok(Labelled {
         source,
-        model: base,
+        model: model_label(&summary.model),
         method: "full",
     })
+}
+
+/// How predictions name a model: its registry name, or a GGUF path's file stem.
+pub fn model_label(model: &str) -> String {
+    match f1_model::registry::find(model) {
+        Ok(spec) => spec.name.to_string(),
+        Err(_) => Path::new(model)
+            .file_stem()
+            .map_or_else(|| model.to_string(), |s| s.to_string_lossy().into_owned()),
+    }
 }
 
 fn registered_base(adapter: &Path, hugging_face: &str) -> Result<&'static str> {

@@ -41,9 +41,22 @@ pub enum Command {
     Chat(ChatArgs),
     /// Phase 5: OpenAI-compatible API and web chat page.
     Serve(ServeArgs),
+    /// The whole study: data, baselines, training, eval and report; unchanged
+    /// stages are skipped and an interrupted training run resumes.
+    Run(RunArgs),
     /// Benchmarks: print a table and write JSON under results/benchmarks/.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// quick or full (config/profiles/<name>.yaml), or a profile's YAML path.
+    #[arg(long, default_value = "quick")]
+    pub profile: String,
+    /// Run every stage even when its inputs are unchanged.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    match run(cli) {
+    match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -43,7 +43,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs one parsed command line (`f1ai run` calls it for each stage).
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let workspace = Workspace::open(&cli.workspace)?;
     match cli.command {
         Command::Data(command) => commands::data::run(command, &workspace),
@@ -56,5 +57,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Chat(args) => commands::chat::run(args, &workspace),
         Command::Serve(args) => commands::serve::run(args, &workspace),
         Command::Bench(command) => commands::bench::run(command, &workspace),
+        Command::Run(args) => commands::run::run(args, &workspace),
     }
 }

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod models;
 pub mod perplexity;
 pub mod report;
+pub mod run;
 pub mod serve;
 pub mod system;
 pub mod train;

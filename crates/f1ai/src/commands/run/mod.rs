@@ -1,0 +1,259 @@
+//! `f1ai run`: the whole study as one command. The profile's stages (fetch the
+//! models, import and build the data, baselines, each training run and its
+//! answers, evaluation, report) run in order, in this process; each is skipped
+//! when its inputs are unchanged since it last finished, and an interrupted
+//! training run continues from its checkpoints.
+
+mod profile;
+mod stage;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use f1_train::config::{Method, TrainConfig};
+
+use self::profile::Profile;
+use self::stage::{Ledger, Plan, Stage, Stamp};
+use crate::cli::{Cli, RunArgs};
+use crate::workspace::Workspace;
+
+fn owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+fn path_arg(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// The GGUF a model name or path stands for, fetched when registered.
+fn model_file(workspace: &Workspace, model: &str) -> Result<PathBuf> {
+    if f1_model::registry::find(model).is_ok() {
+        workspace.base_model(model)
+    } else {
+        Ok(PathBuf::from(model))
+    }
+}
+
+fn predictions(workspace: &Workspace, model: &str, method: &str, modes: &[String]) -> Vec<PathBuf> {
+    modes
+        .iter()
+        .map(|mode| workspace.predictions(model, method, mode))
+        .collect()
+}
+
+fn mode_args(modes: &[String]) -> Vec<String> {
+    modes
+        .iter()
+        .flat_map(|m| ["--mode".to_string(), m.clone()])
+        .collect()
+}
+
+/// The study's stages, in order; fetching the models happens here.
+fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
+    let root = workspace.root();
+    let database = workspace.database();
+    let curated = workspace.curated();
+    let splits = ["train", "val", "test"].map(|s| curated.join(format!("{s}.jsonl")));
+    let mut stages = Vec::new();
+
+    let mut import = owned(&["data", "import"]);
+    let ergast = profile
+        .data
+        .ergast_dir
+        .clone()
+        .or_else(|| std::env::var_os("F1AI_ERGAST_DIR").map(PathBuf::from));
+    if let Some(dir) = &ergast {
+        import.extend(["--ergast-dir".to_string(), path_arg(dir)]);
+    }
+    stages.push(Stage {
+        name: "import".into(),
+        argv: import,
+        inputs: ergast.into_iter().collect(),
+        outputs: vec![database.clone()],
+        checkpoints: None,
+    });
+
+    let mut build = owned(&["data", "build", "--config"]);
+    build.push(path_arg(&profile.data.config));
+    let mut build_inputs = vec![profile.data.config.clone(), database.clone()];
+    if let Some(size) = &profile.data.size {
+        build.extend(["--profile".to_string(), size.clone()]);
+    }
+    if let Some(tokenizer) = &profile.data.tokenizer {
+        build.extend(["--tokenizer".to_string(), tokenizer.clone()]);
+        build_inputs.push(model_file(workspace, tokenizer)?);
+    }
+    stages.push(Stage {
+        name: "build".into(),
+        argv: build,
+        inputs: build_inputs,
+        outputs: splits.to_vec(),
+        checkpoints: None,
+    });
+
+    let answer_args = |model: &str, modes: &[String]| {
+        let mut argv = owned(&["baseline", "--model", model]);
+        argv.extend(mode_args(modes));
+        argv.extend([
+            "--limit".to_string(),
+            profile.baseline.limit.to_string(),
+            "--max-tokens".to_string(),
+            profile.baseline.max_tokens.to_string(),
+        ]);
+        argv
+    };
+    for model in &profile.models {
+        let label = crate::catalog::labelled(workspace, model, None)?;
+        stages.push(Stage {
+            name: format!("baseline-{}", label.model),
+            argv: answer_args(model, &profile.baseline.modes),
+            inputs: vec![label.source.gguf.clone(), database.clone()]
+                .into_iter()
+                .chain(splits.clone())
+                .collect(),
+            outputs: predictions(workspace, &label.model, "base", &profile.baseline.modes),
+            checkpoints: None,
+        });
+    }
+
+    let mut scored_models = profile.models.clone();
+    for config_path in &profile.training {
+        let config = TrainConfig::read(config_path)?;
+        scored_models.push(config.run_name.clone());
+        let run = config.run_name.clone();
+        let artifacts = workspace.artifacts(&run);
+        stages.push(Stage {
+            name: format!("train-{run}"),
+            argv: owned(&["train", "--config", &path_arg(config_path)]),
+            inputs: vec![
+                config_path.clone(),
+                model_file(workspace, &config.model)?,
+                root.join(&config.data.train),
+                root.join(&config.data.val),
+            ],
+            outputs: vec![artifacts.join(f1_train::trainer::SUMMARY_FILE)],
+            checkpoints: Some(workspace.checkpoints(&run)),
+        });
+        let method = match config.method {
+            Method::Lora => "lora",
+            Method::Full => "full",
+        };
+        let base = crate::catalog::model_label(&config.model);
+        stages.push(Stage {
+            name: format!("answers-{run}"),
+            argv: answer_args(&run, &profile.baseline.tuned_modes),
+            inputs: vec![
+                artifacts,
+                database.clone(),
+                splits[0].clone(),
+                splits[2].clone(),
+            ],
+            outputs: predictions(workspace, &base, method, &profile.baseline.tuned_modes),
+            checkpoints: None,
+        });
+    }
+
+    let metrics = workspace.metrics_dir();
+    let mut eval = owned(&[
+        "eval",
+        "--config",
+        &path_arg(&profile.eval.config),
+        "--perplexity",
+        "--perplexity-limit",
+        &profile.eval.perplexity_limit.to_string(),
+    ]);
+    for model in scored_models {
+        eval.extend(["--perplexity-model".to_string(), model]);
+    }
+    stages.push(Stage {
+        name: "eval".into(),
+        argv: eval,
+        inputs: vec![
+            profile.eval.config.clone(),
+            workspace.predictions_dir(),
+            root.join("models/artifacts"),
+            splits[2].clone(),
+        ],
+        outputs: vec![metrics.join("summary.json")],
+        checkpoints: None,
+    });
+    stages.push(Stage {
+        name: "report".into(),
+        argv: owned(&["report"]),
+        inputs: vec![
+            metrics,
+            workspace.predictions_dir(),
+            root.join("models/artifacts"),
+        ],
+        outputs: vec![root.join("results/reports/report.html")],
+        checkpoints: None,
+    });
+    Ok(stages)
+}
+
+fn execute(workspace: &Workspace, argv: &[String]) -> Result<()> {
+    let mut full = vec![
+        "f1ai".to_string(),
+        "--workspace".to_string(),
+        path_arg(workspace.root()),
+    ];
+    full.extend_from_slice(argv);
+    let cli = Cli::try_parse_from(&full).with_context(|| format!("f1ai {}", argv.join(" ")))?;
+    crate::dispatch(cli)
+}
+
+pub fn run(args: RunArgs, workspace: &Workspace) -> Result<()> {
+    let started = Instant::now();
+    let path = Profile::locate(&args.profile);
+    let profile = Profile::read(&path)?;
+    println!("study profile {}", path.display());
+    let stages = stages(&profile, workspace)?;
+    let mut ledger = Ledger::open(workspace.root().join("results/run"))?;
+    for (i, stage) in stages.iter().enumerate() {
+        let fingerprint = ledger.fingerprint(stage)?;
+        let plan = if args.force {
+            Plan::Run
+        } else {
+            ledger.plan(stage, &fingerprint)
+        };
+        let position = format!("[{}/{}] {}", i + 1, stages.len(), stage.name);
+        if plan == Plan::Skip {
+            println!("{position}: unchanged, skipped");
+            continue;
+        }
+        let mut argv = stage.argv.clone();
+        match (plan, &stage.checkpoints) {
+            (Plan::Resume, _) => argv.push("--resume".into()),
+            (_, Some(dir)) if dir.is_dir() => {
+                tracing::info!(dir = %dir.display(), "inputs changed: old checkpoints removed");
+                std::fs::remove_dir_all(dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+            }
+            _ => {}
+        }
+        println!("{position}: f1ai {}", argv.join(" "));
+        let begun = Instant::now();
+        let mut stamp = Stamp {
+            fingerprint: fingerprint.clone(),
+            finished: false,
+            seconds: 0.0,
+        };
+        ledger.record(&stage.name, &stamp)?;
+        execute(workspace, &argv).with_context(|| format!("stage {}", stage.name))?;
+        stamp.finished = true;
+        stamp.seconds = begun.elapsed().as_secs_f64();
+        ledger.record(&stage.name, &stamp)?;
+        println!("{position}: done in {:.1} s", stamp.seconds);
+    }
+    println!(
+        "study finished in {:.1} s; report: {}",
+        started.elapsed().as_secs_f64(),
+        workspace
+            .root()
+            .join("results/reports/report.html")
+            .display()
+    );
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! A study profile (config/profiles/<name>.yaml): which models, how much data,
+//! which training runs, how many questions. Unknown keys are an error.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Models answered before any training (registered names or GGUF paths).
+    pub models: Vec<String>,
+    pub data: DataStage,
+    pub baseline: BaselineStage,
+    /// Training configurations (YAML), each trained and then asked the test
+    /// questions in `baseline.tuned_modes`.
+    #[serde(default)]
+    pub training: Vec<PathBuf>,
+    pub eval: EvalStage,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataStage {
+    /// The Ergast CSV folder; when absent, `F1AI_ERGAST_DIR`, else the embedded
+    /// fallback sample.
+    #[serde(default)]
+    pub ergast_dir: Option<PathBuf>,
+    /// The dataset configuration.
+    pub config: PathBuf,
+    /// The dataset's size profile (quick or full), overriding the configuration's.
+    #[serde(default)]
+    pub size: Option<String>,
+    /// The model whose tokens the dataset card counts.
+    #[serde(default)]
+    pub tokenizer: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineStage {
+    /// Prompting modes of the pretrained models.
+    pub modes: Vec<String>,
+    /// Prompting modes of the fine-tuned models.
+    pub tuned_modes: Vec<String>,
+    /// Test questions answered, spread over the split (0: all).
+    pub limit: usize,
+    pub max_tokens: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalStage {
+    pub config: PathBuf,
+    /// Test conversations scored for perplexity (0: all).
+    pub perplexity_limit: usize,
+}
+
+impl Profile {
+    /// `name` is a profile under config/profiles/ (quick, full) or a YAML path.
+    pub fn locate(name: &str) -> PathBuf {
+        let path = Path::new(name);
+        if path.extension().is_some() || path.components().count() > 1 {
+            path.to_path_buf()
+        } else {
+            Path::new("config/profiles").join(format!("{name}.yaml"))
+        }
+    }
+
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "reading the profile {} (run from the repository root, or pass a YAML path)",
+                path.display()
+            )
+        })?;
+        serde_norway::from_str(&text).with_context(|| format!("{}", path.display()))
+    }
+}
