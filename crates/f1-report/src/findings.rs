@@ -88,7 +88,8 @@ enum Verdict {
 
 fn verdict(study: &Study, a: &Run, b: &Run) -> Option<Verdict> {
     let c = study.comparison(&a.name, &b.name)?;
-    let points = c.fact_accuracy_difference * 100.0;
+    // `+ 0.0` turns a negative zero into a positive one for printing.
+    let points = c.fact_accuracy_difference * 100.0 + 0.0;
     let (p, shared) = (c.fact_accuracy_p, c.shared);
     Some(if p < SIGNIFICANCE && points > 0.0 {
         Verdict::Better { points, p, shared }

@@ -499,9 +499,14 @@ fn comparison_table(study: &Study) -> Option<Table> {
 /// Up to [`EXAMPLES`] questions that every primary-mode run of a model
 /// answered, those where the methods disagree on the fact first.
 fn examples_table(study: &Study) -> Option<Table> {
-    let runs: Vec<&Run> = study.primary_runs().collect();
-    let model = runs.first()?.model.clone();
-    let runs: Vec<&Run> = runs.into_iter().filter(|r| r.model == model).collect();
+    // The model with the most methods compared.
+    let primary: Vec<&Run> = study.primary_runs().collect();
+    let model = study
+        .models()
+        .into_iter()
+        .max_by_key(|m| primary.iter().filter(|r| r.model == *m).count())?
+        .to_string();
+    let runs: Vec<&Run> = primary.into_iter().filter(|r| r.model == model).collect();
     if runs.len() < 2 {
         return None;
     }

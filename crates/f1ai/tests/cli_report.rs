@@ -16,8 +16,8 @@ const WINNERS: [&str; 4] = [
     "Nico Rosberg",
 ];
 
-/// `n` answers of `method`, the first `right` of them stating the winner.
-fn write_run(work: &Path, method: &str, n: usize, right: usize) {
+/// `n` answers of `model` with `method`, the first `right` of them stating the winner.
+fn write_model_run(work: &Path, model: &str, method: &str, n: usize, right: usize) {
     let lines: Vec<String> = (0..n)
         .map(|i| {
             let gold = WINNERS[i % 4];
@@ -27,7 +27,7 @@ fn write_run(work: &Path, method: &str, n: usize, right: usize) {
                 format!("<b>{}</b> won it.", WINNERS[(i + 1) % 4])
             };
             json!({
-                "id": format!("q{i}"), "model": "smollm2", "method": method, "mode": "zero-shot",
+                "id": format!("q{i}"), "model": model, "method": method, "mode": "zero-shot",
                 "family": if i % 2 == 0 { "race_winner" } else { "drivers_champion" },
                 "fact_id": format!("f{i}"), "test_kind": if i % 3 == 0 { "recall" } else { "unseen" },
                 "question": format!("Who won race {i}?"), "reference": format!("{gold} won."),
@@ -41,10 +41,14 @@ fn write_run(work: &Path, method: &str, n: usize, right: usize) {
     let dir = work.join("results/predictions");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
-        dir.join(format!("smollm2-{method}-zero-shot.jsonl")),
+        dir.join(format!("{model}-{method}-zero-shot.jsonl")),
         lines.join("\n"),
     )
     .unwrap();
+}
+
+fn write_run(work: &Path, method: &str, n: usize, right: usize) {
+    write_model_run(work, "smollm2", method, n, right);
 }
 
 /// A training run's summary and step log, as `f1ai train` writes them.
@@ -95,6 +99,8 @@ fn writes_charts_findings_and_a_page_chromium_draws() {
     write_run(work.path(), "base", 40, 4);
     write_run(work.path(), "lora", 40, 12);
     write_run(work.path(), "full", 40, 36);
+    // A model with only a baseline comes first and must not hide the examples.
+    write_model_run(work.path(), "gemma3", "base", 40, 8);
     write_training(work.path(), "lora", 10.0, 2048.0, 1_843_200);
     write_training(work.path(), "full", 30.0, 6144.0, 134_515_008);
     let eval = f1ai(work.path(), &["eval"]);
