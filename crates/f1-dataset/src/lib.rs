@@ -1,6 +1,7 @@
 //! The grounded F1 instruction dataset: question families over the knowledge base,
 //! multi-turn conversations, leak-free recall/unseen splits and a dataset card.
 
+pub mod augment;
 pub mod card;
 pub mod compose;
 pub mod config;

@@ -310,6 +310,41 @@ pub enum DataCommand {
     Build(BuildArgs),
     /// Politely scrape web pages into the knowledge base's documents table.
     Scrape(ScrapeArgs),
+    /// Rephrase questions and write fuller answers through an OpenAI-compatible
+    /// endpoint, keeping only rewrites whose facts survive.
+    Augment(AugmentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AugmentArgs {
+    /// The API root, e.g. http://127.0.0.1:8080/v1.
+    #[arg(long)]
+    pub endpoint: String,
+    /// The model's name at the endpoint.
+    #[arg(long)]
+    pub model: String,
+    /// The environment variable (or config/.env entry) holding the API key.
+    #[arg(long, default_value = "OPENAI_API_KEY")]
+    pub api_key_env: String,
+    /// The split to augment (data/curated/<split>.jsonl).
+    #[arg(long, default_value = "train")]
+    pub split: String,
+    /// Augment this many single-turn examples, spread over the split (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    /// Most requests per minute.
+    #[arg(long, default_value_t = 60)]
+    pub rpm: u32,
+    #[arg(long, default_value_t = 200)]
+    pub max_tokens: usize,
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f64,
+    /// Seed sent with each request.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 120)]
+    pub timeout_s: u64,
 }
 
 #[derive(Debug, Args)]

@@ -23,7 +23,7 @@ fn every_mode_answers_the_test_split() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("smollm2 rag: 3 answers"),
+        stdout(&output).contains("smollm2 base rag: 3 answers"),
         "{}",
         stdout(&output)
     );

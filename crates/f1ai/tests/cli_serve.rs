@@ -1,6 +1,7 @@
 //! `f1ai serve`, `f1ai chat` and `f1ai bench serve` as a user runs them: the real
 //! SmolLM2 behind the official `openai` Python client, Debian's Chromium using the
-//! web chat, 64 streaming clients at once, and the terminal chat.
+//! web chat, 64 streaming clients at once, the terminal chat, and `f1ai data
+//! augment` asking the served SmolLM2 for rewrites.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{f1ai, stderr, stdout, tiny_model};
+use common::{curated_workspace, f1ai, stderr, stdout, tiny_model};
 
 /// A running `f1ai serve`; killed when dropped.
 struct Server {
@@ -218,5 +219,77 @@ fn the_terminal_chat_keeps_history_resets_and_switches_models() {
     assert!(
         transcript.contains("model 'nope' is not served"),
         "{transcript}"
+    );
+}
+
+fn augment(workspace: &Path, url: &str, key: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_f1ai"))
+        .arg("--workspace")
+        .arg(workspace)
+        .args(["data", "augment", "--endpoint", &format!("{url}/v1")])
+        .args(["--model", "smollm2", "--limit", "3", "--rpm", "600"])
+        .args(["--max-tokens", "80", "--api-key-env", "AUGMENT_TEST_KEY"])
+        .env("AUGMENT_TEST_KEY", key)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn augment_asks_the_served_model_and_keeps_only_rewrites_whose_facts_survive() {
+    let work = curated_workspace();
+    let server = serve(
+        work.path(),
+        &["--model", "smollm2", "--max-tokens", "128"],
+        "s3cret",
+    );
+    let refused = augment(work.path(), &server.url, "wrong");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("401"), "{}", stderr(&refused));
+
+    let output = augment(work.path(), &server.url, "s3cret");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("3 requests: "), "{text}");
+    eprintln!("{text}");
+    let curated = work.path().join("data/curated");
+    let lines = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(curated.join(name))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let kept = lines("augmented-train.jsonl");
+    let rejected = lines("augmented-train.rejected.jsonl");
+    assert_eq!(kept.len() + rejected.len(), 3, "{text}");
+    for example in &kept {
+        let answer = example["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .to_lowercase();
+        let gold = &example["metadata"]["gold"][0]["aliases"];
+        assert!(
+            gold.as_array()
+                .unwrap()
+                .iter()
+                .any(|a| { answer.contains(&a.as_str().unwrap().to_lowercase()) }),
+            "kept without its gold: {example}"
+        );
+        assert!(example["metadata"]["id"]
+            .as_str()
+            .unwrap()
+            .ends_with(":aug"));
+    }
+    for rejection in &rejected {
+        assert!(!rejection["reason"].as_str().unwrap().is_empty());
+        assert!(rejection["reply"].is_string());
+    }
+    // Everything was answered: a rerun sends nothing.
+    let again = augment(work.path(), &server.url, "s3cret");
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).starts_with("0 requests: 0 kept, 0 rejected (3 done earlier)"),
+        "{}",
+        stdout(&again)
     );
 }

@@ -20,6 +20,7 @@ pub fn run(command: DataCommand, workspace: &Workspace) -> Result<()> {
         DataCommand::Stats => stats(workspace),
         DataCommand::Build(args) => build(args, workspace),
         DataCommand::Scrape(args) => scrape(args, workspace),
+        DataCommand::Augment(args) => super::augment::run(args, workspace),
     }
 }
 

@@ -23,6 +23,16 @@ pub struct JudgeTarget {
     pub api_key: Option<String>,
 }
 
+/// Loads config/.env when present; variables already set win over the file.
+pub fn load_env_file(workspace: &Workspace) -> Result<()> {
+    let env_file = workspace.root().join("config/.env");
+    if env_file.is_file() {
+        dotenvy::from_path(&env_file)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", env_file.display()))?;
+    }
+    Ok(())
+}
+
 /// The judge the command line, environment (and config/.env) and configuration
 /// ask for; None when no judge is asked for.
 pub fn resolve(
@@ -30,12 +40,7 @@ pub fn resolve(
     configured: Option<&JudgeSettings>,
     workspace: &Workspace,
 ) -> Result<Option<JudgeTarget>> {
-    let env_file = workspace.root().join("config/.env");
-    if env_file.is_file() {
-        // Variables already set win over the file.
-        dotenvy::from_path(&env_file)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", env_file.display()))?;
-    }
+    load_env_file(workspace)?;
     if let Some(local) = &args.judge_local {
         let mut settings = configured.cloned().unwrap_or_default();
         let sources = crate::catalog::sources(workspace, std::slice::from_ref(local), None)?;

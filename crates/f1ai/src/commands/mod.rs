@@ -1,5 +1,6 @@
 //! One module per top-level subcommand.
 
+pub mod augment;
 pub mod baseline;
 pub mod bench;
 pub mod chat;
