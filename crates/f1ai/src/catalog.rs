@@ -78,6 +78,16 @@ pub fn labelled(workspace: &Workspace, model: &str, adapter: Option<&Path>) -> R
             "{model} already carries an adapter; --adapter adds one to a plain model"
         );
         source.adapter = Some(adapter.to_path_buf());
+        // Whether the adapter fits is checked when it is attached.
+        let model = match f1_model::registry::find(model) {
+            Ok(spec) => spec.name.to_string(),
+            Err(_) => source.id.clone(),
+        };
+        return Ok(Labelled {
+            source,
+            model,
+            method: "lora",
+        });
     }
     if let Some(adapter) = &source.adapter {
         let config = f1_train::peft::read_adapter_config(adapter)?;
