@@ -28,12 +28,12 @@ pub struct RunLabel {
 
 /// `limit` cases spread evenly over `cases` (all of them when `limit` is 0 or at
 /// least their number), so a short run still covers every part of the split.
-pub fn spread(cases: &[Case], limit: usize) -> Vec<&Case> {
-    if limit == 0 || limit >= cases.len() {
-        return cases.iter().collect();
+pub fn spread<T>(items: &[T], limit: usize) -> Vec<&T> {
+    if limit == 0 || limit >= items.len() {
+        return items.iter().collect();
     }
     (0..limit)
-        .map(|i| &cases[i * cases.len() / limit])
+        .map(|i| &items[i * items.len() / limit])
         .collect()
 }
 

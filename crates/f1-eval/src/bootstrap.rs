@@ -11,6 +11,28 @@ pub struct Interval {
     pub high: f64,
 }
 
+impl Interval {
+    /// Every bound multiplied by `factor` (100 turns a share into percent).
+    pub fn scaled(&self, factor: f64) -> Self {
+        Self {
+            value: self.value * factor,
+            low: self.low * factor,
+            high: self.high * factor,
+        }
+    }
+
+    /// `value [low, high]` with `decimals` places.
+    pub fn format(&self, decimals: usize) -> String {
+        format!(
+            "{:.d$} [{:.d$}, {:.d$}]",
+            self.value,
+            self.low,
+            self.high,
+            d = decimals
+        )
+    }
+}
+
 fn resample(rng: &mut StdRng, n: usize, sample: &mut Vec<usize>) {
     sample.clear();
     sample.extend((0..n).map(|_| rng.random_range(0..n)));

@@ -1,13 +1,10 @@
 //! The report as documents: a self-contained HTML page (charts inlined as SVG,
 //! no network) and Markdown that links the PNG charts.
 
-use std::io::Write;
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::chart::Figure;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A table of text cells.
 #[derive(Debug, Clone, Serialize)]
@@ -115,15 +112,4 @@ pub fn markdown(document: &Document, chart_link: impl Fn(&Figure) -> String) -> 
         markdown_table(&mut out, table);
     }
     out
-}
-
-/// Writes through a temporary file renamed into place, so a reader never sees
-/// half a file and a failure leaves the old one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    file.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
 }

@@ -17,6 +17,9 @@ pub enum Error {
     Font(String),
     #[error("rendering the report: {0}")]
     Template(#[from] minijinja::Error),
+    /// Writing a file (through a temporary file and a rename).
+    #[error(transparent)]
+    Write(#[from] f1_train::Error),
 }
 
 impl Error {

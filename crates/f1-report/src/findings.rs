@@ -23,22 +23,8 @@ pub fn method_label(method: &str) -> &str {
 
 /// `12.0% [4.0, 20.0]` for a share in [0, 1].
 pub fn percent(interval: &Interval) -> String {
-    format!(
-        "{:.1}% [{:.1}, {:.1}]",
-        interval.value * 100.0,
-        interval.low * 100.0,
-        interval.high * 100.0
-    )
-}
-
-fn plain(interval: &Interval, decimals: usize) -> String {
-    format!(
-        "{:.d$} [{:.d$}, {:.d$}]",
-        interval.value,
-        interval.low,
-        interval.high,
-        d = decimals
-    )
+    let p = interval.scaled(100.0);
+    format!("{:.1}% [{:.1}, {:.1}]", p.value, p.low, p.high)
 }
 
 fn p_value(p: f64) -> String {
@@ -128,84 +114,47 @@ fn capitalised(text: &str) -> String {
     }
 }
 
+/// `method value` for each run that has a value, and how many do.
+fn listed(runs: &[&Run], value: impl Fn(&Run) -> Option<String>) -> (String, usize) {
+    let items: Vec<String> = runs
+        .iter()
+        .filter_map(|r| Some(format!("{} {}", method_label(&r.method), value(r)?)))
+        .collect();
+    (items.join("; "), items.len())
+}
+
 fn accuracy_sentence(methods: &Methods, model: &str, mode: &str) -> Option<String> {
     let runs = methods.present();
     let n = runs.first()?.metrics.n;
-    let listed: Vec<String> = runs
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {}",
-                method_label(&r.method),
-                percent(&r.metrics.fact_accuracy)
-            )
-        })
-        .collect();
+    let (listed, _) = listed(&runs, |r| Some(percent(&r.metrics.fact_accuracy)));
     let questions =
         |run: &Run| -> BTreeSet<String> { run.predictions.iter().map(|p| p.id.clone()).collect() };
     let first = questions(runs[0]);
     if runs.iter().all(|r| questions(r) == first) {
         Some(format!(
-            "On {model}'s {n} {mode} test questions, fact accuracy (95% CI) was: {}.",
-            listed.join("; ")
+            "On {model}'s {n} {mode} test questions, fact accuracy (95% CI) was: {listed}."
         ))
     } else {
         Some(format!(
-            "{model}'s {mode} fact accuracy (95% CI) was: {}; these runs answered different \
-             questions, so only paired comparisons on shared ones are like for like.",
-            listed.join("; ")
+            "{model}'s {mode} fact accuracy (95% CI) was: {listed}; these runs answered different \
+             questions, so only paired comparisons on shared ones are like for like."
         ))
     }
 }
 
 fn rouge_sentence(methods: &Methods) -> Option<String> {
-    let runs = methods.present();
-    if runs.len() < 2 {
-        return None;
-    }
-    let listed: Vec<String> = runs
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {}",
-                method_label(&r.method),
-                plain(&scaled(&r.metrics.rouge_l, 100.0), 1)
-            )
-        })
-        .collect();
-    Some(format!(
-        "Overlap with the reference answers (ROUGE-L F1 x100): {}.",
-        listed.join("; ")
-    ))
-}
-
-fn scaled(interval: &Interval, factor: f64) -> Interval {
-    Interval {
-        value: interval.value * factor,
-        low: interval.low * factor,
-        high: interval.high * factor,
-    }
+    let (listed, count) = listed(&methods.present(), |r| {
+        Some(r.metrics.rouge_l.scaled(100.0).format(1))
+    });
+    (count >= 2).then(|| format!("Overlap with the reference answers (ROUGE-L F1 x100): {listed}."))
 }
 
 fn perplexity_sentence(study: &Study, methods: &Methods) -> Option<String> {
-    let listed: Vec<String> = methods
-        .present()
-        .iter()
-        .filter_map(|r| {
-            let p = study.perplexity.get(&r.variant())?;
-            Some(format!(
-                "{} {}",
-                method_label(&r.method),
-                plain(&p.perplexity, 2)
-            ))
-        })
-        .collect();
-    (listed.len() >= 2).then(|| {
-        format!(
-            "Perplexity of the reference answers (lower is better): {}.",
-            listed.join("; ")
-        )
-    })
+    let (listed, count) = listed(&methods.present(), |r| {
+        Some(study.perplexity.get(&r.variant())?.perplexity.format(2))
+    });
+    (count >= 2)
+        .then(|| format!("Perplexity of the reference answers (lower is better): {listed}."))
 }
 
 fn gib(mib: f64) -> f64 {
@@ -283,7 +232,7 @@ fn judge_sentence(study: &Study, runs: &[&Run]) -> Option<String> {
         .filter_map(|r| {
             let j = judgments.runs.get(&r.name)?;
             let rating = j.rating.as_ref()?;
-            let mut text = format!("{} {}", r.name, plain(rating, 1));
+            let mut text = format!("{} {}", r.name, rating.format(1));
             if j.rating_failed > 0 {
                 text.push_str(&format!(" ({} unrated)", j.rating_failed));
             }

@@ -46,23 +46,6 @@ fn method_colour(method: &str) -> RGBColor {
     }
 }
 
-fn scaled(interval: &Interval, factor: f64) -> Interval {
-    Interval {
-        value: interval.value * factor,
-        low: interval.low * factor,
-        high: interval.high * factor,
-    }
-}
-
-fn cell(interval: &Interval, factor: f64) -> String {
-    format!(
-        "{:.1} [{:.1}, {:.1}]",
-        interval.value * factor,
-        interval.low * factor,
-        interval.high * factor
-    )
-}
-
 fn metric_bars(study: &Study, axis: &str, pick: impl Fn(&Run) -> Interval) -> chart::IntervalBars {
     chart::IntervalBars {
         axis: axis.to_string(),
@@ -125,7 +108,7 @@ fn quality_cost(
             label: format!("{} {}", run.model, run.method),
             colour: method_colour(&run.method),
             cost: value,
-            accuracy: scaled(&run.metrics.fact_accuracy, 100.0),
+            accuracy: run.metrics.fact_accuracy.scaled(100.0),
         });
     }
     trained.then(|| chart::QualityCost {
@@ -264,9 +247,7 @@ fn figures(study: &Study, dir: &Path) -> Result<Vec<Figure>> {
     }
     for metric in METRICS {
         figures.push(chart::render(
-            &metric_bars(study, metric.axis, |r| {
-                scaled(&(metric.of)(r), metric.factor)
-            }),
+            &metric_bars(study, metric.axis, |r| (metric.of)(r).scaled(metric.factor)),
             metric.name,
             &format!("{} per run", metric.title),
             "Bars: the value over the run's answers; whiskers: bootstrap 95% confidence \
@@ -361,11 +342,11 @@ fn metrics_table(study: &Study) -> Table {
                 vec![
                     r.name.clone(),
                     m.n.to_string(),
-                    cell(&m.fact_accuracy, 100.0),
-                    cell(&m.bleu, 1.0),
-                    cell(&m.rouge1, 100.0),
-                    cell(&m.rouge2, 100.0),
-                    cell(&m.rouge_l, 100.0),
+                    m.fact_accuracy.scaled(100.0).format(1),
+                    m.bleu.scaled(1.0).format(1),
+                    m.rouge1.scaled(100.0).format(1),
+                    m.rouge2.scaled(100.0).format(1),
+                    m.rouge_l.scaled(100.0).format(1),
                     format!("{:.2}", m.mean_latency_s.value),
                 ]
             })
@@ -617,11 +598,11 @@ pub fn write(study: &Study, outputs: &Outputs) -> Result<Written> {
         appendix: examples_table(study).into_iter().collect(),
     };
     let html = outputs.reports.join("report.html");
-    document::write_atomic(&html, document::html(&document)?.as_bytes())?;
+    f1_train::metrics::write_atomic(&html, document::html(&document)?.as_bytes())?;
     let link = relative_link(&outputs.reports, &outputs.charts);
     let markdown = outputs.reports.join("report.md");
     let text = document::markdown(&document, |f| format!("{link}{}.png", f.name));
-    document::write_atomic(&markdown, text.as_bytes())?;
+    f1_train::metrics::write_atomic(&markdown, text.as_bytes())?;
     let charts = document
         .figures
         .iter()

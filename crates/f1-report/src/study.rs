@@ -219,10 +219,6 @@ impl Study {
         })
     }
 
-    pub fn run(&self, name: &str) -> Option<&Run> {
-        self.runs.iter().find(|r| r.name == name)
-    }
-
     /// The comparison of two runs, oriented so that the difference is `a - b`.
     pub fn comparison(&self, a: &str, b: &str) -> Option<Comparison> {
         self.comparisons.iter().find_map(|c| {

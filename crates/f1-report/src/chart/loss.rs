@@ -41,16 +41,11 @@ impl Chart for LossCurves {
             .x_label_area_size(36)
             .y_label_area_size(48)
             .build_cartesian_2d(0.0..max_step, 0.0..max_loss * 1.05)?;
-        chart
-            .configure_mesh()
-            .x_desc("optimizer step")
-            .y_desc("loss (nats per assistant token)")
-            .light_line_style(super::faint_grid())
-            .x_label_formatter(&super::tick)
-            .y_label_formatter(&super::tick)
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
-            .draw()?;
+        super::draw_numeric_mesh(
+            &mut chart,
+            "optimizer step",
+            "loss (nats per assistant token)",
+        )?;
         for curve in &self.curves {
             let colour = curve.colour;
             chart

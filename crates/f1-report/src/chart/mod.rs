@@ -9,6 +9,7 @@ pub mod scatter;
 
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -70,6 +71,24 @@ pub fn faint_grid() -> ShapeStyle {
     BLACK.mix(0.04).into()
 }
 
+/// Axes, faint grid and tick labels of a chart with numbers on both axes.
+pub fn draw_numeric_mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x_desc: &str,
+    y_desc: &str,
+) -> DrawResult<DB> {
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .light_line_style(faint_grid())
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .label_style((font::FAMILY, 13))
+        .axis_desc_style((font::FAMILY, 14))
+        .draw()
+}
+
 fn draw_error(name: &str, error: impl std::fmt::Display) -> Error {
     Error::Draw {
         chart: name.to_string(),
@@ -96,7 +115,7 @@ pub fn render(
         chart.draw(&area).map_err(|e| draw_error(name, e))?;
         area.present().map_err(|e| draw_error(name, e))?;
     }
-    crate::document::write_atomic(&dir.join(format!("{name}.svg")), svg.as_bytes())?;
+    f1_train::metrics::write_atomic(&dir.join(format!("{name}.svg")), svg.as_bytes())?;
 
     // The bitmap backend picks its encoder from the extension.
     let png = tempfile::Builder::new()

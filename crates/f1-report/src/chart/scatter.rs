@@ -47,16 +47,7 @@ impl Chart for QualityCost {
                 -0.05 * max_cost..max_cost * 1.3,
                 0.0..(max_accuracy * 1.1).min(105.0),
             )?;
-        chart
-            .configure_mesh()
-            .x_desc(self.axis.as_str())
-            .y_desc("fact accuracy (%)")
-            .light_line_style(super::faint_grid())
-            .x_label_formatter(&super::tick)
-            .y_label_formatter(&super::tick)
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
-            .draw()?;
+        super::draw_numeric_mesh(&mut chart, &self.axis, "fact accuracy (%)")?;
         chart.draw_series(self.points.iter().map(|p| {
             ErrorBar::new_vertical(
                 p.cost,

@@ -24,7 +24,7 @@ use crate::workspace::Workspace;
 /// Ids already handled by an earlier run: kept (by origin) or rejected.
 fn done_ids(kept: &Path, rejected: &Path) -> Result<HashSet<String>> {
     let mut ids = HashSet::new();
-    for (path, field) in [(kept, "augmented_from"), (rejected, "id")] {
+    for (path, pointer) in [(kept, "/metadata/augmented_from"), (rejected, "/id")] {
         let Ok(text) = std::fs::read_to_string(path) else {
             continue;
         };
@@ -33,12 +33,7 @@ fn done_ids(kept: &Path, rejected: &Path) -> Result<HashSet<String>> {
             let Ok(value) = serde_json::from_str::<Value>(line) else {
                 continue;
             };
-            let id = if field == "id" {
-                &value["id"]
-            } else {
-                &value["metadata"]["augmented_from"]
-            };
-            if let Some(id) = id.as_str() {
+            if let Some(id) = value.pointer(pointer).and_then(Value::as_str) {
                 ids.insert(id.to_string());
             }
         }
@@ -55,21 +50,6 @@ fn append(path: &Path, value: &Value) -> Result<()> {
     // One write per line, so an interruption leaves whole lines (or one cut line).
     file.write_all(format!("{value}\n").as_bytes())
         .with_context(|| format!("writing {}", path.display()))
-}
-
-/// `limit` of `items` spread evenly (all of them when `limit` is 0 or larger).
-fn spread<T>(items: Vec<T>, limit: usize) -> Vec<T> {
-    if limit == 0 || limit >= items.len() {
-        return items;
-    }
-    let step = items.len() as f64 / limit as f64;
-    let picked: HashSet<usize> = (0..limit).map(|i| (i as f64 * step) as usize).collect();
-    items
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| picked.contains(i))
-        .map(|(_, item)| item)
-        .collect()
 }
 
 pub fn run(args: AugmentArgs, workspace: &Workspace) -> Result<()> {
@@ -93,7 +73,7 @@ pub fn run(args: AugmentArgs, workspace: &Workspace) -> Result<()> {
         "{}: no single-turn examples to augment",
         split.display()
     );
-    let examples = spread(examples, args.limit);
+    let examples = f1_baseline::spread(&examples, args.limit);
     let kept_path = workspace
         .curated()
         .join(format!("augmented-{}.jsonl", args.split));

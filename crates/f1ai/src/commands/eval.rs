@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use f1_baseline::Prediction;
-use f1_eval::bootstrap::Interval;
 use f1_eval::config::EvalConfig;
 use f1_eval::rouge::RougeScorer;
 use f1_eval::run::{self, Answer, RunMetrics, RunScores};
@@ -61,15 +60,6 @@ fn prediction_files(workspace: &Workspace) -> Result<Vec<PathBuf>> {
         );
     }
     Ok(files)
-}
-
-fn cell(interval: &Interval, scale: f64) -> String {
-    format!(
-        "{:.1} [{:.1}, {:.1}]",
-        interval.value * scale,
-        interval.low * scale,
-        interval.high * scale
-    )
 }
 
 pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
@@ -162,11 +152,11 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
             "| {} | {} | {} | {} | {} | {} | {} | {:.2} |\n",
             r.name,
             m.n,
-            cell(&m.fact_accuracy, 100.0),
-            cell(&m.bleu, 1.0),
-            cell(&m.rouge1, 100.0),
-            cell(&m.rouge2, 100.0),
-            cell(&m.rouge_l, 100.0),
+            m.fact_accuracy.scaled(100.0).format(1),
+            m.bleu.scaled(1.0).format(1),
+            m.rouge1.scaled(100.0).format(1),
+            m.rouge2.scaled(100.0).format(1),
+            m.rouge_l.scaled(100.0).format(1),
             m.mean_latency_s.value
         ));
     }
