@@ -23,6 +23,16 @@ pub enum TestKind {
     Unseen,
 }
 
+impl TestKind {
+    /// The name the JSONL files use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestKind::Recall => "recall",
+            TestKind::Unseen => "unseen",
+        }
+    }
+}
+
 /// Short answer or full sentence with context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

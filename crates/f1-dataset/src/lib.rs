@@ -11,6 +11,7 @@ pub mod example;
 pub mod fact;
 pub mod families;
 pub mod keyed;
+pub mod multiple_choice;
 pub mod text;
 
 use std::io::Write;
@@ -89,7 +90,11 @@ pub fn build(kb: &KnowledgeBase, config: &DataConfig) -> Result<Splits> {
     compose::compose(&families, config)
 }
 
-/// Writes train/val/test.jsonl, the dataset card and stats.json into `dir`. Every
+/// The multiple-choice questions `write` puts beside the splits.
+pub const MULTIPLE_CHOICE_FILE: &str = "multiple_choice-test.jsonl";
+
+/// Writes train/val/test.jsonl, the multiple-choice questions, the dataset card
+/// and stats.json into `dir`. Every
 /// file goes to a temp file first; nothing is renamed into place until all are written.
 pub fn write(
     splits: &Splits,
@@ -111,11 +116,21 @@ pub fn write(
         }
         staged.push((name, bytes));
     }
+    let questions = multiple_choice::from_splits(splits, config.seed);
+    let mut bytes = Vec::new();
+    for question in &questions {
+        serde_json::to_writer(&mut bytes, question).expect("questions serialize");
+        bytes.push(b'\n');
+    }
+    staged.push((MULTIPLE_CHOICE_FILE, bytes));
     staged.push((
         "README.md",
         card::render(splits, config, provenance).into_bytes(),
     ));
-    staged.push(("stats.json", stats_json(splits, config, provenance)));
+    staged.push((
+        "stats.json",
+        stats_json(splits, config, provenance, questions.len()),
+    ));
 
     let mut temps = Vec::new();
     for (name, bytes) in staged {
@@ -135,7 +150,12 @@ pub fn write(
     Ok(())
 }
 
-fn stats_json(splits: &Splits, config: &DataConfig, provenance: &card::Provenance) -> Vec<u8> {
+fn stats_json(
+    splits: &Splits,
+    config: &DataConfig,
+    provenance: &card::Provenance,
+    multiple_choice: usize,
+) -> Vec<u8> {
     let (questions, answers) = card::turn_lengths(splits);
     let counts = compose::counts(splits);
     let all_families: std::collections::BTreeSet<&str> = splits
@@ -148,6 +168,8 @@ fn stats_json(splits: &Splits, config: &DataConfig, provenance: &card::Provenanc
         "source": provenance.source,
         "cutoff": provenance.cutoff,
         "examples": {"train": splits.train.len(), "val": splits.val.len(), "test": splits.test.len()},
+        "multiple_choice": {"file": MULTIPLE_CHOICE_FILE, "questions": multiple_choice,
+                            "choices": multiple_choice::CHOICES},
         "multi_turn_share": {
             "train": card::multi_turn_share(&splits.train),
             "val": card::multi_turn_share(&splits.val),

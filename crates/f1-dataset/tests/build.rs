@@ -322,3 +322,90 @@ fn the_fallback_fact_set_builds_champion_questions() {
         assert!(example.messages[1].content.contains("James Hunt"));
     }
 }
+
+#[test]
+fn multiple_choice_questions_have_the_gold_and_same_family_distractors() {
+    let dir = quick_build();
+    let questions =
+        f1_eval::multiple_choice::read_questions(&dir.join(f1_dataset::MULTIPLE_CHOICE_FILE), 0)
+            .unwrap();
+    let test = read_split(dir, "test");
+    let single_turn = test
+        .iter()
+        .filter(|e| {
+            e["messages"].as_array().unwrap().len() == 2
+                && e["metadata"]["gold"].as_array().unwrap().len() == 1
+        })
+        .count();
+    assert!(
+        questions.len() * 10 >= single_turn * 9,
+        "{} questions from {single_turn} single-answer test questions",
+        questions.len()
+    );
+    // Every family's answers anywhere in the dataset.
+    let mut family_answers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for split in ["train", "val", "test"] {
+        for example in read_split(dir, split) {
+            for turn in turns(&example) {
+                for gold in turn["gold"].as_array().unwrap() {
+                    family_answers
+                        .entry(turn["family"].as_str().unwrap().into())
+                        .or_default()
+                        .insert(gold["text"].as_str().unwrap().into());
+                }
+            }
+        }
+    }
+    let by_id: BTreeMap<&str, &Value> = test
+        .iter()
+        .map(|e| (e["metadata"]["id"].as_str().unwrap(), e))
+        .collect();
+    let mut positions = [0usize; f1_dataset::multiple_choice::CHOICES];
+    let mut families = BTreeSet::new();
+    for q in &questions {
+        let example = by_id[q.id.as_deref().unwrap()];
+        let metadata = &example["metadata"];
+        assert_eq!(
+            q.question,
+            example["messages"][0]["content"].as_str().unwrap()
+        );
+        assert_eq!(q.family.as_deref(), metadata["family"].as_str());
+        assert_eq!(q.test_kind.as_deref(), metadata["test_kind"].as_str());
+        assert_eq!(q.choices.len(), f1_dataset::multiple_choice::CHOICES);
+        assert_eq!(
+            q.choices[q.answer],
+            metadata["gold"][0]["text"].as_str().unwrap()
+        );
+        let aliases: Vec<String> = metadata["gold"][0]["aliases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| f1_eval::facts::normalize(a.as_str().unwrap()))
+            .collect();
+        let known = &family_answers[q.family.as_deref().unwrap()];
+        for (i, choice) in q.choices.iter().enumerate() {
+            assert!(
+                known.contains(choice),
+                "{choice:?} is not a {:?} answer",
+                q.family
+            );
+            if i != q.answer {
+                let normalized = f1_eval::facts::normalize(choice);
+                assert!(
+                    !aliases.contains(&normalized),
+                    "{choice:?} is the right answer"
+                );
+            }
+        }
+        positions[q.answer] += 1;
+        families.insert(q.family.clone().unwrap());
+    }
+    // The right answer sits anywhere, about evenly.
+    for count in positions {
+        assert!(count * 8 > questions.len(), "{positions:?}");
+    }
+    assert!(families.len() >= 5, "{families:?}");
+    let stats: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["multiple_choice"]["questions"], questions.len());
+}

@@ -7,5 +7,6 @@ pub mod bootstrap;
 pub mod config;
 pub mod facts;
 pub mod judge;
+pub mod multiple_choice;
 pub mod rouge;
 pub mod run;

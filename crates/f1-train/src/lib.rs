@@ -10,10 +10,12 @@ mod error;
 pub mod export;
 pub mod loss;
 pub mod metrics;
+pub mod multiple_choice;
 pub mod optimizer;
 pub mod peft;
 pub mod perplexity;
 pub mod schedule;
+pub mod scorer;
 pub mod trainable;
 pub mod trainer;
 

@@ -1,20 +1,44 @@
 //! The causal language-modelling loss over the assistant's tokens.
 
-use candle_core::Tensor;
+use candle_core::{Tensor, D};
 use f1_model::transformer::autograd::cross_entropy_sum;
 use f1_model::transformer::{ForwardOptions, Transformer};
 
 use crate::data::Batch;
 use crate::error::Result;
 
-/// The summed negative log-likelihood of the batch's scored tokens. Only the
-/// hidden states that predict a scored token reach the vocabulary projection,
-/// which saves most of the largest matmul.
+/// The summed negative log-likelihood of the batch's scored tokens.
 pub fn summed_nll(
     model: &mut Transformer,
     batch: &Batch,
     options: &ForwardOptions,
 ) -> Result<Tensor> {
+    let (logits, targets) = scored_logits(model, batch, options)?;
+    Ok(cross_entropy_sum(&logits, &targets)?)
+}
+
+/// The log-probability of each scored token, in the batch's position order.
+pub fn target_log_probs(
+    model: &mut Transformer,
+    batch: &Batch,
+    options: &ForwardOptions,
+) -> Result<Vec<f32>> {
+    let (logits, targets) = scored_logits(model, batch, options)?;
+    let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+    Ok(log_probs
+        .gather(&targets.unsqueeze(1)?, 1)?
+        .squeeze(1)?
+        .to_vec1()?)
+}
+
+/// Logits at the positions that predict a scored token, and those tokens. Only
+/// these hidden states reach the vocabulary projection, which saves most of the
+/// largest matmul.
+fn scored_logits(
+    model: &mut Transformer,
+    batch: &Batch,
+    options: &ForwardOptions,
+) -> Result<(Tensor, Tensor)> {
     let device = model.device().clone();
     let rows = batch.ids.len();
     let width = batch.ids.first().map_or(0, Vec::len);
@@ -25,5 +49,5 @@ pub fn summed_nll(
     let positions = Tensor::new(batch.positions.as_slice(), &device)?;
     let logits = model.logits(&hidden.index_select(&positions, 0)?)?;
     let targets = Tensor::new(batch.targets.as_slice(), &device)?;
-    Ok(cross_entropy_sum(&logits, &targets)?)
+    Ok((logits, targets))
 }

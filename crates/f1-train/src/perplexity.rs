@@ -3,16 +3,12 @@
 
 use std::path::Path;
 
-use candle_core::Device;
-use f1_model::chat::{ChatMessage, ChatTemplate};
-use f1_model::gguf::GgufMetadata;
-use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
-use f1_model::Tokenizer;
+use f1_model::chat::ChatMessage;
 use serde::Serialize;
 
-use crate::data::{Batch, Encoder};
+use crate::data::Encoder;
 use crate::error::Result;
-use crate::loss::summed_nll;
+use crate::scorer::Scorer;
 
 /// One reply's summed negative log-likelihood (nats) over its scored tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -39,33 +35,22 @@ pub fn reply_losses(
     max_tokens: usize,
     mut progress: impl FnMut(),
 ) -> Result<Vec<ReplyLoss>> {
-    let metadata = GgufMetadata::read(model)?;
-    let mut transformer = Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu)?;
-    if let Some(adapter) = adapter {
-        crate::peft::attach_adapter(&mut transformer, adapter)?;
-    }
-    let tokenizer = Tokenizer::from_metadata(&metadata)?;
-    let template = ChatTemplate::from_gguf(&metadata)?;
-    let encoder = Encoder {
-        tokenizer: &tokenizer,
-        template: &template,
-        system_prompt,
-        max_tokens,
-    };
-    let options = ForwardOptions::training(None);
+    let mut scorer = Scorer::load(model, adapter)?;
     let mut losses = Vec::with_capacity(conversations.len());
     for conversation in conversations {
+        let encoder = Encoder {
+            tokenizer: &scorer.tokenizer,
+            template: &scorer.template,
+            system_prompt,
+            max_tokens,
+        };
         let sequence = encoder.encode_last_reply(conversation)?;
         let tokens = sequence.scored_tokens();
-        let nll = if tokens == 0 {
-            0.0
-        } else {
-            let batch = Batch::new(&[vec![&sequence]]);
-            summed_nll(&mut transformer, &batch, &options)?
-                .detach()
-                .to_scalar::<f32>()? as f64
-        };
-        losses.push(ReplyLoss { nll, tokens });
+        let log_likelihood = scorer.log_likelihoods(std::slice::from_ref(&sequence))?[0];
+        losses.push(ReplyLoss {
+            nll: -log_likelihood,
+            tokens,
+        });
         progress();
     }
     Ok(losses)

@@ -213,6 +213,25 @@ pub struct EvalArgs {
     /// Test conversations scored for --perplexity (0: all).
     #[arg(long, default_value_t = 80)]
     pub perplexity_limit: usize,
+    /// Also score multiple-choice questions by log-likelihood (acc and acc_norm,
+    /// as lm-evaluation-harness scores them).
+    #[arg(long)]
+    pub multiple_choice: bool,
+    /// The questions: JSONL of {question, choices, answer} (default:
+    /// data/curated/multiple_choice-test.jsonl from `f1ai data build`).
+    #[arg(long, requires = "multiple_choice")]
+    pub mc_file: Option<PathBuf>,
+    /// A model for --multiple-choice (as `chat --model`); repeat for several
+    /// (default: smollm2 and every run in models/artifacts/).
+    #[arg(long = "mc-model", requires = "multiple_choice")]
+    pub mc_models: Vec<String>,
+    /// Questions scored for --multiple-choice (0: all).
+    #[arg(long, default_value_t = 200)]
+    pub mc_limit: usize,
+    /// chat: the question as a user turn in the model's template, the choice as
+    /// the reply; plain: the harness's `Question: ...\nAnswer: <choice>`.
+    #[arg(long, default_value = "chat")]
+    pub mc_format: f1_train::multiple_choice::ChoiceFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -344,3 +344,112 @@ fn perplexity_scores_the_test_replies_with_an_interval() {
     assert!(p["low"].as_f64().unwrap() <= value && value <= p["high"].as_f64().unwrap());
     assert!(value > 1000.0, "{value}");
 }
+
+#[test]
+fn multiple_choice_scores_the_built_questions_and_user_files() {
+    let work = common::curated_workspace();
+    write_run(
+        work.path(),
+        "smollm2-base-rag",
+        &[prediction("0", "rag", "Ayrton Senna", "Ayrton Senna")],
+    );
+    let smollm2 = common::tiny_model(work.path(), "smollm2");
+    let gemma3 = common::tiny_model(work.path(), "gemma3");
+    let output = f1ai(
+        work.path(),
+        &[
+            "eval",
+            "--multiple-choice",
+            "--mc-model",
+            smollm2.to_str().unwrap(),
+            "--mc-model",
+            gemma3.to_str().unwrap(),
+            "--mc-limit",
+            "8",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("## Multiple choice by log-likelihood (8 questions, chat format)")
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("results/metrics/multiple_choice.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["questions"], 8);
+    for model in ["tiny-smollm2", "tiny-gemma3"] {
+        let scored = &report["models"][model];
+        let rows = scored["per_question"].as_array().unwrap();
+        assert_eq!(rows.len(), 8);
+        let mut right = 0;
+        for row in rows {
+            let lls: Vec<f64> = row["log_likelihoods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert_eq!(lls.len(), 4);
+            assert!(lls.iter().all(|l| l.is_finite() && *l < 0.0), "{lls:?}");
+            let best = (0..4).fold(0, |b, i| if lls[i] > lls[b] { i } else { b });
+            assert_eq!(row["picked"], best);
+            right += usize::from(row["picked"] == row["answer"]);
+        }
+        let metrics = &scored["metrics"];
+        assert_eq!(metrics["n"], 8);
+        assert_eq!(
+            metrics["acc"]["value"].as_f64().unwrap(),
+            right as f64 / 8.0
+        );
+        assert_eq!(metrics["chance"], 0.25);
+    }
+    assert_eq!(report["comparisons"].as_array().unwrap().len(), 1);
+
+    // Any file of the harness's shape; a bad line names the file, line and field.
+    let user = work.path().join("mine.jsonl");
+    std::fs::write(
+        &user,
+        "{\"question\": \"Who won the 1988 title?\", \"choices\": [\"Prost\", \"Senna\"], \"answer\": 1}\n",
+    )
+    .unwrap();
+    let args = |file: &str| {
+        vec![
+            "eval".to_string(),
+            "--multiple-choice".into(),
+            "--mc-file".into(),
+            file.into(),
+            "--mc-model".into(),
+            smollm2.to_str().unwrap().into(),
+        ]
+    };
+    let output = f1ai(
+        work.path(),
+        &args(user.to_str().unwrap())
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("results/metrics/multiple_choice.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["models"]["tiny-smollm2"]["metrics"]["chance"], 0.5);
+    let mut text = std::fs::read_to_string(&user).unwrap();
+    text.push_str("{\"question\": \"Who?\", \"choices\": [\"A\", \"B\"], \"answer\": 2}\n");
+    std::fs::write(&user, text).unwrap();
+    let bad = args(user.to_str().unwrap());
+    fails_with(
+        work.path(),
+        &bad.iter().map(String::as_str).collect::<Vec<_>>(),
+        1,
+        "mine.jsonl: line 2: `answer` is 2 but there are 2 choices",
+    );
+    let missing = args("nowhere.jsonl");
+    fails_with(
+        work.path(),
+        &missing.iter().map(String::as_str).collect::<Vec<_>>(),
+        1,
+        "nowhere.jsonl does not exist",
+    );
+}

@@ -38,7 +38,7 @@ fn write_profile(work: &Path, model: &Path, limit: usize) -> PathBuf {
              data: {{ergast_dir: {ergast}, config: {data}, size: quick}}\n\
              baseline: {{modes: [zero-shot], tuned_modes: [zero-shot], limit: {limit}, max_tokens: 6}}\n\
              training: [{training}]\n\
-             eval: {{config: {eval}, perplexity_limit: 4}}\n",
+             eval: {{config: {eval}, perplexity_limit: 4, multiple_choice_limit: 6}}\n",
             model = model.display(),
             ergast = ergast_dir().display(),
             data = config.join("data_config.yaml").display(),
@@ -141,6 +141,7 @@ fn a_killed_study_resumes_and_an_unchanged_one_is_skipped() {
         "results/predictions/tiny-smollm2-full-zero-shot.jsonl",
         "results/metrics/summary.json",
         "results/metrics/perplexity.json",
+        "results/metrics/multiple_choice.json",
         "results/reports/report.html",
         "results/visualizations/loss-curves.svg",
     ] {

@@ -94,6 +94,15 @@ impl Attention {
         }
     }
 
+    /// Repeats the cached keys and values `n` times along the batch, so `n`
+    /// continuations of one cached prefix run as one batch.
+    pub fn repeat_cache(&mut self, n: usize) -> Result<()> {
+        if let Some((k, v)) = &self.cache {
+            self.cache = Some((k.repeat((n, 1, 1, 1))?, v.repeat((n, 1, 1, 1))?));
+        }
+        Ok(())
+    }
+
     /// `x`: (batch, tokens, hidden) at positions `start..`; `mask`: additive,
     /// (batch, 1, 1, tokens, start + tokens), or `None` when every cached position
     /// is visible.
@@ -193,7 +202,18 @@ impl ForwardOptions {
         }
     }
 
-    /// A training or scoring pass over whole sequences, with gradients.
+    /// Scoring whole sequences without gradients: fused kernels, no cache, f32
+    /// attention.
+    pub fn scoring() -> Self {
+        Self {
+            kernels: Kernels::Fused,
+            use_cache: false,
+            f16_attention: false,
+            dropout_seed: None,
+        }
+    }
+
+    /// A training pass over whole sequences, with gradients.
     pub fn training(dropout_seed: Option<u64>) -> Self {
         Self {
             kernels: Kernels::Differentiable,

@@ -96,6 +96,14 @@ impl Transformer {
         self.norm.forward(&x, options.kernels)
     }
 
+    /// Repeats every layer's cached keys and values `n` times along the batch
+    /// (see [`Attention::repeat_cache`]).
+    pub fn repeat_cache(&mut self, n: usize) -> Result<()> {
+        self.blocks
+            .iter_mut()
+            .try_for_each(|block| block.attention.repeat_cache(n))
+    }
+
     /// Logits (batch, tokens, vocab) for hidden states.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         self.lm_head.forward(hidden, None)

@@ -169,6 +169,11 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
         write_json(&dir.join("perplexity.json"), &report)?;
         table.push_str(&markdown);
     }
+    if args.multiple_choice {
+        let (report, markdown) = super::multiple_choice::run(&args, &config, workspace)?;
+        write_json(&dir.join("multiple_choice.json"), &report)?;
+        table.push_str(&markdown);
+    }
     if let Some(judge) = super::judge::resolve(&args, config.judge.as_ref(), workspace)? {
         let (report, markdown) = super::judge::run(&judge, &runs, &config, workspace)?;
         write_json(&dir.join("judge.json"), &report)?;

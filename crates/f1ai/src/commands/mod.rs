@@ -9,6 +9,7 @@ pub mod eval;
 pub mod judge;
 pub mod merge;
 pub mod models;
+pub mod multiple_choice;
 pub mod perplexity;
 pub mod report;
 pub mod run;

@@ -89,7 +89,11 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
         name: "build".into(),
         argv: build,
         inputs: build_inputs,
-        outputs: splits.to_vec(),
+        outputs: splits
+            .iter()
+            .cloned()
+            .chain([curated.join(f1_dataset::MULTIPLE_CHOICE_FILE)])
+            .collect(),
         checkpoints: None,
     });
 
@@ -163,9 +167,13 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
         "--perplexity",
         "--perplexity-limit",
         &profile.eval.perplexity_limit.to_string(),
+        "--multiple-choice",
+        "--mc-limit",
+        &profile.eval.multiple_choice_limit.to_string(),
     ]);
     for model in scored_models {
-        eval.extend(["--perplexity-model".to_string(), model]);
+        eval.extend(["--perplexity-model".to_string(), model.clone()]);
+        eval.extend(["--mc-model".to_string(), model]);
     }
     stages.push(Stage {
         name: "eval".into(),
@@ -175,6 +183,7 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
             workspace.predictions_dir(),
             root.join("models/artifacts"),
             splits[2].clone(),
+            curated.join(f1_dataset::MULTIPLE_CHOICE_FILE),
         ],
         outputs: vec![metrics.join("summary.json")],
         checkpoints: None,

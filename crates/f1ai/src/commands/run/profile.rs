@@ -55,6 +55,8 @@ pub struct EvalStage {
     pub config: PathBuf,
     /// Test conversations scored for perplexity (0: all).
     pub perplexity_limit: usize,
+    /// Multiple-choice questions scored by log-likelihood (0: all).
+    pub multiple_choice_limit: usize,
 }
 
 impl Profile {
