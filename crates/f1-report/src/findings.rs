@@ -157,6 +157,30 @@ fn perplexity_sentence(study: &Study, methods: &Methods) -> Option<String> {
         .then(|| format!("Perplexity of the reference answers (lower is better): {listed}."))
 }
 
+fn multiple_choice_sentence(study: &Study, methods: &Methods) -> Option<String> {
+    let present = methods.present();
+    let (listed, count) = listed(&present, |r| {
+        Some(
+            study
+                .multiple_choice
+                .get(&r.variant())?
+                .acc
+                .scaled(100.0)
+                .format(1),
+        )
+    });
+    let first = present
+        .iter()
+        .find_map(|r| study.multiple_choice.get(&r.variant()))?;
+    (count >= 2).then(|| {
+        format!(
+            "Multiple choice by log-likelihood ({} questions, chance {:.0}%), accuracy %: {listed}.",
+            first.n,
+            first.chance * 100.0
+        )
+    })
+}
+
 fn gib(mib: f64) -> f64 {
     mib / 1024.0
 }
@@ -305,6 +329,7 @@ pub fn findings(study: &Study) -> Vec<String> {
             accuracy_sentence(&methods, model, mode),
             rouge_sentence(&methods),
             perplexity_sentence(study, &methods),
+            multiple_choice_sentence(study, &methods),
             cost_sentence(lora_training, full_training),
         ]
         .into_iter()
@@ -386,6 +411,7 @@ mod tests {
                 comparison("full", "lora", 0.06, full_vs_lora_p),
             ],
             perplexity: BTreeMap::new(),
+            multiple_choice: BTreeMap::new(),
             judgments: None,
             training: Vec::new(),
         }

@@ -256,30 +256,33 @@ fn figures(study: &Study, dir: &Path) -> Result<Vec<Figure>> {
         )?);
     }
     if !study.perplexity.is_empty() {
-        let bars = chart::IntervalBars {
-            axis: "perplexity of the reference answers (lower is better)".into(),
-            bars: study
-                .perplexity
-                .iter()
-                .map(|(variant, p)| chart::bars::Bar {
-                    label: variant.clone(),
-                    value: p.perplexity,
-                    colour: method_colour(if variant.ends_with("-lora") {
-                        "lora"
-                    } else if variant.ends_with("-full") {
-                        "full"
-                    } else {
-                        "base"
-                    }),
-                })
-                .collect(),
-        };
+        let bars = variant_bars(
+            "perplexity of the reference answers (lower is better)",
+            study.perplexity.iter().map(|(v, p)| (v, p.perplexity)),
+        );
         figures.push(chart::render(
             &bars,
             "perplexity",
             "Perplexity per model",
             "Teacher-forced perplexity of the test split's reference answers (assistant tokens \
              only); whiskers: bootstrap 95% CI over conversations.",
+            dir,
+        )?);
+    }
+    if !study.multiple_choice.is_empty() {
+        let bars = variant_bars(
+            "multiple-choice accuracy %",
+            study
+                .multiple_choice
+                .iter()
+                .map(|(v, m)| (v, m.acc.scaled(100.0))),
+        );
+        figures.push(chart::render(
+            &bars,
+            "multiple-choice",
+            "Multiple-choice accuracy per model",
+            "The likeliest of the choices by log-likelihood, as lm-evaluation-harness's acc \
+             (the same questions for every model); whiskers: bootstrap 95% CI.",
             dir,
         )?);
     }
@@ -623,4 +626,27 @@ pub fn headline(study: &Study) -> String {
         .map(|r| format!("{} {}", r.name, percent(&r.metrics.fact_accuracy)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// One bar per model variant (`smollm2`, `smollm2-lora`, ...), coloured by method.
+fn variant_bars<'a>(
+    axis: &str,
+    values: impl Iterator<Item = (&'a String, Interval)>,
+) -> chart::IntervalBars {
+    chart::IntervalBars {
+        axis: axis.into(),
+        bars: values
+            .map(|(variant, value)| chart::bars::Bar {
+                label: variant.clone(),
+                value,
+                colour: method_colour(if variant.ends_with("-lora") {
+                    "lora"
+                } else if variant.ends_with("-full") {
+                    "full"
+                } else {
+                    "base"
+                }),
+            })
+            .collect(),
+    }
 }

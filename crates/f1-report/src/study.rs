@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use f1_baseline::Prediction;
 use f1_eval::bootstrap::Interval;
 use f1_eval::judge::{PairJudgment, RunJudgment};
+use f1_eval::multiple_choice::ChoiceMetrics;
 use f1_eval::run::{Comparison, RunMetrics};
 use f1_train::config::Method;
 use f1_train::metrics::{RunSummary, StepRecord};
@@ -19,7 +20,8 @@ use crate::error::{Error, Result};
 /// Where the results lie.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    /// results/metrics/: summary.json (required), perplexity.json, judge.json.
+    /// results/metrics/: summary.json (required), perplexity.json,
+    /// multiple_choice.json, judge.json.
     pub metrics: PathBuf,
     /// results/predictions/: one JSONL per run.
     pub predictions: PathBuf,
@@ -80,6 +82,16 @@ struct PerplexityFile {
     models: BTreeMap<String, Perplexity>,
 }
 
+#[derive(Debug, Deserialize)]
+struct MultipleChoiceFile {
+    models: BTreeMap<String, MultipleChoiceModel>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MultipleChoiceModel {
+    metrics: ChoiceMetrics,
+}
+
 /// The judge's verdicts, as judge.json holds them.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Judgments {
@@ -117,6 +129,8 @@ pub struct Study {
     pub runs: Vec<Run>,
     pub comparisons: Vec<NamedComparison>,
     pub perplexity: BTreeMap<String, Perplexity>,
+    /// Each model variant's multiple-choice accuracy.
+    pub multiple_choice: BTreeMap<String, ChoiceMetrics>,
     pub judgments: Option<Judgments>,
     pub training: Vec<TrainingRun>,
 }
@@ -214,6 +228,11 @@ impl Study {
             runs,
             comparisons: summary.comparisons,
             perplexity,
+            multiple_choice: read_optional::<MultipleChoiceFile>(
+                &sources.metrics.join("multiple_choice.json"),
+            )?
+            .map(|f| f.models.into_iter().map(|(k, m)| (k, m.metrics)).collect())
+            .unwrap_or_default(),
             judgments: read_optional(&sources.metrics.join("judge.json"))?,
             training: read_training(&sources.artifacts)?,
         })

@@ -182,6 +182,43 @@ fn writes_charts_findings_and_a_page_chromium_draws() {
         .unwrap()
         .contains("fact accuracy"));
     assert!(ink(&screenshot) > 0.05, "the screenshot is nearly blank");
+    assert!(!charts.join("multiple-choice.svg").exists());
+}
+
+#[test]
+fn multiple_choice_results_get_a_sentence_and_a_chart() {
+    let work = tempfile::tempdir().unwrap();
+    write_run(work.path(), "base", 8, 2);
+    write_run(work.path(), "lora", 8, 4);
+    let eval = f1ai(work.path(), &["eval"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    // multiple_choice.json as `f1ai eval --multiple-choice` writes it.
+    let metrics = |acc: f64| {
+        let interval = |v: f64| json!({"value": v, "low": v - 0.1, "high": v + 0.1});
+        json!({"metrics": {"n": 50, "acc": interval(acc), "acc_norm": interval(acc - 0.02),
+               "chance": 0.25, "by_family": {}, "by_test_kind": {}}, "per_question": []})
+    };
+    let report = json!({"file": "mc.jsonl", "format": "chat", "questions": 50,
+        "models": {"smollm2": metrics(0.3), "smollm2-lora": metrics(0.46)}, "comparisons": []});
+    std::fs::write(
+        work.path().join("results/metrics/multiple_choice.json"),
+        report.to_string(),
+    )
+    .unwrap();
+    let output = f1ai(work.path(), &["report"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(
+            "Multiple choice by log-likelihood (50 questions, chance 25%), accuracy %: \
+             the base model 30.0 [20.0, 40.0]; LoRA 46.0 [36.0, 56.0]."
+        ),
+        "{}",
+        stdout(&output)
+    );
+    let charts = work.path().join("results/visualizations");
+    assert!(ink(&charts.join("multiple-choice.png")) > 0.01);
+    let svg = std::fs::read_to_string(charts.join("multiple-choice.svg")).unwrap();
+    assert!(svg.contains("smollm2-lora"), "{svg}");
 }
 
 #[test]
