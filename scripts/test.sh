@@ -23,6 +23,9 @@ if ! command -v chromium >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 npm install --silent --no-audit --no-fund --prefix crates/f1ai/tests/browser
+# PyTorch + transformers + peft, which load our adapters and exported models.
+F1AI_PEFT_PYTHON="$(./scripts/python-env.sh)"
+export F1AI_PEFT_PYTHON
 
 cargo build --workspace --all-targets
 cargo test --workspace

@@ -35,13 +35,14 @@ pub fn lora(
     save_adapter(dir, &model.transformer, &adapter, &model.parameters)
 }
 
-/// Writes model.safetensors and config.json (Hugging Face), model.gguf (`dtype`,
-/// with the base model's tokenizer and chat template) and tokenizer_config.json.
+/// Writes model.safetensors and config.json (Hugging Face), tokenizer_config.json
+/// and, when `gguf` names a type, model.gguf in it (with the base model's
+/// tokenizer and chat template).
 pub fn full(
     dir: &Path,
     transformer: &mut Transformer,
     metadata: &GgufMetadata,
-    dtype: GgmlDType,
+    gguf: Option<GgmlDType>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let weights: Vec<(String, Tensor)> = transformer
@@ -71,8 +72,18 @@ pub fn full(
         "eos_token": token(tokenizer.eos()),
     });
     write_json(&dir.join("tokenizer_config.json"), &tokenizer_config)?;
-    write_transformer(transformer, metadata, dtype, &dir.join(GGUF_FILE))?;
+    if let Some(dtype) = gguf {
+        write_transformer(transformer, metadata, dtype, &dir.join(GGUF_FILE))?;
+    }
     Ok(())
+}
+
+/// Writes the GGUF model at `base`, dequantized to f32, as a Hugging Face model
+/// folder (see [`full`]) that transformers loads.
+pub fn hugging_face(base: &Path, out: &Path) -> Result<()> {
+    let metadata = GgufMetadata::read(base)?;
+    let mut transformer = Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu)?;
+    full(out, &mut transformer, &metadata, None)
 }
 
 /// Folds the LoRA adapter in `adapter` into the f32 weights of the GGUF model at
@@ -89,7 +100,7 @@ pub fn merge(base: &Path, adapter: &Path, out: &Path, dtype: GgmlDType) -> Resul
             }
         }
     }
-    full(out, &mut transformer, &metadata, dtype)
+    full(out, &mut transformer, &metadata, Some(dtype))
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {

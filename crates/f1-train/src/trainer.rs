@@ -413,7 +413,7 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
             &paths.artifacts,
             &mut model.transformer,
             &model.metadata,
-            GgmlDType::F16,
+            Some(GgmlDType::F16),
         )?,
     }
     let log = read_log(&paths.artifacts.join(LOG_FILE))?;

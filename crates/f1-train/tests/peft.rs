@@ -200,3 +200,106 @@ fn a_saved_adapter_reproduces_the_trained_model_and_refuses_other_models() {
     assert!(error.contains("adapter_model.safetensors"), "{error}");
     assert!(error.contains("q_proj"), "{error}");
 }
+
+/// The Python with torch, transformers and peft that scripts/test.sh installs.
+fn peft_python() -> std::path::PathBuf {
+    let python = std::env::var_os("F1AI_PEFT_PYTHON").map(std::path::PathBuf::from);
+    match python {
+        Some(path) if path.is_file() => path,
+        _ => panic!(
+            "F1AI_PEFT_PYTHON must name a Python with torch, transformers and peft: \
+             scripts/test.sh installs one (scripts/python-env.sh) and sets it"
+        ),
+    }
+}
+
+fn read_f32(path: &std::path::Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[test]
+fn pythons_peft_loads_the_adapter_onto_the_exported_hugging_face_model() {
+    let python = peft_python();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/peft_logits.py");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["smollm2", "gemma3"] {
+        let path = common::tiny_model(name, dir.path(), 17);
+        let mut trained = trained_lora(&path);
+        let adapter_dir = dir.path().join(format!("adapter-{name}"));
+        let adapter = AdapterConfig::new(&lora_config().lora, name);
+        save_adapter(
+            &adapter_dir,
+            &trained.transformer,
+            &adapter,
+            &trained.parameters,
+        )
+        .unwrap();
+        let hf_dir = dir.path().join(format!("hf-{name}"));
+        f1_train::export::hugging_face(&path, &hf_dir).unwrap();
+
+        let ids = trained
+            .tokenizer
+            .encode("Ayrton Senna won at Monaco in 1988 for McLaren")
+            .unwrap();
+        let ids_file = dir.path().join("ids.json");
+        std::fs::write(&ids_file, serde_json::to_string(&ids).unwrap()).unwrap();
+        let out = dir.path().join(format!("python-{name}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let run = std::process::Command::new(&python)
+            .arg(&script)
+            .args([&hf_dir, &adapter_dir, &ids_file, &out])
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+
+        let ours_adapted = logits(&mut trained.transformer, &ids);
+        let metadata = GgufMetadata::read(&path).unwrap();
+        let mut base = Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu).unwrap();
+        let ours_base = logits(&mut base, &ids);
+        let (theirs_base, theirs_adapted) = (
+            read_f32(&out.join("base.f32")),
+            read_f32(&out.join("adapted.f32")),
+        );
+        assert_eq!(theirs_base.len(), ours_base.len());
+        let diff = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max)
+        };
+        assert!(
+            diff(&ours_base, &ours_adapted) > 1e-2,
+            "the adapter changes outputs"
+        );
+        assert!(
+            diff(&theirs_base, &ours_base) < 1e-3,
+            "{name}: transformers' base logits differ by {}",
+            diff(&theirs_base, &ours_base)
+        );
+        assert!(
+            diff(&theirs_adapted, &ours_adapted) < 1e-3,
+            "{name}: peft's adapted logits differ by {}",
+            diff(&theirs_adapted, &ours_adapted)
+        );
+        let loaded: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("loaded.json")).unwrap())
+                .unwrap();
+        let layers = trained.transformer.blocks.len();
+        assert_eq!(
+            loaded["lora_modules"].as_array().unwrap().len(),
+            5 * layers,
+            "{loaded}"
+        );
+        assert_eq!(loaded["nonzero_lora_b"], 5 * layers, "{loaded}");
+        assert_eq!(loaded["r"], 4);
+    }
+}

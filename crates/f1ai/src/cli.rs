@@ -244,6 +244,15 @@ pub enum ModelsCommand {
     },
     /// Show the registered models and the files in models/base/.
     List,
+    /// Write a model as a Hugging Face folder (f32 model.safetensors,
+    /// config.json, tokenizer_config.json) that transformers and peft load.
+    Export {
+        /// smollm2, gemma3 or a GGUF path.
+        model: String,
+        /// The folder to write (default: models/hf/<model>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

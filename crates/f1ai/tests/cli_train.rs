@@ -425,3 +425,46 @@ fn merge_folds_the_adapter_into_a_gguf_that_answers_like_base_plus_adapter() {
         "is not f16 or q8_0",
     );
 }
+
+#[test]
+fn models_export_writes_a_hugging_face_folder_or_names_the_bad_input() {
+    let (work, model) = workspace();
+    let out = work.path().join("hf");
+    let output = f1ai(
+        work.path(),
+        &[
+            "models",
+            "export",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("tiny-smollm2: wrote"));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architectures"][0], "LlamaForCausalLM");
+    assert_eq!(config["torch_dtype"], "float32");
+    let tensors =
+        candle_core::safetensors::load(out.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    let metadata = GgufMetadata::read(&model).unwrap();
+    let layers = metadata.u32("llama.block_count").unwrap() as usize;
+    assert!(tensors.contains_key("model.embed_tokens.weight"));
+    assert!(tensors.contains_key(&format!("model.layers.{}.mlp.down_proj.weight", layers - 1)));
+    assert!(tensors
+        .values()
+        .all(|t| t.dtype() == candle_core::DType::F32));
+    assert!(
+        !out.join("model.gguf").exists(),
+        "an export is the Hugging Face folder only"
+    );
+
+    fails_with(
+        work.path(),
+        &["models", "export", "nowhere.gguf"],
+        1,
+        "nowhere.gguf is neither a registered model (smollm2, gemma3) nor a GGUF file",
+    );
+}

@@ -1,6 +1,8 @@
-//! `f1ai models ...`: fetch and list the pretrained models.
+//! `f1ai models ...`: fetch, list and export the pretrained models.
 
-use anyhow::Result;
+use std::path::PathBuf;
+
+use anyhow::{ensure, Context, Result};
 use f1_model::fetch::{self, Fetched};
 use f1_model::registry::{self, ModelSpec};
 
@@ -11,7 +13,28 @@ pub fn run(command: ModelsCommand, workspace: &Workspace) -> Result<()> {
     match command {
         ModelsCommand::Fetch { model } => fetch_models(&model, workspace),
         ModelsCommand::List => list(workspace),
+        ModelsCommand::Export { model, out } => export(&model, out, workspace),
     }
+}
+
+fn export(model: &str, out: Option<PathBuf>, workspace: &Workspace) -> Result<()> {
+    let (name, gguf) = match registry::find(model) {
+        Ok(spec) => (spec.name.to_string(), workspace.base_model(spec.name)?),
+        Err(_) => {
+            let path = PathBuf::from(model);
+            ensure!(
+                path.is_file(),
+                "{model} is neither a registered model (smollm2, gemma3) nor a GGUF file"
+            );
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            (stem.unwrap_or_else(|| "model".into()), path)
+        }
+    };
+    let out = out.unwrap_or_else(|| workspace.root().join("models/hf").join(&name));
+    f1_train::export::hugging_face(&gguf, &out)
+        .with_context(|| format!("exporting {} to {}", gguf.display(), out.display()))?;
+    println!("{name}: wrote {}", out.display());
+    Ok(())
 }
 
 fn fetch_models(name: &str, workspace: &Workspace) -> Result<()> {
