@@ -20,6 +20,9 @@ pub enum Error {
     /// A GGUF file that cannot be read or lacks what a tokenizer needs.
     #[error("{path}: {message}")]
     Gguf { path: PathBuf, message: String },
+    /// A Hugging Face model folder that cannot be loaded.
+    #[error("{path}: {message}")]
+    HuggingFace { path: PathBuf, message: String },
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     /// A tensor operation failed.

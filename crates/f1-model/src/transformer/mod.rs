@@ -1,9 +1,11 @@
 //! A decoder-only transformer (Llama and Gemma 3) written on candle's tensor ops,
 //! so that inference, llama.cpp parity and training share one forward pass.
 
+mod assemble;
 pub mod autograd;
 mod config;
 mod gguf;
+mod hugging_face;
 pub use gguf::WeightFormat;
 mod layers;
 mod linear;
@@ -14,6 +16,7 @@ mod weights;
 use candle_core::{Device, Result, Tensor, D};
 
 pub use config::{Architecture, RopeStyle, TransformerConfig};
+pub use hugging_face::{CONFIG_FILE, WEIGHTS_FILE};
 pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
 pub use linear::{Linear, Lora};
 pub use weights::PROJECTIONS;

@@ -5,7 +5,7 @@
 use candle_core::quantized::QMatMul;
 use candle_core::{Result, Tensor};
 
-use super::config::{Architecture, RopeStyle};
+use super::config::{Architecture, RopeStyle, TransformerConfig};
 use super::linear::Linear;
 use super::{Attention, Block, Mlp, RmsNorm, Transformer};
 
@@ -93,27 +93,37 @@ impl Transformer {
     }
 
     fn convert(&self, name: &str, tensor: &Tensor, to_hugging_face: bool) -> Result<Tensor> {
-        let c = &self.config;
-        let rows_of = |module: &str| {
-            name.ends_with(&format!("{module}.weight"))
-                || name.ends_with(&format!("{module}.lora_B.weight"))
-        };
-        if c.rope_style == RopeStyle::Interleaved {
-            for (module, heads) in [("q_proj", c.heads), ("k_proj", c.kv_heads)] {
-                if rows_of(module) {
-                    return permute_rows(tensor, heads, to_hugging_face);
-                }
+        convert(&self.config, name, tensor, to_hugging_face)
+    }
+}
+
+/// A tensor of a model with `config` between GGUF's and Hugging Face's layout
+/// (see [`Transformer::to_hugging_face`]).
+pub(super) fn convert(
+    c: &TransformerConfig,
+    name: &str,
+    tensor: &Tensor,
+    to_hugging_face: bool,
+) -> Result<Tensor> {
+    let rows_of = |module: &str| {
+        name.ends_with(&format!("{module}.weight"))
+            || name.ends_with(&format!("{module}.lora_B.weight"))
+    };
+    if c.rope_style == RopeStyle::Interleaved {
+        for (module, heads) in [("q_proj", c.heads), ("k_proj", c.kv_heads)] {
+            if rows_of(module) {
+                return permute_rows(tensor, heads, to_hugging_face);
             }
         }
-        if c.architecture == Architecture::Gemma3 && name.ends_with("norm.weight") {
-            return if to_hugging_face {
-                tensor - 1.0
-            } else {
-                tensor + 1.0
-            };
-        }
-        Ok(tensor.clone())
     }
+    if c.architecture == Architecture::Gemma3 && name.ends_with("norm.weight") {
+        return if to_hugging_face {
+            tensor - 1.0
+        } else {
+            tensor + 1.0
+        };
+    }
+    Ok(tensor.clone())
 }
 
 fn projections(blocks: &mut [Block]) -> Vec<(String, &mut Linear)> {
