@@ -50,6 +50,13 @@ fn logits(model: &mut Transformer, ids: &[u32]) -> Vec<f32> {
         .unwrap()
 }
 
+fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
 #[test]
 fn adapters_have_pefts_names_shapes_config_and_row_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -172,20 +179,14 @@ fn a_saved_adapter_reproduces_the_trained_model_and_refuses_other_models() {
         let base = logits(&mut fresh, &ids);
         attach_adapter(&mut fresh, &adapter_dir).unwrap();
         let adapted = logits(&mut fresh, &ids);
-        let diff = |a: &[f32], b: &[f32]| {
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f32::max)
-        };
         assert!(
-            diff(&base, &expected) > 1e-2,
+            max_difference(&base, &expected) > 1e-2,
             "the adapter must change the outputs"
         );
         assert!(
-            diff(&adapted, &expected) < 1e-4,
+            max_difference(&adapted, &expected) < 1e-4,
             "{name}: {}",
-            diff(&adapted, &expected)
+            max_difference(&adapted, &expected)
         );
     }
 
@@ -275,31 +276,25 @@ fn pythons_peft_loads_the_adapter_onto_the_exported_hugging_face_model() {
             read_f32(&out.join("adapted.f32")),
         );
         assert_eq!(theirs_base.len(), ours_base.len());
-        let diff = |a: &[f32], b: &[f32]| {
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f32::max)
-        };
         assert!(
-            diff(&ours_base, &ours_adapted) > 1e-2,
+            max_difference(&ours_base, &ours_adapted) > 1e-2,
             "the adapter changes outputs"
         );
         eprintln!(
             "{name}: |logit| up to {:.1}; transformers vs ours {:.2e}, peft vs ours {:.2e}",
             ours_adapted.iter().fold(0f32, |m, x| m.max(x.abs())),
-            diff(&theirs_base, &ours_base),
-            diff(&theirs_adapted, &ours_adapted)
+            max_difference(&theirs_base, &ours_base),
+            max_difference(&theirs_adapted, &ours_adapted)
         );
         assert!(
-            diff(&theirs_base, &ours_base) < 1e-3,
+            max_difference(&theirs_base, &ours_base) < 1e-3,
             "{name}: transformers' base logits differ by {}",
-            diff(&theirs_base, &ours_base)
+            max_difference(&theirs_base, &ours_base)
         );
         assert!(
-            diff(&theirs_adapted, &ours_adapted) < 1e-3,
+            max_difference(&theirs_adapted, &ours_adapted) < 1e-3,
             "{name}: peft's adapted logits differ by {}",
-            diff(&theirs_adapted, &ours_adapted)
+            max_difference(&theirs_adapted, &ours_adapted)
         );
         let loaded: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("loaded.json")).unwrap())
