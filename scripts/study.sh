@@ -17,5 +17,5 @@ else
   unset F1AI_ERGAST_DIR   # f1ai imports its embedded sample, with a notice
 fi
 
-cargo build --release --bin f1ai
-exec target/release/f1ai --workspace "$workspace" run --profile "${F1AI_PROFILE:-quick}"
+# `cargo run` finds the binary wherever CARGO_TARGET_DIR puts it.
+exec cargo run --release --quiet --bin f1ai -- --workspace "$workspace" run --profile "${F1AI_PROFILE:-quick}"
