@@ -21,15 +21,17 @@ pub const CHOICES: usize = 4;
 /// other answers to draw distractors from.
 pub fn from_splits(splits: &Splits, seed: u64) -> Vec<ChoiceQuestion> {
     let keyed = Keyed::new(seed);
-    // Every family's answers over all splits, and every fact's accepted spellings.
-    let mut answers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    // Every family's answers over all splits (the first spelling of each normalized
+    // form), and every fact's accepted spellings.
+    let mut answers: BTreeMap<&str, BTreeMap<String, &str>> = BTreeMap::new();
     let mut spellings: BTreeMap<&str, HashSet<String>> = BTreeMap::new();
     for turn in splits.all().flat_map(|e| &e.metadata.turns) {
         if let [entity] = turn.gold.as_slice() {
-            let family = answers.entry(turn.family).or_default();
-            if !family.contains(&entity.text.as_str()) {
-                family.push(&entity.text);
-            }
+            answers
+                .entry(turn.family)
+                .or_default()
+                .entry(normalize(&entity.text))
+                .or_insert(&entity.text);
         }
         let fact = spellings.entry(&turn.fact_id).or_default();
         for entity in &turn.gold {
@@ -46,14 +48,10 @@ pub fn from_splits(splits: &Splits, seed: u64) -> Vec<ChoiceQuestion> {
                 return None;
             };
             let right = &spellings[last.fact_id.as_str()];
-            let mut seen: HashSet<String> = HashSet::new();
             let mut distractors: Vec<&str> = answers[last.family]
                 .iter()
-                .copied()
-                .filter(|text| {
-                    let key = normalize(text);
-                    !right.contains(&key) && seen.insert(key)
-                })
+                .filter(|(key, _)| !right.contains(*key))
+                .map(|(_, text)| *text)
                 .collect();
             keyed.shuffle(&mut distractors, |text| {
                 format!("mc\u{1f}{}\u{1f}{text}", example.metadata.id)

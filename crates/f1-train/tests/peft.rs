@@ -50,6 +50,20 @@ fn logits(model: &mut Transformer, ids: &[u32]) -> Vec<f32> {
         .unwrap()
 }
 
+/// Saves `trained`'s adapter, registered for base model `name`, under `dir`.
+fn saved_adapter(dir: &std::path::Path, name: &str, trained: &TrainingModel) -> std::path::PathBuf {
+    let adapter_dir = dir.join(format!("adapter-{name}"));
+    let adapter = AdapterConfig::new(&lora_config().lora, name);
+    save_adapter(
+        &adapter_dir,
+        &trained.transformer,
+        &adapter,
+        &trained.parameters,
+    )
+    .unwrap();
+    adapter_dir
+}
+
 fn max_difference(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
         .zip(b)
@@ -158,15 +172,7 @@ fn a_saved_adapter_reproduces_the_trained_model_and_refuses_other_models() {
     for name in ["smollm2", "gemma3"] {
         let path = common::tiny_model(name, dir.path(), 13);
         let mut trained = trained_lora(&path);
-        let adapter_dir = dir.path().join(format!("adapter-{name}"));
-        let adapter = AdapterConfig::new(&lora_config().lora, name);
-        save_adapter(
-            &adapter_dir,
-            &trained.transformer,
-            &adapter,
-            &trained.parameters,
-        )
-        .unwrap();
+        let adapter_dir = saved_adapter(dir.path(), name, &trained);
 
         let ids = trained
             .tokenizer
@@ -236,15 +242,7 @@ fn pythons_peft_loads_the_adapter_onto_the_exported_hugging_face_model() {
     ];
     for (name, path) in models {
         let mut trained = trained_lora(&path);
-        let adapter_dir = dir.path().join(format!("adapter-{name}"));
-        let adapter = AdapterConfig::new(&lora_config().lora, name);
-        save_adapter(
-            &adapter_dir,
-            &trained.transformer,
-            &adapter,
-            &trained.parameters,
-        )
-        .unwrap();
+        let adapter_dir = saved_adapter(dir.path(), name, &trained);
         let hf_dir = dir.path().join(format!("hf-{name}"));
         f1_train::export::hugging_face(&path, &hf_dir).unwrap();
 
