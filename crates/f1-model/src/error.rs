@@ -23,6 +23,9 @@ pub enum Error {
     /// A Hugging Face model folder that cannot be loaded.
     #[error("{path}: {message}")]
     HuggingFace { path: PathBuf, message: String },
+    /// A device that does not exist or that this build cannot use.
+    #[error("device: {0}")]
+    Device(String),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     /// A tensor operation failed.

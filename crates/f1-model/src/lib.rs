@@ -3,6 +3,7 @@
 
 pub mod assistant;
 pub mod chat;
+pub mod device;
 mod error;
 pub mod fetch;
 pub mod generate;

@@ -22,6 +22,8 @@ use crate::trainer::TrainingModel;
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainBench {
     pub method: Method,
+    /// Where it ran (`cpu`, `cuda:0`).
+    pub device: String,
     pub batch: usize,
     pub seq: usize,
     pub trainable_parameters: usize,
@@ -40,6 +42,7 @@ pub fn bench_train(
     batch: usize,
     seq: usize,
     steps: usize,
+    device: &Device,
 ) -> Result<TrainBench> {
     // The anchor's settings: LoRA r=16, alpha 32, no dropout on q,k,v,o at lr 1e-4;
     // full fine-tuning at lr 1e-5; no clipping.
@@ -59,7 +62,7 @@ pub fn bench_train(
             ..OptimConfig::default()
         },
     };
-    let mut model = TrainingModel::load(model, &config, &Device::Cpu)?;
+    let mut model = TrainingModel::load(model, &config, device)?;
     let vocab = model.transformer.config.vocab_size as u32;
     let mut rng = StdRng::seed_from_u64(1);
     let rows: Vec<Sequence> = (0..batch)
@@ -77,6 +80,8 @@ pub fn bench_train(
         let start = Instant::now();
         let (loss, gradients) = model.gradients(std::slice::from_ref(&batch_data), None)?;
         optimizer.update(&model.parameters, &gradients, config.training.learning_rate)?;
+        // GPU work is queued: the step ends when the device has done it.
+        device.synchronize()?;
         if step > 0 {
             seconds.push(start.elapsed().as_secs_f64());
         }
@@ -89,6 +94,7 @@ pub fn bench_train(
     let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
     Ok(TrainBench {
         method,
+        device: f1_model::device::name(device),
         batch,
         seq,
         trainable_parameters: count(&model.parameters),

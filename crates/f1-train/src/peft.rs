@@ -147,7 +147,7 @@ pub fn attach_adapter(model: &mut Transformer, dir: &Path) -> Result<AdapterConf
     }
     let mut converted = Vec::new();
     for (path, linear, a, b) in loaded {
-        let (out, input) = linear.dense_weight()?.dims2()?;
+        let (out, input) = linear.dims()?;
         if a.dims() != [config.r, input] || b.dims() != [out, config.r] {
             return Err(mismatch(format!(
                 "{path}: lora_A {:?} and lora_B {:?}, the module is {out}x{input} with r={}",

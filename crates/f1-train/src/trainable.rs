@@ -37,7 +37,7 @@ pub fn attach_lora(
         if !config.target_modules.iter().any(|m| m == module) {
             continue;
         }
-        let (out, input) = linear.dense_weight()?.dims2()?;
+        let (out, input) = linear.dims()?;
         let bound = 1.0 / (input as f32).sqrt();
         let values: Vec<f32> = (0..config.r * input)
             .map(|_| rng.random_range(-bound..bound))

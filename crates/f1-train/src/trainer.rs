@@ -46,7 +46,7 @@ pub enum Outcome {
 }
 
 /// Options of one invocation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TrainOptions {
     /// Continue from the newest checkpoint.
     pub resume: bool,
@@ -54,6 +54,8 @@ pub struct TrainOptions {
     pub stop_after_step: Option<usize>,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Where the model trains.
+    pub device: Device,
 }
 
 /// A model being trained, with its tokenizer and the trainable parameters.
@@ -66,10 +68,17 @@ pub struct TrainingModel {
 }
 
 impl TrainingModel {
-    /// Loads `path` dequantized to f32 and makes the configured weights trainable.
+    /// Loads `path` and makes the configured weights trainable. Full training holds
+    /// every weight in f32; LoRA keeps the frozen projections as stored and
+    /// dequantizes them for each product (the same f32 numbers, a quarter of the
+    /// memory or less).
     pub fn load(path: &Path, config: &TrainConfig, device: &Device) -> Result<Self> {
         let metadata = GgufMetadata::read(path)?;
-        let mut transformer = Transformer::from_gguf(&metadata, WeightFormat::F32, device)?;
+        let format = match config.method {
+            Method::Lora => WeightFormat::Dequantized,
+            Method::Full => WeightFormat::F32,
+        };
+        let mut transformer = Transformer::from_gguf(&metadata, format, device)?;
         let parameters = match config.method {
             Method::Lora => attach_lora(&mut transformer, &config.lora, config.training.seed)?,
             Method::Full => make_full_trainable(&mut transformer, &config.full)?,
@@ -181,9 +190,8 @@ impl TrainingModel {
 /// Trains as `config` says and writes checkpoints, the step log, the summary and
 /// the artifacts.
 pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> Result<Outcome> {
-    let device = Device::Cpu;
     let t = &config.training;
-    let mut model = TrainingModel::load(&paths.model, config, &device)?;
+    let mut model = TrainingModel::load(&paths.model, config, &options.device)?;
     let train_path = paths.workspace.join(&config.data.train);
     let val_path = paths.workspace.join(&config.data.val);
     let train_set = model.sequences(&train_path, config.data.max_train_examples, config)?;
@@ -234,7 +242,12 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
     };
     let existing = checkpoints.list()?;
     if options.resume {
-        match checkpoints.restore_latest(config, &model.parameters, &mut optimizer, &device)? {
+        match checkpoints.restore_latest(
+            config,
+            &model.parameters,
+            &mut optimizer,
+            &options.device,
+        )? {
             Some((path, restored)) => {
                 tracing::info!("resuming from {} (step {})", path.display(), restored.step);
                 progress = restored;
@@ -401,7 +414,7 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
             "exporting step {}, the best validation loss",
             progress.best_step
         );
-        checkpoints.load_best(&model.parameters, &device)?;
+        checkpoints.load_best(&model.parameters, &options.device)?;
         progress.best_step
     } else {
         progress.step

@@ -176,3 +176,61 @@ fn full_gradients_match_finite_differences() {
         check(&mut model, &names);
     }
 }
+
+#[test]
+fn lora_over_quantized_weights_matches_lora_over_dense_weights() {
+    // LoRA keeps the real model's Q4_1 projections quantized and dequantizes them
+    // for each product; a model dequantized once at load must give the same
+    // numbers.
+    use f1_model::gguf::GgufMetadata;
+    use f1_model::transformer::{Transformer, WeightFormat};
+
+    let path = common::real_model("smollm2");
+    let config = config(Method::Lora);
+    let mut quantized = TrainingModel::load(&path, &config, &Device::Cpu).unwrap();
+    let (_, projection) = quantized.transformer.projections_mut().remove(0);
+    assert!(
+        projection.dequantize,
+        "LoRA's base projections are not kept quantized"
+    );
+    let metadata = GgufMetadata::read(&path).unwrap();
+    let mut transformer =
+        Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu).unwrap();
+    let parameters =
+        f1_train::trainable::attach_lora(&mut transformer, &config.lora, config.training.seed)
+            .unwrap();
+    let mut dense = TrainingModel {
+        transformer,
+        tokenizer: f1_model::Tokenizer::from_metadata(&metadata).unwrap(),
+        template: f1_model::chat::ChatTemplate::from_gguf(&metadata).unwrap(),
+        metadata,
+        parameters,
+    };
+    randomize_lora_b(&quantized);
+    randomize_lora_b(&dense);
+    let batch = batch(&quantized);
+    let (loss_q, gradients_q) = quantized
+        .gradients(std::slice::from_ref(&batch), None)
+        .unwrap();
+    let (loss_d, gradients_d) = dense.gradients(std::slice::from_ref(&batch), None).unwrap();
+    assert!(loss_q.is_finite() && loss_q > 0.0);
+    assert!(
+        (loss_q - loss_d).abs() <= 1e-6 * loss_d,
+        "{loss_q} vs {loss_d}"
+    );
+    for (q, d) in gradients_q.iter().zip(&gradients_d) {
+        let diff: f32 = (q - d)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        let scale: f32 = d.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        assert!(
+            diff <= 1e-5 * scale.max(1e-6),
+            "gradients differ by {diff} (scale {scale})"
+        );
+    }
+}

@@ -123,6 +123,21 @@ pub struct ServeArgs {
     pub queue: usize,
 }
 
+/// Where a model runs.
+#[derive(Debug, Args)]
+pub struct DeviceArg {
+    /// cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu", env = "F1AI_DEVICE")]
+    pub device: String,
+}
+
+impl DeviceArg {
+    /// The device, or why it cannot be used.
+    pub fn open(&self) -> anyhow::Result<candle_core::Device> {
+        Ok(f1_model::device::parse(&self.device)?)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Training configuration (YAML), e.g. config/lora_config.yaml.
@@ -135,6 +150,8 @@ pub struct TrainArgs {
     /// (for time-boxed sessions; continue with --resume).
     #[arg(long, value_name = "STEP")]
     pub stop_after_step: Option<usize>,
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +203,8 @@ pub struct BaselineArgs {
     /// on the model; predictions are then labelled `lora` instead of `base`.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 #[derive(Debug, Args)]
@@ -299,6 +318,8 @@ pub struct BenchTrainArgs {
     /// Timed steps after one warm-up step.
     #[arg(long, default_value_t = 3)]
     pub steps: usize,
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 #[derive(Debug, Args)]
@@ -315,6 +336,8 @@ pub struct BenchInferArgs {
     /// Timed runs after one warm-up run.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 #[derive(Debug, Args)]

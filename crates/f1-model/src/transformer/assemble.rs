@@ -27,7 +27,8 @@ fn norm(reader: &mut dyn WeightSource, name: &str, size: usize, eps: f64) -> Res
 }
 
 /// Builds the model from `source`, whose tensors carry GGUF's names and layout.
-/// With `dense` (f32 weights) a tied head shares the embedding tensor.
+/// With `dense` (projections not stored quantized for candle's quantized
+/// kernels) a tied head shares the f32 embedding tensor.
 pub(super) fn assemble(
     config: TransformerConfig,
     reader: &mut dyn WeightSource,

@@ -3,6 +3,9 @@
 //! primitive ops keeps five to ten activation-sized tensors per call alive until
 //! the backward pass ends; these keep one. The forward runs candle's own kernel.
 
+use std::sync::Arc;
+
+use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
 
 /// Runs `f` on a CPU storage viewed as a tensor and returns the result's storage.
@@ -62,6 +65,38 @@ impl CustomOp1 for FrozenMatmul {
         let x_grad = grad.reshape((rows, output))?.matmul(&self.weight)?;
         dims.push(self.weight.dim(1)?);
         Ok(Some(x_grad.reshape(dims)?))
+    }
+}
+
+/// `x W^T` for a weight kept quantized and not trained: dequantized to f32 for the
+/// product and again for the input's gradient, so that only the quantized bytes
+/// stay in memory (QLoRA's storage with dense f32 maths, as bitsandbytes does).
+pub fn dequantized_matmul(x: &Tensor, weight: &Arc<QTensor>) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        return super::linear::matmul_t(x, &weight.dequantize(x.device())?);
+    }
+    x.contiguous()?.apply_op1(DequantizedMatmul {
+        weight: weight.clone(),
+    })
+}
+
+struct DequantizedMatmul {
+    weight: Arc<QTensor>,
+}
+
+impl CustomOp1 for DequantizedMatmul {
+    fn name(&self) -> &'static str {
+        "dequantized-matmul"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let weight = self.weight.dequantize(&Device::Cpu)?;
+        on_cpu(storage, layout, |x| super::linear::matmul_t(x, &weight))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let weight = self.weight.dequantize(grad.device())?;
+        FrozenMatmul { weight }.bwd(_x, _y, grad)
     }
 }
 
@@ -170,7 +205,14 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, interleaved: bool) -> Result
         interleaved,
     };
     if !x.device().is_cpu() {
-        return op.apply(&x.contiguous()?, &op.sin);
+        // candle's GPU rope kernels have no backward; its composed version does.
+        use candle_nn::rotary_emb as r;
+        let x = x.contiguous()?;
+        return match (x.track_op(), interleaved) {
+            (true, true) => r::rope_i_slow(&x, &op.cos, &op.sin),
+            (true, false) => r::rope_slow(&x, &op.cos, &op.sin),
+            (false, _) => op.apply(&x, &op.sin),
+        };
     }
     x.contiguous()?.apply_op1(op)
 }

@@ -19,6 +19,10 @@ pub enum WeightFormat {
     Quantized,
     /// Dequantized to f32 (for training and exact maths).
     F32,
+    /// Projections as stored but multiplied in f32, dequantized for each product;
+    /// everything else f32: F32's maths in little more than Quantized's memory,
+    /// for weights that are not trained (LoRA's base).
+    Dequantized,
 }
 
 struct Reader<'a> {
@@ -65,11 +69,17 @@ impl WeightSource for Reader<'_> {
     fn linear(&mut self, name: &str, out: usize, input: usize) -> Result<Linear> {
         let shape = [out, input];
         let weights = match self.format {
-            WeightFormat::Quantized => QMatMul::from_qtensor(self.tensor(name, &shape)?),
+            WeightFormat::Quantized | WeightFormat::Dequantized => {
+                QMatMul::from_qtensor(self.tensor(name, &shape)?)
+            }
             WeightFormat::F32 => Ok(QMatMul::Tensor(self.dense(name, &shape)?)),
         };
+        let linear = match self.format {
+            WeightFormat::Dequantized => Linear::dequantized,
+            _ => Linear::new,
+        };
         weights
-            .map(Linear::new)
+            .map(linear)
             .map_err(|e| self.metadata.invalid(format!("'{name}': {e}")))
     }
 
@@ -98,6 +108,11 @@ impl Transformer {
             device: device.clone(),
             format,
         };
-        assemble(config, &mut reader, format == WeightFormat::F32, device)
+        assemble(
+            config,
+            &mut reader,
+            format != WeightFormat::Quantized,
+            device,
+        )
     }
 }

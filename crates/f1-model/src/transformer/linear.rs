@@ -59,17 +59,42 @@ fn dropout(x: &Tensor, probability: f32, seed: u64) -> Result<Tensor> {
 #[derive(Debug, Clone)]
 pub struct Linear {
     pub weight: QMatMul,
+    /// Multiply a quantized weight dequantized to f32 rather than with candle's
+    /// quantized kernels (which round the input to 8 bits): the maths of a dense
+    /// weight in a quantized weight's memory.
+    pub dequantize: bool,
     pub lora: Option<Lora>,
 }
 
 impl Linear {
     pub fn new(weight: QMatMul) -> Self {
-        Self { weight, lora: None }
+        Self {
+            weight,
+            dequantize: false,
+            lora: None,
+        }
+    }
+
+    /// A quantized weight multiplied in f32 (see [`Linear::dequantize`]).
+    pub fn dequantized(weight: QMatMul) -> Self {
+        Self {
+            dequantize: true,
+            ..Self::new(weight)
+        }
+    }
+
+    /// (out, in).
+    pub fn dims(&self) -> Result<(usize, usize)> {
+        match &self.weight {
+            QMatMul::QTensor(q) => q.shape().dims2(),
+            QMatMul::Tensor(t) | QMatMul::TensorF16(t) => t.dims2(),
+        }
     }
 
     /// `dropout_seed` is `Some` only while training with LoRA dropout.
     pub fn forward(&self, x: &Tensor, dropout_seed: Option<u64>) -> Result<Tensor> {
         let y = match &self.weight {
+            QMatMul::QTensor(q) if self.dequantize => super::autograd::dequantized_matmul(x, q)?,
             QMatMul::Tensor(w) if x.track_op() && !w.is_variable() => {
                 super::autograd::frozen_matmul(x, w)?
             }

@@ -60,6 +60,14 @@ fn import(args: BenchImportArgs, workspace: &Workspace) -> Result<()> {
     crate::output::write_json(&workspace.benchmark("import"), &report)
 }
 
+/// `-cuda0` for a GPU run, so its results sit beside the CPU's rather than over them.
+fn device_suffix(device: &candle_core::Device) -> String {
+    match device.is_cpu() {
+        true => String::new(),
+        false => format!("-{}", f1_model::device::name(device).replace(':', "")),
+    }
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -73,7 +81,8 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
     let spec = f1_model::registry::find(&args.model)?;
     let path = workspace.base_model(spec.name)?;
     let tokenizer = f1_model::Tokenizer::from_gguf(&path)?;
-    let mut model = f1_model::model::GgufModel::load(&path, &candle_core::Device::Cpu)?;
+    let device = args.device.open()?;
+    let mut model = f1_model::model::GgufModel::load(&path, &device)?;
     let sentence =
         "Max Verstappen won the 2021 Abu Dhabi Grand Prix for Red Bull after a late safety car. ";
     let mut prompt = tokenizer.encode_with_bos(&sentence.repeat(args.prompt_tokens / 8 + 1))?;
@@ -98,12 +107,13 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
     }
     let (pp, tg) = (median(prompt_rates.clone()), median(decode_rates.clone()));
     println!(
-        "{:<10} {:>8} {:>8} {:>6} {:>14} {:>14}",
-        "model", "prompt", "decode", "runs", "prompt tok/s", "decode tok/s"
+        "{:<10} {:<7} {:>8} {:>8} {:>6} {:>14} {:>14}",
+        "model", "device", "prompt", "decode", "runs", "prompt tok/s", "decode tok/s"
     );
     println!(
-        "{:<10} {:>8} {:>8} {:>6} {:>14.1} {:>14.1}",
+        "{:<10} {:<7} {:>8} {:>8} {:>6} {:>14.1} {:>14.1}",
         spec.name,
+        f1_model::device::name(&device),
         prompt.len(),
         args.tokens,
         args.runs,
@@ -114,6 +124,7 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
         "benchmark": "infer",
         "model": spec.name,
         "file": spec.file,
+        "device": f1_model::device::name(&device),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "prompt_tokens": prompt.len(),
         "decode_tokens": args.tokens,
@@ -123,7 +134,7 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
         "median_decode_tokens_per_second": tg,
     });
     crate::output::write_json(
-        &workspace.benchmark(&format!("infer-{}", spec.name)),
+        &workspace.benchmark(&format!("infer-{}{}", spec.name, device_suffix(&device))),
         &report,
     )
 }
@@ -140,15 +151,26 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
     };
     let spec = f1_model::registry::find(&args.model)?;
     let path = workspace.base_model(spec.name)?;
-    let result = f1_train::bench::bench_train(&path, method, args.batch, args.seq, args.steps)?;
+    let device = args.device.open()?;
+    let result =
+        f1_train::bench::bench_train(&path, method, args.batch, args.seq, args.steps, &device)?;
     println!(
-        "{:<10} {:<6} {:>6} {:>5} {:>12} {:>10} {:>10} {:>14}",
-        "model", "method", "batch", "seq", "trainable", "s/step", "tokens/s", "peak RSS MiB"
+        "{:<10} {:<6} {:<7} {:>6} {:>5} {:>12} {:>10} {:>10} {:>14}",
+        "model",
+        "method",
+        "device",
+        "batch",
+        "seq",
+        "trainable",
+        "s/step",
+        "tokens/s",
+        "peak RSS MiB"
     );
     println!(
-        "{:<10} {:<6} {:>6} {:>5} {:>12} {:>10.2} {:>10.1} {:>14.0}",
+        "{:<10} {:<6} {:<7} {:>6} {:>5} {:>12} {:>10.2} {:>10.1} {:>14.0}",
         spec.name,
         args.method,
+        result.device,
         args.batch,
         args.seq,
         result.trainable_parameters,
@@ -163,7 +185,12 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
         .map(|n| n.get())
         .unwrap_or(1));
     crate::output::write_json(
-        &workspace.benchmark(&format!("train-{}-{}", spec.name, args.method)),
+        &workspace.benchmark(&format!(
+            "train-{}-{}{}",
+            spec.name,
+            args.method,
+            device_suffix(&device)
+        )),
         &report,
     )
 }

@@ -34,6 +34,7 @@ pub fn run(args: TrainArgs, workspace: &Workspace) -> Result<()> {
         resume: args.resume,
         stop_after_step: args.stop_after_step,
         progress: std::io::stderr().is_terminal(),
+        device: args.device.open()?,
     };
     let outcome = train(&config, &paths, &options)
         .with_context(|| format!("training run '{}'", config.run_name))?;
