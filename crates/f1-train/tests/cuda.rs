@@ -33,44 +33,64 @@ fn argmax(values: &[f32]) -> usize {
         .unwrap()
 }
 
-/// Prompt logits, then eight greedy tokens through the KV cache, on `device`.
-fn greedy(path: &std::path::Path, device: &Device, prompt: &[u32]) -> (Vec<f32>, Vec<usize>) {
+/// The logits after the prompt and after each of eight greedy tokens fed back
+/// through the KV cache, and the tokens, on `device`.
+fn greedy(path: &std::path::Path, device: &Device, prompt: &[u32]) -> (Vec<Vec<f32>>, Vec<usize>) {
     let mut model = GgufModel::load(path, device).unwrap();
-    let first = model.forward(prompt, 0).unwrap();
-    let mut tokens = vec![argmax(&first)];
+    let mut logits = vec![model.forward(prompt, 0).unwrap()];
+    let mut tokens = vec![argmax(&logits[0])];
     for i in 0..7 {
-        let logits = model
+        let next = model
             .forward(&[*tokens.last().unwrap() as u32], prompt.len() + i)
             .unwrap();
-        tokens.push(argmax(&logits));
+        tokens.push(argmax(&next));
+        logits.push(next);
     }
-    (first, tokens)
+    (logits, tokens)
 }
 
-fn check_generation(path: &std::path::Path, tolerance: f32) {
+/// Checks that both devices pick the same tokens, and bounds how far the prompt's
+/// logits and the single-token steps' logits may differ.
+fn check_generation(path: &std::path::Path, prompt_tolerance: f32, step_tolerance: f32) {
     let tokenizer = f1_model::Tokenizer::from_gguf(path).unwrap();
     let prompt = tokenizer
         .encode_with_bos("Who won the 2008 Formula One world championship?")
         .unwrap();
     let (cpu_logits, cpu_tokens) = greedy(path, &Device::Cpu, &prompt);
     let (gpu_logits, gpu_tokens) = greedy(path, &gpu(), &prompt);
-    let difference = relative_difference(&cpu_logits, &gpu_logits);
-    println!("{}: logits differ by {difference:.2e}", path.display());
-    assert!(difference < tolerance, "logits differ by {difference}");
+    let prompt_difference = relative_difference(&cpu_logits[0], &gpu_logits[0]);
+    let step_difference = cpu_logits[1..]
+        .iter()
+        .zip(&gpu_logits[1..])
+        .map(|(c, g)| relative_difference(c, g))
+        .fold(0f32, f32::max);
+    println!(
+        "{}: prompt logits differ by {prompt_difference:.2e}, single-token steps by {step_difference:.2e}; tokens {cpu_tokens:?} / {gpu_tokens:?}",
+        path.display()
+    );
     assert_eq!(cpu_tokens, gpu_tokens);
+    assert!(
+        prompt_difference < prompt_tolerance,
+        "prompt logits differ by {prompt_difference}"
+    );
+    assert!(
+        step_difference < step_tolerance,
+        "step logits differ by {step_difference}"
+    );
 }
 
 #[test]
 fn tiny_model_generates_the_same_on_both_devices() {
     let dir = tempfile::tempdir().unwrap();
-    check_generation(&common::tiny_model("smollm2", dir.path(), 11), 1e-4);
+    check_generation(&common::tiny_model("smollm2", dir.path(), 11), 1e-4, 1e-4);
 }
 
 #[test]
 fn real_quantized_model_generates_the_same_on_both_devices() {
-    // candle's CUDA kernels quantize the activations to q8_1 for Q4 weights, as
-    // llama.cpp's do; the CPU path multiplies in f32, hence the wider tolerance.
-    check_generation(&common::real_model("smollm2"), 2e-2);
+    // Not the same arithmetic: for more than 8 rows candle's CUDA path dequantizes
+    // the Q4_1 weights to f16 and multiplies through cuBLAS in f16, and single rows
+    // go through the q8_1 kernels; the CPU rounds the input to q8_1 and sums in f32.
+    check_generation(&common::real_model("smollm2"), 0.2, 0.2);
 }
 
 fn batch(model: &TrainingModel) -> Batch {
