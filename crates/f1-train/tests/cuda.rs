@@ -7,10 +7,9 @@
 
 mod common;
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use f1_model::model::GgufModel;
 use f1_train::config::{Method, TrainConfig};
-use f1_train::data::{Batch, Encoder, Sequence};
 use f1_train::optimizer::AdamW;
 use f1_train::trainer::TrainingModel;
 
@@ -93,30 +92,6 @@ fn real_quantized_model_generates_the_same_on_both_devices() {
     check_generation(&common::real_model("smollm2"), 0.2, 0.2);
 }
 
-fn batch(model: &TrainingModel) -> Batch {
-    let encoder = Encoder {
-        tokenizer: &model.tokenizer,
-        template: &model.template,
-        system_prompt: "You answer F1 questions.",
-        max_tokens: 64,
-    };
-    let conversation = |q: &str, a: &str| {
-        use f1_model::chat::ChatMessage;
-        vec![
-            ChatMessage::new("user", q),
-            ChatMessage::new("assistant", a),
-        ]
-    };
-    let first = encoder
-        .encode(&conversation("Who won in 1988?", "Ayrton Senna."))
-        .unwrap();
-    let second = encoder
-        .encode(&conversation("Where is Monza?", "In Italy, near Milan."))
-        .unwrap();
-    let rows: Vec<Vec<&Sequence>> = vec![vec![&first], vec![&second]];
-    Batch::new(&rows)
-}
-
 /// Three AdamW steps on `device`: the losses and the final gradients.
 fn train(path: &std::path::Path, method: Method, device: &Device) -> (Vec<f64>, Vec<Vec<f32>>) {
     let method_name = match method {
@@ -128,20 +103,8 @@ fn train(path: &std::path::Path, method: Method, device: &Device) -> (Vec<f64>, 
     ))
     .unwrap();
     let mut model = TrainingModel::load(path, &config, device).unwrap();
-    // B starts at zero, which hides A's gradient; give it the same values on both.
-    for p in model
-        .parameters
-        .iter()
-        .filter(|p| p.name.contains("lora_B"))
-    {
-        let t = p.var.as_tensor();
-        let values: Vec<f32> = (0..t.elem_count())
-            .map(|i| ((i * 37 % 17) as f32 - 8.0) / 40.0)
-            .collect();
-        let values = Tensor::from_vec(values, t.shape(), device).unwrap();
-        p.var.set(&values).unwrap();
-    }
-    let batch = batch(&model);
+    common::randomize_lora_b(&model);
+    let batch = common::two_conversations(&model);
     let mut optimizer = AdamW::new(&model.parameters, &config.training).unwrap();
     let mut losses = Vec::new();
     let mut last = Vec::new();

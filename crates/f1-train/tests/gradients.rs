@@ -5,7 +5,6 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use f1_train::config::{LoraConfig, Method, TrainConfig};
-use f1_train::data::{Batch, Encoder, Sequence};
 use f1_train::trainable::Parameter;
 use f1_train::trainer::TrainingModel;
 
@@ -19,32 +18,6 @@ fn config(method: Method) -> TrainConfig {
         }
     ))
     .unwrap()
-}
-
-fn batch(model: &TrainingModel) -> Batch {
-    let encoder = Encoder {
-        tokenizer: &model.tokenizer,
-        template: &model.template,
-        system_prompt: "You answer F1 questions.",
-        max_tokens: 64,
-    };
-    let conversation = |q: &str, a: &str| {
-        use f1_model::chat::ChatMessage;
-        vec![
-            ChatMessage::new("user", q),
-            ChatMessage::new("assistant", a),
-        ]
-    };
-    let first = encoder
-        .encode(&conversation("Who won in 1988?", "Ayrton Senna."))
-        .unwrap();
-    let second = encoder
-        .encode(&conversation("Where is Monza?", "In Italy, near Milan."))
-        .unwrap();
-    assert!(first.scored_tokens() > 2 && second.scored_tokens() > 2);
-    // Two padded rows, so padding and masks are part of what is checked.
-    let rows: Vec<Vec<&Sequence>> = vec![vec![&first], vec![&second]];
-    Batch::new(&rows)
 }
 
 fn set_element(parameter: &Parameter, index: usize, value: f32) {
@@ -62,7 +35,7 @@ fn element(tensor: &Tensor, index: usize) -> f32 {
 /// Compares d(loss)/d(w) with (loss(w + h) - loss(w - h)) / 2h at a few
 /// elements of each chosen parameter.
 fn check(model: &mut TrainingModel, names: &[&str]) {
-    let batch = batch(model);
+    let batch = common::two_conversations(model);
     let (_, gradients) = model.gradients(std::slice::from_ref(&batch), None).unwrap();
     let h = 1e-2f32;
     let mut checked = 0;
@@ -93,24 +66,6 @@ fn check(model: &mut TrainingModel, names: &[&str]) {
     assert_eq!(checked, names.len() * 3);
 }
 
-fn randomize_lora_b(model: &TrainingModel) {
-    // B starts at zero, which makes A's gradient zero; give it values first.
-    for p in model
-        .parameters
-        .iter()
-        .filter(|p| p.name.contains("lora_B"))
-    {
-        let t = p.var.as_tensor();
-        let count = t.elem_count();
-        let values: Vec<f32> = (0..count)
-            .map(|i| ((i * 37 % 17) as f32 - 8.0) / 40.0)
-            .collect();
-        p.var
-            .set(&Tensor::from_vec(values, t.shape(), &Device::Cpu).unwrap())
-            .unwrap();
-    }
-}
-
 #[test]
 fn lora_gradients_match_finite_differences() {
     let dir = tempfile::tempdir().unwrap();
@@ -133,7 +88,7 @@ fn lora_gradients_match_finite_differences() {
             .to_vec(),
         };
         let mut model = TrainingModel::load(&path, &config, &Device::Cpu).unwrap();
-        randomize_lora_b(&model);
+        common::randomize_lora_b(&model);
         check(
             &mut model,
             &[
@@ -206,9 +161,9 @@ fn lora_over_quantized_weights_matches_lora_over_dense_weights() {
         metadata,
         parameters,
     };
-    randomize_lora_b(&quantized);
-    randomize_lora_b(&dense);
-    let batch = batch(&quantized);
+    common::randomize_lora_b(&quantized);
+    common::randomize_lora_b(&dense);
+    let batch = common::two_conversations(&quantized);
     let (loss_q, gradients_q) = quantized
         .gradients(std::slice::from_ref(&batch), None)
         .unwrap();

@@ -4,8 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use candle_core::Tensor;
+use f1_model::chat::ChatMessage;
 use f1_model::gguf::GgufMetadata;
 use f1_model::gguf_write::{write_tiny_random, TinyShape};
+use f1_train::data::{Batch, Encoder, Sequence};
+use f1_train::trainer::TrainingModel;
 
 /// A registered model's file, fetched once per machine into the shared cache.
 pub fn real_model(name: &str) -> PathBuf {
@@ -48,4 +52,48 @@ pub fn write_conversations(path: &Path, count: usize) {
     }
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
+}
+
+/// Two short conversations encoded for `model`, as one right-padded batch of two
+/// rows, so that padding and masks are part of what a test checks.
+pub fn two_conversations(model: &TrainingModel) -> Batch {
+    let encoder = Encoder {
+        tokenizer: &model.tokenizer,
+        template: &model.template,
+        system_prompt: "You answer F1 questions.",
+        max_tokens: 64,
+    };
+    let conversation = |q: &str, a: &str| {
+        vec![
+            ChatMessage::new("user", q),
+            ChatMessage::new("assistant", a),
+        ]
+    };
+    let first = encoder
+        .encode(&conversation("Who won in 1988?", "Ayrton Senna."))
+        .unwrap();
+    let second = encoder
+        .encode(&conversation("Where is Monza?", "In Italy, near Milan."))
+        .unwrap();
+    assert!(first.scored_tokens() > 2 && second.scored_tokens() > 2);
+    let rows: Vec<Vec<&Sequence>> = vec![vec![&first], vec![&second]];
+    Batch::new(&rows)
+}
+
+/// Gives every LoRA B matrix fixed non-zero values: B starts at zero, which makes
+/// A's gradient zero.
+pub fn randomize_lora_b(model: &TrainingModel) {
+    for p in model
+        .parameters
+        .iter()
+        .filter(|p| p.name.contains("lora_B"))
+    {
+        let t = p.var.as_tensor();
+        let values: Vec<f32> = (0..t.elem_count())
+            .map(|i| ((i * 37 % 17) as f32 - 8.0) / 40.0)
+            .collect();
+        p.var
+            .set(&Tensor::from_vec(values, t.shape(), t.device()).unwrap())
+            .unwrap();
+    }
 }
