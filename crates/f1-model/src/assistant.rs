@@ -8,9 +8,10 @@ use crate::chat::{ChatMessage, ChatTemplate};
 use crate::generate::{generate, Generation, GenerationConfig};
 use crate::gguf::GgufMetadata;
 use crate::model::GgufModel;
+use crate::transformer::Transformer;
 use crate::{Result, Tokenizer};
 
-/// A GGUF model that answers chat messages.
+/// A model that answers chat messages.
 pub struct Assistant {
     pub model: GgufModel,
     pub tokenizer: Tokenizer,
@@ -18,13 +19,26 @@ pub struct Assistant {
 }
 
 impl Assistant {
-    /// Loads the model, its tokenizer and its chat template from one GGUF file.
+    /// Loads the model, its tokenizer and its chat template from one GGUF file or
+    /// a Hugging Face folder (config.json, safetensors, tokenizer.json).
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        if path.is_dir() {
+            return Self::from_hugging_face(path, device);
+        }
         let metadata = GgufMetadata::read(path)?;
         Ok(Self {
             model: GgufModel::from_metadata(&metadata, device)?,
             tokenizer: Tokenizer::from_metadata(&metadata)?,
             template: ChatTemplate::from_gguf(&metadata)?,
+        })
+    }
+
+    fn from_hugging_face(dir: &Path, device: &Device) -> Result<Self> {
+        let (transformer, tokenizer, template) = load_hugging_face(dir, device)?;
+        Ok(Self {
+            model: GgufModel::from_transformer(transformer, dir),
+            tokenizer,
+            template,
         })
     }
 
@@ -52,4 +66,18 @@ impl Assistant {
         let prompt = self.prompt(messages)?;
         generate(&mut self.model, &self.tokenizer, &prompt, config, on_text)
     }
+}
+
+/// The weights (f32), tokenizer and chat template of a Hugging Face model folder.
+pub fn load_hugging_face(
+    dir: &Path,
+    device: &Device,
+) -> Result<(Transformer, Tokenizer, ChatTemplate)> {
+    let transformer = Transformer::from_hugging_face_folder(dir, device)?;
+    let architecture = transformer.config.architecture;
+    Ok((
+        transformer,
+        Tokenizer::from_hugging_face(dir)?,
+        ChatTemplate::from_hugging_face(dir, architecture)?,
+    ))
 }

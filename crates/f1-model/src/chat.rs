@@ -4,8 +4,12 @@
 use minijinja::{context, Environment};
 use serde::Serialize;
 
+use std::path::Path;
+
 use crate::error::{Error, Result};
 use crate::gguf::GgufMetadata;
+use crate::tokenizer::hugging_face::TokenizerConfig;
+use crate::transformer::Architecture;
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,6 +66,23 @@ impl ChatTemplate {
             bos_token: token("tokenizer.ggml.bos_token_id")?,
             eos_token: token("tokenizer.ggml.eos_token_id")?,
         })
+    }
+
+    /// The template of a Hugging Face folder (tokenizer_config.json's
+    /// `chat_template` or chat_template.jinja), else the built-in one for
+    /// `architecture`; BOS and EOS texts from tokenizer_config.json.
+    pub fn from_hugging_face(dir: &Path, architecture: Architecture) -> Result<Self> {
+        let config = TokenizerConfig::read(dir)?;
+        let source = match config.chat_template(dir)? {
+            Some(source) => source,
+            None if architecture == Architecture::Gemma3 => GEMMA.to_string(),
+            None => CHATML.to_string(),
+        };
+        Ok(Self::new(
+            &source,
+            config.bos_token().unwrap_or_default(),
+            config.eos_token().unwrap_or_default(),
+        ))
     }
 
     /// A template given as text (a tokenizer_config.json's `chat_template`).

@@ -11,6 +11,7 @@ pub mod gguf;
 pub mod gguf_write;
 pub mod model;
 pub mod registry;
+pub mod staged;
 pub mod tokenizer;
 pub mod transformer;
 

@@ -1,4 +1,5 @@
-//! A GGUF model ready for generation: the transformer with its KV cache.
+//! A model ready for generation (from a GGUF file or a Hugging Face folder): the
+//! transformer with its KV cache.
 
 use std::path::{Path, PathBuf};
 
@@ -28,12 +29,18 @@ impl GgufModel {
     /// Loads the weights of a GGUF file whose header is already read.
     pub fn from_metadata(metadata: &GgufMetadata, device: &Device) -> Result<Self> {
         let transformer = Transformer::from_gguf(metadata, WeightFormat::Quantized, device)?;
-        Ok(Self {
-            path: metadata.path().to_path_buf(),
+        Ok(Self::from_transformer(transformer, metadata.path()))
+    }
+
+    /// A model around an already built transformer (from a Hugging Face folder at
+    /// `path`, say); errors name `path`.
+    pub fn from_transformer(transformer: Transformer, path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
             architecture: transformer.config.architecture,
             transformer,
             options: ForwardOptions::inference(),
-        })
+        }
     }
 
     /// Runs `ids` (positions `start..start + ids.len()` of the sequence) through the

@@ -14,14 +14,15 @@ use crate::error::{Error, Result};
 pub struct ModelSource {
     /// The name clients ask for, e.g. `smollm2` or `smollm2-lora`.
     pub id: String,
-    pub gguf: PathBuf,
+    /// A GGUF file or a Hugging Face model folder.
+    pub weights: PathBuf,
     pub adapter: Option<PathBuf>,
 }
 
 impl ModelSource {
     /// Loads the weights, tokenizer and template, and attaches the adapter.
     pub fn load(&self) -> Result<Assistant> {
-        let mut assistant = Assistant::load(&self.gguf, &Device::Cpu)?;
+        let mut assistant = Assistant::load(&self.weights, &Device::Cpu)?;
         if let Some(adapter) = &self.adapter {
             f1_train::peft::attach_adapter(&mut assistant.model.transformer, adapter).map_err(
                 |e| Error::Load {
@@ -70,7 +71,7 @@ impl Catalog {
                 .iter()
                 .find(|s| s.id == id)
                 .ok_or_else(|| Error::UnknownModel(id.to_string(), self.ids().join(", ")))?;
-            tracing::info!(model = id, path = %source.gguf.display(), "loading model");
+            tracing::info!(model = id, path = %source.weights.display(), "loading model");
             let assistant = source.load()?;
             self.loaded.insert(id.to_string(), assistant);
         }

@@ -27,7 +27,7 @@ fn tiny_model(dir: &Path) -> PathBuf {
 async fn start(dir: &Path, capacity: usize, options: ServeOptions) -> String {
     let source = ModelSource {
         id: "tiny".into(),
-        gguf: tiny_model(dir),
+        weights: tiny_model(dir),
         adapter: None,
     };
     let engine = Engine::start(Catalog::new(vec![source]).unwrap(), capacity);

@@ -10,11 +10,9 @@ use f1_model::gguf::GgufMetadata;
 use f1_model::gguf_write::write_transformer;
 use f1_model::transformer::{Transformer, WeightFormat};
 use f1_model::Tokenizer;
-use serde_json::json;
 
 use crate::config::TrainConfig;
 use crate::error::Result;
-use crate::metrics::write_atomic;
 use crate::peft::{attach_adapter, save_adapter, AdapterConfig};
 use crate::trainer::TrainingModel;
 
@@ -32,8 +30,8 @@ pub fn lora(
     save_adapter(dir, &model.transformer, &adapter, &model.parameters)
 }
 
-/// Writes model.safetensors and config.json (Hugging Face), tokenizer_config.json
-/// and, when `gguf` names a type, model.gguf in it (with the base model's
+/// Writes model.safetensors and config.json (Hugging Face), tokenizer_config.json,
+/// tokenizer.json (byte-level BPE vocabularies) and, when `gguf` names a type, model.gguf in it (with the base model's
 /// tokenizer and chat template).
 pub fn full(
     dir: &Path,
@@ -43,14 +41,7 @@ pub fn full(
 ) -> Result<()> {
     transformer.write_hugging_face_folder(dir)?;
     let template = ChatTemplate::from_gguf(metadata)?;
-    let tokenizer = Tokenizer::from_metadata(metadata)?;
-    let token = |id: Option<u32>| id.and_then(|id| tokenizer.token_text(id));
-    let tokenizer_config = json!({
-        "chat_template": template.source,
-        "bos_token": token(tokenizer.bos()),
-        "eos_token": token(tokenizer.eos()),
-    });
-    write_json(&dir.join("tokenizer_config.json"), &tokenizer_config)?;
+    Tokenizer::from_metadata(metadata)?.write_hugging_face(dir, &template)?;
     if let Some(dtype) = gguf {
         write_transformer(transformer, metadata, dtype, &dir.join(GGUF_FILE))?;
     }
@@ -80,9 +71,4 @@ pub fn merge(base: &Path, adapter: &Path, out: &Path, dtype: GgmlDType) -> Resul
         }
     }
     full(out, &mut transformer, &metadata, Some(dtype))
-}
-
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).expect("json serializes");
-    write_atomic(path, text.as_bytes())
 }

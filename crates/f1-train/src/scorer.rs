@@ -22,17 +22,26 @@ pub struct Scorer {
 }
 
 impl Scorer {
-    /// Loads `model` (GGUF) with `adapter` (a PEFT folder) attached when given.
+    /// Loads `model` (a GGUF file or a Hugging Face folder) with `adapter` (a PEFT
+    /// folder) attached when given.
     pub fn load(model: &Path, adapter: Option<&Path>) -> Result<Self> {
-        let metadata = GgufMetadata::read(model)?;
-        let mut transformer = Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu)?;
+        let (mut transformer, tokenizer, template) = if model.is_dir() {
+            f1_model::assistant::load_hugging_face(model, &Device::Cpu)?
+        } else {
+            let metadata = GgufMetadata::read(model)?;
+            (
+                Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu)?,
+                Tokenizer::from_metadata(&metadata)?,
+                ChatTemplate::from_gguf(&metadata)?,
+            )
+        };
         if let Some(adapter) = adapter {
             crate::peft::attach_adapter(&mut transformer, adapter)?;
         }
         Ok(Self {
             transformer,
-            tokenizer: Tokenizer::from_metadata(&metadata)?,
-            template: ChatTemplate::from_gguf(&metadata)?,
+            tokenizer,
+            template,
         })
     }
 

@@ -31,10 +31,10 @@ pub fn sources(
         }
     }
     if let Some(adapter) = adapter {
-        let base = sources[0].gguf.clone();
+        let base = sources[0].weights.clone();
         sources.push(ModelSource {
             id: folder_name(adapter),
-            gguf: base,
+            weights: base,
             adapter: Some(adapter.to_path_buf()),
         });
     }
@@ -108,7 +108,7 @@ pub fn labelled(workspace: &Workspace, model: &str, adapter: Option<&Path>) -> R
     // A fine-tuned model's training summary names its base model; a GGUF
     // without one is a pretrained model of its own name.
     let summary_path = source
-        .gguf
+        .weights
         .parent()
         .map(|dir| dir.join(f1_train::trainer::SUMMARY_FILE))
         .filter(|path| path.is_file());
@@ -157,7 +157,7 @@ fn resolve(workspace: &Workspace, model: &str) -> Result<ModelSource> {
     if f1_model::registry::find(model).is_ok() {
         return Ok(ModelSource {
             id: model.to_string(),
-            gguf: workspace.base_model(model)?,
+            weights: workspace.base_model(model)?,
             adapter: None,
         });
     }
@@ -174,14 +174,21 @@ fn resolve(workspace: &Workspace, model: &str) -> Result<ModelSource> {
             .unwrap_or_else(|| model.to_string());
         return Ok(ModelSource {
             id,
-            gguf: path,
+            weights: path,
             adapter: None,
         });
     }
     if path.join("model.gguf").is_file() {
         return Ok(ModelSource {
             id: folder_name(&path),
-            gguf: path.join("model.gguf"),
+            weights: path.join("model.gguf"),
+            adapter: None,
+        });
+    }
+    if f1_model::transformer::Transformer::is_hugging_face_folder(&path) {
+        return Ok(ModelSource {
+            id: folder_name(&path),
+            weights: path,
             adapter: None,
         });
     }
@@ -190,13 +197,13 @@ fn resolve(workspace: &Workspace, model: &str) -> Result<ModelSource> {
         let base = registered_base(&path, &config.base_model_name_or_path)?;
         return Ok(ModelSource {
             id: folder_name(&path),
-            gguf: workspace.base_model(base)?,
+            weights: workspace.base_model(base)?,
             adapter: Some(path),
         });
     }
     bail!(
-        "model '{model}' is not a registered model ({}), a run in {}, a GGUF file or an \
-         artifact folder",
+        "model '{model}' is not a registered model ({}), a run in {}, a GGUF file, an \
+         artifact folder or a Hugging Face model folder",
         f1_model::registry::MODELS
             .iter()
             .map(|m| m.name)

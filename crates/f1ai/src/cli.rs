@@ -175,7 +175,7 @@ pub struct MergeArgs {
 pub struct BaselineArgs {
     /// smollm2 or gemma3 (fetched into models/base/ if missing), a run in
     /// models/artifacts/ (a LoRA adapter on its base, or a full run's model.gguf),
-    /// a GGUF file or an artifact folder.
+    /// a GGUF file, an artifact folder or a Hugging Face model folder.
     #[arg(long, default_value = "smollm2")]
     pub model: String,
     /// zero-shot, few-shot or rag; repeat for several (default: all three).

@@ -1,14 +1,18 @@
 //! Tokenizers built from GGUF metadata that reproduce llama.cpp token for token:
-//! GPT-2 byte-level BPE (SmolLM2) and SentencePiece (Gemma).
+//! GPT-2 byte-level BPE (SmolLM2) and SentencePiece (Gemma); and Hugging Face's
+//! tokenizer.json.
 
 mod gpt2;
+pub mod hugging_face;
 mod spm;
 pub mod vocab;
 
 use std::path::Path;
 
+use crate::chat::ChatTemplate;
 use crate::error::{Error, Result};
 use crate::gguf::GgufMetadata;
+use crate::staged::write_staged;
 use vocab::{Fragment, Vocab};
 
 enum Algorithm {
@@ -41,6 +45,55 @@ impl Tokenizer {
             }
         };
         Ok(Self { vocab, algorithm })
+    }
+
+    /// Reads a Hugging Face tokenizer folder: tokenizer.json, with BOS, EOS and
+    /// whether to add a BOS from tokenizer_config.json.
+    pub fn from_hugging_face(dir: &Path) -> Result<Self> {
+        let (tokenizer, vocab) = hugging_face::read(dir)?;
+        Ok(Self {
+            vocab,
+            algorithm: Algorithm::Bpe(Box::new(tokenizer)),
+        })
+    }
+
+    /// Writes tokenizer_config.json (BOS, EOS, whether a BOS is added, `template`)
+    /// and, for byte-level BPE vocabularies, tokenizer.json into `dir`, as
+    /// transformers reads them. SentencePiece vocabularies get no tokenizer.json
+    /// (this project tokenizes them itself; converting them to Hugging Face's BPE
+    /// form is not implemented), which is logged.
+    pub fn write_hugging_face(&self, dir: &Path, template: &ChatTemplate) -> Result<()> {
+        match &self.algorithm {
+            Algorithm::Bpe(tokenizer) => {
+                let tokenizer = hugging_face::with_added_tokens(tokenizer, &self.vocab);
+                let path = dir.join(hugging_face::TOKENIZER_FILE);
+                write_staged(&path, |staging| {
+                    tokenizer
+                        .save(staging, false)
+                        .map_err(|e| Error::HuggingFace {
+                            path: path.clone(),
+                            message: e.to_string(),
+                        })
+                })?;
+            }
+            Algorithm::SentencePiece => tracing::warn!(
+                "{}: a SentencePiece vocabulary is not written as tokenizer.json",
+                dir.display()
+            ),
+        }
+        let token = |id: Option<u32>| id.and_then(|id| self.token_text(id));
+        let config = serde_json::json!({
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": token(self.bos()),
+            "eos_token": token(self.eos()),
+            "add_bos_token": self.vocab.add_bos,
+            "chat_template": template.source,
+        });
+        let text = serde_json::to_string_pretty(&config).expect("json");
+        let path = dir.join(hugging_face::TOKENIZER_CONFIG_FILE);
+        write_staged(&path, |staging| {
+            std::fs::write(staging, &text).map_err(|e| Error::io(staging, e))
+        })
     }
 
     /// Token ids of `text`, without BOS and with control-token text left as text,

@@ -16,6 +16,7 @@ use super::config::{Architecture, RopeStyle, TransformerConfig};
 use super::linear::Linear;
 use super::weights::convert;
 use super::Transformer;
+use crate::staged::write_staged;
 use crate::{Error, Result};
 
 /// The model's shape, as transformers writes it.
@@ -336,20 +337,11 @@ impl Transformer {
             let converted = self.to_hugging_face(&name, &tensor)?.contiguous()?;
             tensors.insert(name, converted);
         }
-        let staged = |name: &str, write: &dyn Fn(&Path) -> Result<()>| -> Result<()> {
-            let path = dir.join(name);
-            let staging = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-            write(staging.path())?;
-            staging
-                .persist(&path)
-                .map_err(|e| Error::io(&path, e.error))?;
-            Ok(())
-        };
-        staged(WEIGHTS_FILE, &|path| {
+        write_staged(&dir.join(WEIGHTS_FILE), |path| {
             Ok(candle_core::safetensors::save(&tensors, path)?)
         })?;
         let config = serde_json::to_string_pretty(&hugging_face_config(self)).expect("json");
-        staged(CONFIG_FILE, &|path| {
+        write_staged(&dir.join(CONFIG_FILE), |path| {
             std::fs::write(path, &config).map_err(|e| Error::io(path, e))
         })
     }

@@ -42,7 +42,7 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
     };
 
     let labelled = crate::catalog::labelled(workspace, &args.model, args.adapter.as_deref())?;
-    let mut assistant = Assistant::load(&labelled.source.gguf, &args.device.open()?)?;
+    let mut assistant = Assistant::load(&labelled.source.weights, &args.device.open()?)?;
     if let Some(adapter) = &labelled.source.adapter {
         let config = f1_train::peft::attach_adapter(&mut assistant.model.transformer, adapter)
             .with_context(|| format!("loading the adapter in {}", adapter.display()))?;

@@ -44,7 +44,7 @@ pub fn run(
                 .progress_chars("=> "),
         );
         progress.set_prefix(format!("choices {}", source.id));
-        let mut scorer = Scorer::load(&source.gguf, source.adapter.as_deref())
+        let mut scorer = Scorer::load(&source.weights, source.adapter.as_deref())
             .with_context(|| format!("loading {}", source.id))?;
         let mut graded = Vec::with_capacity(questions.len());
         let mut per_question = Vec::with_capacity(questions.len());
@@ -77,7 +77,7 @@ pub fn run(
         ));
         models.insert(
             source.id.clone(),
-            json!({"gguf": source.gguf, "adapter": source.adapter, "metrics": metrics,
+            json!({"gguf": source.weights, "adapter": source.adapter, "metrics": metrics,
                    "per_question": per_question}),
         );
         graded_by_model.push((source.id.clone(), graded));

@@ -48,7 +48,7 @@ pub fn run(
         );
         progress.set_prefix(format!("perplexity {}", source.id));
         let losses = reply_losses(
-            &source.gguf,
+            &source.weights,
             source.adapter.as_deref(),
             &conversations,
             f1_baseline::prompt::SYSTEM_PROMPT,
@@ -81,7 +81,7 @@ pub fn run(
         report.insert(
             source.id.clone(),
             json!({
-                "gguf": source.gguf, "adapter": source.adapter,
+                "gguf": source.weights, "adapter": source.adapter,
                 "conversations": losses.len(), "tokens": tokens,
                 "mean_nll": nll / tokens.max(1) as f64, "perplexity": perplexity,
                 "per_example": losses.iter().map(|l| json!({"nll": l.nll, "tokens": l.tokens,

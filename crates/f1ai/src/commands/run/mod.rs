@@ -113,7 +113,7 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
         stages.push(Stage {
             name: format!("baseline-{}", label.model),
             argv: answer_args(model, &profile.baseline.modes),
-            inputs: vec![label.source.gguf.clone(), database.clone()]
+            inputs: vec![label.source.weights.clone(), database.clone()]
                 .into_iter()
                 .chain(splits.clone())
                 .collect(),
