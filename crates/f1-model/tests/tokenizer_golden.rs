@@ -7,7 +7,10 @@ use f1_model::Tokenizer;
 use serde_json::Value;
 
 fn check(model: &str, golden_file: &str) {
-    check_tokenizer(&Tokenizer::from_gguf(&common::model(model)).unwrap(), golden_file);
+    check_tokenizer(
+        &Tokenizer::from_gguf(&common::model(model)).unwrap(),
+        golden_file,
+    );
 }
 
 fn check_tokenizer(tokenizer: &Tokenizer, golden_file: &str) {
@@ -69,7 +72,10 @@ fn smollm2_written_as_tokenizer_json_still_matches_llama_cpp() {
     let tokenizer = Tokenizer::from_hugging_face(dir.path()).unwrap();
     check_tokenizer(&tokenizer, "SmolLM2-135M-Instruct.Q4_1.jsonl");
     assert_eq!(tokenizer.vocab_size(), original.vocab_size());
-    assert_eq!((tokenizer.bos(), tokenizer.eos()), (original.bos(), original.eos()));
+    assert_eq!(
+        (tokenizer.bos(), tokenizer.eos()),
+        (original.bos(), original.eos())
+    );
     let prompt = "<|im_start|>user\nWho won in 2021?<|im_end|>\n<|im_start|>assistant\n";
     assert_eq!(
         tokenizer.encode_prompt(prompt).unwrap(),

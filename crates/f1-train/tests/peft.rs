@@ -307,3 +307,62 @@ fn pythons_peft_loads_the_adapter_onto_the_exported_hugging_face_model() {
         assert_eq!(loaded["r"], 4);
     }
 }
+
+#[test]
+fn transformers_tokenizes_the_exported_folder_as_llama_cpp_does() {
+    // The exported tokenizer.json read by Hugging Face's own loader must give
+    // llama.cpp's ids on the golden corpus, and its chat template ours.
+    let python = peft_python();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/hf_tokenizer.py");
+    let golden = std::env::var_os("F1AI_SHARED_GOLDEN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
+        })
+        .join("tokenizer/SmolLM2-135M-Instruct.Q4_1.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let hf_dir = dir.path().join("hf");
+    let path = common::real_model("smollm2");
+    f1_train::export::hugging_face(&path, &hf_dir).unwrap();
+    let out = dir.path().join("tokenized.json");
+    let run = std::process::Command::new(&python)
+        .arg(&script)
+        .args([&hf_dir, &golden, &out])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let theirs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let golden_text = std::fs::read_to_string(&golden).unwrap();
+    let expected: Vec<serde_json::Value> = golden_text
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["ids"].clone())
+        .collect();
+    let actual = theirs["ids"].as_array().unwrap();
+    assert_eq!(actual.len(), 287);
+    let differing: Vec<usize> = (0..expected.len())
+        .filter(|&i| actual[i] != expected[i])
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "transformers differs from llama.cpp on {} texts, e.g. line {}",
+        differing.len(),
+        differing[0] + 1
+    );
+    let metadata = GgufMetadata::read(&path).unwrap();
+    let template = f1_model::chat::ChatTemplate::from_gguf(&metadata).unwrap();
+    let tokenizer = f1_model::Tokenizer::from_metadata(&metadata).unwrap();
+    let messages = [
+        f1_model::chat::ChatMessage::new("system", "You are an F1 expert."),
+        f1_model::chat::ChatMessage::new("user", "Who won the 2021 title?"),
+    ];
+    let ours = template.render(&messages, true).unwrap();
+    assert_eq!(theirs["prompt"], ours.as_str());
+    let ours_ids = tokenizer.encode_prompt(&ours).unwrap();
+    assert_eq!(theirs["prompt_ids"], serde_json::json!(ours_ids));
+}
