@@ -1,6 +1,5 @@
 //! One model's answer to one test case, as the predictions JSONL holds it.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -40,13 +39,12 @@ pub struct Prediction {
 pub fn write_predictions(path: &Path, predictions: &[Prediction]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    let mut text = String::new();
     for prediction in predictions {
-        let line = serde_json::to_string(prediction).expect("predictions serialize");
-        writeln!(temp, "{line}").map_err(|e| Error::io(path, e))?;
+        text.push_str(&serde_json::to_string(prediction).expect("predictions serialize"));
+        text.push('\n');
     }
-    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    Ok(f1_model::staged::write_bytes_staged(path, text.as_bytes())?)
 }
 
 /// Reads a predictions file; a line with a missing or mistyped field is an error

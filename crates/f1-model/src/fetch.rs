@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::registry::ModelSpec;
+use crate::staged::write_staged;
 
 /// What `ensure` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,9 +176,9 @@ fn find_wheel(dir: &Path, package: &str) -> Result<PathBuf> {
 }
 
 fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
-    let dir = to.parent().unwrap_or(Path::new("."));
-    let temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    std::fs::copy(from, temp.path()).map_err(|e| Error::io(from, e))?;
-    temp.persist(to).map_err(|e| Error::io(to, e.error))?;
-    Ok(())
+    write_staged(to, |staging| {
+        std::fs::copy(from, staging)
+            .map(drop)
+            .map_err(|e| Error::io(from, e))
+    })
 }

@@ -1,6 +1,7 @@
 //! Writing GGUF files (candle's writer): merged fine-tuned models, and tiny
 //! random-weight models for tests, each with a real model's tokenizer metadata.
 
+use std::io::Write;
 use std::path::Path;
 
 use candle_core::quantized::gguf_file::{self, Value};
@@ -11,6 +12,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::error::{Error, Result};
 use crate::gguf::GgufMetadata;
+use crate::staged::write_staged;
 use crate::transformer::{Architecture, Transformer};
 
 /// A GGUF file being assembled: metadata first, then tensors.
@@ -62,19 +64,20 @@ impl GgufWriter {
     pub fn write(&self, path: &Path) -> Result<()> {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
         let metadata: Vec<(&str, &Value)> =
             self.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
         let tensors: Vec<(&str, &QTensor)> =
             self.tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
-        let mut writer = std::io::BufWriter::new(file.as_file_mut());
-        gguf_file::write(&mut writer, &metadata, &tensors).map_err(|e| Error::Gguf {
-            path: path.to_path_buf(),
-            message: format!("cannot write: {e}"),
-        })?;
-        drop(writer);
-        file.persist(path).map_err(|e| Error::io(path, e.error))?;
-        Ok(())
+        write_staged(path, |staging| {
+            let file = std::fs::File::create(staging).map_err(|e| Error::io(path, e))?;
+            let mut writer = std::io::BufWriter::new(file);
+            gguf_file::write(&mut writer, &metadata, &tensors)
+                .and_then(|()| Ok(writer.flush()?))
+                .map_err(|e| Error::Gguf {
+                    path: path.to_path_buf(),
+                    message: format!("cannot write: {e}"),
+                })
+        })
     }
 }
 

@@ -25,6 +25,13 @@ pub fn write_staged(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
     Ok(())
 }
 
+/// Writes `bytes` to `path` as [`write_staged`] does; errors name `path`.
+pub fn write_bytes_staged(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_staged(path, |staging| {
+        std::fs::write(staging, bytes).map_err(|e| Error::io(path, e))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,10 +104,7 @@ pub fn read_log(path: &Path) -> Result<Vec<StepRecord>> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    file.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    Ok(f1_model::staged::write_bytes_staged(path, bytes)?)
 }
 
 /// Resident and peak resident memory of this process in MiB (Linux; 0 elsewhere).

@@ -94,11 +94,9 @@ pub fn save_adapter(
         tensors.insert(p.name.clone(), tensor.contiguous()?);
     }
     let weights = dir.join(WEIGHTS_FILE);
-    let staging = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    candle_core::safetensors::save(&tensors, staging.path())?;
-    staging
-        .persist(&weights)
-        .map_err(|e| Error::io(&weights, e.error))?;
+    f1_model::staged::write_staged(&weights, |staging| {
+        Ok(candle_core::safetensors::save(&tensors, staging)?)
+    })?;
     let json = serde_json::to_string_pretty(config).expect("config serializes");
     write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())
 }

@@ -1,6 +1,5 @@
 //! Writing result files atomically: a temp file beside the target, then a rename.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -10,11 +9,9 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
     let dir = path
         .parent()
         .with_context(|| format!("{} has no folder", path.display()))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(text.as_bytes())?;
-    temp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    f1_model::staged::write_bytes_staged(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Writes pretty JSON to `path` atomically and says so.
