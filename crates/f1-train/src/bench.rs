@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::config::{LoraConfig, Method, OptimConfig, TrainConfig};
 use crate::data::{Batch, Sequence};
 use crate::error::Result;
-use crate::metrics::memory_mib;
+use crate::metrics::{memory_mib, reset_peak_memory};
 use crate::optimizer::AdamW;
 use crate::trainable::count;
 use crate::trainer::TrainingModel;
@@ -62,6 +62,7 @@ pub fn bench_train(
             ..OptimConfig::default()
         },
     };
+    reset_peak_memory();
     let mut model = TrainingModel::load(model, &config, device)?;
     let vocab = model.transformer.config.vocab_size as u32;
     let mut rng = StdRng::seed_from_u64(1);

@@ -107,6 +107,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(f1_model::staged::write_bytes_staged(path, bytes)?)
 }
 
+/// Starts the peak of [`memory_mib`] afresh from the current resident memory, so
+/// that a run inside a longer process (`f1ai run`'s stages) reports its own peak.
+/// Linux only (`/proc/self/clear_refs`); elsewhere the peak stays the process's.
+pub fn reset_peak_memory() {
+    if let Err(error) = std::fs::write("/proc/self/clear_refs", "5") {
+        tracing::debug!("peak memory not reset: {error}");
+    }
+}
+
 /// Resident and peak resident memory of this process in MiB (Linux; 0 elsewhere).
 pub fn memory_mib() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -118,4 +127,31 @@ pub fn memory_mib() -> (f64, f64) {
             .map_or(0.0, |kib| kib / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peak_can_be_started_afresh() {
+        // 256 MiB touched, then freed: the peak keeps it until reset.
+        let mut block = vec![0u8; 256 << 20];
+        for page in block.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        let with_block = memory_mib().1;
+        drop(block);
+        assert!(
+            memory_mib().1 > with_block - 8.0,
+            "the peak outlives the block"
+        );
+        reset_peak_memory();
+        let (now, peak) = memory_mib();
+        assert!(
+            peak < with_block - 128.0,
+            "peak {peak} after reset, {with_block} before"
+        );
+        assert!(peak >= now - 1.0);
+    }
 }

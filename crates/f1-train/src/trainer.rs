@@ -18,7 +18,9 @@ use crate::data::{epoch_batches, fixed_batches, read_conversations, Batch, Encod
 use crate::error::{Error, Result};
 use crate::export;
 use crate::loss::summed_nll;
-use crate::metrics::{memory_mib, read_log, write_atomic, RunSummary, StepLog, StepRecord};
+use crate::metrics::{
+    memory_mib, read_log, reset_peak_memory, write_atomic, RunSummary, StepLog, StepRecord,
+};
 use crate::optimizer::{clip, AdamW};
 use crate::schedule::learning_rate;
 use crate::trainable::{attach_lora, count, make_full_trainable, Parameter};
@@ -190,6 +192,7 @@ impl TrainingModel {
 /// Trains as `config` says and writes checkpoints, the step log, the summary and
 /// the artifacts.
 pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> Result<Outcome> {
+    reset_peak_memory();
     let t = &config.training;
     let mut model = TrainingModel::load(&paths.model, config, &options.device)?;
     let train_path = paths.workspace.join(&config.data.train);
@@ -213,12 +216,7 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
         t.epochs * steps_per_epoch
     };
     let trainable = count(&model.parameters);
-    let base_parameters: usize = model
-        .transformer
-        .weights_mut()
-        .iter()
-        .map(|(_, w)| w.elem_count())
-        .sum();
+    let base_parameters = model.transformer.parameter_count()?;
     let total_parameters = match config.method {
         Method::Lora => base_parameters + trainable,
         Method::Full => base_parameters,

@@ -161,6 +161,12 @@ fn lora_over_quantized_weights_matches_lora_over_dense_weights() {
         metadata,
         parameters,
     };
+    // Quantized projections still count as the model's weights.
+    assert_eq!(
+        quantized.transformer.parameter_count().unwrap(),
+        134_515_008
+    );
+    assert_eq!(dense.transformer.parameter_count().unwrap(), 134_515_008);
     common::randomize_lora_b(&quantized);
     common::randomize_lora_b(&dense);
     let batch = common::two_conversations(&quantized);

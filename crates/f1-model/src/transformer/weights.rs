@@ -27,6 +27,25 @@ impl Transformer {
         projections(&mut self.blocks)
     }
 
+    /// How many weights the model has, quantized projections included (LoRA
+    /// adapters not; a tied head counted once).
+    pub fn parameter_count(&mut self) -> Result<usize> {
+        let dense: usize = self.weights_mut().iter().map(|(_, w)| w.elem_count()).sum();
+        let mut quantized = 0;
+        let untied_head = (!self.tied_embeddings).then_some(&mut self.lm_head);
+        for linear in projections(&mut self.blocks)
+            .into_iter()
+            .map(|(_, linear)| linear)
+            .chain(untied_head)
+        {
+            if linear.dense_weight_mut().is_none() {
+                let (out, input) = linear.dims()?;
+                quantized += out * input;
+            }
+        }
+        Ok(dense + quantized)
+    }
+
     /// Every dense weight with its Hugging Face tensor name. Projections must be
     /// f32 (`WeightFormat::F32`); quantized ones are left out. A tied head is not
     /// listed: call [`Transformer::retie_head`] after replacing the embedding.
