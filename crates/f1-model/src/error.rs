@@ -23,6 +23,9 @@ pub enum Error {
     /// A Hugging Face model folder that cannot be loaded.
     #[error("{path}: {message}")]
     HuggingFace { path: PathBuf, message: String },
+    /// A model id the Hugging Face hub could not deliver.
+    #[error("hub model '{id}': {message}")]
+    Hub { id: String, message: String },
     /// A device that does not exist or that this build cannot use.
     #[error("device: {0}")]
     Device(String),

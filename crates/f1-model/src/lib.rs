@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod generate;
 pub mod gguf;
 pub mod gguf_write;
+pub mod hub;
 pub mod model;
 pub mod registry;
 pub mod staged;

@@ -32,6 +32,15 @@ pub fn write_bytes_staged(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Copies `from` to `to` as [`write_staged`] writes.
+pub fn copy_staged(from: &Path, to: &Path) -> Result<()> {
+    write_staged(to, |staging| {
+        std::fs::copy(from, staging)
+            .map(drop)
+            .map_err(|e| Error::io(from, e))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! warm-up and decay, gradient accumulation and clipping, validation with early
 //! stopping, checkpoints with exact resume, and Hugging Face PEFT adapters.
 
+pub mod base;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

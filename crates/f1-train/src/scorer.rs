@@ -5,10 +5,10 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor, D};
 use f1_model::chat::ChatTemplate;
-use f1_model::gguf::GgufMetadata;
 use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
 use f1_model::Tokenizer;
 
+use crate::base::BaseModel;
 use crate::data::{Batch, Sequence};
 use crate::error::Result;
 use crate::loss::target_log_probs;
@@ -25,16 +25,10 @@ impl Scorer {
     /// Loads `model` (a GGUF file or a Hugging Face folder) with `adapter` (a PEFT
     /// folder) attached when given.
     pub fn load(model: &Path, adapter: Option<&Path>) -> Result<Self> {
-        let (mut transformer, tokenizer, template) = if model.is_dir() {
-            f1_model::assistant::load_hugging_face(model, &Device::Cpu)?
-        } else {
-            let metadata = GgufMetadata::read(model)?;
-            (
-                Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu)?,
-                Tokenizer::from_metadata(&metadata)?,
-                ChatTemplate::from_gguf(&metadata)?,
-            )
-        };
+        let base = BaseModel::open(model)?;
+        let mut transformer = base.transformer(WeightFormat::F32, &Device::Cpu)?;
+        let tokenizer = base.tokenizer()?;
+        let template = base.template(&transformer)?;
         if let Some(adapter) = adapter {
             crate::peft::attach_adapter(&mut transformer, adapter)?;
         }

@@ -7,11 +7,11 @@ use std::time::Instant;
 use candle_core::quantized::GgmlDType;
 use candle_core::{Device, Tensor};
 use f1_model::chat::ChatTemplate;
-use f1_model::gguf::GgufMetadata;
 use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
 use f1_model::Tokenizer;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::base::BaseModel;
 use crate::checkpoint::{Checkpoints, Progress};
 use crate::config::{Method, TrainConfig};
 use crate::data::{epoch_batches, fixed_batches, read_conversations, Batch, Encoder, Sequence};
@@ -27,7 +27,7 @@ use crate::trainable::{attach_lora, count, make_full_trainable, Parameter};
 
 /// Everything a run needs besides its configuration.
 pub struct RunPaths {
-    /// The base model (GGUF).
+    /// The base model: a GGUF file or a Hugging Face model folder.
     pub model: PathBuf,
     /// Resolves the configuration's relative data paths.
     pub workspace: PathBuf,
@@ -63,33 +63,33 @@ pub struct TrainOptions {
 /// A model being trained, with its tokenizer and the trainable parameters.
 pub struct TrainingModel {
     pub transformer: Transformer,
-    pub metadata: GgufMetadata,
+    pub base: BaseModel,
     pub tokenizer: Tokenizer,
     pub template: ChatTemplate,
     pub parameters: Vec<Parameter>,
 }
 
 impl TrainingModel {
-    /// Loads `path` and makes the configured weights trainable. Full training holds
-    /// every weight in f32; LoRA keeps the frozen projections as stored and
-    /// dequantizes them for each product (the same f32 numbers, a quarter of the
-    /// memory or less).
+    /// Loads `path` (a GGUF file or a Hugging Face folder) and makes the
+    /// configured weights trainable. Full training holds every weight in f32;
+    /// LoRA keeps a GGUF's frozen projections as stored and dequantizes them for
+    /// each product (the same f32 numbers, a quarter of the memory or less).
     pub fn load(path: &Path, config: &TrainConfig, device: &Device) -> Result<Self> {
-        let metadata = GgufMetadata::read(path)?;
+        let base = BaseModel::open(path)?;
         let format = match config.method {
             Method::Lora => WeightFormat::Dequantized,
             Method::Full => WeightFormat::F32,
         };
-        let mut transformer = Transformer::from_gguf(&metadata, format, device)?;
+        let mut transformer = base.transformer(format, device)?;
         let parameters = match config.method {
             Method::Lora => attach_lora(&mut transformer, &config.lora, config.training.seed)?,
             Method::Full => make_full_trainable(&mut transformer, &config.full)?,
         };
         Ok(Self {
-            tokenizer: Tokenizer::from_metadata(&metadata)?,
-            template: ChatTemplate::from_gguf(&metadata)?,
+            tokenizer: base.tokenizer()?,
+            template: base.template(&transformer)?,
             transformer,
-            metadata,
+            base,
             parameters,
         })
     }
@@ -417,13 +417,14 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
     } else {
         progress.step
     };
-    let base_model = base_model_name(&config.model, &model.metadata);
     match config.method {
-        Method::Lora => export::lora(&paths.artifacts, &model, config, &base_model)?,
-        Method::Full => export::full(
+        Method::Lora => {
+            let base_model = model.base.adapter_base_name(&config.model);
+            export::lora(&paths.artifacts, &model, config, &base_model)?
+        }
+        Method::Full => model.base.write_full(
             &paths.artifacts,
             &mut model.transformer,
-            &model.metadata,
             Some(GgmlDType::F16),
         )?,
     }
@@ -469,16 +470,6 @@ fn read_summary(artifacts: &Path) -> Option<RunSummary> {
 fn log_initial_val(artifacts: &Path) -> Option<f64> {
     let text = std::fs::read_to_string(artifacts.join(INITIAL_VAL_FILE)).ok()?;
     serde_json::from_str(&text).ok()
-}
-
-/// The Hugging Face name of a registered model, else the GGUF's `general.name`.
-fn base_model_name(model: &str, metadata: &GgufMetadata) -> String {
-    match f1_model::registry::find(model) {
-        Ok(spec) => spec.hugging_face.to_string(),
-        Err(_) => metadata
-            .string("general.name")
-            .unwrap_or_else(|_| model.to_string()),
-    }
 }
 
 fn progress_bar(visible: bool, total: usize, done: usize) -> ProgressBar {

@@ -137,8 +137,8 @@ fn lora_over_quantized_weights_matches_lora_over_dense_weights() {
     // LoRA keeps the real model's Q4_1 projections quantized and dequantizes them
     // for each product; a model dequantized once at load must give the same
     // numbers.
-    use f1_model::gguf::GgufMetadata;
-    use f1_model::transformer::{Transformer, WeightFormat};
+    use f1_model::transformer::WeightFormat;
+    use f1_train::base::BaseModel;
 
     let path = common::real_model("smollm2");
     let config = config(Method::Lora);
@@ -148,17 +148,16 @@ fn lora_over_quantized_weights_matches_lora_over_dense_weights() {
         projection.dequantize,
         "LoRA's base projections are not kept quantized"
     );
-    let metadata = GgufMetadata::read(&path).unwrap();
-    let mut transformer =
-        Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu).unwrap();
+    let base = BaseModel::open(&path).unwrap();
+    let mut transformer = base.transformer(WeightFormat::F32, &Device::Cpu).unwrap();
     let parameters =
         f1_train::trainable::attach_lora(&mut transformer, &config.lora, config.training.seed)
             .unwrap();
     let mut dense = TrainingModel {
+        tokenizer: base.tokenizer().unwrap(),
+        template: base.template(&transformer).unwrap(),
         transformer,
-        tokenizer: f1_model::Tokenizer::from_metadata(&metadata).unwrap(),
-        template: f1_model::chat::ChatTemplate::from_gguf(&metadata).unwrap(),
-        metadata,
+        base,
         parameters,
     };
     // Quantized projections still count as the model's weights.

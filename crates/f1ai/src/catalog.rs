@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use f1_serve::catalog::ModelSource;
 
-use crate::workspace::Workspace;
+use crate::workspace::{hub_model, is_local_model, registered_names, Workspace};
 
 /// The sources for `models` (each a registered name, a run under
 /// models/artifacts/, a GGUF path or an artifact folder), plus `adapter` on the
@@ -91,10 +91,14 @@ pub fn labelled(workspace: &Workspace, model: &str, adapter: Option<&Path>) -> R
     }
     if let Some(adapter) = &source.adapter {
         let config = f1_train::peft::read_adapter_config(adapter)?;
-        let base = registered_base(adapter, &config.base_model_name_or_path)?;
+        let base = &config.base_model_name_or_path;
+        let model = match registered_base(base) {
+            Some(name) => name.to_string(),
+            None => model_label(base),
+        };
         return Ok(Labelled {
             source,
-            model: base.to_string(),
+            model,
             method: "lora",
         });
     }
@@ -107,9 +111,12 @@ pub fn labelled(workspace: &Workspace, model: &str, adapter: Option<&Path>) -> R
     }
     // A fine-tuned model's training summary names its base model; a GGUF
     // without one is a pretrained model of its own name.
-    let summary_path = source
-        .weights
-        .parent()
+    // A full run's artifacts folder is the model (Hugging Face) or holds it (GGUF).
+    let run_dir = match source.weights.is_dir() {
+        true => Some(source.weights.as_path()),
+        false => source.weights.parent(),
+    };
+    let summary_path = run_dir
         .map(|dir| dir.join(f1_train::trainer::SUMMARY_FILE))
         .filter(|path| path.is_file());
     let Some(path) = summary_path else {
@@ -130,27 +137,49 @@ pub fn labelled(workspace: &Workspace, model: &str, adapter: Option<&Path>) -> R
     })
 }
 
-/// How predictions name a model: its registry name, or a GGUF path's file stem.
+/// How predictions name a model: its registry name, a folder's name or a GGUF
+/// path's file stem.
 pub fn model_label(model: &str) -> String {
-    match f1_model::registry::find(model) {
-        Ok(spec) => spec.name.to_string(),
-        Err(_) => Path::new(model)
-            .file_stem()
-            .map_or_else(|| model.to_string(), |s| s.to_string_lossy().into_owned()),
+    if let Ok(spec) = f1_model::registry::find(model) {
+        return spec.name.to_string();
     }
+    let path = Path::new(model);
+    let name = match path.is_dir() {
+        true => path.file_name(),
+        false => path.file_stem(),
+    };
+    name.map_or_else(|| model.to_string(), |s| s.to_string_lossy().into_owned())
 }
 
-fn registered_base(adapter: &Path, hugging_face: &str) -> Result<&'static str> {
-    match f1_model::registry::MODELS
+/// The registered model whose Hugging Face repository is `hugging_face`.
+fn registered_base(hugging_face: &str) -> Option<&'static str> {
+    f1_model::registry::MODELS
         .iter()
         .find(|m| m.hugging_face == hugging_face)
-    {
-        Some(spec) => Ok(spec.name),
-        None => bail!(
-            "{}: base model '{hugging_face}' is not a registered model",
-            adapter.display()
-        ),
+        .map(|m| m.name)
+}
+
+/// The base model the PEFT adapter in `adapter` names: a registered model's
+/// Hugging Face repository (its GGUF, fetched if missing), or a local Hugging
+/// Face folder or GGUF file.
+pub fn adapter_base(workspace: &Workspace, adapter: &Path) -> Result<PathBuf> {
+    let config = f1_train::peft::read_adapter_config(adapter)?;
+    let base = &config.base_model_name_or_path;
+    if let Some(name) = registered_base(base) {
+        return workspace.base_model(name);
     }
+    let path = PathBuf::from(base);
+    if is_local_model(&path) {
+        return Ok(path);
+    }
+    if let Some(folder) = hub_model(base)? {
+        return Ok(folder);
+    }
+    bail!(
+        "{}: base model '{base}' is neither a registered model's repository, a local \
+         GGUF file or Hugging Face folder, nor a hub model id; name the base with --model",
+        adapter.display()
+    )
 }
 
 fn resolve(workspace: &Workspace, model: &str) -> Result<ModelSource> {
@@ -193,22 +222,23 @@ fn resolve(workspace: &Workspace, model: &str) -> Result<ModelSource> {
         });
     }
     if path.join("adapter_config.json").is_file() {
-        let config = f1_train::peft::read_adapter_config(&path)?;
-        let base = registered_base(&path, &config.base_model_name_or_path)?;
         return Ok(ModelSource {
             id: folder_name(&path),
-            weights: workspace.base_model(base)?,
+            weights: adapter_base(workspace, &path)?,
             adapter: Some(path),
+        });
+    }
+    if let Some(folder) = hub_model(model)? {
+        return Ok(ModelSource {
+            id: model.to_string(),
+            weights: folder,
+            adapter: None,
         });
     }
     bail!(
         "model '{model}' is not a registered model ({}), a run in {}, a GGUF file, an \
-         artifact folder or a Hugging Face model folder",
-        f1_model::registry::MODELS
-            .iter()
-            .map(|m| m.name)
-            .collect::<Vec<_>>()
-            .join(", "),
+         artifact folder, a Hugging Face model folder or a hub model id (org/name)",
+        registered_names(),
         workspace.root().join("models/artifacts").display()
     )
 }

@@ -72,8 +72,9 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 pub struct ModelChoice {
     /// A model to offer: smollm2, gemma3, a run in models/artifacts/ (LoRA or full),
-    /// a GGUF path or an artifact folder; repeat for several (default: smollm2 and
-    /// every run in models/artifacts/).
+    /// a GGUF path, an artifact folder, a Hugging Face folder or a fetched hub
+    /// model id; repeat for several (default: smollm2 and every run in
+    /// models/artifacts/).
     #[arg(long = "model")]
     pub models: Vec<String>,
     /// A LoRA adapter folder (PEFT format) on top of the first model, offered too.
@@ -159,23 +160,25 @@ pub struct MergeArgs {
     /// The adapter folder (PEFT format), e.g. models/artifacts/smollm2-lora.
     #[arg(long)]
     pub adapter: PathBuf,
-    /// The base model: smollm2, gemma3 or a GGUF path (default: the registered
-    /// model the adapter's base_model_name_or_path names).
+    /// The base model: smollm2, gemma3, a GGUF path or a Hugging Face folder
+    /// (default: the model the adapter's base_model_name_or_path names).
     #[arg(long)]
     pub model: Option<String>,
     /// Output folder (default: models/artifacts/<adapter folder>-merged).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The GGUF's weight type: f16 or q8_0.
-    #[arg(long, default_value = "f16")]
-    pub gguf: String,
+    /// The GGUF's weight type: f16 (default) or q8_0. A Hugging Face base gets no
+    /// GGUF (its tokenizer is not in GGUF's form).
+    #[arg(long)]
+    pub gguf: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
     /// smollm2 or gemma3 (fetched into models/base/ if missing), a run in
     /// models/artifacts/ (a LoRA adapter on its base, or a full run's model.gguf),
-    /// a GGUF file, an artifact folder or a Hugging Face model folder.
+    /// a GGUF file, an artifact folder, a Hugging Face model folder or a fetched
+    /// hub model id.
     #[arg(long, default_value = "smollm2")]
     pub model: String,
     /// zero-shot, few-shot or rag; repeat for several (default: all three).
@@ -255,9 +258,11 @@ pub struct EvalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// Fetch a model (or all) into models/base/, verified by sha256.
+    /// Fetch a registered model (or all) into models/base/, verified by sha256,
+    /// or a Hugging Face hub model by id into the hub cache (HF_HOME).
     Fetch {
-        /// smollm2, gemma3 or all.
+        /// smollm2, gemma3, all, or a hub model id such as
+        /// HuggingFaceTB/SmolLM2-135M-Instruct (only this needs the hub's network).
         #[arg(default_value = "all")]
         model: String,
     },

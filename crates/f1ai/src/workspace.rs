@@ -80,6 +80,27 @@ impl Workspace {
         Ok(fetched.path().to_path_buf())
     }
 
+    /// A base model to train on or merge into: a registered name (fetched if
+    /// missing), a GGUF file, a Hugging Face model folder, or the id of a hub
+    /// model `f1ai models fetch` downloaded.
+    pub fn model_path(&self, model: &str) -> Result<PathBuf> {
+        if f1_model::registry::find(model).is_ok() {
+            return self.base_model(model);
+        }
+        let path = PathBuf::from(model);
+        if is_local_model(&path) {
+            return Ok(path);
+        }
+        if let Some(folder) = hub_model(model)? {
+            return Ok(folder);
+        }
+        anyhow::bail!(
+            "model '{model}' is neither a registered model ({}), a GGUF file, a Hugging \
+             Face model folder nor a hub model id (org/name)",
+            registered_names()
+        )
+    }
+
     /// results/predictions/<model>-<method>-<mode>.jsonl.
     pub fn predictions(&self, model: &str, method: &str, mode: &str) -> PathBuf {
         self.predictions_dir()
@@ -111,4 +132,34 @@ impl Workspace {
     pub fn jolpica_cache(&self) -> PathBuf {
         self.root.join("data/raw/jolpica")
     }
+}
+
+/// The registered models' names, comma-separated.
+pub fn registered_names() -> String {
+    f1_model::registry::MODELS
+        .iter()
+        .map(|m| m.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The cached folder of the hub model `id` (`org/name`); `None` when `model` is
+/// not shaped like an id or is a local path, an error naming the fetch command when it is not
+/// downloaded.
+pub fn hub_model(model: &str) -> Result<Option<PathBuf>> {
+    if !f1_model::hub::is_model_id(model) || Path::new(model).exists() {
+        return Ok(None);
+    }
+    match f1_model::hub::cached(model) {
+        Some(folder) => Ok(Some(folder)),
+        None => anyhow::bail!(
+            "'{model}' is not a local path, and as a Hugging Face hub id it is not \
+             downloaded: run `f1ai models fetch {model}` (needs network)"
+        ),
+    }
+}
+
+/// Whether `path` is a model file (GGUF) or a Hugging Face model folder.
+pub fn is_local_model(path: &Path) -> bool {
+    path.is_file() || f1_model::transformer::Transformer::is_hugging_face_folder(path)
 }

@@ -468,3 +468,133 @@ fn models_export_writes_a_hugging_face_folder_or_names_the_bad_input() {
         "nowhere.gguf is neither a registered model (smollm2, gemma3) nor a GGUF file",
     );
 }
+
+#[test]
+fn a_hugging_face_folder_trains_as_its_gguf_does_and_gets_hugging_face_artifacts() {
+    let (work, model) = workspace();
+    let dir = work.path();
+    let hf = dir.join("hf");
+    let output = f1ai(
+        dir,
+        &[
+            "models",
+            "export",
+            model.to_str().unwrap(),
+            "--out",
+            hf.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    // The folder holds the GGUF's weights in f32: LoRA on either sees the same
+    // numbers and takes the same steps.
+    for (run, base) in [("from-gguf", &model), ("from-hf", &hf)] {
+        let body = lora_config(base, run, "").replace("max_steps: 20", "max_steps: 6");
+        let output = train(dir, &write_config(dir, run, &body), &[]);
+        assert!(output.status.success(), "{run}: {}", stderr(&output));
+    }
+    let (gguf, folder) = (losses(dir, "from-gguf"), losses(dir, "from-hf"));
+    assert_eq!(gguf.len(), 6);
+    for (a, b) in gguf.iter().zip(&folder) {
+        assert!((a.1 - b.1).abs() < 1e-4, "step {}: {} vs {}", a.0, a.1, b.1);
+    }
+    let adapter = dir.join("models/artifacts/from-hf");
+    let adapter_config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(adapter.join("adapter_config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        adapter_config["base_model_name_or_path"],
+        std::path::absolute(&hf).unwrap().display().to_string(),
+        "PEFT names a local base by its path"
+    );
+
+    // merge finds the base through the adapter; a Hugging Face base gets no GGUF.
+    let merged = dir.join("merged");
+    let output = f1ai(
+        dir,
+        &[
+            "merge",
+            "--adapter",
+            adapter.to_str().unwrap(),
+            "--out",
+            merged.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!merged.join("model.gguf").exists());
+    assert_eq!(
+        std::fs::read(merged.join("tokenizer.json")).unwrap(),
+        std::fs::read(hf.join("tokenizer.json")).unwrap()
+    );
+    let ids = [5u32, 17, 230, 4000, 77];
+    let logits = |transformer: &mut f1_model::transformer::Transformer| -> Vec<f32> {
+        let input = candle_core::Tensor::new(&ids[..], &candle_core::Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let options = f1_model::transformer::ForwardOptions::training(None);
+        transformer
+            .next_token_logits(&input, 0, &[], &options)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    let load = |dir: &Path| {
+        f1_model::transformer::Transformer::from_hugging_face_folder(dir, &candle_core::Device::Cpu)
+            .unwrap()
+    };
+    let mut reference = load(&hf);
+    f1_train::peft::attach_adapter(&mut reference, &adapter).unwrap();
+    let (expected, got) = (logits(&mut reference), logits(&mut load(&merged)));
+    let worst = got
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 1e-4, "merged logits differ by {worst}");
+    fails_with(
+        dir,
+        &[
+            "merge",
+            "--adapter",
+            adapter.to_str().unwrap(),
+            "--gguf",
+            "q8_0",
+        ],
+        1,
+        "is a Hugging Face folder",
+    );
+
+    // Full training from the folder writes a folder with the base's tokenizer.
+    let body = format!(
+        "run_name: full-hf\nmodel: {}\nmethod: full\ntraining:\n  max_steps: 2\n  batch_size: 4\n  learning_rate: 0.001\n  eval_every: 0\n",
+        hf.display()
+    );
+    let output = train(dir, &write_config(dir, "full-hf", &body), &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let artifacts = dir.join("models/artifacts/full-hf");
+    assert!(!artifacts.join("model.gguf").exists());
+    for file in ["tokenizer.json", "tokenizer_config.json"] {
+        assert_eq!(
+            std::fs::read(artifacts.join(file)).unwrap(),
+            std::fs::read(hf.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let moved = logits(&mut load(&artifacts))
+        .iter()
+        .zip(&logits(&mut load(&hf)))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(moved > 1e-3, "training changed nothing");
+
+    fails_with(
+        dir,
+        &["merge", "--adapter", adapter.to_str().unwrap(), "--model", "nowhere"],
+        1,
+        "model 'nowhere' is neither a registered model (smollm2, gemma3), a GGUF file, a Hugging Face model folder nor a hub model id",
+    );
+}

@@ -1,39 +1,28 @@
 //! `f1ai merge`: folds a LoRA adapter into its base model and writes Hugging Face
-//! safetensors and a GGUF.
+//! safetensors and, for a GGUF base, a GGUF.
 
-use std::path::PathBuf;
-
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use candle_core::quantized::GgmlDType;
 
 use crate::cli::MergeArgs;
 use crate::workspace::Workspace;
 
 pub fn run(args: MergeArgs, workspace: &Workspace) -> Result<()> {
-    let dtype = match args.gguf.as_str() {
-        "f16" => GgmlDType::F16,
-        "q8_0" => GgmlDType::Q8_0,
-        other => bail!("--gguf: '{other}' is not f16 or q8_0"),
+    let dtype = match args.gguf.as_deref() {
+        None | Some("f16") => GgmlDType::F16,
+        Some("q8_0") => GgmlDType::Q8_0,
+        Some(other) => bail!("--gguf: '{other}' is not f16 or q8_0"),
     };
-    let adapter = f1_train::peft::read_adapter_config(&args.adapter)?;
-    let model = match &args.model {
-        Some(name) => name.clone(),
-        None => f1_model::registry::MODELS
-            .iter()
-            .find(|m| m.hugging_face == adapter.base_model_name_or_path)
-            .map(|m| m.name.to_string())
-            .with_context(|| {
-                format!(
-                    "{}: base model '{}' is not a registered model; pass --model",
-                    args.adapter.display(),
-                    adapter.base_model_name_or_path
-                )
-            })?,
+    let base = match &args.model {
+        Some(model) => workspace.model_path(model)?,
+        None => crate::catalog::adapter_base(workspace, &args.adapter)?,
     };
-    let base = match f1_model::registry::find(&model) {
-        Ok(spec) => workspace.base_model(spec.name)?,
-        Err(_) => PathBuf::from(&model),
-    };
+    ensure!(
+        args.gguf.is_none() || base.is_file(),
+        "--gguf: the base {} is a Hugging Face folder, whose tokenizer is not in GGUF's \
+         form; merge without --gguf (llama.cpp's convert_hf_to_gguf.py converts the result)",
+        base.display()
+    );
     let name = args
         .adapter
         .file_name()

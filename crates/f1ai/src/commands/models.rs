@@ -7,7 +7,7 @@ use f1_model::fetch::{self, Fetched};
 use f1_model::registry::{self, ModelSpec};
 
 use crate::cli::ModelsCommand;
-use crate::workspace::Workspace;
+use crate::workspace::{registered_names, Workspace};
 
 pub fn run(command: ModelsCommand, workspace: &Workspace) -> Result<()> {
     match command {
@@ -24,7 +24,8 @@ fn export(model: &str, out: Option<PathBuf>, workspace: &Workspace) -> Result<()
             let path = PathBuf::from(model);
             ensure!(
                 path.is_file(),
-                "{model} is neither a registered model (smollm2, gemma3) nor a GGUF file"
+                "{model} is neither a registered model ({}) nor a GGUF file",
+                registered_names()
             );
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
             (stem.unwrap_or_else(|| "model".into()), path)
@@ -38,6 +39,15 @@ fn export(model: &str, out: Option<PathBuf>, workspace: &Workspace) -> Result<()
 }
 
 fn fetch_models(name: &str, workspace: &Workspace) -> Result<()> {
+    if registry::find(name).is_err() && f1_model::hub::is_model_id(name) {
+        let outcome = f1_model::hub::fetch(name)?;
+        let how = match outcome {
+            Fetched::Downloaded(_) => "downloaded from the Hugging Face hub",
+            _ => "already in the hub cache",
+        };
+        println!("{name}: {} ({how})", outcome.path().display());
+        return Ok(());
+    }
     let specs: Vec<&ModelSpec> = if name == "all" {
         registry::MODELS.iter().collect()
     } else {

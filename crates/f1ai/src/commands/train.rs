@@ -1,7 +1,6 @@
 //! `f1ai train`: fine-tunes a model as a training configuration says.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use f1_train::{train, Outcome, RunPaths, TrainConfig, TrainOptions};
@@ -11,19 +10,9 @@ use crate::workspace::Workspace;
 
 pub fn run(args: TrainArgs, workspace: &Workspace) -> Result<()> {
     let config = TrainConfig::read(&args.config)?;
-    let model = match f1_model::registry::find(&config.model) {
-        Ok(_) => workspace.base_model(&config.model)?,
-        Err(_) => {
-            let path = PathBuf::from(&config.model);
-            anyhow::ensure!(
-                path.is_file(),
-                "{}: model '{}' is neither a registered model (smollm2, gemma3) nor a GGUF file",
-                args.config.display(),
-                config.model
-            );
-            path
-        }
-    };
+    let model = workspace
+        .model_path(&config.model)
+        .with_context(|| args.config.display().to_string())?;
     let paths = RunPaths {
         model,
         workspace: workspace.root().to_path_buf(),
