@@ -11,11 +11,11 @@ pub mod testset;
 use std::time::Instant;
 
 use f1_model::assistant::Assistant;
-use f1_model::generate::{FinishReason, GenerationConfig};
+use f1_model::generate::{FinishReason, Generation, GenerationConfig};
 
 pub use error::{Error, Result};
 pub use prediction::{read_predictions, write_predictions, Prediction};
-pub use prompt::{Mode, PromptBuilder};
+pub use prompt::{Mode, Prompt, PromptBuilder};
 pub use retrieval::FactIndex;
 pub use testset::{read_cases, Case};
 
@@ -37,44 +37,63 @@ pub fn spread<T>(items: &[T], limit: usize) -> Vec<&T> {
         .collect()
 }
 
-/// Answers every case; `on_answer` sees each prediction as it is made.
+/// Answers every case, `batch_size` at a time (1: one after another, each
+/// prediction's latency its own wall time; more: decoded together, each latency
+/// the shared prefill plus the decoding until that answer ended); `on_answer` sees
+/// each prediction as it is made.
 pub fn run(
     assistant: &mut Assistant,
     cases: &[&Case],
     builder: &PromptBuilder,
     label: &RunLabel,
     config: &GenerationConfig,
+    batch_size: usize,
     mut on_answer: impl FnMut(&Prediction),
 ) -> Result<Vec<Prediction>> {
     let mut predictions = Vec::with_capacity(cases.len());
-    for case in cases {
-        let prompt = builder.build(case);
-        let started = Instant::now();
-        let generation = assistant.reply(&prompt.messages, config, |_| true)?;
-        let prediction = Prediction {
-            id: case.metadata.id.clone(),
-            model: label.model.clone(),
-            method: label.method.clone(),
-            mode: builder.mode().to_string(),
-            family: case.metadata.family.clone(),
-            fact_id: case.metadata.fact_id.clone(),
-            test_kind: case.metadata.test_kind.clone(),
-            question: case.question().to_string(),
-            reference: case.reference().to_string(),
-            prediction: generation.text.trim().to_string(),
-            gold: case.metadata.gold.clone(),
-            retrieved: prompt.facts,
-            prompt_tokens: generation.prompt_tokens,
-            generated_tokens: generation.tokens.len(),
-            latency_s: started.elapsed().as_secs_f64(),
-            finish_reason: match generation.finish_reason {
-                FinishReason::Length => "length",
-                _ => "stop",
-            }
-            .to_string(),
+    for chunk in cases.chunks(batch_size.max(1)) {
+        let prompts: Vec<Prompt> = chunk.iter().map(|case| builder.build(case)).collect();
+        let answers: Vec<(Generation, f64)> = if let [prompt] = prompts.as_slice() {
+            let started = Instant::now();
+            let generation = assistant.reply(&prompt.messages, config, |_| true)?;
+            vec![(generation, started.elapsed().as_secs_f64())]
+        } else {
+            let conversations: Vec<_> = prompts.iter().map(|p| p.messages.clone()).collect();
+            assistant
+                .reply_batch(&conversations, config)?
+                .into_iter()
+                .map(|g| {
+                    let latency = g.prompt_seconds + g.decode_seconds;
+                    (g, latency)
+                })
+                .collect()
         };
-        on_answer(&prediction);
-        predictions.push(prediction);
+        for ((case, prompt), (generation, latency_s)) in chunk.iter().zip(prompts).zip(answers) {
+            let prediction = Prediction {
+                id: case.metadata.id.clone(),
+                model: label.model.clone(),
+                method: label.method.clone(),
+                mode: builder.mode().to_string(),
+                family: case.metadata.family.clone(),
+                fact_id: case.metadata.fact_id.clone(),
+                test_kind: case.metadata.test_kind.clone(),
+                question: case.question().to_string(),
+                reference: case.reference().to_string(),
+                prediction: generation.text.trim().to_string(),
+                gold: case.metadata.gold.clone(),
+                retrieved: prompt.facts,
+                prompt_tokens: generation.prompt_tokens,
+                generated_tokens: generation.tokens.len(),
+                latency_s,
+                finish_reason: match generation.finish_reason {
+                    FinishReason::Length => "length",
+                    _ => "stop",
+                }
+                .to_string(),
+            };
+            on_answer(&prediction);
+            predictions.push(prediction);
+        }
     }
     Ok(predictions)
 }

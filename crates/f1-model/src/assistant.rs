@@ -5,7 +5,7 @@ use std::path::Path;
 use candle_core::Device;
 
 use crate::chat::{ChatMessage, ChatTemplate};
-use crate::generate::{generate, Generation, GenerationConfig};
+use crate::generate::{generate, generate_batch, Generation, GenerationConfig};
 use crate::gguf::GgufMetadata;
 use crate::model::GgufModel;
 use crate::transformer::Transformer;
@@ -65,6 +65,20 @@ impl Assistant {
     ) -> Result<Generation> {
         let prompt = self.prompt(messages)?;
         generate(&mut self.model, &self.tokenizer, &prompt, config, on_text)
+    }
+
+    /// The next turn after each conversation, decoded together as one batch
+    /// (see [`generate_batch`]).
+    pub fn reply_batch(
+        &mut self,
+        conversations: &[Vec<ChatMessage>],
+        config: &GenerationConfig,
+    ) -> Result<Vec<Generation>> {
+        let prompts = conversations
+            .iter()
+            .map(|messages| self.prompt(messages))
+            .collect::<Result<Vec<_>>>()?;
+        generate_batch(&mut self.model, &self.tokenizer, &prompts, config)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Text generation with a KV cache: greedy or sampled (temperature, top-k, top-p,
 //! seed; candle's LogitsProcessor), repetition penalty, stop strings and tokens,
-//! a token budget and a streaming callback.
+//! a token budget and a streaming callback; one prompt at a time or a batch of
+//! them decoded together.
 
 use std::time::Instant;
 
@@ -86,6 +87,138 @@ fn end_tokens(tokenizer: &Tokenizer) -> Vec<u32> {
     ends
 }
 
+/// One sequence's decoding: sampling, end tokens, stop strings and the text
+/// released so far.
+struct Decoder<'a> {
+    tokenizer: &'a Tokenizer,
+    config: &'a GenerationConfig,
+    ends: Vec<u32>,
+    sampler: LogitsProcessor,
+    /// The prompt and the tokens generated so far (for the repetition penalty).
+    context: Vec<u32>,
+    prompt_tokens: usize,
+    tokens: Vec<u32>,
+    text: String,
+    finish_reason: Option<FinishReason>,
+    stopped_by_string: bool,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(tokenizer: &'a Tokenizer, config: &'a GenerationConfig, prompt: &[u32]) -> Self {
+        Self {
+            tokenizer,
+            config,
+            ends: end_tokens(tokenizer),
+            sampler: LogitsProcessor::from_sampling(config.seed, config.sampling()),
+            context: prompt.to_vec(),
+            prompt_tokens: prompt.len(),
+            tokens: Vec::new(),
+            text: String::new(),
+            finish_reason: (config.max_tokens == 0).then_some(FinishReason::Length),
+            stopped_by_string: false,
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
+    /// Picks the next token from `logits` and passes any newly complete text to
+    /// `on_text`. Returns the token to run through the model next, or `None` once
+    /// the sequence has ended.
+    fn step(
+        &mut self,
+        logits: &[f32],
+        on_text: &mut impl FnMut(&str) -> bool,
+    ) -> Result<Option<u32>> {
+        let candle = |e: candle_core::Error| Error::Tokenizer(format!("sampling: {e}"));
+        let config = self.config;
+        let mut scores = Tensor::new(logits, &Device::Cpu).map_err(candle)?;
+        if config.repeat_penalty != 1.0 {
+            let recent = &self.context[self.context.len().saturating_sub(config.repeat_last_n)..];
+            scores = candle_transformers::utils::apply_repeat_penalty(
+                &scores,
+                config.repeat_penalty,
+                recent,
+            )
+            .map_err(candle)?;
+        }
+        let next = self.sampler.sample(&scores).map_err(candle)?;
+        if self.ends.contains(&next) {
+            return Ok(self.end(FinishReason::Stop));
+        }
+        self.tokens.push(next);
+        self.context.push(next);
+        let decoded = self.tokenizer.decode(&self.tokens)?;
+        if let Some(cut) = config
+            .stop
+            .iter()
+            .filter_map(|s| decoded.find(s.as_str()))
+            .min()
+        {
+            let piece = &decoded[self.text.len().min(cut)..cut];
+            if !piece.is_empty() {
+                on_text(piece);
+            }
+            self.text = decoded[..cut].to_string();
+            self.stopped_by_string = true;
+            return Ok(self.end(FinishReason::Stop));
+        }
+        // Hold back a trailing partial UTF-8 character until it is complete.
+        if !decoded.ends_with('\u{FFFD}') && decoded.len() > self.text.len() {
+            let piece = decoded[self.text.len()..].to_string();
+            self.text = decoded;
+            if !on_text(&piece) {
+                return Ok(self.end(FinishReason::Cancelled));
+            }
+        }
+        if self.tokens.len() >= config.max_tokens {
+            return Ok(self.end(FinishReason::Length));
+        }
+        Ok(Some(next))
+    }
+
+    fn end(&mut self, reason: FinishReason) -> Option<u32> {
+        self.finish_reason = Some(reason);
+        None
+    }
+
+    /// The generation, with text held back as a partial character released.
+    fn finish(
+        mut self,
+        prompt_seconds: f64,
+        decode_seconds: f64,
+        on_text: &mut impl FnMut(&str) -> bool,
+    ) -> Result<Generation> {
+        let finish_reason = self.finish_reason.unwrap_or(FinishReason::Length);
+        if !self.stopped_by_string && finish_reason != FinishReason::Cancelled {
+            let decoded = self.tokenizer.decode(&self.tokens)?;
+            let rest = decoded.strip_prefix(self.text.as_str()).unwrap_or("");
+            if !rest.is_empty() {
+                on_text(rest);
+                self.text = decoded;
+            }
+        }
+        Ok(Generation {
+            text: self.text,
+            prompt_tokens: self.prompt_tokens,
+            tokens: self.tokens,
+            finish_reason,
+            prompt_seconds,
+            decode_seconds,
+        })
+    }
+}
+
+fn check_prompt(prompt: &[u32]) -> Result<()> {
+    if prompt.is_empty() {
+        return Err(Error::Tokenizer(
+            "cannot generate from an empty prompt".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Generates a continuation of `prompt` (token ids, BOS included if wanted). Each
 /// new piece of text goes to `on_text`; returning false stops generation.
 pub fn generate(
@@ -95,87 +228,78 @@ pub fn generate(
     config: &GenerationConfig,
     mut on_text: impl FnMut(&str) -> bool,
 ) -> Result<Generation> {
-    if prompt.is_empty() {
-        return Err(Error::Tokenizer(
-            "cannot generate from an empty prompt".into(),
-        ));
-    }
-    let candle = |e: candle_core::Error| Error::Tokenizer(format!("sampling: {e}"));
-    let ends = end_tokens(tokenizer);
-    let mut sampler = LogitsProcessor::from_sampling(config.seed, config.sampling());
+    check_prompt(prompt)?;
+    let mut decoder = Decoder::new(tokenizer, config, prompt);
     let started = Instant::now();
     let mut logits = model.forward(prompt, 0)?;
     let prompt_seconds = started.elapsed().as_secs_f64();
     let decode_started = Instant::now();
+    while !decoder.finished() {
+        match decoder.step(&logits, &mut on_text)? {
+            Some(next) => logits = model.forward(&[next], decoder.context.len() - 1)?,
+            None => break,
+        }
+    }
+    let decode_seconds = decode_started.elapsed().as_secs_f64();
+    decoder.finish(prompt_seconds, decode_seconds, &mut on_text)
+}
 
-    let mut context: Vec<u32> = prompt.to_vec();
-    let mut tokens = Vec::new();
-    let mut text = String::new();
-    let mut finish_reason = FinishReason::Length;
-    let mut stopped_by_string = false;
-    while tokens.len() < config.max_tokens {
-        let mut scores = Tensor::new(logits.as_slice(), &Device::Cpu).map_err(candle)?;
-        if config.repeat_penalty != 1.0 {
-            let recent = &context[context.len().saturating_sub(config.repeat_last_n)..];
-            scores = candle_transformers::utils::apply_repeat_penalty(
-                &scores,
-                config.repeat_penalty,
-                recent,
-            )
-            .map_err(candle)?;
+/// Generates a continuation of each prompt, all decoded together: the prompts
+/// are left-padded to one length (padding is masked out, and RoPE depends only on
+/// relative positions, so each row computes what it would alone) and every step
+/// runs one token of every unfinished row as one batch. A finished row rides
+/// along until the last one ends. Each generation's `prompt_seconds` is the shared
+/// prefill's, its `decode_seconds` the time until that row ended.
+pub fn generate_batch(
+    model: &mut GgufModel,
+    tokenizer: &Tokenizer,
+    prompts: &[Vec<u32>],
+    config: &GenerationConfig,
+) -> Result<Vec<Generation>> {
+    prompts.iter().try_for_each(|p| check_prompt(p))?;
+    let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    let padding: Vec<usize> = prompts.iter().map(|p| longest - p.len()).collect();
+    let padded: Vec<u32> = prompts
+        .iter()
+        .zip(&padding)
+        .flat_map(|(prompt, &pad)| {
+            std::iter::repeat_n(prompt[0], pad).chain(prompt.iter().copied())
+        })
+        .collect();
+    let mut decoders: Vec<Decoder> = prompts
+        .iter()
+        .map(|prompt| Decoder::new(tokenizer, config, prompt))
+        .collect();
+    let started = Instant::now();
+    let mut logits = if prompts.is_empty() {
+        Vec::new()
+    } else {
+        model.forward_batch(&padded, prompts.len(), 0, &padding)?
+    };
+    let prompt_seconds = started.elapsed().as_secs_f64();
+    let decode_started = Instant::now();
+    let mut decode_seconds = vec![0.0; prompts.len()];
+    let mut position = longest;
+    let mut feed: Vec<u32> = prompts.iter().map(|p| p[p.len() - 1]).collect();
+    while decoders.iter().any(|d| !d.finished()) {
+        for (row, decoder) in decoders.iter_mut().enumerate() {
+            if decoder.finished() {
+                continue;
+            }
+            match decoder.step(&logits[row], &mut |_| true)? {
+                Some(next) => feed[row] = next,
+                None => decode_seconds[row] = decode_started.elapsed().as_secs_f64(),
+            }
         }
-        let next = sampler.sample(&scores).map_err(candle)?;
-        if ends.contains(&next) {
-            finish_reason = FinishReason::Stop;
+        if decoders.iter().all(Decoder::finished) {
             break;
         }
-        tokens.push(next);
-        context.push(next);
-        let decoded = tokenizer.decode(&tokens)?;
-        if let Some(cut) = config
-            .stop
-            .iter()
-            .filter_map(|s| decoded.find(s.as_str()))
-            .min()
-        {
-            let piece = &decoded[text.len().min(cut)..cut];
-            if !piece.is_empty() {
-                on_text(piece);
-            }
-            text = decoded[..cut].to_string();
-            finish_reason = FinishReason::Stop;
-            stopped_by_string = true;
-            break;
-        }
-        // Hold back a trailing partial UTF-8 character until it is complete.
-        if !decoded.ends_with('\u{FFFD}') && decoded.len() > text.len() {
-            let piece = decoded[text.len()..].to_string();
-            text = decoded;
-            if !on_text(&piece) {
-                finish_reason = FinishReason::Cancelled;
-                break;
-            }
-        }
-        logits = model.forward(&[next], context.len() - 1)?;
+        logits = model.forward_batch(&feed, prompts.len(), position, &padding)?;
+        position += 1;
     }
-    // Text held back as a partial character, now complete or final.
-    if !stopped_by_string && finish_reason != FinishReason::Cancelled {
-        let decoded = tokenizer.decode(&tokens)?;
-        let rest = decoded
-            .strip_prefix(text.as_str())
-            .unwrap_or("")
-            .to_string();
-        if !rest.is_empty() {
-            on_text(&rest);
-            text = decoded;
-        }
-    }
-    Ok(Generation {
-        text,
-        prompt_tokens: prompt.len(),
-        tokens,
-        finish_reason,
-        prompt_seconds,
-        decode_seconds: decode_started.elapsed().as_secs_f64(),
-    })
+    decoders
+        .into_iter()
+        .zip(decode_seconds)
+        .map(|(decoder, seconds)| decoder.finish(prompt_seconds, seconds, &mut |_| true))
+        .collect()
 }

@@ -47,18 +47,32 @@ impl GgufModel {
     /// model and returns the next-token logits after the last of them. The KV cache
     /// keeps earlier positions; `start == 0` begins a new sequence.
     pub fn forward(&mut self, ids: &[u32], start: usize) -> Result<Vec<f32>> {
+        let mut rows = self.forward_batch(ids, 1, start, &[])?;
+        Ok(rows.remove(0))
+    }
+
+    /// [`GgufModel::forward`] for `rows` sequences at once: `ids` holds each row's
+    /// tokens in turn (all rows as long), and `padding[b]` is how many positions
+    /// at the start of row `b` are left padding, masked out. Returns each row's
+    /// next-token logits.
+    pub fn forward_batch(
+        &mut self,
+        ids: &[u32],
+        rows: usize,
+        start: usize,
+        padding: &[usize],
+    ) -> Result<Vec<Vec<f32>>> {
         let error = |e: candle_core::Error| Error::Gguf {
             path: self.path.clone(),
             message: e.to_string(),
         };
         let input = Tensor::new(ids, self.transformer.device())
-            .and_then(|t| t.unsqueeze(0))
+            .and_then(|t| t.reshape((rows, ids.len() / rows.max(1))))
             .map_err(error)?;
         self.transformer
-            .next_token_logits(&input, start, &[], &self.options)
-            .and_then(|t| t.squeeze(0))
+            .next_token_logits(&input, start, padding, &self.options)
             .and_then(|t| t.to_dtype(DType::F32))
-            .and_then(|t| t.to_vec1::<f32>())
+            .and_then(|t| t.to_vec2::<f32>())
             .map_err(error)
     }
 }

@@ -2,11 +2,13 @@
 
 mod common;
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use f1_model::chat::{ChatMessage, ChatTemplate};
-use f1_model::generate::{generate, FinishReason, GenerationConfig};
+use f1_model::generate::{generate, generate_batch, FinishReason, GenerationConfig};
 use f1_model::gguf::GgufMetadata;
+use f1_model::gguf_write::{write_tiny_random, TinyShape};
 use f1_model::model::GgufModel;
+use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
 use f1_model::Tokenizer;
 
 struct Smol {
@@ -153,4 +155,120 @@ fn budget_stop_strings_and_seeds() {
     })
     .unwrap();
     assert_eq!(cancelled.finish_reason, FinishReason::Cancelled);
+}
+
+#[test]
+fn a_batch_of_prompts_decodes_as_each_prompt_alone() {
+    // Tiny random Llama and Gemma 3 models in f32: a batch differs from each
+    // prompt alone only in float summation order, far below the gaps that greedy
+    // and sampled picks depend on.
+    let work = tempfile::tempdir().unwrap();
+    for name in ["smollm2", "gemma3"] {
+        let path = work.path().join(format!("tiny-{name}.gguf"));
+        let source = GgufMetadata::read(&common::model(name)).unwrap();
+        write_tiny_random(&source, TinyShape::default(), 3, &path).unwrap();
+        let mut model = GgufModel::load(&path, &Device::Cpu).unwrap();
+        let tokenizer = Tokenizer::from_gguf(&path).unwrap();
+        // Different lengths, so the shorter prompts are left-padded.
+        let prompts: Vec<Vec<u32>> = [
+            "Who won in 1988?",
+            "Write a long story about a racing driver who wins at Monaco in the rain.",
+            "Name three Formula 1 world champions.",
+        ]
+        .iter()
+        .map(|text| tokenizer.encode_with_bos(text).unwrap())
+        .collect();
+        let greedy = GenerationConfig {
+            max_tokens: 16,
+            ..GenerationConfig::default()
+        };
+        // Sampling over the whole vocabulary at a low temperature: candle's top-k
+        // sampler orders the top k by an unstable partition, and a random model's
+        // flat distribution at higher temperatures puts thousands of tokens in
+        // slivers of the draw, so either turns a 1e-6 change into another token.
+        let sampled = GenerationConfig {
+            temperature: 0.3,
+            repeat_penalty: 1.1,
+            seed: 7,
+            ..greedy.clone()
+        };
+        let alone = |model: &mut GgufModel, config: &GenerationConfig| -> Vec<_> {
+            prompts
+                .iter()
+                .map(|p| generate(model, &tokenizer, p, config, |_| true).unwrap())
+                .collect()
+        };
+        let text = alone(&mut model, &greedy)[1].text.clone();
+        let middle: String = text
+            .chars()
+            .skip(text.chars().count() / 2)
+            .take(3)
+            .collect();
+        let stopped = GenerationConfig {
+            stop: vec![middle],
+            ..greedy.clone()
+        };
+        for config in [&greedy, &sampled, &stopped] {
+            let expected = alone(&mut model, config);
+            let together = generate_batch(&mut model, &tokenizer, &prompts, config).unwrap();
+            assert_eq!(together.len(), prompts.len());
+            for (a, b) in expected.iter().zip(&together) {
+                assert_eq!(a.tokens, b.tokens, "{name} {config:?}");
+                assert_eq!((&a.text, a.finish_reason), (&b.text, b.finish_reason));
+                assert_eq!(a.prompt_tokens, b.prompt_tokens);
+            }
+        }
+        let reasons: Vec<_> = generate_batch(&mut model, &tokenizer, &prompts, &stopped)
+            .unwrap()
+            .iter()
+            .map(|g| g.finish_reason)
+            .collect();
+        assert_eq!(reasons[1], FinishReason::Stop, "{name}");
+        assert_eq!(reasons[0], FinishReason::Length, "{name}");
+        let empty = generate_batch(
+            &mut model,
+            &tokenizer,
+            &[prompts[0].clone(), Vec::new()],
+            &greedy,
+        );
+        assert!(empty.unwrap_err().to_string().contains("empty prompt"));
+    }
+}
+
+#[test]
+fn a_left_padded_row_of_the_real_model_sees_what_it_would_alone() {
+    // In f32 a left-padded row computes what its prompt computes alone, up to
+    // float summation order (2.4e-5 here; a row's positions count from its first
+    // real token, as transformers derives position ids from the attention mask).
+    // Rounding magnifies that noise: generation's f16 attention to 0.004-0.02,
+    // candle's quantized kernels, which round activations to 8 bits, to 0.7.
+    let smol = smollm2();
+    let path = common::model("smollm2");
+    let metadata = GgufMetadata::read(&path).unwrap();
+    let mut model = Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu).unwrap();
+    let prompt = chat_prompt(&smol, "Who won the 1988 championship?");
+    let logits = |model: &mut Transformer, ids: &[u32], padding: usize| -> Vec<f32> {
+        let input = Tensor::new(ids, &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        model
+            .next_token_logits(&input, 0, &[padding], &ForwardOptions::scoring())
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    let alone = logits(&mut model, &prompt, 0);
+    for pad in [1, 8, 13] {
+        let ids: Vec<u32> = std::iter::repeat_n(0, pad).chain(prompt.clone()).collect();
+        let padded = logits(&mut model, &ids, pad);
+        let worst = alone
+            .iter()
+            .zip(&padded)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-4, "padding {pad}: the logits differ by {worst}");
+    }
 }

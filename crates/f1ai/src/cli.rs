@@ -200,6 +200,10 @@ pub struct BaselineArgs {
     #[arg(long, default_value_t = 64)]
     pub max_tokens: usize,
     /// Seed of the few-shot choice.
+    /// Questions decoded together as one batch (1: one at a time, and each
+    /// latency is that answer's own time).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// A LoRA adapter folder (PEFT format, e.g. models/artifacts/smollm2-lora) put
@@ -338,6 +342,9 @@ pub struct BenchInferArgs {
     /// Tokens decoded one at a time after the prompt.
     #[arg(long, default_value_t = 128)]
     pub tokens: usize,
+    /// Sequences decoded together; the rates count every sequence's tokens.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
     /// Timed runs after one warm-up run.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,

@@ -64,6 +64,33 @@ fn every_mode_answers_the_test_split() {
         })
         .count();
     assert!(grounded >= 2, "{rag:#?}");
+
+    // Decoded as one batch: the same questions, each answered.
+    let output = f1ai(
+        work.path(),
+        &[
+            "baseline",
+            "--model",
+            "smollm2",
+            "--limit",
+            "3",
+            "--mode",
+            "rag",
+            "--batch-size",
+            "3",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let batched = predictions(work.path(), "rag");
+    assert_eq!(batched.len(), 3);
+    for (a, b) in rag.iter().zip(&batched) {
+        assert_eq!(
+            (&a["id"], &a["prompt_tokens"]),
+            (&b["id"], &b["prompt_tokens"])
+        );
+        assert!(b["generated_tokens"].as_u64().unwrap() > 0, "{b}");
+        assert!(b["latency_s"].as_f64().unwrap() > 0.0);
+    }
 }
 
 #[test]

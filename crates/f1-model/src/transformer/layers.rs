@@ -4,7 +4,7 @@ use candle_core::{DType, Result, Tensor};
 
 use super::config::{Architecture, TransformerConfig};
 use super::linear::Linear;
-use super::rope::Rope;
+use super::rope::{Positions, Rope};
 use super::Kernels;
 
 /// RMS normalisation with a learned scale.
@@ -103,16 +103,17 @@ impl Attention {
         Ok(())
     }
 
-    /// `x`: (batch, tokens, hidden) at positions `start..`; `mask`: additive,
-    /// (batch, 1, 1, tokens, start + tokens), or `None` when every cached position
-    /// is visible.
+    /// `x`: (batch, tokens, hidden) in slots `positions.start..`; `mask`:
+    /// additive, (batch, 1, 1, tokens, start + tokens), or `None` when every
+    /// cached slot is visible.
     pub fn forward(
         &mut self,
         x: &Tensor,
-        start: usize,
+        positions: Positions,
         mask: Option<&Tensor>,
         options: &ForwardOptions,
     ) -> Result<Tensor> {
+        let start = positions.start;
         let (batch, tokens, _) = x.dims3()?;
         let split = |t: Tensor, heads: usize| {
             t.reshape((batch, tokens, heads, self.head_dim))?
@@ -128,8 +129,8 @@ impl Attention {
         if let Some(norm) = &self.k_norm {
             k = norm.forward(&k.contiguous()?, options.kernels)?;
         }
-        let mut q = self.rope.apply(&q, start, options.kernels)?;
-        let mut k = self.rope.apply(&k, start, options.kernels)?;
+        let mut q = self.rope.apply(&q, positions, options.kernels)?;
+        let mut k = self.rope.apply(&k, positions, options.kernels)?;
         if options.f16_attention {
             q = round_to_f16(&q)?;
             k = round_to_f16(&k)?;
@@ -243,12 +244,12 @@ impl Block {
     pub fn forward(
         &mut self,
         x: &Tensor,
-        start: usize,
+        positions: Positions,
         mask: Option<&Tensor>,
         options: &ForwardOptions,
     ) -> Result<Tensor> {
         let h = self.attention_norm.forward(x, options.kernels)?;
-        let mut h = self.attention.forward(&h, start, mask, options)?;
+        let mut h = self.attention.forward(&h, positions, mask, options)?;
         if let Some(norm) = &self.post_attention_norm {
             h = norm.forward(&h, options.kernels)?;
         }

@@ -19,6 +19,7 @@ pub use config::{Architecture, RopeStyle, TransformerConfig};
 pub use hugging_face::{CONFIG_FILE, WEIGHTS_FILE};
 pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
 pub use linear::{Linear, Lora};
+pub use rope::Positions;
 pub use weights::PROJECTIONS;
 
 /// Which kernels the forward pass uses.
@@ -49,9 +50,10 @@ impl Transformer {
         &self.device
     }
 
-    /// Final hidden states, (batch, tokens, hidden), for `ids` (batch, tokens) at
-    /// positions `start..`. `padding[b]` is how many positions at the start of row
-    /// `b` (counted from position 0) are left padding that nothing may attend to.
+    /// Final hidden states, (batch, tokens, hidden), for `ids` (batch, tokens) in
+    /// slots `start..`. `padding[b]` is how many slots at the start of row `b`
+    /// (counted from slot 0) are left padding that nothing may attend to; a row's
+    /// positions (RoPE) count from its first real token.
     pub fn hidden_states(
         &mut self,
         ids: &Tensor,
@@ -61,7 +63,7 @@ impl Transformer {
     ) -> Result<Tensor> {
         let (batch, tokens) = ids.dims2()?;
         let masks = mask::Masks::new(&self.config, batch, tokens, start, padding, &self.device)?;
-        self.run(ids, start, &masks, options)
+        self.run(ids, Positions { start, padding }, &masks, options)
     }
 
     /// Final hidden states of packed rows from position 0: `segments[b][i]` names
@@ -74,13 +76,17 @@ impl Transformer {
         options: &ForwardOptions,
     ) -> Result<Tensor> {
         let masks = mask::Masks::packed(&self.config, segments, &self.device)?;
-        self.run(ids, 0, &masks, options)
+        let positions = Positions {
+            start: 0,
+            padding: &[],
+        };
+        self.run(ids, positions, &masks, options)
     }
 
     fn run(
         &mut self,
         ids: &Tensor,
-        start: usize,
+        positions: Positions,
         masks: &mask::Masks,
         options: &ForwardOptions,
     ) -> Result<Tensor> {
@@ -94,7 +100,7 @@ impl Transformer {
         }
         for block in &mut self.blocks {
             let mask = masks.for_block(block.sliding);
-            x = block.forward(&x, start, mask, options)?;
+            x = block.forward(&x, positions, mask, options)?;
         }
         self.norm.forward(&x, options.kernels)
     }
@@ -121,7 +127,8 @@ impl Transformer {
         options: &ForwardOptions,
     ) -> Result<Tensor> {
         let hidden = self.hidden_states(ids, start, padding, options)?;
-        let last = hidden.narrow(1, hidden.dim(1)? - 1, 1)?;
+        // Quantized matmuls need contiguous input; a batch's last positions are not.
+        let last = hidden.narrow(1, hidden.dim(1)? - 1, 1)?.contiguous()?;
         self.logits(&last)?.squeeze(1)
     }
 

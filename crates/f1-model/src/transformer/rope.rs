@@ -37,12 +37,27 @@ impl Rope {
         })
     }
 
-    /// Rotates `x` of shape (batch, heads, tokens, head_dim) whose first token
-    /// sits at position `start`.
-    pub fn apply(&self, x: &Tensor, start: usize, kernels: Kernels) -> Result<Tensor> {
-        let tokens = x.dim(2)?;
-        let cos = self.cos.narrow(0, start, tokens)?;
-        let sin = self.sin.narrow(0, start, tokens)?;
+    /// Rotates `x` of shape (batch, heads, tokens, head_dim) at `positions`.
+    pub fn apply(&self, x: &Tensor, positions: Positions, kernels: Kernels) -> Result<Tensor> {
+        let (batch, _, tokens, _) = x.dims4()?;
+        let (cos, sin) = if positions.padding.iter().all(|&p| p == 0) {
+            let start = positions.start;
+            (
+                self.cos.narrow(0, start, tokens)?,
+                self.sin.narrow(0, start, tokens)?,
+            )
+        } else {
+            // Each row's own positions, (batch, tokens, head_dim / 2).
+            let ids: Vec<u32> = (0..batch)
+                .flat_map(|row| (0..tokens).map(move |i| positions.of(row, i) as u32))
+                .collect();
+            let ids = Tensor::new(ids, x.device())?;
+            let table = |t: &Tensor| -> Result<Tensor> {
+                let half = t.dim(1)?;
+                t.index_select(&ids, 0)?.reshape((batch, tokens, half))
+            };
+            (table(&self.cos)?, table(&self.sin)?)
+        };
         let x = x.contiguous()?;
         use candle_nn::rotary_emb as r;
         match (self.style, kernels) {
@@ -52,5 +67,23 @@ impl Rope {
             }
             (RopeStyle::Halves, Kernels::Fused) => r::rope(&x, &cos, &sin),
         }
+    }
+}
+
+/// Where a forward pass's tokens sit: slot `start + i` of every row holds its
+/// `i`-th new token, and the first `padding[b]` slots of row `b` are left
+/// padding. A row's positions count from its first real token, so a padded row
+/// is rotated exactly as it would be alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Positions<'a> {
+    pub start: usize,
+    pub padding: &'a [usize],
+}
+
+impl Positions<'_> {
+    /// The position of new token `i` of `row` (0 for padding).
+    fn of(&self, row: usize, i: usize) -> usize {
+        let pad = self.padding.get(row).copied().unwrap_or(0);
+        (self.start + i).saturating_sub(pad)
     }
 }

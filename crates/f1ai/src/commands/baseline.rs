@@ -70,16 +70,18 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
                 .progress_chars("=> "),
         );
         progress.set_prefix(format!("{} {} {mode}", label.model, label.method));
-        let (mut tokens, mut seconds) = (0usize, 0f64);
+        let mut tokens = 0usize;
+        let started = std::time::Instant::now();
         let predictions = f1_baseline::run(
             &mut assistant,
             &chosen,
             &builder,
             &label,
             &config,
+            args.batch_size as usize,
             |prediction| {
                 tokens += prediction.prompt_tokens + prediction.generated_tokens;
-                seconds += prediction.latency_s;
+                let seconds = started.elapsed().as_secs_f64();
                 progress.set_message(format!("{:.0} tok/s", tokens as f64 / seconds));
                 progress.inc(1);
             },

@@ -87,33 +87,39 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
         "Max Verstappen won the 2021 Abu Dhabi Grand Prix for Red Bull after a late safety car. ";
     let mut prompt = tokenizer.encode_with_bos(&sentence.repeat(args.prompt_tokens / 8 + 1))?;
     prompt.truncate(args.prompt_tokens);
+    let batch = args.batch as usize;
+    let prompts = prompt.repeat(batch);
+    let greedy = |logits: &[f32]| {
+        (0..logits.len())
+            .max_by(|a, b| logits[*a].total_cmp(&logits[*b]))
+            .unwrap_or(0) as u32
+    };
     let (mut prompt_rates, mut decode_rates) = (Vec::new(), Vec::new());
     for run in 0..=args.runs {
         let start = Instant::now();
-        let mut logits = model.forward(&prompt, 0)?;
+        let mut logits = model.forward_batch(&prompts, batch, 0, &[])?;
         let prompt_seconds = start.elapsed().as_secs_f64();
         let start = Instant::now();
         for i in 0..args.tokens {
-            let next = (0..logits.len())
-                .max_by(|a, b| logits[*a].total_cmp(&logits[*b]))
-                .unwrap_or(0);
-            logits = model.forward(&[next as u32], prompt.len() + i)?;
+            let next: Vec<u32> = logits.iter().map(|row| greedy(row)).collect();
+            logits = model.forward_batch(&next, batch, prompt.len() + i, &[])?;
         }
         let decode_seconds = start.elapsed().as_secs_f64();
         if run > 0 {
-            prompt_rates.push(prompt.len() as f64 / prompt_seconds);
-            decode_rates.push(args.tokens as f64 / decode_seconds);
+            prompt_rates.push((batch * prompt.len()) as f64 / prompt_seconds);
+            decode_rates.push((batch * args.tokens) as f64 / decode_seconds);
         }
     }
     let (pp, tg) = (median(prompt_rates.clone()), median(decode_rates.clone()));
     println!(
-        "{:<10} {:<7} {:>8} {:>8} {:>6} {:>14} {:>14}",
-        "model", "device", "prompt", "decode", "runs", "prompt tok/s", "decode tok/s"
+        "{:<10} {:<7} {:>6} {:>8} {:>8} {:>6} {:>14} {:>14}",
+        "model", "device", "batch", "prompt", "decode", "runs", "prompt tok/s", "decode tok/s"
     );
     println!(
-        "{:<10} {:<7} {:>8} {:>8} {:>6} {:>14.1} {:>14.1}",
+        "{:<10} {:<7} {:>6} {:>8} {:>8} {:>6} {:>14.1} {:>14.1}",
         spec.name,
         f1_model::device::name(&device),
+        batch,
         prompt.len(),
         args.tokens,
         args.runs,
@@ -126,6 +132,7 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
         "file": spec.file,
         "device": f1_model::device::name(&device),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "batch": batch,
         "prompt_tokens": prompt.len(),
         "decode_tokens": args.tokens,
         "prompt_tokens_per_second": prompt_rates,
@@ -134,7 +141,15 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
         "median_decode_tokens_per_second": tg,
     });
     crate::output::write_json(
-        &workspace.benchmark(&format!("infer-{}{}", spec.name, device_suffix(&device))),
+        &workspace.benchmark(&format!(
+            "infer-{}{}{}",
+            spec.name,
+            device_suffix(&device),
+            match batch {
+                1 => String::new(),
+                n => format!("-b{n}"),
+            }
+        )),
         &report,
     )
 }
