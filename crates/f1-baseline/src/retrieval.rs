@@ -17,12 +17,20 @@ impl FactIndex {
         Self { sentences, engine }
     }
 
-    /// The `k` sentences that best match `query`, best first.
+    /// The `k` sentences that best match `query`, best first; equal scores in
+    /// corpus order. (The crate's own cut at `k` breaks ties in hash order, which
+    /// changes from one process to the next.)
     pub fn search(&self, query: &str, k: usize) -> Vec<&str> {
-        self.engine
-            .search(query, k)
+        let mut hits: Vec<(f32, u32)> = self
+            .engine
+            .search(query, None)
             .into_iter()
-            .map(|hit| self.sentences[hit.document.id as usize].as_str())
+            .map(|hit| (hit.score, hit.document.id))
+            .collect();
+        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        hits.into_iter()
+            .take(k)
+            .map(|(_, id)| self.sentences[id as usize].as_str())
             .collect()
     }
 }
