@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use f1_serve::catalog::ModelSource;
 
-use crate::workspace::{hub_model, is_local_model, registered_names, Workspace};
+use crate::workspace::{hub_model, registered_names, Workspace};
 
 /// The sources for `models` (each a registered name, a run under
 /// models/artifacts/, a GGUF path or an artifact folder), plus `adapter` on the
@@ -160,26 +160,20 @@ fn registered_base(hugging_face: &str) -> Option<&'static str> {
 }
 
 /// The base model the PEFT adapter in `adapter` names: a registered model's
-/// Hugging Face repository (its GGUF, fetched if missing), or a local Hugging
-/// Face folder or GGUF file.
+/// Hugging Face repository (its GGUF, fetched if missing), or whatever
+/// [`Workspace::model_path`] takes.
 pub fn adapter_base(workspace: &Workspace, adapter: &Path) -> Result<PathBuf> {
     let config = f1_train::peft::read_adapter_config(adapter)?;
     let base = &config.base_model_name_or_path;
-    if let Some(name) = registered_base(base) {
-        return workspace.base_model(name);
+    match registered_base(base) {
+        Some(name) => workspace.base_model(name),
+        None => workspace.model_path(base).with_context(|| {
+            format!(
+                "{}: the adapter's base_model_name_or_path; name the base with --model",
+                adapter.display()
+            )
+        }),
     }
-    let path = PathBuf::from(base);
-    if is_local_model(&path) {
-        return Ok(path);
-    }
-    if let Some(folder) = hub_model(base)? {
-        return Ok(folder);
-    }
-    bail!(
-        "{}: base model '{base}' is neither a registered model's repository, a local \
-         GGUF file or Hugging Face folder, nor a hub model id; name the base with --model",
-        adapter.display()
-    )
 }
 
 fn resolve(workspace: &Workspace, model: &str) -> Result<ModelSource> {

@@ -160,6 +160,6 @@ pub fn hub_model(model: &str) -> Result<Option<PathBuf>> {
 }
 
 /// Whether `path` is a model file (GGUF) or a Hugging Face model folder.
-pub fn is_local_model(path: &Path) -> bool {
+fn is_local_model(path: &Path) -> bool {
     path.is_file() || f1_model::transformer::Transformer::is_hugging_face_folder(path)
 }
