@@ -146,17 +146,7 @@ fn a_hub_model_downloads_once_verified_and_then_works_offline() {
     let hf_home = dir.join("hf-home");
     let model = tiny_model(dir, "smollm2");
     let source = dir.join("source");
-    let output = common::f1ai(
-        dir,
-        &[
-            "models",
-            "export",
-            model.to_str().unwrap(),
-            "--out",
-            source.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    common::export_hugging_face(dir, &model, &source);
     let mut files = folder_files(&source);
     let expected = files.clone();
     files.insert("README.md".into(), b"# tiny\n".to_vec());

@@ -474,17 +474,7 @@ fn a_hugging_face_folder_trains_as_its_gguf_does_and_gets_hugging_face_artifacts
     let (work, model) = workspace();
     let dir = work.path();
     let hf = dir.join("hf");
-    let output = f1ai(
-        dir,
-        &[
-            "models",
-            "export",
-            model.to_str().unwrap(),
-            "--out",
-            hf.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    common::export_hugging_face(dir, &model, &hf);
 
     // The folder holds the GGUF's weights in f32: LoRA on either sees the same
     // numbers and takes the same steps.

@@ -35,6 +35,21 @@ pub fn tiny_model(dir: &Path, name: &str) -> PathBuf {
     path
 }
 
+/// `f1ai models export MODEL --out OUT`, which must succeed.
+pub fn export_hugging_face(workspace: &Path, model: &Path, out: &Path) {
+    let output = f1ai(
+        workspace,
+        &[
+            "models",
+            "export",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
 pub fn f1ai(workspace: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_f1ai"))
         .arg("--workspace")
