@@ -2,8 +2,10 @@
 //!
 //! llama.cpp's golden logits (../shared/golden/logits) are matched on the top-1 id
 //! wherever llama.cpp's first two logits differ by more than 0.05, and on at least
-//! eight of its top ten. The logits themselves differ by up to 0.5 here (the target
-//! is 0.15); `examples/logits_diff.rs` measures it per prompt.
+//! eight of its top ten. The logits themselves differ by up to 0.40 (SmolLM2) and
+//! 0.44 (Gemma 3) here, checked below 0.5 (the target is 0.15; before the Q4_1 and
+//! Q5_0 kernels of `transformer::quantized_matmul`, SmolLM2 reached 0.62);
+//! `examples/logits_diff.rs` measures it per prompt.
 
 mod common;
 
@@ -47,7 +49,7 @@ fn agrees_with_llama_cpp(name: &str, golden: &str, architecture: Architecture) -
         for (&id, &want) in top.iter().zip(&expected) {
             let got = f64::from(ours[id as usize]);
             assert!(
-                (got - want).abs() < 0.8,
+                (got - want).abs() < 0.5,
                 "{prompt:?}: token {id} has logit {got}, llama.cpp {want}"
             );
         }

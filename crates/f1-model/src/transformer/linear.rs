@@ -5,6 +5,8 @@ use candle_core::{Module, Result, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::quantized_matmul;
+
 /// The low-rank update `scale * B(A(dropout(x)))` of LoRA (Hu et al., 2021).
 #[derive(Debug, Clone)]
 pub struct Lora {
@@ -99,6 +101,9 @@ impl Linear {
                 super::autograd::frozen_matmul(x, w)?
             }
             QMatMul::Tensor(w) => matmul_t(x, w)?,
+            QMatMul::QTensor(q) if quantized_matmul::applies(x, q) => {
+                quantized_matmul::matmul(x, q)?
+            }
             weight => weight.forward(x)?,
         };
         match &self.lora {

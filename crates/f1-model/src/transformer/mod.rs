@@ -10,6 +10,7 @@ pub use gguf::WeightFormat;
 mod layers;
 mod linear;
 mod mask;
+mod quantized_matmul;
 mod rope;
 mod weights;
 

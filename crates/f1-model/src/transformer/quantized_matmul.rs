@@ -1,0 +1,383 @@
+//! llama.cpp's CPU products of Q4_1 and Q5_0 weights with f32 activations (x86
+//! with AVX2, FMA and F16C).
+//!
+//! candle 0.11 multiplies these two formats with its scalar reference dot products
+//! (its SIMD kernels cover Q4_0, Q8_0 and the k-quants), which held SmolLM2's
+//! decode (Q4_1 throughout) to about half of llama.cpp's speed and slowed Gemma 3's
+//! (Q5_0 projections in its Q4_K_M file). This module is ggml's x86 path, written
+//! out because no maintained crate has it: the activations rounded to 8 bits as
+//! `quantize_row_q8_1` / `quantize_row_q8_0` do (scale 127/max, halves to even,
+//! the Q8_1 block sum from the unrounded scale, where candle differs on all three)
+//! and `ggml_vec_dot_q4_1_q8_1` / `ggml_vec_dot_q5_0_q8_0`'s order of
+//! accumulation, two weight rows at a time, over candle's CPU thread pool. Q8_0
+//! stays with candle: its kernel is already ggml's, and ours bought no speed.
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{bail, DType, Result, Tensor};
+use half::f16;
+
+/// Values per quantization block.
+const BLOCK: usize = 32;
+
+/// A Q4_1 weight block: `d * q + m` for 4-bit `q`, low nibbles first.
+#[repr(C)]
+struct BlockQ4_1 {
+    d: f16,
+    m: f16,
+    qs: [u8; BLOCK / 2],
+}
+
+/// A Q5_0 block: `d * (q - 16)` for 5-bit `q`, the fifth bits in `qh`.
+#[repr(C)]
+struct BlockQ5_0 {
+    d: f16,
+    qh: [u8; 4],
+    qs: [u8; BLOCK / 2],
+}
+
+/// An activation block in 8 bits: Q8_0's values, its f16 scale held as f32 so
+/// that each weight row does not convert it again.
+struct ActivationQ8_0 {
+    d: f32,
+    qs: [i8; BLOCK],
+}
+
+/// Q8_1 likewise: Q8_0 plus `s = d * sum(qs)` (rounded to f16), for Q4_1 weights.
+struct ActivationQ8_1 {
+    d: f32,
+    s: f32,
+    qs: [i8; BLOCK],
+}
+
+/// Whether [`matmul`] computes `x W^T` for this weight: Q4_1 or Q5_0 on a CPU with
+/// AVX2, FMA and F16C, with an f32 input that needs no gradient.
+pub fn applies(x: &Tensor, weight: &QTensor) -> bool {
+    matches!(weight.dtype(), GgmlDType::Q4_1 | GgmlDType::Q5_0)
+        && x.device().is_cpu()
+        && x.dtype() == DType::F32
+        && !x.track_op()
+        && has_x86_features()
+}
+
+fn has_x86_features() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `x W^T` for `x` of any rank ending in the weight's input size, as llama.cpp
+/// computes it. Call only where [`applies`] holds.
+pub fn matmul(x: &Tensor, weight: &QTensor) -> Result<Tensor> {
+    let (outputs, inputs) = weight.shape().dims2()?;
+    let mut dims = x.dims().to_vec();
+    if dims.pop() != Some(inputs) || !inputs.is_multiple_of(BLOCK) {
+        bail!(
+            "quantized matmul: input {:?} does not fit a ({outputs}, {inputs}) weight",
+            x.dims()
+        );
+    }
+    let rows = dims.iter().product::<usize>();
+    let x = x.flatten_all()?.to_vec1::<f32>()?;
+    let bytes = weight.data()?;
+    let mut out = vec![0f32; rows * outputs];
+    match weight.dtype() {
+        GgmlDType::Q4_1 => {
+            let weight = blocks::<BlockQ4_1>(&bytes, outputs * inputs / BLOCK)?;
+            let x: Vec<_> = x.chunks_exact(BLOCK).map(quantize_q8_1).collect();
+            product(weight, &x, inputs / BLOCK, &mut out, dot_q4_1_q8_1);
+        }
+        GgmlDType::Q5_0 => {
+            let weight = blocks::<BlockQ5_0>(&bytes, outputs * inputs / BLOCK)?;
+            let x: Vec<_> = x.chunks_exact(BLOCK).map(quantize_q8_0).collect();
+            product(weight, &x, inputs / BLOCK, &mut out, dot_q5_0_q8_0);
+        }
+        other => bail!("quantized matmul: {other:?} weights are not handled here"),
+    }
+    dims.push(outputs);
+    Tensor::from_vec(out, dims, &candle_core::Device::Cpu)
+}
+
+/// The weight's bytes as `count` blocks.
+fn blocks<T>(bytes: &[u8], count: usize) -> Result<&[T]> {
+    if bytes.len() != count * size_of::<T>() || !bytes.as_ptr().cast::<T>().is_aligned() {
+        bail!(
+            "quantized matmul: {} weight bytes are not {count} aligned blocks",
+            bytes.len()
+        );
+    }
+    // SAFETY: the length and alignment are checked above; both block types are
+    // plain bytes and f16s with no invalid bit patterns.
+    Ok(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), count) })
+}
+
+/// Fills `out` (rows, outputs) with every activation row's dot product with every
+/// weight row. Work items are pairs of weight rows (their dot products interleave
+/// and share the activation loads), split over candle's thread pool.
+fn product<W: Sync, A: Sync>(
+    weight: &[W],
+    x: &[A],
+    blocks_per_row: usize,
+    out: &mut [f32],
+    dot: unsafe fn([&[W]; 2], &[A]) -> [f32; 2],
+) {
+    let outputs = weight.len() / blocks_per_row;
+    let weight_row = |output: usize| {
+        // An odd last row is paired with itself.
+        let output = output.min(outputs - 1);
+        &weight[output * blocks_per_row..(output + 1) * blocks_per_row]
+    };
+    let out_ptr = out.as_mut_ptr() as usize;
+    candle_core::utils::barrier_pool().execute_chunked(outputs.div_ceil(2), |pairs| {
+        for pair in pairs {
+            let first = 2 * pair;
+            let rows = [weight_row(first), weight_row(first + 1)];
+            for (row, a) in x.chunks_exact(blocks_per_row).enumerate() {
+                // SAFETY: `dot` needs AVX2, FMA and F16C, which `applies` checked; each
+                // (row, output) cell is written by exactly one work item, inside `out`.
+                unsafe {
+                    let values = dot(rows, a);
+                    let cell = (out_ptr as *mut f32).add(row * outputs + first);
+                    *cell = values[0];
+                    if first + 1 < outputs {
+                        *cell.add(1) = values[1];
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// llama.cpp's 8-bit rounding of a block (x86): the scale `max / 127` (not yet
+/// rounded to f16) and the values times `127 / max`, rounded half to even.
+fn round_to_8_bits(x: &[f32]) -> (f32, [i8; BLOCK]) {
+    let max = x.iter().fold(0f32, |max, v| max.max(v.abs()));
+    let inverse = if max != 0.0 { 127.0 / max } else { 0.0 };
+    let qs = std::array::from_fn(|i| (x[i] * inverse).round_ties_even() as i8);
+    (max / 127.0, qs)
+}
+
+/// `quantize_row_q8_0` (x86).
+fn quantize_q8_0(x: &[f32]) -> ActivationQ8_0 {
+    let (d, qs) = round_to_8_bits(x);
+    ActivationQ8_0 {
+        d: f16::from_f32(d).to_f32(),
+        qs,
+    }
+}
+
+/// `quantize_row_q8_1` (x86): the block sum is taken times the unrounded scale.
+fn quantize_q8_1(x: &[f32]) -> ActivationQ8_1 {
+    let (d, qs) = round_to_8_bits(x);
+    let sum: i32 = qs.iter().map(|&q| i32::from(q)).sum();
+    ActivationQ8_1 {
+        d: f16::from_f32(d).to_f32(),
+        s: f16::from_f32(d * sum as f32).to_f32(),
+        qs,
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// `ggml_vec_dot_q4_1_q8_1`, AVX2, for two weight rows at once: per block
+/// `d_w d_x (q_w . q_x)` accumulated in eight lanes, plus the sum of `m_w s_x`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_q4_1_q8_1(w: [&[BlockQ4_1]; 2], x: &[ActivationQ8_1]) -> [f32; 2] {
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut mins = [0f32; 2];
+    let low_nibbles = _mm256_set1_epi8(0x0F);
+    for (block, x) in x.iter().enumerate() {
+        let qx = _mm256_loadu_si256(x.qs.as_ptr().cast());
+        let dx = _mm256_set1_ps(x.d);
+        for row in 0..2 {
+            let w = &w[row][block];
+            // d and m side by side, converted together.
+            let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(std::ptr::read_unaligned(
+                (w as *const BlockQ4_1).cast::<i32>(),
+            )));
+            mins[row] += _mm_cvtss_f32(_mm_movehdup_ps(dm)) * x.s;
+            let scale = _mm256_mul_ps(_mm256_broadcastss_ps(dm), dx);
+            let packed = _mm_loadu_si128(w.qs.as_ptr().cast());
+            let qw = _mm256_and_si256(
+                low_nibbles,
+                _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+            );
+            acc[row] = _mm256_fmadd_ps(scale, unsigned_signed_dot(qw, qx), acc[row]);
+        }
+    }
+    [sum_lanes(acc[0]) + mins[0], sum_lanes(acc[1]) + mins[1]]
+}
+
+/// `ggml_vec_dot_q5_0_q8_0`, AVX2, for two weight rows at once.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_q5_0_q8_0(w: [&[BlockQ5_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] {
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let low_nibbles = _mm256_set1_epi8(0x0F);
+    // Byte j of lane group j / 8 tests bit j of the fifth bits.
+    let spread = _mm256_set_epi64x(
+        0x0303030303030303,
+        0x0202020202020202,
+        0x0101010101010101,
+        0,
+    );
+    let other_bits = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    for (block, x) in x.iter().enumerate() {
+        let qx = _mm256_loadu_si256(x.qs.as_ptr().cast());
+        for row in 0..2 {
+            let w = &w[row][block];
+            let scale = _mm256_set1_ps(w.d.to_f32() * x.d);
+            let packed = _mm_loadu_si128(w.qs.as_ptr().cast());
+            let low = _mm256_and_si256(
+                low_nibbles,
+                _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+            );
+            let fifth = _mm256_shuffle_epi8(_mm256_set1_epi32(i32::from_le_bytes(w.qh)), spread);
+            let fifth_set =
+                _mm256_cmpeq_epi8(_mm256_or_si256(fifth, other_bits), _mm256_set1_epi64x(-1));
+            // q - 16: the nibble with 0xF0 added (as i8) where the fifth bit is clear.
+            let qw = _mm256_or_si256(
+                low,
+                _mm256_andnot_si256(fifth_set, _mm256_set1_epi8(0xF0u8 as i8)),
+            );
+            acc[row] = _mm256_fmadd_ps(scale, signed_dot(qw, qx), acc[row]);
+        }
+    }
+    [sum_lanes(acc[0]), sum_lanes(acc[1])]
+}
+
+/// Sums of four adjacent i8 x i8 products, as eight f32 lanes: |a| against b
+/// carrying a's sign, as ggml's `mul_sum_i8_pairs_float`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn signed_dot(a: __m256i, b: __m256i) -> __m256 {
+    unsigned_signed_dot(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a))
+}
+
+/// Sums of four adjacent u8 x i8 products, as eight f32 lanes (exact: the sums
+/// stay far inside i16 and f32's integer range).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn unsigned_signed_dot(unsigned: __m256i, signed: __m256i) -> __m256 {
+    let pairs = _mm256_maddubs_epi16(unsigned, signed);
+    _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+}
+
+/// ggml's `hsum_float_8`: the halves added, then pairs, then the last two.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sum_lanes(x: __m256) -> f32 {
+    let mut sum = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+    _mm_cvtss_f32(sum)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot_q4_1_q8_1(_: [&[BlockQ4_1]; 2], _: &[ActivationQ8_1]) -> [f32; 2] {
+    unreachable!("`applies` is false off x86_64")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot_q5_0_q8_0(_: [&[BlockQ5_0]; 2], _: &[ActivationQ8_0]) -> [f32; 2] {
+    unreachable!("`applies` is false off x86_64")
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn random(rows: usize, columns: usize, seed: u64) -> Tensor {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let values: Vec<f32> = (0..rows * columns)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        Tensor::from_vec(values, (rows, columns), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn activations_round_as_llama_cpp_does() {
+        // max 127 makes the scale 1: halves go to the even neighbour (candle's
+        // rounding gives 1, 3, -3), and the Q8_1 sum uses the f32 scale.
+        let mut x = [0f32; BLOCK];
+        x[..6].copy_from_slice(&[127.0, 0.5, 1.5, 2.5, -0.5, -2.5]);
+        let q8_1 = quantize_q8_1(&x);
+        assert_eq!(q8_1.qs[..6], [127, 0, 2, 2, 0, -2]);
+        assert_eq!((q8_1.d, q8_1.s), (1.0, 129.0));
+        assert_eq!(quantize_q8_0(&x).qs[..6], q8_1.qs[..6]);
+
+        x[0] = 100.0;
+        let block = quantize_q8_1(&x);
+        let sum: i32 = block.qs.iter().map(|&q| i32::from(q)).sum();
+        let d = f16::from_f32(100.0 / 127.0);
+        assert_eq!(block.d, d.to_f32());
+        assert_eq!(block.s, f16::from_f32(100.0 / 127.0 * sum as f32).to_f32());
+        assert_ne!(block.s, (f16::from_f32(sum as f32) * d).to_f32());
+        assert_eq!(quantize_q8_1(&[0.0; BLOCK]).qs, [0; BLOCK]);
+    }
+
+    #[test]
+    fn products_match_the_dequantized_weights() {
+        assert!(
+            has_x86_features(),
+            "these kernels need a CPU with AVX2, FMA and F16C"
+        );
+        let x = random(3, 128, 1);
+        let w = random(7, 128, 2);
+        for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_0] {
+            let q = QTensor::quantize(&w, dtype).unwrap();
+            assert!(applies(&x, &q));
+            let ours = matmul(&x, &q).unwrap().to_vec2::<f32>().unwrap();
+            let dense = q.dequantize(&Device::Cpu).unwrap();
+            let exact = x.matmul(&dense.t().unwrap()).unwrap();
+            let scale = x
+                .abs()
+                .unwrap()
+                .matmul(&dense.abs().unwrap().t().unwrap())
+                .unwrap();
+            let (exact, scale) = (
+                exact.to_vec2::<f32>().unwrap(),
+                scale.to_vec2::<f32>().unwrap(),
+            );
+            for row in 0..3 {
+                for output in 0..7 {
+                    // Rounding the activations to 8 bits moves each term by at most
+                    // 1/254 of the block's largest input.
+                    let error = (ours[row][output] - exact[row][output]).abs();
+                    assert!(
+                        error <= 0.01 * scale[row][output],
+                        "{dtype:?} [{row}, {output}]: {} vs {}",
+                        ours[row][output],
+                        exact[row][output]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_row_is_computed_as_if_alone() {
+        let x = random(4, 64, 3).reshape((2, 2, 64)).unwrap();
+        let q = QTensor::quantize(&random(9, 64, 4), GgmlDType::Q4_1).unwrap();
+        let batch = matmul(&x, &q).unwrap();
+        assert_eq!(batch.dims(), [2, 2, 9]);
+        let batch = batch.flatten_to(1).unwrap().to_vec2::<f32>().unwrap();
+        let rows = x.flatten_to(1).unwrap();
+        for (row, values) in batch.iter().enumerate() {
+            let alone = matmul(&rows.get(row).unwrap(), &q).unwrap();
+            assert_eq!(&alone.to_vec1::<f32>().unwrap(), values);
+        }
+        let wrong = Tensor::zeros((1, 32), DType::F32, &Device::Cpu).unwrap();
+        assert!(matmul(&wrong, &q).is_err());
+    }
+}
