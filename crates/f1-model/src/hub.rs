@@ -46,6 +46,25 @@ pub fn cached(id: &str) -> Option<PathBuf> {
         .and_then(|config| config.parent().map(Path::to_path_buf))
 }
 
+/// The ids whose complete folders (config, tokenizer, weights) are in the hub
+/// cache, sorted, with their folders.
+pub fn fetched() -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(Cache::from_env().path()) else {
+        return Vec::new();
+    };
+    let mut models: Vec<(String, PathBuf)> = entries
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let (org, model) = name.strip_prefix("models--")?.split_once("--")?;
+            let id = format!("{org}/{model}");
+            let folder = cached(&id).filter(|f| is_complete(f))?;
+            Some((id, folder))
+        })
+        .collect();
+    models.sort();
+    models
+}
+
 /// Makes the model files of `id` (config, tokenizer, safetensors) present in
 /// the hub cache: a complete folder there is used as it is, without network;
 /// otherwise the missing files are downloaded and each weight file is checked

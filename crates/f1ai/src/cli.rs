@@ -270,7 +270,8 @@ pub enum ModelsCommand {
         #[arg(default_value = "all")]
         model: String,
     },
-    /// Show the registered models and the files in models/base/.
+    /// Show the registered models, the files in models/base/ and the hub models
+    /// fetched into the Hugging Face cache.
     List,
     /// Write a model as a Hugging Face folder (f32 model.safetensors,
     /// config.json, tokenizer_config.json) that transformers and peft load.

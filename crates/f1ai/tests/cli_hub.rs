@@ -194,6 +194,13 @@ fn a_hub_model_downloads_once_verified_and_then_works_offline() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("already in the hub cache"));
+    let output = f1ai(dir, offline, &hf_home, &["models", "list"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!("test-org/tiny  hub cache: {}", folder.display())),
+        "{}",
+        stdout(&output)
+    );
     std::fs::create_dir_all(dir.join("data/curated")).unwrap();
     let conversation = serde_json::json!({"messages": [
         {"role": "user", "content": "Who won the 1988 title?"},

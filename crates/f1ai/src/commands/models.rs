@@ -84,5 +84,8 @@ fn list(workspace: &Workspace) -> Result<()> {
             spec.description
         );
     }
+    for (id, folder) in f1_model::hub::fetched() {
+        println!("{id}  hub cache: {}", folder.display());
+    }
     Ok(())
 }
