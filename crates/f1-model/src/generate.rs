@@ -281,7 +281,7 @@ pub fn generate_batch(
     let mut decode_seconds = vec![0.0; prompts.len()];
     let mut position = longest;
     let mut feed: Vec<u32> = prompts.iter().map(|p| p[p.len() - 1]).collect();
-    while decoders.iter().any(|d| !d.finished()) {
+    loop {
         for (row, decoder) in decoders.iter_mut().enumerate() {
             if decoder.finished() {
                 continue;

@@ -430,17 +430,7 @@ fn merge_folds_the_adapter_into_a_gguf_that_answers_like_base_plus_adapter() {
 fn models_export_writes_a_hugging_face_folder_or_names_the_bad_input() {
     let (work, model) = workspace();
     let out = work.path().join("hf");
-    let output = f1ai(
-        work.path(),
-        &[
-            "models",
-            "export",
-            model.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = common::export_hugging_face(work.path(), &model, &out);
     assert!(stdout(&output).contains("tiny-smollm2: wrote"));
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();

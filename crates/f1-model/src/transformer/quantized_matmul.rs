@@ -193,7 +193,6 @@ use std::arch::x86_64::*;
 unsafe fn dot_q4_1_q8_1(w: [&[BlockQ4_1]; 2], x: &[ActivationQ8_1]) -> [f32; 2] {
     let mut acc = [_mm256_setzero_ps(); 2];
     let mut mins = [0f32; 2];
-    let low_nibbles = _mm256_set1_epi8(0x0F);
     for (block, x) in x.iter().enumerate() {
         let qx = _mm256_loadu_si256(x.qs.as_ptr().cast());
         let dx = _mm256_set1_ps(x.d);
@@ -205,11 +204,7 @@ unsafe fn dot_q4_1_q8_1(w: [&[BlockQ4_1]; 2], x: &[ActivationQ8_1]) -> [f32; 2] 
             )));
             mins[row] += _mm_cvtss_f32(_mm_movehdup_ps(dm)) * x.s;
             let scale = _mm256_mul_ps(_mm256_broadcastss_ps(dm), dx);
-            let packed = _mm_loadu_si128(w.qs.as_ptr().cast());
-            let qw = _mm256_and_si256(
-                low_nibbles,
-                _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
-            );
+            let qw = bytes_from_nibbles(&w.qs);
             acc[row] = _mm256_fmadd_ps(scale, unsigned_signed_dot(qw, qx), acc[row]);
         }
     }
@@ -221,7 +216,6 @@ unsafe fn dot_q4_1_q8_1(w: [&[BlockQ4_1]; 2], x: &[ActivationQ8_1]) -> [f32; 2] 
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_q5_0_q8_0(w: [&[BlockQ5_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] {
     let mut acc = [_mm256_setzero_ps(); 2];
-    let low_nibbles = _mm256_set1_epi8(0x0F);
     // Byte j of lane group j / 8 tests bit j of the fifth bits.
     let spread = _mm256_set_epi64x(
         0x0303030303030303,
@@ -235,11 +229,7 @@ unsafe fn dot_q5_0_q8_0(w: [&[BlockQ5_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] 
         for row in 0..2 {
             let w = &w[row][block];
             let scale = _mm256_set1_ps(w.d.to_f32() * x.d);
-            let packed = _mm_loadu_si128(w.qs.as_ptr().cast());
-            let low = _mm256_and_si256(
-                low_nibbles,
-                _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
-            );
+            let low = bytes_from_nibbles(&w.qs);
             let fifth = _mm256_shuffle_epi8(_mm256_set1_epi32(i32::from_le_bytes(w.qh)), spread);
             let fifth_set =
                 _mm256_cmpeq_epi8(_mm256_or_si256(fifth, other_bits), _mm256_set1_epi64x(-1));
@@ -252,6 +242,18 @@ unsafe fn dot_q5_0_q8_0(w: [&[BlockQ5_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] 
         }
     }
     [sum_lanes(acc[0]), sum_lanes(acc[1])]
+}
+
+/// ggml's `bytes_from_nibbles_32`: 16 bytes of packed 4-bit values as 32 bytes,
+/// the low nibbles first, then the high ones.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn bytes_from_nibbles(packed: &[u8; BLOCK / 2]) -> __m256i {
+    let packed = _mm_loadu_si128(packed.as_ptr().cast());
+    _mm256_and_si256(
+        _mm256_set1_epi8(0x0F),
+        _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+    )
 }
 
 /// Sums of four adjacent i8 x i8 products, as eight f32 lanes: |a| against b

@@ -35,8 +35,8 @@ pub fn tiny_model(dir: &Path, name: &str) -> PathBuf {
     path
 }
 
-/// `f1ai models export MODEL --out OUT`, which must succeed.
-pub fn export_hugging_face(workspace: &Path, model: &Path, out: &Path) {
+/// `f1ai models export MODEL --out OUT`, which must succeed; its output.
+pub fn export_hugging_face(workspace: &Path, model: &Path, out: &Path) -> Output {
     let output = f1ai(
         workspace,
         &[
@@ -48,6 +48,7 @@ pub fn export_hugging_face(workspace: &Path, model: &Path, out: &Path) {
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
+    output
 }
 
 pub fn f1ai(workspace: &Path, args: &[&str]) -> Output {
