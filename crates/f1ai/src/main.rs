@@ -1,5 +1,6 @@
 //! `f1ai`: argument parsing and wiring; the work lives in the library crates.
 
+mod allocator;
 mod catalog;
 mod cli;
 mod commands;
@@ -13,14 +14,10 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command};
 
-// Training frees and reallocates activation-sized buffers every step; glibc's
-// allocator fragments under that pattern (RSS grew to several times the live
-// memory), mimalloc reuses them.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use workspace::Workspace;
 
 fn main() -> ExitCode {
+    allocator::keep_freed_memory();
     let cli = Cli::parse();
     let default_level = match cli.verbose {
         0 => "warn,f1ai=info,f1_data=info,f1_train=info",
