@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::dense_product::{product, with_values, Matrix};
 use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
 
@@ -14,15 +15,28 @@ fn on_cpu(
     layout: &Layout,
     f: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<(CpuStorage, Shape)> {
+    cpu_storage(f(&cpu_tensor(storage, layout)?)?)
+}
+
+/// A custom op's contiguous f32 CPU input.
+pub(crate) fn cpu_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
     let (start, end) = layout
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg("autograd kernels need contiguous input".into()))?;
-    let values = match storage {
-        CpuStorage::F32(values) => &values[start..end],
+    match storage {
+        CpuStorage::F32(values) => Ok(&values[start..end]),
         _ => candle_core::bail!("autograd kernels run in f32"),
-    };
-    let x = Tensor::from_slice(values, layout.shape(), &Device::Cpu)?;
-    let y = f(&x)?.contiguous()?;
+    }
+}
+
+/// A custom op's contiguous f32 CPU input as a tensor (a copy).
+fn cpu_tensor(storage: &CpuStorage, layout: &Layout) -> Result<Tensor> {
+    Tensor::from_slice(cpu_values(storage, layout)?, layout.shape(), &Device::Cpu)
+}
+
+/// A CPU tensor as a custom op's result.
+pub(crate) fn cpu_storage(y: Tensor) -> Result<(CpuStorage, Shape)> {
+    let y = y.contiguous()?;
     let (y_storage, _) = y.storage_and_layout();
     match &*y_storage {
         candle_core::Storage::Cpu(cpu) => Ok((cpu.clone(), y.shape().clone())),
@@ -30,21 +44,47 @@ fn on_cpu(
     }
 }
 
+/// A base weight (out, in) that receives no gradient.
+#[derive(Debug, Clone)]
+pub enum FrozenWeight {
+    Dense(Tensor),
+    /// Kept quantized and dequantized to f32 for each product, so that only the
+    /// quantized bytes stay in memory (QLoRA's storage with dense f32 maths, as
+    /// bitsandbytes does).
+    Quantized(Arc<QTensor>),
+}
+
+impl FrozenWeight {
+    /// The weight in f32.
+    pub(crate) fn dense(&self) -> Result<Tensor> {
+        match self {
+            Self::Dense(w) => Ok(w.clone()),
+            Self::Quantized(q) => super::dequantize::dequantize(q),
+        }
+    }
+
+    /// (out, in).
+    fn dims(&self) -> Result<(usize, usize)> {
+        match self {
+            Self::Dense(w) => w.dims2(),
+            Self::Quantized(q) => q.shape().dims2(),
+        }
+    }
+}
+
 /// `x W^T` for a weight that is not trained. candle's matmul backward computes
 /// the gradient of both operands and keeps the unused one for a frozen weight
 /// until the pass ends (one weight-sized tensor per batch row); this computes only
 /// the input's gradient.
-pub fn frozen_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
+pub fn frozen_matmul(x: &Tensor, weight: FrozenWeight) -> Result<Tensor> {
     if !x.device().is_cpu() {
-        return super::linear::matmul_t(x, weight);
+        return super::linear::matmul_t(x, &weight.dense()?);
     }
-    x.contiguous()?.apply_op1(FrozenMatmul {
-        weight: weight.clone(),
-    })
+    x.contiguous()?.apply_op1(FrozenMatmul { weight })
 }
 
 struct FrozenMatmul {
-    weight: Tensor,
+    weight: FrozenWeight,
 }
 
 impl CustomOp1 for FrozenMatmul {
@@ -53,50 +93,33 @@ impl CustomOp1 for FrozenMatmul {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        on_cpu(storage, layout, |x| {
-            super::linear::matmul_t(x, &self.weight)
-        })
+        let (output, input) = self.weight.dims()?;
+        let x = cpu_values(storage, layout)?;
+        let y = with_values(&self.weight.dense()?, |w| {
+            product(
+                Matrix::new(x, x.len() / input, input)?,
+                Matrix::new(w, output, input)?.t(),
+                1.0,
+            )
+        })?;
+        let mut dims = layout.shape().dims().to_vec();
+        dims.pop();
+        dims.push(output);
+        Ok((CpuStorage::F32(y), dims.into()))
     }
 
-    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let mut dims = grad.dims().to_vec();
-        let output = dims.pop().unwrap_or(1);
-        let rows = dims.iter().product::<usize>();
-        let x_grad = grad.reshape((rows, output))?.matmul(&self.weight)?;
-        dims.push(self.weight.dim(1)?);
-        Ok(Some(x_grad.reshape(dims)?))
-    }
-}
-
-/// `x W^T` for a weight kept quantized and not trained: dequantized to f32 for the
-/// product and again for the input's gradient, so that only the quantized bytes
-/// stay in memory (QLoRA's storage with dense f32 maths, as bitsandbytes does).
-pub fn dequantized_matmul(x: &Tensor, weight: &Arc<QTensor>) -> Result<Tensor> {
-    if !x.device().is_cpu() {
-        return super::linear::matmul_t(x, &weight.dequantize(x.device())?);
-    }
-    x.contiguous()?.apply_op1(DequantizedMatmul {
-        weight: weight.clone(),
-    })
-}
-
-struct DequantizedMatmul {
-    weight: Arc<QTensor>,
-}
-
-impl CustomOp1 for DequantizedMatmul {
-    fn name(&self) -> &'static str {
-        "dequantized-matmul"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let weight = self.weight.dequantize(&Device::Cpu)?;
-        on_cpu(storage, layout, |x| super::linear::matmul_t(x, &weight))
-    }
-
-    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let weight = self.weight.dequantize(grad.device())?;
-        FrozenMatmul { weight }.bwd(_x, _y, grad)
+    fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (output, input) = self.weight.dims()?;
+        let x_grad = with_values(&self.weight.dense()?, |w| {
+            with_values(grad, |g| {
+                product(
+                    Matrix::new(g, g.len() / output, output)?,
+                    Matrix::new(w, output, input)?,
+                    1.0,
+                )
+            })
+        })?;
+        Ok(Some(Tensor::from_vec(x_grad, x.shape(), x.device())?))
     }
 }
 
@@ -416,7 +439,7 @@ mod tests {
         let w = random(&[6, 8], 7);
         agree(
             &[2, 3, 8],
-            |x| frozen_matmul(x, &w),
+            |x| frozen_matmul(x, FrozenWeight::Dense(w.clone())),
             |x| x.broadcast_matmul(&w.t()?),
         );
     }

@@ -3,6 +3,7 @@
 use candle_core::{DType, Result, Tensor};
 
 use super::config::{Architecture, TransformerConfig};
+use super::gated_activation::{gated_activation, Activation};
 use super::linear::Linear;
 use super::rope::{Positions, Rope};
 use super::Kernels;
@@ -39,14 +40,16 @@ pub struct Mlp {
 impl Mlp {
     pub fn forward(&self, x: &Tensor, options: &ForwardOptions) -> Result<Tensor> {
         let seed = options.dropout_seed;
-        let gate = self.gate.forward(x, seed)?;
-        let gate = match self.architecture {
-            Architecture::Llama => candle_nn::ops::silu(&gate)?,
-            // Gemma's gelu_pytorch_tanh.
-            Architecture::Gemma3 => gate.gelu()?,
+        let activation = match self.architecture {
+            Architecture::Llama => Activation::Silu,
+            Architecture::Gemma3 => Activation::GeluTanh,
         };
-        self.down
-            .forward(&(gate * self.up.forward(x, seed)?)?, seed)
+        let gated = gated_activation(
+            &self.gate.forward(x, seed)?,
+            &self.up.forward(x, seed)?,
+            activation,
+        )?;
+        self.down.forward(&gated, seed)
     }
 }
 

@@ -5,6 +5,8 @@ use candle_core::{Module, Result, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::autograd::{frozen_matmul, FrozenWeight};
+use super::lora_projection::lora_projection;
 use super::quantized_matmul;
 
 /// The low-rank update `scale * B(A(dropout(x)))` of LoRA (Hu et al., 2021).
@@ -24,9 +26,9 @@ pub struct Lora {
 
 impl Lora {
     fn forward(&self, x: &Tensor, dropout_seed: Option<u64>) -> Result<Tensor> {
-        let x = match dropout_seed {
-            Some(seed) if self.dropout > 0.0 => dropout(x, self.dropout, seed ^ self.stream)?,
-            _ => x.clone(),
+        let x = match self.dropout_mask(x, dropout_seed)? {
+            Some(mask) => (x * mask)?,
+            None => x.clone(),
         };
         // Scaling the rank-sized intermediate, not the output, keeps one fewer
         // output-sized tensor for the backward pass.
@@ -38,23 +40,27 @@ impl Lora {
     pub fn delta(&self) -> Result<Tensor> {
         self.b.matmul(&self.a)? * self.scale
     }
-}
 
-/// Inverted dropout with a mask drawn from `seed`, so a step replays exactly.
-fn dropout(x: &Tensor, probability: f32, seed: u64) -> Result<Tensor> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let keep = 1.0 / (1.0 - probability);
-    let mask: Vec<f32> = (0..x.elem_count())
-        .map(|_| {
-            if rng.random::<f32>() < probability {
-                0.0
-            } else {
-                keep
-            }
-        })
-        .collect();
-    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-    x * mask
+    /// Inverted dropout's mask for `x` (0 or `1 / (1 - p)` per element), drawn
+    /// from `seed` so a step replays exactly; `None` when dropout is off.
+    fn dropout_mask(&self, x: &Tensor, seed: Option<u64>) -> Result<Option<Tensor>> {
+        let Some(seed) = seed.filter(|_| self.dropout > 0.0) else {
+            return Ok(None);
+        };
+        let mut rng = StdRng::seed_from_u64(seed ^ self.stream);
+        let keep = 1.0 / (1.0 - self.dropout);
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| {
+                if rng.random::<f32>() < self.dropout {
+                    0.0
+                } else {
+                    keep
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        Ok(Some(mask))
+    }
 }
 
 /// `x W^T` (+ the LoRA update when an adapter is attached).
@@ -95,10 +101,18 @@ impl Linear {
 
     /// `dropout_seed` is `Some` only while training with LoRA dropout.
     pub fn forward(&self, x: &Tensor, dropout_seed: Option<u64>) -> Result<Tensor> {
+        if let (Some(lora), Some(weight)) = (&self.lora, self.frozen_weight()) {
+            if lora.a.track_op() && x.device().is_cpu() {
+                let mask = lora.dropout_mask(x, dropout_seed)?;
+                return lora_projection(x, weight, lora, mask);
+            }
+        }
         let y = match &self.weight {
-            QMatMul::QTensor(q) if self.dequantize => super::autograd::dequantized_matmul(x, q)?,
+            QMatMul::QTensor(q) if self.dequantize => {
+                frozen_matmul(x, FrozenWeight::Quantized(q.clone()))?
+            }
             QMatMul::Tensor(w) if x.track_op() && !w.is_variable() => {
-                super::autograd::frozen_matmul(x, w)?
+                frozen_matmul(x, FrozenWeight::Dense(w.clone()))?
             }
             QMatMul::Tensor(w) => matmul_t(x, w)?,
             QMatMul::QTensor(q) if quantized_matmul::applies(x, q) => {
@@ -109,6 +123,15 @@ impl Linear {
         match &self.lora {
             Some(lora) => y + lora.forward(x, dropout_seed)?,
             None => Ok(y),
+        }
+    }
+
+    /// The base weight when it is multiplied in f32 and not trained.
+    fn frozen_weight(&self) -> Option<FrozenWeight> {
+        match &self.weight {
+            QMatMul::QTensor(q) if self.dequantize => Some(FrozenWeight::Quantized(q.clone())),
+            QMatMul::Tensor(w) if !w.is_variable() => Some(FrozenWeight::Dense(w.clone())),
+            _ => None,
         }
     }
 

@@ -4,11 +4,15 @@
 mod assemble;
 pub mod autograd;
 mod config;
+mod dense_product;
+mod dequantize;
+mod gated_activation;
 mod gguf;
 mod hugging_face;
 pub use gguf::WeightFormat;
 mod layers;
 mod linear;
+mod lora_projection;
 mod mask;
 mod quantized_matmul;
 mod rope;

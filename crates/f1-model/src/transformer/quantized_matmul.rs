@@ -105,7 +105,7 @@ pub fn matmul(x: &Tensor, weight: &QTensor) -> Result<Tensor> {
 }
 
 /// The weight's bytes as `count` blocks.
-fn blocks<T>(bytes: &[u8], count: usize) -> Result<&[T]> {
+pub(crate) fn blocks<T>(bytes: &[u8], count: usize) -> Result<&[T]> {
     if bytes.len() != count * size_of::<T>() || !bytes.as_ptr().cast::<T>().is_aligned() {
         bail!(
             "quantized matmul: {} weight bytes are not {count} aligned blocks",

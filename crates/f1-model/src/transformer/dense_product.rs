@@ -1,0 +1,161 @@
+//! f32 matrix products straight into a custom op's output, with gemm (the crate
+//! candle's CPU matmul calls). Through candle's tensors, each product in a custom
+//! op copied its input in, its result out, and needed a separate pass to add a
+//! second product; gemm reads strided inputs in place and accumulates.
+
+use candle_core::{CpuStorage, Result, Storage, Tensor};
+
+/// A read-only (rows, columns) view of f32 values with arbitrary strides.
+#[derive(Clone, Copy)]
+pub struct Matrix<'a> {
+    values: &'a [f32],
+    rows: usize,
+    columns: usize,
+    row_stride: usize,
+    column_stride: usize,
+}
+
+impl<'a> Matrix<'a> {
+    /// Row-major (rows, columns) values.
+    pub fn new(values: &'a [f32], rows: usize, columns: usize) -> Result<Self> {
+        if values.len() != rows * columns {
+            candle_core::bail!(
+                "dense product: {} values are not a ({rows}, {columns}) matrix",
+                values.len()
+            );
+        }
+        Ok(Self {
+            values,
+            rows,
+            columns,
+            row_stride: columns,
+            column_stride: 1,
+        })
+    }
+
+    /// The transpose, as a view of the same values.
+    pub fn t(self) -> Self {
+        Self {
+            rows: self.columns,
+            columns: self.rows,
+            row_stride: self.column_stride,
+            column_stride: self.row_stride,
+            ..self
+        }
+    }
+}
+
+/// `out = scale * lhs · rhs`, or `out += scale * lhs · rhs` when `accumulate`;
+/// `out` is row-major (lhs rows, rhs columns).
+pub fn product_into(
+    out: &mut [f32],
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+    scale: f32,
+) -> Result<()> {
+    let (m, k, n) = (lhs.rows, lhs.columns, rhs.columns);
+    if rhs.rows != k || out.len() != m * n {
+        candle_core::bail!(
+            "dense product: ({m}, {k}) · ({}, {n}) into {} values",
+            rhs.rows,
+            out.len()
+        );
+    }
+    let threads = candle_core::utils::get_num_threads();
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the shapes are checked above and every view's values hold its
+    // (rows, columns) at its strides (constructed only by `Matrix::new` and `t`).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.values.as_ptr(),
+            lhs.column_stride as isize,
+            lhs.row_stride as isize,
+            rhs.values.as_ptr(),
+            rhs.column_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            scale,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+    Ok(())
+}
+
+/// A new (lhs rows, rhs columns) product `scale * lhs · rhs`.
+pub fn product(lhs: Matrix, rhs: Matrix, scale: f32) -> Result<Vec<f32>> {
+    let mut out = vec![0f32; lhs.rows * rhs.columns];
+    product_into(&mut out, false, lhs, rhs, scale)?;
+    Ok(out)
+}
+
+/// A CPU f32 tensor's values (made contiguous first if need be), borrowed for `f`.
+pub fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match (&*storage, layout.contiguous_offsets()) {
+        (Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) => f(&values[start..end]),
+        _ => candle_core::bail!("expected a contiguous f32 CPU tensor"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// Products of views and transposed views, fresh and accumulated, equal
+    /// candle's matmul.
+    #[test]
+    fn transposed_and_accumulated_products_match_candle() {
+        let values = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 31 + seed * 17) % 23) as f32 / 11.0 - 1.0)
+                .collect()
+        };
+        let (a, b, c) = (values(5 * 7, 1), values(3 * 7, 2), values(5 * 3, 3));
+        let tensor = |v: &[f32], r: usize, c: usize| Tensor::from_slice(v, (r, c), &Device::Cpu);
+        let expected = |t: candle_core::Result<Tensor>| -> Vec<f32> {
+            t.unwrap().flatten_all().unwrap().to_vec1().unwrap()
+        };
+        let (ta, tb, tc) = (
+            tensor(&a, 5, 7).unwrap(),
+            tensor(&b, 3, 7).unwrap(),
+            tensor(&c, 5, 3).unwrap(),
+        );
+        let am = Matrix::new(&a, 5, 7).unwrap();
+        let bm = Matrix::new(&b, 3, 7).unwrap();
+        let cm = Matrix::new(&c, 5, 3).unwrap();
+        // (5, 7) · (3, 7)^T, scaled.
+        let ab = product(am, bm.t(), 2.0).unwrap();
+        assert_eq!(
+            ab,
+            expected(ta.matmul(&tb.t().unwrap()).map(|t| (t * 2.0).unwrap()))
+        );
+        // (5, 3)^T · (5, 7), then accumulating (3, 7) more.
+        let mut ca = product(cm.t(), am, 1.0).unwrap();
+        product_into(&mut ca, true, cm.t(), am, 1.0).unwrap();
+        assert_eq!(
+            ca,
+            expected(tc.t().unwrap().matmul(&ta).map(|t| (t * 2.0).unwrap()))
+        );
+        assert!(
+            product(am, bm, 1.0).is_err(),
+            "(5, 7) · (3, 7) has no product"
+        );
+    }
+}
