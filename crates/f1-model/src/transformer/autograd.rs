@@ -123,6 +123,66 @@ impl CustomOp1 for FrozenMatmul {
     }
 }
 
+/// `x W^T` for a trained weight (out, in): the forward and both gradients
+/// straight from gemm, where candle's composed matmul (a reshape, a transpose and
+/// the product) allocates, zeroes and adds into a gradient for each of them.
+pub fn trained_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        return super::linear::matmul_t(x, weight);
+    }
+    x.contiguous()?
+        .apply_op2(&weight.contiguous()?, TrainedMatmul)
+}
+
+struct TrainedMatmul;
+
+impl CustomOp2 for TrainedMatmul {
+    fn name(&self) -> &'static str {
+        "trained-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        w: &CpuStorage,
+        w_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (output, input) = w_layout.shape().dims2()?;
+        let x = cpu_values(x, x_layout)?;
+        let y = product(
+            Matrix::new(x, x.len() / input, input)?,
+            Matrix::new(cpu_values(w, w_layout)?, output, input)?.t(),
+            1.0,
+        )?;
+        let mut dims = x_layout.shape().dims().to_vec();
+        dims.pop();
+        dims.push(output);
+        Ok((CpuStorage::F32(y), dims.into()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (output, input) = weight.dims2()?;
+        let rows = x.elem_count() / input;
+        let (grad_x, grad_w) = with_values(grad, |g| {
+            let g = Matrix::new(g, rows, output)?;
+            let grad_x = with_values(weight, |w| product(g, Matrix::new(w, output, input)?, 1.0))?;
+            let grad_w = with_values(x, |x| product(g.t(), Matrix::new(x, rows, input)?, 1.0))?;
+            Ok((grad_x, grad_w))
+        })?;
+        Ok((
+            Some(Tensor::from_vec(grad_x, x.shape(), x.device())?),
+            Some(Tensor::from_vec(grad_w, (output, input), x.device())?),
+        ))
+    }
+}
+
 /// Softmax over the last dimension.
 pub fn softmax(x: &Tensor) -> Result<Tensor> {
     if !x.device().is_cpu() {
@@ -432,6 +492,33 @@ mod tests {
                 .neg()
         };
         agree(&[3, 7], |x| cross_entropy_sum(x, &targets), composed);
+    }
+
+    #[test]
+    fn trained_matmul_matches_autodiff_for_input_and_weight() {
+        let w = Var::from_tensor(&random(&[6, 8], 8)).unwrap();
+        agree(
+            &[2, 3, 8],
+            |x| trained_matmul(x, w.as_tensor()),
+            |x| x.broadcast_matmul(&w.as_tensor().t()?),
+        );
+        let x = random(&[2, 3, 8], 9);
+        let r = random(&[2, 3, 6], 10);
+        let grad_of = |y: Tensor| {
+            let loss = (y * &r).unwrap().sum_all().unwrap();
+            loss.backward().unwrap().get(w.as_tensor()).unwrap().clone()
+        };
+        let fused = grad_of(trained_matmul(&x, w.as_tensor()).unwrap());
+        let reference = grad_of(x.broadcast_matmul(&w.as_tensor().t().unwrap()).unwrap());
+        let diff: f32 = (fused - reference)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert!(diff < 1e-4, "weight gradients differ by {diff}");
     }
 
     #[test]

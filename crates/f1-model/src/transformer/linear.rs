@@ -114,6 +114,7 @@ impl Linear {
             QMatMul::Tensor(w) if x.track_op() && !w.is_variable() => {
                 frozen_matmul(x, FrozenWeight::Dense(w.clone()))?
             }
+            QMatMul::Tensor(w) if w.is_variable() => super::autograd::trained_matmul(x, w)?,
             QMatMul::Tensor(w) => matmul_t(x, w)?,
             QMatMul::QTensor(q) if quantized_matmul::applies(x, q) => {
                 quantized_matmul::matmul(x, q)?
