@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::dense_product::{product, with_values, Matrix};
+use super::dense_product::{product, Matrix};
 use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
 
@@ -27,6 +27,27 @@ pub(crate) fn cpu_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result
         CpuStorage::F32(values) => Ok(&values[start..end]),
         _ => candle_core::bail!("autograd kernels run in f32"),
     }
+}
+
+/// A CPU f32 tensor's values (made contiguous first if need be), borrowed for `f`.
+pub(crate) fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match (&*storage, layout.contiguous_offsets()) {
+        (candle_core::Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) => {
+            f(&values[start..end])
+        }
+        _ => candle_core::bail!("expected a contiguous f32 CPU tensor"),
+    }
+}
+
+/// `input`'s shape with its last dimension replaced by `last` (a projection's
+/// output shape).
+pub(crate) fn with_last_dim(input: &Shape, last: usize) -> Shape {
+    let mut dims = input.dims().to_vec();
+    dims.pop();
+    dims.push(last);
+    dims.into()
 }
 
 /// A custom op's contiguous f32 CPU input as a tensor (a copy).
@@ -102,10 +123,7 @@ impl CustomOp1 for FrozenMatmul {
                 1.0,
             )
         })?;
-        let mut dims = layout.shape().dims().to_vec();
-        dims.pop();
-        dims.push(output);
-        Ok((CpuStorage::F32(y), dims.into()))
+        Ok((CpuStorage::F32(y), with_last_dim(layout.shape(), output)))
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -155,10 +173,7 @@ impl CustomOp2 for TrainedMatmul {
             Matrix::new(cpu_values(w, w_layout)?, output, input)?.t(),
             1.0,
         )?;
-        let mut dims = x_layout.shape().dims().to_vec();
-        dims.pop();
-        dims.push(output);
-        Ok((CpuStorage::F32(y), dims.into()))
+        Ok((CpuStorage::F32(y), with_last_dim(x_layout.shape(), output)))
     }
 
     fn bwd(
@@ -381,16 +396,9 @@ impl CustomOp1 for CrossEntropy {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{max_diff, random};
     use super::*;
     use candle_core::Var;
-
-    fn random(shape: &[usize], seed: u64) -> Tensor {
-        let count: usize = shape.iter().product();
-        let values: Vec<f32> = (0..count)
-            .map(|i| (((i as u64 + 1) * 2654435761 + seed * 97) % 1000) as f32 / 500.0 - 1.0)
-            .collect();
-        Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
-    }
 
     /// Checks value and gradients of `fused` against candle's autodiff of
     /// `composed`, for the loss sum(f(x) * r) with a fixed random r.
@@ -410,16 +418,6 @@ mod tests {
         };
         let (y1, g1) = run(&fused);
         let (y2, g2) = run(&composed);
-        let max_diff = |a: &Tensor, b: &Tensor| -> f32 {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar()
-                .unwrap()
-        };
         assert!(max_diff(&y1, &y2) < 1e-5, "values differ");
         assert!(
             max_diff(&g1, &g2) < 1e-4,
@@ -453,14 +451,7 @@ mod tests {
         };
         let fused = grad_of(&|| rms_norm(&x, &w, 1e-5));
         let reference = grad_of(&|| composed(&x, &w));
-        let diff: f32 = (fused - reference)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
+        let diff = max_diff(&fused, &reference);
         assert!(diff < 1e-4, "weight gradients differ by {diff}");
     }
 
@@ -510,14 +501,7 @@ mod tests {
         };
         let fused = grad_of(trained_matmul(&x, w.as_tensor()).unwrap());
         let reference = grad_of(x.broadcast_matmul(&w.as_tensor().t().unwrap()).unwrap());
-        let diff: f32 = (fused - reference)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
+        let diff = max_diff(&fused, &reference);
         assert!(diff < 1e-4, "weight gradients differ by {diff}");
     }
 

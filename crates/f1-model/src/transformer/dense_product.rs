@@ -3,7 +3,7 @@
 //! op copied its input in, its result out, and needed a separate pass to add a
 //! second product; gemm reads strided inputs in place and accumulates.
 
-use candle_core::{CpuStorage, Result, Storage, Tensor};
+use candle_core::Result;
 
 /// A read-only (rows, columns) view of f32 values with arbitrary strides.
 #[derive(Clone, Copy)]
@@ -103,20 +103,10 @@ pub fn product(lhs: Matrix, rhs: Matrix, scale: f32) -> Result<Vec<f32>> {
     Ok(out)
 }
 
-/// A CPU f32 tensor's values (made contiguous first if need be), borrowed for `f`.
-pub fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) => f(&values[start..end]),
-        _ => candle_core::bail!("expected a contiguous f32 CPU tensor"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{Device, Tensor};
 
     /// Products of views and transposed views, fresh and accumulated, equal
     /// candle's matmul.

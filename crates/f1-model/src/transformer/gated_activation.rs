@@ -6,8 +6,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::autograd::cpu_values;
-use super::dense_product::with_values;
+use super::autograd::{cpu_values, with_values};
 
 /// The gate's activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,26 +138,13 @@ impl CustomOp2 for GatedActivation {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{max_diff, random};
     use super::*;
-    use candle_core::{Device, Var};
+    use candle_core::Var;
 
-    fn random(shape: &[usize], seed: u64) -> Tensor {
-        let count: usize = shape.iter().product();
-        let values: Vec<f32> = (0..count)
-            .map(|i| (((i as u64 + 1) * 2654435761 + seed * 97) % 1000) as f32 / 125.0 - 4.0)
-            .collect();
-        Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap()
+    /// Values in [-4, 4), where the activations curve.
+    fn wide(shape: &[usize], seed: u64) -> Tensor {
+        (random(shape, seed) * 4.0).unwrap()
     }
 
     /// Values and both inputs' gradients equal candle's autodiff of its own
@@ -168,9 +154,9 @@ mod tests {
     fn gradients_match_autodiff_of_candles_activations() {
         let shape = [3, CHUNK / 2 + 7];
         for activation in [Activation::Silu, Activation::GeluTanh] {
-            let gate = Var::from_tensor(&random(&shape, 1)).unwrap();
-            let up = Var::from_tensor(&random(&shape, 2)).unwrap();
-            let r = random(&shape, 3);
+            let gate = Var::from_tensor(&wide(&shape, 1)).unwrap();
+            let up = Var::from_tensor(&wide(&shape, 2)).unwrap();
+            let r = wide(&shape, 3);
             let run = |y: Tensor| {
                 let grads = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
                 let g = grads.get(gate.as_tensor()).unwrap().clone();

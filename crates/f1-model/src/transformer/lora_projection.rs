@@ -10,8 +10,8 @@
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::autograd::{cpu_values, FrozenWeight};
-use super::dense_product::{product, product_into, with_values, Matrix};
+use super::autograd::{cpu_values, with_last_dim, with_values, FrozenWeight};
+use super::dense_product::{product, product_into, Matrix};
 use super::linear::Lora;
 
 /// `x W^T + scale * (dropout(x) A^T) B^T` for `x` of any rank on the CPU; `mask`
@@ -97,10 +97,7 @@ impl CustomOp3 for LoraProjection {
             product_into(&mut y, true, um, Matrix::new(b, output, rank)?.t(), 1.0)?;
             Ok(y)
         })?;
-        let mut dims = x_layout.shape().dims().to_vec();
-        dims.pop();
-        dims.push(output);
-        Ok((CpuStorage::F32(y), dims.into()))
+        Ok((CpuStorage::F32(y), with_last_dim(x_layout.shape(), output)))
     }
 
     fn bwd(
@@ -159,29 +156,11 @@ impl CustomOp3 for LoraProjection {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{max_diff, random};
     use super::*;
     use candle_core::quantized::{GgmlDType, QTensor};
-    use candle_core::{Device, Var};
+    use candle_core::Var;
     use std::sync::Arc;
-
-    fn random(shape: &[usize], seed: u64) -> Tensor {
-        let count: usize = shape.iter().product();
-        let values: Vec<f32> = (0..count)
-            .map(|i| (((i as u64 + 1) * 2654435761 + seed * 97) % 1000) as f32 / 500.0 - 1.0)
-            .collect();
-        Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-    }
 
     /// The fused node's value and its gradients for x, A and B equal candle's
     /// autodiff of the composed ops, with and without a dropout mask, for a

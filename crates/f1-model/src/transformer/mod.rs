@@ -16,6 +16,8 @@ mod lora_projection;
 mod mask;
 mod quantized_matmul;
 mod rope;
+#[cfg(test)]
+mod test_support;
 mod weights;
 
 use candle_core::{Device, Result, Tensor, D};
