@@ -33,6 +33,29 @@ impl<'a> Matrix<'a> {
         })
     }
 
+    /// `rows` rows of `columns` values, each `row_stride` after the one before
+    /// (a column block of a wider row-major matrix).
+    pub fn strided(
+        values: &'a [f32],
+        rows: usize,
+        columns: usize,
+        row_stride: usize,
+    ) -> Result<Self> {
+        if rows > 0 && (rows - 1) * row_stride + columns > values.len() {
+            candle_core::bail!(
+                "dense product: {} values hold no ({rows}, {columns}) matrix at row stride {row_stride}",
+                values.len()
+            );
+        }
+        Ok(Self {
+            values,
+            rows,
+            columns,
+            row_stride,
+            column_stride: 1,
+        })
+    }
+
     /// The transpose, as a view of the same values.
     pub fn t(self) -> Self {
         Self {
@@ -46,13 +69,42 @@ impl<'a> Matrix<'a> {
 }
 
 /// `out = scale * lhs · rhs`, or `out += scale * lhs · rhs` when `accumulate`;
-/// `out` is row-major (lhs rows, rhs columns).
+/// `out` is row-major (lhs rows, rhs columns). Runs on all of candle's threads.
 pub fn product_into(
     out: &mut [f32],
     accumulate: bool,
     lhs: Matrix,
     rhs: Matrix,
     scale: f32,
+) -> Result<()> {
+    let threads = candle_core::utils::get_num_threads();
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    gemm_into(out, accumulate, lhs, rhs, scale, parallelism)
+}
+
+/// [`product_into`] on the calling thread alone, for small products that a
+/// caller already runs side by side.
+pub fn serial_product_into(
+    out: &mut [f32],
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+    scale: f32,
+) -> Result<()> {
+    gemm_into(out, accumulate, lhs, rhs, scale, gemm::Parallelism::None)
+}
+
+fn gemm_into(
+    out: &mut [f32],
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+    scale: f32,
+    parallelism: gemm::Parallelism,
 ) -> Result<()> {
     let (m, k, n) = (lhs.rows, lhs.columns, rhs.columns);
     if rhs.rows != k || out.len() != m * n {
@@ -62,14 +114,9 @@ pub fn product_into(
             out.len()
         );
     }
-    let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
     // SAFETY: the shapes are checked above and every view's values hold its
-    // (rows, columns) at its strides (constructed only by `Matrix::new` and `t`).
+    // (rows, columns) at its strides (constructed only by `Matrix::new`,
+    // `Matrix::strided` and `t`, which check it).
     unsafe {
         gemm::gemm(
             m,

@@ -2,6 +2,7 @@
 
 use candle_core::{DType, Result, Tensor};
 
+use super::attention_core::{attention_core, Heads, Rotation};
 use super::config::{Architecture, TransformerConfig};
 use super::gated_activation::{gated_activation, Activation};
 use super::linear::Linear;
@@ -116,6 +117,14 @@ impl Attention {
         mask: Option<&Tensor>,
         options: &ForwardOptions,
     ) -> Result<Tensor> {
+        if options.kernels == Kernels::Differentiable
+            && x.device().is_cpu()
+            && positions.start == 0
+            && !options.use_cache
+            && !options.f16_attention
+        {
+            return self.forward_training(x, positions, mask, options.dropout_seed);
+        }
         let start = positions.start;
         let (batch, tokens, _) = x.dims3()?;
         let split = |t: Tensor, heads: usize| {
@@ -174,6 +183,48 @@ impl Attention {
             .reshape((batch, self.heads, tokens, self.head_dim))?
             .transpose(1, 2)?
             .reshape((batch, tokens, self.heads * self.head_dim))?;
+        self.o.forward(&out, seed)
+    }
+}
+
+impl Attention {
+    /// A training pass on the CPU over whole sequences: the attention between
+    /// the projections is one autograd node (see `attention_core`).
+    fn forward_training(
+        &self,
+        x: &Tensor,
+        positions: Positions,
+        mask: Option<&Tensor>,
+        seed: Option<u64>,
+    ) -> Result<Tensor> {
+        let (batch, tokens, _) = x.dims3()?;
+        let d = self.head_dim;
+        // Gemma 3's per-head norms, over the heads' dimensions in place.
+        let normed = |t: Tensor, heads: usize, norm: &Option<RmsNorm>| match norm {
+            Some(norm) => norm
+                .forward(
+                    &t.reshape((batch, tokens, heads, d))?,
+                    Kernels::Differentiable,
+                )?
+                .reshape((batch, tokens, heads * d)),
+            None => Ok(t),
+        };
+        let q = normed(self.q.forward(x, seed)?, self.heads, &self.q_norm)?;
+        let k = normed(self.k.forward(x, seed)?, self.kv_heads, &self.k_norm)?;
+        let v = self.v.forward(x, seed)?;
+        let (cos, sin) = self.rope.tables(positions, batch, tokens)?;
+        let heads = Heads {
+            heads: self.heads,
+            kv_heads: self.kv_heads,
+            head_dim: d,
+            scale: 1.0 / (d as f32).sqrt(),
+        };
+        let rotation = Rotation {
+            cos: &cos,
+            sin: &sin,
+            interleaved: self.rope.interleaved(),
+        };
+        let out = attention_core(&q, &k, &v, heads, rotation, mask)?;
         self.o.forward(&out, seed)
     }
 }

@@ -2,6 +2,7 @@
 //! so that inference, llama.cpp parity and training share one forward pass.
 
 mod assemble;
+mod attention_core;
 pub mod autograd;
 mod config;
 mod dense_product;

@@ -40,24 +40,7 @@ impl Rope {
     /// Rotates `x` of shape (batch, heads, tokens, head_dim) at `positions`.
     pub fn apply(&self, x: &Tensor, positions: Positions, kernels: Kernels) -> Result<Tensor> {
         let (batch, _, tokens, _) = x.dims4()?;
-        let (cos, sin) = if positions.padding.iter().all(|&p| p == 0) {
-            let start = positions.start;
-            (
-                self.cos.narrow(0, start, tokens)?,
-                self.sin.narrow(0, start, tokens)?,
-            )
-        } else {
-            // Each row's own positions, (batch, tokens, head_dim / 2).
-            let ids: Vec<u32> = (0..batch)
-                .flat_map(|row| (0..tokens).map(move |i| positions.of(row, i) as u32))
-                .collect();
-            let ids = Tensor::new(ids, x.device())?;
-            let table = |t: &Tensor| -> Result<Tensor> {
-                let half = t.dim(1)?;
-                t.index_select(&ids, 0)?.reshape((batch, tokens, half))
-            };
-            (table(&self.cos)?, table(&self.sin)?)
-        };
+        let (cos, sin) = self.tables(positions, batch, tokens)?;
         let x = x.contiguous()?;
         use candle_nn::rotary_emb as r;
         match (self.style, kernels) {
@@ -67,6 +50,38 @@ impl Rope {
             }
             (RopeStyle::Halves, Kernels::Fused) => r::rope(&x, &cos, &sin),
         }
+    }
+
+    /// The cosine and sine tables of `batch` rows of `tokens` new tokens at
+    /// `positions`: (tokens, head_dim / 2) when no row is padded, else each
+    /// row's own, (batch, tokens, head_dim / 2).
+    pub fn tables(
+        &self,
+        positions: Positions,
+        batch: usize,
+        tokens: usize,
+    ) -> Result<(Tensor, Tensor)> {
+        if positions.padding.iter().all(|&p| p == 0) {
+            let start = positions.start;
+            return Ok((
+                self.cos.narrow(0, start, tokens)?,
+                self.sin.narrow(0, start, tokens)?,
+            ));
+        }
+        let ids: Vec<u32> = (0..batch)
+            .flat_map(|row| (0..tokens).map(move |i| positions.of(row, i) as u32))
+            .collect();
+        let ids = Tensor::new(ids, self.cos.device())?;
+        let table = |t: &Tensor| -> Result<Tensor> {
+            let half = t.dim(1)?;
+            t.index_select(&ids, 0)?.reshape((batch, tokens, half))
+        };
+        Ok((table(&self.cos)?, table(&self.sin)?))
+    }
+
+    /// Whether rotations pair adjacent dimensions (else the two halves).
+    pub fn interleaved(&self) -> bool {
+        self.style == RopeStyle::Interleaved
     }
 }
 

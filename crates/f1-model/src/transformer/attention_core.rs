@@ -1,0 +1,505 @@
+//! Attention between the projections, as one autograd node for training on the
+//! CPU: queries, keys and values as the projections give them (batch, tokens,
+//! heads * head_dim) in, the heads' weighted values merged the same way out.
+//! Composed from candle ops it is some twelve nodes per layer (head split,
+//! transposes, copies, RoPE, scores, scale, mask, softmax, weighted sum, merge),
+//! and candle's backward allocates, zeroes and adds a gradient for every input of
+//! every one. Here each (row, key-value head) runs on one thread with gemm; the
+//! backward recomputes the attention weights from the inputs (as
+//! FlashAttention does) instead of keeping a (tokens, tokens) tensor per head.
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::autograd::{cpu_values, with_values};
+use super::dense_product::{serial_product_into, Matrix};
+
+/// The heads of one attention layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Heads {
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    /// Multiplies the scores (`1 / sqrt(head_dim)`).
+    pub scale: f32,
+}
+
+/// The rotation of queries and keys: cosine and sine tables, (tokens, head_dim
+/// / 2) shared by every row or (batch, tokens, head_dim / 2).
+#[derive(Clone, Copy)]
+pub struct Rotation<'a> {
+    pub cos: &'a Tensor,
+    pub sin: &'a Tensor,
+    /// Pairs adjacent dimensions (else the two halves).
+    pub interleaved: bool,
+}
+
+/// Softmax-weighted values of rotated queries and keys, with an additive `mask`
+/// (rows, 1, 1, tokens, tokens) where rows is 1 or batch.
+pub fn attention_core(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    heads: Heads,
+    rotation: Rotation,
+    mask: Option<&Tensor>,
+) -> Result<Tensor> {
+    let (batch, tokens, _) = q.dims3()?;
+    let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+    let table_rows = if rotation.cos.rank() == 3 { batch } else { 1 };
+    let op = AttentionCore {
+        heads,
+        batch,
+        tokens,
+        cos: values(rotation.cos)?,
+        sin: values(rotation.sin)?,
+        table_rows,
+        interleaved: rotation.interleaved,
+        mask: mask.map(values).transpose()?,
+        mask_rows: mask.map_or(Ok(1), |m| m.dim(0))?,
+    };
+    q.contiguous()?
+        .apply_op3(&k.contiguous()?, &v.contiguous()?, op)
+}
+
+struct AttentionCore {
+    heads: Heads,
+    batch: usize,
+    tokens: usize,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    table_rows: usize,
+    interleaved: bool,
+    mask: Option<Vec<f32>>,
+    mask_rows: usize,
+}
+
+/// One (row, key-value head) pair's inputs: rows of `values` at `row_stride`.
+#[derive(Clone, Copy)]
+struct HeadRows<'a> {
+    values: &'a [f32],
+    row_stride: usize,
+}
+
+impl AttentionCore {
+    fn group(&self) -> usize {
+        self.heads.heads / self.heads.kv_heads
+    }
+
+    /// Head `head` of batch row `row` in a (batch, tokens, count * head_dim) input.
+    fn head_rows<'a>(&self, x: &'a [f32], row: usize, head: usize, count: usize) -> HeadRows<'a> {
+        let d = self.heads.head_dim;
+        HeadRows {
+            values: &x[(row * self.tokens * count + head) * d..],
+            row_stride: count * d,
+        }
+    }
+
+    /// Rotates `rows` (tokens, head_dim) of batch row `row` into `out`
+    /// (contiguous); `sign` -1 rotates back, which is a rotation's gradient.
+    fn rotate(&self, rows: HeadRows, row: usize, sign: f32, out: &mut [f32]) {
+        let d = self.heads.head_dim;
+        let half = d / 2;
+        let table = (row % self.table_rows) * self.tokens * half;
+        for i in 0..self.tokens {
+            let x = &rows.values[i * rows.row_stride..][..d];
+            let y = &mut out[i * d..][..d];
+            let cos = &self.cos[table + i * half..][..half];
+            let sin = &self.sin[table + i * half..][..half];
+            for j in 0..half {
+                let (a, b) = if self.interleaved {
+                    (2 * j, 2 * j + 1)
+                } else {
+                    (j, j + half)
+                };
+                let (s, c) = (sign * sin[j], cos[j]);
+                y[a] = x[a] * c - x[b] * s;
+                y[b] = x[a] * s + x[b] * c;
+            }
+        }
+    }
+
+    /// Attention weights of rotated queries `q` over rotated keys `k` (both
+    /// (tokens, head_dim)) of batch row `row`, into `weights` (tokens, tokens).
+    fn weights(&self, q: &[f32], k: &[f32], row: usize, weights: &mut [f32]) -> Result<()> {
+        let (t, d) = (self.tokens, self.heads.head_dim);
+        serial_product_into(
+            weights,
+            false,
+            Matrix::new(q, t, d)?,
+            Matrix::new(k, t, d)?.t(),
+            self.heads.scale,
+        )?;
+        let mask = self
+            .mask
+            .as_deref()
+            .map(|m| &m[(row % self.mask_rows) * t * t..][..t * t]);
+        for (i, scores) in weights.chunks_exact_mut(t).enumerate() {
+            if let Some(mask) = mask {
+                for (s, m) in scores.iter_mut().zip(&mask[i * t..][..t]) {
+                    *s += m;
+                }
+            }
+            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0;
+            for s in scores.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            scores.iter_mut().for_each(|s| *s /= sum);
+        }
+        Ok(())
+    }
+
+    /// The forward pass of batch row `row`, key-value head `kv`: its group's
+    /// heads' outputs into `out`, (group, tokens, head_dim).
+    fn forward_unit(
+        &self,
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        unit: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let Heads {
+            heads,
+            kv_heads,
+            head_dim: d,
+            ..
+        } = self.heads;
+        let (row, kv) = (unit / kv_heads, unit % kv_heads);
+        let t = self.tokens;
+        let mut keys = vec![0f32; t * d];
+        self.rotate(self.head_rows(k, row, kv, kv_heads), row, 1.0, &mut keys);
+        let values = self.head_rows(v, row, kv, kv_heads);
+        let values = Matrix::strided(values.values, t, d, values.row_stride)?;
+        let (mut queries, mut weights) = (vec![0f32; t * d], vec![0f32; t * t]);
+        for (j, out) in out.chunks_exact_mut(t * d).enumerate() {
+            let head = kv * self.group() + j;
+            self.rotate(self.head_rows(q, row, head, heads), row, 1.0, &mut queries);
+            self.weights(&queries, &keys, row, &mut weights)?;
+            serial_product_into(out, false, Matrix::new(&weights, t, t)?, values, 1.0)?;
+        }
+        Ok(())
+    }
+
+    /// The backward pass of one (row, key-value head): the gradients of its
+    /// group's queries (group, tokens, head_dim), its keys and its values
+    /// (tokens, head_dim) each.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_unit(
+        &self,
+        inputs: [&[f32]; 3],
+        grad: &[f32],
+        unit: usize,
+        grad_q: &mut [f32],
+        grad_k: &mut [f32],
+        grad_v: &mut [f32],
+    ) -> Result<()> {
+        let [q, k, v] = inputs;
+        let Heads {
+            heads,
+            kv_heads,
+            head_dim: d,
+            scale,
+        } = self.heads;
+        let (row, kv) = (unit / kv_heads, unit % kv_heads);
+        let t = self.tokens;
+        let mut keys = vec![0f32; t * d];
+        self.rotate(self.head_rows(k, row, kv, kv_heads), row, 1.0, &mut keys);
+        let values = self.head_rows(v, row, kv, kv_heads);
+        let values = Matrix::strided(values.values, t, d, values.row_stride)?;
+        let mut queries = vec![0f32; t * d];
+        let mut weights = vec![0f32; t * t];
+        let mut grad_scores = vec![0f32; t * t];
+        let mut grad_rotated = vec![0f32; t * d];
+        let mut grad_keys = vec![0f32; t * d];
+        for (j, grad_q) in grad_q.chunks_exact_mut(t * d).enumerate() {
+            let head = kv * self.group() + j;
+            self.rotate(self.head_rows(q, row, head, heads), row, 1.0, &mut queries);
+            self.weights(&queries, &keys, row, &mut weights)?;
+            let grad_out = self.head_rows(grad, row, head, heads);
+            let grad_out = Matrix::strided(grad_out.values, t, d, grad_out.row_stride)?;
+            let weights_matrix = Matrix::new(&weights, t, t)?;
+            // dV += Pᵀ dO; dP = dO Vᵀ.
+            serial_product_into(grad_v, j > 0, weights_matrix.t(), grad_out, 1.0)?;
+            serial_product_into(&mut grad_scores, false, grad_out, values.t(), 1.0)?;
+            // dS = P (dP - rowsum(dP P)), the softmax's backward.
+            for (ds, p) in grad_scores.chunks_exact_mut(t).zip(weights.chunks_exact(t)) {
+                let dot: f32 = ds.iter().zip(p).map(|(g, p)| g * p).sum();
+                ds.iter_mut().zip(p).for_each(|(g, p)| *g = p * (*g - dot));
+            }
+            let grad_scores = Matrix::new(&grad_scores, t, t)?;
+            // dQ = scale dS K, dK += scale dSᵀ Q, both still rotated.
+            serial_product_into(
+                &mut grad_rotated,
+                false,
+                grad_scores,
+                Matrix::new(&keys, t, d)?,
+                scale,
+            )?;
+            let rotated = HeadRows {
+                values: &grad_rotated,
+                row_stride: d,
+            };
+            self.rotate(rotated, row, -1.0, grad_q);
+            serial_product_into(
+                &mut grad_keys,
+                j > 0,
+                grad_scores.t(),
+                Matrix::new(&queries, t, d)?,
+                scale,
+            )?;
+        }
+        let rotated = HeadRows {
+            values: &grad_keys,
+            row_stride: d,
+        };
+        self.rotate(rotated, row, -1.0, grad_k);
+        Ok(())
+    }
+
+    /// (batch, heads, tokens, head_dim) values as (batch, tokens, heads * head_dim).
+    fn merge_heads(&self, x: &[f32], heads: usize) -> Vec<f32> {
+        let (t, d) = (self.tokens, self.heads.head_dim);
+        let mut out = vec![0f32; x.len()];
+        for (b, rows) in out.chunks_exact_mut(t * heads * d).enumerate() {
+            for (i, row) in rows.chunks_exact_mut(heads * d).enumerate() {
+                for (h, dst) in row.chunks_exact_mut(d).enumerate() {
+                    dst.copy_from_slice(&x[((b * heads + h) * t + i) * d..][..d]);
+                }
+            }
+        }
+        out
+    }
+
+    fn check(&self, q: &Shape, k: &Shape, v: &Shape) -> Result<()> {
+        let Heads {
+            heads,
+            kv_heads,
+            head_dim,
+            ..
+        } = self.heads;
+        let (b, t) = (self.batch, self.tokens);
+        let expected = [(q, heads), (k, kv_heads), (v, kv_heads)];
+        if heads % kv_heads != 0
+            || head_dim % 2 != 0
+            || expected
+                .iter()
+                .any(|(shape, n)| shape.dims() != [b, t, n * head_dim])
+        {
+            candle_core::bail!(
+                "attention core: q {q:?}, k {k:?}, v {v:?} do not fit {heads} heads, \
+                 {kv_heads} key-value heads of {head_dim}"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl CustomOp3 for AttentionCore {
+    fn name(&self) -> &'static str {
+        "attention-core"
+    }
+
+    fn cpu_fwd(
+        &self,
+        q: &CpuStorage,
+        q_layout: &Layout,
+        k: &CpuStorage,
+        k_layout: &Layout,
+        v: &CpuStorage,
+        v_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.check(q_layout.shape(), k_layout.shape(), v_layout.shape())?;
+        let (q, k, v) = (
+            cpu_values(q, q_layout)?,
+            cpu_values(k, k_layout)?,
+            cpu_values(v, v_layout)?,
+        );
+        let unit_len = self.group() * self.tokens * self.heads.head_dim;
+        let mut heads_first = vec![0f32; q.len()];
+        heads_first
+            .par_chunks_mut(unit_len)
+            .enumerate()
+            .try_for_each(|(unit, out)| self.forward_unit(q, k, v, unit, out))?;
+        let out = self.merge_heads(&heads_first, self.heads.heads);
+        Ok((CpuStorage::F32(out), q_layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        _out: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (t, d) = (self.tokens, self.heads.head_dim);
+        let mut grad_q = vec![0f32; q.elem_count()];
+        let mut grad_k = vec![0f32; k.elem_count()];
+        let mut grad_v = vec![0f32; v.elem_count()];
+        with_values(q, |q| {
+            with_values(k, |k| {
+                with_values(v, |v| {
+                    with_values(grad, |grad| {
+                        grad_q
+                            .par_chunks_mut(self.group() * t * d)
+                            .zip(grad_k.par_chunks_mut(t * d))
+                            .zip(grad_v.par_chunks_mut(t * d))
+                            .enumerate()
+                            .try_for_each(|(unit, ((gq, gk), gv))| {
+                                self.backward_unit([q, k, v], grad, unit, gq, gk, gv)
+                            })
+                    })
+                })
+            })
+        })?;
+        let kv_heads = self.heads.kv_heads;
+        let tensor =
+            |values: Vec<f32>, like: &Tensor| Tensor::from_vec(values, like.shape(), like.device());
+        Ok((
+            Some(tensor(self.merge_heads(&grad_q, self.heads.heads), q)?),
+            Some(tensor(self.merge_heads(&grad_k, kv_heads), k)?),
+            Some(tensor(self.merge_heads(&grad_v, kv_heads), v)?),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{max_diff, random};
+    use super::*;
+    use candle_core::{Var, D};
+
+    /// candle's composed attention, as the transformer's inference path runs it.
+    fn composed(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        heads: Heads,
+        rotation: &Rotation,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let (b, t, _) = q.dims3()?;
+        let d = heads.head_dim;
+        let split = |x: &Tensor, n: usize| x.reshape((b, t, n, d))?.transpose(1, 2)?.contiguous();
+        // The training path's RoPE node (checked against candle's composed RoPE
+        // in `autograd`), as candle's composed one has no per-row tables.
+        let rotate = |x: Tensor| {
+            super::super::autograd::rope(&x, rotation.cos, rotation.sin, rotation.interleaved)
+        };
+        let q = rotate(split(q, heads.heads)?)?;
+        let k = rotate(split(k, heads.kv_heads)?)?;
+        let v = split(v, heads.kv_heads)?;
+        let group = heads.heads / heads.kv_heads;
+        let q = q.reshape((b, heads.kv_heads, group * t, d))?;
+        let mut scores = (q.matmul(&k.t()?)? * heads.scale as f64)?;
+        if let Some(mask) = mask {
+            scores = scores
+                .reshape((b, heads.kv_heads, group, t, t))?
+                .broadcast_add(mask)?
+                .reshape((b, heads.kv_heads, group * t, t))?;
+        }
+        candle_nn::ops::softmax(&scores, D::Minus1)?
+            .matmul(&v)?
+            .reshape((b, heads.heads, t, d))?
+            .transpose(1, 2)?
+            .reshape((b, t, heads.heads * d))
+    }
+
+    /// A causal mask per row whose first `padding[row]` positions see only
+    /// themselves, as the transformer's masks are.
+    fn padded_causal_mask(tokens: usize, padding: &[usize]) -> Tensor {
+        let mut values = Vec::new();
+        for &pad in padding {
+            for i in 0..tokens {
+                for j in 0..tokens {
+                    let visible = if i < pad { i == j } else { j <= i && j >= pad };
+                    values.push(if visible { 0f32 } else { f32::NEG_INFINITY });
+                }
+            }
+        }
+        Tensor::from_vec(
+            values,
+            (padding.len(), 1, 1, tokens, tokens),
+            &candle_core::Device::Cpu,
+        )
+        .unwrap()
+    }
+
+    /// Values and the gradients of queries, keys and values equal candle's
+    /// autodiff of the composed attention: grouped heads, both RoPE layouts,
+    /// shared and per-row tables, no mask, a causal mask and a padded one.
+    #[test]
+    fn gradients_match_autodiff_of_composed_attention() {
+        let heads = Heads {
+            heads: 4,
+            kv_heads: 2,
+            head_dim: 8,
+            scale: 0.35,
+        };
+        let (b, t) = (2, 5);
+        let shared = random(&[t, 4], 4);
+        let per_row = random(&[b, t, 4], 5);
+        let causal = padded_causal_mask(t, &[0]);
+        let padded = padded_causal_mask(t, &[0, 2]);
+        let cases = [
+            (&shared, true, None),
+            (&shared, false, Some(&causal)),
+            (&per_row, true, Some(&padded)),
+            (&per_row, false, Some(&padded)),
+        ];
+        for (angles, interleaved, mask) in cases {
+            let (cos, sin) = (angles.cos().unwrap(), angles.sin().unwrap());
+            let rotation = Rotation {
+                cos: &cos,
+                sin: &sin,
+                interleaved,
+            };
+            let q = Var::from_tensor(&random(&[b, t, 32], 1)).unwrap();
+            let k = Var::from_tensor(&random(&[b, t, 16], 2)).unwrap();
+            let v = Var::from_tensor(&random(&[b, t, 16], 3)).unwrap();
+            let r = random(&[b, t, 32], 6);
+            let run = |y: Tensor| {
+                let grads = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                let grad = |x: &Var| grads.get(x.as_tensor()).unwrap().clone();
+                [y, grad(&q), grad(&k), grad(&v)]
+            };
+            let fused = run(attention_core(&q, &k, &v, heads, rotation, mask).unwrap());
+            let reference = run(composed(&q, &k, &v, heads, &rotation, mask).unwrap());
+            for (name, (a, b)) in ["values", "q", "k", "v"]
+                .iter()
+                .zip(fused.iter().zip(&reference))
+            {
+                let diff = max_diff(a, b);
+                assert!(
+                    diff < 1e-5,
+                    "{name} differ by {diff} (interleaved {interleaved}, mask {})",
+                    mask.is_some()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_inputs_that_do_not_fit_the_heads() {
+        let heads = Heads {
+            heads: 4,
+            kv_heads: 2,
+            head_dim: 8,
+            scale: 1.0,
+        };
+        let angles = random(&[3, 4], 1);
+        let (cos, sin) = (angles.cos().unwrap(), angles.sin().unwrap());
+        let rotation = Rotation {
+            cos: &cos,
+            sin: &sin,
+            interleaved: true,
+        };
+        let q = random(&[1, 3, 32], 1);
+        let k = random(&[1, 3, 8], 2);
+        let error = attention_core(&q, &k, &k, heads, rotation, None).unwrap_err();
+        assert!(error.to_string().contains("do not fit"), "{error}");
+    }
+}
