@@ -3,7 +3,9 @@
 //! primitive ops keeps five to ten activation-sized tensors per call alive until
 //! the backward pass ends; these keep one. The forward runs candle's own kernel.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use rayon::prelude::*;
 
 use super::dense_product::{product, Matrix};
 use candle_core::quantized::QTensor;
@@ -348,30 +350,45 @@ impl CustomOp1 for Rope {
 }
 
 /// The summed negative log-likelihood of `targets` (n) under `logits` (n, vocab):
-/// `sum(logsumexp(logits) - logits[target])`. Its backward, `softmax - one_hot`,
-/// keeps nothing vocabulary-sized alive but the logits themselves, where the
-/// composed log-softmax and gather keep four such tensors.
+/// `sum(logsumexp(logits) - logits[target])`. On the CPU one node whose forward
+/// reads the logits twice (max, then the sum of exponentials) and keeps each
+/// row's log-sum-exp, and whose backward writes `softmax - one_hot` in one pass:
+/// candle's composed log-softmax, gather and their backward allocate about eight
+/// vocabulary-sized tensors and sweep them a dozen times.
 pub fn cross_entropy_sum(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-    let op = CrossEntropy {
-        targets: targets.clone(),
-    };
     if !logits.device().is_cpu() {
-        return op.value(logits);
+        let log_probs = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+        return log_probs
+            .gather(&targets.unsqueeze(1)?, 1)?
+            .sum_all()?
+            .neg();
     }
-    logits.contiguous()?.apply_op1(op)
+    let targets: Vec<u32> = targets.to_vec1()?;
+    logits.contiguous()?.apply_op1(CrossEntropy {
+        targets,
+        log_sum_exp: OnceLock::new(),
+    })
 }
 
 struct CrossEntropy {
-    targets: Tensor,
+    targets: Vec<u32>,
+    /// Each row's log-sum-exp, from the forward pass.
+    log_sum_exp: OnceLock<Vec<f32>>,
 }
 
 impl CrossEntropy {
-    fn value(&self, logits: &Tensor) -> Result<Tensor> {
-        let log_probs = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-        log_probs
-            .gather(&self.targets.unsqueeze(1)?, 1)?
-            .sum_all()?
-            .neg()
+    fn log_sum_exp(row: &[f32]) -> f32 {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f32 = row.iter().map(|x| (x - max).exp()).sum();
+        max + sum.ln()
+    }
+
+    fn target(&self, row: usize, vocab: usize) -> Result<usize> {
+        let target = self.targets[row] as usize;
+        if target >= vocab {
+            candle_core::bail!("cross entropy: target {target} is outside a vocabulary of {vocab}");
+        }
+        Ok(target)
     }
 }
 
@@ -381,16 +398,46 @@ impl CustomOp1 for CrossEntropy {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        on_cpu(storage, layout, |logits| self.value(logits))
+        let (rows, vocab) = layout.shape().dims2()?;
+        if rows != self.targets.len() {
+            candle_core::bail!(
+                "cross entropy: {rows} rows of logits, {} targets",
+                self.targets.len()
+            );
+        }
+        let logits = cpu_values(storage, layout)?;
+        let log_sum_exp: Vec<f32> = logits.par_chunks(vocab).map(Self::log_sum_exp).collect();
+        let mut loss = 0f64;
+        for (row, (values, lse)) in logits.chunks(vocab).zip(&log_sum_exp).enumerate() {
+            loss += f64::from(lse - values[self.target(row, vocab)?]);
+        }
+        // Set once per op: a node's forward runs once.
+        let _ = self.log_sum_exp.set(log_sum_exp);
+        Ok((CpuStorage::F32(vec![loss as f32]), Shape::from(())))
     }
 
     fn bwd(&self, logits: &Tensor, _loss: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (rows, vocab) = logits.dims2()?;
-        let probabilities = candle_nn::ops::softmax_last_dim(logits)?;
-        let ones = Tensor::ones((rows, 1), probabilities.dtype(), logits.device())?;
-        let one_hot = Tensor::zeros((rows, vocab), probabilities.dtype(), logits.device())?
-            .scatter_add(&self.targets.unsqueeze(1)?, &ones, 1)?;
-        Ok(Some((probabilities - one_hot)?.broadcast_mul(grad)?))
+        let scale = grad.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
+        let mut out = vec![0f32; rows * vocab];
+        with_values(logits, |logits| {
+            let log_sum_exp = match self.log_sum_exp.get() {
+                Some(lse) => lse.clone(),
+                None => logits.par_chunks(vocab).map(Self::log_sum_exp).collect(),
+            };
+            out.par_chunks_mut(vocab)
+                .zip(logits.par_chunks(vocab))
+                .enumerate()
+                .try_for_each(|(row, (out, logits))| {
+                    let lse = log_sum_exp[row];
+                    for (o, x) in out.iter_mut().zip(logits) {
+                        *o = scale * (x - lse).exp();
+                    }
+                    out[self.target(row, vocab)?] -= scale;
+                    Ok(())
+                })
+        })?;
+        Ok(Some(Tensor::from_vec(out, (rows, vocab), logits.device())?))
     }
 }
 
@@ -483,6 +530,20 @@ mod tests {
                 .neg()
         };
         agree(&[3, 7], |x| cross_entropy_sum(x, &targets), composed);
+        // Logits far from zero, where an unshifted exponential overflows.
+        let wide = |x: &Tensor| (x * 60.0)? + 30.0;
+        agree(
+            &[3, 7],
+            |x| cross_entropy_sum(&wide(x)?, &targets),
+            |x| composed(&wide(x)?),
+        );
+    }
+
+    #[test]
+    fn cross_entropy_rejects_a_target_outside_the_vocabulary() {
+        let targets = Tensor::new(&[7u32], &Device::Cpu).unwrap();
+        let error = cross_entropy_sum(&random(&[1, 7], 1), &targets).unwrap_err();
+        assert!(error.to_string().contains("target 7"), "{error}");
     }
 
     #[test]
