@@ -143,7 +143,12 @@ impl AttentionCore {
             let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let mut sum = 0.0;
             for s in scores.iter_mut() {
-                *s = (*s - max).exp();
+                // Masked scores (half of a causal mask) skip the exponential.
+                *s = if *s == f32::NEG_INFINITY {
+                    0.0
+                } else {
+                    (*s - max).exp()
+                };
                 sum += *s;
             }
             scores.iter_mut().for_each(|s| *s /= sum);

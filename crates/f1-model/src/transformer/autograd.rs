@@ -226,7 +226,8 @@ impl CustomOp1 for Softmax {
     }
 }
 
-/// RMS normalisation `x / rms(x) * w` over the last dimension.
+/// RMS normalisation `x / rms(x) * w` over the last dimension. On the CPU one
+/// pass over the rows each way; the weight's gradient only when it is trained.
 pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
     if !x.device().is_cpu() {
         let mean_square = x.sqr()?.mean_keepdim(D::Minus1)?;
@@ -234,19 +235,19 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
             .broadcast_div(&(mean_square + eps)?.sqrt()?)?
             .broadcast_mul(weight);
     }
-    x.contiguous()?.apply_op2(weight, RmsNorm { eps })
+    x.contiguous()?
+        .apply_op2(&weight.contiguous()?, RmsNorm { eps: eps as f32 })
 }
 
 struct RmsNorm {
-    eps: f64,
+    eps: f32,
 }
 
 impl RmsNorm {
-    /// `1 / rms(x)`, keeping the last dimension.
-    fn inverse_rms(&self, x: &Tensor) -> Result<Tensor> {
-        (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
-            .sqrt()?
-            .recip()
+    /// `1 / rms(row)`.
+    fn inverse_rms(&self, row: &[f32]) -> f32 {
+        let mean_square = row.iter().map(|x| x * x).sum::<f32>() / row.len() as f32;
+        1.0 / (mean_square + self.eps).sqrt()
     }
 }
 
@@ -257,23 +258,26 @@ impl CustomOp2 for RmsNorm {
 
     fn cpu_fwd(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        w: &CpuStorage,
+        w_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (start, end) = l2
-            .contiguous_offsets()
-            .ok_or_else(|| candle_core::Error::Msg("rms-norm needs a contiguous weight".into()))?;
-        let weight = match s2 {
-            CpuStorage::F32(values) => {
-                Tensor::from_slice(&values[start..end], l2.shape(), &Device::Cpu)?
-            }
-            _ => candle_core::bail!("rms-norm runs in f32"),
-        };
-        on_cpu(s1, l1, |x| {
-            candle_nn::ops::rms_norm(x, &weight, self.eps as f32)
-        })
+        let (x, w) = (cpu_values(x, x_layout)?, cpu_values(w, w_layout)?);
+        let hidden = w.len();
+        if x_layout.dims().last() != Some(&hidden) {
+            candle_core::bail!("rms norm: input {:?}, weight ({hidden})", x_layout.dims());
+        }
+        let mut y = vec![0f32; x.len()];
+        y.par_chunks_mut(hidden)
+            .zip(x.par_chunks(hidden))
+            .for_each(|(y, x)| {
+                let inverse = self.inverse_rms(x);
+                for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
+                    *y = x * inverse * w;
+                }
+            });
+        Ok((CpuStorage::F32(y), x_layout.shape().clone()))
     }
 
     fn bwd(
@@ -283,16 +287,64 @@ impl CustomOp2 for RmsNorm {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let inverse = self.inverse_rms(x)?;
-        let normed = x.broadcast_mul(&inverse)?;
-        let scaled_grad = grad.broadcast_mul(weight)?;
-        // dx = (g w - x̂ mean(g w x̂)) / rms
-        let mean = (&scaled_grad * &normed)?.mean_keepdim(D::Minus1)?;
-        let grad_x = (scaled_grad - normed.broadcast_mul(&mean)?)?.broadcast_mul(&inverse)?;
-        // dw = sum over every row of g x̂
-        let hidden = weight.dim(0)?;
-        let grad_w = (grad * normed)?.reshape(((), hidden))?.sum(0)?;
-        Ok((Some(grad_x), Some(grad_w)))
+        let hidden = weight.elem_count();
+        let mut grad_x = vec![0f32; x.elem_count()];
+        let grad_w = with_values(x, |x| {
+            with_values(weight, |w| {
+                with_values(grad, |g| {
+                    // dx = (g w - x̂ mean(g w x̂)) / rms, with x̂ = x / rms.
+                    grad_x
+                        .par_chunks_mut(hidden)
+                        .zip(x.par_chunks(hidden).zip(g.par_chunks(hidden)))
+                        .for_each(|(dx, (x, g))| {
+                            let inverse = self.inverse_rms(x);
+                            let mean = x
+                                .iter()
+                                .zip(g)
+                                .zip(w)
+                                .map(|((x, g), w)| g * w * x)
+                                .sum::<f32>()
+                                * inverse
+                                / hidden as f32;
+                            for (((dx, x), g), w) in dx.iter_mut().zip(x).zip(g).zip(w) {
+                                *dx = (g * w - x * inverse * mean) * inverse;
+                            }
+                        });
+                    if !weight.track_op() {
+                        return Ok(None);
+                    }
+                    // dw = the sum over rows of g x̂.
+                    let grad_w = x
+                        .par_chunks(hidden)
+                        .zip(g.par_chunks(hidden))
+                        .fold(
+                            || vec![0f32; hidden],
+                            |mut sum, (x, g)| {
+                                let inverse = self.inverse_rms(x);
+                                for ((s, x), g) in sum.iter_mut().zip(x).zip(g) {
+                                    *s += g * x * inverse;
+                                }
+                                sum
+                            },
+                        )
+                        .reduce(
+                            || vec![0f32; hidden],
+                            |mut a, b| {
+                                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                                a
+                            },
+                        );
+                    Ok(Some(grad_w))
+                })
+            })
+        })?;
+        let grad_w = grad_w
+            .map(|g| Tensor::from_vec(g, weight.shape(), weight.device()))
+            .transpose()?;
+        Ok((
+            Some(Tensor::from_vec(grad_x, x.shape(), x.device())?),
+            grad_w,
+        ))
     }
 }
 
@@ -500,6 +552,19 @@ mod tests {
         let reference = grad_of(&|| composed(&x, &w));
         let diff = max_diff(&fused, &reference);
         assert!(diff < 1e-4, "weight gradients differ by {diff}");
+        // A frozen weight gets no gradient; the input's is the same.
+        let frozen = w.as_tensor().detach();
+        agree(
+            &[2, 5, 8],
+            |x| rms_norm(x, &frozen, 1e-5),
+            |x| composed(x, &frozen),
+        );
+        let x = Var::from_tensor(&x).unwrap();
+        let loss = rms_norm(x.as_tensor(), &frozen, 1e-5)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        assert!(loss.backward().unwrap().get(&frozen).is_none());
     }
 
     #[test]
