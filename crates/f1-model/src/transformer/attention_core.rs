@@ -10,6 +10,8 @@
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+use rten_simd::SimdOp;
+use rten_vecmath::Softmax;
 
 use super::autograd::{cpu_values, with_values};
 use super::dense_product::{serial_product_into, Matrix};
@@ -140,18 +142,7 @@ impl AttentionCore {
                     *s += m;
                 }
             }
-            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
-            for s in scores.iter_mut() {
-                // Masked scores (half of a causal mask) skip the exponential.
-                *s = if *s == f32::NEG_INFINITY {
-                    0.0
-                } else {
-                    (*s - max).exp()
-                };
-                sum += *s;
-            }
-            scores.iter_mut().for_each(|s| *s /= sum);
+            Softmax::new_mut(scores).dispatch();
         }
         Ok(())
     }

@@ -6,6 +6,8 @@
 use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
+use rten_simd::{SimdOp, SimdUnaryOp};
+use rten_vecmath::{Exp, SumExpSub};
 
 use super::dense_product::{product, Matrix};
 use candle_core::quantized::QTensor;
@@ -431,8 +433,7 @@ struct CrossEntropy {
 impl CrossEntropy {
     fn log_sum_exp(row: &[f32]) -> f32 {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let sum: f32 = row.iter().map(|x| (x - max).exp()).sum();
-        max + sum.ln()
+        max + SumExpSub::new(row, max).dispatch().ln()
     }
 
     fn target(&self, row: usize, vocab: usize) -> Result<usize> {
@@ -482,9 +483,9 @@ impl CustomOp1 for CrossEntropy {
                 .enumerate()
                 .try_for_each(|(row, (out, logits))| {
                     let lse = log_sum_exp[row];
-                    for (o, x) in out.iter_mut().zip(logits) {
-                        *o = scale * (x - lse).exp();
-                    }
+                    out.iter_mut().zip(logits).for_each(|(o, x)| *o = x - lse);
+                    Exp {}.map_mut(out);
+                    out.iter_mut().for_each(|o| *o *= scale);
                     out[self.target(row, vocab)?] -= scale;
                     Ok(())
                 })

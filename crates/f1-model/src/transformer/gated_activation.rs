@@ -5,6 +5,9 @@
 //! the largest activations of a block, about eighteen times.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+use rten_simd::SimdUnaryOp;
+use rten_vecmath::{Sigmoid, Tanh};
 
 use super::autograd::{cpu_values, with_values};
 
@@ -26,17 +29,29 @@ impl Activation {
         }
     }
 
-    /// The activation and its derivative at `x`.
-    fn value_and_slope(self, x: f32) -> (f32, f32) {
+    /// The vectorized part of the activation at each of `gate` into `inner`:
+    /// `sigmoid(x)` (SiLU) or `tanh(√(2/π) (x + 0.044715 x³))` (GELU).
+    fn inner(self, gate: &[f32], inner: &mut [f32]) {
         match self {
             Self::Silu => {
-                let sigmoid = 1.0 / (1.0 + (-x).exp());
-                (x * sigmoid, sigmoid * (1.0 + x * (1.0 - sigmoid)))
+                inner.copy_from_slice(gate);
+                Sigmoid {}.map_mut(inner);
             }
             Self::GeluTanh => {
-                const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-                const CUBIC: f32 = 0.044_715;
-                let t = (SQRT_2_OVER_PI * (x + CUBIC * x * x * x)).tanh();
+                for (y, x) in inner.iter_mut().zip(gate) {
+                    *y = SQRT_2_OVER_PI * (x + CUBIC * x * x * x);
+                }
+                Tanh {}.map_mut(inner);
+            }
+        }
+    }
+
+    /// The activation and its derivative at `x`, given [`Self::inner`] at `x`.
+    fn value_and_slope(self, x: f32, inner: f32) -> (f32, f32) {
+        match self {
+            Self::Silu => (x * inner, inner * (1.0 + x * (1.0 - inner))),
+            Self::GeluTanh => {
+                let t = inner;
                 let slope = 0.5 * (1.0 + t)
                     + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * CUBIC * x * x);
                 (0.5 * x * (1.0 + t), slope)
@@ -44,6 +59,9 @@ impl Activation {
         }
     }
 }
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const CUBIC: f32 = 0.044_715;
 
 /// `act(gate) * up`, with its own backward when a CPU input tracks gradients.
 pub fn gated_activation(gate: &Tensor, up: &Tensor, activation: Activation) -> Result<Tensor> {
@@ -56,15 +74,8 @@ pub fn gated_activation(gate: &Tensor, up: &Tensor, activation: Activation) -> R
 
 struct GatedActivation(Activation);
 
-/// Elements per work item of the thread pool.
+/// Elements per work item on the thread pool.
 const CHUNK: usize = 4096;
-
-/// Runs `f(i)` for every element index in `0..len`, in chunks over candle's pool.
-fn for_each_chunk(len: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
-    candle_core::utils::barrier_pool().execute_chunked(len.div_ceil(CHUNK), |items| {
-        f(items.start * CHUNK..(items.end * CHUNK).min(len))
-    });
-}
 
 impl CustomOp2 for GatedActivation {
     fn name(&self) -> &'static str {
@@ -87,13 +98,14 @@ impl CustomOp2 for GatedActivation {
         }
         let (g, u) = (cpu_values(gate, gate_layout)?, cpu_values(up, up_layout)?);
         let mut out = vec![0f32; g.len()];
-        let out_ptr = out.as_mut_ptr() as usize;
-        for_each_chunk(g.len(), |range| {
-            for i in range {
-                // SAFETY: chunks are disjoint and inside `out`.
-                unsafe { *(out_ptr as *mut f32).add(i) = self.0.value_and_slope(g[i]).0 * u[i] };
-            }
-        });
+        out.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
+            .for_each(|(out, (g, u))| {
+                self.0.inner(g, out);
+                for ((y, x), u) in out.iter_mut().zip(g).zip(u) {
+                    *y = self.0.value_and_slope(*x, *y).0 * u;
+                }
+            });
         Ok((CpuStorage::F32(out), gate_layout.shape().clone()))
     }
 
@@ -107,23 +119,22 @@ impl CustomOp2 for GatedActivation {
         let len = gate.elem_count();
         let mut grad_gate = vec![0f32; len];
         let mut grad_up = vec![0f32; len];
-        let (gate_ptr, up_ptr) = (
-            grad_gate.as_mut_ptr() as usize,
-            grad_up.as_mut_ptr() as usize,
-        );
         with_values(gate, |g| {
             with_values(up, |u| {
                 with_values(grad, |d| {
-                    for_each_chunk(len, |range| {
-                        for i in range {
-                            let (value, slope) = self.0.value_and_slope(g[i]);
-                            // SAFETY: chunks are disjoint and inside both outputs.
-                            unsafe {
-                                *(gate_ptr as *mut f32).add(i) = d[i] * u[i] * slope;
-                                *(up_ptr as *mut f32).add(i) = d[i] * value;
+                    grad_gate
+                        .par_chunks_mut(CHUNK)
+                        .zip(grad_up.par_chunks_mut(CHUNK))
+                        .zip(g.par_chunks(CHUNK))
+                        .zip(u.par_chunks(CHUNK).zip(d.par_chunks(CHUNK)))
+                        .for_each(|(((grad_gate, grad_up), g), (u, d))| {
+                            self.0.inner(g, grad_gate);
+                            for i in 0..g.len() {
+                                let (value, slope) = self.0.value_and_slope(g[i], grad_gate[i]);
+                                grad_gate[i] = d[i] * u[i] * slope;
+                                grad_up[i] = d[i] * value;
                             }
-                        }
-                    });
+                        });
                     Ok(())
                 })
             })
