@@ -194,5 +194,17 @@ mod tests {
             product(am, bm, 1.0).is_err(),
             "(5, 7) · (3, 7) has no product"
         );
+        // Columns 2..5 of `a` as a strided view equal the same columns copied out.
+        let block: Vec<f32> = a.chunks(7).flat_map(|row| row[2..5].to_vec()).collect();
+        let strided = Matrix::strided(&a[2..], 5, 3, 7).unwrap();
+        let copied = Matrix::new(&block, 5, 3).unwrap();
+        assert_eq!(
+            product(strided.t(), cm, 1.0).unwrap(),
+            product(copied.t(), cm, 1.0).unwrap()
+        );
+        assert!(
+            Matrix::strided(&a[5..], 5, 3, 7).is_err(),
+            "the last row would run past the values"
+        );
     }
 }
