@@ -68,15 +68,20 @@ struct AttentionCore {
     heads: Heads,
     batch: usize,
     tokens: usize,
+    /// (table_rows, tokens, head_dim / 2) each.
     cos: Vec<f32>,
     sin: Vec<f32>,
+    /// 1 (every batch row at the same positions) or batch.
     table_rows: usize,
     interleaved: bool,
+    /// (mask_rows, tokens, tokens), additive.
     mask: Option<Vec<f32>>,
+    /// 1 (the same mask for every batch row) or batch.
     mask_rows: usize,
 }
 
-/// One (row, key-value head) pair's inputs: rows of `values` at `row_stride`.
+/// One head's tokens in one batch row: `values` from the first token's first
+/// element on, each token `row_stride` after the one before.
 #[derive(Clone, Copy)]
 struct HeadRows<'a> {
     values: &'a [f32],
@@ -182,7 +187,6 @@ impl AttentionCore {
     /// The backward pass of one (row, key-value head): the gradients of its
     /// group's queries (group, tokens, head_dim), its keys and its values
     /// (tokens, head_dim) each.
-    #[allow(clippy::too_many_arguments)]
     fn backward_unit(
         &self,
         inputs: [&[f32]; 3],
@@ -288,6 +292,21 @@ impl AttentionCore {
                 "attention core: q {q:?}, k {k:?}, v {v:?} do not fit {heads} heads, \
                  {kv_heads} key-value heads of {head_dim}"
             );
+        }
+        let table = self.table_rows * t * head_dim / 2;
+        if self.cos.len() != table || self.sin.len() != table {
+            candle_core::bail!(
+                "attention core: RoPE tables of {} values, expected {table}",
+                self.cos.len()
+            );
+        }
+        if let Some(mask) = &self.mask {
+            if mask.len() != self.mask_rows * t * t {
+                candle_core::bail!(
+                    "attention core: a mask of {} values for {t} tokens",
+                    mask.len()
+                );
+            }
         }
         Ok(())
     }
@@ -479,7 +498,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_inputs_that_do_not_fit_the_heads() {
+    fn rejects_inputs_that_do_not_fit_the_heads_mask_or_tables() {
         let heads = Heads {
             heads: 4,
             kv_heads: 2,
@@ -497,5 +516,19 @@ mod tests {
         let k = random(&[1, 3, 8], 2);
         let error = attention_core(&q, &k, &k, heads, rotation, None).unwrap_err();
         assert!(error.to_string().contains("do not fit"), "{error}");
+        // A mask for a different number of positions.
+        let k = random(&[1, 3, 16], 2);
+        let mask = padded_causal_mask(4, &[0]);
+        let error = attention_core(&q, &k, &k, heads, rotation, Some(&mask)).unwrap_err();
+        assert!(error.to_string().contains("mask of 16 values"), "{error}");
+        // Tables for fewer tokens than the input has.
+        let short = random(&[2, 4], 3);
+        let rotation = Rotation {
+            cos: &short,
+            sin: &short,
+            interleaved: true,
+        };
+        let error = attention_core(&q, &k, &k, heads, rotation, None).unwrap_err();
+        assert!(error.to_string().contains("RoPE tables"), "{error}");
     }
 }
