@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use rten_simd::SimdOp;
 use rten_vecmath::Softmax;
 
-use super::autograd::{cpu_values, with_values};
+use super::autograd::{cpu_values, values};
 use super::dense_product::{serial_product_into, Matrix};
 
 /// The heads of one attention layer.
@@ -354,22 +354,16 @@ impl CustomOp3 for AttentionCore {
         let mut grad_q = vec![0f32; q.elem_count()];
         let mut grad_k = vec![0f32; k.elem_count()];
         let mut grad_v = vec![0f32; v.elem_count()];
-        with_values(q, |q| {
-            with_values(k, |k| {
-                with_values(v, |v| {
-                    with_values(grad, |grad| {
-                        grad_q
-                            .par_chunks_mut(self.group() * t * d)
-                            .zip(grad_k.par_chunks_mut(t * d))
-                            .zip(grad_v.par_chunks_mut(t * d))
-                            .enumerate()
-                            .try_for_each(|(unit, ((gq, gk), gv))| {
-                                self.backward_unit([q, k, v], grad, unit, gq, gk, gv)
-                            })
-                    })
-                })
-            })
-        })?;
+        let grad = grad.contiguous()?;
+        let (qs, ks, vs, g) = (values(q)?, values(k)?, values(v)?, values(&grad)?);
+        grad_q
+            .par_chunks_mut(self.group() * t * d)
+            .zip(grad_k.par_chunks_mut(t * d))
+            .zip(grad_v.par_chunks_mut(t * d))
+            .enumerate()
+            .try_for_each(|(unit, ((gq, gk), gv))| {
+                self.backward_unit([&qs, &ks, &vs], &g, unit, gq, gk, gv)
+            })?;
         let kv_heads = self.heads.kv_heads;
         let tensor =
             |values: Vec<f32>, like: &Tensor| Tensor::from_vec(values, like.shape(), like.device());

@@ -11,7 +11,9 @@ use rten_vecmath::{Exp, SumExpSub};
 
 use super::dense_product::{product, Matrix};
 use candle_core::quantized::QTensor;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Storage, StorageRef, Tensor, D,
+};
 
 /// Runs `f` on a CPU storage viewed as a tensor and returns the result's storage.
 fn on_cpu(
@@ -33,16 +35,37 @@ pub(crate) fn cpu_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result
     }
 }
 
-/// A CPU f32 tensor's values (made contiguous first if need be), borrowed for `f`.
-pub(crate) fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (candle_core::Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) => {
-            f(&values[start..end])
+/// A contiguous f32 CPU tensor's values, readable while the guard lives.
+pub(crate) struct Values<'a> {
+    storage: StorageRef<'a>,
+    range: std::ops::Range<usize>,
+}
+
+impl std::ops::Deref for Values<'_> {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        match &*self.storage {
+            Storage::Cpu(CpuStorage::F32(values)) => &values[self.range.clone()],
+            _ => unreachable!("`values` accepts only f32 CPU storage"),
         }
-        _ => candle_core::bail!("expected a contiguous f32 CPU tensor"),
     }
+}
+
+/// The values of `t`, a contiguous f32 CPU tensor (a custom op's inputs are
+/// made contiguous before it runs; a gradient may need `contiguous()` first).
+pub(crate) fn values(t: &Tensor) -> Result<Values<'_>> {
+    let (storage, layout) = t.storage_and_layout();
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("expected a contiguous tensor");
+    };
+    if !matches!(&*storage, Storage::Cpu(CpuStorage::F32(_))) {
+        candle_core::bail!("expected an f32 CPU tensor");
+    }
+    Ok(Values {
+        storage,
+        range: start..end,
+    })
 }
 
 /// `input`'s shape with its last dimension replaced by `last` (a projection's
@@ -120,27 +143,24 @@ impl CustomOp1 for FrozenMatmul {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (output, input) = self.weight.dims()?;
         let x = cpu_values(storage, layout)?;
-        let y = with_values(&self.weight.dense()?, |w| {
-            product(
-                Matrix::new(x, x.len() / input, input)?,
-                Matrix::new(w, output, input)?.t(),
-                1.0,
-            )
-        })?;
+        let weight = self.weight.dense()?.contiguous()?;
+        let y = product(
+            Matrix::new(x, x.len() / input, input)?,
+            Matrix::new(&values(&weight)?, output, input)?.t(),
+            1.0,
+        )?;
         Ok((CpuStorage::F32(y), with_last_dim(layout.shape(), output)))
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (output, input) = self.weight.dims()?;
-        let x_grad = with_values(&self.weight.dense()?, |w| {
-            with_values(grad, |g| {
-                product(
-                    Matrix::new(g, g.len() / output, output)?,
-                    Matrix::new(w, output, input)?,
-                    1.0,
-                )
-            })
-        })?;
+        let (weight, grad) = (self.weight.dense()?.contiguous()?, grad.contiguous()?);
+        let g = values(&grad)?;
+        let x_grad = product(
+            Matrix::new(&g, g.len() / output, output)?,
+            Matrix::new(&values(&weight)?, output, input)?,
+            1.0,
+        )?;
         Ok(Some(Tensor::from_vec(x_grad, x.shape(), x.device())?))
     }
 }
@@ -189,12 +209,11 @@ impl CustomOp2 for TrainedMatmul {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (output, input) = weight.dims2()?;
         let rows = x.elem_count() / input;
-        let (grad_x, grad_w) = with_values(grad, |g| {
-            let g = Matrix::new(g, rows, output)?;
-            let grad_x = with_values(weight, |w| product(g, Matrix::new(w, output, input)?, 1.0))?;
-            let grad_w = with_values(x, |x| product(g.t(), Matrix::new(x, rows, input)?, 1.0))?;
-            Ok((grad_x, grad_w))
-        })?;
+        let grad = grad.contiguous()?;
+        let g = values(&grad)?;
+        let g = Matrix::new(&g, rows, output)?;
+        let grad_x = product(g, Matrix::new(&values(weight)?, output, input)?, 1.0)?;
+        let grad_w = product(g.t(), Matrix::new(&values(x)?, rows, input)?, 1.0)?;
         Ok((
             Some(Tensor::from_vec(grad_x, x.shape(), x.device())?),
             Some(Tensor::from_vec(grad_w, (output, input), x.device())?),
@@ -291,55 +310,48 @@ impl CustomOp2 for RmsNorm {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let hidden = weight.elem_count();
         let mut grad_x = vec![0f32; x.elem_count()];
-        let grad_w = with_values(x, |x| {
-            with_values(weight, |w| {
-                with_values(grad, |g| {
-                    // dx = (g w - x̂ mean(g w x̂)) / rms, with x̂ = x / rms.
-                    grad_x
-                        .par_chunks_mut(hidden)
-                        .zip(x.par_chunks(hidden).zip(g.par_chunks(hidden)))
-                        .for_each(|(dx, (x, g))| {
-                            let inverse = self.inverse_rms(x);
-                            let mean = x
-                                .iter()
-                                .zip(g)
-                                .zip(w)
-                                .map(|((x, g), w)| g * w * x)
-                                .sum::<f32>()
-                                * inverse
-                                / hidden as f32;
-                            for (((dx, x), g), w) in dx.iter_mut().zip(x).zip(g).zip(w) {
-                                *dx = (g * w - x * inverse * mean) * inverse;
-                            }
-                        });
-                    if !weight.track_op() {
-                        return Ok(None);
-                    }
-                    // dw = the sum over rows of g x̂.
-                    let grad_w = x
-                        .par_chunks(hidden)
-                        .zip(g.par_chunks(hidden))
-                        .fold(
-                            || vec![0f32; hidden],
-                            |mut sum, (x, g)| {
-                                let inverse = self.inverse_rms(x);
-                                for ((s, x), g) in sum.iter_mut().zip(x).zip(g) {
-                                    *s += g * x * inverse;
-                                }
-                                sum
-                            },
-                        )
-                        .reduce(
-                            || vec![0f32; hidden],
-                            |mut a, b| {
-                                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                                a
-                            },
-                        );
-                    Ok(Some(grad_w))
-                })
-            })
-        })?;
+        let grad_tensor = grad.contiguous()?;
+        let (xs, w, g) = (values(x)?, values(weight)?, values(&grad_tensor)?);
+        // dx = (g w - x̂ mean(g w x̂)) / rms, with x̂ = x / rms.
+        grad_x
+            .par_chunks_mut(hidden)
+            .zip(xs.par_chunks(hidden).zip(g.par_chunks(hidden)))
+            .for_each(|(dx, (x, g))| {
+                let inverse = self.inverse_rms(x);
+                let mean = x
+                    .iter()
+                    .zip(g)
+                    .zip(w.iter())
+                    .map(|((x, g), w)| g * w * x)
+                    .sum::<f32>()
+                    * inverse
+                    / hidden as f32;
+                for (((dx, x), g), w) in dx.iter_mut().zip(x).zip(g).zip(w.iter()) {
+                    *dx = (g * w - x * inverse * mean) * inverse;
+                }
+            });
+        // dw = the sum over rows of g x̂, when the weight is trained.
+        let grad_w = weight.track_op().then(|| {
+            xs.par_chunks(hidden)
+                .zip(g.par_chunks(hidden))
+                .fold(
+                    || vec![0f32; hidden],
+                    |mut sum, (x, g)| {
+                        let inverse = self.inverse_rms(x);
+                        for ((s, x), g) in sum.iter_mut().zip(x).zip(g) {
+                            *s += g * x * inverse;
+                        }
+                        sum
+                    },
+                )
+                .reduce(
+                    || vec![0f32; hidden],
+                    |mut a, b| {
+                        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                        a
+                    },
+                )
+        });
         let grad_w = grad_w
             .map(|g| Tensor::from_vec(g, weight.shape(), weight.device()))
             .transpose()?;
@@ -473,23 +485,22 @@ impl CustomOp1 for CrossEntropy {
         let (rows, vocab) = logits.dims2()?;
         let scale = grad.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
         let mut out = vec![0f32; rows * vocab];
-        with_values(logits, |logits| {
-            let log_sum_exp = match self.log_sum_exp.get() {
-                Some(lse) => lse.clone(),
-                None => logits.par_chunks(vocab).map(Self::log_sum_exp).collect(),
-            };
-            out.par_chunks_mut(vocab)
-                .zip(logits.par_chunks(vocab))
-                .enumerate()
-                .try_for_each(|(row, (out, logits))| {
-                    let lse = log_sum_exp[row];
-                    out.iter_mut().zip(logits).for_each(|(o, x)| *o = x - lse);
-                    Exp {}.map_mut(out);
-                    out.iter_mut().for_each(|o| *o *= scale);
-                    out[self.target(row, vocab)?] -= scale;
-                    Ok(())
-                })
-        })?;
+        let xs = values(logits)?;
+        let log_sum_exp = match self.log_sum_exp.get() {
+            Some(lse) => lse.clone(),
+            None => xs.par_chunks(vocab).map(Self::log_sum_exp).collect(),
+        };
+        out.par_chunks_mut(vocab)
+            .zip(xs.par_chunks(vocab))
+            .enumerate()
+            .try_for_each(|(row, (out, logits))| {
+                let lse = log_sum_exp[row];
+                out.iter_mut().zip(logits).for_each(|(o, x)| *o = x - lse);
+                Exp {}.map_mut(out);
+                out.iter_mut().for_each(|o| *o *= scale);
+                out[self.target(row, vocab)?] -= scale;
+                Ok::<_, candle_core::Error>(())
+            })?;
         Ok(Some(Tensor::from_vec(out, (rows, vocab), logits.device())?))
     }
 }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use rten_simd::SimdUnaryOp;
 use rten_vecmath::{Sigmoid, Tanh};
 
-use super::autograd::{cpu_values, with_values};
+use super::autograd::{cpu_values, values};
 
 /// The gate's activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,26 +119,21 @@ impl CustomOp2 for GatedActivation {
         let len = gate.elem_count();
         let mut grad_gate = vec![0f32; len];
         let mut grad_up = vec![0f32; len];
-        with_values(gate, |g| {
-            with_values(up, |u| {
-                with_values(grad, |d| {
-                    grad_gate
-                        .par_chunks_mut(CHUNK)
-                        .zip(grad_up.par_chunks_mut(CHUNK))
-                        .zip(g.par_chunks(CHUNK))
-                        .zip(u.par_chunks(CHUNK).zip(d.par_chunks(CHUNK)))
-                        .for_each(|(((grad_gate, grad_up), g), (u, d))| {
-                            self.0.inner(g, grad_gate);
-                            for i in 0..g.len() {
-                                let (value, slope) = self.0.value_and_slope(g[i], grad_gate[i]);
-                                grad_gate[i] = d[i] * u[i] * slope;
-                                grad_up[i] = d[i] * value;
-                            }
-                        });
-                    Ok(())
-                })
-            })
-        })?;
+        let grad = grad.contiguous()?;
+        let (g, u, d) = (values(gate)?, values(up)?, values(&grad)?);
+        grad_gate
+            .par_chunks_mut(CHUNK)
+            .zip(grad_up.par_chunks_mut(CHUNK))
+            .zip(g.par_chunks(CHUNK))
+            .zip(u.par_chunks(CHUNK).zip(d.par_chunks(CHUNK)))
+            .for_each(|(((grad_gate, grad_up), g), (u, d))| {
+                self.0.inner(g, grad_gate);
+                for i in 0..g.len() {
+                    let (value, slope) = self.0.value_and_slope(g[i], grad_gate[i]);
+                    grad_gate[i] = d[i] * u[i] * slope;
+                    grad_up[i] = d[i] * value;
+                }
+            });
         let shape = gate.shape();
         Ok((
             Some(Tensor::from_vec(grad_gate, shape, gate.device())?),

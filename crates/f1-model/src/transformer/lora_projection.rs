@@ -10,7 +10,7 @@
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::autograd::{cpu_values, with_last_dim, with_values, FrozenWeight};
+use super::autograd::{cpu_values, values, with_last_dim, FrozenWeight};
 use super::dense_product::{product, product_into, Matrix};
 use super::linear::Lora;
 
@@ -51,20 +51,6 @@ fn dropped<'a>(x: &'a [f32], mask: Option<&[f32]>) -> std::borrow::Cow<'a, [f32]
     }
 }
 
-impl LoraProjection {
-    /// Runs `f` with the dense base weight's values and the mask's, if any.
-    fn with_weight_and_mask<R>(
-        &self,
-        f: impl FnOnce(&[f32], Option<&[f32]>) -> Result<R>,
-    ) -> Result<R> {
-        let weight = self.weight.dense()?;
-        with_values(&weight, |w| match &self.mask {
-            Some(mask) => with_values(mask, |m| f(w, Some(m))),
-            None => f(w, None),
-        })
-    }
-}
-
 impl CustomOp3 for LoraProjection {
     fn name(&self) -> &'static str {
         "lora-projection"
@@ -84,19 +70,18 @@ impl CustomOp3 for LoraProjection {
         let x = cpu_values(x, x_layout)?;
         let rows = x.len() / input;
         let (a, b) = (cpu_values(a, a_layout)?, cpu_values(b, b_layout)?);
-        let y = self.with_weight_and_mask(|w, mask| {
-            let xm = Matrix::new(x, rows, input)?;
-            let mut y = product(xm, Matrix::new(w, output, input)?.t(), 1.0)?;
-            let dropped = dropped(x, mask);
-            let u = product(
-                Matrix::new(&dropped, rows, input)?,
-                Matrix::new(a, rank, input)?.t(),
-                self.scale as f32,
-            )?;
-            let um = Matrix::new(&u, rows, rank)?;
-            product_into(&mut y, true, um, Matrix::new(b, output, rank)?.t(), 1.0)?;
-            Ok(y)
-        })?;
+        let weight = self.weight.dense()?.contiguous()?;
+        let mask = self.mask.as_ref().map(values).transpose()?;
+        let xm = Matrix::new(x, rows, input)?;
+        let mut y = product(xm, Matrix::new(&values(&weight)?, output, input)?.t(), 1.0)?;
+        let dropped = dropped(x, mask.as_deref());
+        let u = product(
+            Matrix::new(&dropped, rows, input)?,
+            Matrix::new(a, rank, input)?.t(),
+            self.scale as f32,
+        )?;
+        let um = Matrix::new(&u, rows, rank)?;
+        product_into(&mut y, true, um, Matrix::new(b, output, rank)?.t(), 1.0)?;
         Ok((CpuStorage::F32(y), with_last_dim(x_layout.shape(), output)))
     }
 
@@ -112,39 +97,29 @@ impl CustomOp3 for LoraProjection {
         let output = b.dim(0)?;
         let rows = x.elem_count() / input;
         let scale = self.scale as f32;
-        let (grad_x, grad_a, grad_b) = self.with_weight_and_mask(|w, mask| {
-            with_values(x, |x| {
-                with_values(a, |a| {
-                    with_values(b, |b| {
-                        with_values(grad, |g| {
-                            let dropped = dropped(x, mask);
-                            let xd = Matrix::new(&dropped, rows, input)?;
-                            let g = Matrix::new(g, rows, output)?;
-                            let am = Matrix::new(a, rank, input)?;
-                            // u = dropout(x) A^T; y = x W^T + s u B^T.
-                            let u = product(xd, am.t(), 1.0)?;
-                            let grad_b = product(g.t(), Matrix::new(&u, rows, rank)?, scale)?;
-                            let grad_u = product(g, Matrix::new(b, output, rank)?, scale)?;
-                            let grad_u = Matrix::new(&grad_u, rows, rank)?;
-                            let grad_a = product(grad_u.t(), xd, 1.0)?;
-                            let mut grad_x = product(g, Matrix::new(w, output, input)?, 1.0)?;
-                            match mask {
-                                Some(mask) => {
-                                    let through_adapter = product(grad_u, am, 1.0)?;
-                                    for ((dx, t), m) in
-                                        grad_x.iter_mut().zip(&through_adapter).zip(mask)
-                                    {
-                                        *dx += t * m;
-                                    }
-                                }
-                                None => product_into(&mut grad_x, true, grad_u, am, 1.0)?,
-                            }
-                            Ok((grad_x, grad_a, grad_b))
-                        })
-                    })
-                })
-            })
-        })?;
+        let (weight, grad) = (self.weight.dense()?.contiguous()?, grad.contiguous()?);
+        let mask = self.mask.as_ref().map(values).transpose()?;
+        let (xs, a, b, g) = (values(x)?, values(a)?, values(b)?, values(&grad)?);
+        let dropped = dropped(&xs, mask.as_deref());
+        let xd = Matrix::new(&dropped, rows, input)?;
+        let g = Matrix::new(&g, rows, output)?;
+        let am = Matrix::new(&a, rank, input)?;
+        // u = dropout(x) A^T; y = x W^T + s u B^T.
+        let u = product(xd, am.t(), 1.0)?;
+        let grad_b = product(g.t(), Matrix::new(&u, rows, rank)?, scale)?;
+        let grad_u = product(g, Matrix::new(&b, output, rank)?, scale)?;
+        let grad_u = Matrix::new(&grad_u, rows, rank)?;
+        let grad_a = product(grad_u.t(), xd, 1.0)?;
+        let mut grad_x = product(g, Matrix::new(&values(&weight)?, output, input)?, 1.0)?;
+        match mask.as_deref() {
+            Some(mask) => {
+                let through_adapter = product(grad_u, am, 1.0)?;
+                for ((dx, t), m) in grad_x.iter_mut().zip(&through_adapter).zip(mask) {
+                    *dx += t * m;
+                }
+            }
+            None => product_into(&mut grad_x, true, grad_u, am, 1.0)?,
+        }
         let device = x.device();
         Ok((
             Some(Tensor::from_vec(grad_x, x.shape(), device)?),
