@@ -88,6 +88,15 @@ struct HeadRows<'a> {
     row_stride: usize,
 }
 
+/// What the heads of one (batch row, key-value head) share: their rotated keys
+/// (tokens, head_dim) and their values.
+struct KeyValueUnit<'a> {
+    row: usize,
+    kv: usize,
+    keys: Vec<f32>,
+    values: Matrix<'a>,
+}
+
 impl AttentionCore {
     fn group(&self) -> usize {
         self.heads.heads / self.heads.kv_heads
@@ -100,6 +109,65 @@ impl AttentionCore {
             values: &x[(row * self.tokens * count + head) * d..],
             row_stride: count * d,
         }
+    }
+
+    /// Head `head` of batch row `row` in a (batch, tokens, count * head_dim)
+    /// input, as a (tokens, head_dim) matrix.
+    fn head_matrix<'a>(
+        &self,
+        x: &'a [f32],
+        row: usize,
+        head: usize,
+        count: usize,
+    ) -> Result<Matrix<'a>> {
+        let rows = self.head_rows(x, row, head, count);
+        Matrix::strided(
+            rows.values,
+            self.tokens,
+            self.heads.head_dim,
+            rows.row_stride,
+        )
+    }
+
+    /// Unit `unit`'s batch row, key-value head, rotated keys and values.
+    fn key_value_unit<'a>(&self, k: &[f32], v: &'a [f32], unit: usize) -> Result<KeyValueUnit<'a>> {
+        let kv_heads = self.heads.kv_heads;
+        let (row, kv) = (unit / kv_heads, unit % kv_heads);
+        let mut keys = vec![0f32; self.tokens * self.heads.head_dim];
+        self.rotate(self.head_rows(k, row, kv, kv_heads), row, 1.0, &mut keys);
+        Ok(KeyValueUnit {
+            row,
+            kv,
+            keys,
+            values: self.head_matrix(v, row, kv, kv_heads)?,
+        })
+    }
+
+    /// Head `j` of `unit`'s group: its rotated queries into `queries` and its
+    /// attention weights into `weights`; returns the head's index.
+    fn head_weights(
+        &self,
+        q: &[f32],
+        unit: &KeyValueUnit,
+        j: usize,
+        queries: &mut [f32],
+        weights: &mut [f32],
+    ) -> Result<usize> {
+        let head = unit.kv * self.group() + j;
+        let rows = self.head_rows(q, unit.row, head, self.heads.heads);
+        self.rotate(rows, unit.row, 1.0, queries);
+        self.weights(queries, &unit.keys, unit.row, weights)?;
+        Ok(head)
+    }
+
+    /// Rotates contiguous (tokens, head_dim) gradients of batch row `row` back
+    /// into `out`: a rotation's gradient is the inverse rotation.
+    fn rotate_back(&self, rotated: &[f32], row: usize, out: &mut [f32]) {
+        let rows = HeadRows {
+            values: rotated,
+            row_stride: self.heads.head_dim,
+        };
+        self.rotate(rows, row, -1.0, out);
     }
 
     /// Rotates `rows` (tokens, head_dim) of batch row `row` into `out`
@@ -162,24 +230,13 @@ impl AttentionCore {
         unit: usize,
         out: &mut [f32],
     ) -> Result<()> {
-        let Heads {
-            heads,
-            kv_heads,
-            head_dim: d,
-            ..
-        } = self.heads;
-        let (row, kv) = (unit / kv_heads, unit % kv_heads);
-        let t = self.tokens;
-        let mut keys = vec![0f32; t * d];
-        self.rotate(self.head_rows(k, row, kv, kv_heads), row, 1.0, &mut keys);
-        let values = self.head_rows(v, row, kv, kv_heads);
-        let values = Matrix::strided(values.values, t, d, values.row_stride)?;
+        let (t, d) = (self.tokens, self.heads.head_dim);
+        let unit = self.key_value_unit(k, v, unit)?;
         let (mut queries, mut weights) = (vec![0f32; t * d], vec![0f32; t * t]);
         for (j, out) in out.chunks_exact_mut(t * d).enumerate() {
-            let head = kv * self.group() + j;
-            self.rotate(self.head_rows(q, row, head, heads), row, 1.0, &mut queries);
-            self.weights(&queries, &keys, row, &mut weights)?;
-            serial_product_into(out, false, Matrix::new(&weights, t, t)?, values, 1.0)?;
+            self.head_weights(q, &unit, j, &mut queries, &mut weights)?;
+            let weights = Matrix::new(&weights, t, t)?;
+            serial_product_into(out, false, weights, unit.values, 1.0)?;
         }
         Ok(())
     }
@@ -197,33 +254,20 @@ impl AttentionCore {
         grad_v: &mut [f32],
     ) -> Result<()> {
         let [q, k, v] = inputs;
-        let Heads {
-            heads,
-            kv_heads,
-            head_dim: d,
-            scale,
-        } = self.heads;
-        let (row, kv) = (unit / kv_heads, unit % kv_heads);
-        let t = self.tokens;
-        let mut keys = vec![0f32; t * d];
-        self.rotate(self.head_rows(k, row, kv, kv_heads), row, 1.0, &mut keys);
-        let values = self.head_rows(v, row, kv, kv_heads);
-        let values = Matrix::strided(values.values, t, d, values.row_stride)?;
+        let (t, d, scale) = (self.tokens, self.heads.head_dim, self.heads.scale);
+        let unit = self.key_value_unit(k, v, unit)?;
         let mut queries = vec![0f32; t * d];
         let mut weights = vec![0f32; t * t];
         let mut grad_scores = vec![0f32; t * t];
         let mut grad_rotated = vec![0f32; t * d];
         let mut grad_keys = vec![0f32; t * d];
         for (j, grad_q) in grad_q.chunks_exact_mut(t * d).enumerate() {
-            let head = kv * self.group() + j;
-            self.rotate(self.head_rows(q, row, head, heads), row, 1.0, &mut queries);
-            self.weights(&queries, &keys, row, &mut weights)?;
-            let grad_out = self.head_rows(grad, row, head, heads);
-            let grad_out = Matrix::strided(grad_out.values, t, d, grad_out.row_stride)?;
+            let head = self.head_weights(q, &unit, j, &mut queries, &mut weights)?;
+            let grad_out = self.head_matrix(grad, unit.row, head, self.heads.heads)?;
             let weights_matrix = Matrix::new(&weights, t, t)?;
             // dV += Pᵀ dO; dP = dO Vᵀ.
             serial_product_into(grad_v, j > 0, weights_matrix.t(), grad_out, 1.0)?;
-            serial_product_into(&mut grad_scores, false, grad_out, values.t(), 1.0)?;
+            serial_product_into(&mut grad_scores, false, grad_out, unit.values.t(), 1.0)?;
             // dS = P (dP - rowsum(dP P)), the softmax's backward.
             for (ds, p) in grad_scores.chunks_exact_mut(t).zip(weights.chunks_exact(t)) {
                 let dot: f32 = ds.iter().zip(p).map(|(g, p)| g * p).sum();
@@ -231,31 +275,13 @@ impl AttentionCore {
             }
             let grad_scores = Matrix::new(&grad_scores, t, t)?;
             // dQ = scale dS K, dK += scale dSᵀ Q, both still rotated.
-            serial_product_into(
-                &mut grad_rotated,
-                false,
-                grad_scores,
-                Matrix::new(&keys, t, d)?,
-                scale,
-            )?;
-            let rotated = HeadRows {
-                values: &grad_rotated,
-                row_stride: d,
-            };
-            self.rotate(rotated, row, -1.0, grad_q);
-            serial_product_into(
-                &mut grad_keys,
-                j > 0,
-                grad_scores.t(),
-                Matrix::new(&queries, t, d)?,
-                scale,
-            )?;
+            let keys = Matrix::new(&unit.keys, t, d)?;
+            serial_product_into(&mut grad_rotated, false, grad_scores, keys, scale)?;
+            self.rotate_back(&grad_rotated, unit.row, grad_q);
+            let queries = Matrix::new(&queries, t, d)?;
+            serial_product_into(&mut grad_keys, j > 0, grad_scores.t(), queries, scale)?;
         }
-        let rotated = HeadRows {
-            values: &grad_keys,
-            row_stride: d,
-        };
-        self.rotate(rotated, row, -1.0, grad_k);
+        self.rotate_back(&grad_keys, unit.row, grad_k);
         Ok(())
     }
 

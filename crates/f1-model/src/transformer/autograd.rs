@@ -486,10 +486,9 @@ impl CustomOp1 for CrossEntropy {
         let scale = grad.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
         let mut out = vec![0f32; rows * vocab];
         let xs = values(logits)?;
-        let log_sum_exp = match self.log_sum_exp.get() {
-            Some(lse) => lse.clone(),
-            None => xs.par_chunks(vocab).map(Self::log_sum_exp).collect(),
-        };
+        let log_sum_exp = self.log_sum_exp.get().ok_or_else(|| {
+            candle_core::Error::Msg("cross entropy: backward before forward".into())
+        })?;
         out.par_chunks_mut(vocab)
             .zip(xs.par_chunks(vocab))
             .enumerate()

@@ -185,9 +185,7 @@ impl Attention {
             .reshape((batch, tokens, self.heads * self.head_dim))?;
         self.o.forward(&out, seed)
     }
-}
 
-impl Attention {
     /// A training pass on the CPU over whole sequences: the attention between
     /// the projections is one autograd node (see `attention_core`).
     fn forward_training(
