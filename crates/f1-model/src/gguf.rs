@@ -47,7 +47,8 @@ impl GgufMetadata {
         }
     }
 
-    fn value(&self, key: &str) -> Result<&Value> {
+    /// One key's raw value.
+    pub fn value(&self, key: &str) -> Result<&Value> {
         self.content
             .metadata
             .get(key)

@@ -1,4 +1,5 @@
-//! Writing GGUF files (candle's writer): merged fine-tuned models, and tiny
+//! Writing GGUF files (candle's writer): merged and fully fine-tuned models, with
+//! a GGUF base's metadata or the metadata of a Hugging Face folder, and tiny
 //! random-weight models for tests, each with a real model's tokenizer metadata.
 
 use std::io::Write;
@@ -13,7 +14,8 @@ use rand::{Rng, SeedableRng};
 use crate::error::{Error, Result};
 use crate::gguf::GgufMetadata;
 use crate::staged::write_staged;
-use crate::transformer::{Architecture, Transformer};
+use crate::tokenizer::to_gguf::tokenizer_metadata;
+use crate::transformer::{Architecture, Transformer, TransformerConfig};
 
 /// A GGUF file being assembled: metadata first, then tensors.
 pub struct GgufWriter {
@@ -22,6 +24,14 @@ pub struct GgufWriter {
 }
 
 impl GgufWriter {
+    /// Starts from `metadata` and no tensors.
+    pub fn new(metadata: Vec<(String, Value)>) -> Self {
+        Self {
+            metadata,
+            tensors: Vec::new(),
+        }
+    }
+
     /// Starts from every metadata key of `source` (architecture, tokenizer, chat
     /// template) and no tensors.
     pub fn from_source(source: &GgufMetadata) -> Self {
@@ -32,10 +42,31 @@ impl GgufWriter {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         metadata.sort_by(|a, b| a.0.cmp(&b.0));
-        Self {
-            metadata,
-            tensors: Vec::new(),
+        Self::new(metadata)
+    }
+
+    /// The metadata llama.cpp's converter writes for the Hugging Face folder `dir`
+    /// holding a model of shape `config`: the architecture's keys and the
+    /// tokenizer's (byte-level BPE only; see [`tokenizer_metadata`]).
+    pub fn for_hugging_face(dir: &Path, config: &TransformerConfig) -> Result<Self> {
+        if config.architecture == Architecture::Gemma3 && config.sliding_pattern != 6 {
+            return Err(Error::HuggingFace {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "a global layer every {} layers: GGUF's gemma3 fixes it at 6",
+                    config.sliding_pattern
+                ),
+            });
         }
+        let mut metadata = config.gguf_metadata();
+        metadata.extend(tokenizer_metadata(dir, config.vocab_size)?);
+        let name = std::path::absolute(dir)
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "model".into());
+        metadata.push(("general.name".into(), Value::String(name)));
+        metadata.push(("general.quantization_version".into(), Value::U32(2)));
+        Ok(Self::new(metadata))
     }
 
     /// Sets (or replaces) one metadata key.
@@ -115,15 +146,15 @@ pub fn gguf_tensor_name(hugging_face: &str) -> Option<String> {
     Some(format!("blk.{index}.{gguf}.weight"))
 }
 
-/// Writes `model`'s weights in GGUF with `source`'s metadata (tokenizer, template).
+/// Writes `model`'s weights in GGUF after `writer`'s metadata (architecture,
+/// tokenizer, template).
 pub fn write_transformer(
     model: &mut Transformer,
-    source: &GgufMetadata,
+    mut writer: GgufWriter,
     dtype: GgmlDType,
     path: &Path,
 ) -> Result<()> {
     let gemma = model.config.architecture == Architecture::Gemma3;
-    let mut writer = GgufWriter::from_source(source);
     for (name, tensor) in model.weights_mut() {
         let gguf = match gguf_tensor_name(&name) {
             Some(gguf) => gguf,

@@ -216,3 +216,29 @@ fn an_assistant_from_a_folder_chats_as_the_gguf_it_came_from() {
     assert_eq!(actual.tokens, expected.tokens);
     assert_eq!(actual.text, expected.text);
 }
+
+#[test]
+fn both_real_models_shapes_read_back_from_the_gguf_metadata_written_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["smollm2", "gemma3"] {
+        let original = GgufMetadata::read(&common::model(name)).unwrap();
+        let config = f1_model::transformer::TransformerConfig::from_gguf(&original).unwrap();
+        let metadata = config.gguf_metadata();
+        // Keys llama.cpp's converter wrote hold the same values here.
+        for (key, value) in &metadata {
+            if let Ok(theirs) = original.value(key) {
+                assert_eq!(format!("{value:?}"), format!("{theirs:?}"), "{name}: {key}");
+            }
+        }
+        let path = dir.path().join(format!("{name}-shape.gguf"));
+        f1_model::gguf_write::GgufWriter::new(metadata)
+            .write(&path)
+            .unwrap();
+        let written = GgufMetadata::read(&path).unwrap();
+        assert_eq!(
+            f1_model::transformer::TransformerConfig::from_gguf(&written).unwrap(),
+            config,
+            "{name}"
+        );
+    }
+}

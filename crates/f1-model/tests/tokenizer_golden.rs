@@ -119,3 +119,118 @@ fn decoding_round_trips() {
         }
     }
 }
+
+#[test]
+fn smollm2_back_from_tokenizer_json_has_llama_cpps_gguf_metadata() {
+    // GGUF -> tokenizer.json (as `models export` writes it) -> GGUF metadata, as
+    // `merge --gguf` and full training write it for a Hugging Face base: every key
+    // equals what llama.cpp's converter put in the published file.
+    let path = common::model("smollm2");
+    let metadata = f1_model::gguf::GgufMetadata::read(&path).unwrap();
+    let template = f1_model::chat::ChatTemplate::from_gguf(&metadata).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    Tokenizer::from_metadata(&metadata)
+        .unwrap()
+        .write_hugging_face(dir.path(), &template)
+        .unwrap();
+    let written = back_to_gguf(dir.path(), 49152, &metadata, &[]);
+    check_tokenizer(
+        &Tokenizer::from_metadata(&written).unwrap(),
+        "SmolLM2-135M-Instruct.Q4_1.jsonl",
+    );
+
+    // Padding to a larger embedding adds unused [PAD] tokens, as llama.cpp does.
+    let padded = f1_model::tokenizer::to_gguf::tokenizer_metadata(dir.path(), 49154).unwrap();
+    let (_, tokens) = padded
+        .iter()
+        .find(|(key, _)| key == "tokenizer.ggml.tokens")
+        .unwrap();
+    let tokens = format!("{tokens:?}");
+    assert!(tokens.ends_with(r#"String("[PAD49152]"), String("[PAD49153]")])"#));
+    let error = f1_model::tokenizer::to_gguf::tokenizer_metadata(dir.path(), 100)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("tokenizer.json: 49152 tokens, more than the model's vocab_size 100"),
+        "{error}"
+    );
+}
+
+#[test]
+fn gemma3_written_as_tokenizer_json_still_matches_llama_cpp() {
+    // SentencePiece as Hugging Face's BPE with byte fallback, merges from scores.
+    let path = common::model("gemma3");
+    let metadata = f1_model::gguf::GgufMetadata::read(&path).unwrap();
+    let original = Tokenizer::from_metadata(&metadata).unwrap();
+    let template = f1_model::chat::ChatTemplate::from_gguf(&metadata).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    original.write_hugging_face(dir.path(), &template).unwrap();
+    let tokenizer = Tokenizer::from_hugging_face(dir.path()).unwrap();
+    check_tokenizer(&tokenizer, "gemma-3-270m-q4_k_m.jsonl");
+    assert_eq!(tokenizer.vocab_size(), original.vocab_size());
+    assert_eq!(
+        (tokenizer.bos(), tokenizer.eos()),
+        (original.bos(), original.eos())
+    );
+    assert_eq!(
+        tokenizer.encode_with_bos("Monza").unwrap()[0],
+        original.bos().unwrap()
+    );
+    let prompt = "<start_of_turn>user\nWho won in 2021?<end_of_turn>\n<start_of_turn>model\n";
+    assert_eq!(
+        tokenizer.encode_prompt(prompt).unwrap(),
+        original.encode_prompt(prompt).unwrap()
+    );
+    assert_eq!(
+        tokenizer.encode(prompt).unwrap(),
+        original.encode(prompt).unwrap()
+    );
+    let text = "Kimi Räikkönen 🏁 東京\n\n  Monza";
+    let ids = tokenizer.encode(text).unwrap();
+    assert_eq!(ids, original.encode(text).unwrap());
+    assert_eq!(tokenizer.decode(&ids).unwrap(), text);
+
+    // And back to GGUF (as `merge --gguf` writes it for a Hugging Face base): the
+    // scores are read off the merges, so they differ from the published file's,
+    // but llama.cpp's algorithm splits every golden text the same with them. (The
+    // published file has no chat template; the folder carries our built-in one.)
+    let written = back_to_gguf(
+        dir.path(),
+        262144,
+        &metadata,
+        &["tokenizer.ggml.scores", "tokenizer.chat_template"],
+    );
+    check_tokenizer(
+        &Tokenizer::from_metadata(&written).unwrap(),
+        "gemma-3-270m-q4_k_m.jsonl",
+    );
+}
+
+/// The tokenizer metadata converted from `dir`/tokenizer.json, written as a GGUF
+/// and read back; each key equals `original`'s except those in `differing`,
+/// which must differ.
+fn back_to_gguf(
+    dir: &std::path::Path,
+    vocab_size: usize,
+    original: &f1_model::gguf::GgufMetadata,
+    differing: &[&str],
+) -> f1_model::gguf::GgufMetadata {
+    let converted = f1_model::tokenizer::to_gguf::tokenizer_metadata(dir, vocab_size).unwrap();
+    let keys: Vec<String> = converted.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(keys.len(), 12, "{keys:?}");
+    let gguf = dir.join("tokenizer-only.gguf");
+    f1_model::gguf_write::GgufWriter::new(converted)
+        .write(&gguf)
+        .unwrap();
+    let written = f1_model::gguf::GgufMetadata::read(&gguf).unwrap();
+    for key in keys {
+        let debug = |m: &f1_model::gguf::GgufMetadata| m.value(&key).map(|v| format!("{v:?}")).ok();
+        let same = debug(&written) == debug(original);
+        assert!(
+            same != differing.contains(&key.as_str()),
+            "{key}: same as llama.cpp's is {same}"
+        );
+    }
+    written
+}

@@ -7,9 +7,9 @@ use candle_core::quantized::GgmlDType;
 use candle_core::Device;
 use f1_model::chat::ChatTemplate;
 use f1_model::gguf::GgufMetadata;
-use f1_model::gguf_write::write_transformer;
+use f1_model::gguf_write::{write_transformer, GgufWriter};
 use f1_model::staged::copy_staged;
-use f1_model::transformer::{Transformer, WeightFormat};
+use f1_model::transformer::{Transformer, TransformerConfig, WeightFormat};
 use f1_model::Tokenizer;
 
 use crate::error::{Error, Result};
@@ -106,8 +106,10 @@ impl BaseModel {
     }
 
     /// Writes `transformer` (f32) into `dir` as a Hugging Face model folder with
-    /// the base's tokenizer and chat template, and, when `gguf` names a type and
-    /// the base is a GGUF (whose tokenizer metadata the file copies), model.gguf.
+    /// the base's tokenizer and chat template, and, when `gguf` names a type,
+    /// model.gguf with the base's metadata: a GGUF base's copied, a Hugging Face
+    /// folder's converted (byte-level BPE tokenizers only; for others the GGUF is
+    /// skipped with a warning, see [`Self::check_gguf_export`]).
     pub fn write_full(
         &self,
         dir: &Path,
@@ -119,21 +121,34 @@ impl BaseModel {
             Self::Gguf(metadata) => {
                 let template = ChatTemplate::from_gguf(metadata)?;
                 Tokenizer::from_metadata(metadata)?.write_hugging_face(dir, &template)?;
-                if let Some(dtype) = gguf {
-                    write_transformer(transformer, metadata, dtype, &dir.join(GGUF_FILE))?;
-                }
             }
+            Self::HuggingFace(source) => copy_tokenizer_files(source, dir)?,
+        }
+        let Some(dtype) = gguf else {
+            return Ok(());
+        };
+        let writer = match self {
+            Self::Gguf(metadata) => GgufWriter::from_source(metadata),
             Self::HuggingFace(source) => {
-                copy_tokenizer_files(source, dir)?;
-                if gguf.is_some() {
-                    tracing::info!(
-                        "{}: no model.gguf written: the base is a Hugging Face folder, and \
-                         GGUF's tokenizer metadata is copied from a GGUF base \
-                         (llama.cpp's convert_hf_to_gguf.py converts this folder)",
-                        dir.display()
-                    );
+                match GgufWriter::for_hugging_face(source, &transformer.config) {
+                    Ok(writer) => writer,
+                    Err(e) => {
+                        tracing::warn!("{}: no {GGUF_FILE} written: {e}", dir.display());
+                        return Ok(());
+                    }
                 }
             }
+        };
+        write_transformer(transformer, writer, dtype, &dir.join(GGUF_FILE))?;
+        Ok(())
+    }
+
+    /// Whether [`Self::write_full`] can write a GGUF for this base: an error
+    /// saying why not (a Hugging Face folder whose tokenizer GGUF cannot hold).
+    pub fn check_gguf_export(&self) -> Result<()> {
+        if let Self::HuggingFace(dir) = self {
+            let config = TransformerConfig::from_hugging_face_folder(dir)?;
+            GgufWriter::for_hugging_face(dir, &config)?;
         }
         Ok(())
     }

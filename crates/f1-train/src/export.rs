@@ -34,7 +34,7 @@ pub fn hugging_face(base: &Path, out: &Path) -> Result<()> {
 
 /// Folds the LoRA adapter in `adapter` into the f32 weights of the model at
 /// `base` (a GGUF file or a Hugging Face folder) and writes the result as
-/// [`BaseModel::write_full`] does, with a GGUF of `dtype` for a GGUF base.
+/// [`BaseModel::write_full`] does, with a GGUF of `dtype`.
 pub fn merge(base: &Path, adapter: &Path, out: &Path, dtype: GgmlDType) -> Result<()> {
     let base = BaseModel::open(base)?;
     let mut transformer = base.transformer(WeightFormat::F32, &Device::Cpu)?;

@@ -308,10 +308,10 @@ fn pythons_peft_loads_the_adapter_onto_the_exported_hugging_face_model() {
     }
 }
 
-#[test]
-fn transformers_tokenizes_the_exported_folder_as_llama_cpp_does() {
-    // The exported tokenizer.json read by Hugging Face's own loader must give
-    // llama.cpp's ids on the golden corpus, and its chat template ours.
+/// The tokenizer.json exported from `model`, read by Hugging Face's own loader,
+/// gives llama.cpp's ids on the golden corpus `golden_file`, and its chat
+/// template renders and tokenizes as ours.
+fn check_transformers_tokenizer(model: &str, golden_file: &str) {
     let python = peft_python();
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/hf_tokenizer.py");
@@ -320,10 +320,11 @@ fn transformers_tokenizes_the_exported_folder_as_llama_cpp_does() {
         .unwrap_or_else(|| {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
         })
-        .join("tokenizer/SmolLM2-135M-Instruct.Q4_1.jsonl");
+        .join("tokenizer")
+        .join(golden_file);
     let dir = tempfile::tempdir().unwrap();
     let hf_dir = dir.path().join("hf");
-    let path = common::real_model("smollm2");
+    let path = common::real_model(model);
     f1_train::export::hugging_face(&path, &hf_dir).unwrap();
     let out = dir.path().join("tokenized.json");
     let run = std::process::Command::new(&python)
@@ -350,7 +351,7 @@ fn transformers_tokenizes_the_exported_folder_as_llama_cpp_does() {
         .collect();
     assert!(
         differing.is_empty(),
-        "transformers differs from llama.cpp on {} texts, e.g. line {}",
+        "{model}: transformers differs from llama.cpp on {} texts, e.g. line {}",
         differing.len(),
         differing[0] + 1
     );
@@ -365,4 +366,15 @@ fn transformers_tokenizes_the_exported_folder_as_llama_cpp_does() {
     assert_eq!(theirs["prompt"], ours.as_str());
     let ours_ids = tokenizer.encode_prompt(&ours).unwrap();
     assert_eq!(theirs["prompt_ids"], serde_json::json!(ours_ids));
+}
+
+#[test]
+fn transformers_tokenizes_the_exported_smollm2_folder_as_llama_cpp_does() {
+    check_transformers_tokenizer("smollm2", "SmolLM2-135M-Instruct.Q4_1.jsonl");
+}
+
+#[test]
+fn transformers_tokenizes_the_exported_gemma3_folder_as_llama_cpp_does() {
+    // SentencePiece written as BPE with byte fallback (merges from the scores).
+    check_transformers_tokenizer("gemma3", "gemma-3-270m-q4_k_m.jsonl");
 }

@@ -167,8 +167,9 @@ pub struct MergeArgs {
     /// Output folder (default: models/artifacts/<adapter folder>-merged).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The GGUF's weight type: f16 (default) or q8_0. A Hugging Face base gets no
-    /// GGUF (its tokenizer is not in GGUF's form).
+    /// The GGUF's weight type: f16 (default) or q8_0. A Hugging Face base's
+    /// tokenizer must be byte-level BPE (GGUF's gpt2 type) for a GGUF: with this
+    /// flag any other is an error, without it the GGUF is skipped.
     #[arg(long)]
     pub gguf: Option<String>,
 }

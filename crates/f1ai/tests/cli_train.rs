@@ -489,7 +489,8 @@ fn a_hugging_face_folder_trains_as_its_gguf_does_and_gets_hugging_face_artifacts
         "PEFT names a local base by its path"
     );
 
-    // merge finds the base through the adapter; a Hugging Face base gets no GGUF.
+    // merge finds the base through the adapter; from a byte-level BPE folder it
+    // writes a GGUF too, whose tokenizer and logits are the folder's.
     let merged = dir.join("merged");
     let output = f1ai(
         dir,
@@ -502,7 +503,6 @@ fn a_hugging_face_folder_trains_as_its_gguf_does_and_gets_hugging_face_artifacts
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(!merged.join("model.gguf").exists());
     assert_eq!(
         std::fs::read(merged.join("tokenizer.json")).unwrap(),
         std::fs::read(hf.join("tokenizer.json")).unwrap()
@@ -528,25 +528,50 @@ fn a_hugging_face_folder_trains_as_its_gguf_does_and_gets_hugging_face_artifacts
     };
     let mut reference = load(&hf);
     f1_train::peft::attach_adapter(&mut reference, &adapter).unwrap();
-    let (expected, got) = (logits(&mut reference), logits(&mut load(&merged)));
-    let worst = got
-        .iter()
-        .zip(&expected)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
-    assert!(worst < 1e-4, "merged logits differ by {worst}");
-    fails_with(
-        dir,
-        &[
+    let expected = logits(&mut reference);
+    assert!(worst_difference(&logits(&mut load(&merged)), &expected) < 1e-4);
+    assert_gguf_matches_folder(&merged, &expected, &hf);
+
+    // A tokenizer.json GGUF has no type for (here byte-level BPE behind a
+    // normalizer): --gguf refuses it before merging; without --gguf the merge
+    // writes the folder only.
+    let normalized = dir.join("hf-normalized");
+    std::fs::create_dir_all(&normalized).unwrap();
+    for entry in std::fs::read_dir(&hf).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, normalized.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut tokenizer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(normalized.join("tokenizer.json")).unwrap())
+            .unwrap();
+    tokenizer["normalizer"] =
+        serde_json::json!({"type": "Replace", "pattern": {"String": " "}, "content": "\u{2581}"});
+    std::fs::write(normalized.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    let merge_onto_normalized = |out: &str, extra: &[&str]| {
+        let out = dir.join(out);
+        let mut args = vec![
             "merge",
             "--adapter",
             adapter.to_str().unwrap(),
-            "--gguf",
-            "q8_0",
-        ],
-        1,
-        "is a Hugging Face folder",
+            "--model",
+            normalized.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        (f1ai(dir, &args), out)
+    };
+    let (output, out) = merge_onto_normalized("merged-normalized-gguf", &["--gguf", "q8_0"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("only byte-level BPE tokenizers"),
+        "{}",
+        stderr(&output)
     );
+    assert!(!out.exists(), "a refused merge writes nothing");
+    let (output, out) = merge_onto_normalized("merged-normalized", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(out.join("model.safetensors").is_file() && !out.join("model.gguf").exists());
 
     // Full training from the folder writes a folder with the base's tokenizer.
     let body = format!(
@@ -556,7 +581,6 @@ fn a_hugging_face_folder_trains_as_its_gguf_does_and_gets_hugging_face_artifacts
     let output = train(dir, &write_config(dir, "full-hf", &body), &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     let artifacts = dir.join("models/artifacts/full-hf");
-    assert!(!artifacts.join("model.gguf").exists());
     for file in ["tokenizer.json", "tokenizer_config.json"] {
         assert_eq!(
             std::fs::read(artifacts.join(file)).unwrap(),
@@ -564,12 +588,12 @@ fn a_hugging_face_folder_trains_as_its_gguf_does_and_gets_hugging_face_artifacts
             "{file}"
         );
     }
-    let moved = logits(&mut load(&artifacts))
-        .iter()
-        .zip(&logits(&mut load(&hf)))
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
-    assert!(moved > 1e-3, "training changed nothing");
+    let trained = logits(&mut load(&artifacts));
+    assert!(
+        worst_difference(&trained, &logits(&mut load(&hf))) > 1e-3,
+        "training changed nothing"
+    );
+    assert_gguf_matches_folder(&artifacts, &trained, &hf);
 
     fails_with(
         dir,
@@ -577,4 +601,35 @@ fn a_hugging_face_folder_trains_as_its_gguf_does_and_gets_hugging_face_artifacts
         1,
         "model 'nowhere' is neither a registered model (smollm2, gemma3), a GGUF file, a Hugging Face model folder nor a hub model id",
     );
+}
+
+fn worst_difference(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// `dir`/model.gguf (f16) gives the folder's next-token logits for the ids
+/// 5 17 230 4000 77 (`expected`), and its tokenizer, built from the GGUF's
+/// metadata, splits text and chat prompts as the Hugging Face folder `hf` does.
+fn assert_gguf_matches_folder(dir: &Path, expected: &[f32], hf: &Path) {
+    let gguf = dir.join("model.gguf");
+    let mut model = f1_model::model::GgufModel::load(&gguf, &candle_core::Device::Cpu).unwrap();
+    let got = model.forward(&[5, 17, 230, 4000, 77], 0).unwrap();
+    let worst = worst_difference(&got, expected);
+    assert!(worst < 0.02, "{}: logits differ by {worst}", gguf.display());
+    let from_gguf = f1_model::Tokenizer::from_gguf(&gguf).unwrap();
+    let from_folder = f1_model::Tokenizer::from_hugging_face(hf).unwrap();
+    let text = "Max Verstappen won 63 races by 2024, 19 of them in 2023!";
+    assert_eq!(
+        from_gguf.encode(text).unwrap(),
+        from_folder.encode(text).unwrap()
+    );
+    let prompt = "<|im_start|>user\nWho won in 1988?<|im_end|>\n<|im_start|>assistant\n";
+    assert_eq!(
+        from_gguf.encode_prompt(prompt).unwrap(),
+        from_folder.encode_prompt(prompt).unwrap()
+    );
+    assert_eq!(from_gguf.eos(), from_folder.eos());
 }

@@ -49,6 +49,8 @@ struct NamedTemplate {
 pub struct TokenizerConfig {
     bos_token: Option<SpecialToken>,
     eos_token: Option<SpecialToken>,
+    unk_token: Option<SpecialToken>,
+    pad_token: Option<SpecialToken>,
     add_bos_token: Option<bool>,
     chat_template: Option<TemplateField>,
 }
@@ -73,6 +75,14 @@ impl TokenizerConfig {
 
     pub fn eos_token(&self) -> Option<&str> {
         self.eos_token.as_ref().map(SpecialToken::text)
+    }
+
+    pub fn unk_token(&self) -> Option<&str> {
+        self.unk_token.as_ref().map(SpecialToken::text)
+    }
+
+    pub fn pad_token(&self) -> Option<&str> {
+        self.pad_token.as_ref().map(SpecialToken::text)
     }
 
     /// The chat template: the config's (the `default` one of several), else
@@ -143,6 +153,9 @@ pub fn read(dir: &Path) -> Result<(tokenizers::Tokenizer, Vocab)> {
     let vocab = Vocab {
         bos: id_of(config.bos_token(), "bos_token")?,
         eos: id_of(config.eos_token(), "eos_token")?,
+        // Optional ids, dropped when not in the vocabulary (as llama.cpp's converter does).
+        unknown: config.unk_token().and_then(|t| tokenizer.token_to_id(t)),
+        padding: config.pad_token().and_then(|t| tokenizer.token_to_id(t)),
         add_bos: config.add_bos_token.unwrap_or(false),
         add_space_prefix: false,
         ids: tokens
@@ -160,10 +173,9 @@ pub fn read(dir: &Path) -> Result<(tokenizers::Tokenizer, Vocab)> {
 /// `tokenizer` with the vocabulary's control and user-defined tokens added, as
 /// Hugging Face marks them, so that transformers splits them out of text.
 pub fn with_added_tokens(
-    tokenizer: &tokenizers::Tokenizer,
+    mut tokenizer: tokenizers::Tokenizer,
     vocab: &Vocab,
 ) -> tokenizers::Tokenizer {
-    let mut tokenizer = tokenizer.clone();
     let added = |kind: TokenKind, special: bool| -> Vec<tokenizers::AddedToken> {
         vocab
             .kinds

@@ -1,10 +1,12 @@
 //! Tokenizers built from GGUF metadata that reproduce llama.cpp token for token:
 //! GPT-2 byte-level BPE (SmolLM2) and SentencePiece (Gemma); and Hugging Face's
-//! tokenizer.json.
+//! tokenizer.json, read and written.
 
 mod gpt2;
 pub mod hugging_face;
+mod sentencepiece_json;
 mod spm;
+pub mod to_gguf;
 pub mod vocab;
 
 use std::path::Path;
@@ -58,34 +60,40 @@ impl Tokenizer {
     }
 
     /// Writes tokenizer_config.json (BOS, EOS, whether a BOS is added, `template`)
-    /// and, for byte-level BPE vocabularies, tokenizer.json into `dir`, as
-    /// transformers reads them. SentencePiece vocabularies get no tokenizer.json
-    /// (this project tokenizes them itself; converting them to Hugging Face's BPE
-    /// form is not implemented), which is logged.
+    /// and tokenizer.json into `dir`, as transformers reads them: byte-level BPE as
+    /// it is, SentencePiece as a BPE model with byte fallback (see
+    /// [`sentencepiece_json`]). A SentencePiece vocabulary that adds a leading
+    /// space gets no tokenizer.json, which is logged.
     pub fn write_hugging_face(&self, dir: &Path, template: &ChatTemplate) -> Result<()> {
-        match &self.algorithm {
-            Algorithm::Bpe(tokenizer) => {
-                let tokenizer = hugging_face::with_added_tokens(tokenizer, &self.vocab);
-                let path = dir.join(hugging_face::TOKENIZER_FILE);
-                write_staged(&path, |staging| {
-                    tokenizer
-                        .save(staging, false)
-                        .map_err(|e| Error::HuggingFace {
-                            path: path.clone(),
-                            message: e.to_string(),
-                        })
-                })?;
-            }
-            Algorithm::SentencePiece => tracing::warn!(
-                "{}: a SentencePiece vocabulary is not written as tokenizer.json",
-                dir.display()
-            ),
+        let tokenizer = match &self.algorithm {
+            Algorithm::Bpe(tokenizer) => Some((**tokenizer).clone()),
+            Algorithm::SentencePiece => match sentencepiece_json::build(&self.vocab) {
+                Ok(tokenizer) => Some(tokenizer),
+                Err(e) => {
+                    tracing::warn!("{}: no tokenizer.json written: {e}", dir.display());
+                    None
+                }
+            },
+        };
+        if let Some(tokenizer) = tokenizer {
+            let tokenizer = hugging_face::with_added_tokens(tokenizer, &self.vocab);
+            let path = dir.join(hugging_face::TOKENIZER_FILE);
+            write_staged(&path, |staging| {
+                tokenizer
+                    .save(staging, false)
+                    .map_err(|e| Error::HuggingFace {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })
+            })?;
         }
         let token = |id: Option<u32>| id.and_then(|id| self.token_text(id));
         let config = serde_json::json!({
             "tokenizer_class": "PreTrainedTokenizerFast",
             "bos_token": token(self.bos()),
             "eos_token": token(self.eos()),
+            "unk_token": token(self.vocab.unknown),
+            "pad_token": token(self.vocab.padding),
             "add_bos_token": self.vocab.add_bos,
             "chat_template": template.source,
         });

@@ -28,6 +28,18 @@ impl TokenKind {
             _ => TokenKind::Normal,
         }
     }
+
+    /// GGUF's number for this kind.
+    pub fn to_gguf(self) -> i32 {
+        match self {
+            TokenKind::Normal => 1,
+            TokenKind::Unknown => 2,
+            TokenKind::Control => 3,
+            TokenKind::UserDefined => 4,
+            TokenKind::Unused => 5,
+            TokenKind::Byte => 6,
+        }
+    }
 }
 
 /// Everything a tokenizer needs from the GGUF metadata.
@@ -40,6 +52,8 @@ pub struct Vocab {
     pub ids: HashMap<String, u32>,
     pub bos: Option<u32>,
     pub eos: Option<u32>,
+    pub unknown: Option<u32>,
+    pub padding: Option<u32>,
     pub add_bos: bool,
     pub add_space_prefix: bool,
 }
@@ -69,6 +83,8 @@ impl Vocab {
         Ok(Self {
             bos: id("tokenizer.ggml.bos_token_id")?,
             eos: id("tokenizer.ggml.eos_token_id")?,
+            unknown: id("tokenizer.ggml.unknown_token_id")?,
+            padding: id("tokenizer.ggml.padding_token_id")?,
             add_bos: meta.bool_or("tokenizer.ggml.add_bos_token", false)?,
             add_space_prefix: meta.bool_or("tokenizer.ggml.add_space_prefix", false)?,
             tokens,

@@ -1,4 +1,6 @@
-//! The shape of a decoder-only transformer, read from GGUF metadata.
+//! The shape of a decoder-only transformer, read from and written as GGUF metadata.
+
+use candle_core::quantized::gguf_file::Value;
 
 use crate::gguf::GgufMetadata;
 use crate::Result;
@@ -63,9 +65,10 @@ impl TransformerConfig {
         let get = |k: &str| metadata.u32(&key(k)).map(|v| v as usize);
         let hidden_size = get("embedding_length")?;
         let heads = get("attention.head_count")?;
-        let head_dim = match architecture {
-            Architecture::Gemma3 => get("attention.key_length")?,
-            Architecture::Llama => hidden_size / heads,
+        // llama.cpp's default head size when a Llama file has no key_length.
+        let head_dim = match (architecture, metadata.has(&key("attention.key_length"))) {
+            (Architecture::Llama, false) => hidden_size / heads,
+            _ => get("attention.key_length")?,
         };
         let vocab_size = match metadata.u32(&key("vocab_size")) {
             Ok(v) => v as usize,
@@ -96,6 +99,46 @@ impl TransformerConfig {
             },
             max_positions: get("context_length")?,
         })
+    }
+
+    /// The GGUF metadata [`Self::from_gguf`] reads back, keyed as llama.cpp's
+    /// converter writes them (`general.architecture` included). Gemma 3's sliding
+    /// pattern is not written: GGUF has no key for it (llama.cpp fixes it at 6).
+    pub fn gguf_metadata(&self) -> Vec<(String, Value)> {
+        let name = match self.architecture {
+            Architecture::Llama => "llama",
+            Architecture::Gemma3 => "gemma3",
+        };
+        let key = |k: &str| format!("{name}.{k}");
+        let count = |v: usize| Value::U32(v as u32);
+        let mut metadata = vec![
+            ("general.architecture".into(), Value::String(name.into())),
+            (key("context_length"), count(self.max_positions)),
+            (key("embedding_length"), count(self.hidden_size)),
+            (key("block_count"), count(self.layers)),
+            (key("feed_forward_length"), count(self.intermediate_size)),
+            (key("attention.head_count"), count(self.heads)),
+            (key("attention.head_count_kv"), count(self.kv_heads)),
+            (key("attention.key_length"), count(self.head_dim)),
+            (key("attention.value_length"), count(self.head_dim)),
+            (key("rope.dimension_count"), count(self.head_dim)),
+            (key("rope.freq_base"), Value::F32(self.rope_theta)),
+            (
+                key("attention.layer_norm_rms_epsilon"),
+                Value::F32(self.rms_norm_eps as f32),
+            ),
+            (key("vocab_size"), count(self.vocab_size)),
+        ];
+        if let Some(window) = self.sliding_window {
+            metadata.push((key("attention.sliding_window"), count(window)));
+        }
+        if self.architecture == Architecture::Gemma3 && self.rope_local_theta != 10_000.0 {
+            metadata.push((
+                key("rope.local_freq_base"),
+                Value::F32(self.rope_local_theta),
+            ));
+        }
+        metadata
     }
 
     /// Whether layer `index` attends only within the sliding window.

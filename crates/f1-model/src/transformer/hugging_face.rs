@@ -297,13 +297,20 @@ impl WeightSource for Folder {
     }
 }
 
+impl TransformerConfig {
+    /// Reads the shape from a Hugging Face model folder's config.json.
+    pub fn from_hugging_face_folder(dir: &Path) -> Result<Self> {
+        let path = dir.join(CONFIG_FILE);
+        HuggingFaceConfig::read(&path)?.to_config(&path)
+    }
+}
+
 impl Transformer {
     /// Loads a Hugging Face model folder (Llama or Gemma 3 text) in f32.
     /// Unknown model types, RoPE scaling, missing tensors, shapes that disagree
     /// with config.json and damaged safetensors files are errors naming the file.
     pub fn from_hugging_face_folder(dir: &Path, device: &Device) -> Result<Self> {
-        let config_path = dir.join(CONFIG_FILE);
-        let config = HuggingFaceConfig::read(&config_path)?.to_config(&config_path)?;
+        let config = TransformerConfig::from_hugging_face_folder(dir)?;
         let files = weight_files(dir)?;
         // SAFETY: the files are mapped read-only; like every memory-mapped model
         // loader, this assumes nothing truncates them while the model loads.

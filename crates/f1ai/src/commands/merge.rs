@@ -1,7 +1,7 @@
 //! `f1ai merge`: folds a LoRA adapter into its base model and writes Hugging Face
-//! safetensors and, for a GGUF base, a GGUF.
+//! safetensors and, with `--gguf`, a GGUF.
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, Context, Result};
 use candle_core::quantized::GgmlDType;
 
 use crate::cli::MergeArgs;
@@ -17,12 +17,11 @@ pub fn run(args: MergeArgs, workspace: &Workspace) -> Result<()> {
         Some(model) => workspace.model_path(model)?,
         None => crate::catalog::adapter_base(workspace, &args.adapter)?,
     };
-    ensure!(
-        args.gguf.is_none() || base.is_file(),
-        "--gguf: the base {} is a Hugging Face folder, whose tokenizer is not in GGUF's \
-         form; merge without --gguf (llama.cpp's convert_hf_to_gguf.py converts the result)",
-        base.display()
-    );
+    if args.gguf.is_some() {
+        f1_train::base::BaseModel::open(&base)
+            .and_then(|b| b.check_gguf_export())
+            .context("--gguf: this base cannot be written as GGUF; merge without --gguf")?;
+    }
     let name = args
         .adapter
         .file_name()
