@@ -176,45 +176,50 @@ fn broken_folders_are_refused_naming_the_problem() {
 
 #[test]
 fn an_assistant_from_a_folder_chats_as_the_gguf_it_came_from() {
-    // A tiny SmolLM2 (f32 weights, so both paths do the same maths) written as a
-    // Hugging Face folder with tokenizer.json and tokenizer_config.json.
+    // Tiny SmolLM2 and Gemma 3 models (f32 weights, so both paths do the same
+    // maths) written as Hugging Face folders with tokenizer.json (byte-level BPE;
+    // SentencePiece as BPE) and tokenizer_config.json.
     use f1_model::assistant::Assistant;
     use f1_model::chat::{ChatMessage, ChatTemplate};
     use f1_model::generate::GenerationConfig;
 
     let dir = tempfile::tempdir().unwrap();
-    let gguf = tiny("smollm2", dir.path());
-    let folder = dir.path().join("hf");
-    gguf_f32(&gguf).write_hugging_face_folder(&folder).unwrap();
-    let metadata = GgufMetadata::read(&gguf).unwrap();
-    f1_model::Tokenizer::from_metadata(&metadata)
-        .unwrap()
-        .write_hugging_face(&folder, &ChatTemplate::from_gguf(&metadata).unwrap())
-        .unwrap();
+    for name in ["smollm2", "gemma3"] {
+        let gguf = tiny(name, dir.path());
+        let folder = dir.path().join(format!("hf-{name}"));
+        gguf_f32(&gguf).write_hugging_face_folder(&folder).unwrap();
+        let metadata = GgufMetadata::read(&gguf).unwrap();
+        f1_model::Tokenizer::from_metadata(&metadata)
+            .unwrap()
+            .write_hugging_face(&folder, &ChatTemplate::from_gguf(&metadata).unwrap())
+            .unwrap();
 
-    let messages = [
-        ChatMessage::new("system", "You answer F1 questions."),
-        ChatMessage::new("user", "Who won the 1988 title?"),
-    ];
-    let config = GenerationConfig {
-        max_tokens: 12,
-        ..GenerationConfig::default()
-    };
-    let mut from_gguf = Assistant::load(&gguf, &Device::Cpu).unwrap();
-    let mut from_folder = Assistant::load(&folder, &Device::Cpu).unwrap();
-    assert_eq!(
-        from_folder.template.render(&messages, true).unwrap(),
-        from_gguf.template.render(&messages, true).unwrap()
-    );
-    assert_eq!(
-        from_folder.prompt(&messages).unwrap(),
-        from_gguf.prompt(&messages).unwrap()
-    );
-    let expected = from_gguf.reply(&messages, &config, |_| true).unwrap();
-    let actual = from_folder.reply(&messages, &config, |_| true).unwrap();
-    assert_eq!(actual.tokens.len(), 12, "greedy ran to max_tokens");
-    assert_eq!(actual.tokens, expected.tokens);
-    assert_eq!(actual.text, expected.text);
+        let messages = [
+            ChatMessage::new("system", "You answer F1 questions."),
+            ChatMessage::new("user", "Who won the 1988 title? Senna, 8 wins."),
+        ];
+        let config = GenerationConfig {
+            max_tokens: 12,
+            ..GenerationConfig::default()
+        };
+        let mut from_gguf = Assistant::load(&gguf, &Device::Cpu).unwrap();
+        let mut from_folder = Assistant::load(&folder, &Device::Cpu).unwrap();
+        assert_eq!(
+            from_folder.template.render(&messages, true).unwrap(),
+            from_gguf.template.render(&messages, true).unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            from_folder.prompt(&messages).unwrap(),
+            from_gguf.prompt(&messages).unwrap(),
+            "{name}"
+        );
+        let expected = from_gguf.reply(&messages, &config, |_| true).unwrap();
+        let actual = from_folder.reply(&messages, &config, |_| true).unwrap();
+        assert_eq!(actual.tokens.len(), 12, "{name}: greedy ran to max_tokens");
+        assert_eq!(actual.tokens, expected.tokens, "{name}");
+        assert_eq!(actual.text, expected.text, "{name}");
+    }
 }
 
 #[test]
