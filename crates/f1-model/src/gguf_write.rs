@@ -47,7 +47,7 @@ impl GgufWriter {
 
     /// The metadata llama.cpp's converter writes for the Hugging Face folder `dir`
     /// holding a model of shape `config`: the architecture's keys and the
-    /// tokenizer's (byte-level BPE only; see [`tokenizer_metadata`]).
+    /// tokenizer's (the forms GGUF has types for; see [`tokenizer_metadata`]).
     pub fn for_hugging_face(dir: &Path, config: &TransformerConfig) -> Result<Self> {
         if config.architecture == Architecture::Gemma3 && config.sliding_pattern != 6 {
             return Err(Error::HuggingFace {

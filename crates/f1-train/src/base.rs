@@ -108,8 +108,8 @@ impl BaseModel {
     /// Writes `transformer` (f32) into `dir` as a Hugging Face model folder with
     /// the base's tokenizer and chat template, and, when `gguf` names a type,
     /// model.gguf with the base's metadata: a GGUF base's copied, a Hugging Face
-    /// folder's converted (byte-level BPE tokenizers only; for others the GGUF is
-    /// skipped with a warning, see [`Self::check_gguf_export`]).
+    /// folder's converted (byte-level BPE or SentencePiece-as-BPE tokenizers; for
+    /// others the GGUF is skipped with a warning, see [`Self::check_gguf_export`]).
     pub fn write_full(
         &self,
         dir: &Path,

@@ -168,8 +168,9 @@ pub struct MergeArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The GGUF's weight type: f16 (default) or q8_0. A Hugging Face base's
-    /// tokenizer must be byte-level BPE (GGUF's gpt2 type) for a GGUF: with this
-    /// flag any other is an error, without it the GGUF is skipped.
+    /// tokenizer.json must be byte-level BPE or SentencePiece written as BPE (the
+    /// forms GGUF has types for): with this flag another is an error, without it
+    /// the GGUF is skipped.
     #[arg(long)]
     pub gguf: Option<String>,
 }
