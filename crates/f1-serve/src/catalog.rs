@@ -20,9 +20,10 @@ pub struct ModelSource {
 }
 
 impl ModelSource {
-    /// Loads the weights, tokenizer and template, and attaches the adapter.
-    pub fn load(&self) -> Result<Assistant> {
-        let mut assistant = Assistant::load(&self.weights, &Device::Cpu)?;
+    /// Loads the weights (on `device`), tokenizer and template, and attaches the
+    /// adapter.
+    pub fn load(&self, device: &Device) -> Result<Assistant> {
+        let mut assistant = Assistant::load(&self.weights, device)?;
         if let Some(adapter) = &self.adapter {
             f1_train::peft::attach_adapter(&mut assistant.model.transformer, adapter).map_err(
                 |e| Error::Load {
@@ -38,12 +39,14 @@ impl ModelSource {
 /// Served models by id; each is loaded when first asked for.
 pub struct Catalog {
     sources: Vec<ModelSource>,
+    device: Device,
     loaded: HashMap<String, Assistant>,
 }
 
 impl Catalog {
-    /// A catalog of `sources`; ids must be unique and there must be at least one.
-    pub fn new(sources: Vec<ModelSource>) -> Result<Self> {
+    /// A catalog of `sources`, run on `device`; ids must be unique and there must
+    /// be at least one.
+    pub fn new(sources: Vec<ModelSource>, device: Device) -> Result<Self> {
         if sources.is_empty() {
             return Err(Error::NoModels);
         }
@@ -54,6 +57,7 @@ impl Catalog {
         }
         Ok(Self {
             sources,
+            device,
             loaded: HashMap::new(),
         })
     }
@@ -72,7 +76,7 @@ impl Catalog {
                 .find(|s| s.id == id)
                 .ok_or_else(|| Error::UnknownModel(id.to_string(), self.ids().join(", ")))?;
             tracing::info!(model = id, path = %source.weights.display(), "loading model");
-            let assistant = source.load()?;
+            let assistant = source.load(&self.device)?;
             self.loaded.insert(id.to_string(), assistant);
         }
         Ok(self.loaded.get_mut(id).expect("loaded above"))

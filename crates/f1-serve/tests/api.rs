@@ -30,7 +30,10 @@ async fn start(dir: &Path, capacity: usize, options: ServeOptions) -> String {
         weights: tiny_model(dir),
         adapter: None,
     };
-    let engine = Engine::start(Catalog::new(vec![source]).unwrap(), capacity);
+    let engine = Engine::start(
+        Catalog::new(vec![source], candle_core::Device::Cpu).unwrap(),
+        capacity,
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();

@@ -80,6 +80,8 @@ pub struct ModelChoice {
     /// A LoRA adapter folder (PEFT format) on top of the first model, offered too.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{curated_workspace, f1ai, stderr, stdout, tiny_model};
+use common::{curated_workspace, f1ai, fails_with, stderr, stdout, tiny_model};
 
 /// A running `f1ai serve`; killed when dropped.
 struct Server {
@@ -198,6 +198,8 @@ fn the_terminal_chat_keeps_history_resets_and_switches_models() {
             other.to_str().unwrap(),
             "--max-tokens",
             "6",
+            "--device",
+            "cpu",
         ],
         "Who won in 1988?\nAnd in 1989?\n/reset\nWho won in 1988?\n/model\n/model other\n\
          Who won in 1988?\n/model nope\n/quit\nnever read\n",
@@ -219,6 +221,22 @@ fn the_terminal_chat_keeps_history_resets_and_switches_models() {
     assert!(
         transcript.contains("model 'nope' is not served"),
         "{transcript}"
+    );
+
+    // chat and serve take the device as train and baseline do.
+    let model = model.to_str().unwrap();
+    fails_with(
+        work.path(),
+        &["chat", "--model", model, "--device", "gpu"],
+        1,
+        "'gpu' is not a device (cpu, cuda or cuda:N)",
+    );
+    #[cfg(not(feature = "cuda"))]
+    fails_with(
+        work.path(),
+        &["serve", "--model", model, "--device", "cuda:1"],
+        1,
+        "cuda:1: this f1ai was built without CUDA",
     );
 }
 

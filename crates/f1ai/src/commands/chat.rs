@@ -11,6 +11,7 @@ use crate::cli::ChatArgs;
 use crate::workspace::Workspace;
 
 pub fn run(args: ChatArgs, workspace: &Workspace) -> Result<()> {
+    let device = args.choice.device.open()?;
     let sources = crate::catalog::sources(
         workspace,
         &args.choice.models,
@@ -41,7 +42,7 @@ pub fn run(args: ChatArgs, workspace: &Workspace) -> Result<()> {
         seed: args.seed,
         ..GenerationConfig::default()
     };
-    let mut session = ChatSession::new(Catalog::new(sources)?, &first, config, grounding)?;
+    let mut session = ChatSession::new(Catalog::new(sources, device)?, &first, config, grounding)?;
     let stdin = std::io::stdin();
     session.run(stdin.lock(), &mut std::io::stdout())?;
     Ok(())

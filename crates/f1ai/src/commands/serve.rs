@@ -14,7 +14,7 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
         &args.choice.models,
         args.choice.adapter.as_deref(),
     )?;
-    let mut catalog = Catalog::new(sources)?;
+    let mut catalog = Catalog::new(sources, args.choice.device.open()?)?;
     catalog.load_all()?;
     let engine = Engine::start(catalog, args.queue);
     let options = ServeOptions {
@@ -42,14 +42,14 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
     })
 }
 
-/// Serves `sources` on a free loopback port from a background thread (for the
-/// load test and a local judge); returns the server's root URL.
+/// Serves `sources` on a free loopback port from a background thread, on the
+/// CPU (for the load test and a local judge); returns the server's root URL.
 pub fn spawn_local(
     sources: Vec<ModelSource>,
     queue: usize,
     options: ServeOptions,
 ) -> Result<String> {
-    let mut catalog = Catalog::new(sources)?;
+    let mut catalog = Catalog::new(sources, candle_core::Device::Cpu)?;
     catalog.load_all()?;
     let app = server::router(Engine::start(catalog, queue), options);
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
