@@ -59,33 +59,63 @@ fn gemma3_matches_llama_cpp_on_every_golden_text() {
     check("gemma3", "gemma-3-270m-q4_k_m.jsonl");
 }
 
-#[test]
-fn smollm2_written_as_tokenizer_json_still_matches_llama_cpp() {
-    // The Hugging Face form `models export` and full training write: read back
-    // through the tokenizers crate, with BOS/EOS from tokenizer_config.json.
-    let path = common::model("smollm2");
-    let metadata = f1_model::gguf::GgufMetadata::read(&path).unwrap();
+/// `model`'s GGUF tokenizer written as a Hugging Face folder (as `models export`
+/// and full training write it) and read back through the tokenizers crate.
+struct Exported {
+    metadata: f1_model::gguf::GgufMetadata,
+    original: Tokenizer,
+    dir: tempfile::TempDir,
+    tokenizer: Tokenizer,
+}
+
+fn export(model: &str) -> Exported {
+    let metadata = f1_model::gguf::GgufMetadata::read(&common::model(model)).unwrap();
     let original = Tokenizer::from_metadata(&metadata).unwrap();
     let template = f1_model::chat::ChatTemplate::from_gguf(&metadata).unwrap();
     let dir = tempfile::tempdir().unwrap();
     original.write_hugging_face(dir.path(), &template).unwrap();
     let tokenizer = Tokenizer::from_hugging_face(dir.path()).unwrap();
-    check_tokenizer(&tokenizer, "SmolLM2-135M-Instruct.Q4_1.jsonl");
-    assert_eq!(tokenizer.vocab_size(), original.vocab_size());
-    assert_eq!(
-        (tokenizer.bos(), tokenizer.eos()),
-        (original.bos(), original.eos())
+    Exported {
+        metadata,
+        original,
+        dir,
+        tokenizer,
+    }
+}
+
+impl Exported {
+    /// The read-back tokenizer gives llama.cpp's ids on `golden_file`, the same
+    /// vocabulary size, BOS and EOS, and the original's ids for the chat `prompt`
+    /// (control tokens as ids) and for its text (control-token text stays text,
+    /// as llama.cpp's special=False).
+    fn check(&self, golden_file: &str, prompt: &str) {
+        let (tokenizer, original) = (&self.tokenizer, &self.original);
+        check_tokenizer(tokenizer, golden_file);
+        assert_eq!(tokenizer.vocab_size(), original.vocab_size());
+        assert_eq!(
+            (tokenizer.bos(), tokenizer.eos()),
+            (original.bos(), original.eos())
+        );
+        assert_eq!(
+            tokenizer.encode_prompt(prompt).unwrap(),
+            original.encode_prompt(prompt).unwrap()
+        );
+        assert_eq!(
+            tokenizer.encode(prompt).unwrap(),
+            original.encode(prompt).unwrap()
+        );
+    }
+}
+
+#[test]
+fn smollm2_written_as_tokenizer_json_still_matches_llama_cpp() {
+    // BOS/EOS come back from tokenizer_config.json.
+    let exported = export("smollm2");
+    exported.check(
+        "SmolLM2-135M-Instruct.Q4_1.jsonl",
+        "<|im_start|>user\nWho won in 2021?<|im_end|>\n<|im_start|>assistant\n",
     );
-    let prompt = "<|im_start|>user\nWho won in 2021?<|im_end|>\n<|im_start|>assistant\n";
-    assert_eq!(
-        tokenizer.encode_prompt(prompt).unwrap(),
-        original.encode_prompt(prompt).unwrap()
-    );
-    // Control-token text in plain text stays text, as llama.cpp's special=False.
-    assert_eq!(
-        tokenizer.encode(prompt).unwrap(),
-        original.encode(prompt).unwrap()
-    );
+    let tokenizer = &exported.tokenizer;
     let ids = tokenizer.encode("Kimi Räikkönen 🏁 東京").unwrap();
     assert_eq!(tokenizer.decode(&ids).unwrap(), "Kimi Räikkönen 🏁 東京");
 }
@@ -125,14 +155,7 @@ fn smollm2_back_from_tokenizer_json_has_llama_cpps_gguf_metadata() {
     // GGUF -> tokenizer.json (as `models export` writes it) -> GGUF metadata, as
     // `merge --gguf` and full training write it for a Hugging Face base: every key
     // equals what llama.cpp's converter put in the published file.
-    let path = common::model("smollm2");
-    let metadata = f1_model::gguf::GgufMetadata::read(&path).unwrap();
-    let template = f1_model::chat::ChatTemplate::from_gguf(&metadata).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    Tokenizer::from_metadata(&metadata)
-        .unwrap()
-        .write_hugging_face(dir.path(), &template)
-        .unwrap();
+    let Exported { metadata, dir, .. } = export("smollm2");
     let written = back_to_gguf(dir.path(), 49152, &metadata, &[]);
     check_tokenizer(
         &Tokenizer::from_metadata(&written).unwrap(),
@@ -160,31 +183,20 @@ fn smollm2_back_from_tokenizer_json_has_llama_cpps_gguf_metadata() {
 #[test]
 fn gemma3_written_as_tokenizer_json_still_matches_llama_cpp() {
     // SentencePiece as Hugging Face's BPE with byte fallback, merges from scores.
-    let path = common::model("gemma3");
-    let metadata = f1_model::gguf::GgufMetadata::read(&path).unwrap();
-    let original = Tokenizer::from_metadata(&metadata).unwrap();
-    let template = f1_model::chat::ChatTemplate::from_gguf(&metadata).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    original.write_hugging_face(dir.path(), &template).unwrap();
-    let tokenizer = Tokenizer::from_hugging_face(dir.path()).unwrap();
-    check_tokenizer(&tokenizer, "gemma-3-270m-q4_k_m.jsonl");
-    assert_eq!(tokenizer.vocab_size(), original.vocab_size());
-    assert_eq!(
-        (tokenizer.bos(), tokenizer.eos()),
-        (original.bos(), original.eos())
+    let exported = export("gemma3");
+    exported.check(
+        "gemma-3-270m-q4_k_m.jsonl",
+        "<start_of_turn>user\nWho won in 2021?<end_of_turn>\n<start_of_turn>model\n",
     );
+    let Exported {
+        metadata,
+        original,
+        dir,
+        tokenizer,
+    } = exported;
     assert_eq!(
         tokenizer.encode_with_bos("Monza").unwrap()[0],
         original.bos().unwrap()
-    );
-    let prompt = "<start_of_turn>user\nWho won in 2021?<end_of_turn>\n<start_of_turn>model\n";
-    assert_eq!(
-        tokenizer.encode_prompt(prompt).unwrap(),
-        original.encode_prompt(prompt).unwrap()
-    );
-    assert_eq!(
-        tokenizer.encode(prompt).unwrap(),
-        original.encode(prompt).unwrap()
     );
     let text = "Kimi Räikkönen 🏁 東京\n\n  Monza";
     let ids = tokenizer.encode(text).unwrap();

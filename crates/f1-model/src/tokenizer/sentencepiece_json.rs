@@ -3,8 +3,6 @@
 //! piece scores, as transformers' `SentencePieceExtractor` builds them. BPE then
 //! merges the pair whose result scores highest, as SentencePiece and llama.cpp do.
 
-use std::collections::HashMap;
-
 use tokenizers::decoders::byte_fallback::ByteFallback;
 use tokenizers::decoders::fuse::Fuse;
 use tokenizers::decoders::sequence::Sequence;
@@ -66,12 +64,6 @@ pub fn build(vocab: &Vocab) -> Result<tokenizers::Tokenizer> {
 /// piece first (lowest id on a tie), a piece's splits by their parts' ids.
 /// Byte tokens are no merge's result.
 fn merges(vocab: &Vocab) -> Vec<(String, String)> {
-    let ids: HashMap<&str, usize> = vocab
-        .tokens
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.as_str(), i))
-        .collect();
     let score = |id: usize| vocab.scores.get(id).copied().unwrap_or(0.0);
     let mut pieces: Vec<usize> = (0..vocab.tokens.len())
         .filter(|&id| vocab.kinds[id] != TokenKind::Byte)
@@ -80,12 +72,12 @@ fn merges(vocab: &Vocab) -> Vec<(String, String)> {
     let mut merges = Vec::new();
     for piece in pieces {
         let text = vocab.tokens[piece].as_str();
-        let mut splits: Vec<(usize, usize, &str, &str)> = text
+        let mut splits: Vec<(u32, u32, &str, &str)> = text
             .char_indices()
             .skip(1)
             .filter_map(|(at, _)| {
                 let (left, right) = text.split_at(at);
-                Some((*ids.get(left)?, *ids.get(right)?, left, right))
+                Some((*vocab.ids.get(left)?, *vocab.ids.get(right)?, left, right))
             })
             .collect();
         splits.sort_unstable();
