@@ -4,6 +4,7 @@
 //! second product; gemm reads strided inputs in place and accumulates.
 
 use candle_core::Result;
+use rayon::prelude::*;
 
 /// A read-only (rows, columns) view of f32 values with arbitrary strides.
 #[derive(Clone, Copy)]
@@ -56,6 +57,16 @@ impl<'a> Matrix<'a> {
         })
     }
 
+    /// Columns `start..start + width` of this view, as a view of the same values.
+    fn columns_from(self, start: usize, width: usize) -> Self {
+        assert!(start + width <= self.columns, "column block past the view");
+        Self {
+            values: &self.values[start * self.column_stride..],
+            columns: width,
+            ..self
+        }
+    }
+
     /// The transpose, as a view of the same values.
     pub fn t(self) -> Self {
         Self {
@@ -69,7 +80,10 @@ impl<'a> Matrix<'a> {
 }
 
 /// `out = scale * lhs · rhs`, or `out += scale * lhs · rhs` when `accumulate`;
-/// `out` is row-major (lhs rows, rhs columns). Runs on all of candle's threads.
+/// `out` is row-major (lhs rows, rhs columns). Runs on all of candle's threads:
+/// each thread takes one block of the output's columns and multiplies it alone.
+/// gemm's own threading splits every product into small tiles behind barriers;
+/// on two cores one block per thread was faster for this crate's shapes.
 pub fn product_into(
     out: &mut [f32],
     accumulate: bool,
@@ -77,14 +91,77 @@ pub fn product_into(
     rhs: Matrix,
     scale: f32,
 ) -> Result<()> {
-    let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    gemm_into(out, accumulate, lhs, rhs, scale, parallelism)
+    check_shapes(out.len(), lhs, rhs)?;
+    // SAFETY: the shapes are checked above.
+    unsafe { parallel_product(out.as_mut_ptr(), accumulate, lhs, rhs, scale) };
+    Ok(())
 }
+
+/// [`product_into`] at a raw pointer.
+///
+/// # Safety
+/// The shapes passed [`check_shapes`] for `out`'s (lhs rows, rhs columns) values;
+/// `out` may be uninitialised unless `accumulate`.
+unsafe fn parallel_product(out: *mut f32, accumulate: bool, lhs: Matrix, rhs: Matrix, scale: f32) {
+    let n = rhs.columns;
+    let threads = candle_core::utils::get_num_threads();
+    let block = match column_block(n, threads) {
+        Some(block) if lhs.rows > 0 && lhs.columns > 0 => block,
+        _ => return gemm_raw(out, n, accumulate, lhs, rhs, scale),
+    };
+    let out = OutputColumns {
+        values: out,
+        row_stride: n,
+    };
+    (0..n.div_ceil(block)).into_par_iter().for_each(|index| {
+        let start = index * block;
+        let width = block.min(n - start);
+        // SAFETY: each block writes its own columns `start..start + width` of
+        // every row, so no two overlap.
+        unsafe {
+            gemm_raw(
+                out.column(start),
+                out.row_stride,
+                accumulate,
+                lhs,
+                rhs.columns_from(start, width),
+                scale,
+            )
+        }
+    });
+}
+
+/// The width of the column blocks `threads` threads split `columns` into: whole
+/// AVX-512 registers, none thinner than 64 columns; `None` when one block would
+/// hold them all.
+fn column_block(columns: usize, threads: usize) -> Option<usize> {
+    let block = columns
+        .div_ceil(threads.max(1))
+        .next_multiple_of(16)
+        .max(64);
+    (columns > block).then_some(block)
+}
+
+/// The output of [`product_into`], shared by the threads writing its column blocks.
+#[derive(Clone, Copy)]
+struct OutputColumns {
+    values: *mut f32,
+    row_stride: usize,
+}
+
+impl OutputColumns {
+    /// The first row's value in `column`.
+    ///
+    /// # Safety
+    /// `column` is less than the row stride.
+    unsafe fn column(self, column: usize) -> *mut f32 {
+        self.values.add(column)
+    }
+}
+
+// SAFETY: the threads holding it write disjoint column blocks (see `product_into`).
+unsafe impl Send for OutputColumns {}
+unsafe impl Sync for OutputColumns {}
 
 /// [`product_into`] on the calling thread alone, for small products that a
 /// caller already runs side by side.
@@ -95,58 +172,75 @@ pub fn serial_product_into(
     rhs: Matrix,
     scale: f32,
 ) -> Result<()> {
-    gemm_into(out, accumulate, lhs, rhs, scale, gemm::Parallelism::None)
+    check_shapes(out.len(), lhs, rhs)?;
+    // SAFETY: the shapes are checked above.
+    unsafe { gemm_raw(out.as_mut_ptr(), rhs.columns, accumulate, lhs, rhs, scale) };
+    Ok(())
 }
 
-fn gemm_into(
-    out: &mut [f32],
-    accumulate: bool,
-    lhs: Matrix,
-    rhs: Matrix,
-    scale: f32,
-    parallelism: gemm::Parallelism,
-) -> Result<()> {
+/// Fails unless `lhs · rhs` is defined and has `out_len` values.
+fn check_shapes(out_len: usize, lhs: Matrix, rhs: Matrix) -> Result<()> {
     let (m, k, n) = (lhs.rows, lhs.columns, rhs.columns);
-    if rhs.rows != k || out.len() != m * n {
+    if rhs.rows != k || out_len != m * n {
         candle_core::bail!(
-            "dense product: ({m}, {k}) · ({}, {n}) into {} values",
-            rhs.rows,
-            out.len()
-        );
-    }
-    // SAFETY: the shapes are checked above and every view's values hold its
-    // (rows, columns) at its strides (constructed only by `Matrix::new`,
-    // `Matrix::strided` and `t`, which check it).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.values.as_ptr(),
-            lhs.column_stride as isize,
-            lhs.row_stride as isize,
-            rhs.values.as_ptr(),
-            rhs.column_stride as isize,
-            rhs.row_stride as isize,
-            1.0,
-            scale,
-            false,
-            false,
-            false,
-            parallelism,
+            "dense product: ({m}, {k}) · ({}, {n}) into {out_len} values",
+            rhs.rows
         );
     }
     Ok(())
 }
 
+/// gemm's product of two views on the calling thread into `out`, (lhs rows, rhs columns) values each
+/// `out_row_stride` after the one before (read only when `accumulate`).
+///
+/// # Safety
+/// `lhs.columns == rhs.rows` and `out` holds (lhs rows, rhs columns) values at
+/// that row stride. Every view's values hold its (rows, columns) at its strides
+/// (views are made only by `Matrix::new`, `Matrix::strided`, `t` and
+/// `columns_from`, which check it).
+unsafe fn gemm_raw(
+    out: *mut f32,
+    out_row_stride: usize,
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+    scale: f32,
+) {
+    gemm::gemm(
+        lhs.rows,
+        rhs.columns,
+        lhs.columns,
+        out,
+        1,
+        out_row_stride as isize,
+        accumulate,
+        lhs.values.as_ptr(),
+        lhs.column_stride as isize,
+        lhs.row_stride as isize,
+        rhs.values.as_ptr(),
+        rhs.column_stride as isize,
+        rhs.row_stride as isize,
+        1.0,
+        scale,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
+}
+
 /// A new (lhs rows, rhs columns) product `scale * lhs · rhs`.
 pub fn product(lhs: Matrix, rhs: Matrix, scale: f32) -> Result<Vec<f32>> {
-    let mut out = vec![0f32; lhs.rows * rhs.columns];
-    product_into(&mut out, false, lhs, rhs, scale)?;
+    let len = lhs.rows * rhs.columns;
+    check_shapes(len, lhs, rhs)?;
+    let mut out = Vec::with_capacity(len);
+    // SAFETY: the shapes are checked above, and gemm writes every value of a
+    // product it does not accumulate into (zeros when the inner size is 0), so
+    // all `len` values are initialised before `set_len`.
+    unsafe {
+        parallel_product(out.as_mut_ptr(), false, lhs, rhs, scale);
+        out.set_len(len);
+    }
     Ok(out)
 }
 
@@ -206,5 +300,50 @@ mod tests {
             Matrix::strided(&a[5..], 5, 3, 7).is_err(),
             "the last row would run past the values"
         );
+    }
+
+    /// Wide products, which threads split into column blocks, equal candle's
+    /// matmul, fresh and accumulated, with the right-hand side transposed.
+    #[test]
+    fn column_blocks_cover_wide_products() {
+        for (columns, threads, block) in [
+            (200, 2, Some(112)),
+            (200, 4, Some(64)),
+            (100, 2, Some(64)),
+            (64, 2, None),
+        ] {
+            assert_eq!(
+                column_block(columns, threads),
+                block,
+                "{columns} on {threads}"
+            );
+        }
+        assert_eq!(column_block(1000, 1), None);
+        let (m, k, n) = (3, 70, 200);
+        let values = |len: usize, seed: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| ((i * 37 + seed * 11) % 29) as f32 / 14.0 - 1.0)
+                .collect()
+        };
+        let (a, b) = (values(m * k, 1), values(n * k, 2));
+        let ta = Tensor::from_slice(&a, (m, k), &Device::Cpu).unwrap();
+        let tb = Tensor::from_slice(&b, (n, k), &Device::Cpu).unwrap();
+        let expected: Vec<f32> = ta
+            .matmul(&tb.t().unwrap())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let (am, bm) = (
+            Matrix::new(&a, m, k).unwrap(),
+            Matrix::new(&b, n, k).unwrap(),
+        );
+        let mut out = product(am, bm.t(), 1.0).unwrap();
+        for (got, want) in out.iter().zip(&expected) {
+            assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        }
+        product_into(&mut out, true, am, bm.t(), -1.0).unwrap();
+        assert!(out.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
     }
 }
