@@ -5,6 +5,7 @@ mod catalog;
 mod cli;
 mod commands;
 mod output;
+mod threads;
 mod workspace;
 
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ use workspace::Workspace;
 
 fn main() -> ExitCode {
     allocator::keep_freed_memory();
+    threads::fix_thread_count();
     let cli = Cli::parse();
     let default_level = match cli.verbose {
         0 => "warn,f1ai=info,f1_data=info,f1_train=info",
