@@ -1,6 +1,7 @@
 //! The pieces of a decoder block: RMS norm, attention with a KV cache, the MLP.
 
 use candle_core::{DType, Result, Tensor};
+use candle_nn::kv_cache::KvCache;
 
 use super::attention_core::{attention_core, Heads, Rotation};
 use super::config::{Architecture, TransformerConfig};
@@ -55,7 +56,7 @@ impl Mlp {
 }
 
 /// Grouped-query self-attention with rotary positions and a KV cache.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Attention {
     pub q: Linear,
     pub k: Linear,
@@ -68,8 +69,15 @@ pub struct Attention {
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
-    cache: Option<(Tensor, Tensor)>,
+    /// Keys and values (batch, kv_heads, positions, head_dim) of the positions
+    /// seen so far. Its buffers have room for more positions, so a decoded token
+    /// is written in place instead of copying the whole cache; they are shared by
+    /// no other value (nothing clones an `Attention`).
+    cache: KvCache,
 }
+
+/// Positions a new cache has room for before it grows (by as many again).
+const CACHE_POSITIONS: usize = 512;
 
 impl Attention {
     #[allow(clippy::too_many_arguments)]
@@ -94,15 +102,17 @@ impl Attention {
             heads: config.heads,
             kv_heads: config.kv_heads,
             head_dim: config.head_dim,
-            cache: None,
+            cache: KvCache::new(2, CACHE_POSITIONS),
         }
     }
 
     /// Repeats the cached keys and values `n` times along the batch, so `n`
     /// continuations of one cached prefix run as one batch.
     pub fn repeat_cache(&mut self, n: usize) -> Result<()> {
-        if let Some((k, v)) = &self.cache {
-            self.cache = Some((k.repeat((n, 1, 1, 1))?, v.repeat((n, 1, 1, 1))?));
+        if let (Some(k), Some(v)) = (self.cache.k()?, self.cache.v()?) {
+            let (k, v) = (k.repeat((n, 1, 1, 1))?, v.repeat((n, 1, 1, 1))?);
+            self.cache.reset();
+            self.cache.append(&k, &v)?;
         }
         Ok(())
     }
@@ -148,16 +158,20 @@ impl Attention {
             k = round_to_f16(&k)?;
             v = round_to_f16(&v)?;
         }
-        let (k, v) = match (&self.cache, start) {
-            (Some((past_k, past_v)), s) if s > 0 => (
-                Tensor::cat(&[past_k, &k], 2)?,
-                Tensor::cat(&[past_v, &v], 2)?,
-            ),
-            _ => (k, v),
+        let (k, v) = if options.use_cache {
+            if start == 0 {
+                self.cache.reset();
+            }
+            self.cache.append(&k.contiguous()?, &v.contiguous()?)?
+        } else {
+            match (self.cache.k()?, self.cache.v()?) {
+                (Some(past_k), Some(past_v)) if start > 0 => (
+                    Tensor::cat(&[&past_k, &k], 2)?,
+                    Tensor::cat(&[&past_v, &v], 2)?,
+                ),
+                _ => (k, v),
+            }
         };
-        if options.use_cache {
-            self.cache = Some((k.clone(), v.clone()));
-        }
         let positions = k.dim(2)?;
         // Queries of one KV group share its keys: (batch, kv_heads, group * tokens, d).
         let group = self.heads / self.kv_heads;
@@ -278,7 +292,7 @@ impl ForwardOptions {
 }
 
 /// One decoder block.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Block {
     pub attention_norm: RmsNorm,
     pub attention: Attention,

@@ -40,7 +40,7 @@ pub enum Kernels {
 }
 
 /// The whole model: embeddings, blocks, final norm and the language-model head.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Transformer {
     pub config: TransformerConfig,
     /// (vocab, hidden), f32.
