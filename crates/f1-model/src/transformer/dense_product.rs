@@ -80,7 +80,7 @@ impl<'a> Matrix<'a> {
 }
 
 /// `out = scale * lhs · rhs`, or `out += scale * lhs · rhs` when `accumulate`;
-/// `out` is row-major (lhs rows, rhs columns). Runs on all of candle's threads:
+/// `out` is row-major (lhs rows, rhs columns). Runs on all of rayon's threads:
 /// each thread takes one block of the output's columns and multiplies it alone.
 /// gemm's own threading splits every product into small tiles behind barriers;
 /// on two cores one block per thread was faster for this crate's shapes.
@@ -104,8 +104,9 @@ pub fn product_into(
 /// `out` may be uninitialised unless `accumulate`.
 unsafe fn parallel_product(out: *mut f32, accumulate: bool, lhs: Matrix, rhs: Matrix, scale: f32) {
     let n = rhs.columns;
-    let threads = candle_core::utils::get_num_threads();
-    let block = match column_block(n, threads) {
+    // The blocks run on rayon's pool; asking it is free, where candle's
+    // `get_num_threads` may parse /proc/cpuinfo on every call.
+    let block = match column_block(n, rayon::current_num_threads()) {
         Some(block) if lhs.rows > 0 && lhs.columns > 0 => block,
         _ => return gemm_raw(out, n, accumulate, lhs, rhs, scale),
     };
@@ -190,8 +191,9 @@ fn check_shapes(out_len: usize, lhs: Matrix, rhs: Matrix) -> Result<()> {
     Ok(())
 }
 
-/// gemm's product of two views on the calling thread into `out`, (lhs rows, rhs columns) values each
-/// `out_row_stride` after the one before (read only when `accumulate`).
+/// gemm's product of two views on the calling thread into `out`: (lhs rows, rhs
+/// columns) values, each row `out_row_stride` after the one before (read only
+/// when `accumulate`).
 ///
 /// # Safety
 /// `lhs.columns == rhs.rows` and `out` holds (lhs rows, rhs columns) values at
