@@ -9,11 +9,11 @@
 //! FlashAttention does) instead of keeping a (tokens, tokens) tensor per head.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 use rten_simd::SimdOp;
 use rten_vecmath::Softmax;
 
 use super::autograd::{cpu_values, values};
+use super::cpu_pool::for_each_chunk;
 use super::dense_product::{serial_product_into, Matrix};
 
 /// The heads of one attention layer.
@@ -360,10 +360,10 @@ impl CustomOp3 for AttentionCore {
         );
         let unit_len = self.group() * self.tokens * self.heads.head_dim;
         let mut heads_first = vec![0f32; q.len()];
-        heads_first
-            .par_chunks_mut(unit_len)
-            .enumerate()
-            .try_for_each(|(unit, out)| self.forward_unit(q, k, v, unit, out))?;
+        let units = q.len() / unit_len;
+        for_each_chunk([(&mut heads_first, unit_len)], units, |unit, [out]| {
+            self.forward_unit(q, k, v, unit, out)
+        })?;
         let out = self.merge_heads(&heads_first, self.heads.heads);
         Ok((CpuStorage::F32(out), q_layout.shape().clone()))
     }
@@ -382,14 +382,16 @@ impl CustomOp3 for AttentionCore {
         let mut grad_v = vec![0f32; v.elem_count()];
         let grad = grad.contiguous()?;
         let (qs, ks, vs, g) = (values(q)?, values(k)?, values(v)?, values(&grad)?);
-        grad_q
-            .par_chunks_mut(self.group() * t * d)
-            .zip(grad_k.par_chunks_mut(t * d))
-            .zip(grad_v.par_chunks_mut(t * d))
-            .enumerate()
-            .try_for_each(|(unit, ((gq, gk), gv))| {
-                self.backward_unit([&qs, &ks, &vs], &g, unit, gq, gk, gv)
-            })?;
+        let units = grad_k.len() / (t * d);
+        for_each_chunk(
+            [
+                (&mut grad_q, self.group() * t * d),
+                (&mut grad_k, t * d),
+                (&mut grad_v, t * d),
+            ],
+            units,
+            |unit, [gq, gk, gv]| self.backward_unit([&qs, &ks, &vs], &g, unit, gq, gk, gv),
+        )?;
         let kv_heads = self.heads.kv_heads;
         let tensor =
             |values: Vec<f32>, like: &Tensor| Tensor::from_vec(values, like.shape(), like.device());

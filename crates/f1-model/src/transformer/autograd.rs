@@ -5,10 +5,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use rayon::prelude::*;
 use rten_simd::{SimdOp, SimdUnaryOp};
 use rten_vecmath::{Exp, SumExpSub};
 
+use super::cpu_pool::{self, for_each_chunk, piece};
 use super::dense_product::{product, Matrix};
 use candle_core::quantized::QTensor;
 use candle_core::{
@@ -290,14 +290,15 @@ impl CustomOp2 for RmsNorm {
             candle_core::bail!("rms norm: input {:?}, weight ({hidden})", x_layout.dims());
         }
         let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(hidden)
-            .zip(x.par_chunks(hidden))
-            .for_each(|(y, x)| {
-                let inverse = self.inverse_rms(x);
-                for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
-                    *y = x * inverse * w;
-                }
-            });
+        let rows = x.len() / hidden;
+        for_each_chunk([(&mut y, hidden)], rows, |row, [y]| {
+            let x = piece(x, hidden, row);
+            let inverse = self.inverse_rms(x);
+            for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
+                *y = x * inverse * w;
+            }
+            Ok(())
+        })?;
         Ok((CpuStorage::F32(y), x_layout.shape().clone()))
     }
 
@@ -313,48 +314,48 @@ impl CustomOp2 for RmsNorm {
         let grad_tensor = grad.contiguous()?;
         let (xs, w, g) = (values(x)?, values(weight)?, values(&grad_tensor)?);
         // dx = (g w - x̂ mean(g w x̂)) / rms, with x̂ = x / rms.
-        grad_x
-            .par_chunks_mut(hidden)
-            .zip(xs.par_chunks(hidden).zip(g.par_chunks(hidden)))
-            .for_each(|(dx, (x, g))| {
-                let inverse = self.inverse_rms(x);
-                let mean = x
-                    .iter()
-                    .zip(g)
-                    .zip(w.iter())
-                    .map(|((x, g), w)| g * w * x)
-                    .sum::<f32>()
-                    * inverse
-                    / hidden as f32;
-                for (((dx, x), g), w) in dx.iter_mut().zip(x).zip(g).zip(w.iter()) {
-                    *dx = (g * w - x * inverse * mean) * inverse;
+        let rows = xs.len() / hidden;
+        for_each_chunk([(&mut grad_x, hidden)], rows, |index, [dx]| {
+            let (x, g) = (piece(&xs, hidden, index), piece(&g, hidden, index));
+            let inverse = self.inverse_rms(x);
+            let mean = x
+                .iter()
+                .zip(g)
+                .zip(w.iter())
+                .map(|((x, g), w)| g * w * x)
+                .sum::<f32>()
+                * inverse
+                / hidden as f32;
+            for (((dx, x), g), w) in dx.iter_mut().zip(x).zip(g).zip(w.iter()) {
+                *dx = (g * w - x * inverse * mean) * inverse;
+            }
+            Ok(())
+        })?;
+        // dw = the sum over rows of g x̂, when the weight is trained: each thread
+        // sums a stretch of rows, then the partial sums are added.
+        let grad_w = if weight.track_op() {
+            let stretches = cpu_pool::threads().min(rows.max(1));
+            let per_stretch = rows.div_ceil(stretches);
+            let mut partial = vec![0f32; stretches * hidden];
+            for_each_chunk([(&mut partial, hidden)], stretches, |stretch, [sum]| {
+                let first = stretch * per_stretch;
+                for index in first..rows.min(first + per_stretch) {
+                    let (x, g) = (piece(&xs, hidden, index), piece(&g, hidden, index));
+                    let inverse = self.inverse_rms(x);
+                    for ((s, x), g) in sum.iter_mut().zip(x).zip(g) {
+                        *s += g * x * inverse;
+                    }
                 }
-            });
-        // dw = the sum over rows of g x̂, when the weight is trained.
-        let grad_w = weight.track_op().then(|| {
-            xs.par_chunks(hidden)
-                .zip(g.par_chunks(hidden))
-                .fold(
-                    || vec![0f32; hidden],
-                    |mut sum, (x, g)| {
-                        let inverse = self.inverse_rms(x);
-                        for ((s, x), g) in sum.iter_mut().zip(x).zip(g) {
-                            *s += g * x * inverse;
-                        }
-                        sum
-                    },
-                )
-                .reduce(
-                    || vec![0f32; hidden],
-                    |mut a, b| {
-                        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                        a
-                    },
-                )
-        });
-        let grad_w = grad_w
-            .map(|g| Tensor::from_vec(g, weight.shape(), weight.device()))
-            .transpose()?;
+                Ok(())
+            })?;
+            let mut total = vec![0f32; hidden];
+            for sum in partial.chunks(hidden) {
+                total.iter_mut().zip(sum).for_each(|(t, s)| *t += s);
+            }
+            Some(Tensor::from_vec(total, weight.shape(), weight.device())?)
+        } else {
+            None
+        };
         Ok((
             Some(Tensor::from_vec(grad_x, x.shape(), x.device())?),
             grad_w,
@@ -471,7 +472,11 @@ impl CustomOp1 for CrossEntropy {
             );
         }
         let logits = cpu_values(storage, layout)?;
-        let log_sum_exp: Vec<f32> = logits.par_chunks(vocab).map(Self::log_sum_exp).collect();
+        let mut log_sum_exp = vec![0f32; rows];
+        for_each_chunk([(&mut log_sum_exp, 1)], rows, |row, [lse]| {
+            lse[0] = Self::log_sum_exp(piece(logits, vocab, row));
+            Ok(())
+        })?;
         let mut loss = 0f64;
         for (row, (values, lse)) in logits.chunks(vocab).zip(&log_sum_exp).enumerate() {
             loss += f64::from(lse - values[self.target(row, vocab)?]);
@@ -489,17 +494,15 @@ impl CustomOp1 for CrossEntropy {
         let log_sum_exp = self.log_sum_exp.get().ok_or_else(|| {
             candle_core::Error::Msg("cross entropy: backward before forward".into())
         })?;
-        out.par_chunks_mut(vocab)
-            .zip(xs.par_chunks(vocab))
-            .enumerate()
-            .try_for_each(|(row, (out, logits))| {
-                let lse = log_sum_exp[row];
-                out.iter_mut().zip(logits).for_each(|(o, x)| *o = x - lse);
-                Exp {}.map_mut(out);
-                out.iter_mut().for_each(|o| *o *= scale);
-                out[self.target(row, vocab)?] -= scale;
-                Ok::<_, candle_core::Error>(())
-            })?;
+        for_each_chunk([(&mut out, vocab)], rows, |row, [out]| {
+            let logits = piece(&xs, vocab, row);
+            let lse = log_sum_exp[row];
+            out.iter_mut().zip(logits).for_each(|(o, x)| *o = x - lse);
+            Exp {}.map_mut(out);
+            out.iter_mut().for_each(|o| *o *= scale);
+            out[self.target(row, vocab)?] -= scale;
+            Ok(())
+        })?;
         Ok(Some(Tensor::from_vec(out, (rows, vocab), logits.device())?))
     }
 }

@@ -3,8 +3,8 @@
 //! op copied its input in, its result out, and needed a separate pass to add a
 //! second product; gemm reads strided inputs in place and accumulates.
 
+use super::cpu_pool;
 use candle_core::Result;
-use rayon::prelude::*;
 
 /// A read-only (rows, columns) view of f32 values with arbitrary strides.
 #[derive(Clone, Copy)]
@@ -80,7 +80,7 @@ impl<'a> Matrix<'a> {
 }
 
 /// `out = scale * lhs · rhs`, or `out += scale * lhs · rhs` when `accumulate`;
-/// `out` is row-major (lhs rows, rhs columns). Runs on all of rayon's threads:
+/// `out` is row-major (lhs rows, rhs columns). Runs on all of candle's threads:
 /// each thread takes one block of the output's columns and multiplies it alone.
 /// gemm's own threading splits every product into small tiles behind barriers;
 /// on two cores one block per thread was faster for this crate's shapes.
@@ -104,9 +104,9 @@ pub fn product_into(
 /// `out` may be uninitialised unless `accumulate`.
 unsafe fn parallel_product(out: *mut f32, accumulate: bool, lhs: Matrix, rhs: Matrix, scale: f32) {
     let n = rhs.columns;
-    // The blocks run on rayon's pool; asking it is free, where candle's
-    // `get_num_threads` may parse /proc/cpuinfo on every call.
-    let block = match column_block(n, rayon::current_num_threads()) {
+    // The blocks run on candle's barrier pool, the threads that run candle's own
+    // kernels, so no second pool competes with its waiting workers for the cores.
+    let block = match column_block(n, cpu_pool::threads()) {
         Some(block) if lhs.rows > 0 && lhs.columns > 0 => block,
         _ => return gemm_raw(out, n, accumulate, lhs, rhs, scale),
     };
@@ -114,7 +114,7 @@ unsafe fn parallel_product(out: *mut f32, accumulate: bool, lhs: Matrix, rhs: Ma
         values: out,
         row_stride: n,
     };
-    (0..n.div_ceil(block)).into_par_iter().for_each(|index| {
+    cpu_pool::for_each_index(n.div_ceil(block), |index| {
         let start = index * block;
         let width = block.min(n - start);
         // SAFETY: each block writes its own columns `start..start + width` of

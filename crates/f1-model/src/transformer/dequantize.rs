@@ -9,6 +9,7 @@ use candle_core::quantized::k_quants::{
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Result, Tensor};
 
+use super::cpu_pool::for_each_chunk;
 use super::quantized_matmul::blocks;
 
 /// `weight` in f32, its blocks decoded in parallel on the CPU (on other devices,
@@ -41,23 +42,17 @@ fn decode<T: GgmlType + Sync>(weight: &QTensor) -> Result<Tensor> {
     let bytes = weight.data()?;
     let weight_blocks = blocks::<T>(&bytes, elements / T::BLCK_SIZE)?;
     let mut out = vec![0f32; elements];
-    let out_ptr = out.as_mut_ptr() as usize;
     let items = weight_blocks.len().div_ceil(BLOCKS_PER_ITEM);
-    candle_core::utils::barrier_pool().execute_chunked(items, |range| {
-        for item in range {
+    for_each_chunk(
+        [(&mut out, BLOCKS_PER_ITEM * T::BLCK_SIZE)],
+        items,
+        |item, [values]| {
             let first = item * BLOCKS_PER_ITEM;
             let last = (first + BLOCKS_PER_ITEM).min(weight_blocks.len());
-            // SAFETY: work items cover disjoint block ranges, so each writes its
-            // own stretch of `out`, which outlives the pool's call.
-            let values = unsafe {
-                std::slice::from_raw_parts_mut(
-                    (out_ptr as *mut f32).add(first * T::BLCK_SIZE),
-                    (last - first) * T::BLCK_SIZE,
-                )
-            };
             T::to_float(&weight_blocks[first..last], values);
-        }
-    });
+            Ok(())
+        },
+    )?;
     Tensor::from_vec(out, weight.shape(), &candle_core::Device::Cpu)
 }
 

@@ -5,11 +5,11 @@
 //! the largest activations of a block, about eighteen times.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 use rten_simd::SimdUnaryOp;
 use rten_vecmath::{Sigmoid, Tanh};
 
 use super::autograd::{cpu_values, values};
+use super::cpu_pool::{for_each_chunk, piece};
 
 /// The gate's activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,14 +98,18 @@ impl CustomOp2 for GatedActivation {
         }
         let (g, u) = (cpu_values(gate, gate_layout)?, cpu_values(up, up_layout)?);
         let mut out = vec![0f32; g.len()];
-        out.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
-            .for_each(|(out, (g, u))| {
+        for_each_chunk(
+            [(&mut out, CHUNK)],
+            g.len().div_ceil(CHUNK),
+            |index, [out]| {
+                let (g, u) = (piece(g, CHUNK, index), piece(u, CHUNK, index));
                 self.0.inner(g, out);
                 for ((y, x), u) in out.iter_mut().zip(g).zip(u) {
                     *y = self.0.value_and_slope(*x, *y).0 * u;
                 }
-            });
+                Ok(())
+            },
+        )?;
         Ok((CpuStorage::F32(out), gate_layout.shape().clone()))
     }
 
@@ -121,19 +125,25 @@ impl CustomOp2 for GatedActivation {
         let mut grad_up = vec![0f32; len];
         let grad = grad.contiguous()?;
         let (g, u, d) = (values(gate)?, values(up)?, values(&grad)?);
-        grad_gate
-            .par_chunks_mut(CHUNK)
-            .zip(grad_up.par_chunks_mut(CHUNK))
-            .zip(g.par_chunks(CHUNK))
-            .zip(u.par_chunks(CHUNK).zip(d.par_chunks(CHUNK)))
-            .for_each(|(((grad_gate, grad_up), g), (u, d))| {
+        let pieces = len.div_ceil(CHUNK);
+        for_each_chunk(
+            [(&mut grad_gate, CHUNK), (&mut grad_up, CHUNK)],
+            pieces,
+            |index, [grad_gate, grad_up]| {
+                let (g, u, d) = (
+                    piece(&g, CHUNK, index),
+                    piece(&u, CHUNK, index),
+                    piece(&d, CHUNK, index),
+                );
                 self.0.inner(g, grad_gate);
                 for i in 0..g.len() {
                     let (value, slope) = self.0.value_and_slope(g[i], grad_gate[i]);
                     grad_gate[i] = d[i] * u[i] * slope;
                     grad_up[i] = d[i] * value;
                 }
-            });
+                Ok(())
+            },
+        )?;
         let shape = gate.shape();
         Ok((
             Some(Tensor::from_vec(grad_gate, shape, gate.device())?),

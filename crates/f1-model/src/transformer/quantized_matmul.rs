@@ -16,6 +16,8 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{bail, DType, Result, Tensor};
 use half::f16;
 
+use super::cpu_pool::for_each_index;
+
 /// Values per quantization block.
 const BLOCK: usize = 32;
 
@@ -134,20 +136,18 @@ fn product<W: Sync, A: Sync>(
         &weight[output * blocks_per_row..(output + 1) * blocks_per_row]
     };
     let out_ptr = out.as_mut_ptr() as usize;
-    candle_core::utils::barrier_pool().execute_chunked(outputs.div_ceil(2), |pairs| {
-        for pair in pairs {
-            let first = 2 * pair;
-            let rows = [weight_row(first), weight_row(first + 1)];
-            for (row, a) in x.chunks_exact(blocks_per_row).enumerate() {
-                // SAFETY: `dot` needs AVX2, FMA and F16C, which `applies` checked; each
-                // (row, output) cell is written by exactly one work item, inside `out`.
-                unsafe {
-                    let values = dot(rows, a);
-                    let cell = (out_ptr as *mut f32).add(row * outputs + first);
-                    *cell = values[0];
-                    if first + 1 < outputs {
-                        *cell.add(1) = values[1];
-                    }
+    for_each_index(outputs.div_ceil(2), |pair| {
+        let first = 2 * pair;
+        let rows = [weight_row(first), weight_row(first + 1)];
+        for (row, a) in x.chunks_exact(blocks_per_row).enumerate() {
+            // SAFETY: `dot` needs AVX2, FMA and F16C, which `applies` checked; each
+            // (row, output) cell is written by exactly one work item, inside `out`.
+            unsafe {
+                let values = dot(rows, a);
+                let cell = (out_ptr as *mut f32).add(row * outputs + first);
+                *cell = values[0];
+                if first + 1 < outputs {
+                    *cell.add(1) = values[1];
                 }
             }
         }
