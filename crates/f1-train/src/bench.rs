@@ -80,7 +80,12 @@ pub fn bench_train(
     for step in 0..=steps {
         let start = Instant::now();
         let (loss, gradients) = model.gradients(std::slice::from_ref(&batch_data), None)?;
-        optimizer.update(&model.parameters, &gradients, config.training.learning_rate)?;
+        optimizer.update(
+            &model.parameters,
+            &gradients,
+            1.0,
+            config.training.learning_rate,
+        )?;
         // GPU work is queued: the step ends when the device has done it.
         device.synchronize()?;
         if step > 0 {

@@ -72,10 +72,7 @@ impl Checkpoints {
             .tempdir_in(&self.dir)
             .map_err(|e| Error::io(&self.dir, e))?;
         candle_core::safetensors::save(&named(parameters), staging.path().join(PARAMETERS))?;
-        candle_core::safetensors::save(
-            &optimizer.state(parameters),
-            staging.path().join(OPTIMIZER),
-        )?;
+        optimizer.save(parameters, &staging.path().join(OPTIMIZER))?;
         let state = State {
             progress: progress.clone(),
             config: config.clone(),

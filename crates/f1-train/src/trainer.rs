@@ -21,7 +21,7 @@ use crate::loss::summed_nll;
 use crate::metrics::{
     memory_mib, read_log, reset_peak_memory, write_atomic, RunSummary, StepLog, StepRecord,
 };
-use crate::optimizer::{clip, AdamW};
+use crate::optimizer::{clipping, AdamW};
 use crate::schedule::learning_rate;
 use crate::trainable::{attach_lora, count, make_full_trainable, Parameter};
 
@@ -320,8 +320,8 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
             progress.batch_in_epoch += 1;
         }
         let dropout_seed = t.seed ^ (progress.step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let (loss, mut gradients) = model.gradients(&step_batches, Some(dropout_seed))?;
-        let grad_norm = clip(&mut gradients, t.max_grad_norm)?;
+        let (loss, gradients) = model.gradients(&step_batches, Some(dropout_seed))?;
+        let (grad_norm, gradient_scale) = clipping(&gradients, t.max_grad_norm)?;
         if !loss.is_finite() || !grad_norm.is_finite() {
             let kept = match &last_checkpoint {
                 Some(path) => format!("the last good checkpoint is {}", path.display()),
@@ -339,7 +339,7 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
             total_steps,
             t.decay,
         );
-        optimizer.update(&model.parameters, &gradients, lr)?;
+        optimizer.update(&model.parameters, &gradients, gradient_scale, lr)?;
         progress.step += 1;
         let tokens: usize = step_batches.iter().map(Batch::tokens).sum();
         progress.tokens_seen += tokens;

@@ -116,7 +116,12 @@ fn train(path: &std::path::Path, method: Method, device: &Device) -> (Vec<f64>, 
             .map(|g| g.flatten_all().unwrap().to_vec1::<f32>().unwrap())
             .collect();
         optimizer
-            .update(&model.parameters, &gradients, config.training.learning_rate)
+            .update(
+                &model.parameters,
+                &gradients,
+                1.0,
+                config.training.learning_rate,
+            )
             .unwrap();
     }
     (losses, last)

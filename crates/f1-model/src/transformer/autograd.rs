@@ -25,7 +25,7 @@ fn on_cpu(
 }
 
 /// A custom op's contiguous f32 CPU input.
-pub(crate) fn cpu_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+pub fn cpu_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
     let (start, end) = layout
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg("autograd kernels need contiguous input".into()))?;
@@ -36,7 +36,7 @@ pub(crate) fn cpu_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result
 }
 
 /// A contiguous f32 CPU tensor's values, readable while the guard lives.
-pub(crate) struct Values<'a> {
+pub struct Values<'a> {
     storage: StorageRef<'a>,
     range: std::ops::Range<usize>,
 }
@@ -54,7 +54,7 @@ impl std::ops::Deref for Values<'_> {
 
 /// The values of `t`, a contiguous f32 CPU tensor (a custom op's inputs are
 /// made contiguous before it runs; a gradient may need `contiguous()` first).
-pub(crate) fn values(t: &Tensor) -> Result<Values<'_>> {
+pub fn values(t: &Tensor) -> Result<Values<'_>> {
     let (storage, layout) = t.storage_and_layout();
     let Some((start, end)) = layout.contiguous_offsets() else {
         candle_core::bail!("expected a contiguous tensor");

@@ -5,7 +5,7 @@ mod assemble;
 mod attention_core;
 pub mod autograd;
 mod config;
-mod cpu_pool;
+pub mod cpu_pool;
 mod dense_product;
 mod dequantize;
 mod gated_activation;
