@@ -7,6 +7,7 @@
 //! candle's kernels with this crate's, so this crate's run here too.
 
 use candle_core::{Error, Result};
+use std::marker::PhantomData;
 use std::sync::Mutex;
 
 /// How many threads [`for_each_chunk`] spreads work over.
@@ -24,13 +25,13 @@ pub fn for_each_index(items: usize, work: impl Fn(usize) + Sync) {
 /// candle's threads, where `chunks[i]` is the `index`-th piece (of `outputs[i].1`
 /// values; the last may be shorter) of the slice `outputs[i].0`. Every output must
 /// hold at least `items` pieces. Returns the first error `work` returned.
-pub fn for_each_chunk<const N: usize, F>(
-    outputs: [(&mut [f32], usize); N],
+pub fn for_each_chunk<const N: usize, T: Send, F>(
+    outputs: [(&mut [T], usize); N],
     items: usize,
     work: F,
 ) -> Result<()>
 where
-    F: Fn(usize, [&mut [f32]; N]) -> Result<()> + Sync,
+    F: Fn(usize, [&mut [T]; N]) -> Result<()> + Sync,
 {
     for (values, chunk) in &outputs {
         if *chunk == 0 || values.len().div_ceil(*chunk) < items {
@@ -44,12 +45,13 @@ where
         start: values.as_mut_ptr() as usize,
         len: values.len(),
         chunk,
+        values: PhantomData,
     });
     let first_error = Mutex::new(None);
     for_each_index(items, |index| {
         // SAFETY: every index comes once, so the pieces of one index are borrowed
-        // by this call alone; the slices outlive `for_each_index`, which returns
-        // only when every index is done.
+        // by this call alone (on whichever thread; `T: Send`); the slices outlive
+        // `for_each_index`, which returns only when every index is done.
         let chunks = outputs.map(|output| unsafe { output.piece(index) });
         if let Err(error) = work(index, chunks) {
             first_error
@@ -66,28 +68,37 @@ where
 
 /// Piece `index` of `values` cut into pieces of `chunk` values (the last may be
 /// shorter): the read-only counterpart of the pieces [`for_each_chunk`] hands out.
-pub fn piece(values: &[f32], chunk: usize, index: usize) -> &[f32] {
+pub fn piece<T>(values: &[T], chunk: usize, index: usize) -> &[T] {
     let first = index * chunk;
     &values[first..values.len().min(first + chunk)]
 }
 
-/// A mutable slice shared between threads that each take their own pieces of it.
-#[derive(Clone, Copy)]
-struct SharedOutput {
+/// A mutable slice of `T` shared between threads that each take their own pieces
+/// of it.
+struct SharedOutput<T> {
     start: usize,
     len: usize,
     chunk: usize,
+    values: PhantomData<fn(T)>,
 }
 
-impl SharedOutput {
+impl<T> Clone for SharedOutput<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SharedOutput<T> {}
+
+impl<T> SharedOutput<T> {
     /// Piece `index`.
     ///
     /// # Safety
-    /// No other live reference may cover the same piece.
-    unsafe fn piece<'a>(self, index: usize) -> &'a mut [f32] {
+    /// No other live reference may cover the same piece, and `T` must be `Send`.
+    unsafe fn piece<'a>(self, index: usize) -> &'a mut [T] {
         let first = index * self.chunk;
         let len = self.chunk.min(self.len - first);
-        std::slice::from_raw_parts_mut((self.start as *mut f32).add(first), len)
+        std::slice::from_raw_parts_mut((self.start as *mut T).add(first), len)
     }
 }
 

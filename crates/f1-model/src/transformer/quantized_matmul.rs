@@ -19,14 +19,14 @@ use half::f16;
 use super::cpu_pool::for_each_index;
 
 /// Values per quantization block.
-const BLOCK: usize = 32;
+pub(crate) const BLOCK: usize = 32;
 
 /// A Q4_1 weight block: `d * q + m` for 4-bit `q`, low nibbles first.
 #[repr(C)]
-struct BlockQ4_1 {
-    d: f16,
-    m: f16,
-    qs: [u8; BLOCK / 2],
+pub(crate) struct BlockQ4_1 {
+    pub(crate) d: f16,
+    pub(crate) m: f16,
+    pub(crate) qs: [u8; BLOCK / 2],
 }
 
 /// A Q5_0 block: `d * (q - 16)` for 5-bit `q`, the fifth bits in `qh`.
