@@ -9,8 +9,9 @@ use rten_simd::{SimdOp, SimdUnaryOp};
 use rten_vecmath::{Exp, SumExpSub};
 
 use super::cpu_pool::{self, for_each_chunk, piece};
-use super::dense_product::{product, Matrix};
-use candle_core::quantized::QTensor;
+use super::dense_product::{blockwise_product, product, Matrix};
+use super::dequantize::Q4_1Rows;
+use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Storage, StorageRef, Tensor, D,
 };
@@ -118,6 +119,22 @@ impl FrozenWeight {
             Self::Quantized(q) => q.shape().dims2(),
         }
     }
+
+    /// `scale * lhs · W^T` when `transposed`, else `scale * lhs · W`, in a new
+    /// buffer. A Q4_1 weight is decoded a column block at a time by the thread
+    /// that multiplies it; others are dequantized whole.
+    pub(crate) fn product(&self, lhs: Matrix, transposed: bool, scale: f32) -> Result<Vec<f32>> {
+        if let Self::Quantized(q) = self {
+            if q.dtype() == GgmlDType::Q4_1 && q.device().is_cpu() {
+                return blockwise_product(lhs, &Q4_1Rows::new(q, transposed)?, scale);
+            }
+        }
+        let weight = self.dense()?.contiguous()?;
+        let (output, input) = weight.dims2()?;
+        let values = values(&weight)?;
+        let w = Matrix::new(&values, output, input)?;
+        product(lhs, if transposed { w.t() } else { w }, scale)
+    }
 }
 
 /// `x W^T` for a weight that is not trained. candle's matmul backward computes
@@ -143,24 +160,19 @@ impl CustomOp1 for FrozenMatmul {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (output, input) = self.weight.dims()?;
         let x = cpu_values(storage, layout)?;
-        let weight = self.weight.dense()?.contiguous()?;
-        let y = product(
-            Matrix::new(x, x.len() / input, input)?,
-            Matrix::new(&values(&weight)?, output, input)?.t(),
-            1.0,
-        )?;
+        let y = self
+            .weight
+            .product(Matrix::new(x, x.len() / input, input)?, true, 1.0)?;
         Ok((CpuStorage::F32(y), with_last_dim(layout.shape(), output)))
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (output, input) = self.weight.dims()?;
-        let (weight, grad) = (self.weight.dense()?.contiguous()?, grad.contiguous()?);
+        let output = self.weight.dims()?.0;
+        let grad = grad.contiguous()?;
         let g = values(&grad)?;
-        let x_grad = product(
-            Matrix::new(&g, g.len() / output, output)?,
-            Matrix::new(&values(&weight)?, output, input)?,
-            1.0,
-        )?;
+        let x_grad = self
+            .weight
+            .product(Matrix::new(&g, g.len() / output, output)?, false, 1.0)?;
         Ok(Some(Tensor::from_vec(x_grad, x.shape(), x.device())?))
     }
 }

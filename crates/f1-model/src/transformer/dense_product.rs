@@ -106,7 +106,7 @@ unsafe fn parallel_product(out: *mut f32, accumulate: bool, lhs: Matrix, rhs: Ma
     let n = rhs.columns;
     // The blocks run on candle's barrier pool, the threads that run candle's own
     // kernels, so no second pool competes with its waiting workers for the cores.
-    let block = match column_block(n, cpu_pool::threads()) {
+    let block = match column_block(n, cpu_pool::threads(), 16) {
         Some(block) if lhs.rows > 0 && lhs.columns > 0 => block,
         _ => return gemm_raw(out, n, accumulate, lhs, rhs, scale),
     };
@@ -132,15 +132,94 @@ unsafe fn parallel_product(out: *mut f32, accumulate: bool, lhs: Matrix, rhs: Ma
     });
 }
 
-/// The width of the column blocks `threads` threads split `columns` into: whole
-/// AVX-512 registers, none thinner than 64 columns; `None` when one block would
-/// hold them all.
-fn column_block(columns: usize, threads: usize) -> Option<usize> {
+/// The width of the column blocks `threads` threads split `columns` into: a
+/// multiple of `alignment` (16 for whole AVX-512 registers), none thinner than 64
+/// columns; `None` when one block would hold them all.
+fn column_block(columns: usize, threads: usize, alignment: usize) -> Option<usize> {
     let block = columns
         .div_ceil(threads.max(1))
-        .next_multiple_of(16)
+        .next_multiple_of(alignment.max(16))
         .max(64);
     (columns > block).then_some(block)
+}
+
+/// A right-hand side (k, n) that is never held whole: [`blockwise_product`] has
+/// each thread write its own block of columns into a buffer of its own (a
+/// quantized weight's slice decoded where the product reads it, in cache).
+pub trait ColumnBlocks: Sync {
+    /// (k, n).
+    fn dims(&self) -> (usize, usize);
+
+    /// Blocks start at multiples of this.
+    fn alignment(&self) -> usize;
+
+    /// Writes columns `start..start + width` into the empty `buffer`, row-major
+    /// as (k, width) values or, when it returns `true`, as their transpose.
+    fn write_block(&self, start: usize, width: usize, buffer: &mut Vec<f32>) -> bool;
+}
+
+/// A new (lhs rows, rhs columns) product `scale * lhs · rhs` for a right-hand side
+/// built a column block at a time.
+pub fn blockwise_product(lhs: Matrix, rhs: &impl ColumnBlocks, scale: f32) -> Result<Vec<f32>> {
+    let len = lhs.rows * rhs.dims().1;
+    check_blockwise_shapes(len, lhs, rhs)?;
+    let mut out = Vec::with_capacity(len);
+    // SAFETY: as in `product`: gemm writes every value of a product it does not
+    // accumulate into, and every column block is multiplied.
+    unsafe {
+        parallel_blockwise(out.as_mut_ptr(), lhs, rhs, scale);
+        out.set_len(len);
+    }
+    Ok(out)
+}
+
+fn check_blockwise_shapes(out_len: usize, lhs: Matrix, rhs: &impl ColumnBlocks) -> Result<()> {
+    let (k, n) = rhs.dims();
+    if lhs.columns != k || out_len != lhs.rows * n {
+        candle_core::bail!(
+            "dense product: ({}, {}) · ({k}, {n}) into {out_len} values",
+            lhs.rows,
+            lhs.columns
+        );
+    }
+    Ok(())
+}
+
+/// [`blockwise_product`] at a raw pointer.
+///
+/// # Safety
+/// The shapes passed [`check_blockwise_shapes`] for `out`'s values (which may be
+/// uninitialised).
+unsafe fn parallel_blockwise(out: *mut f32, lhs: Matrix, rhs: &impl ColumnBlocks, scale: f32) {
+    let (k, n) = rhs.dims();
+    let block = column_block(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n);
+    let out = OutputColumns {
+        values: out,
+        row_stride: n,
+    };
+    cpu_pool::for_each_index(n.div_ceil(block), |index| {
+        let start = index * block;
+        let width = block.min(n - start);
+        let mut buffer = Vec::with_capacity(k * width);
+        let transposed = rhs.write_block(start, width, &mut buffer);
+        let rhs_block = match transposed {
+            false => Matrix::new(&buffer, k, width),
+            true => Matrix::new(&buffer, width, k).map(Matrix::t),
+        }
+        .expect("a column block holds (k, width) values");
+        // SAFETY: each block writes its own columns `start..start + width` of
+        // every row, so no two overlap; the block's shape is checked above.
+        unsafe {
+            gemm_raw(
+                out.column(start),
+                out.row_stride,
+                false,
+                lhs,
+                rhs_block,
+                scale,
+            )
+        }
+    });
 }
 
 /// The output of [`product_into`], shared by the threads writing its column blocks.
@@ -308,19 +387,20 @@ mod tests {
     /// matmul, fresh and accumulated, with the right-hand side transposed.
     #[test]
     fn column_blocks_cover_wide_products() {
-        for (columns, threads, block) in [
-            (200, 2, Some(112)),
-            (200, 4, Some(64)),
-            (100, 2, Some(64)),
-            (64, 2, None),
+        for (columns, threads, alignment, block) in [
+            (200, 2, 16, Some(112)),
+            (200, 2, 32, Some(128)),
+            (200, 4, 16, Some(64)),
+            (100, 2, 16, Some(64)),
+            (64, 2, 16, None),
         ] {
             assert_eq!(
-                column_block(columns, threads),
+                column_block(columns, threads, alignment),
                 block,
-                "{columns} on {threads}"
+                "{columns} on {threads}, aligned to {alignment}"
             );
         }
-        assert_eq!(column_block(1000, 1), None);
+        assert_eq!(column_block(1000, 1, 16), None);
         let (m, k, n) = (3, 70, 200);
         let values = |len: usize, seed: usize| -> Vec<f32> {
             (0..len)

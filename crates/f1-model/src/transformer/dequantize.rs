@@ -11,8 +11,10 @@ use candle_core::quantized::k_quants::{
 };
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Result, Tensor};
+use std::borrow::Cow;
 
 use super::cpu_pool::for_each_chunk;
+use super::dense_product::ColumnBlocks;
 use super::quantized_matmul::{self, blocks, BLOCK};
 
 /// `weight` in f32, its blocks decoded in parallel on the CPU (on other devices,
@@ -61,29 +63,21 @@ fn decode<T: GgmlType + Sync>(weight: &QTensor) -> Result<Tensor> {
 
 /// A Q4_1 weight in f32: each value `d * q + m`, low nibbles first.
 fn decode_q4_1(weight: &QTensor) -> Result<Tensor> {
-    let elements = weight.shape().elem_count();
-    let bytes = weight.data()?;
-    let weight_blocks = blocks::<quantized_matmul::BlockQ4_1>(&bytes, elements / BLOCK)?;
-    let elements = weight_blocks.len() * BLOCK;
+    let rows = Q4_1Rows::new(weight, false)?;
+    let blocks = rows.blocks();
+    let elements = blocks.len() * BLOCK;
     let mut out = Vec::with_capacity(elements);
-    let items = weight_blocks.len().div_ceil(BLOCKS_PER_ITEM);
     for_each_chunk(
         [(
             &mut out.spare_capacity_mut()[..elements],
             BLOCKS_PER_ITEM * BLOCK,
         )],
-        items,
+        blocks.len().div_ceil(BLOCKS_PER_ITEM),
         |item, [values]| {
             let first = item * BLOCKS_PER_ITEM;
-            for (block, values) in weight_blocks[first..]
-                .iter()
-                .zip(values.chunks_exact_mut(BLOCK))
-            {
-                let (d, m) = (block.d.to_f32(), block.m.to_f32());
-                let (low, high) = values.split_at_mut(BLOCK / 2);
-                for ((low, high), &q) in low.iter_mut().zip(high).zip(&block.qs) {
-                    low.write(f32::from(q & 0x0F) * d + m);
-                    high.write(f32::from(q >> 4) * d + m);
+            for (block, values) in blocks[first..].iter().zip(values.chunks_exact_mut(BLOCK)) {
+                for (value, decoded) in values.iter_mut().zip(block.values()) {
+                    value.write(decoded);
                 }
             }
             Ok(())
@@ -93,6 +87,81 @@ fn decode_q4_1(weight: &QTensor) -> Result<Tensor> {
     // number of blocks, and each piece's blocks wrote all of its values above.
     unsafe { out.set_len(elements) };
     Tensor::from_vec(out, weight.shape(), &candle_core::Device::Cpu)
+}
+
+/// A Q4_1 weight (out, in) as the right-hand side of a product, `W` or (when
+/// `transposed`) `W^T`, decoded a column block at a time by the thread that
+/// multiplies it: no weight-sized f32 buffer is written and read back.
+pub struct Q4_1Rows<'a> {
+    bytes: Cow<'a, [u8]>,
+    outputs: usize,
+    inputs: usize,
+    transposed: bool,
+}
+
+impl<'a> Q4_1Rows<'a> {
+    /// Fails unless `weight` is a 2-d Q4_1 tensor on the CPU.
+    pub fn new(weight: &'a QTensor, transposed: bool) -> Result<Self> {
+        let (outputs, inputs) = weight.shape().dims2()?;
+        if weight.dtype() != GgmlDType::Q4_1 || !weight.device().is_cpu() {
+            candle_core::bail!("Q4_1 rows: a {:?} weight", weight.dtype());
+        }
+        let rows = Self {
+            bytes: weight.data()?,
+            outputs,
+            inputs,
+            transposed,
+        };
+        blocks::<quantized_matmul::BlockQ4_1>(&rows.bytes, rows.block_count())?;
+        Ok(rows)
+    }
+
+    fn block_count(&self) -> usize {
+        self.outputs * self.inputs / BLOCK
+    }
+
+    fn blocks(&self) -> &[quantized_matmul::BlockQ4_1] {
+        blocks(&self.bytes, self.block_count()).expect("checked when the rows were made")
+    }
+}
+
+impl ColumnBlocks for Q4_1Rows<'_> {
+    fn dims(&self) -> (usize, usize) {
+        match self.transposed {
+            true => (self.inputs, self.outputs),
+            false => (self.outputs, self.inputs),
+        }
+    }
+
+    /// `W`'s columns are cut at block boundaries; `W^T`'s are whole rows of `W`.
+    fn alignment(&self) -> usize {
+        if self.transposed {
+            1
+        } else {
+            BLOCK
+        }
+    }
+
+    fn write_block(&self, start: usize, width: usize, buffer: &mut Vec<f32>) -> bool {
+        let per_row = self.inputs / BLOCK;
+        let blocks = self.blocks();
+        let mut decode = |blocks: &[quantized_matmul::BlockQ4_1]| {
+            for block in blocks {
+                buffer.extend_from_slice(&block.values());
+            }
+        };
+        if self.transposed {
+            // Rows `start..start + width` of W: (width, in), the block's transpose.
+            decode(&blocks[start * per_row..(start + width) * per_row]);
+        } else {
+            // Inputs `start..start + width` of every row: (out, width).
+            let (first, count) = (start / BLOCK, width / BLOCK);
+            for row in blocks.chunks_exact(per_row) {
+                decode(&row[first..first + count]);
+            }
+        }
+        self.transposed
+    }
 }
 
 #[cfg(test)]
@@ -130,5 +199,49 @@ mod tests {
                 .unwrap();
             assert_eq!(ours, candles, "{dtype:?}");
         }
+    }
+
+    /// Products with a Q4_1 weight decoded a column block at a time, `x W^T`
+    /// and `g W`, equal products with the weight dequantized whole, over more
+    /// than one column block.
+    #[test]
+    fn blockwise_q4_1_products_match_the_dequantized_weight() {
+        use super::super::dense_product::{blockwise_product, product, Matrix};
+        let (rows, outputs, inputs) = (3, 200, 256);
+        let values = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 7919 + seed * 31) % 1001) as f32 / 500.0 - 1.0)
+                .collect()
+        };
+        let dense =
+            Tensor::from_vec(values(outputs * inputs, 1), (outputs, inputs), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&dense, GgmlDType::Q4_1).unwrap();
+        let w = dequantize(&q)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let w = Matrix::new(&w, outputs, inputs).unwrap();
+        let (x, g) = (values(rows * inputs, 2), values(rows * outputs, 3));
+        let (x, g) = (
+            Matrix::new(&x, rows, inputs).unwrap(),
+            Matrix::new(&g, rows, outputs).unwrap(),
+        );
+        let close = |a: &[f32], b: &[f32]| {
+            assert_eq!(a.len(), b.len());
+            for (a, b) in a.iter().zip(b) {
+                assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+            }
+        };
+        for (lhs, transposed, expected) in [
+            (x, true, product(x, w.t(), 2.0).unwrap()),
+            (g, false, product(g, w, 2.0).unwrap()),
+        ] {
+            let rhs = Q4_1Rows::new(&q, transposed).unwrap();
+            close(&blockwise_product(lhs, &rhs, 2.0).unwrap(), &expected);
+        }
+        let q8 = QTensor::quantize(&dense, GgmlDType::Q8_0).unwrap();
+        assert!(Q4_1Rows::new(&q8, false).is_err(), "only Q4_1");
     }
 }

@@ -70,10 +70,10 @@ impl CustomOp3 for LoraProjection {
         let x = cpu_values(x, x_layout)?;
         let rows = x.len() / input;
         let (a, b) = (cpu_values(a, a_layout)?, cpu_values(b, b_layout)?);
-        let weight = self.weight.dense()?.contiguous()?;
         let mask = self.mask.as_ref().map(values).transpose()?;
-        let xm = Matrix::new(x, rows, input)?;
-        let mut y = product(xm, Matrix::new(&values(&weight)?, output, input)?.t(), 1.0)?;
+        let mut y = self
+            .weight
+            .product(Matrix::new(x, rows, input)?, true, 1.0)?;
         let dropped = dropped(x, mask.as_deref());
         let u = product(
             Matrix::new(&dropped, rows, input)?,
@@ -97,7 +97,7 @@ impl CustomOp3 for LoraProjection {
         let output = b.dim(0)?;
         let rows = x.elem_count() / input;
         let scale = self.scale as f32;
-        let (weight, grad) = (self.weight.dense()?.contiguous()?, grad.contiguous()?);
+        let grad = grad.contiguous()?;
         let mask = self.mask.as_ref().map(values).transpose()?;
         let (xs, a, b, g) = (values(x)?, values(a)?, values(b)?, values(&grad)?);
         let dropped = dropped(&xs, mask.as_deref());
@@ -110,7 +110,7 @@ impl CustomOp3 for LoraProjection {
         let grad_u = product(g, Matrix::new(&b, output, rank)?, scale)?;
         let grad_u = Matrix::new(&grad_u, rows, rank)?;
         let grad_a = product(grad_u.t(), xd, 1.0)?;
-        let mut grad_x = product(g, Matrix::new(&values(&weight)?, output, input)?, 1.0)?;
+        let mut grad_x = self.weight.product(g, false, 1.0)?;
         match mask.as_deref() {
             Some(mask) => {
                 let through_adapter = product(grad_u, am, 1.0)?;
@@ -144,12 +144,13 @@ mod tests {
     fn gradients_match_autodiff_of_the_composed_projection() {
         let (rows, input, output, rank) = (5, 32, 6, 3);
         let dense = random(&[output, input], 1);
-        let quantized = Arc::new(QTensor::quantize(&dense, GgmlDType::Q8_0).unwrap());
+        let quantized = |dtype| Arc::new(QTensor::quantize(&dense, dtype).unwrap());
         let mask = random(&[2, rows, input], 7).ge(-0.5).unwrap();
         let mask = (mask.to_dtype(candle_core::DType::F32).unwrap() * 1.25).unwrap();
         for weight in [
             FrozenWeight::Dense(dense.clone()),
-            FrozenWeight::Quantized(quantized),
+            FrozenWeight::Quantized(quantized(GgmlDType::Q8_0)),
+            FrozenWeight::Quantized(quantized(GgmlDType::Q4_1)),
         ] {
             for mask in [None, Some(mask.clone())] {
                 let x = Var::from_tensor(&random(&[2, rows, input], 2)).unwrap();

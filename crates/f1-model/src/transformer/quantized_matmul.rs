@@ -24,9 +24,23 @@ pub(crate) const BLOCK: usize = 32;
 /// A Q4_1 weight block: `d * q + m` for 4-bit `q`, low nibbles first.
 #[repr(C)]
 pub(crate) struct BlockQ4_1 {
-    pub(crate) d: f16,
-    pub(crate) m: f16,
-    pub(crate) qs: [u8; BLOCK / 2],
+    d: f16,
+    m: f16,
+    qs: [u8; BLOCK / 2],
+}
+
+impl BlockQ4_1 {
+    /// The block's 32 values in f32 (as candle's and ggml's `to_float`).
+    pub(crate) fn values(&self) -> [f32; BLOCK] {
+        let (d, m) = (self.d.to_f32(), self.m.to_f32());
+        let mut values = [0f32; BLOCK];
+        let (low, high) = values.split_at_mut(BLOCK / 2);
+        for ((low, high), &q) in low.iter_mut().zip(high).zip(&self.qs) {
+            *low = f32::from(q & 0x0F) * d + m;
+            *high = f32::from(q >> 4) * d + m;
+        }
+        values
+    }
 }
 
 /// A Q5_0 block: `d * (q - 16)` for 5-bit `q`, the fifth bits in `qh`.
