@@ -63,8 +63,9 @@ fn decode<T: GgmlType + Sync>(weight: &QTensor) -> Result<Tensor> {
 
 /// A Q4_1 weight in f32: each value `d * q + m`, low nibbles first.
 fn decode_q4_1(weight: &QTensor) -> Result<Tensor> {
-    let rows = Q4_1Rows::new(weight, false)?;
-    let blocks = rows.blocks();
+    let bytes = weight.data()?;
+    let elements = weight.shape().elem_count();
+    let blocks = blocks::<quantized_matmul::BlockQ4_1>(&bytes, elements / BLOCK)?;
     let elements = blocks.len() * BLOCK;
     let mut out = Vec::with_capacity(elements);
     for_each_chunk(
@@ -199,6 +200,17 @@ mod tests {
                 .unwrap();
             assert_eq!(ours, candles, "{dtype:?}");
         }
+        // Not only matrices: a 3-d Q4_1 tensor decodes as candle's does too.
+        let cube: Vec<f32> = (0..4 * 256).map(|i| (i % 37) as f32 / 18.0 - 1.0).collect();
+        let cube = Tensor::from_vec(cube, (2, 2, 256), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&cube, GgmlDType::Q4_1).unwrap();
+        assert_eq!(
+            dequantize(&q).unwrap().to_vec3::<f32>().unwrap(),
+            q.dequantize(&Device::Cpu)
+                .unwrap()
+                .to_vec3::<f32>()
+                .unwrap()
+        );
     }
 
     /// Products with a Q4_1 weight decoded a column block at a time, `x W^T`
