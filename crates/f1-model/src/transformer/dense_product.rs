@@ -91,7 +91,7 @@ pub fn product_into(
     rhs: Matrix,
     scale: f32,
 ) -> Result<()> {
-    check_shapes(out.len(), lhs, rhs)?;
+    check_shapes(out.len(), lhs, (rhs.rows, rhs.columns))?;
     // SAFETY: the shapes are checked above.
     unsafe { parallel_product(out.as_mut_ptr(), accumulate, lhs, rhs, scale) };
     Ok(())
@@ -110,25 +110,40 @@ unsafe fn parallel_product(out: *mut f32, accumulate: bool, lhs: Matrix, rhs: Ma
         Some(block) if lhs.rows > 0 && lhs.columns > 0 => block,
         _ => return gemm_raw(out, n, accumulate, lhs, rhs, scale),
     };
-    let out = OutputColumns {
-        values: out,
-        row_stride: n,
-    };
-    cpu_pool::for_each_index(n.div_ceil(block), |index| {
-        let start = index * block;
-        let width = block.min(n - start);
-        // SAFETY: each block writes its own columns `start..start + width` of
-        // every row, so no two overlap.
+    for_each_column_block(out, n, block, |start, width, out_block| {
+        // SAFETY: the block's output columns are its own (see
+        // `for_each_column_block`), and the view is a block of the checked rhs.
         unsafe {
             gemm_raw(
-                out.column(start),
-                out.row_stride,
+                out_block,
+                n,
                 accumulate,
                 lhs,
                 rhs.columns_from(start, width),
                 scale,
             )
         }
+    });
+}
+
+/// Calls `multiply(start, width, out_block)` for each block of `block` columns
+/// of the row-major output `out` (`n` values a row) on all of candle's threads,
+/// where `out_block` points at the block's first column of the first row.
+///
+/// # Safety
+/// `out` holds whole rows of `n` values and `multiply` writes only columns
+/// `start..start + width` of them, so no two blocks overlap.
+unsafe fn for_each_column_block(
+    out: *mut f32,
+    n: usize,
+    block: usize,
+    multiply: impl Fn(usize, usize, *mut f32) + Sync,
+) {
+    let out = OutputColumns { values: out };
+    cpu_pool::for_each_index(n.div_ceil(block), |index| {
+        let start = index * block;
+        // SAFETY: `start < n`, the row stride.
+        multiply(start, block.min(n - start), unsafe { out.column(start) });
     });
 }
 
@@ -162,7 +177,7 @@ pub trait ColumnBlocks: Sync {
 /// built a column block at a time.
 pub fn blockwise_product(lhs: Matrix, rhs: &impl ColumnBlocks, scale: f32) -> Result<Vec<f32>> {
     let len = lhs.rows * rhs.dims().1;
-    check_blockwise_shapes(len, lhs, rhs)?;
+    check_shapes(len, lhs, rhs.dims())?;
     let mut out = Vec::with_capacity(len);
     // SAFETY: as in `product`: gemm writes every value of a product it does not
     // accumulate into, and every column block is multiplied.
@@ -173,33 +188,15 @@ pub fn blockwise_product(lhs: Matrix, rhs: &impl ColumnBlocks, scale: f32) -> Re
     Ok(out)
 }
 
-fn check_blockwise_shapes(out_len: usize, lhs: Matrix, rhs: &impl ColumnBlocks) -> Result<()> {
-    let (k, n) = rhs.dims();
-    if lhs.columns != k || out_len != lhs.rows * n {
-        candle_core::bail!(
-            "dense product: ({}, {}) · ({k}, {n}) into {out_len} values",
-            lhs.rows,
-            lhs.columns
-        );
-    }
-    Ok(())
-}
-
 /// [`blockwise_product`] at a raw pointer.
 ///
 /// # Safety
-/// The shapes passed [`check_blockwise_shapes`] for `out`'s values (which may be
+/// The shapes passed [`check_shapes`] for `out`'s values (which may be
 /// uninitialised).
 unsafe fn parallel_blockwise(out: *mut f32, lhs: Matrix, rhs: &impl ColumnBlocks, scale: f32) {
     let (k, n) = rhs.dims();
-    let block = column_block(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n);
-    let out = OutputColumns {
-        values: out,
-        row_stride: n,
-    };
-    cpu_pool::for_each_index(n.div_ceil(block), |index| {
-        let start = index * block;
-        let width = block.min(n - start);
+    let block = column_block(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n.max(1));
+    for_each_column_block(out, n, block, |start, width, out_block| {
         let mut buffer = Vec::with_capacity(k * width);
         let transposed = rhs.write_block(start, width, &mut buffer);
         let rhs_block = match transposed {
@@ -207,39 +204,30 @@ unsafe fn parallel_blockwise(out: *mut f32, lhs: Matrix, rhs: &impl ColumnBlocks
             true => Matrix::new(&buffer, width, k).map(Matrix::t),
         }
         .expect("a column block holds (k, width) values");
-        // SAFETY: each block writes its own columns `start..start + width` of
-        // every row, so no two overlap; the block's shape is checked above.
-        unsafe {
-            gemm_raw(
-                out.column(start),
-                out.row_stride,
-                false,
-                lhs,
-                rhs_block,
-                scale,
-            )
-        }
+        // SAFETY: the block's output columns are its own (see
+        // `for_each_column_block`); its shape is checked above.
+        unsafe { gemm_raw(out_block, n, false, lhs, rhs_block, scale) }
     });
 }
 
-/// The output of [`product_into`], shared by the threads writing its column blocks.
+/// A product's output, shared by the threads writing its column blocks.
 #[derive(Clone, Copy)]
 struct OutputColumns {
     values: *mut f32,
-    row_stride: usize,
 }
 
 impl OutputColumns {
     /// The first row's value in `column`.
     ///
     /// # Safety
-    /// `column` is less than the row stride.
+    /// `column` is less than the row length.
     unsafe fn column(self, column: usize) -> *mut f32 {
         self.values.add(column)
     }
 }
 
-// SAFETY: the threads holding it write disjoint column blocks (see `product_into`).
+// SAFETY: the threads holding it write disjoint column blocks (see
+// `for_each_column_block`).
 unsafe impl Send for OutputColumns {}
 unsafe impl Sync for OutputColumns {}
 
@@ -252,20 +240,18 @@ pub fn serial_product_into(
     rhs: Matrix,
     scale: f32,
 ) -> Result<()> {
-    check_shapes(out.len(), lhs, rhs)?;
+    check_shapes(out.len(), lhs, (rhs.rows, rhs.columns))?;
     // SAFETY: the shapes are checked above.
     unsafe { gemm_raw(out.as_mut_ptr(), rhs.columns, accumulate, lhs, rhs, scale) };
     Ok(())
 }
 
-/// Fails unless `lhs · rhs` is defined and has `out_len` values.
-fn check_shapes(out_len: usize, lhs: Matrix, rhs: Matrix) -> Result<()> {
-    let (m, k, n) = (lhs.rows, lhs.columns, rhs.columns);
-    if rhs.rows != k || out_len != m * n {
-        candle_core::bail!(
-            "dense product: ({m}, {k}) · ({}, {n}) into {out_len} values",
-            rhs.rows
-        );
+/// Fails unless `lhs` times a right-hand side of `(rows, columns)` is defined and
+/// has `out_len` values.
+fn check_shapes(out_len: usize, lhs: Matrix, (rows, n): (usize, usize)) -> Result<()> {
+    let (m, k) = (lhs.rows, lhs.columns);
+    if rows != k || out_len != m * n {
+        candle_core::bail!("dense product: ({m}, {k}) · ({rows}, {n}) into {out_len} values");
     }
     Ok(())
 }
@@ -313,7 +299,7 @@ unsafe fn gemm_raw(
 /// A new (lhs rows, rhs columns) product `scale * lhs · rhs`.
 pub fn product(lhs: Matrix, rhs: Matrix, scale: f32) -> Result<Vec<f32>> {
     let len = lhs.rows * rhs.columns;
-    check_shapes(len, lhs, rhs)?;
+    check_shapes(len, lhs, (rhs.rows, rhs.columns))?;
     let mut out = Vec::with_capacity(len);
     // SAFETY: the shapes are checked above, and gemm writes every value of a
     // product it does not accumulate into (zeros when the inner size is 0), so
