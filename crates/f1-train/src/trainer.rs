@@ -163,7 +163,7 @@ impl TrainingModel {
             let options = ForwardOptions::training(seed);
             let nll = summed_nll(&mut self.transformer, batch, &options)?;
             loss += nll.to_scalar::<f32>()? as f64;
-            let grads = (nll / scored.max(1) as f64)?.backward()?;
+            let grads = self.transformer.backward(&(nll / scored.max(1) as f64)?)?;
             for (sum, p) in sums.iter_mut().zip(&self.parameters) {
                 if let Some(g) = grads.get(p.var.as_tensor()) {
                     // A gradient can still point at the activations it was computed

@@ -8,7 +8,7 @@ use super::config::{Architecture, TransformerConfig};
 use super::layers::{Attention, Block, Mlp, RmsNorm};
 use super::linear::Linear;
 use super::rope::Rope;
-use super::Transformer;
+use super::{GradientSink, Transformer};
 use crate::Result;
 
 /// Where the weights come from, by GGUF tensor name.
@@ -107,5 +107,6 @@ pub(super) fn assemble(
         lm_head,
         tied_embeddings: tied,
         device: device.clone(),
+        gradients: GradientSink::default(),
     })
 }

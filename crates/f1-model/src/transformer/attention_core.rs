@@ -46,25 +46,12 @@ pub fn attention_core(
     rotation: Rotation,
     mask: Option<&Tensor>,
 ) -> Result<Tensor> {
-    let (batch, tokens, _) = q.dims3()?;
-    let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
-    let table_rows = if rotation.cos.rank() == 3 { batch } else { 1 };
-    let op = AttentionCore {
-        heads,
-        batch,
-        tokens,
-        cos: values(rotation.cos)?,
-        sin: values(rotation.sin)?,
-        table_rows,
-        interleaved: rotation.interleaved,
-        mask: mask.map(values).transpose()?,
-        mask_rows: mask.map_or(Ok(1), |m| m.dim(0))?,
-    };
+    let op = AttentionCore::new(q, heads, rotation, mask)?;
     q.contiguous()?
         .apply_op3(&k.contiguous()?, &v.contiguous()?, op)
 }
 
-struct AttentionCore {
+pub(crate) struct AttentionCore {
     heads: Heads,
     batch: usize,
     tokens: usize,
@@ -338,6 +325,66 @@ impl AttentionCore {
     }
 }
 
+impl AttentionCore {
+    /// The kernel for queries `q` (batch, tokens, heads * head_dim); see
+    /// [`attention_core`].
+    pub(crate) fn new(
+        q: &Tensor,
+        heads: Heads,
+        rotation: Rotation,
+        mask: Option<&Tensor>,
+    ) -> Result<Self> {
+        let (batch, tokens, _) = q.dims3()?;
+        let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let table_rows = if rotation.cos.rank() == 3 { batch } else { 1 };
+        Ok(Self {
+            heads,
+            batch,
+            tokens,
+            cos: values(rotation.cos)?,
+            sin: values(rotation.sin)?,
+            table_rows,
+            interleaved: rotation.interleaved,
+            mask: mask.map(values).transpose()?,
+            mask_rows: mask.map_or(Ok(1), |m| m.dim(0))?,
+        })
+    }
+
+    /// The gradients of the queries, keys and values.
+    pub(crate) fn gradients(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (t, d) = (self.tokens, self.heads.head_dim);
+        let mut grad_q = vec![0f32; q.elem_count()];
+        let mut grad_k = vec![0f32; k.elem_count()];
+        let mut grad_v = vec![0f32; v.elem_count()];
+        let grad = grad.contiguous()?;
+        let (qs, ks, vs, g) = (values(q)?, values(k)?, values(v)?, values(&grad)?);
+        let units = grad_k.len() / (t * d);
+        for_each_chunk(
+            [
+                (&mut grad_q, self.group() * t * d),
+                (&mut grad_k, t * d),
+                (&mut grad_v, t * d),
+            ],
+            units,
+            |unit, [gq, gk, gv]| self.backward_unit([&qs, &ks, &vs], &g, unit, gq, gk, gv),
+        )?;
+        let kv_heads = self.heads.kv_heads;
+        let tensor =
+            |values: Vec<f32>, like: &Tensor| Tensor::from_vec(values, like.shape(), like.device());
+        Ok((
+            tensor(self.merge_heads(&grad_q, self.heads.heads), q)?,
+            tensor(self.merge_heads(&grad_k, kv_heads), k)?,
+            tensor(self.merge_heads(&grad_v, kv_heads), v)?,
+        ))
+    }
+}
+
 impl CustomOp3 for AttentionCore {
     fn name(&self) -> &'static str {
         "attention-core"
@@ -376,30 +423,8 @@ impl CustomOp3 for AttentionCore {
         _out: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (t, d) = (self.tokens, self.heads.head_dim);
-        let mut grad_q = vec![0f32; q.elem_count()];
-        let mut grad_k = vec![0f32; k.elem_count()];
-        let mut grad_v = vec![0f32; v.elem_count()];
-        let grad = grad.contiguous()?;
-        let (qs, ks, vs, g) = (values(q)?, values(k)?, values(v)?, values(&grad)?);
-        let units = grad_k.len() / (t * d);
-        for_each_chunk(
-            [
-                (&mut grad_q, self.group() * t * d),
-                (&mut grad_k, t * d),
-                (&mut grad_v, t * d),
-            ],
-            units,
-            |unit, [gq, gk, gv]| self.backward_unit([&qs, &ks, &vs], &g, unit, gq, gk, gv),
-        )?;
-        let kv_heads = self.heads.kv_heads;
-        let tensor =
-            |values: Vec<f32>, like: &Tensor| Tensor::from_vec(values, like.shape(), like.device());
-        Ok((
-            Some(tensor(self.merge_heads(&grad_q, self.heads.heads), q)?),
-            Some(tensor(self.merge_heads(&grad_k, kv_heads), k)?),
-            Some(tensor(self.merge_heads(&grad_v, kv_heads), v)?),
-        ))
+        let (grad_q, grad_k, grad_v) = self.gradients(q, k, v, grad)?;
+        Ok((Some(grad_q), Some(grad_k), Some(grad_v)))
     }
 }
 

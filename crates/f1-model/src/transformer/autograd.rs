@@ -148,8 +148,21 @@ pub fn frozen_matmul(x: &Tensor, weight: FrozenWeight) -> Result<Tensor> {
     x.contiguous()?.apply_op1(FrozenMatmul { weight })
 }
 
-struct FrozenMatmul {
-    weight: FrozenWeight,
+pub(crate) struct FrozenMatmul {
+    pub(crate) weight: FrozenWeight,
+}
+
+impl FrozenMatmul {
+    /// The gradient of the input `x`, `grad · W`.
+    pub(crate) fn input_gradient(&self, x: &Tensor, grad: &Tensor) -> Result<Tensor> {
+        let output = self.weight.dims()?.0;
+        let grad = grad.contiguous()?;
+        let g = values(&grad)?;
+        let x_grad = self
+            .weight
+            .product(Matrix::new(&g, g.len() / output, output)?, false, 1.0)?;
+        Tensor::from_vec(x_grad, x.shape(), x.device())
+    }
 }
 
 impl CustomOp1 for FrozenMatmul {
@@ -167,13 +180,7 @@ impl CustomOp1 for FrozenMatmul {
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let output = self.weight.dims()?.0;
-        let grad = grad.contiguous()?;
-        let g = values(&grad)?;
-        let x_grad = self
-            .weight
-            .product(Matrix::new(&g, g.len() / output, output)?, false, 1.0)?;
-        Ok(Some(Tensor::from_vec(x_grad, x.shape(), x.device())?))
+        self.input_gradient(x, grad).map(Some)
     }
 }
 
@@ -188,7 +195,29 @@ pub fn trained_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
         .apply_op2(&weight.contiguous()?, TrainedMatmul)
 }
 
-struct TrainedMatmul;
+pub(crate) struct TrainedMatmul;
+
+impl TrainedMatmul {
+    /// The gradients of the input and of the weight.
+    pub(crate) fn gradients(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        let (output, input) = weight.dims2()?;
+        let rows = x.elem_count() / input;
+        let grad = grad.contiguous()?;
+        let g = values(&grad)?;
+        let g = Matrix::new(&g, rows, output)?;
+        let grad_x = product(g, Matrix::new(&values(weight)?, output, input)?, 1.0)?;
+        let grad_w = product(g.t(), Matrix::new(&values(x)?, rows, input)?, 1.0)?;
+        Ok((
+            Tensor::from_vec(grad_x, x.shape(), x.device())?,
+            Tensor::from_vec(grad_w, (output, input), x.device())?,
+        ))
+    }
+}
 
 impl CustomOp2 for TrainedMatmul {
     fn name(&self) -> &'static str {
@@ -219,17 +248,8 @@ impl CustomOp2 for TrainedMatmul {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (output, input) = weight.dims2()?;
-        let rows = x.elem_count() / input;
-        let grad = grad.contiguous()?;
-        let g = values(&grad)?;
-        let g = Matrix::new(&g, rows, output)?;
-        let grad_x = product(g, Matrix::new(&values(weight)?, output, input)?, 1.0)?;
-        let grad_w = product(g.t(), Matrix::new(&values(x)?, rows, input)?, 1.0)?;
-        Ok((
-            Some(Tensor::from_vec(grad_x, x.shape(), x.device())?),
-            Some(Tensor::from_vec(grad_w, (output, input), x.device())?),
-        ))
+        let (grad_x, grad_w) = self.gradients(x, weight, grad)?;
+        Ok((Some(grad_x), Some(grad_w)))
     }
 }
 
@@ -269,58 +289,31 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
             .broadcast_mul(weight);
     }
     x.contiguous()?
-        .apply_op2(&weight.contiguous()?, RmsNorm { eps: eps as f32 })
+        .apply_op2(&weight.contiguous()?, RmsNorm::new(eps))
 }
 
-struct RmsNorm {
+pub(crate) struct RmsNorm {
     eps: f32,
 }
 
 impl RmsNorm {
+    pub(crate) fn new(eps: f64) -> Self {
+        Self { eps: eps as f32 }
+    }
+
     /// `1 / rms(row)`.
     fn inverse_rms(&self, row: &[f32]) -> f32 {
         let mean_square = row.iter().map(|x| x * x).sum::<f32>() / row.len() as f32;
         1.0 / (mean_square + self.eps).sqrt()
     }
-}
 
-impl CustomOp2 for RmsNorm {
-    fn name(&self) -> &'static str {
-        "rms-norm-with-backward"
-    }
-
-    fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        x_layout: &Layout,
-        w: &CpuStorage,
-        w_layout: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (x, w) = (cpu_values(x, x_layout)?, cpu_values(w, w_layout)?);
-        let hidden = w.len();
-        if x_layout.dims().last() != Some(&hidden) {
-            candle_core::bail!("rms norm: input {:?}, weight ({hidden})", x_layout.dims());
-        }
-        let mut y = vec![0f32; x.len()];
-        let rows = x.len() / hidden;
-        for_each_chunk([(&mut y, hidden)], rows, |row, [y]| {
-            let x = piece(x, hidden, row);
-            let inverse = self.inverse_rms(x);
-            for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
-                *y = x * inverse * w;
-            }
-            Ok(())
-        })?;
-        Ok((CpuStorage::F32(y), x_layout.shape().clone()))
-    }
-
-    fn bwd(
+    /// The gradient of the input, and of the weight when it is trained.
+    pub(crate) fn gradients(
         &self,
         x: &Tensor,
         weight: &Tensor,
-        _y: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let hidden = weight.elem_count();
         let mut grad_x = vec![0f32; x.elem_count()];
         let grad_tensor = grad.contiguous()?;
@@ -368,10 +361,49 @@ impl CustomOp2 for RmsNorm {
         } else {
             None
         };
-        Ok((
-            Some(Tensor::from_vec(grad_x, x.shape(), x.device())?),
-            grad_w,
-        ))
+        Ok((Tensor::from_vec(grad_x, x.shape(), x.device())?, grad_w))
+    }
+}
+
+impl CustomOp2 for RmsNorm {
+    fn name(&self) -> &'static str {
+        "rms-norm-with-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        w: &CpuStorage,
+        w_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, w) = (cpu_values(x, x_layout)?, cpu_values(w, w_layout)?);
+        let hidden = w.len();
+        if x_layout.dims().last() != Some(&hidden) {
+            candle_core::bail!("rms norm: input {:?}, weight ({hidden})", x_layout.dims());
+        }
+        let mut y = vec![0f32; x.len()];
+        let rows = x.len() / hidden;
+        for_each_chunk([(&mut y, hidden)], rows, |row, [y]| {
+            let x = piece(x, hidden, row);
+            let inverse = self.inverse_rms(x);
+            for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
+                *y = x * inverse * w;
+            }
+            Ok(())
+        })?;
+        Ok((CpuStorage::F32(y), x_layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (grad_x, grad_w) = self.gradients(x, weight, grad)?;
+        Ok((Some(grad_x), grad_w))
     }
 }
 

@@ -72,10 +72,50 @@ pub fn gated_activation(gate: &Tensor, up: &Tensor, activation: Activation) -> R
         .apply_op2(&up.contiguous()?, GatedActivation(activation))
 }
 
-struct GatedActivation(Activation);
+pub(crate) struct GatedActivation(pub(crate) Activation);
 
 /// Elements per work item on the thread pool.
 const CHUNK: usize = 4096;
+
+impl GatedActivation {
+    /// The gradients of the gate and of `up`.
+    pub(crate) fn gradients(
+        &self,
+        gate: &Tensor,
+        up: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        let len = gate.elem_count();
+        let mut grad_gate = vec![0f32; len];
+        let mut grad_up = vec![0f32; len];
+        let grad = grad.contiguous()?;
+        let (g, u, d) = (values(gate)?, values(up)?, values(&grad)?);
+        let pieces = len.div_ceil(CHUNK);
+        for_each_chunk(
+            [(&mut grad_gate, CHUNK), (&mut grad_up, CHUNK)],
+            pieces,
+            |index, [grad_gate, grad_up]| {
+                let (g, u, d) = (
+                    piece(&g, CHUNK, index),
+                    piece(&u, CHUNK, index),
+                    piece(&d, CHUNK, index),
+                );
+                self.0.inner(g, grad_gate);
+                for i in 0..g.len() {
+                    let (value, slope) = self.0.value_and_slope(g[i], grad_gate[i]);
+                    grad_gate[i] = d[i] * u[i] * slope;
+                    grad_up[i] = d[i] * value;
+                }
+                Ok(())
+            },
+        )?;
+        let shape = gate.shape();
+        Ok((
+            Tensor::from_vec(grad_gate, shape, gate.device())?,
+            Tensor::from_vec(grad_up, shape, gate.device())?,
+        ))
+    }
+}
 
 impl CustomOp2 for GatedActivation {
     fn name(&self) -> &'static str {
@@ -120,35 +160,8 @@ impl CustomOp2 for GatedActivation {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let len = gate.elem_count();
-        let mut grad_gate = vec![0f32; len];
-        let mut grad_up = vec![0f32; len];
-        let grad = grad.contiguous()?;
-        let (g, u, d) = (values(gate)?, values(up)?, values(&grad)?);
-        let pieces = len.div_ceil(CHUNK);
-        for_each_chunk(
-            [(&mut grad_gate, CHUNK), (&mut grad_up, CHUNK)],
-            pieces,
-            |index, [grad_gate, grad_up]| {
-                let (g, u, d) = (
-                    piece(&g, CHUNK, index),
-                    piece(&u, CHUNK, index),
-                    piece(&d, CHUNK, index),
-                );
-                self.0.inner(g, grad_gate);
-                for i in 0..g.len() {
-                    let (value, slope) = self.0.value_and_slope(g[i], grad_gate[i]);
-                    grad_gate[i] = d[i] * u[i] * slope;
-                    grad_up[i] = d[i] * value;
-                }
-                Ok(())
-            },
-        )?;
-        let shape = gate.shape();
-        Ok((
-            Some(Tensor::from_vec(grad_gate, shape, gate.device())?),
-            Some(Tensor::from_vec(grad_up, shape, gate.device())?),
-        ))
+        let (grad_gate, grad_up) = self.gradients(gate, up, grad)?;
+        Ok((Some(grad_gate), Some(grad_up)))
     }
 }
 

@@ -4,6 +4,7 @@ use candle_core::{DType, Result, Tensor};
 use candle_nn::kv_cache::KvCache;
 
 use super::attention_core::{attention_core, Heads, Rotation};
+use super::block_node::{self, GradientSink};
 use super::config::{Architecture, TransformerConfig};
 use super::gated_activation::{gated_activation, Activation};
 use super::linear::Linear;
@@ -20,6 +21,11 @@ pub struct RmsNorm {
 impl RmsNorm {
     pub fn new(weight: Tensor, eps: f64) -> Self {
         Self { weight, eps }
+    }
+
+    /// The differentiable kernel of this norm.
+    pub(crate) fn kernel(&self) -> super::autograd::RmsNorm {
+        super::autograd::RmsNorm::new(self.eps)
     }
 
     pub fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
@@ -200,6 +206,16 @@ impl Attention {
         self.o.forward(&out, seed)
     }
 
+    /// The shape of the heads and the scores' scale.
+    pub(crate) fn heads(&self) -> Heads {
+        Heads {
+            heads: self.heads,
+            kv_heads: self.kv_heads,
+            head_dim: self.head_dim,
+            scale: 1.0 / (self.head_dim as f32).sqrt(),
+        }
+    }
+
     /// A training pass on the CPU over whole sequences: the attention between
     /// the projections is one autograd node (see `attention_core`).
     fn forward_training(
@@ -225,18 +241,12 @@ impl Attention {
         let k = normed(self.k.forward(x, seed)?, self.kv_heads, &self.k_norm)?;
         let v = self.v.forward(x, seed)?;
         let (cos, sin) = self.rope.tables(positions, batch, tokens)?;
-        let heads = Heads {
-            heads: self.heads,
-            kv_heads: self.kv_heads,
-            head_dim: d,
-            scale: 1.0 / (d as f32).sqrt(),
-        };
         let rotation = Rotation {
             cos: &cos,
             sin: &sin,
             interleaved: self.rope.interleaved(),
         };
-        let out = attention_core(&q, &k, &v, heads, rotation, mask)?;
+        let out = attention_core(&q, &k, &v, self.heads(), rotation, mask)?;
         self.o.forward(&out, seed)
     }
 }
@@ -307,7 +317,24 @@ pub struct Block {
 }
 
 impl Block {
+    /// `gradients` receives the trained weights' gradients when the block runs
+    /// as one autograd node (a training pass on the CPU; see `block_node`).
     pub fn forward(
+        &mut self,
+        x: &Tensor,
+        positions: Positions,
+        mask: Option<&Tensor>,
+        options: &ForwardOptions,
+        gradients: &GradientSink,
+    ) -> Result<Tensor> {
+        if let Some(y) = block_node::forward(self, x, positions, mask, options, gradients)? {
+            return Ok(y);
+        }
+        self.forward_by_node(x, positions, mask, options)
+    }
+
+    /// The block with one autograd node per kernel.
+    pub(super) fn forward_by_node(
         &mut self,
         x: &Tensor,
         positions: Positions,

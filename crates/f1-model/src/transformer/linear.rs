@@ -43,7 +43,7 @@ impl Lora {
 
     /// Inverted dropout's mask for `x` (0 or `1 / (1 - p)` per element), drawn
     /// from `seed` so a step replays exactly; `None` when dropout is off.
-    fn dropout_mask(&self, x: &Tensor, seed: Option<u64>) -> Result<Option<Tensor>> {
+    pub(crate) fn dropout_mask(&self, x: &Tensor, seed: Option<u64>) -> Result<Option<Tensor>> {
         let Some(seed) = seed.filter(|_| self.dropout > 0.0) else {
             return Ok(None);
         };
@@ -128,7 +128,7 @@ impl Linear {
     }
 
     /// The base weight when it is multiplied in f32 and not trained.
-    fn frozen_weight(&self) -> Option<FrozenWeight> {
+    pub(crate) fn frozen_weight(&self) -> Option<FrozenWeight> {
         match &self.weight {
             QMatMul::QTensor(q) if self.dequantize => Some(FrozenWeight::Quantized(q.clone())),
             QMatMul::Tensor(w) if !w.is_variable() => Some(FrozenWeight::Dense(w.clone())),

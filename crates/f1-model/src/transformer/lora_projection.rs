@@ -22,21 +22,11 @@ pub fn lora_projection(
     lora: &Lora,
     mask: Option<Tensor>,
 ) -> Result<Tensor> {
-    let input = x.dim(candle_core::D::Minus1)?;
-    let rows = x.elem_count() / input;
-    let mask = mask.map(|m| m.reshape((rows, input))).transpose()?;
-    x.contiguous()?.apply_op3(
-        &lora.a,
-        &lora.b,
-        LoraProjection {
-            weight,
-            scale: lora.scale,
-            mask,
-        },
-    )
+    let op = LoraProjection::new(x, weight, lora, mask)?;
+    x.contiguous()?.apply_op3(&lora.a, &lora.b, op)
 }
 
-struct LoraProjection {
+pub(crate) struct LoraProjection {
     weight: FrozenWeight,
     scale: f64,
     /// (rows, in), or `None` without dropout.
@@ -48,6 +38,68 @@ fn dropped<'a>(x: &'a [f32], mask: Option<&[f32]>) -> std::borrow::Cow<'a, [f32]
     match mask {
         Some(mask) => x.iter().zip(mask).map(|(x, m)| x * m).collect(),
         None => x.into(),
+    }
+}
+
+impl LoraProjection {
+    /// The kernel for input `x` (see [`lora_projection`]).
+    pub(crate) fn new(
+        x: &Tensor,
+        weight: FrozenWeight,
+        lora: &Lora,
+        mask: Option<Tensor>,
+    ) -> Result<Self> {
+        let input = x.dim(candle_core::D::Minus1)?;
+        let rows = x.elem_count() / input;
+        let mask = mask.map(|m| m.reshape((rows, input))).transpose()?;
+        Ok(Self {
+            weight,
+            scale: lora.scale,
+            mask,
+        })
+    }
+
+    /// The gradients of the input and of the adapter's A and B.
+    pub(crate) fn gradients(
+        &self,
+        x: &Tensor,
+        a: &Tensor,
+        b: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (rank, input) = a.dims2()?;
+        let output = b.dim(0)?;
+        let rows = x.elem_count() / input;
+        let scale = self.scale as f32;
+        let grad = grad.contiguous()?;
+        let mask = self.mask.as_ref().map(values).transpose()?;
+        let (xs, a, b, g) = (values(x)?, values(a)?, values(b)?, values(&grad)?);
+        let dropped = dropped(&xs, mask.as_deref());
+        let xd = Matrix::new(&dropped, rows, input)?;
+        let g = Matrix::new(&g, rows, output)?;
+        let am = Matrix::new(&a, rank, input)?;
+        // u = dropout(x) A^T; y = x W^T + s u B^T.
+        let u = product(xd, am.t(), 1.0)?;
+        let grad_b = product(g.t(), Matrix::new(&u, rows, rank)?, scale)?;
+        let grad_u = product(g, Matrix::new(&b, output, rank)?, scale)?;
+        let grad_u = Matrix::new(&grad_u, rows, rank)?;
+        let grad_a = product(grad_u.t(), xd, 1.0)?;
+        let mut grad_x = self.weight.product(g, false, 1.0)?;
+        match mask.as_deref() {
+            Some(mask) => {
+                let through_adapter = product(grad_u, am, 1.0)?;
+                for ((dx, t), m) in grad_x.iter_mut().zip(&through_adapter).zip(mask) {
+                    *dx += t * m;
+                }
+            }
+            None => product_into(&mut grad_x, true, grad_u, am, 1.0)?,
+        }
+        let device = x.device();
+        Ok((
+            Tensor::from_vec(grad_x, x.shape(), device)?,
+            Tensor::from_vec(grad_a, (rank, input), device)?,
+            Tensor::from_vec(grad_b, (output, rank), device)?,
+        ))
     }
 }
 
@@ -93,39 +145,8 @@ impl CustomOp3 for LoraProjection {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (rank, input) = a.dims2()?;
-        let output = b.dim(0)?;
-        let rows = x.elem_count() / input;
-        let scale = self.scale as f32;
-        let grad = grad.contiguous()?;
-        let mask = self.mask.as_ref().map(values).transpose()?;
-        let (xs, a, b, g) = (values(x)?, values(a)?, values(b)?, values(&grad)?);
-        let dropped = dropped(&xs, mask.as_deref());
-        let xd = Matrix::new(&dropped, rows, input)?;
-        let g = Matrix::new(&g, rows, output)?;
-        let am = Matrix::new(&a, rank, input)?;
-        // u = dropout(x) A^T; y = x W^T + s u B^T.
-        let u = product(xd, am.t(), 1.0)?;
-        let grad_b = product(g.t(), Matrix::new(&u, rows, rank)?, scale)?;
-        let grad_u = product(g, Matrix::new(&b, output, rank)?, scale)?;
-        let grad_u = Matrix::new(&grad_u, rows, rank)?;
-        let grad_a = product(grad_u.t(), xd, 1.0)?;
-        let mut grad_x = self.weight.product(g, false, 1.0)?;
-        match mask.as_deref() {
-            Some(mask) => {
-                let through_adapter = product(grad_u, am, 1.0)?;
-                for ((dx, t), m) in grad_x.iter_mut().zip(&through_adapter).zip(mask) {
-                    *dx += t * m;
-                }
-            }
-            None => product_into(&mut grad_x, true, grad_u, am, 1.0)?,
-        }
-        let device = x.device();
-        Ok((
-            Some(Tensor::from_vec(grad_x, x.shape(), device)?),
-            Some(Tensor::from_vec(grad_a, (rank, input), device)?),
-            Some(Tensor::from_vec(grad_b, (output, rank), device)?),
-        ))
+        let (grad_x, grad_a, grad_b) = self.gradients(x, a, b, grad)?;
+        Ok((Some(grad_x), Some(grad_a), Some(grad_b)))
     }
 }
 

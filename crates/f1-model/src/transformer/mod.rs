@@ -4,6 +4,7 @@
 mod assemble;
 mod attention_core;
 pub mod autograd;
+mod block_node;
 mod config;
 pub mod cpu_pool;
 mod dense_product;
@@ -22,8 +23,10 @@ mod rope;
 mod test_support;
 mod weights;
 
+use candle_core::backprop::GradStore;
 use candle_core::{Device, Result, Tensor, D};
 
+pub use block_node::GradientSink;
 pub use config::{Architecture, RopeStyle, TransformerConfig};
 pub use hugging_face::{CONFIG_FILE, WEIGHTS_FILE};
 pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
@@ -52,6 +55,8 @@ pub struct Transformer {
     /// Whether the head reuses the embedding matrix (no `output.weight`).
     pub tied_embeddings: bool,
     device: Device,
+    /// Gradients computed inside the blocks' autograd nodes, for [`Self::backward`].
+    gradients: GradientSink,
 }
 
 impl Transformer {
@@ -109,9 +114,19 @@ impl Transformer {
         }
         for block in &mut self.blocks {
             let mask = masks.for_block(block.sliding);
-            x = block.forward(&x, positions, mask, options)?;
+            x = block.forward(&x, positions, mask, options, &self.gradients)?;
         }
         self.norm.forward(&x, options.kernels)
+    }
+
+    /// The gradients of `loss` (a scalar computed by this model) for every trained
+    /// tensor: candle's backward pass, with the gradients of the weights inside
+    /// the blocks' nodes added.
+    pub fn backward(&self, loss: &Tensor) -> Result<GradStore> {
+        self.gradients.clear();
+        let mut grads = loss.backward()?;
+        self.gradients.merge_into(&mut grads)?;
+        Ok(grads)
     }
 
     /// Repeats every layer's cached keys and values `n` times along the batch
