@@ -17,7 +17,7 @@ use crate::config::{Method, TrainConfig};
 use crate::data::{epoch_batches, fixed_batches, read_conversations, Batch, Encoder, Sequence};
 use crate::error::{Error, Result};
 use crate::export;
-use crate::loss::summed_nll;
+use crate::loss::{summed_nll, summed_nll_value};
 use crate::metrics::{
     memory_mib, read_log, reset_peak_memory, write_atomic, RunSummary, StepLog, StepRecord,
 };
@@ -139,8 +139,7 @@ impl TrainingModel {
         let mut total = 0.0;
         let mut scored = 0usize;
         for batch in batches {
-            let nll = summed_nll(&mut self.transformer, batch, &options)?.detach();
-            total += nll.to_scalar::<f32>()? as f64;
+            total += summed_nll_value(&mut self.transformer, batch, &options)?;
             scored += batch.targets.len();
         }
         Ok(total / scored.max(1) as f64)

@@ -487,18 +487,24 @@ struct CrossEntropy {
     log_sum_exp: OnceLock<Vec<f32>>,
 }
 
-impl CrossEntropy {
-    fn log_sum_exp(row: &[f32]) -> f32 {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        max + SumExpSub::new(row, max).dispatch().ln()
-    }
+/// `ln(sum(exp(row)))`, shifted by the row's maximum so that it cannot overflow.
+pub(crate) fn log_sum_exp(row: &[f32]) -> f32 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    max + SumExpSub::new(row, max).dispatch().ln()
+}
 
+/// `targets[row]` as an index into a row of `vocab` logits.
+pub(crate) fn target_index(targets: &[u32], row: usize, vocab: usize) -> Result<usize> {
+    let target = targets[row] as usize;
+    if target >= vocab {
+        candle_core::bail!("cross entropy: target {target} is outside a vocabulary of {vocab}");
+    }
+    Ok(target)
+}
+
+impl CrossEntropy {
     fn target(&self, row: usize, vocab: usize) -> Result<usize> {
-        let target = self.targets[row] as usize;
-        if target >= vocab {
-            candle_core::bail!("cross entropy: target {target} is outside a vocabulary of {vocab}");
-        }
-        Ok(target)
+        target_index(&self.targets, row, vocab)
     }
 }
 
@@ -516,17 +522,17 @@ impl CustomOp1 for CrossEntropy {
             );
         }
         let logits = cpu_values(storage, layout)?;
-        let mut log_sum_exp = vec![0f32; rows];
-        for_each_chunk([(&mut log_sum_exp, 1)], rows, |row, [lse]| {
-            lse[0] = Self::log_sum_exp(piece(logits, vocab, row));
+        let mut row_lse = vec![0f32; rows];
+        for_each_chunk([(&mut row_lse, 1)], rows, |row, [lse]| {
+            lse[0] = log_sum_exp(piece(logits, vocab, row));
             Ok(())
         })?;
         let mut loss = 0f64;
-        for (row, (values, lse)) in logits.chunks(vocab).zip(&log_sum_exp).enumerate() {
+        for (row, (values, lse)) in logits.chunks(vocab).zip(&row_lse).enumerate() {
             loss += f64::from(lse - values[self.target(row, vocab)?]);
         }
         // Set once per op: a node's forward runs once.
-        let _ = self.log_sum_exp.set(log_sum_exp);
+        let _ = self.log_sum_exp.set(row_lse);
         Ok((CpuStorage::F32(vec![loss as f32]), Shape::from(())))
     }
 

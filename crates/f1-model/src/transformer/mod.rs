@@ -11,6 +11,7 @@ mod dense_product;
 mod dequantize;
 mod gated_activation;
 mod gguf;
+mod head_loss;
 mod hugging_face;
 pub use gguf::WeightFormat;
 mod layers;
@@ -140,6 +141,17 @@ impl Transformer {
     /// Logits (batch, tokens, vocab) for hidden states.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         self.lm_head.forward(hidden, None)
+    }
+
+    /// The summed negative log-likelihood of `targets` (one per row) under the
+    /// head's logits for `hidden` (rows, hidden size). On the CPU the head and
+    /// the loss are one autograd node (see `head_loss`).
+    pub fn summed_nll(&self, hidden: &Tensor, targets: &[u32]) -> Result<Tensor> {
+        if let Some(loss) = head_loss::summed_nll(hidden, &self.lm_head, targets)? {
+            return Ok(loss);
+        }
+        let targets = Tensor::new(targets, hidden.device())?;
+        autograd::cross_entropy_sum(&self.logits(hidden)?, &targets)
     }
 
     /// Next-token logits (batch, vocab) after the last position of each row.
