@@ -88,7 +88,7 @@ pub(crate) fn forward(
     // input does not in the first block of a LoRA model, its trained weights do.
     let anchor = pass.trained_tensor().unwrap_or_else(|| x.clone());
     let node = BlockNode {
-        pass,
+        pass: Mutex::new(Some(pass)),
         output: Mutex::new(Some(output)),
         gradients: gradients.clone(),
     };
@@ -98,7 +98,9 @@ pub(crate) fn forward(
 /// The candle node: its input is the block's input (and one trained tensor, so
 /// that it is recorded), its value the block's output computed beforehand.
 struct BlockNode {
-    pass: BlockPass,
+    /// Taken by the backward call, which frees the block's activations as soon
+    /// as it is done with them (candle keeps its nodes until the pass ends).
+    pass: Mutex<Option<BlockPass>>,
     /// Taken by the forward call.
     output: Mutex<Option<Vec<f32>>>,
     gradients: GradientSink,
@@ -116,12 +118,7 @@ impl CustomOp2 for BlockNode {
         _anchor: &CpuStorage,
         _anchor_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let output = self
-            .output
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .ok_or_else(|| candle_core::Error::Msg("decoder block: forward ran twice".into()))?;
+        let output = take(&self.output, "forward")?;
         Ok((CpuStorage::F32(output), x_layout.shape().clone()))
     }
 
@@ -132,9 +129,18 @@ impl CustomOp2 for BlockNode {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad_x = self.pass.backward(&grad.contiguous()?, &self.gradients)?;
+        let pass = take(&self.pass, "backward")?;
+        let grad_x = pass.backward(&grad.contiguous()?, &self.gradients)?;
         Ok((x.track_op().then_some(grad_x), None))
     }
+}
+
+/// Moves the value out of `slot`, which only the node's one `step` call may do.
+fn take<T>(slot: &Mutex<Option<T>>, step: &str) -> Result<T> {
+    slot.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .ok_or_else(|| candle_core::Error::Msg(format!("decoder block: {step} ran twice")))
 }
 
 /// One block's forward pass, keeping what its backward needs:

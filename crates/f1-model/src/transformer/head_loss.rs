@@ -8,6 +8,8 @@
 //! turns that into the gradients of the head's input (and weight, when trained)
 //! and frees the logits; the backward pass scales what it kept.
 
+use std::sync::{Mutex, PoisonError};
+
 use candle_core::quantized::QMatMul;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rten_simd::SimdUnaryOp;
@@ -89,7 +91,10 @@ pub(crate) fn summed_nll(
         None
     };
     drop(logits);
-    let node = HeadLoss { loss, gradients };
+    let node = HeadLoss {
+        loss,
+        gradients: Mutex::new(gradients),
+    };
     // Recorded when the weight is trained even if the input is not.
     let anchor = trained_weight.unwrap_or_else(|| hidden.clone());
     hidden.apply_op2(&anchor, node).map(Some)
@@ -123,7 +128,8 @@ struct Gradients {
 
 struct HeadLoss {
     loss: f32,
-    gradients: Option<Gradients>,
+    /// Taken (and so freed) by the backward call.
+    gradients: Mutex<Option<Gradients>>,
 }
 
 impl CustomOp2 for HeadLoss {
@@ -148,8 +154,15 @@ impl CustomOp2 for HeadLoss {
         _loss: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let Some(gradients) = &self.gradients else {
-            candle_core::bail!("head loss: backward through a pass that kept no gradients");
+        let taken = self
+            .gradients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(gradients) = taken else {
+            candle_core::bail!(
+                "head loss: backward through a pass that kept no gradients, or twice"
+            );
         };
         let scale = f64::from(grad.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
         let for_hidden = hidden
