@@ -13,7 +13,7 @@ use rten_simd::SimdOp;
 use rten_vecmath::Softmax;
 
 use super::autograd::{cpu_values, values};
-use super::cpu_pool::for_each_chunk;
+use super::cpu_pool::new_chunked;
 use super::dense_product::{serial_product_into, Matrix};
 
 /// The heads of one attention layer.
@@ -273,17 +273,17 @@ impl AttentionCore {
     }
 
     /// (batch, heads, tokens, head_dim) values as (batch, tokens, heads * head_dim).
-    fn merge_heads(&self, x: &[f32], heads: usize) -> Vec<f32> {
+    fn merge_heads(&self, x: &[f32], heads: usize) -> Result<Vec<f32>> {
         let (t, d) = (self.tokens, self.heads.head_dim);
-        let mut out = vec![0f32; x.len()];
-        for (b, rows) in out.chunks_exact_mut(t * heads * d).enumerate() {
-            for (i, row) in rows.chunks_exact_mut(heads * d).enumerate() {
-                for (h, dst) in row.chunks_exact_mut(d).enumerate() {
-                    dst.copy_from_slice(&x[((b * heads + h) * t + i) * d..][..d]);
-                }
+        let row_len = heads * d;
+        let [out] = new_chunked([(x.len(), row_len)], x.len() / row_len, |index, [row]| {
+            let (b, i) = (index / t, index % t);
+            for (h, dst) in row.chunks_exact_mut(d).enumerate() {
+                dst.copy_from_slice(&x[((b * heads + h) * t + i) * d..][..d]);
             }
-        }
-        out
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     fn check(&self, q: &Shape, k: &Shape, v: &Shape) -> Result<()> {
@@ -359,17 +359,14 @@ impl AttentionCore {
         grad: &Tensor,
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let (t, d) = (self.tokens, self.heads.head_dim);
-        let mut grad_q = vec![0f32; q.elem_count()];
-        let mut grad_k = vec![0f32; k.elem_count()];
-        let mut grad_v = vec![0f32; v.elem_count()];
         let grad = grad.contiguous()?;
         let (qs, ks, vs, g) = (values(q)?, values(k)?, values(v)?, values(&grad)?);
-        let units = grad_k.len() / (t * d);
-        for_each_chunk(
+        let units = ks.len() / (t * d);
+        let [grad_q, grad_k, grad_v] = new_chunked(
             [
-                (&mut grad_q, self.group() * t * d),
-                (&mut grad_k, t * d),
-                (&mut grad_v, t * d),
+                (qs.len(), self.group() * t * d),
+                (ks.len(), t * d),
+                (vs.len(), t * d),
             ],
             units,
             |unit, [gq, gk, gv]| self.backward_unit([&qs, &ks, &vs], &g, unit, gq, gk, gv),
@@ -378,9 +375,9 @@ impl AttentionCore {
         let tensor =
             |values: Vec<f32>, like: &Tensor| Tensor::from_vec(values, like.shape(), like.device());
         Ok((
-            tensor(self.merge_heads(&grad_q, self.heads.heads), q)?,
-            tensor(self.merge_heads(&grad_k, kv_heads), k)?,
-            tensor(self.merge_heads(&grad_v, kv_heads), v)?,
+            tensor(self.merge_heads(&grad_q, self.heads.heads)?, q)?,
+            tensor(self.merge_heads(&grad_k, kv_heads)?, k)?,
+            tensor(self.merge_heads(&grad_v, kv_heads)?, v)?,
         ))
     }
 }
@@ -406,12 +403,11 @@ impl CustomOp3 for AttentionCore {
             cpu_values(v, v_layout)?,
         );
         let unit_len = self.group() * self.tokens * self.heads.head_dim;
-        let mut heads_first = vec![0f32; q.len()];
         let units = q.len() / unit_len;
-        for_each_chunk([(&mut heads_first, unit_len)], units, |unit, [out]| {
+        let [heads_first] = new_chunked([(q.len(), unit_len)], units, |unit, [out]| {
             self.forward_unit(q, k, v, unit, out)
         })?;
-        let out = self.merge_heads(&heads_first, self.heads.heads);
+        let out = self.merge_heads(&heads_first, self.heads.heads)?;
         Ok((CpuStorage::F32(out), q_layout.shape().clone()))
     }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use rten_simd::{SimdOp, SimdUnaryOp};
 use rten_vecmath::{Exp, SumExpSub};
 
-use super::cpu_pool::{self, for_each_chunk, piece};
+use super::cpu_pool::{self, for_each_chunk, new_chunked, piece};
 use super::dense_product::{blockwise_product, product, Matrix};
 use super::dequantize::Q4_1Rows;
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -315,12 +315,11 @@ impl RmsNorm {
         grad: &Tensor,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let hidden = weight.elem_count();
-        let mut grad_x = vec![0f32; x.elem_count()];
         let grad_tensor = grad.contiguous()?;
         let (xs, w, g) = (values(x)?, values(weight)?, values(&grad_tensor)?);
         // dx = (g w - x̂ mean(g w x̂)) / rms, with x̂ = x / rms.
         let rows = xs.len() / hidden;
-        for_each_chunk([(&mut grad_x, hidden)], rows, |index, [dx]| {
+        let [grad_x] = new_chunked([(xs.len(), hidden)], rows, |index, [dx]| {
             let (x, g) = (piece(&xs, hidden, index), piece(&g, hidden, index));
             let inverse = self.inverse_rms(x);
             let mean = x
@@ -382,9 +381,8 @@ impl CustomOp2 for RmsNorm {
         if x_layout.dims().last() != Some(&hidden) {
             candle_core::bail!("rms norm: input {:?}, weight ({hidden})", x_layout.dims());
         }
-        let mut y = vec![0f32; x.len()];
         let rows = x.len() / hidden;
-        for_each_chunk([(&mut y, hidden)], rows, |row, [y]| {
+        let [y] = new_chunked([(x.len(), hidden)], rows, |row, [y]| {
             let x = piece(x, hidden, row);
             let inverse = self.inverse_rms(x);
             for ((y, x), w) in y.iter_mut().zip(x).zip(w) {

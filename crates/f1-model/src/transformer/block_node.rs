@@ -21,6 +21,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use super::attention_core::{AttentionCore, Rotation};
 use super::autograd::{self, values, FrozenMatmul, TrainedMatmul};
 use super::config::Architecture;
+use super::cpu_pool::{new_chunked, piece};
 use super::gated_activation::{Activation, GatedActivation};
 use super::layers::{Block, ForwardOptions, RmsNorm};
 use super::linear::Linear;
@@ -143,6 +144,9 @@ fn take<T>(slot: &Mutex<Option<T>>, step: &str) -> Result<T> {
         .ok_or_else(|| candle_core::Error::Msg(format!("decoder block: {step} ran twice")))
 }
 
+/// Values per work item of the block's output sum.
+const SUM_CHUNK: usize = 16_384;
+
 /// One block's forward pass, keeping what its backward needs:
 /// `mid = x + attention(x)`, `y = mid + mlp(mid)`.
 struct BlockPass {
@@ -169,7 +173,17 @@ impl BlockPass {
             return Ok(None);
         };
         let (mid, out) = (values(&mid)?, values(&out)?);
-        let output = mid.iter().zip(out.iter()).map(|(m, o)| m + o).collect();
+        let [output] = new_chunked(
+            [(mid.len(), SUM_CHUNK)],
+            mid.len().div_ceil(SUM_CHUNK),
+            |index, [sum]| {
+                let (mid, out) = (piece(&mid, SUM_CHUNK, index), piece(&out, SUM_CHUNK, index));
+                for ((sum, m), o) in sum.iter_mut().zip(mid).zip(out) {
+                    *sum = m + o;
+                }
+                Ok(())
+            },
+        )?;
         Ok(Some((Self { attention, mlp }, output)))
     }
 

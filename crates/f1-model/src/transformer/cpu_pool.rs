@@ -8,6 +8,7 @@
 
 use candle_core::{Error, Result};
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 /// How many threads [`for_each_chunk`] spreads work over.
@@ -66,6 +67,47 @@ where
         .map_or(Ok(()), Err)
 }
 
+/// New buffers filled as [`for_each_chunk`] fills `outputs`: `outputs[i]` is
+/// (length, piece size) of buffer `i`, which must hold exactly `items` pieces.
+/// Each piece is zeroed by the thread that fills it, just before `work` gets it,
+/// so no thread zeroes a whole buffer alone beforehand while the others wait.
+pub fn new_chunked<const N: usize, F>(
+    outputs: [(usize, usize); N],
+    items: usize,
+    work: F,
+) -> Result<[Vec<f32>; N]>
+where
+    F: Fn(usize, [&mut [f32]; N]) -> Result<()> + Sync,
+{
+    for (len, chunk) in outputs {
+        if chunk == 0 || len.div_ceil(chunk) != items {
+            return Err(Error::Msg(format!(
+                "parallel loop: {items} pieces of {chunk} from {len} new values"
+            )));
+        }
+    }
+    let mut buffers = outputs.map(|(len, _)| Vec::<f32>::with_capacity(len));
+    let mut sizes = outputs.into_iter();
+    let pieces = buffers.each_mut().map(|buffer| {
+        let (len, chunk) = sizes.next().expect("one size a buffer");
+        (&mut buffer.spare_capacity_mut()[..len], chunk)
+    });
+    for_each_chunk(pieces, items, |index, pieces| {
+        let pieces = pieces.map(|piece| {
+            piece.fill(MaybeUninit::new(0.0));
+            // SAFETY: every value of the piece was just initialised.
+            unsafe { &mut *(piece as *mut [MaybeUninit<f32>] as *mut [f32]) }
+        });
+        work(index, pieces)
+    })?;
+    for (buffer, (len, _)) in buffers.iter_mut().zip(outputs) {
+        // SAFETY: the `items` pieces cover all `len` values (checked above), and
+        // `for_each_chunk` returned Ok only after every piece was zeroed.
+        unsafe { buffer.set_len(len) };
+    }
+    Ok(buffers)
+}
+
 /// Piece `index` of `values` cut into pieces of `chunk` values (the last may be
 /// shorter): the read-only counterpart of the pieces [`for_each_chunk`] hands out.
 pub fn piece<T>(values: &[T], chunk: usize, index: usize) -> &[T] {
@@ -120,6 +162,39 @@ mod tests {
         }
         assert_eq!(narrow[..100], [10.0; 100]);
         assert_eq!(narrow[100], 3.0);
+    }
+
+    #[test]
+    fn new_buffers_are_zeroed_and_filled_piece_by_piece() {
+        let [wide, narrow] = new_chunked([(1003, 10), (101, 1)], 101, |index, [w, n]| {
+            assert!(w.iter().chain(n.iter()).all(|value| *value == 0.0));
+            w.iter_mut().for_each(|value| *value += index as f32);
+            n[0] = w.len() as f32;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(wide.len(), 1003);
+        for (position, value) in wide.iter().enumerate() {
+            assert_eq!(*value, (position / 10) as f32);
+        }
+        assert_eq!(narrow[..100], [10.0; 100]);
+        assert_eq!(narrow[100], 3.0);
+        let untouched = new_chunked([(64, 8)], 8, |_, _| Ok(())).unwrap();
+        assert_eq!(untouched, [vec![0.0; 64]]);
+    }
+
+    #[test]
+    fn new_buffers_need_exactly_their_pieces() {
+        assert!(new_chunked([(64, 8)], 7, |_, _| Ok(())).is_err());
+        assert!(new_chunked([(64, 8)], 9, |_, _| Ok(())).is_err());
+        assert!(new_chunked([(64, 0)], 0, |_, _| Ok(())).is_err());
+        let failed = new_chunked([(64, 1)], 64, |index, _| {
+            if index == 7 {
+                candle_core::bail!("piece {index}");
+            }
+            Ok(())
+        });
+        assert!(failed.unwrap_err().to_string().starts_with("piece 7"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Result, Tensor};
 use std::borrow::Cow;
 
-use super::cpu_pool::for_each_chunk;
+use super::cpu_pool::{for_each_chunk, new_chunked};
 use super::dense_product::ColumnBlocks;
 use super::quantized_matmul::{self, blocks, BLOCK};
 
@@ -46,10 +46,9 @@ fn decode<T: GgmlType + Sync>(weight: &QTensor) -> Result<Tensor> {
     let elements = weight.shape().elem_count();
     let bytes = weight.data()?;
     let weight_blocks = blocks::<T>(&bytes, elements / T::BLCK_SIZE)?;
-    let mut out = vec![0f32; elements];
     let items = weight_blocks.len().div_ceil(BLOCKS_PER_ITEM);
-    for_each_chunk(
-        [(&mut out, BLOCKS_PER_ITEM * T::BLCK_SIZE)],
+    let [out] = new_chunked(
+        [(elements, BLOCKS_PER_ITEM * T::BLCK_SIZE)],
         items,
         |item, [values]| {
             let first = item * BLOCKS_PER_ITEM;

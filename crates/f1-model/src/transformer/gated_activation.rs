@@ -9,7 +9,7 @@ use rten_simd::SimdUnaryOp;
 use rten_vecmath::{Sigmoid, Tanh};
 
 use super::autograd::{cpu_values, values};
-use super::cpu_pool::{for_each_chunk, piece};
+use super::cpu_pool::{new_chunked, piece};
 
 /// The gate's activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,13 +86,11 @@ impl GatedActivation {
         grad: &Tensor,
     ) -> Result<(Tensor, Tensor)> {
         let len = gate.elem_count();
-        let mut grad_gate = vec![0f32; len];
-        let mut grad_up = vec![0f32; len];
         let grad = grad.contiguous()?;
         let (g, u, d) = (values(gate)?, values(up)?, values(&grad)?);
         let pieces = len.div_ceil(CHUNK);
-        for_each_chunk(
-            [(&mut grad_gate, CHUNK), (&mut grad_up, CHUNK)],
+        let [grad_gate, grad_up] = new_chunked(
+            [(len, CHUNK), (len, CHUNK)],
             pieces,
             |index, [grad_gate, grad_up]| {
                 let (g, u, d) = (
@@ -137,9 +135,8 @@ impl CustomOp2 for GatedActivation {
             );
         }
         let (g, u) = (cpu_values(gate, gate_layout)?, cpu_values(up, up_layout)?);
-        let mut out = vec![0f32; g.len()];
-        for_each_chunk(
-            [(&mut out, CHUNK)],
+        let [out] = new_chunked(
+            [(g.len(), CHUNK)],
             g.len().div_ceil(CHUNK),
             |index, [out]| {
                 let (g, u) = (piece(g, CHUNK, index), piece(u, CHUNK, index));
