@@ -4,31 +4,21 @@
 # folders, fully fine-tuned from the folder for one step at a negligible learning
 # rate (which writes model.gguf, f16), and llama-cpp-python then tokenizes the 287
 # golden texts and predicts the golden prompts' next token. Not part of
-# scripts/test.sh: building llama.cpp takes ~12 minutes on 2 cores. The
-# environment lives in $F1AI_LLAMA_CPP_ENV (default:
-# ~/.cache/f1-conversational-ai/llama-cpp). Exits non-zero when a check fails.
+# scripts/test.sh: building llama.cpp takes ~12 minutes on 2 cores
+# (scripts/llama-cpp-env.sh). Exits non-zero when a check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 shared="${F1AI_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
 golden="${F1AI_SHARED_GOLDEN:-$shared/../golden}"
-env_dir="${F1AI_LLAMA_CPP_ENV:-$HOME/.cache/f1-conversational-ai/llama-cpp}"
-package=llama-cpp-python==0.3.36
-if [ ! -f "$env_dir/.f1ai-packages" ] || [ "$(cat "$env_dir/.f1ai-packages")" != "$package" ]; then
-  echo "setting up $env_dir ($package, builds llama.cpp)" >&2
-  rm -rf "$env_dir"
-  python3 -m venv "$env_dir"
-  CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
-    "$env_dir/bin/python" -m pip install --quiet --disable-pip-version-check "$package" numpy >&2
-  echo "$package" > "$env_dir/.f1ai-packages"
-fi
+python="$(./scripts/llama-cpp-env.sh)"
 
 cargo build --release --bin f1ai
 f1ai="${CARGO_TARGET_DIR:-$root/target}/release/f1ai"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$env_dir/bin/python" - "$work" <<'PY'
+"$python" - "$work" <<'PY'
 import json, pathlib, sys
 curated = pathlib.Path(sys.argv[1], "data/curated")
 curated.mkdir(parents=True)
@@ -45,4 +35,4 @@ for model in smollm2 gemma3; do
   "$f1ai" --workspace "$work" train --config "$work/full-$model.yaml"
   ggufs+=("$work/models/artifacts/full-$model/model.gguf")
 done
-"$env_dir/bin/python" scripts/llama_cpp_check.py "$golden" "${ggufs[@]}"
+"$python" scripts/llama_cpp_check.py "$golden" "${ggufs[@]}"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Creates (once) the Python environment the PEFT interoperability test runs:
-# PyTorch, transformers and peft, pinned. Prints the interpreter's path.
+# PyTorch, transformers and peft, pinned, and gguf (transformers reads GGUF files
+# with it: the PyTorch benchmark anchor). Prints the interpreter's path.
 # The environment lives in $F1AI_PYTHON_ENV (default: ~/.cache/f1-conversational-ai/python);
 # about 5.6 GiB, most of it PyTorch's CUDA libraries.
 set -euo pipefail
 
 env_dir="${F1AI_PYTHON_ENV:-$HOME/.cache/f1-conversational-ai/python}"
-packages=(torch==2.15.0 transformers==5.24.0 peft==0.21.2)
+packages=(torch==2.15.0 transformers==5.24.0 peft==0.21.2 gguf==0.19.0)
 stamp="$env_dir/.f1ai-packages"
 
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${packages[*]}" ]; then

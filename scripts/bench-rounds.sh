@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs an f1ai benchmark and its reference in interleaved rounds on this machine, as
+# the README's comparisons were measured: the machine's speed drifts within minutes,
+# so only ratios taken in the same round mean much.
+#   scripts/bench-rounds.sh train lora|full smollm2|gemma3 [ROUNDS]  against PyTorch (+ PEFT)
+#   scripts/bench-rounds.sh infer smollm2|gemma3 [ROUNDS]            against llama.cpp
+# The references are ../shared/golden/anchors' scripts, run in the pinned PyTorch
+# environment (scripts/python-env.sh) or llama-cpp-python built here
+# (scripts/llama-cpp-env.sh, about 12 minutes the first time). Prints a line a round
+# and writes results/benchmarks/rounds-<kind>-<model>[-<method>].json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { echo "usage: $0 train lora|full smollm2|gemma3 [ROUNDS] | infer smollm2|gemma3 [ROUNDS]" >&2; exit 2; }
+kind="${1:-}"
+case "$kind" in
+  train) method="${2:-}"; model="${3:-}"; rounds="${4:-3}"
+         [[ "$method" == lora || "$method" == full ]] || usage ;;
+  infer) method=""; model="${2:-}"; rounds="${3:-3}" ;;
+  *) usage ;;
+esac
+case "$model" in
+  smollm2) gguf=SmolLM2-135M-Instruct.Q4_1.gguf; style=chatml ;;
+  gemma3) gguf=gemma-3-270m-q4_k_m.gguf; style=plain ;;
+  *) usage ;;
+esac
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage
+
+workspace="${F1AI_WORKSPACE:-.}"
+anchors="${F1AI_SHARED_GOLDEN:-$(cd .. && pwd)/shared/golden}/anchors"
+[ -d "$anchors" ] || { echo "error: the anchor scripts are not at $anchors (set F1AI_SHARED_GOLDEN)" >&2; exit 1; }
+case "$kind" in
+  train) python="$(./scripts/python-env.sh)" ;;
+  infer) python="$(./scripts/llama-cpp-env.sh)" ;;
+esac
+cargo build --release --quiet --bin f1ai
+f1ai="${CARGO_TARGET_DIR:-$(pwd)/target}/release/f1ai"
+"$f1ai" --workspace "$workspace" models fetch "$model" >&2
+
+name="$kind-$model${method:+-$method}"
+results="$workspace/results/benchmarks"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for round in $(seq "$rounds"); do
+  if [ "$kind" = train ]; then
+    "$f1ai" --workspace "$workspace" bench train --method "$method" --model "$model" >&2
+    ours="$results/train-$model-$method.json"
+    reference=$("$python" "$anchors/torch_train_step.py" "$workspace/models/base" "$gguf" "$method" | tail -n 1)
+  else
+    "$f1ai" --workspace "$workspace" bench infer --model "$model" --prompt-tokens 8 --runs 2 >&2
+    ours="$results/infer-$model.json"
+    reference=$("$python" "$anchors/llamacpp_infer.py" "$workspace/models/base/$gguf" "$style" 128 | tail -n 1)
+  fi
+  printf '{"round": %s, "ours": %s, "reference": %s}\n' "$round" "$(tr -d '\n' < "$ours")" "$reference" >> "$log"
+done
+
+python3 - "$kind" "$log" "$results/rounds-$name.json" <<'PY'
+import json, os, sys
+kind, log, out = sys.argv[1:]
+rounds = [json.loads(line) for line in open(log)]
+for r in rounds:
+    ours, ref = r["ours"], r["reference"]
+    if kind == "train":
+        r["speed_ratio"] = ref["s_per_step"] / ours["mean_seconds_per_step"]
+        r["memory_ratio"] = ours["peak_rss_mib"] / ref["peak_rss_mib"]
+        print(f'round {r["round"]}: f1ai {ours["mean_seconds_per_step"]:.2f} s/step, {ours["peak_rss_mib"]:.0f} MiB; '
+              f'PyTorch {ref["s_per_step"]:.2f} s/step, {ref["peak_rss_mib"]} MiB; '
+              f'speed {r["speed_ratio"]:.2f}x, memory {r["memory_ratio"]:.2f}x')
+    else:
+        r["decode_ratio"] = ours["median_decode_tokens_per_second"] / ref["decode_tok_s"]
+        print(f'round {r["round"]}: f1ai decode {ours["median_decode_tokens_per_second"]:.1f} tok/s; '
+              f'llama.cpp {ref["decode_tok_s"]:.1f} tok/s; {r["decode_ratio"]:.2f}x')
+tmp = out + ".tmp"
+with open(tmp, "w") as f:
+    json.dump({"benchmark": f"rounds-{kind}", "rounds": rounds}, f, indent=2)
+os.replace(tmp, out)
+print(f"wrote {out}")
+PY
