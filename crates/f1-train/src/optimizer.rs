@@ -485,6 +485,13 @@ mod tests {
             let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
             diff.to_scalar::<f32>().unwrap()
         };
+        // The two paths round in different orders: allow a few units in the last
+        // place of the tensor's largest value (the inputs are random, values up
+        // to about 4, where one unit is 4.8e-7).
+        let tolerance = |b: &Tensor| -> f32 {
+            let largest = b.abs().unwrap().max_all().unwrap();
+            8.0 * f32::EPSILON * largest.to_scalar::<f32>().unwrap().max(1.0)
+        };
         for ((a, b), start) in fused_parameters
             .iter()
             .zip(&composed_parameters)
@@ -497,7 +504,7 @@ mod tests {
                 start.name
             );
             let diff = max_diff(a, b);
-            assert!(diff < 1e-6, "{} differs by {diff}", start.name);
+            assert!(diff <= tolerance(b), "{} differs by {diff}", start.name);
         }
         fused.save(&fused_parameters, &saved("fused")).unwrap();
         composed
@@ -508,7 +515,7 @@ mod tests {
         assert_eq!(fs.len(), 4);
         for (name, f) in &fs {
             let diff = max_diff(f, &cs[name]);
-            assert!(diff < 1e-6, "{name} differs by {diff}");
+            assert!(diff <= tolerance(&cs[name]), "{name} differs by {diff}");
         }
     }
 
