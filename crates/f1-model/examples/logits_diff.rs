@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(&id, &want)| (f64::from(logits[id]) - want).abs())
             .fold(0.0, f64::max);
         println!(
-            "{:<52} {:>8} {:>6} {:>10.3}",
+            "{:<52} {:>8} {:>6} {:>10.4}",
             format!("{:?}", case["prompt"].as_str().unwrap_or("")),
             if same_set { "same" } else { "differs" },
             if order[0] == top[0] {

@@ -75,8 +75,7 @@ pub(crate) fn forward(
     let training = options.kernels == Kernels::Differentiable
         && x.device().is_cpu()
         && positions.start == 0
-        && !options.use_cache
-        && !options.f16_attention;
+        && !options.use_cache;
     if !training {
         return Ok(None);
     }

@@ -17,8 +17,13 @@ pub fn threads() -> usize {
 }
 
 /// Calls `work(index)` once for every `index` in `0..items`, on all of candle's
-/// threads (each takes the next few indices as it becomes free).
+/// threads (each takes the next few indices as it becomes free), or on this one
+/// when there is a single index.
 pub fn for_each_index(items: usize, work: impl Fn(usize) + Sync) {
+    // One item runs here: waking the pool would cost more than it shares.
+    if items == 1 {
+        return work(0);
+    }
     candle_core::utils::barrier_pool().execute_chunked(items, |range| range.for_each(&work));
 }
 

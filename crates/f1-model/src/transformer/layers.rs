@@ -8,6 +8,7 @@ use super::block_node::{self, GradientSink};
 use super::config::{Architecture, TransformerConfig};
 use super::gated_activation::{gated_activation, Activation};
 use super::linear::Linear;
+use super::llama_cpp_rounding;
 use super::rope::{Positions, Rope};
 use super::Kernels;
 
@@ -30,7 +31,12 @@ impl RmsNorm {
 
     pub fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
         match kernels {
-            Kernels::Fused => candle_nn::ops::rms_norm(x, &self.weight, self.eps as f32),
+            Kernels::LlamaCpp if x.device().is_cpu() => {
+                llama_cpp_rounding::rms_norm(x, &self.weight, self.eps as f32)
+            }
+            Kernels::Fused | Kernels::LlamaCpp => {
+                candle_nn::ops::rms_norm(x, &self.weight, self.eps as f32)
+            }
             Kernels::Differentiable => super::autograd::rms_norm(x, &self.weight, self.eps),
         }
     }
@@ -52,11 +58,12 @@ impl Mlp {
             Architecture::Llama => Activation::Silu,
             Architecture::Gemma3 => Activation::GeluTanh,
         };
-        let gated = gated_activation(
-            &self.gate.forward(x, seed)?,
-            &self.up.forward(x, seed)?,
-            activation,
-        )?;
+        let (gate, up) = (self.gate.forward(x, seed)?, self.up.forward(x, seed)?);
+        let gated = if options.kernels == Kernels::LlamaCpp && gate.device().is_cpu() {
+            llama_cpp_rounding::gated_activation(&gate, &up, activation)?
+        } else {
+            gated_activation(&gate, &up, activation)?
+        };
         self.down.forward(&gated, seed)
     }
 }
@@ -137,7 +144,6 @@ impl Attention {
             && x.device().is_cpu()
             && positions.start == 0
             && !options.use_cache
-            && !options.f16_attention
         {
             return self.forward_training(x, positions, mask, options.dropout_seed);
         }
@@ -159,7 +165,8 @@ impl Attention {
         }
         let mut q = self.rope.apply(&q, positions, options.kernels)?;
         let mut k = self.rope.apply(&k, positions, options.kernels)?;
-        if options.f16_attention {
+        let f16_attention = options.kernels == Kernels::LlamaCpp;
+        if f16_attention {
             q = round_to_f16(&q)?;
             k = round_to_f16(&k)?;
             v = round_to_f16(&v)?;
@@ -179,6 +186,15 @@ impl Attention {
             }
         };
         let positions = k.dim(2)?;
+        let merge_heads = |out: Tensor| {
+            out.reshape((batch, self.heads, tokens, self.head_dim))?
+                .transpose(1, 2)?
+                .reshape((batch, tokens, self.heads * self.head_dim))
+        };
+        if f16_attention && x.device().is_cpu() {
+            let out = llama_cpp_rounding::attention(&q, &k, &v, mask, self.heads().scale)?;
+            return self.o.forward(&merge_heads(out)?, seed);
+        }
         // Queries of one KV group share its keys: (batch, kv_heads, group * tokens, d).
         let group = self.heads / self.kv_heads;
         let q = q.reshape((batch, self.kv_heads, group * tokens, self.head_dim))?;
@@ -192,18 +208,13 @@ impl Attention {
             None => scores,
         };
         let mut weights = match options.kernels {
-            Kernels::Fused => candle_nn::ops::softmax_last_dim(&scores)?,
+            Kernels::Fused | Kernels::LlamaCpp => candle_nn::ops::softmax_last_dim(&scores)?,
             Kernels::Differentiable => super::autograd::softmax(&scores)?,
         };
-        if options.f16_attention {
+        if f16_attention {
             weights = round_to_f16(&weights)?;
         }
-        let out = weights
-            .matmul(&v)?
-            .reshape((batch, self.heads, tokens, self.head_dim))?
-            .transpose(1, 2)?
-            .reshape((batch, tokens, self.heads * self.head_dim))?;
-        self.o.forward(&out, seed)
+        self.o.forward(&merge_heads(weights.matmul(&v)?)?, seed)
     }
 
     /// The shape of the heads and the scores' scale.
@@ -261,20 +272,16 @@ pub struct ForwardOptions {
     pub kernels: Kernels,
     /// Keep keys and values for the next call.
     pub use_cache: bool,
-    /// Round the attention's inputs (queries, keys, values, weights) through f16,
-    /// as llama.cpp's CPU path does with its f16 KV cache.
-    pub f16_attention: bool,
     /// Seeds LoRA dropout; `None` (inference, evaluation) turns dropout off.
     pub dropout_seed: Option<u64>,
 }
 
 impl ForwardOptions {
-    /// Generation: fused kernels, KV cache, llama.cpp's f16 attention rounding.
+    /// Generation: fused kernels rounding as llama.cpp's, KV cache.
     pub fn inference() -> Self {
         Self {
-            kernels: Kernels::Fused,
+            kernels: Kernels::LlamaCpp,
             use_cache: true,
-            f16_attention: true,
             dropout_seed: None,
         }
     }
@@ -285,7 +292,6 @@ impl ForwardOptions {
         Self {
             kernels: Kernels::Fused,
             use_cache: false,
-            f16_attention: false,
             dropout_seed: None,
         }
     }
@@ -295,7 +301,6 @@ impl ForwardOptions {
         Self {
             kernels: Kernels::Differentiable,
             use_cache: false,
-            f16_attention: false,
             dropout_seed,
         }
     }

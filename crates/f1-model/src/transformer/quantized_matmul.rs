@@ -1,16 +1,17 @@
-//! llama.cpp's CPU products of Q4_1 and Q5_0 weights with f32 activations (x86
-//! with AVX2, FMA and F16C).
+//! llama.cpp's CPU products of Q4_1, Q5_0 and Q8_0 weights with f32 activations
+//! (x86 with AVX2, FMA and F16C).
 //!
-//! candle 0.11 multiplies these two formats with its scalar reference dot products
+//! candle 0.11 multiplies Q4_1 and Q5_0 with its scalar reference dot products
 //! (its SIMD kernels cover Q4_0, Q8_0 and the k-quants), which held SmolLM2's
 //! decode (Q4_1 throughout) to about half of llama.cpp's speed and slowed Gemma 3's
-//! (Q5_0 projections in its Q4_K_M file). This module is ggml's x86 path, written
-//! out because no maintained crate has it: the activations rounded to 8 bits as
-//! `quantize_row_q8_1` / `quantize_row_q8_0` do (scale 127/max, halves to even,
-//! the Q8_1 block sum from the unrounded scale, where candle differs on all three)
-//! and `ggml_vec_dot_q4_1_q8_1` / `ggml_vec_dot_q5_0_q8_0`'s order of
-//! accumulation, two weight rows at a time, over candle's CPU thread pool. Q8_0
-//! stays with candle: its kernel is already ggml's, and ours bought no speed.
+//! (Q5_0 projections in its Q4_K_M file); and it rounds the activations of all
+//! three to 8 bits differently from ggml, which moved the logits. This module is
+//! ggml's x86 path, written out because no maintained crate has it: the
+//! activations rounded to 8 bits as `quantize_row_q8_1` / `quantize_row_q8_0` do
+//! (scale 127/max, halves to even, the Q8_1 block sum from the unrounded scale,
+//! where candle differs on all three) and `ggml_vec_dot_q4_1_q8_1` /
+//! `ggml_vec_dot_q5_0_q8_0` / `ggml_vec_dot_q8_0_q8_0`'s order of accumulation,
+//! two weight rows at a time, over candle's CPU thread pool.
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{bail, DType, Result, Tensor};
@@ -51,6 +52,13 @@ struct BlockQ5_0 {
     qs: [u8; BLOCK / 2],
 }
 
+/// A Q8_0 block: `d * q` for 8-bit `q`.
+#[repr(C)]
+struct BlockQ8_0 {
+    d: f16,
+    qs: [i8; BLOCK],
+}
+
 /// An activation block in 8 bits: Q8_0's values, its f16 scale held as f32 so
 /// that each weight row does not convert it again.
 struct ActivationQ8_0 {
@@ -65,11 +73,13 @@ struct ActivationQ8_1 {
     qs: [i8; BLOCK],
 }
 
-/// Whether [`matmul`] computes `x W^T` for this weight: Q4_1 or Q5_0 on a CPU with
+/// Whether [`matmul`] computes `x W^T` for this weight: Q4_1, Q5_0 or Q8_0 on a CPU with
 /// AVX2, FMA and F16C, with an f32 input that needs no gradient.
 pub fn applies(x: &Tensor, weight: &QTensor) -> bool {
-    matches!(weight.dtype(), GgmlDType::Q4_1 | GgmlDType::Q5_0)
-        && x.device().is_cpu()
+    matches!(
+        weight.dtype(),
+        GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q8_0
+    ) && x.device().is_cpu()
         && x.dtype() == DType::F32
         && !x.track_op()
         && has_x86_features()
@@ -113,6 +123,11 @@ pub fn matmul(x: &Tensor, weight: &QTensor) -> Result<Tensor> {
             let weight = blocks::<BlockQ5_0>(&bytes, outputs * inputs / BLOCK)?;
             let x: Vec<_> = x.chunks_exact(BLOCK).map(quantize_q8_0).collect();
             product(weight, &x, inputs / BLOCK, &mut out, dot_q5_0_q8_0);
+        }
+        GgmlDType::Q8_0 => {
+            let weight = blocks::<BlockQ8_0>(&bytes, outputs * inputs / BLOCK)?;
+            let x: Vec<_> = x.chunks_exact(BLOCK).map(quantize_q8_0).collect();
+            product(weight, &x, inputs / BLOCK, &mut out, dot_q8_0_q8_0);
         }
         other => bail!("quantized matmul: {other:?} weights are not handled here"),
     }
@@ -258,6 +273,23 @@ unsafe fn dot_q5_0_q8_0(w: [&[BlockQ5_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] 
     [sum_lanes(acc[0]), sum_lanes(acc[1])]
 }
 
+/// `ggml_vec_dot_q8_0_q8_0`, AVX2, for two weight rows at once.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_q8_0_q8_0(w: [&[BlockQ8_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] {
+    let mut acc = [_mm256_setzero_ps(); 2];
+    for (block, x) in x.iter().enumerate() {
+        let qx = _mm256_loadu_si256(x.qs.as_ptr().cast());
+        for row in 0..2 {
+            let w = &w[row][block];
+            let scale = _mm256_set1_ps(w.d.to_f32() * x.d);
+            let qw = _mm256_loadu_si256(w.qs.as_ptr().cast());
+            acc[row] = _mm256_fmadd_ps(scale, signed_dot(qw, qx), acc[row]);
+        }
+    }
+    [sum_lanes(acc[0]), sum_lanes(acc[1])]
+}
+
 /// ggml's `bytes_from_nibbles_32`: 16 bytes of packed 4-bit values as 32 bytes,
 /// the low nibbles first, then the high ones.
 #[cfg(target_arch = "x86_64")]
@@ -307,6 +339,11 @@ unsafe fn dot_q5_0_q8_0(_: [&[BlockQ5_0]; 2], _: &[ActivationQ8_0]) -> [f32; 2] 
     unreachable!("`applies` is false off x86_64")
 }
 
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot_q8_0_q8_0(_: [&[BlockQ8_0]; 2], _: &[ActivationQ8_0]) -> [f32; 2] {
+    unreachable!("`applies` is false off x86_64")
+}
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
@@ -350,7 +387,7 @@ mod tests {
         );
         let x = random(3, 128, 1);
         let w = random(7, 128, 2);
-        for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_0] {
+        for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q8_0] {
             let q = QTensor::quantize(&w, dtype).unwrap();
             assert!(applies(&x, &q));
             let ours = matmul(&x, &q).unwrap().to_vec2::<f32>().unwrap();

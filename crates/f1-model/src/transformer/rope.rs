@@ -3,6 +3,7 @@
 use candle_core::{DType, Device, Result, Tensor};
 
 use super::config::RopeStyle;
+use super::llama_cpp_rounding;
 use super::Kernels;
 
 /// Cosine and sine tables for one RoPE base.
@@ -11,6 +12,7 @@ pub struct Rope {
     cos: Tensor,
     sin: Tensor,
     style: RopeStyle,
+    base: f32,
 }
 
 impl Rope {
@@ -34,21 +36,28 @@ impl Rope {
             cos: angles.cos()?,
             sin: angles.sin()?,
             style,
+            base,
         })
     }
 
     /// Rotates `x` of shape (batch, heads, tokens, head_dim) at `positions`.
     pub fn apply(&self, x: &Tensor, positions: Positions, kernels: Kernels) -> Result<Tensor> {
+        if kernels == Kernels::LlamaCpp && x.device().is_cpu() {
+            let position = |row, i| positions.of(row, i);
+            return llama_cpp_rounding::rope(x, position, self.base, self.interleaved());
+        }
         let (batch, _, tokens, _) = x.dims4()?;
         let (cos, sin) = self.tables(positions, batch, tokens)?;
         let x = x.contiguous()?;
         use candle_nn::rotary_emb as r;
         match (self.style, kernels) {
-            (RopeStyle::Interleaved, Kernels::Fused) => r::rope_i(&x, &cos, &sin),
+            (RopeStyle::Interleaved, Kernels::Fused | Kernels::LlamaCpp) => {
+                r::rope_i(&x, &cos, &sin)
+            }
             (style, Kernels::Differentiable) => {
                 super::autograd::rope(&x, &cos, &sin, style == RopeStyle::Interleaved)
             }
-            (RopeStyle::Halves, Kernels::Fused) => r::rope(&x, &cos, &sin),
+            (RopeStyle::Halves, Kernels::Fused | Kernels::LlamaCpp) => r::rope(&x, &cos, &sin),
         }
     }
 

@@ -1,0 +1,539 @@
+//! Element-wise kernels and attention that round as llama.cpp's CPU backend does
+//! (ggml built for x86 with AVX-512, as the golden logits were made; its AVX2
+//! build sums in eight lanes and finishes exp differently, an ulp apart), so
+//! that inference reproduces its logits.
+//!
+//! The quantized products (`quantized_matmul`) give ggml's bits; what still moved
+//! the logits were the steps between them. ggml's RMS norm sums the squares in
+//! f64 and multiplies by the reciprocal root (candle sums in f32 and divides); its
+//! SiLU and softmax take exp from a polynomial (Arm's optimized-routines `expf`,
+//! within about 2 ulp) instead of libm; its GELU reads a table of f16 values at
+//! the input rounded to f16; its rotary angles are multiplied on pair by pair;
+//! its attention sums products in sixteen lanes (tinyBLAS). Each differs from
+//! candle's by an ulp or so, but the next product rounds its input to 8 bits, and
+//! an ulp that crosses one of those rounding boundaries grew, layer by layer, into
+//! logits 0.1-0.6 apart. Written out because no crate reproduces ggml's roundings.
+
+use std::sync::OnceLock;
+
+use candle_core::{Result, Tensor};
+use half::f16;
+
+use super::autograd::values;
+use super::cpu_pool::{new_chunked, piece};
+use super::gated_activation::Activation;
+
+/// Rows per work item on the thread pool.
+const ROWS: usize = 8;
+
+/// Values ggml's vectorized loops take at a time (one AVX-512 register); the rest
+/// of a row goes through its scalar code, with libm's `expf`.
+const LANES: usize = 16;
+
+/// RMS norm over the last dimension, then the scale `weight`, as ggml's
+/// `rms_norm` followed by `mul`. `x` and `weight` are f32 on the CPU.
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    let weight = weight.contiguous()?;
+    let (x_values, weight_values) = (values(&x)?, values(&weight)?);
+    let width = weight_values.len();
+    if x.dims().last() != Some(&width) {
+        candle_core::bail!("rms norm: input {:?} and scale of {width} values", x.dims());
+    }
+    let chunk = ROWS * width;
+    let [out] = new_chunked(
+        [(x_values.len(), chunk)],
+        x_values.len().div_ceil(chunk),
+        |index, [out]| {
+            let rows = piece(&x_values, chunk, index).chunks_exact(width);
+            for (row, y) in rows.zip(out.chunks_exact_mut(width)) {
+                // Each square rounded to f32, then summed in f64 in order.
+                let sum: f64 = row.iter().map(|&v| f64::from(v * v)).sum();
+                let mean = (sum / width as f64) as f32;
+                let scale = 1.0 / (mean + eps).sqrt();
+                for ((y, &v), &w) in y.iter_mut().zip(row).zip(weight_values.iter()) {
+                    *y = v * scale * w;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Tensor::from_vec(out, x.shape(), x.device())
+}
+
+/// `act(gate) * up` over the last dimension, as ggml's `swiglu` (SiLU with its
+/// polynomial exp) and `geglu` (GELU from its f16 table). f32 CPU tensors.
+pub fn gated_activation(gate: &Tensor, up: &Tensor, activation: Activation) -> Result<Tensor> {
+    if gate.dims() != up.dims() {
+        candle_core::bail!(
+            "gated activation: gate {:?} and up {:?} differ",
+            gate.dims(),
+            up.dims()
+        );
+    }
+    let (gate, up) = (gate.contiguous()?, up.contiguous()?);
+    let (g, u) = (values(&gate)?, values(&up)?);
+    let width = gate.dims().last().copied().unwrap_or(1).max(1);
+    let chunk = ROWS * width;
+    let table = (activation == Activation::GeluTanh).then(gelu_table);
+    let [out] = new_chunked(
+        [(g.len(), chunk)],
+        g.len().div_ceil(chunk),
+        |index, [out]| {
+            let (g, u) = (piece(&g, chunk, index), piece(&u, chunk, index));
+            for ((y, g), u) in out
+                .chunks_exact_mut(width)
+                .zip(g.chunks_exact(width))
+                .zip(u.chunks_exact(width))
+            {
+                match table {
+                    Some(table) => {
+                        for ((y, &x), &u) in y.iter_mut().zip(g).zip(u) {
+                            *y = geglu(table, x, u);
+                        }
+                    }
+                    None => {
+                        let vectorized = width / LANES * LANES;
+                        let (y, y_rest) = y.split_at_mut(vectorized);
+                        for ((y, &x), &u) in y.iter_mut().zip(g).zip(u) {
+                            *y = x / (1.0 + exp(0.0 - x)) * u;
+                        }
+                        for ((y, &x), &u) in y_rest
+                            .iter_mut()
+                            .zip(&g[vectorized..])
+                            .zip(&u[vectorized..])
+                        {
+                            *y = x / (1.0 + (-x).exp()) * u;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Tensor::from_vec(out, gate.shape(), gate.device())
+}
+
+/// ggml's vectorized `expf`: Arm's optimized-routines polynomial, operation for
+/// operation (fused where ggml fuses), exact powers of two applied at the end.
+#[inline]
+fn exp(x: f32) -> f32 {
+    const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
+    let [log2_e, ln2_high, ln2_low] = [0x3fb8_aa3b, 0x3f31_7200, 0x35bf_be8e].map(f32::from_bits);
+    let [c0, c1, c2, c3, c4] = [
+        0x3f7f_fff6,
+        0x3eff_fedb,
+        0x3e2a_af33,
+        0x3d2b_9f17,
+        0x3c07_2010,
+    ]
+    .map(f32::from_bits);
+    let n = x.mul_add(log2_e, SHIFT) - SHIFT;
+    let b = (-n).mul_add(ln2_low, (-n).mul_add(ln2_high, x));
+    let u = b * b;
+    let j = c4
+        .mul_add(b, c3)
+        .mul_add(u, c2.mul_add(b, c1))
+        .mul_add(u, c0.mul_add(b, 1.0));
+    // j * 2^n is exact in f64 and rounds once to f32, as AVX-512's `scalef`
+    // (2^n built from its exponent bits; n is an integer in f32).
+    let power = f64::from_bits(((n.clamp(-1000.0, 1000.0) as i64 + 1023) as u64) << 52);
+    let scaled = (f64::from(j) * power) as f32;
+    if n.abs() > 192.0 {
+        if n <= 0.0 {
+            0.0
+        } else {
+            f32::INFINITY
+        }
+    } else {
+        scaled
+    }
+}
+
+/// GELU (tanh approximation) at every f16 value, rounded to f16: ggml's table.
+fn gelu_table() -> &'static [f16] {
+    static TABLE: OnceLock<Vec<f16>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..=u16::MAX)
+            .map(|bits| {
+                let x = f16::from_bits(bits).to_f32();
+                let inner = SQRT_2_OVER_PI * x * (GELU_CUBIC * x).mul_add(x, 1.0);
+                f16::from_f32(0.5 * x * (1.0 + inner.tanh()))
+            })
+            .collect()
+    })
+}
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const GELU_CUBIC: f32 = 0.044_715;
+
+/// `gelu(x) * up` as ggml's `geglu`: 0 below -10, `x * up` above 10, else the
+/// table at `x` rounded to f16.
+fn geglu(table: &[f16], x: f32, up: f32) -> f32 {
+    if x <= -10.0 {
+        0.0
+    } else if x >= 10.0 {
+        x * up
+    } else {
+        table[usize::from(f16::from_f32(x).to_bits())].to_f32() * up
+    }
+}
+
+/// Attention of `q` (batch, heads, tokens, head_dim) over `k` and `v` (batch,
+/// kv_heads, positions, head_dim), whose values are f16 (rounded so by the
+/// caller, as llama.cpp's f16 KV cache and its f16 copy of the queries), with the
+/// additive `mask` (rows, 1, 1, tokens, positions) where some position is hidden.
+/// As ggml's CPU attention without flash attention: each product summed in
+/// sixteen lanes (tinyBLAS's order), then the lanes in AVX-512's tree order; the
+/// softmax with ggml's exp, summed per sixteen positions into an f64 total; its
+/// weights rounded to f16. Returns (batch, heads, tokens, head_dim).
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    scale: f32,
+) -> Result<Tensor> {
+    let (batch, heads, tokens, dim) = q.dims4()?;
+    let (_, kv_heads, positions, _) = k.dims4()?;
+    if k.dims() != v.dims() || k.dims() != [batch, kv_heads, positions, dim] {
+        candle_core::bail!(
+            "attention: queries {:?}, keys {:?}, values {:?}",
+            q.dims(),
+            k.dims(),
+            v.dims()
+        );
+    }
+    if kv_heads == 0 || heads % kv_heads != 0 {
+        candle_core::bail!("attention: {heads} heads over {kv_heads} key/value heads");
+    }
+    let group = heads / kv_heads;
+    let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
+    let mask = mask
+        .map(|m| {
+            m.broadcast_as((batch, 1, 1, tokens, positions))?
+                .contiguous()
+        })
+        .transpose()?;
+    let (qs, ks, vs) = (values(&q)?, values(&k)?, values(&v)?);
+    let masks = mask.as_ref().map(values).transpose()?;
+    let rows = tokens * dim;
+    let [out] = new_chunked([(qs.len(), rows)], batch * heads, |index, [out]| {
+        let (b, head) = (index / heads, index % heads);
+        let kv = (b * kv_heads + head / group) * positions * dim;
+        let (keys, vals) = (&ks[kv..kv + positions * dim], &vs[kv..kv + positions * dim]);
+        let mut weights = vec![0f32; positions];
+        let mut lanes = vec![0f32; LANES * dim];
+        for (t, out) in out.chunks_exact_mut(dim).enumerate() {
+            let query = &qs[index * rows + t * dim..][..dim];
+            for (p, w) in weights.iter_mut().enumerate() {
+                let hidden = masks
+                    .as_ref()
+                    .map_or(0.0, |m| m[(b * tokens + t) * positions + p]);
+                *w = dot(query, &keys[p * dim..][..dim]) * scale + hidden;
+            }
+            softmax_f16(&mut weights);
+            // Lane p % 16 of every dimension sums position p's share.
+            lanes.fill(0.0);
+            for (p, &w) in weights.iter().enumerate() {
+                let lane = &mut lanes[p % LANES * dim..][..dim];
+                for (acc, &value) in lane.iter_mut().zip(&vals[p * dim..][..dim]) {
+                    *acc = w.mul_add(value, *acc);
+                }
+            }
+            for (j, y) in out.iter_mut().enumerate() {
+                *y = sum_lanes(|lane| lanes[lane * dim + j]);
+            }
+        }
+        Ok(())
+    })?;
+    Tensor::from_vec(out, q.shape(), q.device())
+}
+
+/// A dot product summed in sixteen lanes, then across them.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let (a_blocks, b_blocks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
+    for (a, b) in a_blocks.zip(b_blocks) {
+        for i in 0..LANES {
+            lanes[i] = a[i].mul_add(b[i], lanes[i]);
+        }
+    }
+    for ((acc, &a), &b) in lanes.iter_mut().zip(a_rest).zip(b_rest) {
+        *acc = a.mul_add(b, *acc);
+    }
+    sum_lanes(|lane| lanes[lane])
+}
+
+/// Sixteen lanes added in the order of AVX-512's `_mm512_reduce_add_ps`: the
+/// halves, then the quarters, then pairs.
+fn sum_lanes(lane: impl Fn(usize) -> f32) -> f32 {
+    let eighths: [f32; 8] = std::array::from_fn(|i| lane(i) + lane(i + 8));
+    let quarters: [f32; 4] = std::array::from_fn(|i| eighths[i] + eighths[i + 4]);
+    (quarters[0] + quarters[2]) + (quarters[1] + quarters[3])
+}
+
+/// ggml's softmax of `x` in place (its exp, each sixteen values summed in lanes,
+/// the sums added in f64), the results then rounded to f16.
+fn softmax_f16(x: &mut [f32]) {
+    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0f64;
+    for chunk in x.chunks_mut(LANES) {
+        let mut lanes = [0f32; LANES];
+        for (lane, v) in lanes.iter_mut().zip(chunk.iter_mut()) {
+            *v = exp(*v - max);
+            *lane = *v;
+        }
+        sum += f64::from(sum_lanes(|i| lanes[i]));
+    }
+    let inverse = (1.0 / sum) as f32;
+    for v in x {
+        *v = f16::from_f32(*v * inverse).to_f32();
+    }
+}
+
+/// Rotary embeddings of `x` (batch, heads, tokens, head_dim) as ggml's `rope`:
+/// pair `i`'s angle is the position times `base^(-2/head_dim)` multiplied on
+/// pair by pair in f32, its cosine and sine libm's, and each rotated value one
+/// fused multiply-add. `position(b, t)` is token `t` of row `b`'s position;
+/// `interleaved` pairs adjacent dimensions, else the two halves.
+pub fn rope(
+    x: &Tensor,
+    position: impl Fn(usize, usize) -> usize + Sync,
+    base: f32,
+    interleaved: bool,
+) -> Result<Tensor> {
+    let (batch, heads, tokens, dim) = x.dims4()?;
+    let half = dim / 2;
+    if half == 0 || dim % 2 != 0 {
+        candle_core::bail!("rope: head dimension {dim} is not a positive even number");
+    }
+    let step = base.powf(-2.0 / dim as f32);
+    // (cos, sin) of every pair of every token of every row.
+    let [table] = new_chunked(
+        [(batch * tokens * dim, tokens * dim)],
+        batch,
+        |b, [table]| {
+            for (t, row) in table.chunks_exact_mut(dim).enumerate() {
+                let mut theta = position(b, t) as f32;
+                for pair in row.chunks_exact_mut(2) {
+                    pair[0] = theta.cos();
+                    pair[1] = theta.sin();
+                    theta *= step;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    let x = x.contiguous()?;
+    let xs = values(&x)?;
+    let rows = tokens * dim;
+    let [out] = new_chunked([(xs.len(), rows)], batch * heads, |index, [out]| {
+        let b = index / heads;
+        let input = &xs[index * rows..][..rows];
+        let angles = &table[b * rows..][..rows];
+        for ((y, x), angles) in out
+            .chunks_exact_mut(dim)
+            .zip(input.chunks_exact(dim))
+            .zip(angles.chunks_exact(dim))
+        {
+            for (i, angle) in angles.chunks_exact(2).enumerate() {
+                let (a, b) = if interleaved {
+                    (2 * i, 2 * i + 1)
+                } else {
+                    (i, i + half)
+                };
+                let (cos, sin) = (angle[0], angle[1]);
+                y[a] = x[a].mul_add(cos, -(x[b] * sin));
+                y[b] = x[a].mul_add(sin, x[b] * cos);
+            }
+        }
+        Ok(())
+    })?;
+    Tensor::from_vec(out, x.shape(), x.device())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{max_diff, random};
+    use super::*;
+    use candle_core::{DType, Device, D};
+
+    fn f16_values(shape: &[usize], seed: u64) -> Tensor {
+        (random(shape, seed) * 3.0)
+            .unwrap()
+            .to_dtype(DType::F16)
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap()
+    }
+
+    /// Units in the last place between `got` and the correctly rounded `exact`.
+    fn ulps(got: f32, exact: f64) -> f64 {
+        let rounded = exact as f32;
+        let ulp = f64::from(f32::from_bits(rounded.to_bits() + 1) - rounded);
+        (f64::from(got) - exact).abs() / ulp
+    }
+
+    #[test]
+    fn exp_is_within_its_error_bound_and_saturates_as_ggml_does() {
+        let mut worst = 0f64;
+        for i in 0..=200_000 {
+            // Normal results only: below about -87 they are subnormal.
+            let x = -87.0 + 175.0 * i as f32 / 200_000.0;
+            worst = worst.max(ulps(exp(x), f64::from(x).exp()));
+        }
+        // Arm's bound: 1.45 ulp plus the final rounding.
+        assert!(worst <= 2.5, "{worst} ulps");
+        assert!(worst > 0.5, "not libm's exp: {worst} ulps at most");
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(-200.0), 0.0);
+        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp(200.0), f32::INFINITY);
+    }
+
+    #[test]
+    fn rms_norm_sums_squares_in_f64() {
+        let x = random(&[2, 3, 96], 1);
+        let weight = random(&[96], 2);
+        let ours = rms_norm(&x, &weight, 1e-5).unwrap();
+        let candle = candle_nn::ops::rms_norm(&x, &weight, 1e-5).unwrap();
+        assert!(max_diff(&ours, &candle) < 1e-6);
+
+        // One large value and many small ones: an f32 running sum drops the
+        // small squares, ggml's f64 sum keeps them.
+        let mut row = vec![1e-3f32; 4096];
+        row[0] = 1e4;
+        let exact_mean = (1e8 + 4095.0 * 1e-6) / 4096.0;
+        let scale = 1.0 / ((exact_mean as f32) + 1e-6).sqrt();
+        let x = Tensor::from_vec(row, (1, 4096), &Device::Cpu).unwrap();
+        let ones = Tensor::ones(4096, DType::F32, &Device::Cpu).unwrap();
+        let y = rms_norm(&x, &ones, 1e-6).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(y[0][0], 1e4 * scale);
+        assert_eq!(y[0][1], 1e-3 * scale);
+        assert!(rms_norm(&x, &random(&[5], 3), 1e-6).is_err());
+    }
+
+    #[test]
+    fn gated_activations_match_candle_to_their_rounding() {
+        let gate = (random(&[4, 40], 4) * 6.0).unwrap();
+        let up = random(&[4, 40], 5);
+        let swiglu = gated_activation(&gate, &up, Activation::Silu).unwrap();
+        let silu = (candle_nn::ops::silu(&gate).unwrap() * &up).unwrap();
+        assert!(max_diff(&swiglu, &silu) < 1e-6);
+        // GELU comes from an f16 table: within f16's precision, not f32's.
+        let geglu = gated_activation(&gate, &up, Activation::GeluTanh).unwrap();
+        let gelu = (gate.gelu().unwrap() * &up).unwrap();
+        let diff = max_diff(&geglu, &gelu);
+        assert!(diff < 1e-2 && diff > 1e-5, "{diff}");
+
+        let gate = Tensor::new(&[[-10.5f32, 1.0, 12.0]], &Device::Cpu).unwrap();
+        let up = Tensor::new(&[[2.0f32, 1.0, 0.5]], &Device::Cpu).unwrap();
+        let y = gated_activation(&gate, &up, Activation::GeluTanh)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let gelu_one = 0.5 * (1.0 + (SQRT_2_OVER_PI * (1.0 + GELU_CUBIC)).tanh());
+        assert_eq!(y[0], [0.0, f16::from_f32(gelu_one).to_f32(), 6.0]);
+        assert!(gated_activation(&gate, &up.t().unwrap(), Activation::Silu).is_err());
+    }
+
+    /// softmax(q k^T scale + mask) v in f64, the heads of a group sharing keys.
+    fn reference_attention(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: &Tensor,
+        scale: f64,
+    ) -> Tensor {
+        let group = q.dim(1).unwrap() / k.dim(1).unwrap();
+        let to64 = |t: &Tensor| t.to_dtype(DType::F64).unwrap();
+        let repeat = |t: &Tensor| {
+            let (b, h, p, d) = t.dims4().unwrap();
+            to64(t)
+                .unsqueeze(2)
+                .unwrap()
+                .expand((b, h, group, p, d))
+                .unwrap()
+                .reshape((b, h * group, p, d))
+                .unwrap()
+        };
+        let scores = (to64(q).matmul(&repeat(k).t().unwrap()).unwrap() * scale)
+            .unwrap()
+            .broadcast_add(&to64(&mask.squeeze(1).unwrap()))
+            .unwrap();
+        let weights = candle_nn::ops::softmax(&scores, D::Minus1).unwrap();
+        weights
+            .matmul(&repeat(v))
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap()
+    }
+
+    #[test]
+    fn attention_matches_a_reference_and_hides_masked_positions() {
+        let (heads, kv_heads, tokens, positions, dim) = (4, 2, 3, 21, 32);
+        let q = f16_values(&[2, heads, tokens, dim], 6);
+        let k = f16_values(&[2, kv_heads, positions, dim], 7);
+        let v = f16_values(&[2, kv_heads, positions, dim], 8);
+        // Row 0 hides position 5 from every token, row 1 the last two positions.
+        let mut hidden = vec![0f32; 2 * tokens * positions];
+        for t in 0..tokens {
+            hidden[t * positions + 5] = f32::NEG_INFINITY;
+            hidden[(tokens + t) * positions + positions - 1] = f32::NEG_INFINITY;
+            hidden[(tokens + t) * positions + positions - 2] = f32::NEG_INFINITY;
+        }
+        let mask = Tensor::from_vec(hidden, (2, 1, 1, tokens, positions), &Device::Cpu).unwrap();
+        let scale = 1.0 / (dim as f64).sqrt();
+        let ours = attention(&q, &k, &v, Some(&mask), scale as f32).unwrap();
+        let reference = reference_attention(&q, &k, &v, &mask, scale);
+        assert_eq!(ours.dims(), [2, heads, tokens, dim]);
+        // The weights are rounded to f16.
+        assert!(max_diff(&ours, &reference) < 5e-3);
+
+        // Position 5's value reaches row 1's output, not row 0's, which hides it.
+        let poisoned = v
+            .slice_assign(
+                &[0..2, 0..kv_heads, 5..6, 0..dim],
+                &Tensor::full(1e4f32, (2, kv_heads, 1, dim), &Device::Cpu).unwrap(),
+            )
+            .unwrap();
+        let again = attention(&q, &k, &poisoned, Some(&mask), scale as f32).unwrap();
+        assert_eq!(max_diff(&again.get(0).unwrap(), &ours.get(0).unwrap()), 0.0);
+        assert!(max_diff(&again.get(1).unwrap(), &ours.get(1).unwrap()) > 1.0);
+        assert!(attention(&q, &k, &v.narrow(2, 0, 3).unwrap(), None, 1.0).is_err());
+    }
+
+    #[test]
+    fn rope_matches_candles_rotation_in_both_styles() {
+        let (batch, heads, tokens, dim) = (2, 3, 5, 16);
+        let x = random(&[batch, heads, tokens, dim], 9);
+        let base = 10_000f32;
+        // Row 1 is padded by two: its tokens sit two positions earlier.
+        let position = |row: usize, t: usize| (t + 7).saturating_sub(2 * row);
+        let angles: Vec<f32> = (0..batch)
+            .flat_map(|row| (0..tokens).map(move |t| (row, t)))
+            .flat_map(|(row, t)| {
+                (0..dim / 2)
+                    .map(move |i| position(row, t) as f32 / base.powf(2.0 * i as f32 / dim as f32))
+            })
+            .collect();
+        let angles = Tensor::from_vec(angles, (batch, tokens, dim / 2), &Device::Cpu).unwrap();
+        let (cos, sin) = (angles.cos().unwrap(), angles.sin().unwrap());
+        for interleaved in [true, false] {
+            let ours = rope(&x, position, base, interleaved).unwrap();
+            let candle = if interleaved {
+                candle_nn::rotary_emb::rope_i(&x, &cos, &sin)
+            } else {
+                candle_nn::rotary_emb::rope(&x, &cos, &sin)
+            }
+            .unwrap();
+            assert!(
+                max_diff(&ours, &candle) < 1e-5,
+                "interleaved: {interleaved}"
+            );
+        }
+        assert!(rope(&x.narrow(3, 0, 5).unwrap(), position, base, true).is_err());
+    }
+}
