@@ -94,16 +94,11 @@ pub fn gated_activation(gate: &Tensor, up: &Tensor, activation: Activation) -> R
                     }
                     None => {
                         let vectorized = width / LANES * LANES;
-                        let (y, y_rest) = y.split_at_mut(vectorized);
-                        for ((y, &x), &u) in y.iter_mut().zip(g).zip(u) {
-                            *y = x / (1.0 + exp(0.0 - x)) * u;
+                        for i in 0..vectorized {
+                            y[i] = g[i] / (1.0 + exp(0.0 - g[i])) * u[i];
                         }
-                        for ((y, &x), &u) in y_rest
-                            .iter_mut()
-                            .zip(&g[vectorized..])
-                            .zip(&u[vectorized..])
-                        {
-                            *y = x / (1.0 + (-x).exp()) * u;
+                        for i in vectorized..width {
+                            y[i] = g[i] / (1.0 + (-g[i]).exp()) * u[i];
                         }
                     }
                 }
@@ -137,8 +132,8 @@ fn exp(x: f32) -> f32 {
         .mul_add(u, c0.mul_add(b, 1.0));
     // j * 2^n is exact in f64 and rounds once to f32, as AVX-512's `scalef`
     // (2^n built from its exponent bits; n is an integer in f32).
-    let power = f64::from_bits(((n.clamp(-1000.0, 1000.0) as i64 + 1023) as u64) << 52);
-    let scaled = (f64::from(j) * power) as f32;
+    let exponent = n.clamp(-200.0, 200.0) as i32 + 1023;
+    let scaled = (f64::from(j) * f64::from_bits((exponent as u64) << 52)) as f32;
     if n.abs() > 192.0 {
         if n <= 0.0 {
             0.0
@@ -183,10 +178,10 @@ fn geglu(table: &[f16], x: f32, up: f32) -> f32 {
 /// kv_heads, positions, head_dim), whose values are f16 (rounded so by the
 /// caller, as llama.cpp's f16 KV cache and its f16 copy of the queries), with the
 /// additive `mask` (rows, 1, 1, tokens, positions) where some position is hidden.
-/// As ggml's CPU attention without flash attention: each product summed in
-/// sixteen lanes (tinyBLAS's order), then the lanes in AVX-512's tree order; the
-/// softmax with ggml's exp, summed per sixteen positions into an f64 total; its
-/// weights rounded to f16. Returns (batch, heads, tokens, head_dim).
+/// As ggml's CPU attention without flash attention: each product summed in the
+/// order of [`Order`]; the softmax with ggml's exp, summed per sixteen positions
+/// into an f64 total; its weights rounded to f16. Returns (batch, heads, tokens,
+/// head_dim).
 pub fn attention(
     q: &Tensor,
     k: &Tensor,
@@ -217,32 +212,44 @@ pub fn attention(
         .transpose()?;
     let (qs, ks, vs) = (values(&q)?, values(&k)?, values(&v)?);
     let masks = mask.as_ref().map(values).transpose()?;
+    // ggml multiplies one new token as vectors, more as tiles; tinyBLAS declines
+    // rows that are not whole lanes. Its key/value rows are padded to 256.
+    let single = tokens == 1;
+    let scores_order = if single || dim % LANES != 0 {
+        Order::Vectors
+    } else {
+        Order::Tiles
+    };
+    let values_order = if single { Order::Vectors } else { Order::Tiles };
     let rows = tokens * dim;
     let [out] = new_chunked([(qs.len(), rows)], batch * heads, |index, [out]| {
         let (b, head) = (index / heads, index % heads);
         let kv = (b * kv_heads + head / group) * positions * dim;
         let (keys, vals) = (&ks[kv..kv + positions * dim], &vs[kv..kv + positions * dim]);
         let mut weights = vec![0f32; positions];
-        let mut lanes = vec![0f32; LANES * dim];
+        let accumulators = values_order.accumulators();
+        let mut lanes = vec![0f32; accumulators * dim];
+        // Accumulators past the last position stay zero.
+        let used = accumulators.min(positions) * dim;
         for (t, out) in out.chunks_exact_mut(dim).enumerate() {
             let query = &qs[index * rows + t * dim..][..dim];
             for (p, w) in weights.iter_mut().enumerate() {
                 let hidden = masks
                     .as_ref()
                     .map_or(0.0, |m| m[(b * tokens + t) * positions + p]);
-                *w = dot(query, &keys[p * dim..][..dim]) * scale + hidden;
+                *w = scores_order.dot(query, &keys[p * dim..][..dim]) * scale + hidden;
             }
             softmax_f16(&mut weights);
-            // Lane p % 16 of every dimension sums position p's share.
-            lanes.fill(0.0);
+            // Accumulator p % accumulators of every dimension sums position p's share.
+            lanes[..used].fill(0.0);
             for (p, &w) in weights.iter().enumerate() {
-                let lane = &mut lanes[p % LANES * dim..][..dim];
+                let lane = &mut lanes[p % accumulators * dim..][..dim];
                 for (acc, &value) in lane.iter_mut().zip(&vals[p * dim..][..dim]) {
                     *acc = w.mul_add(value, *acc);
                 }
             }
             for (j, y) in out.iter_mut().enumerate() {
-                *y = sum_lanes(|lane| lanes[lane * dim + j]);
+                *y = values_order.total(|lane| lanes[lane * dim + j]);
             }
         }
         Ok(())
@@ -250,20 +257,62 @@ pub fn attention(
     Tensor::from_vec(out, q.shape(), q.device())
 }
 
-/// A dot product summed in sixteen lanes, then across them.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; LANES];
-    let (a_blocks, b_blocks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
-    for (a, b) in a_blocks.zip(b_blocks) {
-        for i in 0..LANES {
-            lanes[i] = a[i].mul_add(b[i], lanes[i]);
+/// How ggml sums the terms of an f16 product on AVX-512.
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    /// tinyBLAS (several tokens): term i fused into lane i % 16, then the lanes.
+    Tiles,
+    /// `ggml_vec_dot_f16` (one token): term i fused into lane i % 16 of register
+    /// (i / 16) % 4; registers 0 + 2 and 1 + 3, then those two, then the lanes;
+    /// terms past the last whole 64 added in f64.
+    Vectors,
+}
+
+impl Order {
+    /// Accumulators the terms are spread over, in turn.
+    fn accumulators(self) -> usize {
+        match self {
+            Self::Tiles => LANES,
+            Self::Vectors => 4 * LANES,
         }
     }
-    for ((acc, &a), &b) in lanes.iter_mut().zip(a_rest).zip(b_rest) {
-        *acc = a.mul_add(b, *acc);
+
+    /// The accumulators (`lane(i)`, i below [`Self::accumulators`]) added up.
+    fn total(self, lane: impl Fn(usize) -> f32) -> f32 {
+        match self {
+            Self::Tiles => sum_lanes(lane),
+            Self::Vectors => sum_lanes(|l| {
+                (lane(l) + lane(l + 2 * LANES)) + (lane(l + LANES) + lane(l + 3 * LANES))
+            }),
+        }
     }
-    sum_lanes(|lane| lanes[lane])
+
+    /// The dot product of `a` and `b` summed in this order.
+    fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            Self::Tiles => self.dot_in::<LANES>(a, b),
+            Self::Vectors => self.dot_in::<{ 4 * LANES }>(a, b),
+        }
+    }
+
+    /// [`Self::dot`] with its `N` accumulators.
+    fn dot_in<const N: usize>(self, a: &[f32], b: &[f32]) -> f32 {
+        let mut lanes = [0f32; N];
+        let (a_blocks, b_blocks) = (a.chunks_exact(N), b.chunks_exact(N));
+        let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
+        for (a, b) in a_blocks.zip(b_blocks) {
+            for i in 0..N {
+                lanes[i] = a[i].mul_add(b[i], lanes[i]);
+            }
+        }
+        let total = self.total(|lane| lanes[lane]);
+        if a_rest.is_empty() {
+            return total;
+        }
+        let total = (a_rest.iter().zip(b_rest))
+            .fold(f64::from(total), |sum, (&a, &b)| sum + f64::from(a * b));
+        total as f32
+    }
 }
 
 /// Sixteen lanes added in the order of AVX-512's `_mm512_reduce_add_ps`: the
@@ -329,14 +378,14 @@ pub fn rope(
     let x = x.contiguous()?;
     let xs = values(&x)?;
     let rows = tokens * dim;
-    let [out] = new_chunked([(xs.len(), rows)], batch * heads, |index, [out]| {
-        let b = index / heads;
-        let input = &xs[index * rows..][..rows];
-        let angles = &table[b * rows..][..rows];
+    // One piece per row of the batch: a token's heads are too little to share.
+    let [out] = new_chunked([(xs.len(), heads * rows)], batch, |b, [out]| {
+        let input = &xs[b * heads * rows..][..heads * rows];
+        let angles = table[b * rows..][..rows].chunks_exact(dim).cycle();
         for ((y, x), angles) in out
             .chunks_exact_mut(dim)
             .zip(input.chunks_exact(dim))
-            .zip(angles.chunks_exact(dim))
+            .zip(angles)
         {
             for (i, angle) in angles.chunks_exact(2).enumerate() {
                 let (a, b) = if interleaved {
@@ -491,6 +540,12 @@ mod tests {
         assert_eq!(ours.dims(), [2, heads, tokens, dim]);
         // The weights are rounded to f16.
         assert!(max_diff(&ours, &reference) < 5e-3);
+        // One token (another order of sums) agrees with the reference too.
+        let last = q.narrow(2, tokens - 1, 1).unwrap();
+        let last_mask = mask.narrow(3, tokens - 1, 1).unwrap();
+        let one = attention(&last, &k, &v, Some(&last_mask), scale as f32).unwrap();
+        let reference = reference_attention(&last, &k, &v, &last_mask, scale);
+        assert!(max_diff(&one, &reference) < 5e-3);
 
         // Position 5's value reaches row 1's output, not row 0's, which hides it.
         let poisoned = v
@@ -503,6 +558,27 @@ mod tests {
         assert_eq!(max_diff(&again.get(0).unwrap(), &ours.get(0).unwrap()), 0.0);
         assert!(max_diff(&again.get(1).unwrap(), &ours.get(1).unwrap()) > 1.0);
         assert!(attention(&q, &k, &v.narrow(2, 0, 3).unwrap(), None, 1.0).is_err());
+    }
+
+    #[test]
+    fn products_are_summed_in_ggmls_orders() {
+        // Terms 0, 16, 32, 48: 2^24, 1, -2^24, 1 (the rest 0). tinyBLAS's lane 0
+        // adds them in turn and loses the first 1 (2^24 + 1 rounds to 2^24);
+        // `ggml_vec_dot_f16` pairs registers 0 + 2 and 1 + 3 and keeps both.
+        let mut terms = [0f32; 64];
+        terms[0] = 16_777_216.0;
+        terms[16] = 1.0;
+        terms[32] = -16_777_216.0;
+        terms[48] = 1.0;
+        let ones = [1f32; 64];
+        assert_eq!(Order::Tiles.dot(&terms, &ones), 1.0);
+        assert_eq!(Order::Vectors.dot(&terms, &ones), 2.0);
+        // Past the last whole 64 terms, `ggml_vec_dot_f16` adds in f64.
+        let mut longer = [0f32; 66];
+        longer[..64].copy_from_slice(&terms);
+        longer[64] = 0.25;
+        let ones = [1f32; 66];
+        assert_eq!(Order::Vectors.dot(&longer, &ones), 2.25);
     }
 
     #[test]
