@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+import llama_cpp.llama_cpp as llama_cpp_c
 from llama_cpp import Llama
 
 SETTINGS = {
@@ -20,15 +21,31 @@ SETTINGS = {
     "f32 KV cache": {"type_k": 0, "type_v": 0},
     "one thread": {"n_threads": 1},
     "prompt one token at a time": {"one_at_a_time": True},
+    "no weight repacking": {"repack": False},
 }
+
+
+def without_repacking(default_params):
+    """llama.cpp's model defaults, less its repacked CPU weights (use_extra_bufts)."""
+    def params():
+        p = default_params()
+        p.use_extra_bufts = False
+        return p
+    return params
 
 
 def spread(gguf, rows, setting):
     setting = dict(setting)
     one_at_a_time = setting.pop("one_at_a_time", False)
     threads = setting.pop("n_threads", 2)
-    llm = Llama(model_path=gguf, n_threads=threads, n_ctx=512, verbose=False,
-                logits_all=True, seed=0, **setting)
+    default_params = llama_cpp_c.llama_model_default_params
+    if not setting.pop("repack", True):
+        llama_cpp_c.llama_model_default_params = without_repacking(default_params)
+    try:
+        llm = Llama(model_path=gguf, n_threads=threads, n_ctx=512, verbose=False,
+                    logits_all=True, seed=0, **setting)
+    finally:
+        llama_cpp_c.llama_model_default_params = default_params
     worst = []
     for row in rows:
         ids = row["ids"]
