@@ -60,8 +60,9 @@ impl Activation {
     }
 }
 
-const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-const CUBIC: f32 = 0.044_715;
+/// GELU's tanh approximation: `tanh(SQRT_2_OVER_PI (x + CUBIC x³))`.
+pub(crate) const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+pub(crate) const CUBIC: f32 = 0.044_715;
 
 /// `act(gate) * up`, with its own backward when a CPU input tracks gradients.
 pub fn gated_activation(gate: &Tensor, up: &Tensor, activation: Activation) -> Result<Tensor> {

@@ -21,7 +21,7 @@ use half::f16;
 
 use super::autograd::values;
 use super::cpu_pool::{new_chunked, piece};
-use super::gated_activation::Activation;
+use super::gated_activation::{Activation, CUBIC, SQRT_2_OVER_PI};
 
 /// Rows per work item on the thread pool.
 const ROWS: usize = 8;
@@ -152,15 +152,12 @@ fn gelu_table() -> &'static [f16] {
         (0..=u16::MAX)
             .map(|bits| {
                 let x = f16::from_bits(bits).to_f32();
-                let inner = SQRT_2_OVER_PI * x * (GELU_CUBIC * x).mul_add(x, 1.0);
+                let inner = SQRT_2_OVER_PI * x * (CUBIC * x).mul_add(x, 1.0);
                 f16::from_f32(0.5 * x * (1.0 + inner.tanh()))
             })
             .collect()
     })
 }
-
-const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-const GELU_CUBIC: f32 = 0.044_715;
 
 /// `gelu(x) * up` as ggml's `geglu`: 0 below -10, `x * up` above 10, else the
 /// table at `x` rounded to f16.
@@ -483,7 +480,7 @@ mod tests {
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();
-        let gelu_one = 0.5 * (1.0 + (SQRT_2_OVER_PI * (1.0 + GELU_CUBIC)).tanh());
+        let gelu_one = 0.5 * (1.0 + (SQRT_2_OVER_PI * (1.0 + CUBIC)).tanh());
         assert_eq!(y[0], [0.0, f16::from_f32(gelu_one).to_f32(), 6.0]);
         assert!(gated_activation(&gate, &up.t().unwrap(), Activation::Silu).is_err());
     }
