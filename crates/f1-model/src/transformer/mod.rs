@@ -14,6 +14,7 @@ mod gguf;
 mod head_loss;
 mod hugging_face;
 pub use gguf::WeightFormat;
+mod k_quant_matmul;
 mod layers;
 mod linear;
 mod llama_cpp_rounding;

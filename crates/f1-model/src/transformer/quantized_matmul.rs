@@ -18,6 +18,7 @@ use candle_core::{bail, DType, Result, Tensor};
 use half::f16;
 
 use super::cpu_pool::for_each_index;
+use super::k_quant_matmul;
 
 /// Values per quantization block.
 pub(crate) const BLOCK: usize = 32;
@@ -73,19 +74,22 @@ struct ActivationQ8_1 {
     qs: [i8; BLOCK],
 }
 
-/// Whether [`matmul`] computes `x W^T` for this weight: Q4_1, Q5_0 or Q8_0 on a CPU with
+/// Whether [`matmul`] computes `x W^T` for this weight: Q4_1, Q5_0, Q8_0, Q6_K, or
+/// Q4_K with a multiple of 8 output rows (as llama.cpp repacks it), on a CPU with
 /// AVX2, FMA and F16C, with an f32 input that needs no gradient.
 pub fn applies(x: &Tensor, weight: &QTensor) -> bool {
-    matches!(
-        weight.dtype(),
-        GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q8_0
-    ) && x.device().is_cpu()
-        && x.dtype() == DType::F32
-        && !x.track_op()
-        && has_x86_features()
+    let handled = match weight.dtype() {
+        GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q8_0 | GgmlDType::Q6K => true,
+        GgmlDType::Q4K => weight
+            .shape()
+            .dims2()
+            .is_ok_and(|(outputs, _)| outputs.is_multiple_of(8)),
+        _ => false,
+    };
+    handled && x.device().is_cpu() && x.dtype() == DType::F32 && !x.track_op() && has_x86_features()
 }
 
-fn has_x86_features() -> bool {
+pub(crate) fn has_x86_features() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         is_x86_feature_detected!("avx2")
@@ -110,25 +114,52 @@ pub fn matmul(x: &Tensor, weight: &QTensor) -> Result<Tensor> {
         );
     }
     let rows = dims.iter().product::<usize>();
+    // llama.cpp multiplies one sequence (a batch of its tokens) at a time.
+    let sequence = dims.last().copied().unwrap_or(1);
     let x = x.flatten_all()?.to_vec1::<f32>()?;
     let bytes = weight.data()?;
     let mut out = vec![0f32; rows * outputs];
+    // SAFETY (each kernel below): the kernels need AVX2, FMA and F16C, which
+    // `applies` checked.
     match weight.dtype() {
         GgmlDType::Q4_1 => {
             let weight = blocks::<BlockQ4_1>(&bytes, outputs * inputs / BLOCK)?;
             let x: Vec<_> = x.chunks_exact(BLOCK).map(quantize_q8_1).collect();
-            product(weight, &x, inputs / BLOCK, &mut out, dot_q4_1_q8_1);
+            product(
+                weight,
+                &x,
+                inputs / BLOCK,
+                &mut out,
+                |w| w,
+                |w, x, _| unsafe { dot_q4_1_q8_1(*w, x) },
+            );
         }
         GgmlDType::Q5_0 => {
             let weight = blocks::<BlockQ5_0>(&bytes, outputs * inputs / BLOCK)?;
             let x: Vec<_> = x.chunks_exact(BLOCK).map(quantize_q8_0).collect();
-            product(weight, &x, inputs / BLOCK, &mut out, dot_q5_0_q8_0);
+            product(
+                weight,
+                &x,
+                inputs / BLOCK,
+                &mut out,
+                |w| w,
+                |w, x, _| unsafe { dot_q5_0_q8_0(*w, x) },
+            );
         }
         GgmlDType::Q8_0 => {
             let weight = blocks::<BlockQ8_0>(&bytes, outputs * inputs / BLOCK)?;
             let x: Vec<_> = x.chunks_exact(BLOCK).map(quantize_q8_0).collect();
-            product(weight, &x, inputs / BLOCK, &mut out, dot_q8_0_q8_0);
+            product(
+                weight,
+                &x,
+                inputs / BLOCK,
+                &mut out,
+                |w| w,
+                |w, x, _| unsafe { dot_q8_0_q8_0(*w, x) },
+            );
         }
+        GgmlDType::Q4K => k_quant_matmul::q4_k(&bytes, &x, (outputs, inputs), sequence, &mut out)?,
+        GgmlDType::Q6K => k_quant_matmul::q6_k(&bytes, &x, (outputs, inputs), sequence, &mut out)?,
         other => bail!("quantized matmul: {other:?} weights are not handled here"),
     }
     dims.push(outputs);
@@ -149,14 +180,16 @@ pub(crate) fn blocks<T>(bytes: &[u8], count: usize) -> Result<&[T]> {
 }
 
 /// Fills `out` (rows, outputs) with every activation row's dot product with every
-/// weight row. Work items are pairs of weight rows (their dot products interleave
-/// and share the activation loads), split over candle's thread pool.
-fn product<W: Sync, A: Sync>(
-    weight: &[W],
+/// weight row: `dot(prepare(weight rows), activation row, its index)`. Work items
+/// are pairs of weight rows (their dot products interleave and share the
+/// activation loads; `prepare` runs once per pair), split over candle's thread pool.
+pub(crate) fn product<'w, W: Sync, A: Sync, P>(
+    weight: &'w [W],
     x: &[A],
     blocks_per_row: usize,
     out: &mut [f32],
-    dot: unsafe fn([&[W]; 2], &[A]) -> [f32; 2],
+    prepare: impl Fn([&'w [W]; 2]) -> P + Sync,
+    dot: impl Fn(&P, &[A], usize) -> [f32; 2] + Sync,
 ) {
     let outputs = weight.len() / blocks_per_row;
     let weight_row = |output: usize| {
@@ -167,12 +200,12 @@ fn product<W: Sync, A: Sync>(
     let out_ptr = out.as_mut_ptr() as usize;
     for_each_index(outputs.div_ceil(2), |pair| {
         let first = 2 * pair;
-        let rows = [weight_row(first), weight_row(first + 1)];
+        let rows = prepare([weight_row(first), weight_row(first + 1)]);
         for (row, a) in x.chunks_exact(blocks_per_row).enumerate() {
-            // SAFETY: `dot` needs AVX2, FMA and F16C, which `applies` checked; each
-            // (row, output) cell is written by exactly one work item, inside `out`.
+            let values = dot(&rows, a, row);
+            // SAFETY: each (row, output) cell is written by exactly one work item,
+            // inside `out`.
             unsafe {
-                let values = dot(rows, a);
                 let cell = (out_ptr as *mut f32).add(row * outputs + first);
                 *cell = values[0];
                 if first + 1 < outputs {
@@ -219,6 +252,7 @@ use std::arch::x86_64::*;
 /// `d_w d_x (q_w . q_x)` accumulated in eight lanes, plus the sum of `m_w s_x`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
+#[inline(never)]
 unsafe fn dot_q4_1_q8_1(w: [&[BlockQ4_1]; 2], x: &[ActivationQ8_1]) -> [f32; 2] {
     let mut acc = [_mm256_setzero_ps(); 2];
     let mut mins = [0f32; 2];
@@ -243,6 +277,7 @@ unsafe fn dot_q4_1_q8_1(w: [&[BlockQ4_1]; 2], x: &[ActivationQ8_1]) -> [f32; 2] 
 /// `ggml_vec_dot_q5_0_q8_0`, AVX2, for two weight rows at once.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[inline(never)]
 unsafe fn dot_q5_0_q8_0(w: [&[BlockQ5_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] {
     let mut acc = [_mm256_setzero_ps(); 2];
     // Byte j of lane group j / 8 tests bit j of the fifth bits.
@@ -276,6 +311,7 @@ unsafe fn dot_q5_0_q8_0(w: [&[BlockQ5_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] 
 /// `ggml_vec_dot_q8_0_q8_0`, AVX2, for two weight rows at once.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[inline(never)]
 unsafe fn dot_q8_0_q8_0(w: [&[BlockQ8_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] {
     let mut acc = [_mm256_setzero_ps(); 2];
     for (block, x) in x.iter().enumerate() {
@@ -322,7 +358,7 @@ unsafe fn unsigned_signed_dot(unsigned: __m256i, signed: __m256i) -> __m256 {
 /// ggml's `hsum_float_8`: the halves added, then pairs, then the last two.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn sum_lanes(x: __m256) -> f32 {
+pub(crate) unsafe fn sum_lanes(x: __m256) -> f32 {
     let mut sum = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
     sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
     sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
