@@ -82,6 +82,9 @@ pub struct Attention {
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
+    /// Whether llama.cpp scales the queries (in f32, before their f16 copy)
+    /// instead of the scores: Gemma's graph does, Llama's scales in the softmax.
+    scaled_queries: bool,
     /// Keys and values (batch, kv_heads, positions, head_dim) of the positions
     /// seen so far. Its buffers have room for more positions, so a decoded token
     /// is written in place instead of copying the whole cache; they are shared by
@@ -115,6 +118,7 @@ impl Attention {
             heads: config.heads,
             kv_heads: config.kv_heads,
             head_dim: config.head_dim,
+            scaled_queries: config.architecture != Architecture::Llama,
             cache: KvCache::new(2, CACHE_POSITIONS),
         }
     }
@@ -166,7 +170,14 @@ impl Attention {
         let mut q = self.rope.apply(&q, positions, options.kernels)?;
         let mut k = self.rope.apply(&k, positions, options.kernels)?;
         let f16_attention = options.kernels == Kernels::LlamaCpp;
+        // Whether the scores still need the scale (not yet applied to the queries).
+        let mut scale_scores = true;
         if f16_attention {
+            // Scaling the queries first rounds their smallest values differently.
+            if self.scaled_queries {
+                q = (q * f64::from(self.heads().scale))?;
+                scale_scores = false;
+            }
             q = round_to_f16(&q)?;
             k = round_to_f16(&k)?;
             v = round_to_f16(&v)?;
@@ -192,13 +203,22 @@ impl Attention {
                 .reshape((batch, tokens, self.heads * self.head_dim))
         };
         if f16_attention && x.device().is_cpu() {
-            let out = llama_cpp_rounding::attention(&q, &k, &v, mask, self.heads().scale)?;
+            let scale = if scale_scores {
+                self.heads().scale
+            } else {
+                1.0
+            };
+            let out = llama_cpp_rounding::attention(&q, &k, &v, mask, scale)?;
             return self.o.forward(&merge_heads(out)?, seed);
         }
         // Queries of one KV group share its keys: (batch, kv_heads, group * tokens, d).
         let group = self.heads / self.kv_heads;
         let q = q.reshape((batch, self.kv_heads, group * tokens, self.head_dim))?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scale = if scale_scores {
+            1.0 / (self.head_dim as f64).sqrt()
+        } else {
+            1.0
+        };
         let scores = (q.matmul(&k.t()?)? * scale)?;
         let scores = match mask {
             Some(mask) => scores
