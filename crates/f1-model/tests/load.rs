@@ -14,6 +14,16 @@ use f1_model::model::{Architecture, GgufModel};
 use f1_model::Tokenizer;
 use serde_json::Value;
 
+/// The numbers under `key` of a golden or fixture line.
+fn numbers(case: &Value, key: &str) -> Vec<f64> {
+    case[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
 /// Checks every golden prompt of one model; returns how many had a clear top-1.
 fn agrees_with_llama_cpp(
     name: &str,
@@ -32,17 +42,9 @@ fn agrees_with_llama_cpp(
     {
         let case: Value = serde_json::from_str(line).unwrap();
         let prompt = case["prompt"].as_str().unwrap();
-        let numbers = |key: &str| -> Vec<f64> {
-            case[key]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect()
-        };
-        let ids: Vec<u32> = numbers("ids").iter().map(|&v| v as u32).collect();
+        let ids: Vec<u32> = numbers(&case, "ids").iter().map(|&v| v as u32).collect();
         assert_eq!(tokenizer.encode_with_bos(prompt).unwrap(), ids);
-        let (top, expected) = (numbers("top10_ids"), numbers("top10_logits"));
+        let (top, expected) = (numbers(&case, "top10_ids"), numbers(&case, "top10_logits"));
         let ours = model.forward(&ids, 0).unwrap();
         let mut order: Vec<usize> = (0..ours.len()).collect();
         order.sort_by(|a, b| ours[*b].total_cmp(&ours[*a]));
@@ -108,15 +110,7 @@ fn more_prompts_match_llama_cpp_in_one_batch_and_token_by_token() {
         let model = models
             .entry(name)
             .or_insert_with(|| GgufModel::load(&common::model(name), &Device::Cpu).unwrap());
-        let numbers = |key: &str| -> Vec<f64> {
-            case[key]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect()
-        };
-        let ids: Vec<u32> = numbers("ids").iter().map(|&v| v as u32).collect();
+        let ids: Vec<u32> = numbers(&case, "ids").iter().map(|&v| v as u32).collect();
         let ours = match case["mode"].as_str().unwrap() {
             "batch" => model.forward(&ids, 0).unwrap(),
             _ => {
@@ -127,7 +121,10 @@ fn more_prompts_match_llama_cpp_in_one_batch_and_token_by_token() {
                 logits
             }
         };
-        for (&id, &want) in numbers("top10_ids").iter().zip(&numbers("top10_logits")) {
+        for (&id, &want) in numbers(&case, "top10_ids")
+            .iter()
+            .zip(&numbers(&case, "top10_logits"))
+        {
             let got = f64::from(ours[id as usize]);
             assert!(
                 (got - want).abs() < 1e-3,

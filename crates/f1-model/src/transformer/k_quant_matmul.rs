@@ -19,6 +19,7 @@
 //!   each super-block's integer sum times the weight's scale, then fused into the
 //!   sum times the activation's scale.
 
+use candle_core::quantized::GgmlDType;
 use candle_core::{bail, Result};
 use half::f16;
 
@@ -119,69 +120,66 @@ fn q6_k_order(sequence: usize) -> Order {
     }
 }
 
-/// Checks the shapes and rounds the activations of `x W^T` for k-quant weights.
-fn activations(x: &[f32], (outputs, inputs): (usize, usize)) -> Result<Vec<ActivationQ8K>> {
+/// Fills `out` with `x W^T` for a Q4_K or Q6_K weight (`bytes`, (outputs, inputs))
+/// and activations `x` (rows of `inputs`) in sequences of `sequence` rows.
+pub(crate) fn matmul(
+    dtype: GgmlDType,
+    bytes: &[u8],
+    x: &[f32],
+    shape: (usize, usize),
+    sequence: usize,
+    out: &mut [f32],
+) -> Result<()> {
+    // SAFETY (both kernels): `applies` checked AVX2, FMA and F16C.
+    match dtype {
+        GgmlDType::Q4K => k_quant_product(
+            bytes,
+            x,
+            shape,
+            out,
+            |b: &BlockQ4K| q4_k_scales(&b.scales),
+            |w, scales, x, row| unsafe { dot_q4_k(w, scales, x, q4_k_order(row, sequence)) },
+        ),
+        GgmlDType::Q6K => {
+            let order = q6_k_order(sequence);
+            k_quant_product(
+                bytes,
+                x,
+                shape,
+                out,
+                |b: &BlockQ6K| b.scales.map(i16::from),
+                |w, scales, x, _| unsafe { dot_q6_k(w, scales, x, order) },
+            )
+        }
+        other => bail!("k-quant matmul: {other:?} is not Q4_K or Q6_K"),
+    }
+}
+
+/// [`product`] for k-quant blocks `B`: the activations rounded per super-block,
+/// each weight row's `scales` widened once per work item, then `dot(row, its
+/// scales, activation row, its index)`.
+fn k_quant_product<B: Sync>(
+    bytes: &[u8],
+    x: &[f32],
+    (outputs, inputs): (usize, usize),
+    out: &mut [f32],
+    scales: impl Fn(&B) -> Scales + Sync,
+    dot: impl Fn(&[B], &[Scales], &[ActivationQ8K], usize) -> f32 + Sync,
+) -> Result<()> {
     if !inputs.is_multiple_of(SUPER_BLOCK) || outputs == 0 {
         bail!("k-quant matmul: a ({outputs}, {inputs}) weight is not whole super-blocks");
     }
-    Ok(x.chunks_exact(SUPER_BLOCK).map(quantize_q8_k).collect())
-}
-
-/// Fills `out` with `x W^T` for a Q4_K weight (`bytes`, (outputs, inputs)) and
-/// activations `x` (rows of `inputs`) in sequences of `sequence` rows.
-pub(crate) fn q4_k(
-    bytes: &[u8],
-    x: &[f32],
-    shape: (usize, usize),
-    sequence: usize,
-    out: &mut [f32],
-) -> Result<()> {
-    let x = activations(x, shape)?;
-    let per_row = shape.1 / SUPER_BLOCK;
-    let weight = blocks::<BlockQ4K>(bytes, shape.0 * per_row)?;
-    let unpack =
-        |row: &[BlockQ4K]| -> Vec<Scales> { row.iter().map(|b| q4_k_scales(&b.scales)).collect() };
+    let x: Vec<_> = x.chunks_exact(SUPER_BLOCK).map(quantize_q8_k).collect();
+    let per_row = inputs / SUPER_BLOCK;
+    let weight = blocks::<B>(bytes, outputs * per_row)?;
+    let widen = |row: &[B]| row.iter().map(&scales).collect::<Vec<_>>();
     product(
         weight,
         &x,
         per_row,
         out,
-        |w| w.map(|row| (row, unpack(row))),
-        |w, x, row| {
-            let order = q4_k_order(row, sequence);
-            // SAFETY: `applies` checked AVX2, FMA and F16C before the product began.
-            w.each_ref()
-                .map(|(row, scales)| unsafe { dot_q4_k(row, scales, x, order) })
-        },
-    );
-    Ok(())
-}
-
-/// Fills `out` with `x W^T` for a Q6_K weight, as [`q4_k`].
-pub(crate) fn q6_k(
-    bytes: &[u8],
-    x: &[f32],
-    shape: (usize, usize),
-    sequence: usize,
-    out: &mut [f32],
-) -> Result<()> {
-    let x = activations(x, shape)?;
-    let per_row = shape.1 / SUPER_BLOCK;
-    let weight = blocks::<BlockQ6K>(bytes, shape.0 * per_row)?;
-    let order = q6_k_order(sequence);
-    let widen =
-        |row: &[BlockQ6K]| -> Vec<Scales> { row.iter().map(|b| b.scales.map(i16::from)).collect() };
-    product(
-        weight,
-        &x,
-        per_row,
-        out,
-        |w| w.map(|row| (row, widen(row))),
-        |w, x, _| {
-            // SAFETY: `applies` checked AVX2, FMA and F16C before the product began.
-            w.each_ref()
-                .map(|(row, scales)| unsafe { dot_q6_k(row, scales, x, order) })
-        },
+        |rows| rows.map(|row| (row, widen(row))),
+        |w, x, row| w.each_ref().map(|(w, scales)| dot(w, scales, x, row)),
     );
     Ok(())
 }
@@ -371,17 +369,8 @@ unsafe fn dot_q6_k(_: &[BlockQ6K], _: &[Scales], _: &[ActivationQ8K], _: Order) 
 mod tests {
     use super::*;
     use crate::transformer::quantized_matmul::{applies, has_x86_features, matmul};
-    use candle_core::quantized::{GgmlDType, QTensor};
-    use candle_core::{Device, Tensor};
-
-    fn random(rows: usize, columns: usize, seed: u64) -> Tensor {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let values: Vec<f32> = (0..rows * columns)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect();
-        Tensor::from_vec(values, (rows, columns), &Device::Cpu).unwrap()
-    }
+    use crate::transformer::test_support::{assert_near_dequantized_product, uniform};
+    use candle_core::quantized::QTensor;
 
     /// A weight row's super-blocks as (d, dmin or 0, per-32 or per-16 scales,
     /// per-32 mins, the 256 unsigned integers), read with plain scalar code.
@@ -540,12 +529,12 @@ mod tests {
             "these kernels need a CPU with AVX2, FMA and F16C"
         );
         let inputs = 2 * SUPER_BLOCK;
-        let x = random(3, inputs, 5).to_vec2::<f32>().unwrap();
+        let x = uniform(3, inputs, 5).to_vec2::<f32>().unwrap();
         let x: Vec<Vec<ActivationQ8K>> = x
             .iter()
             .map(|row| row.chunks_exact(SUPER_BLOCK).map(quantize_q8_k).collect())
             .collect();
-        let weight = random(16, inputs, 6);
+        let weight = uniform(16, inputs, 6);
         let (mut tiled_differs, mut single_differs) = (false, false);
 
         let q4 = QTensor::quantize(&weight, GgmlDType::Q4K).unwrap();
@@ -597,40 +586,16 @@ mod tests {
     fn products_match_the_dequantized_weights() {
         // 9 rows: Q4_K's first 8 tiled and the last alone; Q6_K tiled; 3 rows: alone.
         for rows in [9, 3] {
-            let x = random(rows, 2 * SUPER_BLOCK, 7);
-            let w = random(24, 2 * SUPER_BLOCK, 8);
+            let x = uniform(rows, 2 * SUPER_BLOCK, 7);
+            let w = uniform(24, 2 * SUPER_BLOCK, 8);
             for dtype in [GgmlDType::Q4K, GgmlDType::Q6K] {
                 let q = QTensor::quantize(&w, dtype).unwrap();
                 assert!(applies(&x, &q));
-                let ours = matmul(&x, &q).unwrap().to_vec2::<f32>().unwrap();
-                let dense = q.dequantize(&Device::Cpu).unwrap();
-                let exact = x.matmul(&dense.t().unwrap()).unwrap();
-                let scale = x
-                    .abs()
-                    .unwrap()
-                    .matmul(&dense.abs().unwrap().t().unwrap())
-                    .unwrap();
-                let (exact, scale) = (
-                    exact.to_vec2::<f32>().unwrap(),
-                    scale.to_vec2::<f32>().unwrap(),
-                );
-                for row in 0..rows {
-                    for output in 0..24 {
-                        // 8-bit activations move each term by at most 1/254 of the
-                        // super-block's largest input.
-                        let error = (ours[row][output] - exact[row][output]).abs();
-                        assert!(
-                            error <= 0.01 * scale[row][output],
-                            "{dtype:?} [{row}, {output}]: {} vs {}",
-                            ours[row][output],
-                            exact[row][output]
-                        );
-                    }
-                }
+                assert_near_dequantized_product(&matmul(&x, &q).unwrap(), &x, &q);
             }
         }
         // llama.cpp repacks Q4_K only in whole tiles of 8 rows; others stay candle's.
-        let q = QTensor::quantize(&random(12, SUPER_BLOCK, 9), GgmlDType::Q4K).unwrap();
-        assert!(!applies(&random(1, SUPER_BLOCK, 10), &q));
+        let q = QTensor::quantize(&uniform(12, SUPER_BLOCK, 9), GgmlDType::Q4K).unwrap();
+        assert!(!applies(&uniform(1, SUPER_BLOCK, 10), &q));
     }
 }

@@ -119,47 +119,22 @@ pub fn matmul(x: &Tensor, weight: &QTensor) -> Result<Tensor> {
     let x = x.flatten_all()?.to_vec1::<f32>()?;
     let bytes = weight.data()?;
     let mut out = vec![0f32; rows * outputs];
-    // SAFETY (each kernel below): the kernels need AVX2, FMA and F16C, which
-    // `applies` checked.
     match weight.dtype() {
         GgmlDType::Q4_1 => {
             let weight = blocks::<BlockQ4_1>(&bytes, outputs * inputs / BLOCK)?;
-            let x: Vec<_> = x.chunks_exact(BLOCK).map(quantize_q8_1).collect();
-            product(
-                weight,
-                &x,
-                inputs / BLOCK,
-                &mut out,
-                |w| w,
-                |w, x, _| unsafe { dot_q4_1_q8_1(*w, x) },
-            );
+            two_row_product(weight, (&x, inputs), &mut out, quantize_q8_1, dot_q4_1_q8_1);
         }
         GgmlDType::Q5_0 => {
             let weight = blocks::<BlockQ5_0>(&bytes, outputs * inputs / BLOCK)?;
-            let x: Vec<_> = x.chunks_exact(BLOCK).map(quantize_q8_0).collect();
-            product(
-                weight,
-                &x,
-                inputs / BLOCK,
-                &mut out,
-                |w| w,
-                |w, x, _| unsafe { dot_q5_0_q8_0(*w, x) },
-            );
+            two_row_product(weight, (&x, inputs), &mut out, quantize_q8_0, dot_q5_0_q8_0);
         }
         GgmlDType::Q8_0 => {
             let weight = blocks::<BlockQ8_0>(&bytes, outputs * inputs / BLOCK)?;
-            let x: Vec<_> = x.chunks_exact(BLOCK).map(quantize_q8_0).collect();
-            product(
-                weight,
-                &x,
-                inputs / BLOCK,
-                &mut out,
-                |w| w,
-                |w, x, _| unsafe { dot_q8_0_q8_0(*w, x) },
-            );
+            two_row_product(weight, (&x, inputs), &mut out, quantize_q8_0, dot_q8_0_q8_0);
         }
-        GgmlDType::Q4K => k_quant_matmul::q4_k(&bytes, &x, (outputs, inputs), sequence, &mut out)?,
-        GgmlDType::Q6K => k_quant_matmul::q6_k(&bytes, &x, (outputs, inputs), sequence, &mut out)?,
+        dtype @ (GgmlDType::Q4K | GgmlDType::Q6K) => {
+            k_quant_matmul::matmul(dtype, &bytes, &x, (outputs, inputs), sequence, &mut out)?
+        }
         other => bail!("quantized matmul: {other:?} weights are not handled here"),
     }
     dims.push(outputs);
@@ -177,6 +152,27 @@ pub(crate) fn blocks<T>(bytes: &[u8], count: usize) -> Result<&[T]> {
     // SAFETY: the length and alignment are checked above; both block types are
     // plain bytes and f16s with no invalid bit patterns.
     Ok(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), count) })
+}
+
+/// [`product`] for 32-value blocks, `inputs` per row: the activations rounded by
+/// `quantize`, each pair of weight rows multiplied by `dot`.
+fn two_row_product<W: Sync, A: Sync>(
+    weight: &[W],
+    (x, inputs): (&[f32], usize),
+    out: &mut [f32],
+    quantize: fn(&[f32]) -> A,
+    dot: unsafe fn([&[W]; 2], &[A]) -> [f32; 2],
+) {
+    let x: Vec<A> = x.chunks_exact(BLOCK).map(quantize).collect();
+    // SAFETY: the kernels need AVX2, FMA and F16C, which `applies` checked.
+    product(
+        weight,
+        &x,
+        inputs / BLOCK,
+        out,
+        |w| w,
+        |w, x, _| unsafe { dot(*w, x) },
+    );
 }
 
 /// Fills `out` (rows, outputs) with every activation row's dot product with every
@@ -383,16 +379,8 @@ unsafe fn dot_q8_0_q8_0(_: [&[BlockQ8_0]; 2], _: &[ActivationQ8_0]) -> [f32; 2] 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
+    use crate::transformer::test_support::{assert_near_dequantized_product, uniform};
     use candle_core::Device;
-
-    fn random(rows: usize, columns: usize, seed: u64) -> Tensor {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let values: Vec<f32> = (0..rows * columns)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect();
-        Tensor::from_vec(values, (rows, columns), &Device::Cpu).unwrap()
-    }
 
     #[test]
     fn activations_round_as_llama_cpp_does() {
@@ -421,43 +409,19 @@ mod tests {
             has_x86_features(),
             "these kernels need a CPU with AVX2, FMA and F16C"
         );
-        let x = random(3, 128, 1);
-        let w = random(7, 128, 2);
+        let x = uniform(3, 128, 1);
+        let w = uniform(7, 128, 2);
         for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q8_0] {
             let q = QTensor::quantize(&w, dtype).unwrap();
             assert!(applies(&x, &q));
-            let ours = matmul(&x, &q).unwrap().to_vec2::<f32>().unwrap();
-            let dense = q.dequantize(&Device::Cpu).unwrap();
-            let exact = x.matmul(&dense.t().unwrap()).unwrap();
-            let scale = x
-                .abs()
-                .unwrap()
-                .matmul(&dense.abs().unwrap().t().unwrap())
-                .unwrap();
-            let (exact, scale) = (
-                exact.to_vec2::<f32>().unwrap(),
-                scale.to_vec2::<f32>().unwrap(),
-            );
-            for row in 0..3 {
-                for output in 0..7 {
-                    // Rounding the activations to 8 bits moves each term by at most
-                    // 1/254 of the block's largest input.
-                    let error = (ours[row][output] - exact[row][output]).abs();
-                    assert!(
-                        error <= 0.01 * scale[row][output],
-                        "{dtype:?} [{row}, {output}]: {} vs {}",
-                        ours[row][output],
-                        exact[row][output]
-                    );
-                }
-            }
+            assert_near_dequantized_product(&matmul(&x, &q).unwrap(), &x, &q);
         }
     }
 
     #[test]
     fn each_row_is_computed_as_if_alone() {
-        let x = random(4, 64, 3).reshape((2, 2, 64)).unwrap();
-        let q = QTensor::quantize(&random(9, 64, 4), GgmlDType::Q4_1).unwrap();
+        let x = uniform(4, 64, 3).reshape((2, 2, 64)).unwrap();
+        let q = QTensor::quantize(&uniform(9, 64, 4), GgmlDType::Q4_1).unwrap();
         let batch = matmul(&x, &q).unwrap();
         assert_eq!(batch.dims(), [2, 2, 9]);
         let batch = batch.flatten_to(1).unwrap().to_vec2::<f32>().unwrap();
