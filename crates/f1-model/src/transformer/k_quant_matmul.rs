@@ -130,41 +130,58 @@ pub(crate) fn matmul(
     sequence: usize,
     out: &mut [f32],
 ) -> Result<()> {
-    // SAFETY (both kernels): `applies` checked AVX2, FMA and F16C.
+    // SAFETY (every kernel): `applies` checked AVX2, FMA and F16C.
+    let q4_k_scales = |b: &BlockQ4K| q4_k_scales(&b.scales);
     match dtype {
-        GgmlDType::Q4K => k_quant_product(
-            bytes,
-            x,
-            shape,
-            out,
-            |b: &BlockQ4K| q4_k_scales(&b.scales),
-            |w, scales, x, row| unsafe { dot_q4_k(w, scales, x, q4_k_order(row, sequence)) },
-        ),
+        // Tiles of 8 weight rows where tokens are tiled; pairs (as decoding's
+        // single token is faster with) elsewhere.
+        GgmlDType::Q4K if sequence > 3 => {
+            k_quant_product::<TILE, _>(bytes, x, shape, out, q4_k_scales, |rows, x, row| {
+                match q4_k_order(row, sequence) {
+                    Order::Tiled => unsafe { dot_q4_k_tiled(rows, x) },
+                    Order::Single => unsafe { dot_q4_k_each(rows, x) },
+                }
+            })
+        }
+        GgmlDType::Q4K => {
+            k_quant_product::<2, _>(bytes, x, shape, out, q4_k_scales, |rows, x, _| unsafe {
+                dot_q4_k_each(rows, x)
+            })
+        }
         GgmlDType::Q6K => {
             let order = q6_k_order(sequence);
-            k_quant_product(
+            k_quant_product::<2, _>(
                 bytes,
                 x,
                 shape,
                 out,
                 |b: &BlockQ6K| b.scales.map(i16::from),
-                |w, scales, x, _| unsafe { dot_q6_k(w, scales, x, order) },
+                |rows, x, _| {
+                    rows.each_ref()
+                        .map(|(w, scales)| unsafe { dot_q6_k(w, scales, x, order) })
+                },
             )
         }
         other => bail!("k-quant matmul: {other:?} is not Q4_K or Q6_K"),
     }
 }
 
-/// [`product`] for k-quant blocks `B`: the activations rounded per super-block,
-/// each weight row's `scales` widened once per work item, then `dot(row, its
-/// scales, activation row, its index)`.
-fn k_quant_product<B: Sync>(
+/// `N` weight rows with their super-blocks' scales, widened once per work item.
+type Rows<'w, B, const N: usize> = [(&'w [B], Vec<Scales>); N];
+
+/// Weight rows in a tile of llama.cpp's repacked Q4_K.
+const TILE: usize = 8;
+
+/// [`product`] for k-quant blocks `B`, `N` weight rows at a time: the activations
+/// rounded per super-block, each row's `scales` widened, then `dot(rows,
+/// activation row, its index)`.
+fn k_quant_product<const N: usize, B: Sync>(
     bytes: &[u8],
     x: &[f32],
     (outputs, inputs): (usize, usize),
     out: &mut [f32],
     scales: impl Fn(&B) -> Scales + Sync,
-    dot: impl Fn(&[B], &[Scales], &[ActivationQ8K], usize) -> f32 + Sync,
+    dot: impl Fn(&Rows<'_, B, N>, &[ActivationQ8K], usize) -> [f32; N] + Sync,
 ) -> Result<()> {
     if !inputs.is_multiple_of(SUPER_BLOCK) || outputs == 0 {
         bail!("k-quant matmul: a ({outputs}, {inputs}) weight is not whole super-blocks");
@@ -179,7 +196,7 @@ fn k_quant_product<B: Sync>(
         per_row,
         out,
         |rows| rows.map(|row| (row, widen(row))),
-        |w, x, row| w.each_ref().map(|(w, scales)| dot(w, scales, x, row)),
+        dot,
     );
     Ok(())
 }
@@ -214,29 +231,13 @@ use std::arch::x86_64::*;
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline(never)]
 unsafe fn dot_q4_k(w: &[BlockQ4K], scales: &[Scales], x: &[ActivationQ8K], order: Order) -> f32 {
-    let low_nibbles = _mm256_set1_epi8(0x0F);
     let (mut sum, mut min_sum) = (0f32, 0f32);
     for ((w, scales), x) in w.iter().zip(scales).zip(x) {
         let scale = w.d.to_f32() * x.d;
         let min_scale = w.dmin.to_f32() * x.d;
         let (mut block, mut block_mins) = (0i32, 0i32);
         for pair in 0..4 {
-            let packed = _mm256_loadu_si256(w.qs[32 * pair..].as_ptr().cast());
-            let low = _mm256_and_si256(packed, low_nibbles);
-            let high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
-            let x_low = _mm256_loadu_si256(x.qs[64 * pair..].as_ptr().cast());
-            let x_high = _mm256_loadu_si256(x.qs[64 * pair + 32..].as_ptr().cast());
-            let scaled = _mm256_add_epi32(
-                _mm256_madd_epi16(
-                    _mm256_maddubs_epi16(low, x_low),
-                    _mm256_set1_epi16(scales[2 * pair]),
-                ),
-                _mm256_madd_epi16(
-                    _mm256_maddubs_epi16(high, x_high),
-                    _mm256_set1_epi16(scales[2 * pair + 1]),
-                ),
-            );
-            let products = sum_i32_lanes(scaled);
+            let products = sum_i32_lanes(scaled_pair(w, scales, pair, pair_values(x, pair)));
             let sums = |sub_block: usize| {
                 i32::from(x.sums[2 * sub_block]) + i32::from(x.sums[2 * sub_block + 1])
             };
@@ -259,6 +260,102 @@ unsafe fn dot_q4_k(w: &[BlockQ4K], scales: &[Scales], x: &[ActivationQ8K], order
         }
     }
     sum - min_sum
+}
+
+/// [`dot_q4_k`] of each of `N` rows in the single order.
+///
+/// # Safety
+/// The CPU must have AVX2, FMA and F16C.
+unsafe fn dot_q4_k_each<const N: usize>(
+    rows: &Rows<'_, BlockQ4K, N>,
+    x: &[ActivationQ8K],
+) -> [f32; N] {
+    // SAFETY: the caller's.
+    rows.each_ref()
+        .map(|(w, scales)| unsafe { dot_q4_k(w, scales, x, Order::Single) })
+}
+
+/// Eight Q4_K weight rows' dot products with one activation row in the tiled
+/// order, the rows in the lanes (as llama.cpp's repacked tiles): each sub-block
+/// pair's eight integer sums reduced together, then scaled into eight f32 sums.
+/// The same arithmetic, lane by lane, as [`dot_q4_k`] with [`Order::Tiled`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline(never)]
+unsafe fn dot_q4_k_tiled(rows: &Rows<'_, BlockQ4K, TILE>, x: &[ActivationQ8K]) -> [f32; TILE] {
+    let (mut sum, mut min_sum) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    for (b, x) in x.iter().enumerate() {
+        let xd = _mm256_set1_ps(x.d);
+        let d: [f32; TILE] = std::array::from_fn(|r| rows[r].0[b].d.to_f32());
+        let dmin: [f32; TILE] = std::array::from_fn(|r| rows[r].0[b].dmin.to_f32());
+        let scale = _mm256_mul_ps(_mm256_loadu_ps(d.as_ptr()), xd);
+        let min_scale = _mm256_mul_ps(_mm256_loadu_ps(dmin.as_ptr()), xd);
+        for pair in 0..4 {
+            let values = pair_values(x, pair);
+            let lanes: [__m256i; TILE] =
+                std::array::from_fn(|r| scaled_pair(&rows[r].0[b], &rows[r].1[b], pair, values));
+            let products = sum_each_i32_lanes(&lanes);
+            let sums = |sub_block: usize| {
+                i32::from(x.sums[2 * sub_block]) + i32::from(x.sums[2 * sub_block + 1])
+            };
+            let (low_sum, high_sum) = (sums(2 * pair), sums(2 * pair + 1));
+            let mins: [i32; TILE] = std::array::from_fn(|r| {
+                let scales = &rows[r].1[b];
+                i32::from(scales[8 + 2 * pair]) * low_sum
+                    + i32::from(scales[9 + 2 * pair]) * high_sum
+            });
+            let mins = _mm256_loadu_si256(mins.as_ptr().cast());
+            sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), scale, sum);
+            min_sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), min_scale, min_sum);
+        }
+    }
+    let mut out = [0f32; TILE];
+    _mm256_storeu_ps(out.as_mut_ptr(), _mm256_sub_ps(sum, min_sum));
+    out
+}
+
+/// The activations of Q4_K's sub-block pair `pair` (64 values, two vectors).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pair_values(x: &ActivationQ8K, pair: usize) -> [__m256i; 2] {
+    [
+        _mm256_loadu_si256(x.qs[64 * pair..].as_ptr().cast()),
+        _mm256_loadu_si256(x.qs[64 * pair + 32..].as_ptr().cast()),
+    ]
+}
+
+/// A Q4_K super-block's sub-block pair `pair` times its activations `x`, each
+/// sub-block's products times its scale: eight lanes of partial integer sums.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scaled_pair(block: &BlockQ4K, scales: &Scales, pair: usize, x: [__m256i; 2]) -> __m256i {
+    let low_nibbles = _mm256_set1_epi8(0x0F);
+    let packed = _mm256_loadu_si256(block.qs[32 * pair..].as_ptr().cast());
+    let low = _mm256_and_si256(packed, low_nibbles);
+    let high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+    _mm256_add_epi32(
+        _mm256_madd_epi16(
+            _mm256_maddubs_epi16(low, x[0]),
+            _mm256_set1_epi16(scales[2 * pair]),
+        ),
+        _mm256_madd_epi16(
+            _mm256_maddubs_epi16(high, x[1]),
+            _mm256_set1_epi16(scales[2 * pair + 1]),
+        ),
+    )
+}
+
+/// The eight vectors' lane totals, vector `r`'s in lane `r` (exact integer sums).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sum_each_i32_lanes(v: &[__m256i; TILE]) -> __m256i {
+    let quarter = |a: usize| _mm256_hadd_epi32(v[a], v[a + 1]);
+    let first = _mm256_hadd_epi32(quarter(0), quarter(2));
+    let second = _mm256_hadd_epi32(quarter(4), quarter(6));
+    _mm256_add_epi32(
+        _mm256_permute2x128_si256(first, second, 0x20),
+        _mm256_permute2x128_si256(first, second, 0x31),
+    )
 }
 
 /// One weight row's Q6_K dot product with one activation row, in `order`.
@@ -357,6 +454,11 @@ unsafe fn sum_i32_lanes(x: __m256i) -> i32 {
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn dot_q4_k(_: &[BlockQ4K], _: &[Scales], _: &[ActivationQ8K], _: Order) -> f32 {
+    unreachable!("`applies` is false off x86_64")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot_q4_k_tiled(_: &Rows<'_, BlockQ4K, TILE>, _: &[ActivationQ8K]) -> [f32; TILE] {
     unreachable!("`applies` is false off x86_64")
 }
 
@@ -554,6 +656,20 @@ mod tests {
                 assert_eq!(tiled, reference_q4_k(&decoded, x, 2));
                 assert_eq!(single, reference_q4_k(&decoded, x, 8));
                 tiled_differs |= tiled != single;
+            }
+        }
+        // Eight rows in the lanes give each row's tiled result bit for bit.
+        for tile in rows.chunks_exact(2 * TILE) {
+            let tile: Rows<'_, BlockQ4K, TILE> = std::array::from_fn(|r| {
+                let row = &tile[2 * r..2 * r + 2];
+                (row, row.iter().map(|b| q4_k_scales(&b.scales)).collect())
+            });
+            for x in &x {
+                // SAFETY: as above.
+                let lanes = unsafe { dot_q4_k_tiled(&tile, x) };
+                for (r, (row, scales)) in tile.iter().enumerate() {
+                    assert_eq!(lanes[r], unsafe { dot_q4_k(row, scales, x, Order::Tiled) });
+                }
             }
         }
 

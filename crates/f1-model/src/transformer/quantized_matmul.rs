@@ -176,38 +176,39 @@ fn two_row_product<W: Sync, A: Sync>(
 }
 
 /// Fills `out` (rows, outputs) with every activation row's dot product with every
-/// weight row: `dot(prepare(weight rows), activation row, its index)`. Work items
-/// are pairs of weight rows (their dot products interleave and share the
-/// activation loads; `prepare` runs once per pair), split over candle's thread pool.
-pub(crate) fn product<'w, W: Sync, A: Sync, P>(
+/// weight row: `dot(prepare(N weight rows), activation row, its index)`. Work items
+/// are N weight rows (their dot products interleave and share the activation
+/// loads; `prepare` runs once per item; the last rows repeat the last one), split
+/// over candle's thread pool.
+pub(crate) fn product<'w, const N: usize, W: Sync, A: Sync, P>(
     weight: &'w [W],
     x: &[A],
     blocks_per_row: usize,
     out: &mut [f32],
-    prepare: impl Fn([&'w [W]; 2]) -> P + Sync,
-    dot: impl Fn(&P, &[A], usize) -> [f32; 2] + Sync,
+    prepare: impl Fn([&'w [W]; N]) -> P + Sync,
+    dot: impl Fn(&P, &[A], usize) -> [f32; N] + Sync,
 ) {
     let outputs = weight.len() / blocks_per_row;
     let weight_row = |output: usize| {
-        // An odd last row is paired with itself.
         let output = output.min(outputs - 1);
         &weight[output * blocks_per_row..(output + 1) * blocks_per_row]
     };
     let out_ptr = out.as_mut_ptr() as usize;
-    for_each_index(outputs.div_ceil(2), |pair| {
-        let first = 2 * pair;
-        let rows = prepare([weight_row(first), weight_row(first + 1)]);
+    for_each_index(outputs.div_ceil(N), |item| {
+        let first = N * item;
+        let rows = prepare(std::array::from_fn(|i| weight_row(first + i)));
+        let count = N.min(outputs - first);
         for (row, a) in x.chunks_exact(blocks_per_row).enumerate() {
             let values = dot(&rows, a, row);
             // SAFETY: each (row, output) cell is written by exactly one work item,
             // inside `out`.
-            unsafe {
-                let cell = (out_ptr as *mut f32).add(row * outputs + first);
-                *cell = values[0];
-                if first + 1 < outputs {
-                    *cell.add(1) = values[1];
-                }
-            }
+            let cells = unsafe {
+                std::slice::from_raw_parts_mut(
+                    (out_ptr as *mut f32).add(row * outputs + first),
+                    count,
+                )
+            };
+            cells.copy_from_slice(&values[..count]);
         }
     });
 }
