@@ -17,7 +17,11 @@
 //! - Q6_K: under 8 tokens `ggml_vec_dot_q6_K_q8_K`, eight integer lanes per
 //!   super-block scaled into eight f32 lanes and summed at the end; from 8 tokens
 //!   each super-block's integer sum times the weight's scale, then fused into the
-//!   sum times the activation's scale.
+//!   sum times the activation's scale (the threshold measured: 2 to 7 tokens one
+//!   way, 8 to 23 the other, with 1 and 2 threads).
+//!
+//! Where a sequence's tokens are tiled, Q4_K weight rows go eight at a time with
+//! the rows in the vector lanes, as in llama.cpp's tiles; decoding takes pairs.
 
 use candle_core::quantized::GgmlDType;
 use candle_core::{bail, Result};
