@@ -27,7 +27,7 @@ use candle_core::quantized::GgmlDType;
 use candle_core::{bail, Result};
 use half::f16;
 
-use super::quantized_matmul::{blocks, product};
+use super::quantized_matmul::{blocks, product, sum_lanes};
 
 /// Values per k-quant super-block.
 const SUPER_BLOCK: usize = 256;
@@ -54,11 +54,13 @@ struct BlockQ6K {
 }
 
 /// An activation super-block in 8 bits (`block_q8_K`): `d * qs`, with the sums of
-/// each 16 values.
+/// each 16 values, and of each 32 (Q4_K's sub-blocks) added once here rather than
+/// for every weight row.
 struct ActivationQ8K {
     d: f32,
     qs: [i8; SUPER_BLOCK],
     sums: [i16; SUPER_BLOCK / 16],
+    sub_block_sums: [i32; SUPER_BLOCK / 32],
 }
 
 /// `quantize_row_q8_K_ref`: the values times `-127 / max` for the signed value of
@@ -76,6 +78,7 @@ fn quantize_q8_k(x: &[f32]) -> ActivationQ8K {
             d: 0.0,
             qs: [0; SUPER_BLOCK],
             sums: [0; SUPER_BLOCK / 16],
+            sub_block_sums: [0; SUPER_BLOCK / 32],
         };
     }
     let inverse = -127.0 / largest.1;
@@ -87,10 +90,13 @@ fn quantize_q8_k(x: &[f32]) -> ActivationQ8K {
             .map(|&q| i16::from(q))
             .sum()
     });
+    let sub_block_sums =
+        std::array::from_fn(|s| i32::from(sums[2 * s]) + i32::from(sums[2 * s + 1]));
     ActivationQ8K {
         d: 1.0 / inverse,
         qs,
         sums,
+        sub_block_sums,
     }
 }
 
@@ -135,12 +141,12 @@ pub(crate) fn matmul(
     out: &mut [f32],
 ) -> Result<()> {
     // SAFETY (every kernel): `applies` checked AVX2, FMA and F16C.
-    let q4_k_scales = |b: &BlockQ4K| q4_k_scales(&b.scales);
+    let scales_of = |b: &BlockQ4K| q4_k_scales(&b.scales);
     match dtype {
         // Tiles of 8 weight rows where tokens are tiled; pairs (as decoding's
         // single token is faster with) elsewhere.
         GgmlDType::Q4K if sequence > 3 => {
-            k_quant_product::<TILE, _>(bytes, x, shape, out, q4_k_scales, |rows, x, row| {
+            k_quant_product::<TILE, _>(bytes, x, shape, out, scales_of, |rows, x, row| {
                 match q4_k_order(row, sequence) {
                     Order::Tiled => unsafe { dot_q4_k_tiled(rows, x) },
                     Order::Single => unsafe { dot_q4_k_each(rows, x) },
@@ -148,7 +154,7 @@ pub(crate) fn matmul(
             })
         }
         GgmlDType::Q4K => {
-            k_quant_product::<2, _>(bytes, x, shape, out, q4_k_scales, |rows, x, _| unsafe {
+            k_quant_product::<2, _>(bytes, x, shape, out, scales_of, |rows, x, _| unsafe {
                 dot_q4_k_each(rows, x)
             })
         }
@@ -224,6 +230,13 @@ fn q4_k_scales(packed: &[u8; 12]) -> Scales {
     unpacked
 }
 
+/// A Q4_K sub-block pair's minimum terms: each sub-block's min times the sum of
+/// its activations.
+fn pair_mins(scales: &Scales, x: &ActivationQ8K, pair: usize) -> i32 {
+    i32::from(scales[8 + 2 * pair]) * x.sub_block_sums[2 * pair]
+        + i32::from(scales[9 + 2 * pair]) * x.sub_block_sums[2 * pair + 1]
+}
+
 /// A super-block's small integer scales, widened once per weight row.
 type Scales = [i16; 16];
 
@@ -242,11 +255,7 @@ unsafe fn dot_q4_k(w: &[BlockQ4K], scales: &[Scales], x: &[ActivationQ8K], order
         let (mut block, mut block_mins) = (0i32, 0i32);
         for pair in 0..4 {
             let products = sum_i32_lanes(scaled_pair(w, scales, pair, pair_values(x, pair)));
-            let sums = |sub_block: usize| {
-                i32::from(x.sums[2 * sub_block]) + i32::from(x.sums[2 * sub_block + 1])
-            };
-            let mins = i32::from(scales[8 + 2 * pair]) * sums(2 * pair)
-                + i32::from(scales[9 + 2 * pair]) * sums(2 * pair + 1);
+            let mins = pair_mins(scales, x, pair);
             match order {
                 Order::Tiled => {
                     sum = (products as f32).mul_add(scale, sum);
@@ -299,15 +308,7 @@ unsafe fn dot_q4_k_tiled(rows: &Rows<'_, BlockQ4K, TILE>, x: &[ActivationQ8K]) -
             let lanes: [__m256i; TILE] =
                 std::array::from_fn(|r| scaled_pair(&rows[r].0[b], &rows[r].1[b], pair, values));
             let products = sum_each_i32_lanes(&lanes);
-            let sums = |sub_block: usize| {
-                i32::from(x.sums[2 * sub_block]) + i32::from(x.sums[2 * sub_block + 1])
-            };
-            let (low_sum, high_sum) = (sums(2 * pair), sums(2 * pair + 1));
-            let mins: [i32; TILE] = std::array::from_fn(|r| {
-                let scales = &rows[r].1[b];
-                i32::from(scales[8 + 2 * pair]) * low_sum
-                    + i32::from(scales[9 + 2 * pair]) * high_sum
-            });
+            let mins: [i32; TILE] = std::array::from_fn(|r| pair_mins(&rows[r].1[b], x, pair));
             let mins = _mm256_loadu_si256(mins.as_ptr().cast());
             sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), scale, sum);
             min_sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), min_scale, min_sum);
@@ -407,7 +408,7 @@ unsafe fn dot_q6_k(w: &[BlockQ6K], scales: &[Scales], x: &[ActivationQ8K], order
         }
     }
     match order {
-        Order::Single => super::quantized_matmul::sum_lanes(lanes_sum),
+        Order::Single => sum_lanes(lanes_sum),
         Order::Tiled => sum,
     }
 }
