@@ -67,6 +67,16 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// Rows `start..end` of this view, as a view of the same values.
+    pub fn row_range(self, start: usize, end: usize) -> Self {
+        assert!(start <= end && end <= self.rows, "row range past the view");
+        Self {
+            values: &self.values[(start * self.row_stride).min(self.values.len())..],
+            rows: end - start,
+            ..self
+        }
+    }
+
     /// The transpose, as a view of the same values.
     pub fn t(self) -> Self {
         Self {
