@@ -239,7 +239,7 @@ impl AttentionCore {
         row: usize,
         block: &RowBlock,
         weights: &'w mut [f32],
-    ) -> Result<&'w mut [f32]> {
+    ) -> Result<&'w [f32]> {
         let (t, d) = (self.tokens, self.heads.head_dim);
         let (rows, keys) = (block.end - block.start, block.keys);
         let weights = &mut weights[..rows * keys];
@@ -319,8 +319,7 @@ impl AttentionCore {
             let grad_out = self.head_matrix(grad, unit.row, head, self.heads.heads)?;
             for block in self.row_blocks(unit.row) {
                 let (rows, keys) = (block.end - block.start, block.keys);
-                let p: &[f32] =
-                    self.block_weights(&queries, &unit.keys, unit.row, &block, &mut weights)?;
+                let p = self.block_weights(&queries, &unit.keys, unit.row, &block, &mut weights)?;
                 let weights_matrix = Matrix::new(p, rows, keys)?;
                 let grad_out = grad_out.row_range(block.start, block.end);
                 // dV += Pᵀ dO; dP = dO Vᵀ.
