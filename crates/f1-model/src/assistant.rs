@@ -7,7 +7,7 @@ use candle_core::Device;
 use crate::chat::{ChatMessage, ChatTemplate};
 use crate::generate::{generate, generate_batch, Generation, GenerationConfig};
 use crate::gguf::GgufMetadata;
-use crate::model::GgufModel;
+use crate::model::{GgufModel, Precision};
 use crate::transformer::Transformer;
 use crate::{Result, Tokenizer};
 
@@ -22,23 +22,24 @@ impl Assistant {
     /// Loads the model, its tokenizer and its chat template from one GGUF file or
     /// a Hugging Face folder (config.json, safetensors, tokenizer.json).
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        Self::load_with(path, device, Precision::Native)
+    }
+
+    /// [`Assistant::load`] with the weights held in `precision`.
+    pub fn load_with(path: &Path, device: &Device, precision: Precision) -> Result<Self> {
         if path.is_dir() {
-            return Self::from_hugging_face(path, device);
+            let (transformer, tokenizer, template) = load_hugging_face(path, device)?;
+            return Ok(Self {
+                model: GgufModel::from_transformer(transformer, path, precision),
+                tokenizer,
+                template,
+            });
         }
         let metadata = GgufMetadata::read(path)?;
         Ok(Self {
-            model: GgufModel::from_metadata(&metadata, device)?,
+            model: GgufModel::from_metadata(&metadata, device, precision)?,
             tokenizer: Tokenizer::from_metadata(&metadata)?,
             template: ChatTemplate::from_gguf(&metadata)?,
-        })
-    }
-
-    fn from_hugging_face(dir: &Path, device: &Device) -> Result<Self> {
-        let (transformer, tokenizer, template) = load_hugging_face(dir, device)?;
-        Ok(Self {
-            model: GgufModel::from_transformer(transformer, dir),
-            tokenizer,
-            template,
         })
     }
 

@@ -9,7 +9,7 @@ use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 
 use crate::error::{Error, Result};
-use crate::model::GgufModel;
+use crate::model::NextTokenLogits;
 use crate::tokenizer::Tokenizer;
 
 /// How to pick each next token.
@@ -222,7 +222,7 @@ fn check_prompt(prompt: &[u32]) -> Result<()> {
 /// Generates a continuation of `prompt` (token ids, BOS included if wanted). Each
 /// new piece of text goes to `on_text`; returning false stops generation.
 pub fn generate(
-    model: &mut GgufModel,
+    model: &mut impl NextTokenLogits,
     tokenizer: &Tokenizer,
     prompt: &[u32],
     config: &GenerationConfig,
@@ -231,12 +231,16 @@ pub fn generate(
     check_prompt(prompt)?;
     let mut decoder = Decoder::new(tokenizer, config, prompt);
     let started = Instant::now();
-    let mut logits = model.forward(prompt, 0)?;
+    let mut logits = model.forward_batch(prompt, 1, 0, &[])?.remove(0);
     let prompt_seconds = started.elapsed().as_secs_f64();
     let decode_started = Instant::now();
     while !decoder.finished() {
         match decoder.step(&logits, &mut on_text)? {
-            Some(next) => logits = model.forward(&[next], decoder.context.len() - 1)?,
+            Some(next) => {
+                logits = model
+                    .forward_batch(&[next], 1, decoder.context.len() - 1, &[])?
+                    .remove(0)
+            }
             None => break,
         }
     }
@@ -251,7 +255,7 @@ pub fn generate(
 /// along until the last one ends. Each generation's `prompt_seconds` is the shared
 /// prefill's, its `decode_seconds` the time until that row ended.
 pub fn generate_batch(
-    model: &mut GgufModel,
+    model: &mut impl NextTokenLogits,
     tokenizer: &Tokenizer,
     prompts: &[Vec<u32>],
     config: &GenerationConfig,

@@ -622,10 +622,7 @@ mod tests {
                 let c = config(architecture);
                 let masks = Masks::new(&c, batch, tokens, 0, &[], &Device::Cpu).unwrap();
                 let mask = masks.for_block(false);
-                let positions = Positions {
-                    start: 0,
-                    padding: &[],
-                };
+                let positions = Positions::new(0, &[]);
                 let options = ForwardOptions::training(Some(11));
                 let x = Var::from_tensor(&random(&[batch, tokens, HIDDEN], 99)).unwrap();
                 let x = x.as_tensor();

@@ -36,6 +36,7 @@ pub use config::{Architecture, RopeStyle, TransformerConfig};
 pub use hugging_face::{CONFIG_FILE, WEIGHTS_FILE};
 pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
 pub use linear::{Linear, Lora};
+pub use mask::Packing;
 pub use rope::Positions;
 pub use weights::PROJECTIONS;
 
@@ -86,24 +87,21 @@ impl Transformer {
     ) -> Result<Tensor> {
         let (batch, tokens) = ids.dims2()?;
         let masks = mask::Masks::new(&self.config, batch, tokens, start, padding, &self.device)?;
-        self.run(ids, Positions { start, padding }, &masks, options)
+        self.run(ids, Positions::new(start, padding), &masks, options)
     }
 
-    /// Final hidden states of packed rows from position 0: `segments[b][i]` names
-    /// the sequence token `i` of row `b` belongs to (0: padding), and tokens attend
-    /// only within their own sequence.
+    /// Final hidden states of packed rows (see [`Packing`]): tokens attend only
+    /// within their own sequence (and the one it continues), and each
+    /// sequence's positions start at 0, so it is computed as it would be alone.
     pub fn hidden_states_packed(
         &mut self,
         ids: &Tensor,
-        segments: &[Vec<u32>],
+        packing: &Packing,
         options: &ForwardOptions,
     ) -> Result<Tensor> {
-        let masks = mask::Masks::packed(&self.config, segments, &self.device)?;
-        let positions = Positions {
-            start: 0,
-            padding: &[],
-        };
-        self.run(ids, positions, &masks, options)
+        let masks = mask::Masks::packed(&self.config, packing, &self.device)?;
+        let positions = packing.positions();
+        self.run(ids, Positions::packed(&positions), &masks, options)
     }
 
     fn run(
@@ -136,6 +134,13 @@ impl Transformer {
         let mut grads = loss.backward()?;
         self.gradients.merge_into(&mut grads)?;
         Ok(grads)
+    }
+
+    /// Empties every layer's KV cache.
+    pub fn reset_cache(&mut self) {
+        self.blocks
+            .iter_mut()
+            .for_each(|block| block.attention.reset_cache());
     }
 
     /// Repeats every layer's cached keys and values `n` times along the batch

@@ -70,7 +70,7 @@ impl Rope {
         batch: usize,
         tokens: usize,
     ) -> Result<(Tensor, Tensor)> {
-        if positions.padding.iter().all(|&p| p == 0) {
+        if positions.packed.is_none() && positions.padding.iter().all(|&p| p == 0) {
             let start = positions.start;
             return Ok((
                 self.cos.narrow(0, start, tokens)?,
@@ -97,16 +97,41 @@ impl Rope {
 /// Where a forward pass's tokens sit: slot `start + i` of every row holds its
 /// `i`-th new token, and the first `padding[b]` slots of row `b` are left
 /// padding. A row's positions count from its first real token, so a padded row
-/// is rotated exactly as it would be alone.
+/// is rotated exactly as it would be alone. Packed rows instead give each
+/// token's position within its own sequence (restarting at 0 for each).
 #[derive(Debug, Clone, Copy)]
 pub struct Positions<'a> {
     pub start: usize,
     pub padding: &'a [usize],
+    /// Packed rows: `packed[b][i]` is token `i` of row `b`'s position in its
+    /// own sequence.
+    pub packed: Option<&'a [Vec<u32>]>,
 }
 
-impl Positions<'_> {
+impl<'a> Positions<'a> {
+    /// Slots `start..` of rows whose first `padding[b]` slots are left padding.
+    pub fn new(start: usize, padding: &'a [usize]) -> Self {
+        Self {
+            start,
+            padding,
+            packed: None,
+        }
+    }
+
+    /// Packed rows from slot 0, each token at its own sequence's position.
+    pub fn packed(positions: &'a [Vec<u32>]) -> Self {
+        Self {
+            start: 0,
+            padding: &[],
+            packed: Some(positions),
+        }
+    }
+
     /// The position of new token `i` of `row` (0 for padding).
     fn of(&self, row: usize, i: usize) -> usize {
+        if let Some(packed) = self.packed {
+            return packed[row][i] as usize;
+        }
         let pad = self.padding.get(row).copied().unwrap_or(0);
         (self.start + i).saturating_sub(pad)
     }
