@@ -124,11 +124,17 @@ pub fn render(splits: &Splits, config: &DataConfig, provenance: &Provenance) -> 
     let _ = writeln!(md, "- Seed: {}; profile: {:?}", config.seed, config.profile);
     let _ = writeln!(
         md,
-        "- Split of fact groups: train {}, val {}, test (unseen) {}; recall test questions for {:.0}% of training facts",
+        "- Split of fact groups: train {}, val {}, test (unseen) {}; each training fact in {} phrasing(s); recall test questions for {:.0}% of training facts, validation probe questions for {:.0}%{}",
         config.split.train,
         config.split.val,
         config.split.test,
-        config.recall_fraction * 100.0
+        config.paraphrases_per_fact,
+        config.recall_fraction * 100.0,
+        config.val_recall_fraction * 100.0,
+        match config.val_recall_from_test_facts {
+            true => " of the recall test facts (in a second held-out phrasing)",
+            false => " (other facts than the recall tests')",
+        }
     );
     let _ = writeln!(
         md,
@@ -149,9 +155,10 @@ pub fn render(splits: &Splits, config: &DataConfig, provenance: &Provenance) -> 
         md,
         "Test examples are of two kinds: *recall* asks a training fact in a phrasing training \
          never used; *unseen* asks about a subject (race, season, driver, team, circuit, \
-         teammate pairing) whose facts training never saw. The build fails if any test or \
-         validation question appears verbatim in training, or any unseen fact appears in \
-         training.\n"
+         teammate pairing) whose facts training never saw. Validation probe questions (val \
+         `test_kind: recall`) ask other training facts in a held-out phrasing: training \
+         selects its checkpoint on them. The build fails if any test or validation question \
+         appears verbatim in training, or any unseen fact appears in training.\n"
     );
     let _ = writeln!(md, "## Examples per family (graded turn)\n");
     let _ = writeln!(md, "| family | train | val | test recall | test unseen |");

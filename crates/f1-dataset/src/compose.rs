@@ -64,7 +64,9 @@ impl Composer<'_> {
         [Style::Short, Style::Full][self.keyed.pick(parts, 2)]
     }
 
-    /// One example for `fact` asked with phrasing `phrasing_id`.
+    /// One example for `fact` asked with phrasing `phrasing_id`; `paraphrase`
+    /// counts a training fact's phrasings (each one alternates the answer style
+    /// and draws its own follow-ups; 0 for every other example).
     fn example(
         &self,
         family: &Family,
@@ -72,11 +74,20 @@ impl Composer<'_> {
         phrasing_id: usize,
         split: Split,
         test_kind: Option<TestKind>,
+        paraphrase: usize,
     ) -> Example {
-        let kind = kind_name(split, test_kind);
+        let kind = match paraphrase {
+            0 => kind_name(split, test_kind).to_string(),
+            n => format!("{}-{n}", kind_name(split, test_kind)),
+        };
+        let kind = kind.as_str();
         let mut messages = Vec::new();
         let mut turns = Vec::new();
-        let style = self.style(&["style", &fact.id, kind]);
+        let first_style = self.style(&["style", &fact.id, kind_name(split, test_kind)]);
+        let style = match paraphrase % 2 {
+            0 => first_style,
+            _ => first_style.other(),
+        };
         push_turn(
             &mut messages,
             &mut turns,
@@ -111,7 +122,7 @@ impl Composer<'_> {
                 );
             }
         }
-        let id = format!("{kind}:{}:p{phrasing_id}", fact.id);
+        let id = format!("{}:{}:p{phrasing_id}", kind_name(split, test_kind), fact.id);
         Example {
             messages,
             metadata: Metadata {
@@ -125,11 +136,12 @@ impl Composer<'_> {
     }
 }
 
-/// `train`, `val`, `test-recall` or `test-unseen`: names an example's kind in its id
-/// and in the keys of its seeded choices.
+/// `train`, `val`, `val-recall`, `test-recall` or `test-unseen`: names an
+/// example's kind in its id and in the keys of its seeded choices.
 fn kind_name(split: Split, test_kind: Option<TestKind>) -> &'static str {
     match (split, test_kind) {
         (Split::Train, _) => "train",
+        (Split::Val, Some(TestKind::Recall)) => "val-recall",
         (Split::Val, _) => "val",
         (Split::Test, Some(TestKind::Recall)) => "test-recall",
         (Split::Test, _) => "test-unseen",
@@ -193,36 +205,68 @@ pub fn compose(families: &[FamilyFacts], config: &DataConfig) -> Result<Splits> 
             let phrasings = composer
                 .keyed
                 .permutation(&["phrasing", &fact.id], family.phrasings.len());
+            let paraphrases = config.paraphrases_per_fact;
             match composer.split_of(&fact.group) {
                 Split::Train => {
-                    splits.train.push(composer.example(
-                        family,
-                        fact,
-                        phrasings[0],
-                        Split::Train,
-                        None,
-                    ));
-                    if composer.keyed.unit(&["recall", &fact.id]) < config.recall_fraction {
+                    for (i, &phrasing) in phrasings[..paraphrases].iter().enumerate() {
+                        splits.train.push(composer.example(
+                            family,
+                            fact,
+                            phrasing,
+                            Split::Train,
+                            None,
+                            i,
+                        ));
+                    }
+                    // A held-out phrasing asks the fact again, as a recall test or
+                    // as a validation probe question (both, in a second held-out
+                    // phrasing, when the probe shares the test's facts).
+                    let held_out = &phrasings[paraphrases..];
+                    let draw = composer.keyed.unit(&["recall", &fact.id]);
+                    let test = draw < config.recall_fraction;
+                    let val = if config.val_recall_from_test_facts {
+                        test && composer.keyed.unit(&["val-recall", &fact.id])
+                            < config.val_recall_fraction
+                    } else {
+                        !test && draw < config.recall_fraction + config.val_recall_fraction
+                    };
+                    if test {
                         splits.test.push(composer.example(
                             family,
                             fact,
-                            phrasings[1],
+                            held_out[0],
                             Split::Test,
                             Some(TestKind::Recall),
+                            0,
+                        ));
+                    }
+                    if val {
+                        let phrasing = held_out[usize::from(config.val_recall_from_test_facts)];
+                        splits.val.push(composer.example(
+                            family,
+                            fact,
+                            phrasing,
+                            Split::Val,
+                            Some(TestKind::Recall),
+                            0,
                         ));
                     }
                 }
-                Split::Val => {
-                    splits
-                        .val
-                        .push(composer.example(family, fact, phrasings[0], Split::Val, None))
-                }
+                Split::Val => splits.val.push(composer.example(
+                    family,
+                    fact,
+                    phrasings[0],
+                    Split::Val,
+                    None,
+                    0,
+                )),
                 Split::Test => splits.test.push(composer.example(
                     family,
                     fact,
                     phrasings[0],
                     Split::Test,
                     Some(TestKind::Unseen),
+                    0,
                 )),
             }
         }

@@ -59,8 +59,19 @@ pub struct DataConfig {
     pub profile: Profile,
     pub facts_per_family: FactsPerFamily,
     pub split: SplitRatios,
+    /// Phrasings each training fact is asked in (1 to 3): several wordings of
+    /// the question, alternating short and full answers. The family's other
+    /// phrasings stay held out for the recall questions.
+    pub paraphrases_per_fact: usize,
     /// Share of training facts that also get a test question in a new phrasing.
     pub recall_fraction: f64,
+    /// Share of training facts (others than the recall tests') asked in a new
+    /// phrasing in val.jsonl: the probe training selects its checkpoint on.
+    pub val_recall_fraction: f64,
+    /// Draw the validation probe from the recall test facts instead, asked in a
+    /// second held-out phrasing (so a small fact set can have both; the probe
+    /// then selects checkpoints on the facts the test asks about).
+    pub val_recall_from_test_facts: bool,
     /// Share of examples that should be conversations of 2 or 3 turns.
     pub multi_turn_fraction: f64,
     /// Families to use; None (the key left out) means all of them.
@@ -74,7 +85,10 @@ impl Default for DataConfig {
             profile: Profile::Quick,
             facts_per_family: FactsPerFamily::default(),
             split: SplitRatios::default(),
+            paraphrases_per_fact: 1,
             recall_fraction: 0.12,
+            val_recall_fraction: 0.0,
+            val_recall_from_test_facts: false,
             multi_turn_fraction: 0.25,
             families: None,
         }
@@ -119,11 +133,35 @@ impl DataConfig {
         }
         for (name, value) in [
             ("recall_fraction", self.recall_fraction),
+            ("val_recall_fraction", self.val_recall_fraction),
             ("multi_turn_fraction", self.multi_turn_fraction),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return fail(format!("{name} = {value} is outside 0..1"));
             }
+        }
+        if !self.val_recall_from_test_facts
+            && self.recall_fraction + self.val_recall_fraction > 1.0 + 1e-9
+        {
+            return fail(format!(
+                "recall_fraction {} + val_recall_fraction {} is more than 1: a training fact is a recall test or a validation probe, not both",
+                self.recall_fraction, self.val_recall_fraction
+            ));
+        }
+        // Every fact keeps one held-out phrasing, two when the probe shares facts.
+        let kept = 1 + usize::from(self.val_recall_from_test_facts);
+        let held_out = self
+            .selected_families()
+            .iter()
+            .map(|f| f.phrasings.len())
+            .min();
+        let most = held_out.unwrap_or(1).saturating_sub(kept);
+        if !(1..=most).contains(&self.paraphrases_per_fact) {
+            return fail(format!(
+                "paraphrases_per_fact = {} must be 1 to {most}: every selected family keeps {kept} of its {} phrasings held out for the recall questions",
+                self.paraphrases_per_fact,
+                most + kept
+            ));
         }
         if let Some(names) = &self.families {
             if names.is_empty() {
@@ -200,6 +238,31 @@ mod tests {
             error.to_string().contains("unknown field `sead`"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn paraphrases_leave_a_phrasing_held_out() {
+        assert_eq!(
+            parse("paraphrases_per_fact: 3")
+                .unwrap()
+                .paraphrases_per_fact,
+            3
+        );
+        for bad in ["paraphrases_per_fact: 0", "paraphrases_per_fact: 4"] {
+            let error = parse(bad).unwrap_err().to_string();
+            assert!(error.contains("must be 1 to 3"), "{error}");
+        }
+        let error = parse("recall_fraction: 0.6\nval_recall_fraction: 0.5")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("more than 1"), "{error}");
+        let shared =
+            "recall_fraction: 1.0\nval_recall_fraction: 1.0\nval_recall_from_test_facts: true";
+        assert!(parse(shared).is_ok());
+        let error = parse(&format!("{shared}\nparaphrases_per_fact: 3"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("must be 1 to 2"), "{error}");
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub enum Split {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TestKind {
-    /// A fact seen in training, asked in a phrasing training never used.
+    /// A fact seen in training, asked in a phrasing training never used (in
+    /// val.jsonl: the validation probe's questions).
     Recall,
     /// A fact whose whole subject (race, season, driver...) training never saw.
     Unseen,
@@ -39,6 +40,16 @@ impl TestKind {
 pub enum Style {
     Short,
     Full,
+}
+
+impl Style {
+    /// The other style.
+    pub fn other(self) -> Self {
+        match self {
+            Style::Short => Style::Full,
+            Style::Full => Style::Short,
+        }
+    }
 }
 
 /// A chat turn, as Hugging Face datasets and OpenAI fine-tuning write it.

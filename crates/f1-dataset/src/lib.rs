@@ -168,6 +168,8 @@ fn stats_json(
         "source": provenance.source,
         "cutoff": provenance.cutoff,
         "examples": {"train": splits.train.len(), "val": splits.val.len(), "test": splits.test.len()},
+        "paraphrases_per_fact": config.paraphrases_per_fact,
+        "val_probe_questions": splits.val.iter().filter(|e| e.metadata.test_kind.is_some()).count(),
         "multiple_choice": {"file": MULTIPLE_CHOICE_FILE, "questions": multiple_choice,
                             "choices": multiple_choice::CHOICES},
         "multi_turn_share": {

@@ -409,3 +409,93 @@ fn multiple_choice_questions_have_the_gold_and_same_family_distractors() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("stats.json")).unwrap()).unwrap();
     assert_eq!(stats["multiple_choice"]["questions"], questions.len());
 }
+
+/// Each split's examples by the first fact they ask, with their question texts.
+fn facts_of(examples: &[Value], kind: Option<&str>) -> BTreeMap<String, Vec<String>> {
+    let mut facts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in examples {
+        if kind.is_some_and(|k| e["metadata"]["test_kind"].as_str() != Some(k)) {
+            continue;
+        }
+        facts
+            .entry(e["metadata"]["fact_id"].as_str().unwrap().to_string())
+            .or_default()
+            .push(e["messages"][0]["content"].as_str().unwrap().to_string());
+    }
+    facts
+}
+
+#[test]
+fn paraphrases_and_the_validation_probe_keep_phrasings_apart() {
+    let families = vec!["race_winner".to_string(), "drivers_champion".to_string()];
+    for shared in [false, true] {
+        let config = DataConfig {
+            families: Some(families.clone()),
+            paraphrases_per_fact: 2,
+            recall_fraction: 0.5,
+            val_recall_fraction: 0.5,
+            val_recall_from_test_facts: shared,
+            multi_turn_fraction: 0.0,
+            ..DataConfig::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        build_into(dir.path(), &config).unwrap();
+        let (train, val, test) = (
+            read_split(dir.path(), "train"),
+            read_split(dir.path(), "val"),
+            read_split(dir.path(), "test"),
+        );
+        let trained = facts_of(&train, None);
+        // Every training fact in two phrasings, with both answer styles.
+        for (fact, questions) in &trained {
+            assert_eq!(questions.len(), 2, "{fact}: {questions:?}");
+            assert_ne!(questions[0], questions[1], "{fact}");
+        }
+        let styles: BTreeSet<(&str, &str)> = train
+            .iter()
+            .map(|e| {
+                (
+                    e["metadata"]["fact_id"].as_str().unwrap(),
+                    e["metadata"]["style"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(styles.len(), 2 * trained.len(), "short and full per fact");
+        let recall = facts_of(&test, Some("recall"));
+        let probe = facts_of(&val, Some("recall"));
+        assert!(
+            recall.len() > 20 && probe.len() > 20,
+            "{} {}",
+            recall.len(),
+            probe.len()
+        );
+        for (fact, questions) in recall.iter().chain(&probe) {
+            let taught = &trained[fact];
+            assert!(
+                !taught.contains(&questions[0]),
+                "{fact}: a held-out phrasing"
+            );
+        }
+        let overlap = probe.keys().filter(|f| recall.contains_key(*f)).count();
+        if shared {
+            // The probe asks the test's facts, in another held-out phrasing.
+            assert_eq!(overlap, probe.len());
+            for (fact, questions) in &probe {
+                assert_ne!(questions[0], recall[fact][0], "{fact}");
+            }
+        } else {
+            assert_eq!(overlap, 0, "the probe's facts are not the test's");
+            assert!(
+                (recall.len() as f64 / probe.len() as f64 - 1.0).abs() < 0.3,
+                "half and half: {} and {}",
+                recall.len(),
+                probe.len()
+            );
+        }
+        let stats: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("stats.json")).unwrap())
+                .unwrap();
+        assert_eq!(stats["paraphrases_per_fact"], 2);
+        assert_eq!(stats["val_probe_questions"], probe.len());
+    }
+}
