@@ -33,14 +33,20 @@ impl Interval {
     }
 }
 
-fn resample(rng: &mut StdRng, n: usize, sample: &mut Vec<usize>) {
-    sample.clear();
-    sample.extend((0..n).map(|_| rng.random_range(0..n)));
+fn resample(rng: &mut StdRng, sizes: &[usize], sample: &mut [Vec<usize>]) {
+    for (stratum, &n) in sample.iter_mut().zip(sizes) {
+        stratum.clear();
+        stratum.extend((0..n).map(|_| rng.random_range(0..n)));
+    }
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     let index = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[index]
+}
+
+fn everything(sizes: &[usize]) -> Vec<Vec<usize>> {
+    sizes.iter().map(|&n| (0..n).collect()).collect()
 }
 
 /// `statistic` over all `n` examples, with the 2.5th and 97.5th percentiles of
@@ -51,9 +57,20 @@ pub fn confidence_interval(
     seed: u64,
     statistic: impl Fn(&[usize]) -> f64,
 ) -> Interval {
-    let all: Vec<usize> = (0..n).collect();
-    let value = statistic(&all);
-    if n == 0 || resamples == 0 {
+    stratified_interval(&[n], resamples, seed, |s| statistic(&s[0]))
+}
+
+/// [`confidence_interval`] for examples in strata (the tasks of a benchmark,
+/// say) of `sizes`: each resample draws every stratum's examples from that
+/// stratum alone, so each keeps its size.
+pub fn stratified_interval(
+    sizes: &[usize],
+    resamples: usize,
+    seed: u64,
+    statistic: impl Fn(&[Vec<usize>]) -> f64,
+) -> Interval {
+    let value = statistic(&everything(sizes));
+    if sizes.iter().sum::<usize>() == 0 || resamples == 0 {
         return Interval {
             value,
             low: value,
@@ -61,10 +78,10 @@ pub fn confidence_interval(
         };
     }
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut sample = Vec::with_capacity(n);
+    let mut sample = vec![Vec::new(); sizes.len()];
     let mut values: Vec<f64> = (0..resamples)
         .map(|_| {
-            resample(&mut rng, n, &mut sample);
+            resample(&mut rng, sizes, &mut sample);
             statistic(&sample)
         })
         .collect();
@@ -86,16 +103,28 @@ pub fn paired_p_value(
     a: impl Fn(&[usize]) -> f64,
     b: impl Fn(&[usize]) -> f64,
 ) -> f64 {
-    let all: Vec<usize> = (0..n).collect();
+    stratified_paired_p_value(&[n], resamples, seed, |s| a(&s[0]), |s| b(&s[0]))
+}
+
+/// [`paired_p_value`] with the examples in strata, resampled as in
+/// [`stratified_interval`].
+pub fn stratified_paired_p_value(
+    sizes: &[usize],
+    resamples: usize,
+    seed: u64,
+    a: impl Fn(&[Vec<usize>]) -> f64,
+    b: impl Fn(&[Vec<usize>]) -> f64,
+) -> f64 {
+    let all = everything(sizes);
     let observed = a(&all) - b(&all);
-    if n == 0 || resamples == 0 || observed == 0.0 {
+    if sizes.iter().sum::<usize>() == 0 || resamples == 0 || observed == 0.0 {
         return 1.0;
     }
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut sample = Vec::with_capacity(n);
+    let mut sample = vec![Vec::new(); sizes.len()];
     let flipped = (0..resamples)
         .filter(|_| {
-            resample(&mut rng, n, &mut sample);
+            resample(&mut rng, sizes, &mut sample);
             let delta = a(&sample) - b(&sample);
             delta * observed.signum() <= 0.0
         })

@@ -6,6 +6,7 @@ pub mod bleu;
 pub mod bootstrap;
 pub mod config;
 pub mod facts;
+pub mod general;
 pub mod judge;
 pub mod multiple_choice;
 pub mod rouge;

@@ -173,6 +173,19 @@ pub struct Comparison {
     pub fact_accuracy_p: f64,
     pub bleu_p: f64,
     pub rouge_l_p: f64,
+    /// The fact-accuracy difference on each test kind's shared questions
+    /// (recall, unseen).
+    #[serde(default)]
+    pub by_test_kind: BTreeMap<String, KindComparison>,
+}
+
+/// Two runs' fact-accuracy difference on one kind of question.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KindComparison {
+    pub shared: usize,
+    /// `a - b`, as a share, with a paired bootstrap 95% CI.
+    pub difference: Interval,
+    pub p: f64,
 }
 
 pub fn compare(a: &RunScores, b: &RunScores, resamples: usize, seed: u64) -> Comparison {
@@ -200,8 +213,33 @@ pub fn compare(a: &RunScores, b: &RunScores, resamples: usize, seed: u64) -> Com
     let bleu_a: Vec<BleuStats> = pairs.iter().map(|p| a.bleu[p.0]).collect();
     let bleu_b: Vec<BleuStats> = pairs.iter().map(|p| b.bleu[p.1]).collect();
     let all: Vec<usize> = (0..n).collect();
+    let mut kinds: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (k, &(i, _)) in pairs.iter().enumerate() {
+        kinds.entry(a.kinds[i].clone()).or_default().push(k);
+    }
+    let by_test_kind = kinds
+        .into_iter()
+        .map(|(kind, members)| {
+            let pick =
+                |values: &[f64]| -> Vec<f64> { members.iter().map(|&k| values[k]).collect() };
+            let (x, y) = (pick(&fact_a), pick(&fact_b));
+            let m = members.len();
+            let difference =
+                confidence_interval(m, resamples, seed, |s| mean_at(&x, s) - mean_at(&y, s));
+            let p = paired_p_value(m, resamples, seed, |s| mean_at(&x, s), |s| mean_at(&y, s));
+            (
+                kind,
+                KindComparison {
+                    shared: m,
+                    difference,
+                    p,
+                },
+            )
+        })
+        .collect();
     Comparison {
         shared: n,
+        by_test_kind,
         fact_accuracy_difference: mean_at(&fact_a, &all) - mean_at(&fact_b, &all),
         fact_accuracy_p: paired_p_value(
             n,
