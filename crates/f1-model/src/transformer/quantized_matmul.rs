@@ -177,20 +177,11 @@ fn two_row_product<W: Sync, A: Sync>(
     );
 }
 
-/// Activation rows multiplied in one pass over a group of weight rows.
-const TOKEN_BLOCK: usize = 16;
-/// Work items (of N weight rows) per group when several activation rows are
-/// multiplied: the group's weights and a block of activations stay in cache.
-const GROUP: usize = 8;
-
 /// Fills `out` (rows, outputs) with every activation row's dot product with every
 /// weight row: `dot(prepare(N weight rows), activation row, its index)`. Work items
 /// are N weight rows (their dot products interleave and share the activation
 /// loads; `prepare` runs once per item; the last rows repeat the last one), split
-/// over candle's thread pool. With several activation rows, items go in groups
-/// of [`GROUP`] that meet the activations [`TOKEN_BLOCK`] rows at a time (a
-/// prompt's 4,000 rows would otherwise stream through the cache once per item);
-/// every cell is the same `dot` either way, so the numbers do not change.
+/// over candle's thread pool.
 pub(crate) fn product<'w, const N: usize, W: Sync, A: Sync, P>(
     weight: &'w [W],
     x: &[A],
@@ -204,36 +195,22 @@ pub(crate) fn product<'w, const N: usize, W: Sync, A: Sync, P>(
         let output = output.min(outputs - 1);
         &weight[output * blocks_per_row..(output + 1) * blocks_per_row]
     };
-    let items = outputs.div_ceil(N);
-    let group = if x.len() > blocks_per_row { GROUP } else { 1 };
     let out_ptr = out.as_mut_ptr() as usize;
-    for_each_index(items.div_ceil(group), |g| {
-        let prepared: Vec<(usize, P)> = (g * group..((g + 1) * group).min(items))
-            .map(|item| {
-                let first = N * item;
-                (
-                    first,
-                    prepare(std::array::from_fn(|i| weight_row(first + i))),
+    for_each_index(outputs.div_ceil(N), |item| {
+        let first = N * item;
+        let rows = prepare(std::array::from_fn(|i| weight_row(first + i)));
+        let count = N.min(outputs - first);
+        for (row, a) in x.chunks_exact(blocks_per_row).enumerate() {
+            let values = dot(&rows, a, row);
+            // SAFETY: each (row, output) cell is written by exactly one work item,
+            // inside `out`.
+            let cells = unsafe {
+                std::slice::from_raw_parts_mut(
+                    (out_ptr as *mut f32).add(row * outputs + first),
+                    count,
                 )
-            })
-            .collect();
-        for (block, activations) in x.chunks(TOKEN_BLOCK * blocks_per_row).enumerate() {
-            for (first, rows) in &prepared {
-                let count = N.min(outputs - first);
-                for (i, a) in activations.chunks_exact(blocks_per_row).enumerate() {
-                    let row = block * TOKEN_BLOCK + i;
-                    let values = dot(rows, a, row);
-                    // SAFETY: each (row, output) cell is written by exactly one
-                    // work item, inside `out`.
-                    let cells = unsafe {
-                        std::slice::from_raw_parts_mut(
-                            (out_ptr as *mut f32).add(row * outputs + first),
-                            count,
-                        )
-                    };
-                    cells.copy_from_slice(&values[..count]);
-                }
-            }
+            };
+            cells.copy_from_slice(&values[..count]);
         }
     });
 }
