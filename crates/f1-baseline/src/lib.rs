@@ -3,6 +3,7 @@
 //! recorded with its reference, gold entities, token counts and latency.
 
 mod error;
+pub mod knowledge;
 pub mod prediction;
 pub mod prompt;
 pub mod retrieval;
@@ -24,6 +25,8 @@ pub use testset::{read_cases, Case};
 pub struct RunLabel {
     pub model: String,
     pub method: String,
+    /// The fine-tuned model's own name (None for a pretrained model).
+    pub run: Option<String>,
 }
 
 /// `limit` cases spread evenly over `cases` (all of them when `limit` is 0 or at
@@ -73,6 +76,7 @@ pub fn run(
                 id: case.metadata.id.clone(),
                 model: label.model.clone(),
                 method: label.method.clone(),
+                run: label.run.clone(),
                 mode: builder.mode().to_string(),
                 family: case.metadata.family.clone(),
                 fact_id: case.metadata.fact_id.clone(),

@@ -16,6 +16,9 @@ pub struct Prediction {
     pub model: String,
     /// `base`, `lora` or `full`.
     pub method: String,
+    /// The fine-tuned model's own name (its training run), when fine-tuned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// `zero-shot`, `few-shot` or `rag`.
     pub mode: String,
     pub family: String,
