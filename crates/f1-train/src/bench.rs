@@ -56,6 +56,8 @@ pub fn bench_train(
         },
         full: Default::default(),
         data: Default::default(),
+        probe: Default::default(),
+        general_eval: Default::default(),
         training: OptimConfig {
             learning_rate: if method == Method::Lora { 1e-4 } else { 1e-5 },
             max_grad_norm: 0.0,
@@ -110,5 +112,106 @@ pub fn bench_train(
         peak_rss_mib: memory_mib().1,
         first_loss: losses[0],
         last_loss: *losses.last().unwrap_or(&losses[0]),
+    })
+}
+
+/// One layout's speed on real conversations.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayoutBench {
+    pub packing: bool,
+    pub steps: usize,
+    /// Conversation tokens trained on in the timed steps (no padding).
+    pub real_tokens: usize,
+    /// Positions the timed steps computed, padding included.
+    pub computed_tokens: usize,
+    pub seconds: f64,
+    pub real_tokens_per_second: f64,
+}
+
+/// Padded against packed rows on the same conversations.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackingBench {
+    pub method: Method,
+    pub device: String,
+    pub conversations: usize,
+    pub batch: usize,
+    pub max_seq_len: usize,
+    pub padded: LayoutBench,
+    pub packed: LayoutBench,
+    /// Packed real tokens per second over padded.
+    pub speedup: f64,
+}
+
+/// Times `steps` optimizer steps with one conversation per padded row and as
+/// many as fit in `max_seq_len` per packed row, alternating step by step (after
+/// one warm-up step each), on the conversations of `train`. Only real tokens
+/// count towards the speed.
+pub fn bench_packing(
+    model: &Path,
+    method: Method,
+    train: &Path,
+    batch: usize,
+    max_seq_len: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<PackingBench> {
+    let mut config: TrainConfig = TrainConfig {
+        run_name: "bench-packing".into(),
+        model: model.display().to_string(),
+        method,
+        lora: LoraConfig::default(),
+        full: Default::default(),
+        data: Default::default(),
+        probe: Default::default(),
+        general_eval: Default::default(),
+        training: OptimConfig::default(),
+    };
+    config.data.max_seq_len = max_seq_len;
+    let mut model = TrainingModel::load(model, &config, device)?;
+    let sequences = model.sequences(train, 0, &config)?;
+    let layouts = [false, true]
+        .map(|packing| crate::data::epoch_batches(&sequences, 1, 0, batch, packing, max_seq_len));
+    let mut optimizer = AdamW::new(&model.parameters, &config.training)?;
+    let mut results = [false, true].map(|packing| LayoutBench {
+        packing,
+        steps: 0,
+        real_tokens: 0,
+        computed_tokens: 0,
+        seconds: 0.0,
+        real_tokens_per_second: 0.0,
+    });
+    for step in 0..=steps {
+        for (layout, result) in layouts.iter().zip(&mut results) {
+            let batch = &layout[step % layout.len()];
+            let start = Instant::now();
+            let (_, gradients) = model.gradients(std::slice::from_ref(batch), Some(step as u64))?;
+            optimizer.update(
+                &model.parameters,
+                &gradients,
+                1.0,
+                config.training.learning_rate,
+            )?;
+            device.synchronize()?;
+            if step > 0 {
+                result.steps += 1;
+                result.seconds += start.elapsed().as_secs_f64();
+                result.real_tokens += batch.tokens();
+                result.computed_tokens += batch.ids.len() * batch.ids.first().map_or(0, Vec::len);
+            }
+        }
+    }
+    for result in &mut results {
+        result.real_tokens_per_second = result.real_tokens as f64 / result.seconds.max(1e-9);
+    }
+    let [padded, packed] = results;
+    Ok(PackingBench {
+        method,
+        device: f1_model::device::name(device),
+        conversations: sequences.len(),
+        batch,
+        max_seq_len,
+        speedup: packed.real_tokens_per_second / padded.real_tokens_per_second.max(1e-9),
+        padded,
+        packed,
     })
 }

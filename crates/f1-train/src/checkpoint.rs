@@ -28,13 +28,20 @@ pub struct Progress {
     pub batch_in_epoch: usize,
     /// Non-padding tokens seen.
     pub tokens_seen: usize,
+    /// The validation loss of the best evaluation so far.
     pub best_val_loss: Option<f64>,
-    /// The step that reached `best_val_loss` (its parameters are in best/).
+    /// Its probe recall accuracy, when the run has a probe.
+    #[serde(default)]
+    pub best_probe_recall: Option<f64>,
+    /// The step of the best evaluation (its parameters are in best/).
     pub best_step: usize,
     /// Validations since the best one (for early stopping).
     pub evals_since_best: usize,
     /// Training seconds before this checkpoint (summed over resumed sessions).
     pub elapsed_seconds: f64,
+    /// The part of them spent in optimizer steps (no evaluations, no saving).
+    #[serde(default)]
+    pub step_seconds: f64,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -33,9 +33,46 @@ pub struct LoraConfig {
     pub r: usize,
     pub alpha: f64,
     pub dropout: f32,
-    /// Hugging Face module names: q_proj, k_proj, v_proj, o_proj, gate_proj,
-    /// up_proj, down_proj.
+    /// Hugging Face module names (q_proj, k_proj, v_proj, o_proj, gate_proj,
+    /// up_proj, down_proj) or a preset naming several, as a list or one string:
+    /// `attention` (q, k, v, o) or `all-linear` (all seven, as PEFT's preset).
+    #[serde(deserialize_with = "target_modules")]
     pub target_modules: Vec<String>,
+}
+
+/// The LoRA target presets and the modules each one stands for.
+pub const TARGET_PRESETS: [(&str, &[&str]); 2] = [
+    ("attention", &["q_proj", "k_proj", "v_proj", "o_proj"]),
+    ("all-linear", &PROJECTIONS),
+];
+
+/// `target_modules` as one string or a list, each preset expanded in place.
+fn target_modules<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Targets {
+        One(String),
+        Many(Vec<String>),
+    }
+    let names = match Targets::deserialize(deserializer)? {
+        Targets::One(name) => vec![name],
+        Targets::Many(names) => names,
+    };
+    let mut modules: Vec<String> = Vec::new();
+    for name in names {
+        let expanded = match TARGET_PRESETS.iter().find(|(preset, _)| *preset == name) {
+            Some((_, members)) => members.iter().map(|m| m.to_string()).collect(),
+            None => vec![name],
+        };
+        for module in expanded {
+            if !modules.contains(&module) {
+                modules.push(module);
+            }
+        }
+    }
+    Ok(modules)
 }
 
 impl Default for LoraConfig {
@@ -93,6 +130,75 @@ impl Default for DataConfig {
     }
 }
 
+/// The validation probe (see [`crate::probe`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    /// Recall questions of the validation file (training facts in a held-out
+    /// phrasing) answered greedily at each evaluation (0: none).
+    pub recall_questions: usize,
+    /// Validation questions about subjects training never saw (0: none).
+    pub unseen_questions: usize,
+    /// Tokens each answer may take.
+    pub max_tokens: usize,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            recall_questions: 0,
+            unseen_questions: 0,
+            max_tokens: 32,
+        }
+    }
+}
+
+/// General ability (lm-evaluation-harness's multiple-choice tasks) scored at
+/// each evaluation, to draw the forgetting curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeneralEvalConfig {
+    /// Questions per task, a fixed sample spread over each file (0: off).
+    pub per_task: usize,
+    /// The folder of task folders (empty: `$F1AI_GENERAL_EVAL_DIR`).
+    pub dir: PathBuf,
+    /// arc_easy, arc_challenge, piqa, hellaswag.
+    pub tasks: Vec<String>,
+}
+
+impl Default for GeneralEvalConfig {
+    fn default() -> Self {
+        Self {
+            per_task: 0,
+            dir: PathBuf::new(),
+            tasks: f1_eval::general::TASKS
+                .iter()
+                .map(|t| t.name.to_string())
+                .collect(),
+        }
+    }
+}
+
+impl GeneralEvalConfig {
+    /// The task folder: `dir`, else `$F1AI_GENERAL_EVAL_DIR`.
+    pub fn folder(&self) -> Option<PathBuf> {
+        if !self.dir.as_os_str().is_empty() {
+            return Some(self.dir.clone());
+        }
+        std::env::var_os("F1AI_GENERAL_EVAL_DIR").map(PathBuf::from)
+    }
+}
+
+/// What picks the exported checkpoint and drives early stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectOn {
+    /// The lowest validation loss.
+    ValLoss,
+    /// The highest probe recall accuracy (ties: the lower validation loss).
+    ProbeRecall,
+}
+
 /// The optimisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -116,12 +222,16 @@ pub struct OptimConfig {
     pub max_grad_norm: f64,
     /// Validate every N steps (0: only at the end).
     pub eval_every: usize,
+    /// Validations per epoch, evenly spaced (overrides `eval_every`; 0: off).
+    pub evaluations_per_epoch: usize,
     /// Stop after this many validations without a better loss (0: never).
     pub early_stopping_patience: usize,
     /// Checkpoint every N steps (0: only at the end).
     pub save_every: usize,
     /// Checkpoints kept; older ones are deleted.
     pub keep_checkpoints: usize,
+    /// What the best checkpoint is.
+    pub select_on: SelectOn,
 }
 
 impl Default for OptimConfig {
@@ -141,9 +251,11 @@ impl Default for OptimConfig {
             decay: Decay::Cosine,
             max_grad_norm: 1.0,
             eval_every: 50,
+            evaluations_per_epoch: 0,
             early_stopping_patience: 3,
             save_every: 50,
             keep_checkpoints: 2,
+            select_on: SelectOn::ValLoss,
         }
     }
 }
@@ -163,6 +275,10 @@ pub struct TrainConfig {
     pub full: FullConfig,
     #[serde(default)]
     pub data: DataConfig,
+    #[serde(default)]
+    pub probe: ProbeConfig,
+    #[serde(default)]
+    pub general_eval: GeneralEvalConfig,
     #[serde(default)]
     pub training: OptimConfig,
 }
@@ -228,10 +344,22 @@ impl TrainConfig {
                 t.keep_checkpoints > 0,
                 "training.keep_checkpoints must be at least 1",
             ),
+            (
+                t.select_on != SelectOn::ProbeRecall || self.probe.recall_questions > 0,
+                "training.select_on: probe_recall needs probe.recall_questions > 0",
+            ),
+            (
+                self.probe.max_tokens > 0,
+                "probe.max_tokens must be at least 1",
+            ),
         ];
         if let Some((_, message)) = checks.iter().find(|(ok, _)| !ok) {
             return Err(message.to_string());
         }
+        for task in &self.general_eval.tasks {
+            f1_eval::general::task(task).map_err(|e| format!("general_eval.tasks: {e}"))?;
+        }
+
         if self.method == Method::Lora {
             if let Some(unknown) = self
                 .lora
@@ -239,12 +367,46 @@ impl TrainConfig {
                 .iter()
                 .find(|m| !PROJECTIONS.contains(&m.as_str()))
             {
+                let presets: Vec<&str> = TARGET_PRESETS.iter().map(|(name, _)| *name).collect();
                 return Err(format!(
-                    "lora.target_modules: the model has no module '{unknown}' (it has {})",
-                    PROJECTIONS.join(", ")
+                    "lora.target_modules: '{unknown}' is neither a module of the model ({}) nor a preset ({})",
+                    PROJECTIONS.join(", "),
+                    presets.join(", ")
                 ));
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lora(targets: &str) -> std::result::Result<TrainConfig, String> {
+        let yaml =
+            format!("run_name: t\nmodel: m\nmethod: lora\nlora: {{target_modules: {targets}}}\n");
+        let config: TrainConfig = serde_norway::from_str(&yaml).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn presets_expand_to_their_modules() {
+        let all = lora("all-linear").unwrap().lora.target_modules;
+        assert_eq!(all, PROJECTIONS.map(String::from).to_vec());
+        let attention = lora("[attention]").unwrap().lora.target_modules;
+        assert_eq!(attention, ["q_proj", "k_proj", "v_proj", "o_proj"]);
+        // A preset and modules together, each module once.
+        let mixed = lora("[attention, up_proj, q_proj]")
+            .unwrap()
+            .lora
+            .target_modules;
+        assert_eq!(mixed, ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj"]);
+        let error = lora("all_linear").unwrap_err();
+        assert!(
+            error.contains("'all_linear' is neither a module"),
+            "{error}"
+        );
     }
 }

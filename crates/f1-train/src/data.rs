@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use f1_model::chat::{ChatMessage, ChatTemplate};
+use f1_model::transformer::Packing;
 use f1_model::Tokenizer;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -88,16 +89,26 @@ impl Encoder<'_> {
     /// Each turn's span is found by rendering the conversation up to its opening
     /// and up to its end, so the mask follows the template whatever it is.
     pub fn encode(&self, conversation: &[ChatMessage]) -> Result<Sequence> {
+        Ok(self.encode_turns(conversation, false)?.0)
+    }
+
+    /// [`Encoder::encode`] and the conversation's length before it was cut to
+    /// `max_tokens`.
+    pub fn encode_measured(&self, conversation: &[ChatMessage]) -> Result<(Sequence, usize)> {
         self.encode_turns(conversation, false)
     }
 
     /// Like [`Encoder::encode`], but only the final assistant turn is scored: the
     /// reply given everything before it (teacher forcing), as perplexity asks.
     pub fn encode_last_reply(&self, conversation: &[ChatMessage]) -> Result<Sequence> {
-        self.encode_turns(conversation, true)
+        Ok(self.encode_turns(conversation, true)?.0)
     }
 
-    fn encode_turns(&self, conversation: &[ChatMessage], last_only: bool) -> Result<Sequence> {
+    fn encode_turns(
+        &self,
+        conversation: &[ChatMessage],
+        last_only: bool,
+    ) -> Result<(Sequence, usize)> {
         let mut messages = Vec::with_capacity(conversation.len() + 1);
         if !self.system_prompt.is_empty()
             && conversation.first().is_some_and(|m| m.role != "system")
@@ -117,10 +128,11 @@ impl Encoder<'_> {
             trained[start..end].iter_mut().for_each(|t| *t = true);
         }
         let keep = ids.len().min(self.max_tokens);
-        Ok(Sequence {
+        let sequence = Sequence {
             ids: ids[..keep].to_vec(),
             trained: trained[..keep].to_vec(),
-        })
+        };
+        Ok((sequence, ids.len()))
     }
 
     fn tokens(&self, messages: &[ChatMessage], open_turn: bool) -> Result<Vec<u32>> {
@@ -140,6 +152,9 @@ pub struct Batch {
     pub ids: Vec<Vec<u32>>,
     /// Which conversation each position belongs to (0: padding).
     pub segments: Vec<Vec<u32>>,
+    /// Per row, the sequence each sequence continues (see
+    /// `f1_model::transformer::Packing`); None: each stands alone.
+    pub prefixes: Option<Vec<Vec<u32>>>,
     /// Flat positions `row * tokens + i` whose next token is scored.
     pub positions: Vec<u32>,
     /// The token expected after each of `positions`.
@@ -157,6 +172,7 @@ impl Batch {
         let mut batch = Batch {
             ids: Vec::new(),
             segments: Vec::new(),
+            prefixes: None,
             positions: Vec::new(),
             targets: Vec::new(),
         };
@@ -186,27 +202,47 @@ impl Batch {
     pub fn tokens(&self) -> usize {
         self.segments.iter().flatten().filter(|&&s| s > 0).count()
     }
+
+    /// How its rows' sequences sit together, for the forward pass.
+    pub fn packing(&self) -> Packing<'_> {
+        Packing {
+            segments: &self.segments,
+            prefixes: self.prefixes.as_deref(),
+        }
+    }
 }
 
-/// Groups sequences into rows: one per row, or packed greedily in order up to
-/// `max_tokens` per row.
+/// Groups sequences into rows: one per row, or packed up to `max_tokens` per
+/// row, each sequence into the first row with room for it (first fit: rows end
+/// up nearly full, and the order still decides which conversations meet).
 pub fn rows(sequences: &[&Sequence], packing: bool, max_tokens: usize) -> Vec<Vec<usize>> {
     if !packing {
         return (0..sequences.len()).map(|i| vec![i]).collect();
     }
-    let mut rows: Vec<Vec<usize>> = Vec::new();
-    let mut used = 0;
+    let mut rows: Vec<(usize, Vec<usize>)> = Vec::new();
+    // Rows before this one have no room left for the shortest sequence.
+    let shortest = sequences.iter().map(|s| s.ids.len()).min().unwrap_or(0);
+    let mut first_open = 0;
     for (i, sequence) in sequences.iter().enumerate() {
-        match rows.last_mut() {
-            Some(row) if used + sequence.ids.len() <= max_tokens => row.push(i),
-            _ => {
-                rows.push(vec![i]);
-                used = 0;
+        let length = sequence.ids.len();
+        match rows[first_open..]
+            .iter_mut()
+            .find(|(used, _)| used + length <= max_tokens)
+        {
+            Some((used, members)) => {
+                *used += length;
+                members.push(i);
             }
+            None => rows.push((length, vec![i])),
         }
-        used += sequence.ids.len();
+        while rows
+            .get(first_open)
+            .is_some_and(|(used, _)| used + shortest > max_tokens)
+        {
+            first_open += 1;
+        }
     }
-    rows
+    rows.into_iter().map(|(_, members)| members).collect()
 }
 
 /// The micro-batches of one epoch: the sequences shuffled by `seed` and `epoch`,
@@ -279,6 +315,10 @@ mod tests {
         let c = sequence(&[6, 7, 8], &[false, false, true]);
         let all = [&a, &b, &c];
         assert_eq!(rows(&all, true, 5), vec![vec![0, 1], vec![2]]);
+        // First fit: the third sequence fills the first row's gap.
+        assert_eq!(rows(&[&c, &b, &a], true, 5), vec![vec![0, 1], vec![2]]);
+        let d = sequence(&[9], &[true]);
+        assert_eq!(rows(&[&c, &a, &d], true, 5), vec![vec![0, 2], vec![1]]);
         assert_eq!(rows(&all, false, 5), vec![vec![0], vec![1], vec![2]]);
         let batch = Batch::new(&[vec![&a, &b]]);
         assert_eq!(batch.segments, vec![vec![1, 1, 1, 2, 2]]);

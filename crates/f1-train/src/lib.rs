@@ -15,6 +15,7 @@ pub mod multiple_choice;
 pub mod optimizer;
 pub mod peft;
 pub mod perplexity;
+pub mod probe;
 pub mod schedule;
 pub mod scorer;
 pub mod trainable;

@@ -57,7 +57,7 @@ fn scored_hidden(
     let width = batch.ids.first().map_or(0, Vec::len);
     let ids: Vec<u32> = batch.ids.concat();
     let ids = Tensor::from_vec(ids, (rows, width), &device)?;
-    let hidden = model.hidden_states_packed(&ids, &batch.segments, options)?;
+    let hidden = model.hidden_states_packed(&ids, &batch.packing(), options)?;
     let hidden = hidden.reshape((rows * width, model.config.hidden_size))?;
     let positions = Tensor::new(batch.positions.as_slice(), &device)?;
     Ok(hidden.index_select(&positions, 0)?)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Method;
+use crate::config::{Method, SelectOn};
 use crate::error::{Error, Result};
 
 /// One optimizer step.
@@ -18,6 +18,21 @@ pub struct StepRecord {
     /// Set on steps that ran a validation.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub val_loss: Option<f64>,
+    /// The validation probe's recall and unseen fact accuracy, where it ran.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub probe_recall: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub probe_unseen: Option<f64>,
+    /// The general-ability score (mean acc_norm), where it ran.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub general: Option<f64>,
+    /// Non-padding tokens trained on up to and including this step.
+    #[serde(default)]
+    pub tokens_seen: usize,
+    /// Seconds of optimizer steps up to and including this step (evaluations
+    /// and checkpoints excluded).
+    #[serde(default)]
+    pub step_seconds: f64,
     pub learning_rate: f64,
     /// Global gradient norm before clipping.
     pub grad_norm: f64,
@@ -46,9 +61,19 @@ pub struct RunSummary {
     pub initial_val_loss: Option<f64>,
     pub final_val_loss: Option<f64>,
     pub best_val_loss: Option<f64>,
+    /// The probe recall accuracy of the exported step, when the run has a probe.
+    #[serde(default)]
+    pub best_probe_recall: Option<f64>,
+    /// What chose the exported step.
+    #[serde(default = "default_select_on")]
+    pub select_on: SelectOn,
     /// The step whose parameters the artifacts hold (the best validation).
     pub exported_step: usize,
     pub stopped_early: bool,
+}
+
+fn default_select_on() -> SelectOn {
+    SelectOn::ValLoss
 }
 
 /// The step log, rewritten on resume so that it ends at the resumed step.

@@ -109,10 +109,27 @@ pub fn read_adapter_config(dir: &Path) -> Result<AdapterConfig> {
         path: path.clone(),
         message: format!("not a PEFT adapter configuration: {e}"),
     })?;
-    if config.peft_type != "LORA" || config.use_dora || config.r == 0 {
+    let unsupported = [
+        (config.peft_type != "LORA", "peft_type is not LORA"),
+        (config.r == 0, "r is 0"),
+        (config.use_dora, "it uses DoRA"),
+        (config.bias != "none", "it trains biases"),
+        (
+            !config.rank_pattern.is_empty() || !config.alpha_pattern.is_empty(),
+            "it has per-module ranks or alphas (rank_pattern, alpha_pattern)",
+        ),
+        (
+            config
+                .modules_to_save
+                .as_ref()
+                .is_some_and(|m| !m.is_empty()),
+            "it saves whole modules (modules_to_save)",
+        ),
+    ];
+    if let Some((_, why)) = unsupported.iter().find(|(bad, _)| *bad) {
         return Err(Error::Artifact {
             path,
-            message: "only plain LoRA adapters (peft_type LORA, r > 0, no DoRA) load here".into(),
+            message: format!("only plain LoRA adapters load here, and {why}"),
         });
     }
     Ok(config)

@@ -46,7 +46,9 @@ pub fn reply_losses(
         };
         let sequence = encoder.encode_last_reply(conversation)?;
         let tokens = sequence.scored_tokens();
-        let log_likelihood = scorer.log_likelihoods(std::slice::from_ref(&sequence))?[0];
+        let log_likelihood = scorer
+            .model()
+            .log_likelihoods(std::slice::from_ref(&sequence))?[0];
         losses.push(ReplyLoss {
             nll: -log_likelihood,
             tokens,

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::base::BaseModel;
 use crate::checkpoint::{Checkpoints, Progress};
-use crate::config::{Method, TrainConfig};
+use crate::config::{Method, SelectOn, TrainConfig};
 use crate::data::{epoch_batches, fixed_batches, read_conversations, Batch, Encoder, Sequence};
 use crate::error::{Error, Result};
 use crate::export;
@@ -22,7 +22,9 @@ use crate::metrics::{
     memory_mib, read_log, reset_peak_memory, write_atomic, RunSummary, StepLog, StepRecord,
 };
 use crate::optimizer::{clipping, AdamW};
+use crate::probe::{Probe, ProbeScore};
 use crate::schedule::learning_rate;
+use crate::scorer::ScoringModel;
 use crate::trainable::{attach_lora, count, make_full_trainable, Parameter};
 
 /// Everything a run needs besides its configuration.
@@ -109,12 +111,22 @@ impl TrainingModel {
             max_tokens: config.data.max_seq_len,
         };
         let mut sequences = Vec::new();
+        let mut cut = 0;
         let conversations = read_conversations(path, limit)?;
         for conversation in &conversations {
-            let sequence = encoder.encode(conversation)?;
+            let (sequence, length) = encoder.encode_measured(conversation)?;
+            cut += usize::from(length > sequence.ids.len());
             if sequence.scored_tokens() > 0 {
                 sequences.push(sequence);
             }
+        }
+        if cut > 0 {
+            tracing::warn!(
+                "{}: {cut} of {} conversations are longer than data.max_seq_len {} and were cut to it (their later tokens are not trained on)",
+                path.display(),
+                conversations.len(),
+                config.data.max_seq_len
+            );
         }
         let dropped = conversations.len() - sequences.len();
         if dropped > 0 {
@@ -133,9 +145,39 @@ impl TrainingModel {
         Ok(sequences)
     }
 
+    /// The model, to score text with.
+    pub fn scoring(&mut self) -> ScoringModel<'_> {
+        ScoringModel {
+            transformer: &mut self.transformer,
+            tokenizer: &self.tokenizer,
+            template: &self.template,
+        }
+    }
+
+    /// The validation loss over `batches` and, where given, the probe's
+    /// accuracies and the general-ability score.
+    pub fn validate(
+        &mut self,
+        batches: &[Batch],
+        probe: Option<&Probe>,
+        general: Option<&GeneralEval>,
+    ) -> Result<Validation> {
+        let loss = self.evaluate(batches)?;
+        let probe = match probe {
+            Some(probe) => probe.run(&mut self.transformer, &self.tokenizer)?,
+            None => ProbeScore::default(),
+        };
+        let general = general.map(|g| g.score(self)).transpose()?;
+        Ok(Validation {
+            loss,
+            probe,
+            general,
+        })
+    }
+
     /// Mean loss per scored token over `batches`, without dropout.
     pub fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
-        let options = ForwardOptions::training(None);
+        let options = ForwardOptions::scoring();
         let mut total = 0.0;
         let mut scored = 0usize;
         for batch in batches {
@@ -199,6 +241,19 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
     let train_set = model.sequences(&train_path, config.data.max_train_examples, config)?;
     let val_set = model.sequences(&val_path, config.data.max_val_examples, config)?;
     let val_batches = fixed_batches(&val_set, t.batch_size);
+    let general = GeneralEval::load(config)?;
+    let probe = Probe::read(
+        &val_path,
+        (config.probe.recall_questions, config.probe.unseen_questions),
+        config.probe.max_tokens,
+        &config.data.system_prompt,
+        &model.tokenizer,
+        &model.template,
+    )?;
+    if let Some(probe) = &probe {
+        let (recall, unseen) = probe.counts();
+        tracing::info!("validation probe: {recall} recall and {unseen} unseen questions");
+    }
     let batches_per_epoch = epoch_batches(
         &train_set,
         t.seed,
@@ -209,6 +264,10 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
     )
     .len();
     let steps_per_epoch = batches_per_epoch.div_ceil(t.gradient_accumulation);
+    let eval_every = match t.evaluations_per_epoch {
+        0 => t.eval_every,
+        n => steps_per_epoch.div_ceil(n).max(1),
+    };
     let total_steps = if t.max_steps > 0 {
         t.max_steps
     } else {
@@ -233,9 +292,11 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
         batch_in_epoch: 0,
         tokens_seen: 0,
         best_val_loss: None,
+        best_probe_recall: None,
         best_step: 0,
         evals_since_best: 0,
         elapsed_seconds: 0.0,
+        step_seconds: 0.0,
     };
     let existing = checkpoints.list()?;
     if options.resume {
@@ -271,17 +332,20 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
         }
     }
     let log = StepLog::open(&paths.artifacts.join(LOG_FILE), progress.step)?;
-    let initial_val_loss = match progress.step {
-        0 => Some(model.evaluate(&val_batches)?),
+    let initial = match progress.step {
+        0 => Some(model.validate(&val_batches, probe.as_ref(), general.as_ref())?),
         _ => None,
     };
-    if let Some(loss) = initial_val_loss {
-        tracing::info!("validation loss before training: {loss:.4}");
-    }
-    if let Some(loss) = initial_val_loss {
-        let json = serde_json::to_string(&loss).expect("a number serializes");
+    if let Some(initial) = &initial {
+        tracing::info!(
+            "before training: validation loss {:.4}{}",
+            initial.loss,
+            initial.probe_text()
+        );
+        let json = serde_json::to_string(initial).expect("a validation serializes");
         write_atomic(&paths.artifacts.join(INITIAL_VAL_FILE), json.as_bytes())?;
     }
+    let initial_val_loss = initial.map(|v| v.loss);
     let prior_seconds = progress.elapsed_seconds;
     let bar = progress_bar(options.progress, total_steps, progress.step);
     let session = Instant::now();
@@ -343,30 +407,45 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
         let tokens: usize = step_batches.iter().map(Batch::tokens).sum();
         progress.tokens_seen += tokens;
         let seconds = started.elapsed().as_secs_f64();
+        progress.step_seconds += seconds;
         let mut record = StepRecord {
             step: progress.step,
             epoch: progress.epoch,
             loss,
             val_loss: None,
+            probe_recall: None,
+            probe_unseen: None,
+            general: None,
+            tokens_seen: progress.tokens_seen,
+            step_seconds: progress.step_seconds,
             learning_rate: lr,
             grad_norm,
             tokens_per_second: tokens as f64 / seconds.max(1e-9),
             rss_mib: memory_mib().0,
         };
         let last_step = progress.step == total_steps;
-        if (t.eval_every > 0 && progress.step.is_multiple_of(t.eval_every)) || last_step {
-            let val = model.evaluate(&val_batches)?;
-            record.val_loss = Some(val);
-            last_val = Some(val);
-            if progress.best_val_loss.is_none_or(|b| val < b) {
-                progress.best_val_loss = Some(val);
+        if (eval_every > 0 && progress.step.is_multiple_of(eval_every)) || last_step {
+            let validation = model.validate(&val_batches, probe.as_ref(), general.as_ref())?;
+            record.val_loss = Some(validation.loss);
+            record.probe_recall = validation.probe.recall;
+            record.probe_unseen = validation.probe.unseen;
+            record.general = validation.general;
+            last_val = Some(validation.loss);
+            if validation.better_than(&progress, t.select_on) {
+                progress.best_val_loss = Some(validation.loss);
+                progress.best_probe_recall = validation.probe.recall;
                 progress.evals_since_best = 0;
                 progress.best_step = progress.step;
                 checkpoints.save_best(&model.parameters)?;
             } else {
                 progress.evals_since_best += 1;
             }
-            bar.println(format!("step {}: val loss {val:.4}", progress.step));
+            bar.println(format!(
+                "step {}: val loss {:.4}{}",
+                progress.step,
+                validation.loss,
+                validation.probe_text()
+            ));
         }
         log.append(&record)?;
         bar.set_position(progress.step as u64);
@@ -397,8 +476,9 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
         }
         if patience_spent {
             tracing::info!(
-                "early stopping at step {}: no better validation loss in {} evaluations",
+                "early stopping at step {}: no better validation ({:?}) in {} evaluations",
                 progress.step,
+                t.select_on,
                 t.early_stopping_patience
             );
             stopped_early = true;
@@ -408,8 +488,9 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
     bar.finish();
     let exported_step = if progress.best_val_loss.is_some() && progress.best_step != progress.step {
         tracing::info!(
-            "exporting step {}, the best validation loss",
-            progress.best_step
+            "exporting step {}, the best validation ({:?})",
+            progress.best_step,
+            t.select_on
         );
         checkpoints.load_best(&model.parameters, &options.device)?;
         progress.best_step
@@ -443,9 +524,12 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
         peak_rss_mib: memory_mib().1,
         first_loss: log.first().map(|r| r.loss),
         final_loss: log.last().map(|r| r.loss),
-        initial_val_loss: initial_val_loss.or(log_initial_val(&paths.artifacts)),
+        initial_val_loss: initial_val_loss
+            .or_else(|| read_initial(&paths.artifacts).map(|v| v.loss)),
         final_val_loss: last_val,
         best_val_loss: progress.best_val_loss,
+        best_probe_recall: progress.best_probe_recall,
+        select_on: t.select_on,
         exported_step,
         stopped_early,
     };
@@ -458,17 +542,105 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
 pub const LOG_FILE: &str = "training_log.jsonl";
 /// The run summary in an artifacts folder.
 pub const SUMMARY_FILE: &str = "training_summary.json";
-/// The validation loss before training, kept beside the log for resumed runs.
-const INITIAL_VAL_FILE: &str = "initial_val_loss.json";
+/// The validation before training, kept beside the log for resumed runs and
+/// for the learning curves' first point.
+pub const INITIAL_VAL_FILE: &str = "initial_validation.json";
 
 fn read_summary(artifacts: &Path) -> Option<RunSummary> {
     let text = std::fs::read_to_string(artifacts.join(SUMMARY_FILE)).ok()?;
     serde_json::from_str(&text).ok()
 }
 
-fn log_initial_val(artifacts: &Path) -> Option<f64> {
+/// The validation before training of a run's artifacts folder, if recorded.
+pub fn read_initial(artifacts: &Path) -> Option<Validation> {
     let text = std::fs::read_to_string(artifacts.join(INITIAL_VAL_FILE)).ok()?;
     serde_json::from_str(&text).ok()
+}
+
+/// One evaluation: the validation loss and, where configured, the probe's
+/// accuracies and the general-ability score.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Validation {
+    pub loss: f64,
+    #[serde(default)]
+    pub probe: ProbeScore,
+    /// Mean `acc_norm` over the general-ability tasks' fixed samples.
+    #[serde(default)]
+    pub general: Option<f64>,
+}
+
+/// The general-ability tasks' fixed samples, scored at each evaluation.
+pub struct GeneralEval {
+    tasks: Vec<(
+        f1_eval::general::Task,
+        Vec<f1_eval::multiple_choice::ChoiceQuestion>,
+    )>,
+}
+
+impl GeneralEval {
+    /// The configured samples; `Ok(None)` when `general_eval.per_task` is 0.
+    pub fn load(config: &TrainConfig) -> Result<Option<Self>> {
+        let settings = &config.general_eval;
+        if settings.per_task == 0 {
+            return Ok(None);
+        }
+        let Some(dir) = settings.folder() else {
+            return Err(Error::Config {
+                path: "general_eval.dir".into(),
+                message: "general_eval.per_task is set but general_eval.dir is empty and F1AI_GENERAL_EVAL_DIR is unset".into(),
+            });
+        };
+        let mut tasks = Vec::new();
+        for name in &settings.tasks {
+            let invalid = |message: String| Error::Data {
+                path: dir.clone(),
+                message,
+            };
+            let task = f1_eval::general::task(name).map_err(invalid)?;
+            let questions = task.questions(&dir, settings.per_task).map_err(invalid)?;
+            tasks.push((task, questions));
+        }
+        Ok(Some(Self { tasks }))
+    }
+
+    /// Mean `acc_norm` over the tasks.
+    pub fn score(&self, model: &mut TrainingModel) -> Result<f64> {
+        let mut scoring = model.scoring();
+        let graded = self
+            .tasks
+            .iter()
+            .map(|(task, questions)| scoring.grade_task(task, questions, || {}))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(f1_eval::general::score(&graded))
+    }
+}
+
+impl Validation {
+    /// Whether this evaluation beats the best one so far by `select_on`.
+    fn better_than(&self, progress: &Progress, select_on: SelectOn) -> bool {
+        let lower_loss = progress.best_val_loss.is_none_or(|b| self.loss < b);
+        match (select_on, self.probe.recall, progress.best_probe_recall) {
+            (SelectOn::ProbeRecall, Some(recall), Some(best)) => {
+                recall > best || (recall == best && lower_loss)
+            }
+            (SelectOn::ProbeRecall, Some(_), None) => true,
+            _ => lower_loss,
+        }
+    }
+
+    fn probe_text(&self) -> String {
+        let share = |s: Option<f64>| s.map_or("-".into(), |s| format!("{:.1}%", s * 100.0));
+        let mut text = match (self.probe.recall, self.probe.unseen) {
+            (None, None) => String::new(),
+            (recall, unseen) => {
+                format!(", probe recall {} unseen {}", share(recall), share(unseen))
+            }
+        };
+        if let Some(general) = self.general {
+            text.push_str(&format!(", general {}", share(Some(general))));
+        }
+        text
+    }
 }
 
 fn progress_bar(visible: bool, total: usize, done: usize) -> ProgressBar {
@@ -485,4 +657,55 @@ fn progress_bar(visible: bool, total: usize, done: usize) -> ProgressBar {
     );
     bar.set_position(done as u64);
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(loss: Option<f64>, recall: Option<f64>) -> Progress {
+        Progress {
+            step: 10,
+            epoch: 0,
+            batch_in_epoch: 0,
+            tokens_seen: 0,
+            best_val_loss: loss,
+            best_probe_recall: recall,
+            best_step: 5,
+            evals_since_best: 0,
+            elapsed_seconds: 0.0,
+            step_seconds: 0.0,
+        }
+    }
+
+    fn validation(loss: f64, recall: Option<f64>) -> Validation {
+        Validation {
+            loss,
+            probe: ProbeScore {
+                recall,
+                unseen: None,
+            },
+            general: None,
+        }
+    }
+
+    #[test]
+    fn the_best_evaluation_is_chosen_by_the_configured_measure() {
+        let best = progress(Some(1.0), Some(0.4));
+        // A lower loss with fewer facts right: better by loss, worse by recall.
+        let lower_loss = validation(0.8, Some(0.3));
+        assert!(lower_loss.better_than(&best, SelectOn::ValLoss));
+        assert!(!lower_loss.better_than(&best, SelectOn::ProbeRecall));
+        // More facts right at a higher loss: the other way round.
+        let more_facts = validation(1.2, Some(0.5));
+        assert!(!more_facts.better_than(&best, SelectOn::ValLoss));
+        assert!(more_facts.better_than(&best, SelectOn::ProbeRecall));
+        // A tie on recall goes to the lower loss.
+        assert!(validation(0.9, Some(0.4)).better_than(&best, SelectOn::ProbeRecall));
+        assert!(!validation(1.1, Some(0.4)).better_than(&best, SelectOn::ProbeRecall));
+        // The first evaluation is always the best so far.
+        assert!(
+            validation(5.0, Some(0.0)).better_than(&progress(None, None), SelectOn::ProbeRecall)
+        );
+    }
 }

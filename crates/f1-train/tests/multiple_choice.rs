@@ -1,6 +1,7 @@
-//! Multiple-choice scoring: the shared-prefix path (context once, choices as a
-//! batch on its KV cache) gives the log-likelihoods of scoring each choice on its
-//! own, which in turn match the generation path token by token.
+//! Multiple-choice scoring: the packed path (a question's context once, its
+//! choices continuing it; several questions a row) gives the log-likelihoods of
+//! scoring each choice on its own, which in turn match the generation path token
+//! by token and lm-evaluation-harness's own numbers.
 
 mod common;
 
@@ -37,16 +38,19 @@ fn shared_prefix_scores_equal_separate_scores_and_the_generation_path() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["smollm2", "gemma3"] {
         let model = common::tiny_model(name, dir.path(), 11);
-        let mut scorer = Scorer::load(&model, None).unwrap();
+        let mut loaded = Scorer::load(&model, None).unwrap();
+        let mut scorer = loaded.model();
         for (format, first_choice_text) in [
             (ChoiceFormat::Chat, "Lotus"),
             (ChoiceFormat::Plain, " Lotus"),
+            (ChoiceFormat::Continuation, " Lotus"),
         ] {
             let shared = scorer
                 .choice_log_likelihoods(QUESTION, &choices(), format, "Be brief.")
                 .unwrap();
             let context = match format {
                 ChoiceFormat::Plain => format!("Question: {QUESTION}\nAnswer:"),
+                ChoiceFormat::Continuation => QUESTION.to_string(),
                 ChoiceFormat::Chat => scorer
                     .template
                     .render(
@@ -58,10 +62,10 @@ fn shared_prefix_scores_equal_separate_scores_and_the_generation_path() {
                     )
                     .unwrap(),
             };
-            let delimiter = if format == ChoiceFormat::Plain {
-                " "
-            } else {
+            let delimiter = if format == ChoiceFormat::Chat {
                 ""
+            } else {
+                " "
             };
             let sequences: Vec<_> = choices()
                 .iter()
@@ -101,5 +105,106 @@ fn shared_prefix_scores_equal_separate_scores_and_the_generation_path() {
                 shared[2]
             );
         }
+    }
+}
+
+/// Several questions packed together score as each does alone.
+#[test]
+fn packed_questions_score_as_each_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::tiny_model("smollm2", dir.path(), 13);
+    let mut loaded = Scorer::load(&model, None).unwrap();
+    let mut scorer = loaded.model();
+    let questions: Vec<(String, Vec<String>)> = (0..7)
+        .map(|i| {
+            let choices: Vec<String> = (0..2 + i % 3)
+                .map(|c| format!("answer {c} to {}", "x".repeat(i + c)))
+                .collect();
+            (format!("Question {i}: {}?", "why ".repeat(3 * i)), choices)
+        })
+        .collect();
+    let items: Vec<(&str, &[String])> = questions
+        .iter()
+        .map(|(q, c)| (q.as_str(), c.as_slice()))
+        .collect();
+    for format in [
+        ChoiceFormat::Plain,
+        ChoiceFormat::Continuation,
+        ChoiceFormat::Chat,
+    ] {
+        let together = scorer
+            .choices_log_likelihoods(&items, format, "Be brief.")
+            .unwrap();
+        for ((q, c), packed) in questions.iter().zip(&together) {
+            let alone = scorer
+                .choice_log_likelihoods(q, c, format, "Be brief.")
+                .unwrap();
+            for (a, b) in alone.iter().zip(packed) {
+                assert!(
+                    (a - b).abs() < 1e-3,
+                    "{format:?} {q}: {alone:?} vs {packed:?}"
+                );
+            }
+        }
+    }
+}
+
+/// lm-evaluation-harness's own log-likelihoods for SmolLM2's GGUF (written by
+/// scripts/lm-eval-check.sh: the harness 0.4.13, transformers loading the same
+/// file) on a fixed sample of each task: ours agree choice by choice.
+#[test]
+fn the_scorer_agrees_with_lm_evaluation_harness() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/lm_eval_smollm2.json");
+    let harness: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    let general = common::shared_data().join("general-eval");
+    let mut loaded = Scorer::load(&common::real_model("smollm2"), None).unwrap();
+    let mut scorer = loaded.model();
+    for (name, theirs) in harness["tasks"].as_object().unwrap() {
+        let task = f1_eval::general::task(name).unwrap();
+        let questions = task.questions(&general, 0).unwrap();
+        let ids = theirs["ids"].as_array().unwrap();
+        assert_eq!(
+            ids.len(),
+            questions.len(),
+            "{name}: the harness scored the whole file"
+        );
+        // 40 questions spread over the file.
+        let picked: Vec<usize> = (0..40).map(|i| i * questions.len() / 40).collect();
+        let items: Vec<(&str, &[String])> = picked
+            .iter()
+            .map(|&i| {
+                (
+                    questions[i].question.as_str(),
+                    questions[i].choices.as_slice(),
+                )
+            })
+            .collect();
+        let format = f1_train::multiple_choice::task_format(task.prompt);
+        let ours = scorer.choices_log_likelihoods(&items, format, "").unwrap();
+        let mut worst = 0f64;
+        for (&i, ours) in picked.iter().zip(&ours) {
+            assert_eq!(
+                ids[i],
+                questions[i].id.as_deref().unwrap(),
+                "{name}: the same question"
+            );
+            let theirs: Vec<f64> = theirs["log_likelihoods"][i]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert_eq!(ours.len(), theirs.len());
+            for (a, b) in ours.iter().zip(&theirs) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        eprintln!("{name}: log-likelihoods within {worst:.4} nats of the harness's");
+        assert!(
+            worst < 0.02,
+            "{name}: log-likelihoods up to {worst} nats from the harness's"
+        );
     }
 }

@@ -378,3 +378,83 @@ fn transformers_tokenizes_the_exported_gemma3_folder_as_llama_cpp_does() {
     // SentencePiece written as BPE with byte fallback (merges from the scores).
     check_transformers_tokenizer("gemma3", "gemma-3-270m-q4_k_m.jsonl");
 }
+
+#[test]
+fn adapters_and_models_trained_by_pythons_stack_load_with_their_logits() {
+    let python = peft_python();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/train_elsewhere.py");
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::real_model("smollm2");
+    let hf_dir = dir.path().join("hf-smollm2");
+    f1_train::export::hugging_face(&path, &hf_dir).unwrap();
+    // Conversations in the curated format, as `f1ai data build` writes them.
+    let train = dir.path().join("train.jsonl");
+    let lines: Vec<String> = [
+        ("Who won the 2021 Abu Dhabi Grand Prix?", "Max Verstappen."),
+        ("Which team won the 1988 Monaco Grand Prix?", "McLaren."),
+        ("Where is Monza?", "Monza, Italy."),
+        ("Who was the 2009 world champion?", "Jenson Button."),
+    ]
+    .iter()
+    .map(|(q, a)| {
+        serde_json::json!({"messages": [{"role": "user", "content": q},
+                                        {"role": "assistant", "content": a}]})
+        .to_string()
+    })
+    .collect();
+    std::fs::write(&train, lines.join("\n") + "\n").unwrap();
+    let metadata = GgufMetadata::read(&path).unwrap();
+    let tokenizer = f1_model::Tokenizer::from_metadata(&metadata).unwrap();
+    let ids = tokenizer
+        .encode("Who won the 2021 Abu Dhabi Grand Prix? Max Verstappen")
+        .unwrap();
+    let ids_file = dir.path().join("ids.json");
+    std::fs::write(&ids_file, serde_json::to_string(&ids).unwrap()).unwrap();
+    let mut base = Transformer::from_hugging_face_folder(&hf_dir, &Device::Cpu).unwrap();
+    let base_logits = logits(&mut base, &ids);
+    for method in ["lora", "full"] {
+        let out = dir.path().join(method);
+        std::fs::create_dir_all(&out).unwrap();
+        let run = std::process::Command::new(&python)
+            .arg(&script)
+            .arg(method)
+            .args([&hf_dir, &train, &ids_file, &out])
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let theirs = read_f32(&out.join("logits.f32"));
+        let ours = match method {
+            "lora" => {
+                let mut model =
+                    Transformer::from_hugging_face_folder(&hf_dir, &Device::Cpu).unwrap();
+                let config = attach_adapter(&mut model, &out.join("model")).unwrap();
+                assert_eq!(config.target_modules.len(), 7, "all-linear: {config:?}");
+                logits(&mut model, &ids)
+            }
+            _ => {
+                let mut model =
+                    Transformer::from_hugging_face_folder(&out.join("model"), &Device::Cpu)
+                        .unwrap();
+                logits(&mut model, &ids)
+            }
+        };
+        let moved = max_difference(&base_logits, &theirs);
+        let apart = max_difference(&ours, &theirs);
+        eprintln!(
+            "{method}: training moved the logits by {moved:.3}; ours vs transformers {apart:.2e}"
+        );
+        assert!(
+            moved > 1e-2,
+            "{method}: four steps changed nothing ({moved})"
+        );
+        assert!(
+            apart < 1e-3,
+            "{method}: our logits differ from transformers' by {apart}"
+        );
+    }
+}

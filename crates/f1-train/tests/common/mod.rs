@@ -11,6 +11,13 @@ use f1_model::gguf_write::{write_tiny_random, TinyShape};
 use f1_train::data::{Batch, Encoder, Sequence};
 use f1_train::trainer::TrainingModel;
 
+/// ../shared/data (or `$F1AI_SHARED_DATA`).
+pub fn shared_data() -> PathBuf {
+    std::env::var_os("F1AI_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
 /// A registered model's file, fetched once per machine into the shared cache.
 pub fn real_model(name: &str) -> PathBuf {
     let dir = f1_model::fetch::default_cache_dir().expect("HOME or F1AI_MODEL_CACHE is set");
