@@ -402,6 +402,7 @@ mod tests {
                 fact_accuracy_p: p,
                 bleu_p: 0.5,
                 rouge_l_p: 0.5,
+                by_test_kind: BTreeMap::new(),
             },
         };
         Study {
@@ -414,6 +415,8 @@ mod tests {
             multiple_choice: BTreeMap::new(),
             judgments: None,
             training: Vec::new(),
+            general: None,
+            knowledge: BTreeMap::new(),
         }
     }
 

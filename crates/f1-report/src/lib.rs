@@ -7,6 +7,7 @@ pub mod document;
 pub mod error;
 pub mod findings;
 pub mod font;
+pub mod question;
 pub mod report;
 pub mod study;
 

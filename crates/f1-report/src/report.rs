@@ -61,17 +61,95 @@ fn metric_bars(study: &Study, axis: &str, pick: impl Fn(&Run) -> Interval) -> ch
     }
 }
 
+/// Each training run's colour: its method's, lighter for each further run of
+/// the same method, so every chart keeps one hue per method.
+fn run_colours(study: &Study) -> HashMap<String, RGBColor> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    study
+        .training
+        .iter()
+        .map(|t| {
+            let n = seen.entry(t.method_name()).or_default();
+            let base = method_colour(t.method_name());
+            let shade = (*n as f64 * 0.22).min(0.66);
+            *n += 1;
+            let mix = |c: u8| (f64::from(c) + (255.0 - f64::from(c)) * shade) as u8;
+            (
+                t.summary.run_name.clone(),
+                RGBColor(mix(base.0), mix(base.1), mix(base.2)),
+            )
+        })
+        .collect()
+}
+
+fn learning_curves(study: &Study) -> Option<chart::LearningCurves> {
+    let colours = run_colours(study);
+    let curves: Vec<chart::learning::LearningCurve> = study
+        .training
+        .iter()
+        .filter_map(|t| {
+            let start = t.initial.map(|v| v.probe);
+            let point = |minutes: f64, share: Option<f64>| share.map(|s| (minutes, s * 100.0));
+            let evaluated = t
+                .log
+                .iter()
+                .filter(|r| r.val_loss.is_some())
+                .map(|r| (r.step_seconds / 60.0, r.probe_recall, r.probe_unseen));
+            let mut recall = Vec::new();
+            let mut unseen = Vec::new();
+            recall.extend(start.and_then(|s| point(0.0, s.recall)));
+            unseen.extend(start.and_then(|s| point(0.0, s.unseen)));
+            for (minutes, r, u) in evaluated {
+                recall.extend(point(minutes, r));
+                unseen.extend(point(minutes, u));
+            }
+            (recall.len() > 1 || unseen.len() > 1).then(|| chart::learning::LearningCurve {
+                label: t.summary.run_name.clone(),
+                colour: colours[&t.summary.run_name],
+                recall,
+                unseen,
+            })
+        })
+        .collect();
+    (!curves.is_empty()).then_some(chart::LearningCurves { curves })
+}
+
+fn learning_forgetting(study: &Study) -> Option<chart::LearningForgetting> {
+    let colours = run_colours(study);
+    let points: Vec<chart::tradeoff::TradeoffPoint> = study
+        .models()
+        .into_iter()
+        .filter_map(|model| crate::question::tuned_runs(study, model))
+        .flat_map(|(_, tuned)| tuned)
+        .filter_map(|t| {
+            let learning = t.recall_gain.as_ref()?.difference.scaled(100.0);
+            let forgetting = t.forgetting?.forgetting.drop;
+            let variant = t.run.variant();
+            Some(chart::tradeoff::TradeoffPoint {
+                colour: colours
+                    .get(&variant)
+                    .copied()
+                    .unwrap_or_else(|| method_colour(&t.run.method)),
+                label: variant,
+                forgetting,
+                learning,
+            })
+        })
+        .collect();
+    (!points.is_empty()).then_some(chart::LearningForgetting { points })
+}
+
 fn loss_curves(study: &Study) -> chart::LossCurves {
+    let colours = run_colours(study);
     chart::LossCurves {
         curves: study
             .training
             .iter()
-            .enumerate()
-            .map(|(i, t)| {
+            .map(|t| {
                 let initial = t.summary.initial_val_loss.map(|loss| (0.0, loss));
                 chart::loss::Curve {
                     label: t.summary.run_name.clone(),
-                    colour: chart::series_colour(i),
+                    colour: colours[&t.summary.run_name],
                     train: t.log.iter().map(|r| (r.step as f64, r.loss)).collect(),
                     validation: initial
                         .into_iter()
@@ -235,6 +313,28 @@ const COSTS: [CostChart; 2] = [
 
 fn figures(study: &Study, dir: &Path) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
+    if let Some(curves) = learning_curves(study) {
+        figures.push(chart::render(
+            &curves,
+            "learning-curves",
+            "Fact accuracy against training time",
+            "The validation probe at each evaluation: solid lines, recall questions (facts the \
+             run trained on, asked in a held-out phrasing); dashed, facts it never saw. Minute 0 \
+             is the untrained model. Blue: LoRA, red: full fine-tuning (lighter: further runs).",
+            dir,
+        )?);
+    }
+    if let Some(tradeoff) = learning_forgetting(study) {
+        figures.push(chart::render(
+            &tradeoff,
+            "learning-vs-forgetting",
+            "Learning against forgetting",
+            "One point per fine-tuned run: recall fact accuracy gained over its base model (up) \
+             against general ability lost (right: mean acc_norm over ARC-Easy, ARC-Challenge, \
+             PIQA, HellaSwag); whiskers: paired bootstrap 95% CIs. Blue: LoRA, red: full.",
+            dir,
+        )?);
+    }
     if study.training.iter().any(|t| !t.log.is_empty()) {
         figures.push(chart::render(
             &loss_curves(study),
@@ -257,6 +357,7 @@ fn figures(study: &Study, dir: &Path) -> Result<Vec<Figure>> {
     }
     if !study.perplexity.is_empty() {
         let bars = variant_bars(
+            study,
             "perplexity of the reference answers (lower is better)",
             study.perplexity.iter().map(|(v, p)| (v, p.perplexity)),
         );
@@ -271,6 +372,7 @@ fn figures(study: &Study, dir: &Path) -> Result<Vec<Figure>> {
     }
     if !study.multiple_choice.is_empty() {
         let bars = variant_bars(
+            study,
             "multiple-choice accuracy %",
             study
                 .multiple_choice
@@ -389,6 +491,92 @@ fn kind_table(study: &Study) -> Option<Table> {
             .collect(),
         note: "recall: facts the training split taught; unseen: facts it never showed. In \
                brackets: questions."
+            .into(),
+    })
+}
+
+fn general_table(study: &Study) -> Option<Table> {
+    let general = study.general.as_ref()?;
+    let forgetting: HashMap<&str, &crate::study::NamedForgetting> = general
+        .forgetting
+        .iter()
+        .map(|f| (f.model.as_str(), f))
+        .collect();
+    let mut header = vec!["model".to_string()];
+    header.extend(general.tasks.iter().cloned());
+    header.extend(["mean".to_string(), "lost vs base (points)".to_string()]);
+    Some(Table {
+        id: "general-ability".into(),
+        title: "General ability and forgetting".into(),
+        header,
+        rows: general
+            .models
+            .iter()
+            .map(|(model, scores)| {
+                let mut row = vec![model.clone()];
+                row.extend(general.tasks.iter().map(|task| {
+                    scores
+                        .tasks
+                        .get(task)
+                        .map_or("-".into(), |t| t.metrics.acc_norm.scaled(100.0).format(1))
+                }));
+                row.push(format!("{:.1}", scores.score));
+                row.push(forgetting.get(model.as_str()).map_or("-".into(), |f| {
+                    format!(
+                        "{} (p = {:.3})",
+                        f.forgetting.drop.format(1),
+                        f.forgetting.p
+                    )
+                }));
+                row
+            })
+            .collect(),
+        note: format!(
+            "acc_norm % (lm-evaluation-harness's plain prompts, {} questions per task, bootstrap \
+             95% CI); lost: the base model's mean minus the fine-tuned model's, paired bootstrap \
+             over questions within each task.",
+            general.per_task
+        ),
+    })
+}
+
+fn knowledge_table(study: &Study) -> Option<Table> {
+    if study.knowledge.is_empty() {
+        return None;
+    }
+    let labels = ["known", "maybe", "unknown"];
+    let mut header = vec!["run".to_string()];
+    header.extend(
+        labels
+            .iter()
+            .map(|l| format!("{l}: accuracy / hallucination")),
+    );
+    Some(Table {
+        id: "knowledge".into(),
+        title: "By what the base model knew before training".into(),
+        header,
+        rows: study
+            .knowledge
+            .iter()
+            .map(|(run, groups)| {
+                let mut row = vec![run.clone()];
+                row.extend(labels.iter().map(|label| {
+                    groups.get(*label).map_or("-".into(), |g| {
+                        match (g.accuracy, g.hallucination_rate) {
+                            (Some(a), Some(h)) => {
+                                format!("{:.0}% / {:.0}% ({})", a * 100.0, h * 100.0, g.n)
+                            }
+                            _ => format!("- ({})", g.n),
+                        }
+                    })
+                }));
+                row
+            })
+            .collect(),
+        note: "Test facts labelled before training by `f1ai knowledge` (few-shot greedy and \
+               sampled answers of the base model, as SliCK): known (every greedy answer right), \
+               maybe (some answer right), unknown (none). Hallucination: a wrong answer that does \
+               not decline. Questions in brackets."
             .into(),
     })
 }
@@ -583,7 +771,8 @@ fn relative_link(from: &Path, to: &Path) -> String {
 /// Draws every chart and writes report.html and report.md.
 pub fn write(study: &Study, outputs: &Outputs) -> Result<Written> {
     let figures = figures(study, &outputs.charts)?;
-    let findings = findings::findings(study);
+    let mut findings = crate::question::paragraphs(study);
+    findings.extend(findings::findings(study));
     let document = Document {
         title: "F1 conversational AI: what fine-tuning bought".into(),
         subtitle: subtitle(study),
@@ -591,6 +780,8 @@ pub fn write(study: &Study, outputs: &Outputs) -> Result<Written> {
         tables: [
             Some(metrics_table(study)),
             kind_table(study),
+            general_table(study),
+            knowledge_table(study),
             comparison_table(study),
             cost_table(study),
         ]
@@ -628,24 +819,24 @@ pub fn headline(study: &Study) -> String {
         .join(", ")
 }
 
-/// One bar per model variant (`smollm2`, `smollm2-lora`, ...), coloured by method.
+/// One bar per model variant (`smollm2`, `smollm2-lora`, ...), coloured by
+/// its training run's method (grey for a pretrained model).
 fn variant_bars<'a>(
+    study: &Study,
     axis: &str,
     values: impl Iterator<Item = (&'a String, Interval)>,
 ) -> chart::IntervalBars {
+    let colours = run_colours(study);
     chart::IntervalBars {
         axis: axis.into(),
         bars: values
             .map(|(variant, value)| chart::bars::Bar {
                 label: variant.clone(),
                 value,
-                colour: method_colour(if variant.ends_with("-lora") {
-                    "lora"
-                } else if variant.ends_with("-full") {
-                    "full"
-                } else {
-                    "base"
-                }),
+                colour: colours
+                    .get(variant)
+                    .copied()
+                    .unwrap_or_else(|| method_colour("base")),
             })
             .collect(),
     }

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 
 use f1_baseline::Prediction;
 use f1_eval::bootstrap::Interval;
+use f1_eval::general::Forgetting;
 use f1_eval::judge::{PairJudgment, RunJudgment};
 use f1_eval::multiple_choice::ChoiceMetrics;
 use f1_eval::run::{Comparison, RunMetrics};
 use f1_train::config::Method;
 use f1_train::metrics::{RunSummary, StepRecord};
+use f1_train::trainer::Validation;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -44,12 +46,16 @@ pub struct Run {
 
 impl Run {
     /// The model variant's name as perplexity and the catalog use it: the base
-    /// model's name, or `<model>-<method>` for a fine-tuned one.
+    /// model's name, or the fine-tuned run's (`<model>-<method>` for answers
+    /// written before predictions named their run).
     pub fn variant(&self) -> String {
-        if self.method == "base" {
-            self.model.clone()
-        } else {
-            format!("{}-{}", self.model, self.method)
+        match (
+            self.method.as_str(),
+            self.predictions.first().and_then(|p| p.run.clone()),
+        ) {
+            ("base", _) => self.model.clone(),
+            (_, Some(run)) => run,
+            _ => format!("{}-{}", self.model, self.method),
         }
     }
 }
@@ -67,6 +73,48 @@ struct Summary {
     runs: BTreeMap<String, RunMetrics>,
     #[serde(default)]
     comparisons: Vec<NamedComparison>,
+    /// Per run, per knowledge label (known, maybe, unknown).
+    #[serde(default)]
+    knowledge: BTreeMap<String, BTreeMap<String, KnowledgeGroup>>,
+}
+
+/// A run's answers on the facts its base model knew, maybe knew or did not
+/// know before training.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KnowledgeGroup {
+    pub n: usize,
+    pub accuracy: Option<f64>,
+    pub hallucination_rate: Option<f64>,
+}
+
+/// General ability, as `f1ai eval --general` wrote it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GeneralAbility {
+    pub per_task: usize,
+    pub tasks: Vec<String>,
+    /// Per model variant: the mean acc_norm in percent.
+    pub models: BTreeMap<String, GeneralModel>,
+    #[serde(default)]
+    pub forgetting: Vec<NamedForgetting>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GeneralModel {
+    pub score: f64,
+    pub tasks: BTreeMap<String, GeneralTask>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GeneralTask {
+    pub metrics: ChoiceMetrics,
+}
+
+/// One fine-tuned model's forgetting against its base.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NamedForgetting {
+    pub model: String,
+    pub base: String,
+    pub forgetting: Forgetting,
 }
 
 /// One model variant's perplexity of the reference replies.
@@ -111,6 +159,8 @@ pub struct JudgeInfo {
 pub struct TrainingRun {
     pub summary: RunSummary,
     pub log: Vec<StepRecord>,
+    /// The validation before training (the curves' first point), if recorded.
+    pub initial: Option<Validation>,
 }
 
 impl TrainingRun {
@@ -133,6 +183,10 @@ pub struct Study {
     pub multiple_choice: BTreeMap<String, ChoiceMetrics>,
     pub judgments: Option<Judgments>,
     pub training: Vec<TrainingRun>,
+    /// General ability and forgetting, when evaluated.
+    pub general: Option<GeneralAbility>,
+    /// Per run, per knowledge label.
+    pub knowledge: BTreeMap<String, BTreeMap<String, KnowledgeGroup>>,
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
@@ -175,7 +229,11 @@ fn read_training(artifacts: &Path) -> Result<Vec<TrainingRun>> {
         } else {
             Vec::new()
         };
-        runs.push(TrainingRun { summary, log });
+        runs.push(TrainingRun {
+            summary,
+            log,
+            initial: f1_train::trainer::read_initial(&dir),
+        });
     }
     runs.sort_by(|a, b| a.summary.run_name.cmp(&b.summary.run_name));
     Ok(runs)
@@ -227,6 +285,8 @@ impl Study {
         Ok(Self {
             runs,
             comparisons: summary.comparisons,
+            knowledge: summary.knowledge,
+            general: read_optional(&sources.metrics.join("general.json"))?,
             perplexity,
             multiple_choice: read_optional::<MultipleChoiceFile>(
                 &sources.metrics.join("multiple_choice.json"),
@@ -246,6 +306,11 @@ impl Study {
             } else if c.a == b && c.b == a {
                 let mut flipped = c.comparison.clone();
                 flipped.fact_accuracy_difference = -flipped.fact_accuracy_difference;
+                for kind in flipped.by_test_kind.values_mut() {
+                    kind.difference = kind.difference.scaled(-1.0);
+                    (kind.difference.low, kind.difference.high) =
+                        (kind.difference.high, kind.difference.low);
+                }
                 Some(flipped)
             } else {
                 None

@@ -4,8 +4,10 @@
 pub mod bars;
 pub mod heatmap;
 pub mod histogram;
+pub mod learning;
 pub mod loss;
 pub mod scatter;
+pub mod tradeoff;
 
 use std::path::Path;
 
@@ -16,8 +18,10 @@ use plotters::prelude::*;
 pub use bars::IntervalBars;
 pub use heatmap::Heatmap;
 pub use histogram::RatingHistogram;
+pub use learning::LearningCurves;
 pub use loss::LossCurves;
 pub use scatter::QualityCost;
+pub use tradeoff::LearningForgetting;
 
 use crate::error::{Error, Result};
 use crate::font;
