@@ -69,6 +69,25 @@ pub struct Labelled {
     pub method: &'static str,
 }
 
+impl Labelled {
+    /// The fine-tuned model's own name (its run's folder, or `<model>-lora` for
+    /// an adapter given with --adapter); None for a pretrained model.
+    pub fn run(&self) -> Option<String> {
+        match self.method {
+            "base" => None,
+            _ if self.source.id == self.model => Some(format!("{}-{}", self.model, self.method)),
+            _ => Some(self.source.id.clone()),
+        }
+    }
+
+    /// The stem of its predictions files before `-<mode>`: `<model>-base` for a
+    /// pretrained model, the run's name for a fine-tuned one.
+    pub fn predictions_stem(&self) -> String {
+        self.run()
+            .unwrap_or_else(|| format!("{}-{}", self.model, self.method))
+    }
+}
+
 /// Resolves `model` as [`sources`] does, with `adapter` put on it, and labels it.
 pub fn labelled(workspace: &Workspace, model: &str, adapter: Option<&Path>) -> Result<Labelled> {
     let mut source = resolve(workspace, model)?;

@@ -29,6 +29,9 @@ pub enum Command {
     Models(ModelsCommand),
     /// Phase 2: a pretrained model answers the test questions.
     Baseline(BaselineArgs),
+    /// Phase 2: which test facts a pretrained model already knows (few-shot
+    /// greedy and sampled answers, as SliCK): results/metrics/knowledge-<model>.json.
+    Knowledge(KnowledgeArgs),
     /// Phase 3: fine-tune a model (LoRA or full) as a YAML configuration says.
     Train(TrainArgs),
     /// Phase 3: fold a LoRA adapter into its base model (safetensors and GGUF).
@@ -203,17 +206,72 @@ pub struct BaselineArgs {
     /// Most tokens generated per answer.
     #[arg(long, default_value_t = 64)]
     pub max_tokens: usize,
-    /// Seed of the few-shot choice.
     /// Questions decoded together as one batch (1: one at a time, and each
     /// latency is that answer's own time).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
+    /// Seed of the few-shot choice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// A LoRA adapter folder (PEFT format, e.g. models/artifacts/smollm2-lora) put
     /// on the model; predictions are then labelled `lora` instead of `base`.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
+/// How a generating model holds its weights.
+#[derive(Debug, Args)]
+pub struct PrecisionArg {
+    /// native: as stored, with llama.cpp's kernels (its answers exactly); f32:
+    /// dequantized, with f32 kernels (training's numbers; faster for batches of
+    /// long prompts, 4-8x the memory).
+    #[arg(long, default_value = "native", value_parser = ["native", "f32"])]
+    pub precision: String,
+}
+
+impl PrecisionArg {
+    pub fn get(&self) -> f1_model::model::Precision {
+        match self.precision.as_str() {
+            "f32" => f1_model::model::Precision::F32,
+            _ => f1_model::model::Precision::Native,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct KnowledgeArgs {
+    /// smollm2 or gemma3, or any model `baseline --model` takes.
+    #[arg(long, default_value = "smollm2")]
+    pub model: String,
+    /// The dataset split to probe (data/curated/<split>.jsonl).
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Probe this many cases, spread evenly over the split as `baseline --limit`
+    /// spreads them (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    /// Few-shot prompts with different exemplars, each answered greedily.
+    #[arg(long, default_value_t = 3)]
+    pub exemplar_sets: usize,
+    /// Exemplars per prompt (training examples of the question's family).
+    #[arg(long, default_value_t = 4)]
+    pub shots: usize,
+    /// Answers sampled at --temperature from the first prompt.
+    #[arg(long, default_value_t = 3)]
+    pub samples: usize,
+    #[arg(long, default_value_t = 0.5)]
+    pub temperature: f64,
+    /// Most tokens per answer.
+    #[arg(long, default_value_t = 24)]
+    pub max_tokens: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
     #[command(flatten)]
     pub device: DeviceArg,
 }
@@ -259,9 +317,28 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 200)]
     pub mc_limit: usize,
     /// chat: the question as a user turn in the model's template, the choice as
-    /// the reply; plain: the harness's `Question: ...\nAnswer: <choice>`.
+    /// the reply; plain: the harness's `Question: ...\nAnswer: <choice>`;
+    /// continuation: the question as given, then the choice (HellaSwag).
     #[arg(long, default_value = "chat")]
     pub mc_format: f1_train::multiple_choice::ChoiceFormat,
+    /// Also score general ability (ARC-Easy, ARC-Challenge, PIQA, HellaSwag in
+    /// the harness's plain prompts) and each fine-tuned model's forgetting
+    /// against its base model.
+    #[arg(long)]
+    pub general: bool,
+    /// The folder of task folders (../shared/data/general-eval).
+    #[arg(long, env = "F1AI_GENERAL_EVAL_DIR", requires = "general")]
+    pub general_dir: Option<PathBuf>,
+    /// Questions per task, a fixed sample spread over each file (0: all).
+    #[arg(long, default_value_t = 200)]
+    pub general_limit: usize,
+    /// A task for --general; repeat for several (default: all four).
+    #[arg(long = "general-task", requires = "general")]
+    pub general_tasks: Vec<String>,
+    /// A model for --general (as `chat --model`); repeat for several (default:
+    /// smollm2 and every run in models/artifacts/).
+    #[arg(long = "general-model", requires = "general")]
+    pub general_models: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -332,6 +409,14 @@ pub struct BenchTrainArgs {
     /// Timed steps after one warm-up step.
     #[arg(long, default_value_t = 3)]
     pub steps: usize,
+    /// Train on real conversations instead of random tokens, padded (one per
+    /// row) and packed (up to --seq tokens of them per row), alternating step
+    /// by step; speed counts only the conversations' tokens.
+    #[arg(long)]
+    pub packing: bool,
+    /// The conversations --packing trains on.
+    #[arg(long, default_value = "data/curated/train.jsonl")]
+    pub data: PathBuf,
     #[command(flatten)]
     pub device: DeviceArg,
 }

@@ -49,6 +49,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Data(command) => commands::data::run(command, &workspace),
         Command::Models(command) => commands::models::run(command, &workspace),
         Command::Baseline(args) => commands::baseline::run(args, &workspace),
+        Command::Knowledge(args) => commands::knowledge::run(args, &workspace),
         Command::Train(args) => commands::train::run(args, &workspace),
         Command::Merge(args) => commands::merge::run(args, &workspace),
         Command::Eval(args) => commands::eval::run(args, &workspace),

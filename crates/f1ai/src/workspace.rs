@@ -101,10 +101,10 @@ impl Workspace {
         )
     }
 
-    /// results/predictions/<model>-<method>-<mode>.jsonl.
-    pub fn predictions(&self, model: &str, method: &str, mode: &str) -> PathBuf {
-        self.predictions_dir()
-            .join(format!("{model}-{method}-{mode}.jsonl"))
+    /// results/predictions/<stem>-<mode>.jsonl, the stem being
+    /// `<model>-base` or a fine-tuned run's name (see `catalog::Labelled`).
+    pub fn predictions(&self, stem: &str, mode: &str) -> PathBuf {
+        self.predictions_dir().join(format!("{stem}-{mode}.jsonl"))
     }
 
     /// results/predictions/: every run's answers.
@@ -115,6 +115,11 @@ impl Workspace {
     /// results/metrics/: what `f1ai eval` writes.
     pub fn metrics_dir(&self) -> PathBuf {
         self.root.join("results/metrics")
+    }
+
+    /// results/metrics/knowledge-<model>.json: what `f1ai knowledge` found.
+    pub fn knowledge(&self, model: &str) -> PathBuf {
+        self.metrics_dir().join(format!("knowledge-{model}.json"))
     }
 
     /// JSON written by `f1ai bench ...`.

@@ -247,3 +247,106 @@ fn a_broken_training_log_is_named() {
     fails_with(work.path(), &["report"], 1, "training_log.jsonl");
     assert!(!work.path().join("results/reports/report.html").exists());
 }
+
+/// A training run with the validation probe at every tenth step, as `f1ai
+/// train` with a probe writes it.
+fn write_probed_training(work: &Path, method: &str, minutes: f64, final_recall: f64) {
+    write_training(work, method, minutes, 2048.0, 1_000_000);
+    let dir = work.join(format!("models/artifacts/smollm2-{method}"));
+    let log: Vec<String> = (1..=40)
+        .map(|step| {
+            let mut record = json!({
+                "step": step, "epoch": 0, "loss": 1.0, "learning_rate": 1e-4, "grad_norm": 0.8,
+                "tokens_per_second": 80.0, "rss_mib": 2048.0, "tokens_seen": step * 500,
+                "step_seconds": minutes * 60.0 * step as f64 / 40.0
+            });
+            if step % 10 == 0 {
+                record["val_loss"] = json!(1.5);
+                record["probe_recall"] = json!(0.1 + (final_recall - 0.1) * step as f64 / 40.0);
+                record["probe_unseen"] = json!(0.1);
+            }
+            record.to_string()
+        })
+        .collect();
+    std::fs::write(dir.join("training_log.jsonl"), log.join("\n")).unwrap();
+    std::fs::write(
+        dir.join("initial_validation.json"),
+        json!({"loss": 2.0, "probe": {"recall": 0.1, "unseen": 0.1}}).to_string(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_study_question_is_answered_from_its_numbers() {
+    let work = tempfile::tempdir().unwrap();
+    write_run(work.path(), "base", 60, 6);
+    write_run(work.path(), "lora", 60, 30);
+    write_run(work.path(), "full", 60, 54);
+    write_probed_training(work.path(), "lora", 4.0, 0.5);
+    write_probed_training(work.path(), "full", 8.0, 0.9);
+    let eval = f1ai(work.path(), &["eval"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    // general.json as `f1ai eval --general` writes it.
+    let interval = |v: f64, half: f64| json!({"value": v, "low": v - half, "high": v + half});
+    let task = |acc: f64| {
+        json!({"metrics": {"n": 25, "acc": interval(acc, 0.1), "acc_norm": interval(acc, 0.1),
+               "chance": 0.25, "by_family": {}, "by_test_kind": {}}, "correct_norm": []})
+    };
+    let model =
+        |score: f64| json!({"score": score, "tasks": {"arc_easy": task(0.5), "piqa": task(0.6)}});
+    let forgetting = |run: &str, drop: f64, p: f64| {
+        json!({"model": run, "base": "smollm2", "method": "x",
+               "forgetting": {"drop": interval(drop, 1.0), "p": p}})
+    };
+    let general = json!({
+        "dir": "general-eval", "per_task": 25, "tasks": ["arc_easy", "piqa"],
+        "models": {"smollm2": model(55.0), "smollm2-lora": model(54.5), "smollm2-full": model(50.0)},
+        "forgetting": [forgetting("smollm2-lora", 0.5, 0.6), forgetting("smollm2-full", 5.0, 0.004)]
+    });
+    std::fs::write(
+        work.path().join("results/metrics/general.json"),
+        general.to_string(),
+    )
+    .unwrap();
+
+    let output = f1ai(work.path(), &["report"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    // Recall questions are every third: 20 of them, base 2 right (i = 0, 3).
+    assert!(
+        text.contains("Recall: on the 20 facts training taught, asked in a phrasing it never used, the base model was right on 10.0%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("smollm2-full (full fine-tuning) 90.0% (+80.0 points ["),
+        "{text}"
+    );
+    assert!(text.contains("learned the most facts per minute"), "{text}");
+    assert!(
+        text.contains("the base model scored 55.0; change after fine-tuning: smollm2-full (full fine-tuning) lost 5.0 points [4.0, 6.0] (p = 0.004); smollm2-lora (LoRA) no measurable change (-0.5 points [-1.5, 0.5], p = 0.600)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("full fine-tuning learned more facts than LoRA (+40.0 points"),
+        "{text}"
+    );
+    assert!(
+        text.contains("LoRA forgot less (the intervals do not overlap)"),
+        "{text}"
+    );
+
+    let charts = work.path().join("results/visualizations");
+    for name in ["learning-curves", "learning-vs-forgetting"] {
+        assert!(
+            ink(&charts.join(format!("{name}.png"))) > 0.01,
+            "{name}.png is blank"
+        );
+        let svg = std::fs::read_to_string(charts.join(format!("{name}.svg"))).unwrap();
+        assert!(
+            svg.contains("smollm2-full") && svg.contains("smollm2-lora"),
+            "{name}"
+        );
+    }
+    let html = std::fs::read_to_string(work.path().join("results/reports/report.html")).unwrap();
+    assert!(html.contains("General ability and forgetting"));
+}

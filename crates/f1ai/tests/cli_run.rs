@@ -23,7 +23,8 @@ fn write_profile(work: &Path, model: &Path, limit: usize) -> PathBuf {
         &training,
         format!(
             "run_name: tiny-full\nmodel: {}\nmethod: full\n\
-             data: {{max_seq_len: 64, max_val_examples: 4}}\n\
+             data: {{max_seq_len: 64, max_val_examples: 4, packing: true}}\n\
+             probe: {{unseen_questions: 3, max_tokens: 4}}\n\
              training: {{max_steps: {STEPS}, batch_size: 2, learning_rate: 0.001, warmup_steps: 2, \
              eval_every: 50, save_every: 5, keep_checkpoints: 2}}\n",
             model.display()
@@ -37,10 +38,13 @@ fn write_profile(work: &Path, model: &Path, limit: usize) -> PathBuf {
             "models: [{model}]\n\
              data: {{ergast_dir: {ergast}, config: {data}, size: quick}}\n\
              baseline: {{modes: [zero-shot], tuned_modes: [zero-shot], limit: {limit}, max_tokens: 6}}\n\
+             knowledge: {{exemplar_sets: 1, samples: 1}}\n\
              training: [{training}]\n\
-             eval: {{config: {eval}, perplexity_limit: 4, multiple_choice_limit: 6}}\n",
+             eval: {{config: {eval}, perplexity_limit: 4, multiple_choice_limit: 6, general_limit: 3, \
+             general_dir: {general}}}\n",
             model = model.display(),
             ergast = ergast_dir().display(),
+            general = ergast_dir().join("../general-eval").display(),
             data = config.join("data_config.yaml").display(),
             training = training.display(),
             eval = config.join("evaluation_config.yaml").display(),
@@ -102,9 +106,9 @@ fn a_killed_study_resumes_and_an_unchanged_one_is_skipped() {
     let text = stdout(&resumed);
     assert!(resumed.status.success(), "{text}\n{}", stderr(&resumed));
     // Data and baseline finished before the kill; training continues.
-    assert!(text.contains("[1/7] import: unchanged, skipped"), "{text}");
+    assert!(text.contains("[1/8] import: unchanged, skipped"), "{text}");
     assert!(
-        text.contains("[3/7] baseline-tiny-smollm2: unchanged, skipped"),
+        text.contains("[3/8] baseline-tiny-smollm2: unchanged, skipped"),
         "{text}"
     );
     assert!(text.contains("--resume"), "{text}");
@@ -142,8 +146,11 @@ fn a_killed_study_resumes_and_an_unchanged_one_is_skipped() {
         "results/metrics/summary.json",
         "results/metrics/perplexity.json",
         "results/metrics/multiple_choice.json",
+        "results/metrics/general.json",
+        "results/metrics/knowledge-tiny-smollm2.json",
         "results/reports/report.html",
         "results/visualizations/loss-curves.svg",
+        "results/visualizations/learning-curves.svg",
     ] {
         assert!(work.path().join(file).is_file(), "{file}");
     }
@@ -151,7 +158,7 @@ fn a_killed_study_resumes_and_an_unchanged_one_is_skipped() {
     let again = study(work.path(), &profile);
     let text = stdout(&again);
     assert!(again.status.success(), "{}", stderr(&again));
-    assert_eq!(text.matches("unchanged, skipped").count(), 7, "{text}");
+    assert_eq!(text.matches("unchanged, skipped").count(), 8, "{text}");
 
     // Fewer questions: the answers and what reads them rerun, training does not.
     write_profile(work.path(), &model, 3);
@@ -164,6 +171,7 @@ fn a_killed_study_resumes_and_an_unchanged_one_is_skipped() {
     );
     for stage in [
         "baseline-tiny-smollm2",
+        "knowledge-tiny-smollm2",
         "answers-tiny-full",
         "eval",
         "report",

@@ -209,7 +209,15 @@ fn bad_configurations_and_data_are_refused_clearly() {
                 "dropout: 0.1}",
                 "dropout: 0.1, target_modules: [q_proj, attn_proj]}",
             ),
-            "the model has no module 'attn_proj'",
+            "'attn_proj' is neither a module of the model",
+        ),
+        (
+            "preset",
+            lora_config(&model, "p", "").replace(
+                "dropout: 0.1}",
+                "dropout: 0.1, target_modules: all-lineer}",
+            ),
+            "'all-lineer' is neither a module of the model (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj) nor a preset (attention, all-linear)",
         ),
         (
             "rank",

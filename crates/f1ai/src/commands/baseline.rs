@@ -42,7 +42,11 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
     };
 
     let labelled = crate::catalog::labelled(workspace, &args.model, args.adapter.as_deref())?;
-    let mut assistant = Assistant::load(&labelled.source.weights, &args.device.open()?)?;
+    let mut assistant = Assistant::load_with(
+        &labelled.source.weights,
+        &args.device.open()?,
+        args.precision.get(),
+    )?;
     if let Some(adapter) = &labelled.source.adapter {
         let config = f1_train::peft::attach_adapter(&mut assistant.model.transformer, adapter)
             .with_context(|| format!("loading the adapter in {}", adapter.display()))?;
@@ -51,6 +55,7 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
     let label = RunLabel {
         model: labelled.model.clone(),
         method: labelled.method.to_string(),
+        run: labelled.run(),
     };
     let config = GenerationConfig {
         max_tokens: args.max_tokens,
@@ -87,7 +92,7 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
             },
         )?;
         progress.finish();
-        let out = workspace.predictions(&label.model, &label.method, mode.name());
+        let out = workspace.predictions(&labelled.predictions_stem(), mode.name());
         f1_baseline::write_predictions(&out, &predictions)?;
         let mean_latency =
             predictions.iter().map(|p| p.latency_s).sum::<f64>() / predictions.len() as f64;

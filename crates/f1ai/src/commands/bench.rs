@@ -167,6 +167,9 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
     let spec = f1_model::registry::find(&args.model)?;
     let path = workspace.base_model(spec.name)?;
     let device = args.device.open()?;
+    if args.packing {
+        return train_packing(&args, method, &path, workspace, &device);
+    }
     let result =
         f1_train::bench::bench_train(&path, method, args.batch, args.seq, args.steps, &device)?;
     println!(
@@ -205,6 +208,65 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
             spec.name,
             args.method,
             device_suffix(&device)
+        )),
+        &report,
+    )
+}
+
+/// `bench train --packing`: padded against packed rows on real conversations.
+fn train_packing(
+    args: &BenchTrainArgs,
+    method: f1_train::Method,
+    model: &std::path::Path,
+    workspace: &Workspace,
+    device: &candle_core::Device,
+) -> Result<()> {
+    let data = workspace.root().join(&args.data);
+    ensure!(
+        data.exists(),
+        "{} does not exist: run `f1ai data build` first or pass --data",
+        data.display()
+    );
+    let result = f1_train::bench::bench_packing(
+        model, method, &data, args.batch, args.seq, args.steps, device,
+    )?;
+    println!(
+        "{:<10} {:<6} {:>6} {:>6} {:>8} {:>12} {:>12} {:>10} {:>14}",
+        "model",
+        "method",
+        "layout",
+        "batch",
+        "seq",
+        "real tokens",
+        "computed",
+        "seconds",
+        "real tokens/s"
+    );
+    for layout in [&result.padded, &result.packed] {
+        println!(
+            "{:<10} {:<6} {:>6} {:>6} {:>8} {:>12} {:>12} {:>10.2} {:>14.1}",
+            args.model,
+            args.method,
+            if layout.packing { "packed" } else { "padded" },
+            args.batch,
+            args.seq,
+            layout.real_tokens,
+            layout.computed_tokens,
+            layout.seconds,
+            layout.real_tokens_per_second
+        );
+    }
+    println!("packed / padded: {:.2}x", result.speedup);
+    let mut report = serde_json::to_value(&result)?;
+    report["benchmark"] = json!("train-packing");
+    report["model"] = json!(args.model);
+    report["data"] = json!(data);
+    crate::output::write_json(
+        &workspace.benchmark(&format!(
+            "train-packing-{}-{}{}",
+            args.model,
+            args.method,
+            device_suffix(device)
         )),
         &report,
     )

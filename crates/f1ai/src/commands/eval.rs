@@ -136,11 +136,12 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
         .iter()
         .map(|r| Ok((r.name.clone(), serde_json::to_value(&r.metrics)?)))
         .collect::<Result<_>>()?;
+    let (knowledge, knowledge_markdown) = by_knowledge(&runs, workspace)?;
     write_json(
         &dir.join("summary.json"),
         &json!({"config": {"bootstrap_resamples": config.bootstrap_resamples, "seed": config.seed,
                             "rouge_stemmer": config.rouge_stemmer},
-                "runs": summary, "comparisons": comparisons}),
+                "runs": summary, "comparisons": comparisons, "knowledge": knowledge}),
     )?;
 
     let mut table = String::from(
@@ -161,6 +162,7 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
         ));
     }
     table.push_str("\nValues with bootstrap 95% confidence intervals.\n");
+    table.push_str(&knowledge_markdown);
     let (system, markdown) = super::system::collect(&runs, workspace)?;
     write_json(&dir.join("system.json"), &system)?;
     table.push_str(&markdown);
@@ -174,6 +176,11 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
         write_json(&dir.join("multiple_choice.json"), &report)?;
         table.push_str(&markdown);
     }
+    if args.general {
+        let (report, markdown) = super::general::run(&args, &config, workspace)?;
+        write_json(&dir.join(super::general::FILE), &report)?;
+        table.push_str(&markdown);
+    }
     if let Some(judge) = super::judge::resolve(&args, config.judge.as_ref(), workspace)? {
         let (report, markdown) = super::judge::run(&judge, &runs, &config, workspace)?;
         write_json(&dir.join("judge.json"), &report)?;
@@ -183,4 +190,69 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
     println!("{table}");
     println!("wrote {}", dir.join("summary.md").display());
     Ok(())
+}
+
+/// Each run's accuracy and hallucination rate (wrong answers that do not
+/// decline) on the test facts its base model knew, maybe knew and did not know
+/// before training, where `f1ai knowledge` labelled them.
+fn by_knowledge(runs: &[Run], workspace: &Workspace) -> Result<(serde_json::Value, String)> {
+    use f1_baseline::knowledge::{abstains, FactKnowledge, Knowledge};
+    #[derive(serde::Deserialize)]
+    struct Labels {
+        facts: Vec<FactKnowledge>,
+    }
+    let mut out = serde_json::Map::new();
+    let mut markdown = String::new();
+    for run in runs {
+        let path = workspace.knowledge(&run.model);
+        if !path.is_file() {
+            continue;
+        }
+        let labels: Labels = serde_json::from_str(&std::fs::read_to_string(&path)?)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let label_of: std::collections::HashMap<&str, Knowledge> = labels
+            .facts
+            .iter()
+            .map(|f| (f.id.as_str(), f.label))
+            .collect();
+        let mut groups = serde_json::Map::new();
+        let mut cells = Vec::new();
+        for label in Knowledge::ALL {
+            let members: Vec<usize> = (0..run.answers.len())
+                .filter(|&i| label_of.get(run.answers[i].id.as_str()) == Some(&label))
+                .collect();
+            let n = members.len();
+            let right = members
+                .iter()
+                .filter(|&&i| run.scores.fact[i] > 0.0)
+                .count();
+            let hallucinated = members
+                .iter()
+                .filter(|&&i| run.scores.fact[i] == 0.0 && !abstains(&run.answers[i].prediction))
+                .count();
+            let share = |k: usize| (n > 0).then(|| k as f64 / n as f64);
+            groups.insert(
+                label.name().to_string(),
+                json!({"n": n, "accuracy": share(right), "hallucination_rate": share(hallucinated)}),
+            );
+            cells.push(match share(right) {
+                Some(a) => format!(
+                    "{:.0}% / {:.0}% ({n})",
+                    a * 100.0,
+                    share(hallucinated).unwrap_or(0.0) * 100.0
+                ),
+                None => "- (0)".into(),
+            });
+        }
+        if markdown.is_empty() {
+            markdown.push_str(
+                "\n## By what the base model knew before training\n\n\
+                 Fact accuracy / hallucination rate (wrong answers that do not decline), \
+                 questions in brackets.\n\n| run | known | maybe | unknown |\n|---|---|---|---|\n",
+            );
+        }
+        markdown.push_str(&format!("| {} | {} |\n", run.name, cells.join(" | ")));
+        out.insert(run.name.clone(), serde_json::Value::Object(groups));
+    }
+    Ok((serde_json::Value::Object(out), markdown))
 }

@@ -50,6 +50,7 @@ pub fn run(
         let mut per_question = Vec::with_capacity(questions.len());
         for question in &questions {
             let log_likelihoods = scorer
+                .model()
                 .choice_log_likelihoods(
                     &question.question,
                     &question.choices,

@@ -10,9 +10,9 @@ mod stage;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
-use f1_train::config::{Method, TrainConfig};
+use f1_train::config::TrainConfig;
 
 use self::profile::Profile;
 use self::stage::{Ledger, Plan, Stage, Stamp};
@@ -36,10 +36,10 @@ fn model_file(workspace: &Workspace, model: &str) -> Result<PathBuf> {
     }
 }
 
-fn predictions(workspace: &Workspace, model: &str, method: &str, modes: &[String]) -> Vec<PathBuf> {
+fn predictions(workspace: &Workspace, stem: &str, modes: &[String]) -> Vec<PathBuf> {
     modes
         .iter()
-        .map(|mode| workspace.predictions(model, method, mode))
+        .map(|mode| workspace.predictions(stem, mode))
         .collect()
 }
 
@@ -105,6 +105,10 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
             profile.baseline.limit.to_string(),
             "--max-tokens".to_string(),
             profile.baseline.max_tokens.to_string(),
+            "--batch-size".to_string(),
+            profile.baseline.batch_size.to_string(),
+            "--precision".to_string(),
+            profile.baseline.precision.clone(),
         ]);
         argv
     };
@@ -117,9 +121,40 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
                 .into_iter()
                 .chain(splits.clone())
                 .collect(),
-            outputs: predictions(workspace, &label.model, "base", &profile.baseline.modes),
+            outputs: predictions(
+                workspace,
+                &label.predictions_stem(),
+                &profile.baseline.modes,
+            ),
             checkpoints: None,
         });
+        if let Some(knowledge) = &profile.knowledge {
+            stages.push(Stage {
+                name: format!("knowledge-{}", label.model),
+                argv: owned(&[
+                    "knowledge",
+                    "--model",
+                    model,
+                    "--limit",
+                    &profile.baseline.limit.to_string(),
+                    "--exemplar-sets",
+                    &knowledge.exemplar_sets.to_string(),
+                    "--shots",
+                    &knowledge.shots.to_string(),
+                    "--samples",
+                    &knowledge.samples.to_string(),
+                    "--precision",
+                    &profile.baseline.precision,
+                ]),
+                inputs: vec![
+                    label.source.weights.clone(),
+                    splits[0].clone(),
+                    splits[2].clone(),
+                ],
+                outputs: vec![workspace.knowledge(&label.model)],
+                checkpoints: None,
+            });
+        }
     }
 
     let mut scored_models = profile.models.clone();
@@ -140,11 +175,6 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
             outputs: vec![artifacts.join(f1_train::trainer::SUMMARY_FILE)],
             checkpoints: Some(workspace.checkpoints(&run)),
         });
-        let method = match config.method {
-            Method::Lora => "lora",
-            Method::Full => "full",
-        };
-        let base = crate::catalog::model_label(&config.model);
         stages.push(Stage {
             name: format!("answers-{run}"),
             argv: answer_args(&run, &profile.baseline.tuned_modes),
@@ -154,37 +184,96 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
                 splits[0].clone(),
                 splits[2].clone(),
             ],
-            outputs: predictions(workspace, &base, method, &profile.baseline.tuned_modes),
+            outputs: predictions(workspace, &run, &profile.baseline.tuned_modes),
+            checkpoints: None,
+        });
+    }
+
+    for adapter in &profile.external {
+        ensure!(
+            adapter.join(f1_train::peft::CONFIG_FILE).is_file(),
+            "external run {}: not a PEFT adapter folder (no {})",
+            adapter.display(),
+            f1_train::peft::CONFIG_FILE
+        );
+        let label = crate::catalog::labelled(workspace, &path_arg(adapter), None)?;
+        let run = label.predictions_stem();
+        scored_models.push(path_arg(adapter));
+        stages.push(Stage {
+            name: format!("answers-{run}"),
+            argv: answer_args(&path_arg(adapter), &profile.baseline.tuned_modes),
+            inputs: vec![adapter.clone(), database.clone(), splits[2].clone()],
+            outputs: predictions(workspace, &run, &profile.baseline.tuned_modes),
             checkpoints: None,
         });
     }
 
     let metrics = workspace.metrics_dir();
-    let mut eval = owned(&[
-        "eval",
-        "--config",
-        &path_arg(&profile.eval.config),
-        "--perplexity",
-        "--perplexity-limit",
-        &profile.eval.perplexity_limit.to_string(),
-        "--multiple-choice",
-        "--mc-limit",
-        &profile.eval.multiple_choice_limit.to_string(),
-    ]);
+    let mut eval = owned(&["eval", "--config", &path_arg(&profile.eval.config)]);
+    if let Some(limit) = profile.eval.perplexity_limit {
+        eval.extend(owned(&[
+            "--perplexity",
+            "--perplexity-limit",
+            &limit.to_string(),
+        ]));
+    }
+    if let Some(limit) = profile.eval.multiple_choice_limit {
+        eval.extend(owned(&[
+            "--multiple-choice",
+            "--mc-limit",
+            &limit.to_string(),
+        ]));
+    }
+    let mut eval_inputs = vec![
+        profile.eval.config.clone(),
+        workspace.predictions_dir(),
+        root.join("models/artifacts"),
+        splits[2].clone(),
+        curated.join(f1_dataset::MULTIPLE_CHOICE_FILE),
+    ];
+    if let Some(limit) = profile.eval.general_limit {
+        let dir = profile
+            .eval
+            .general_dir
+            .clone()
+            .or_else(|| std::env::var_os("F1AI_GENERAL_EVAL_DIR").map(PathBuf::from))
+            .context(
+                "the profile scores general ability (eval.general_limit): set eval.general_dir or F1AI_GENERAL_EVAL_DIR",
+            )?;
+        eval.extend([
+            "--general".to_string(),
+            "--general-dir".to_string(),
+            path_arg(&dir),
+            "--general-limit".to_string(),
+            limit.to_string(),
+        ]);
+        eval_inputs.push(dir);
+    }
+    if profile.knowledge.is_some() {
+        eval_inputs.extend(profile.models.iter().filter_map(|m| {
+            crate::catalog::labelled(workspace, m, None)
+                .ok()
+                .map(|l| workspace.knowledge(&l.model))
+        }));
+    }
     for model in scored_models {
-        eval.extend(["--perplexity-model".to_string(), model.clone()]);
-        eval.extend(["--mc-model".to_string(), model]);
+        for (flag, wanted) in [
+            (
+                "--perplexity-model",
+                profile.eval.perplexity_limit.is_some(),
+            ),
+            ("--mc-model", profile.eval.multiple_choice_limit.is_some()),
+            ("--general-model", profile.eval.general_limit.is_some()),
+        ] {
+            if wanted {
+                eval.extend([flag.to_string(), model.clone()]);
+            }
+        }
     }
     stages.push(Stage {
         name: "eval".into(),
         argv: eval,
-        inputs: vec![
-            profile.eval.config.clone(),
-            workspace.predictions_dir(),
-            root.join("models/artifacts"),
-            splits[2].clone(),
-            curated.join(f1_dataset::MULTIPLE_CHOICE_FILE),
-        ],
+        inputs: eval_inputs,
         outputs: vec![metrics.join("summary.json")],
         checkpoints: None,
     });

@@ -13,10 +13,18 @@ pub struct Profile {
     pub models: Vec<String>,
     pub data: DataStage,
     pub baseline: BaselineStage,
+    /// Probe which test facts each pretrained model already knows (before
+    /// training); absent: no probe.
+    #[serde(default)]
+    pub knowledge: Option<KnowledgeStage>,
     /// Training configurations (YAML), each trained and then asked the test
     /// questions in `baseline.tuned_modes`.
     #[serde(default)]
     pub training: Vec<PathBuf>,
+    /// LoRA adapters trained elsewhere (PEFT folders, e.g. by TRL or axolotl on
+    /// a GPU cluster), answered and scored beside the study's own runs.
+    #[serde(default)]
+    pub external: Vec<PathBuf>,
     pub eval: EvalStage,
 }
 
@@ -47,16 +55,57 @@ pub struct BaselineStage {
     /// Test questions answered, spread over the split (0: all).
     pub limit: usize,
     pub max_tokens: usize,
+    /// Questions decoded together.
+    #[serde(default = "one")]
+    pub batch_size: usize,
+    /// native (llama.cpp's kernels on the stored weights) or f32 (the weights
+    /// dequantized, as training and scoring see them); for every generating
+    /// stage: baselines, the knowledge probe and the fine-tuned runs' answers.
+    #[serde(default = "native")]
+    pub precision: String,
+}
+
+fn native() -> String {
+    "native".into()
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeStage {
+    /// Few-shot prompts with different exemplars, each answered greedily.
+    pub exemplar_sets: usize,
+    /// Exemplars per prompt.
+    #[serde(default = "four")]
+    pub shots: usize,
+    /// Sampled answers.
+    pub samples: usize,
+}
+
+fn four() -> usize {
+    4
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvalStage {
     pub config: PathBuf,
-    /// Test conversations scored for perplexity (0: all).
-    pub perplexity_limit: usize,
-    /// Multiple-choice questions scored by log-likelihood (0: all).
-    pub multiple_choice_limit: usize,
+    /// Test conversations scored for perplexity (0: all; absent: none).
+    #[serde(default)]
+    pub perplexity_limit: Option<usize>,
+    /// Multiple-choice questions scored by log-likelihood (0: all; absent: none).
+    #[serde(default)]
+    pub multiple_choice_limit: Option<usize>,
+    /// General-ability questions per task (ARC-Easy, ARC-Challenge, PIQA,
+    /// HellaSwag) for every model, and each run's forgetting (absent: none).
+    #[serde(default)]
+    pub general_limit: Option<usize>,
+    /// The general-ability tasks' folder; default `$F1AI_GENERAL_EVAL_DIR`.
+    #[serde(default)]
+    pub general_dir: Option<PathBuf>,
 }
 
 impl Profile {
