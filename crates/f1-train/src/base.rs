@@ -85,13 +85,21 @@ impl BaseModel {
 
     /// What a PEFT adapter names as its base, `model` being what the run's
     /// configuration names: the Hugging Face repository of a registered model, a
-    /// hub model's id, the folder's absolute path (as PEFT writes a local base),
-    /// else the GGUF's `general.name`.
+    /// hub model's id, a local folder's or GGUF file's absolute path (as PEFT
+    /// writes a local base, and as `f1ai` resolves it again), else the GGUF's
+    /// `general.name`.
     pub fn adapter_base_name(&self, model: &str) -> String {
         if let Ok(spec) = f1_model::registry::find(model) {
             return spec.hugging_face.to_string();
         }
-        if f1_model::hub::is_model_id(model) && !Path::new(model).exists() {
+        let local = Path::new(model);
+        if local.exists() {
+            return std::path::absolute(local)
+                .unwrap_or_else(|_| local.to_path_buf())
+                .display()
+                .to_string();
+        }
+        if f1_model::hub::is_model_id(model) {
             return model.to_string();
         }
         match self {
