@@ -288,14 +288,46 @@ fn papers_sentence(study: &Study, tuned: &[Tuned]) -> Option<String> {
         };
         parts.push(forgot.to_string());
     }
+    let retrieval = retrieval_verdict(study, tuned).unwrap_or_default();
     (!parts.is_empty()).then(|| {
         format!(
             "Against the papers: Biderman et al. (2024) found that LoRA learns less and forgets \
-             less; here {}. Gekhman et al. (2024) and Allen-Zhu & Li found new facts are learned \
-             slowly, over many exposures in several phrasings: see the learning curves.",
+             less; here {}.{retrieval} Gekhman et al. (2024) and Allen-Zhu & Li found new facts \
+             are learned slowly, over many exposures in several phrasings: see the learning \
+             curves and the accuracy by what the base model knew.",
             parts.join(", and ")
         )
     })
+}
+
+/// Ovadia et al.'s finding against the study's: retrieval against the best
+/// fine-tuned run on the facts training never showed.
+fn retrieval_verdict(study: &Study, tuned: &[Tuned]) -> Option<String> {
+    let best = tuned.first()?;
+    let rag = study
+        .runs
+        .iter()
+        .find(|r| r.model == best.run.model && r.method == "base" && r.mode == "rag")?;
+    let k = study
+        .comparison(&rag.name, &best.run.name)?
+        .by_test_kind
+        .get("unseen")
+        .cloned()?;
+    let points = k.difference.value * 100.0;
+    let verdict = match (k.p < SIGNIFICANCE, points > 0.0) {
+        (true, true) => "agrees: retrieval beat",
+        (true, false) => "disagrees: retrieval trailed",
+        (false, _) => "is not resolved here: retrieval and",
+    };
+    let tail = match (k.p < SIGNIFICANCE, points > 0.0) {
+        (false, _) => format!(" {} are level", best.label()),
+        _ => format!(" {}", best.label()),
+    };
+    Some(format!(
+        " Ovadia et al. (2024) found that retrieval beats fine-tuning for new facts; this \
+         study {verdict}{tail} on unseen facts ({points:+.1} points, {}).",
+        p_text(k.p)
+    ))
 }
 
 /// One paragraph per base model with fine-tuned runs.

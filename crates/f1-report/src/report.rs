@@ -13,7 +13,8 @@ use crate::chart::{self, Figure};
 use crate::document::{self, Document, Table};
 use crate::error::Result;
 use crate::findings::{self, percent};
-use crate::study::{Run, Study};
+use crate::study::{Run, Study, TrainingRun};
+use f1_train::metrics::StepRecord;
 
 /// Where the report goes.
 #[derive(Debug, Clone)]
@@ -82,6 +83,25 @@ fn run_colours(study: &Study) -> HashMap<String, RGBColor> {
         .collect()
 }
 
+/// Each training run's (minutes, value %) at its evaluations, from minute 0
+/// when the value before training was recorded.
+fn evaluated(
+    run: &TrainingRun,
+    start: Option<f64>,
+    value: impl Fn(&StepRecord) -> Option<f64>,
+) -> Vec<(f64, f64)> {
+    start
+        .map(|s| (0.0, s * 100.0))
+        .into_iter()
+        .chain(
+            run.log
+                .iter()
+                .filter(|r| r.val_loss.is_some())
+                .filter_map(|r| Some((r.step_seconds / 60.0, value(r)? * 100.0))),
+        )
+        .collect()
+}
+
 fn learning_curves(study: &Study) -> Option<chart::LearningCurves> {
     let colours = run_colours(study);
     let curves: Vec<chart::learning::LearningCurve> = study
@@ -89,29 +109,44 @@ fn learning_curves(study: &Study) -> Option<chart::LearningCurves> {
         .iter()
         .filter_map(|t| {
             let start = t.initial.map(|v| v.probe);
-            let point = |minutes: f64, share: Option<f64>| share.map(|s| (minutes, s * 100.0));
-            let evaluated = t
-                .log
-                .iter()
-                .filter(|r| r.val_loss.is_some())
-                .map(|r| (r.step_seconds / 60.0, r.probe_recall, r.probe_unseen));
-            let mut recall = Vec::new();
-            let mut unseen = Vec::new();
-            recall.extend(start.and_then(|s| point(0.0, s.recall)));
-            unseen.extend(start.and_then(|s| point(0.0, s.unseen)));
-            for (minutes, r, u) in evaluated {
-                recall.extend(point(minutes, r));
-                unseen.extend(point(minutes, u));
-            }
-            (recall.len() > 1 || unseen.len() > 1).then(|| chart::learning::LearningCurve {
+            let solid = evaluated(t, start.and_then(|s| s.recall), |r| r.probe_recall);
+            let dashed = evaluated(t, start.and_then(|s| s.unseen), |r| r.probe_unseen);
+            (solid.len() > 1 || dashed.len() > 1).then(|| chart::learning::LearningCurve {
                 label: t.summary.run_name.clone(),
                 colour: colours[&t.summary.run_name],
-                recall,
-                unseen,
+                solid,
+                dashed,
             })
         })
         .collect();
-    (!curves.is_empty()).then_some(chart::LearningCurves { curves })
+    (!curves.is_empty()).then(|| chart::LearningCurves {
+        axis: "validation-probe fact accuracy (%)".into(),
+        names: ["recall".into(), "unseen".into()],
+        curves,
+    })
+}
+
+/// The general-ability score at each evaluation, for runs that measured it.
+fn forgetting_curves(study: &Study) -> Option<chart::LearningCurves> {
+    let colours = run_colours(study);
+    let curves: Vec<chart::learning::LearningCurve> = study
+        .training
+        .iter()
+        .filter_map(|t| {
+            let solid = evaluated(t, t.initial.and_then(|v| v.general), |r| r.general);
+            (solid.len() > 1).then(|| chart::learning::LearningCurve {
+                label: t.summary.run_name.clone(),
+                colour: colours[&t.summary.run_name],
+                solid,
+                dashed: Vec::new(),
+            })
+        })
+        .collect();
+    (!curves.is_empty()).then(|| chart::LearningCurves {
+        axis: "general ability (mean acc_norm %)".into(),
+        names: ["general ability".into(), String::new()],
+        curves,
+    })
 }
 
 fn learning_forgetting(study: &Study) -> Option<chart::LearningForgetting> {
@@ -321,6 +356,16 @@ fn figures(study: &Study, dir: &Path) -> Result<Vec<Figure>> {
             "The validation probe at each evaluation: solid lines, recall questions (facts the \
              run trained on, asked in a held-out phrasing); dashed, facts it never saw. Minute 0 \
              is the untrained model. Blue: LoRA, red: full fine-tuning (lighter: further runs).",
+            dir,
+        )?);
+    }
+    if let Some(curves) = forgetting_curves(study) {
+        figures.push(chart::render(
+            &curves,
+            "forgetting-curves",
+            "General ability against training time",
+            "Mean acc_norm over the general-ability tasks' fixed samples at each evaluation of \
+             the runs that measured it (general_eval.per_task); minute 0 is the untrained model.",
             dir,
         )?);
     }
