@@ -16,6 +16,9 @@ if [ -f "$ergast/races.csv" ]; then
 else
   unset F1AI_ERGAST_DIR   # f1ai imports its embedded sample, with a notice
 fi
+# ARC, PIQA and HellaSwag, for general ability before and after fine-tuning.
+general="${F1AI_GENERAL_EVAL_DIR:-$(cd .. && pwd)/shared/data/general-eval}"
+[ -d "$general" ] && export F1AI_GENERAL_EVAL_DIR="$general"
 
 # `cargo run` finds the binary wherever CARGO_TARGET_DIR puts it.
 exec cargo run --release --quiet --bin f1ai -- --workspace "$workspace" run --profile "${F1AI_PROFILE:-quick}"

@@ -453,3 +453,58 @@ fn multiple_choice_scores_the_built_questions_and_user_files() {
         "nowhere.jsonl does not exist",
     );
 }
+
+#[test]
+fn a_bad_general_ability_file_is_named_and_nothing_is_written() {
+    let work = tempfile::tempdir().unwrap();
+    write_run(
+        work.path(),
+        "smollm2-base-zero-shot",
+        &[prediction(
+            "1",
+            "zero-shot",
+            "Ayrton Senna won.",
+            "Ayrton Senna",
+        )],
+    );
+    let general = work.path().join("general-eval");
+    std::fs::create_dir_all(general.join("arc_easy")).unwrap();
+    std::fs::write(
+        general.join("arc_easy/arc_easy.jsonl"),
+        "{\"id\": \"a\", \"question\": \"Q?\", \"choices\": [\"x\", \"y\"], \"answer\": 0}\n\
+         {\"id\": \"b\", \"question\": \"Q?\", \"choices\": [\"x\"], \"answer\": 0}\n",
+    )
+    .unwrap();
+    let dir = general.to_str().unwrap();
+    fails_with(
+        work.path(),
+        &[
+            "eval",
+            "--general",
+            "--general-dir",
+            dir,
+            "--general-task",
+            "arc_easy",
+        ],
+        1,
+        "arc_easy.jsonl: line 2: `choices` needs at least two entries",
+    );
+    fails_with(
+        work.path(),
+        &[
+            "eval",
+            "--general",
+            "--general-dir",
+            dir,
+            "--general-task",
+            "mmlu",
+        ],
+        1,
+        "unknown general-ability task 'mmlu'",
+    );
+    let metrics = work.path().join("results/metrics");
+    let written: Vec<_> = std::fs::read_dir(&metrics)
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(written.is_empty(), "nothing was written: {written:?}");
+}

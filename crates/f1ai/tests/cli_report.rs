@@ -264,6 +264,7 @@ fn write_probed_training(work: &Path, method: &str, minutes: f64, final_recall: 
                 record["val_loss"] = json!(1.5);
                 record["probe_recall"] = json!(0.1 + (final_recall - 0.1) * step as f64 / 40.0);
                 record["probe_unseen"] = json!(0.1);
+                record["general"] = json!(0.5 - 0.001 * step as f64);
             }
             record.to_string()
         })
@@ -271,7 +272,7 @@ fn write_probed_training(work: &Path, method: &str, minutes: f64, final_recall: 
     std::fs::write(dir.join("training_log.jsonl"), log.join("\n")).unwrap();
     std::fs::write(
         dir.join("initial_validation.json"),
-        json!({"loss": 2.0, "probe": {"recall": 0.1, "unseen": 0.1}}).to_string(),
+        json!({"loss": 2.0, "probe": {"recall": 0.1, "unseen": 0.1}, "general": 0.5}).to_string(),
     )
     .unwrap();
 }
@@ -336,7 +337,11 @@ fn the_study_question_is_answered_from_its_numbers() {
     );
 
     let charts = work.path().join("results/visualizations");
-    for name in ["learning-curves", "learning-vs-forgetting"] {
+    for name in [
+        "learning-curves",
+        "forgetting-curves",
+        "learning-vs-forgetting",
+    ] {
         assert!(
             ink(&charts.join(format!("{name}.png"))) > 0.01,
             "{name}.png is blank"

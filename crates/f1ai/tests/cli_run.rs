@@ -16,8 +16,40 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A LoRA adapter trained "elsewhere" (another workspace) for a few steps.
+fn external_adapter(work: &Path, model: &Path) -> PathBuf {
+    let elsewhere = work.join("elsewhere");
+    let curated = elsewhere.join("data/curated");
+    std::fs::create_dir_all(&curated).unwrap();
+    let line = r#"{"messages": [{"role": "user", "content": "Who won in 1988?"}, {"role": "assistant", "content": "Senna."}]}"#;
+    for split in ["train", "val"] {
+        std::fs::write(
+            curated.join(format!("{split}.jsonl")),
+            format!("{line}\n{line}\n"),
+        )
+        .unwrap();
+    }
+    let config = elsewhere.join("lora.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "run_name: elsewhere-lora\nmodel: {}\nmethod: lora\nlora: {{r: 2, alpha: 4}}\n\
+             training: {{max_steps: 2, batch_size: 1, learning_rate: 0.01, warmup_steps: 0}}\n",
+            model.display()
+        ),
+    )
+    .unwrap();
+    let trained = f1ai(&elsewhere, &["train", "--config", config.to_str().unwrap()]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    elsewhere.join("models/artifacts/elsewhere-lora")
+}
+
 fn write_profile(work: &Path, model: &Path, limit: usize) -> PathBuf {
     let config = repository().join("config");
+    let external = match work.join("elsewhere/models/artifacts/elsewhere-lora") {
+        adapter if adapter.is_dir() => adapter,
+        _ => external_adapter(work, model),
+    };
     let training = work.join("tiny-full.yaml");
     std::fs::write(
         &training,
@@ -40,6 +72,7 @@ fn write_profile(work: &Path, model: &Path, limit: usize) -> PathBuf {
              baseline: {{modes: [zero-shot], tuned_modes: [zero-shot], limit: {limit}, max_tokens: 6}}\n\
              knowledge: {{exemplar_sets: 1, samples: 1}}\n\
              training: [{training}]\n\
+             external: [{external}]\n\
              eval: {{config: {eval}, perplexity_limit: 4, multiple_choice_limit: 6, general_limit: 3, \
              general_dir: {general}}}\n",
             model = model.display(),
@@ -47,6 +80,7 @@ fn write_profile(work: &Path, model: &Path, limit: usize) -> PathBuf {
             general = ergast_dir().join("../general-eval").display(),
             data = config.join("data_config.yaml").display(),
             training = training.display(),
+            external = external.display(),
             eval = config.join("evaluation_config.yaml").display(),
         ),
     )
@@ -65,7 +99,7 @@ fn study_killed_in_training(work: &Path, profile: &Path) {
         .arg(work)
         .args(["run", "--profile", profile.to_str().unwrap()])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(work.join("killed.log")).unwrap())
         .spawn()
         .unwrap();
     let checkpoints = work.join("models/checkpoints/tiny-full");
@@ -77,7 +111,8 @@ fn study_killed_in_training(work: &Path, profile: &Path) {
         }
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the study ended before training checkpointed"
+            "the study ended before training checkpointed: {}",
+            std::fs::read_to_string(work.join("killed.log")).unwrap_or_default()
         );
         assert!(
             started.elapsed() < Duration::from_secs(600),
@@ -106,9 +141,9 @@ fn a_killed_study_resumes_and_an_unchanged_one_is_skipped() {
     let text = stdout(&resumed);
     assert!(resumed.status.success(), "{text}\n{}", stderr(&resumed));
     // Data and baseline finished before the kill; training continues.
-    assert!(text.contains("[1/8] import: unchanged, skipped"), "{text}");
+    assert!(text.contains("[1/9] import: unchanged, skipped"), "{text}");
     assert!(
-        text.contains("[3/8] baseline-tiny-smollm2: unchanged, skipped"),
+        text.contains("[3/9] baseline-tiny-smollm2: unchanged, skipped"),
         "{text}"
     );
     assert!(text.contains("--resume"), "{text}");
@@ -142,7 +177,8 @@ fn a_killed_study_resumes_and_an_unchanged_one_is_skipped() {
     );
     for file in [
         "results/predictions/tiny-smollm2-base-zero-shot.jsonl",
-        "results/predictions/tiny-smollm2-full-zero-shot.jsonl",
+        "results/predictions/tiny-full-zero-shot.jsonl",
+        "results/predictions/elsewhere-lora-zero-shot.jsonl",
         "results/metrics/summary.json",
         "results/metrics/perplexity.json",
         "results/metrics/multiple_choice.json",
@@ -155,10 +191,23 @@ fn a_killed_study_resumes_and_an_unchanged_one_is_skipped() {
         assert!(work.path().join(file).is_file(), "{file}");
     }
 
+    // Forgetting for the study's own run and the one trained elsewhere.
+    let general: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("results/metrics/general.json")).unwrap(),
+    )
+    .unwrap();
+    let compared: Vec<&str> = general["forgetting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(compared, ["tiny-full", "elsewhere-lora"], "{general}");
+
     let again = study(work.path(), &profile);
     let text = stdout(&again);
     assert!(again.status.success(), "{}", stderr(&again));
-    assert_eq!(text.matches("unchanged, skipped").count(), 8, "{text}");
+    assert_eq!(text.matches("unchanged, skipped").count(), 9, "{text}");
 
     // Fewer questions: the answers and what reads them rerun, training does not.
     write_profile(work.path(), &model, 3);
@@ -173,6 +222,7 @@ fn a_killed_study_resumes_and_an_unchanged_one_is_skipped() {
         "baseline-tiny-smollm2",
         "knowledge-tiny-smollm2",
         "answers-tiny-full",
+        "answers-elsewhere-lora",
         "eval",
         "report",
     ] {

@@ -67,6 +67,10 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
         Some(path) => EvalConfig::read(path).map_err(anyhow::Error::msg)?,
         None => EvalConfig::default(),
     };
+    let general = args
+        .general
+        .then(|| super::general::read(&args))
+        .transpose()?;
     let mut loaded = Vec::new();
     for path in prediction_files(workspace)? {
         let predictions = f1_baseline::read_predictions(&path)?;
@@ -176,8 +180,8 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
         write_json(&dir.join("multiple_choice.json"), &report)?;
         table.push_str(&markdown);
     }
-    if args.general {
-        let (report, markdown) = super::general::run(&args, &config, workspace)?;
+    if let Some(general) = &general {
+        let (report, markdown) = super::general::run(&args, general, &config, workspace)?;
         write_json(&dir.join(super::general::FILE), &report)?;
         table.push_str(&markdown);
     }

@@ -16,13 +16,16 @@ use crate::workspace::Workspace;
 /// The file `f1ai eval --general` writes under results/metrics/.
 pub const FILE: &str = "general.json";
 
-/// Scores every chosen model; returns general.json's content and a Markdown
-/// section for summary.md.
-pub fn run(
-    args: &EvalArgs,
-    config: &EvalConfig,
-    workspace: &Workspace,
-) -> Result<(serde_json::Value, String)> {
+/// The chosen tasks and their fixed samples, read before `eval` writes
+/// anything, so a bad file leaves every result as it was.
+pub struct Questions {
+    dir: std::path::PathBuf,
+    tasks: Vec<Task>,
+    questions: Vec<Vec<ChoiceQuestion>>,
+}
+
+/// Reads the tasks `--general` asks for; a bad line names its file and line.
+pub fn read(args: &EvalArgs) -> Result<Questions> {
     let dir = args.general_dir.clone().ok_or_else(|| {
         anyhow!("--general needs the tasks' folder: --general-dir DIR or F1AI_GENERAL_EVAL_DIR")
     })?;
@@ -34,13 +37,33 @@ pub fn run(
             .map(|name| task(name).map_err(|e| anyhow!(e)))
             .collect::<Result<_>>()?
     };
-    let questions: Vec<Vec<ChoiceQuestion>> = tasks
+    let questions = tasks
         .iter()
         .map(|t| {
             t.questions(&dir, args.general_limit)
                 .map_err(|e| anyhow!(e))
         })
         .collect::<Result<_>>()?;
+    Ok(Questions {
+        dir,
+        tasks,
+        questions,
+    })
+}
+
+/// Scores every chosen model; returns general.json's content and a Markdown
+/// section for summary.md.
+pub fn run(
+    args: &EvalArgs,
+    read: &Questions,
+    config: &EvalConfig,
+    workspace: &Workspace,
+) -> Result<(serde_json::Value, String)> {
+    let Questions {
+        dir,
+        tasks,
+        questions,
+    } = read;
     let total: usize = questions.iter().map(Vec::len).sum();
     let sources = crate::catalog::sources(workspace, &args.general_models, None)?;
     // What each source was named on the command line (its id when defaulted).
@@ -69,7 +92,7 @@ pub fn run(
         let mut by_task = serde_json::Map::new();
         let mut graded_tasks = Vec::new();
         let mut cells = Vec::new();
-        for (task, questions) in tasks.iter().zip(&questions) {
+        for (task, questions) in tasks.iter().zip(questions) {
             let graded = scorer
                 .model()
                 .grade_task(task, questions, || progress.inc(1))
