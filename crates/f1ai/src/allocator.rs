@@ -29,11 +29,13 @@ mod tests {
     /// 1000 ms (or what the environment set), and setting it sticks.
     #[test]
     fn the_option_set_is_the_purge_delay() {
+        // SAFETY: reads one integer option.
         let read = || unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
         let expected = std::env::var("MIMALLOC_PURGE_DELAY").map_or(1000, |v| {
             v.parse().expect("MIMALLOC_PURGE_DELAY is a number")
         });
         assert_eq!(read(), expected);
+        // SAFETY: sets one integer option.
         unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
         assert_eq!(read(), -1);
     }

@@ -239,6 +239,7 @@ impl OutputColumns {
 // SAFETY: the threads holding it write disjoint column blocks (see
 // `for_each_column_block`).
 unsafe impl Send for OutputColumns {}
+// SAFETY: as for `Send`: no two threads touch the same column.
 unsafe impl Sync for OutputColumns {}
 
 /// [`product_into`] on the calling thread alone, for small products that a

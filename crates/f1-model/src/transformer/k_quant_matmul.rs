@@ -140,7 +140,6 @@ pub(crate) fn matmul(
     sequence: usize,
     out: &mut [f32],
 ) -> Result<()> {
-    // SAFETY (every kernel): `applies` checked AVX2, FMA and F16C.
     let scales_of = |b: &BlockQ4K| q4_k_scales(&b.scales);
     match dtype {
         // Tiles of 8 weight rows where tokens are tiled; pairs (as decoding's
@@ -148,14 +147,17 @@ pub(crate) fn matmul(
         GgmlDType::Q4K if sequence > 3 => {
             k_quant_product::<TILE, _>(bytes, x, shape, out, scales_of, |rows, x, row| {
                 match q4_k_order(row, sequence) {
+                    // SAFETY: `applies` checked AVX2, FMA and F16C.
                     Order::Tiled => unsafe { dot_q4_k_tiled(rows, x) },
+                    // SAFETY: as above.
                     Order::Single => unsafe { dot_q4_k_each(rows, x) },
                 }
             })
         }
         GgmlDType::Q4K => {
-            k_quant_product::<2, _>(bytes, x, shape, out, scales_of, |rows, x, _| unsafe {
-                dot_q4_k_each(rows, x)
+            k_quant_product::<2, _>(bytes, x, shape, out, scales_of, |rows, x, _| {
+                // SAFETY: `applies` checked AVX2, FMA and F16C.
+                unsafe { dot_q4_k_each(rows, x) }
             })
         }
         GgmlDType::Q6K => {
@@ -167,8 +169,10 @@ pub(crate) fn matmul(
                 out,
                 |b: &BlockQ6K| b.scales.map(i16::from),
                 |rows, x, _| {
-                    rows.each_ref()
-                        .map(|(w, scales)| unsafe { dot_q6_k(w, scales, x, order) })
+                    rows.each_ref().map(|(w, scales)| {
+                        // SAFETY: `applies` checked AVX2, FMA and F16C.
+                        unsafe { dot_q6_k(w, scales, x, order) }
+                    })
                 },
             )
         }
@@ -673,7 +677,9 @@ mod tests {
                 // SAFETY: as above.
                 let lanes = unsafe { dot_q4_k_tiled(&tile, x) };
                 for (r, (row, scales)) in tile.iter().enumerate() {
-                    assert_eq!(lanes[r], unsafe { dot_q4_k(row, scales, x, Order::Tiled) });
+                    // SAFETY: as above.
+                    let single = unsafe { dot_q4_k(row, scales, x, Order::Tiled) };
+                    assert_eq!(lanes[r], single);
                 }
             }
         }
