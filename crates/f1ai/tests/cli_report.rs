@@ -346,6 +346,12 @@ fn the_study_question_is_answered_from_its_numbers() {
             ink(&charts.join(format!("{name}.png"))) > 0.01,
             "{name}.png is blank"
         );
+        let mode = |ext: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            let path = charts.join(format!("{name}.{ext}"));
+            std::fs::metadata(path).unwrap().permissions().mode()
+        };
+        assert_eq!(mode("png"), mode("svg"), "{name}: the PNG is as readable");
         let svg = std::fs::read_to_string(charts.join(format!("{name}.svg"))).unwrap();
         assert!(
             svg.contains("smollm2-full") && svg.contains("smollm2-lora"),

@@ -132,9 +132,9 @@ pub fn render(
         chart.draw(&area).map_err(|e| draw_error(name, e))?;
         area.present().map_err(|e| draw_error(name, e))?;
     }
-    let target = dir.join(format!("{name}.png"));
-    png.persist(&target)
-        .map_err(|e| Error::io(&target, e.error))?;
+    // Written again like every other output (the scratch file's mode is 0600).
+    let bytes = std::fs::read(png.path()).map_err(|e| Error::io(png.path(), e))?;
+    f1_train::metrics::write_atomic(&dir.join(format!("{name}.png")), &bytes)?;
     Ok(Figure {
         name: name.to_string(),
         title: title.to_string(),
