@@ -74,10 +74,13 @@ pub fn run(
     let mut graded_by_model: Vec<(String, Vec<Vec<Graded>>)> = Vec::new();
     let mut models = serde_json::Map::new();
     let names: Vec<&str> = tasks.iter().map(|t| t.name).collect();
+    let sample = match args.general_limit {
+        0 => "every question".to_string(),
+        n => format!("{n} questions per task"),
+    };
     let mut markdown = format!(
-        "\n## General ability (acc_norm %, {} questions per task, the harness's plain prompts)\n\n\
+        "\n## General ability (acc_norm %, {sample}, the harness's plain prompts)\n\n\
          | model | {} | mean |\n|---|{}---|\n",
-        args.general_limit,
         names.join(" | "),
         "---|".repeat(tasks.len())
     );
