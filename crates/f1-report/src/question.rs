@@ -12,8 +12,10 @@ use crate::study::{NamedForgetting, Run, Study};
 /// A fine-tuned run against its base model on one base model's questions.
 pub struct Tuned<'a> {
     pub run: &'a Run,
-    /// Recall-question accuracy gain over the base model (points).
+    /// Recall-question accuracy gain over the base model.
     pub recall_gain: Option<KindComparison>,
+    /// Unseen-question accuracy gain over the base model.
+    pub unseen_gain: Option<KindComparison>,
     /// Minutes of optimizer steps.
     pub minutes: Option<f64>,
     pub forgetting: Option<&'a NamedForgetting>,
@@ -65,9 +67,12 @@ pub fn tuned_runs<'a>(study: &'a Study, model: &str) -> Option<(&'a Run, Vec<Tun
         .iter()
         .filter(|r| r.model == model && r.mode == mode && r.method != "base")
         .map(|run| {
-            let recall_gain = study
-                .comparison(&run.name, &base.name)
-                .and_then(|c| c.by_test_kind.get("recall").cloned());
+            let gain = |kind: &str| {
+                study
+                    .comparison(&run.name, &base.name)
+                    .and_then(|c| c.by_test_kind.get(kind).cloned())
+            };
+            let (recall_gain, unseen_gain) = (gain("recall"), gain("unseen"));
             let minutes = study
                 .training_of(run)
                 .and_then(|t| t.log.last())
@@ -80,6 +85,7 @@ pub fn tuned_runs<'a>(study: &'a Study, model: &str) -> Option<(&'a Run, Vec<Tun
             Tuned {
                 run,
                 recall_gain,
+                unseen_gain,
                 minutes,
                 forgetting,
             }
@@ -131,11 +137,31 @@ fn unseen_sentence(base: &Run, tuned: &[Tuned]) -> Option<String> {
             ))
         })
         .collect();
+    let changed: Vec<String> = tuned
+        .iter()
+        .filter_map(|t| {
+            let gain = t.unseen_gain.as_ref().filter(|g| g.p < SIGNIFICANCE)?;
+            Some(format!(
+                "{} {:+.1} points ({})",
+                t.label(),
+                gain.difference.value * 100.0,
+                p_text(gain.p)
+            ))
+        })
+        .collect();
+    let verdict = if changed.is_empty() {
+        "no measurable change: fine-tuning did not teach what it never showed".to_string()
+    } else {
+        format!(
+            "measurably changed: {}; the unseen questions share answers and patterns with \
+             the facts training taught",
+            changed.join(", ")
+        )
+    };
     (!listed.is_empty()).then(|| {
         format!(
             "On the {n} unseen facts (subjects training never showed) the base model had \
-             {base_accuracy:.1}% and the fine-tuned ones {}: fine-tuning cannot teach what it \
-             never showed.",
+             {base_accuracy:.1}% and the fine-tuned ones {}: {verdict}.",
             listed.join(", ")
         )
     })

@@ -177,10 +177,21 @@ fn writes_charts_findings_and_a_page_chromium_draws() {
     );
     let seen: serde_json::Value = serde_json::from_str(stdout(&rendered).trim()).unwrap();
     assert_eq!(seen["charts"].as_array().unwrap().len(), 9, "{seen}");
-    assert!(seen["findings"][0]
-        .as_str()
+    let findings: Vec<&str> = seen["findings"]
+        .as_array()
         .unwrap()
-        .contains("fact accuracy"));
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(findings[0].starts_with("Recall: on the 14 facts"), "{seen}");
+    assert!(
+        findings[0].contains("smollm2-full (full fine-tuning) +84.6 points"),
+        "the unseen verdict follows the numbers: {seen}"
+    );
+    assert!(
+        findings.iter().any(|f| f.contains("fact accuracy")),
+        "{seen}"
+    );
     assert!(ink(&screenshot) > 0.05, "the screenshot is nearly blank");
     assert!(!charts.join("multiple-choice.svg").exists());
 }
