@@ -120,12 +120,7 @@ pub fn probe(
             .for_each(|g| family.add(&g.aliases));
     }
     let right = |case: &Case, answer: &str| {
-        let gold: Vec<Vec<String>> = case
-            .metadata
-            .gold
-            .iter()
-            .map(|g| g.aliases.clone())
-            .collect();
+        let gold = case.gold_aliases();
         grade(answer, &gold, &entities[case.metadata.family.as_str()]).is_correct()
     };
     let greedy = GenerationConfig {

@@ -39,6 +39,15 @@ pub struct Case {
 }
 
 impl Case {
+    /// Each gold entity's accepted spellings, as the grader takes them.
+    pub fn gold_aliases(&self) -> Vec<Vec<String>> {
+        self.metadata
+            .gold
+            .iter()
+            .map(|g| g.aliases.clone())
+            .collect()
+    }
+
     /// Everything before the reference answer: the context and the question.
     pub fn conversation(&self) -> &[Message] {
         &self.messages[..self.messages.len() - 1]

@@ -106,12 +106,7 @@ impl Probe {
                         .map(|m| ChatMessage::new(&m.role, &m.content)),
                 );
                 let prompt = tokenizer.encode_prompt(&template.render(&messages, true)?)?;
-                let gold: Vec<Vec<String>> = case
-                    .metadata
-                    .gold
-                    .iter()
-                    .map(|g| g.aliases.clone())
-                    .collect();
+                let gold = case.gold_aliases();
                 let family = entities.entry(case.metadata.family.clone()).or_default();
                 gold.iter().for_each(|aliases| family.add(aliases));
                 questions.push(Question {
