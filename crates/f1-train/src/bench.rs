@@ -35,6 +35,28 @@ pub struct TrainBench {
     pub last_loss: f64,
 }
 
+/// One optimizer step on `batch`: its loss and seconds, the device's queued
+/// work included.
+fn timed_step(
+    model: &mut TrainingModel,
+    optimizer: &mut AdamW,
+    config: &TrainConfig,
+    device: &Device,
+    batch: &Batch,
+    seed: Option<u64>,
+) -> Result<(f64, f64)> {
+    let start = Instant::now();
+    let (loss, gradients) = model.gradients(std::slice::from_ref(batch), seed)?;
+    optimizer.update(
+        &model.parameters,
+        &gradients,
+        1.0,
+        config.training.learning_rate,
+    )?;
+    device.synchronize()?;
+    Ok((loss, start.elapsed().as_secs_f64()))
+}
+
 /// Times `steps` optimizer steps (after one warm-up) of `method` on `model`.
 pub fn bench_train(
     model: &Path,
@@ -80,24 +102,19 @@ pub fn bench_train(
     let mut seconds = Vec::new();
     let mut losses = Vec::new();
     for step in 0..=steps {
-        let start = Instant::now();
-        let (loss, gradients) = model.gradients(std::slice::from_ref(&batch_data), None)?;
-        optimizer.update(
-            &model.parameters,
-            &gradients,
-            1.0,
-            config.training.learning_rate,
+        let (loss, elapsed) = timed_step(
+            &mut model,
+            &mut optimizer,
+            &config,
+            device,
+            &batch_data,
+            None,
         )?;
-        // GPU work is queued: the step ends when the device has done it.
-        device.synchronize()?;
         if step > 0 {
-            seconds.push(start.elapsed().as_secs_f64());
+            seconds.push(elapsed);
         }
         losses.push(loss);
-        tracing::info!(
-            "step {step}: loss {loss:.4}, {:.2}s",
-            start.elapsed().as_secs_f64()
-        );
+        tracing::info!("step {step}: loss {loss:.4}, {elapsed:.2}s");
     }
     let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
     Ok(TrainBench {
@@ -183,18 +200,17 @@ pub fn bench_packing(
     for step in 0..=steps {
         for (layout, result) in layouts.iter().zip(&mut results) {
             let batch = &layout[step % layout.len()];
-            let start = Instant::now();
-            let (_, gradients) = model.gradients(std::slice::from_ref(batch), Some(step as u64))?;
-            optimizer.update(
-                &model.parameters,
-                &gradients,
-                1.0,
-                config.training.learning_rate,
+            let (_, elapsed) = timed_step(
+                &mut model,
+                &mut optimizer,
+                &config,
+                device,
+                batch,
+                Some(step as u64),
             )?;
-            device.synchronize()?;
             if step > 0 {
                 result.steps += 1;
-                result.seconds += start.elapsed().as_secs_f64();
+                result.seconds += elapsed;
                 result.real_tokens += batch.tokens();
                 result.computed_tokens += batch.ids.len() * batch.ids.first().map_or(0, Vec::len);
             }
