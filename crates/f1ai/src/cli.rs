@@ -54,12 +54,16 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// quick or full (config/profiles/<name>.yaml), or a profile's YAML path.
+    /// quick, standard or full (config/profiles/<name>.yaml), or a profile's YAML path.
     #[arg(long, default_value = "quick")]
     pub profile: String,
     /// Run every stage even when its inputs are unchanged.
     #[arg(long)]
     pub force: bool,
+    /// Print each stage's command line, checking that it parses, and run
+    /// nothing (the profile's models are still fetched).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -243,3 +243,36 @@ fn an_unknown_profile_key_is_named() {
     assert!(stderr(&output).contains("bad.yaml"), "{}", stderr(&output));
     assert!(stderr(&output).contains("epochs"), "{}", stderr(&output));
 }
+
+/// Every shipped profile's stages parse as `f1ai` command lines, and a dry run
+/// runs none of them.
+#[test]
+fn every_shipped_profile_plans_commands_that_parse() {
+    let work = tempfile::tempdir().unwrap();
+    for (profile, stages) in [("quick", 10), ("standard", 18), ("full", 12)] {
+        let output = Command::new(env!("CARGO_BIN_EXE_f1ai"))
+            .current_dir(repository())
+            .env("F1AI_ERGAST_DIR", ergast_dir())
+            .env(
+                "F1AI_GENERAL_EVAL_DIR",
+                ergast_dir().join("../general-eval"),
+            )
+            .arg("--workspace")
+            .arg(work.path())
+            .args(["run", "--profile", profile, "--dry-run"])
+            .output()
+            .unwrap();
+        let text = stdout(&output);
+        assert!(output.status.success(), "{profile}: {}", stderr(&output));
+        let planned: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
+        assert_eq!(planned.len(), stages, "{profile}: {text}");
+        assert!(
+            planned[planned.len() - 1].ends_with("report: f1ai report"),
+            "{text}"
+        );
+    }
+    assert!(
+        !work.path().join("data/processed/f1.sqlite").exists(),
+        "a dry run runs nothing"
+    );
+}

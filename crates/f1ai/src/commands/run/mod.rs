@@ -291,15 +291,15 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
     Ok(stages)
 }
 
-fn execute(workspace: &Workspace, argv: &[String]) -> Result<()> {
+/// A stage's command line as `f1ai` parses it.
+fn parse(workspace: &Workspace, argv: &[String]) -> Result<Cli> {
     let mut full = vec![
         "f1ai".to_string(),
         "--workspace".to_string(),
         path_arg(workspace.root()),
     ];
     full.extend_from_slice(argv);
-    let cli = Cli::try_parse_from(&full).with_context(|| format!("f1ai {}", argv.join(" ")))?;
-    crate::dispatch(cli)
+    Cli::try_parse_from(&full).with_context(|| format!("f1ai {}", argv.join(" ")))
 }
 
 pub fn run(args: RunArgs, workspace: &Workspace) -> Result<()> {
@@ -308,6 +308,14 @@ pub fn run(args: RunArgs, workspace: &Workspace) -> Result<()> {
     let profile = Profile::read(&path)?;
     println!("study profile {}", path.display());
     let stages = stages(&profile, workspace)?;
+    if args.dry_run {
+        for (i, stage) in stages.iter().enumerate() {
+            parse(workspace, &stage.argv).with_context(|| format!("stage {}", stage.name))?;
+            let position = format!("[{}/{}] {}", i + 1, stages.len(), stage.name);
+            println!("{position}: f1ai {}", stage.argv.join(" "));
+        }
+        return Ok(());
+    }
     let mut ledger = Ledger::open(workspace.root().join("results/run"))?;
     for (i, stage) in stages.iter().enumerate() {
         let fingerprint = ledger.fingerprint(stage)?;
@@ -339,7 +347,9 @@ pub fn run(args: RunArgs, workspace: &Workspace) -> Result<()> {
             seconds: 0.0,
         };
         ledger.record(&stage.name, &stamp)?;
-        execute(workspace, &argv).with_context(|| format!("stage {}", stage.name))?;
+        parse(workspace, &argv)
+            .and_then(crate::dispatch)
+            .with_context(|| format!("stage {}", stage.name))?;
         stamp.finished = true;
         stamp.seconds = begun.elapsed().as_secs_f64();
         ledger.record(&stage.name, &stamp)?;
