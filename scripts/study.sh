@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole study on the default small profile, doing all set-up itself:
-# builds f1ai (release), then `f1ai run --profile quick` fetches both models,
-# imports the Ergast tables, builds the dataset, runs the baselines, fine-tunes
-# SmolLM2 with LoRA and fully, evaluates everything and writes the report.
-# A second run skips every unchanged stage; an interrupted one resumes.
-# F1AI_PROFILE=full runs the full profile (hours); F1AI_WORKSPACE picks the folder.
+# builds f1ai (release), then `f1ai run --profile quick` fetches SmolLM2,
+# imports the Ergast tables, builds the dataset, runs the baselines and the
+# knowledge probe, fine-tunes SmolLM2 with LoRA and fully, evaluates everything
+# (general ability included) and writes the report. A second run skips every
+# unchanged stage; an interrupted one resumes. F1AI_PROFILE=standard or full runs
+# the larger profiles (hours); F1AI_WORKSPACE picks the folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
