@@ -4,9 +4,7 @@
 //! answers. A fact is *known* when every greedy answer is right, *maybe* when
 //! some greedy or sampled answer is, and *unknown* when none is.
 
-use std::collections::HashMap;
-
-use f1_eval::facts::{grade, FamilyEntities};
+use f1_eval::facts::grade;
 use f1_model::assistant::Assistant;
 use f1_model::chat::ChatMessage;
 use f1_model::generate::GenerationConfig;
@@ -14,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::prompt::SYSTEM_PROMPT;
-use crate::testset::Case;
+use crate::testset::{family_entities, Case};
 use crate::Result;
 
 /// What the model knew of a fact before training.
@@ -111,14 +109,7 @@ pub fn probe(
     settings: &ProbeSettings,
     mut progress: impl FnMut(),
 ) -> Result<Vec<FactKnowledge>> {
-    let mut entities: HashMap<&str, FamilyEntities> = HashMap::new();
-    for case in cases {
-        let family = entities.entry(case.metadata.family.as_str()).or_default();
-        case.metadata
-            .gold
-            .iter()
-            .for_each(|g| family.add(&g.aliases));
-    }
+    let entities = family_entities(cases.iter().copied());
     let right = |case: &Case, answer: &str| {
         let gold = case.gold_aliases();
         grade(answer, &gold, &entities[case.metadata.family.as_str()]).is_correct()

@@ -18,7 +18,7 @@ pub use error::{Error, Result};
 pub use prediction::{read_predictions, write_predictions, Prediction};
 pub use prompt::{Mode, Prompt, PromptBuilder};
 pub use retrieval::FactIndex;
-pub use testset::{read_cases, Case};
+pub use testset::{family_entities, read_cases, Case};
 
 /// Which model and method a run's predictions belong to.
 #[derive(Debug, Clone)]

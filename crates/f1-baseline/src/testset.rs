@@ -1,7 +1,9 @@
 //! Reading a dataset split (the `data build` JSONL) back as test cases.
 
+use std::collections::HashMap;
 use std::path::Path;
 
+use f1_eval::facts::FamilyEntities;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -36,6 +38,22 @@ pub struct CaseMetadata {
 pub struct Case {
     pub messages: Vec<Message>,
     pub metadata: CaseMetadata,
+}
+
+/// Every gold entity of `cases`, by family: what an answer naming another
+/// entity of the family is graded against.
+pub fn family_entities<'a>(
+    cases: impl IntoIterator<Item = &'a Case>,
+) -> HashMap<String, FamilyEntities> {
+    let mut families: HashMap<String, FamilyEntities> = HashMap::new();
+    for case in cases {
+        let family = families.entry(case.metadata.family.clone()).or_default();
+        case.metadata
+            .gold
+            .iter()
+            .for_each(|g| family.add(&g.aliases));
+    }
+    families
 }
 
 impl Case {

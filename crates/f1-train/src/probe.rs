@@ -86,36 +86,39 @@ impl Probe {
                 message: "the probe asks for recall questions but the file has none (build the data with val_recall_fraction > 0)".into(),
             });
         }
-        let mut questions = Vec::new();
-        let mut entities: HashMap<String, FamilyEntities> = HashMap::new();
-        for (kind, pool, count) in [
+        let picked: Vec<(Kind, &Case)> = [
             (Kind::Recall, recall_cases, recall),
             (Kind::Unseen, unseen_cases, unseen),
-        ] {
-            if count == 0 {
-                continue;
+        ]
+        .into_iter()
+        .filter(|(_, _, count)| *count > 0)
+        .flat_map(|(kind, pool, count)| {
+            f1_baseline::spread(&pool, count)
+                .into_iter()
+                .map(|case| (kind, *case))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+        let entities = f1_baseline::family_entities(picked.iter().map(|(_, case)| *case));
+        let mut questions = Vec::new();
+        for (kind, case) in picked {
+            let mut messages = Vec::new();
+            if !system_prompt.is_empty() {
+                messages.push(ChatMessage::new("system", system_prompt));
             }
-            for case in f1_baseline::spread(&pool, count) {
-                let mut messages = Vec::new();
-                if !system_prompt.is_empty() {
-                    messages.push(ChatMessage::new("system", system_prompt));
-                }
-                messages.extend(
-                    case.conversation()
-                        .iter()
-                        .map(|m| ChatMessage::new(&m.role, &m.content)),
-                );
-                let prompt = tokenizer.encode_prompt(&template.render(&messages, true)?)?;
-                let gold = case.gold_aliases();
-                let family = entities.entry(case.metadata.family.clone()).or_default();
-                gold.iter().for_each(|aliases| family.add(aliases));
-                questions.push(Question {
-                    kind,
-                    family: case.metadata.family.clone(),
-                    gold,
-                    prompt,
-                });
-            }
+            messages.extend(
+                case.conversation()
+                    .iter()
+                    .map(|m| ChatMessage::new(&m.role, &m.content)),
+            );
+            let prompt = tokenizer.encode_prompt(&template.render(&messages, true)?)?;
+            let gold = case.gold_aliases();
+            questions.push(Question {
+                kind,
+                family: case.metadata.family.clone(),
+                gold,
+                prompt,
+            });
         }
         Ok(Some(Self {
             questions,
