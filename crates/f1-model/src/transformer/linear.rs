@@ -1,7 +1,9 @@
 //! A projection without bias, optionally with a LoRA adapter beside it.
 
+use std::sync::OnceLock;
+
 use candle_core::quantized::QMatMul;
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Module, Result, Tensor, TensorId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -72,6 +74,13 @@ pub struct Linear {
     /// weight in a quantized weight's memory.
     pub dequantize: bool,
     pub lora: Option<Lora>,
+    /// `W^T` laid out contiguously, made the first time an inference forward
+    /// multiplies the dense frozen weight `W` (tagged with `W`'s id, so a
+    /// replaced weight is never multiplied stale). gemm multiplies `x W^T`
+    /// with a row-major `W` only after repacking all of `W` on every call;
+    /// with `W^T` stored it reads the weight in place, which is most of the
+    /// time of a decoding step.
+    transposed: OnceLock<(TensorId, Tensor)>,
 }
 
 impl Linear {
@@ -80,6 +89,7 @@ impl Linear {
             weight,
             dequantize: false,
             lora: None,
+            transposed: OnceLock::new(),
         }
     }
 
@@ -115,7 +125,7 @@ impl Linear {
                 frozen_matmul(x, FrozenWeight::Dense(w.clone()))?
             }
             QMatMul::Tensor(w) if w.is_variable() => super::autograd::trained_matmul(x, w)?,
-            QMatMul::Tensor(w) => matmul_t(x, w)?,
+            QMatMul::Tensor(w) => self.inference_matmul(x, w)?,
             QMatMul::QTensor(q) if quantized_matmul::applies(x, q) => {
                 quantized_matmul::matmul(x, q)?
             }
@@ -125,6 +135,29 @@ impl Linear {
             Some(lora) => y + lora.forward(x, dropout_seed)?,
             None => Ok(y),
         }
+    }
+
+    /// `x W^T` for a frozen dense `W` outside autograd, through the stored `W^T`.
+    fn inference_matmul(&self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
+        if !x.device().is_cpu() {
+            return matmul_t(x, w);
+        }
+        let (id, transposed) = match self.transposed.get() {
+            Some(cached) => cached,
+            None => {
+                let transposed = w.t()?.contiguous()?;
+                self.transposed.get_or_init(|| (w.id(), transposed))
+            }
+        };
+        if *id != w.id() {
+            return matmul_t(x, w);
+        }
+        let mut dims = x.dims().to_vec();
+        let input = dims.pop().unwrap_or(1);
+        let rows = dims.iter().product::<usize>();
+        let y = x.reshape((rows, input))?.matmul(transposed)?;
+        dims.push(w.dim(0)?);
+        y.reshape(dims)
     }
 
     /// The base weight when it is multiplied in f32 and not trained.
@@ -146,6 +179,7 @@ impl Linear {
 
     /// The dense weight of a model in f32 (WeightFormat::F32), for training.
     pub fn dense_weight_mut(&mut self) -> Option<&mut Tensor> {
+        self.transposed = OnceLock::new();
         match &mut self.weight {
             QMatMul::Tensor(t) => Some(t),
             _ => None,
