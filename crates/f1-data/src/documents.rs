@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::store;
+use crate::{schema, store};
 
 /// One scraped page's clean text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -19,18 +19,10 @@ pub struct Document {
     pub fetched_at: String,
 }
 
-/// The table's definition; part of every knowledge base.
-pub const DDL: &str = "CREATE TABLE IF NOT EXISTS documents (
-  url TEXT PRIMARY KEY,
-  title TEXT,
-  text TEXT NOT NULL,
-  fetched_at TEXT NOT NULL
-);";
-
 /// Inserts or replaces documents by URL, in one transaction.
 pub fn upsert(db_path: &Path, documents: &[Document]) -> Result<usize> {
     let mut conn = store::open_for_update(db_path)?;
-    conn.execute_batch(DDL)?;
+    conn.execute_batch(schema::DOCUMENTS_DDL)?;
     let tx = conn.transaction()?;
     {
         let mut insert = tx.prepare(

@@ -391,11 +391,19 @@ CREATE TABLE season_champions (
 );
 ";
 
+/// The scraped documents' table (see `documents`); part of every knowledge base.
+pub const DOCUMENTS_DDL: &str = "CREATE TABLE IF NOT EXISTS documents (
+  url TEXT PRIMARY KEY,
+  title TEXT,
+  text TEXT NOT NULL,
+  fetched_at TEXT NOT NULL
+);";
+
 /// The whole schema as one SQL script.
 pub fn ddl() -> String {
     let mut ddl: String = TABLES.iter().map(Table::ddl).collect();
     ddl.push_str(DERIVED_DDL);
-    ddl.push_str(crate::documents::DDL);
+    ddl.push_str(DOCUMENTS_DDL);
     ddl
 }
 
