@@ -13,8 +13,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use candle_core::{CpuStorage, DType, Device, InplaceOp2, Layout, Tensor};
-use f1_model::transformer::autograd::{cpu_values, values};
 use f1_model::transformer::cpu_pool;
+use f1_model::transformer::tensor_values::{cpu_values, values};
 
 use crate::config::OptimConfig;
 use crate::error::{Error, Result};

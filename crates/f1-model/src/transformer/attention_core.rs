@@ -14,9 +14,9 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rten_simd::SimdOp;
 use rten_vecmath::Softmax;
 
-use super::autograd::{cpu_values, values};
 use super::cpu_pool::new_chunked;
 use super::dense_product::{serial_product_into, Matrix};
+use super::tensor_values::{cpu_values, values};
 
 /// The heads of one attention layer.
 #[derive(Debug, Clone, Copy)]

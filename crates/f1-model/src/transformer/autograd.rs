@@ -11,10 +11,9 @@ use rten_vecmath::{Exp, SumExpSub};
 use super::cpu_pool::{self, for_each_chunk, new_chunked, piece};
 use super::dense_product::{blockwise_product, product, Matrix};
 use super::dequantize::Q4_1Rows;
+use super::tensor_values::{cpu_values, values};
 use candle_core::quantized::{GgmlDType, QTensor};
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Storage, StorageRef, Tensor, D,
-};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
 
 /// Runs `f` on a CPU storage viewed as a tensor and returns the result's storage.
 fn on_cpu(
@@ -23,50 +22,6 @@ fn on_cpu(
     f: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<(CpuStorage, Shape)> {
     cpu_storage(f(&cpu_tensor(storage, layout)?)?)
-}
-
-/// A custom op's contiguous f32 CPU input.
-pub fn cpu_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("autograd kernels need contiguous input".into()))?;
-    match storage {
-        CpuStorage::F32(values) => Ok(&values[start..end]),
-        _ => candle_core::bail!("autograd kernels run in f32"),
-    }
-}
-
-/// A contiguous f32 CPU tensor's values, readable while the guard lives.
-pub struct Values<'a> {
-    storage: StorageRef<'a>,
-    range: std::ops::Range<usize>,
-}
-
-impl std::ops::Deref for Values<'_> {
-    type Target = [f32];
-
-    fn deref(&self) -> &[f32] {
-        match &*self.storage {
-            Storage::Cpu(CpuStorage::F32(values)) => &values[self.range.clone()],
-            _ => unreachable!("`values` accepts only f32 CPU storage"),
-        }
-    }
-}
-
-/// The values of `t`, a contiguous f32 CPU tensor (a custom op's inputs are
-/// made contiguous before it runs; a gradient may need `contiguous()` first).
-pub fn values(t: &Tensor) -> Result<Values<'_>> {
-    let (storage, layout) = t.storage_and_layout();
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        candle_core::bail!("expected a contiguous tensor");
-    };
-    if !matches!(&*storage, Storage::Cpu(CpuStorage::F32(_))) {
-        candle_core::bail!("expected an f32 CPU tensor");
-    }
-    Ok(Values {
-        storage,
-        range: start..end,
-    })
 }
 
 /// `input`'s shape with its last dimension replaced by `last` (a projection's
@@ -143,7 +98,7 @@ impl FrozenWeight {
 /// the input's gradient.
 pub fn frozen_matmul(x: &Tensor, weight: FrozenWeight) -> Result<Tensor> {
     if !x.device().is_cpu() {
-        return super::linear::matmul_t(x, &weight.dense()?);
+        return matmul_t(x, &weight.dense()?);
     }
     x.contiguous()?.apply_op1(FrozenMatmul { weight })
 }
@@ -189,7 +144,7 @@ impl CustomOp1 for FrozenMatmul {
 /// the product) allocates, zeroes and adds into a gradient for each of them.
 pub fn trained_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
     if !x.device().is_cpu() {
-        return super::linear::matmul_t(x, weight);
+        return matmul_t(x, weight);
     }
     x.contiguous()?
         .apply_op2(&weight.contiguous()?, TrainedMatmul)
@@ -553,6 +508,22 @@ impl CustomOp1 for CrossEntropy {
         })?;
         Ok(Some(Tensor::from_vec(out, (rows, vocab), logits.device())?))
     }
+}
+
+/// `x W^T` for `x` of any rank, as one 2-d matmul: the weight is not broadcast
+/// over the batch, so its gradient is one weight-sized tensor, not one per row.
+pub(crate) fn matmul_t(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    rows_matmul(x, &w.t()?)
+}
+
+/// `x M` for `x` of any rank and a 2-d `m` (in, out), as one 2-d matmul.
+pub(crate) fn rows_matmul(x: &Tensor, m: &Tensor) -> Result<Tensor> {
+    let mut dims = x.dims().to_vec();
+    let input = dims.pop().unwrap_or(1);
+    let rows = dims.iter().product::<usize>();
+    let y = x.reshape((rows, input))?.matmul(m)?;
+    dims.push(m.dim(1)?);
+    y.reshape(dims)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use candle_core::quantized::QMatMul;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::attention_core::{AttentionCore, Rotation};
-use super::autograd::{self, values, FrozenMatmul, TrainedMatmul};
+use super::autograd::{self, FrozenMatmul, TrainedMatmul};
 use super::config::Architecture;
 use super::cpu_pool::{new_chunked, piece};
 use super::gated_activation::{Activation, GatedActivation};
@@ -27,6 +27,7 @@ use super::layers::{Block, ForwardOptions, RmsNorm};
 use super::linear::Linear;
 use super::lora_projection::LoraProjection;
 use super::rope::Positions;
+use super::tensor_values::values;
 use super::Kernels;
 
 /// Gradients of trained weights computed inside block nodes.
@@ -439,7 +440,12 @@ impl Projected {
     fn run(linear: &Linear, input: &Tensor, seed: Option<u64>) -> Result<Option<(Self, Tensor)>> {
         let kernel = match (&linear.lora, linear.frozen_weight(), &linear.weight) {
             (Some(lora), Some(weight), _) => ProjectionKernel::Adapted {
-                kernel: LoraProjection::new(input, weight, lora, lora.dropout_mask(input, seed)?)?,
+                kernel: LoraProjection::new(
+                    input,
+                    weight,
+                    lora.scale,
+                    lora.dropout_mask(input, seed)?,
+                )?,
                 a: lora.a.clone(),
                 b: lora.b.clone(),
             },
@@ -634,7 +640,7 @@ mod tests {
                 let mut block_grads = (&by_block * &r).unwrap().sum_all().unwrap().backward();
                 let block_grads = block_grads.as_mut().unwrap();
                 sink.merge_into(block_grads).unwrap();
-                let by_node = block.forward_by_node(x, positions, mask, &options).unwrap();
+                let by_node = block.forward(x, positions, mask, &options).unwrap();
                 let node_grads = (&by_node * &r)
                     .unwrap()
                     .sum_all()

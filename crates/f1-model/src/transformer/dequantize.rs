@@ -17,7 +17,8 @@ use std::borrow::Cow;
 
 use super::cpu_pool::new_chunked;
 use super::dense_product::ColumnBlocks;
-use super::quantized_matmul::{self, blocks, BLOCK};
+use super::quantized_blocks::blocks;
+use super::quantized_matmul::{self, BLOCK};
 
 /// `weight` in f32, its blocks decoded in parallel on the CPU (on other devices,
 /// or for unquantized types, candle's own dequantize).

@@ -8,8 +8,8 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rten_simd::SimdUnaryOp;
 use rten_vecmath::{Sigmoid, Tanh};
 
-use super::autograd::{cpu_values, values};
 use super::cpu_pool::{new_chunked, piece};
+use super::tensor_values::{cpu_values, values};
 
 /// The gate's activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

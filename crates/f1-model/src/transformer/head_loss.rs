@@ -15,10 +15,11 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rten_simd::SimdUnaryOp;
 use rten_vecmath::Exp;
 
-use super::autograd::{log_sum_exp, target_index, values, FrozenWeight};
+use super::autograd::{log_sum_exp, target_index, FrozenWeight};
 use super::cpu_pool::for_each_chunk;
 use super::dense_product::{product, Matrix};
 use super::linear::Linear;
+use super::tensor_values::values;
 
 /// `sum(logsumexp(l) - l[target])` over the rows of the logits `l = hidden
 /// head^T` (hidden: (rows, width)), or `None` when the head's weight has no kernel

@@ -27,7 +27,7 @@ use candle_core::quantized::GgmlDType;
 use candle_core::{bail, Result};
 use half::f16;
 
-use super::quantized_matmul::{blocks, product, sum_lanes};
+use super::quantized_blocks::{blocks, product, sum_lanes};
 
 /// Values per k-quant super-block.
 const SUPER_BLOCK: usize = 256;

@@ -4,7 +4,6 @@ use candle_core::{DType, Result, Tensor};
 use candle_nn::kv_cache::KvCache;
 
 use super::attention_core::{attention_core, Heads, Rotation};
-use super::block_node::{self, GradientSink};
 use super::config::{Architecture, TransformerConfig};
 use super::gated_activation::{gated_activation, Activation};
 use super::linear::Linear;
@@ -348,24 +347,9 @@ pub struct Block {
 }
 
 impl Block {
-    /// `gradients` receives the trained weights' gradients when the block runs
-    /// as one autograd node (a training pass on the CPU; see `block_node`).
+    /// The block with one autograd node per kernel (a training pass on the CPU
+    /// runs it as one node instead: see `block_node`).
     pub fn forward(
-        &mut self,
-        x: &Tensor,
-        positions: Positions,
-        mask: Option<&Tensor>,
-        options: &ForwardOptions,
-        gradients: &GradientSink,
-    ) -> Result<Tensor> {
-        if let Some(y) = block_node::forward(self, x, positions, mask, options, gradients)? {
-            return Ok(y);
-        }
-        self.forward_by_node(x, positions, mask, options)
-    }
-
-    /// The block with one autograd node per kernel.
-    pub(super) fn forward_by_node(
         &mut self,
         x: &Tensor,
         positions: Positions,

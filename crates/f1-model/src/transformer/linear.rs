@@ -7,7 +7,7 @@ use candle_core::{Module, Result, Tensor, TensorId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::autograd::{frozen_matmul, FrozenWeight};
+use super::autograd::{frozen_matmul, matmul_t, rows_matmul, FrozenWeight};
 use super::lora_projection::lora_projection;
 use super::quantized_matmul;
 
@@ -114,7 +114,7 @@ impl Linear {
         if let (Some(lora), Some(weight)) = (&self.lora, self.frozen_weight()) {
             if lora.a.track_op() && x.device().is_cpu() {
                 let mask = lora.dropout_mask(x, dropout_seed)?;
-                return lora_projection(x, weight, lora, mask);
+                return lora_projection(x, weight, (&lora.a, &lora.b, lora.scale), mask);
             }
         }
         let y = match &self.weight {
@@ -152,12 +152,7 @@ impl Linear {
         if *id != w.id() {
             return matmul_t(x, w);
         }
-        let mut dims = x.dims().to_vec();
-        let input = dims.pop().unwrap_or(1);
-        let rows = dims.iter().product::<usize>();
-        let y = x.reshape((rows, input))?.matmul(transposed)?;
-        dims.push(w.dim(0)?);
-        y.reshape(dims)
+        rows_matmul(x, transposed)
     }
 
     /// The base weight when it is multiplied in f32 and not trained.
@@ -185,15 +180,4 @@ impl Linear {
             _ => None,
         }
     }
-}
-
-/// `x W^T` for `x` of any rank, as one 2-d matmul: the weight is not broadcast
-/// over the batch, so its gradient is one weight-sized tensor, not one per row.
-pub(crate) fn matmul_t(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let mut dims = x.dims().to_vec();
-    let input = dims.pop().unwrap_or(1);
-    let rows = dims.iter().product::<usize>();
-    let y = x.reshape((rows, input))?.matmul(&w.t()?)?;
-    dims.push(w.dim(0)?);
-    y.reshape(dims)
 }

@@ -19,9 +19,9 @@ use std::sync::OnceLock;
 use candle_core::{Result, Tensor};
 use half::f16;
 
-use super::autograd::values;
 use super::cpu_pool::{new_chunked, piece};
 use super::gated_activation::{Activation, CUBIC, SQRT_2_OVER_PI};
+use super::tensor_values::values;
 
 /// Rows per work item on the thread pool.
 const ROWS: usize = 8;

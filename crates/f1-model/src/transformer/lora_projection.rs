@@ -10,20 +10,21 @@
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::autograd::{cpu_values, values, with_last_dim, FrozenWeight};
+use super::autograd::{with_last_dim, FrozenWeight};
 use super::dense_product::{product, product_into, Matrix};
-use super::linear::Lora;
+use super::tensor_values::{cpu_values, values};
 
-/// `x W^T + scale * (dropout(x) A^T) B^T` for `x` of any rank on the CPU; `mask`
-/// is dropout's (already scaled) keep mask, shaped like `x`.
+/// `x W^T + scale * (dropout(x) A^T) B^T` for `x` of any rank on the CPU, with
+/// the adapter's `a` (rank, in) and `b` (out, rank); `mask` is dropout's
+/// (already scaled) keep mask, shaped like `x`.
 pub fn lora_projection(
     x: &Tensor,
     weight: FrozenWeight,
-    lora: &Lora,
+    (a, b, scale): (&Tensor, &Tensor, f64),
     mask: Option<Tensor>,
 ) -> Result<Tensor> {
-    let op = LoraProjection::new(x, weight, lora, mask)?;
-    x.contiguous()?.apply_op3(&lora.a, &lora.b, op)
+    let op = LoraProjection::new(x, weight, scale, mask)?;
+    x.contiguous()?.apply_op3(a, b, op)
 }
 
 pub(crate) struct LoraProjection {
@@ -46,7 +47,7 @@ impl LoraProjection {
     pub(crate) fn new(
         x: &Tensor,
         weight: FrozenWeight,
-        lora: &Lora,
+        scale: f64,
         mask: Option<Tensor>,
     ) -> Result<Self> {
         let input = x.dim(candle_core::D::Minus1)?;
@@ -54,7 +55,7 @@ impl LoraProjection {
         let mask = mask.map(|m| m.reshape((rows, input))).transpose()?;
         Ok(Self {
             weight,
-            scale: lora.scale,
+            scale,
             mask,
         })
     }
@@ -177,17 +178,15 @@ mod tests {
                 let x = Var::from_tensor(&random(&[2, rows, input], 2)).unwrap();
                 let a = Var::from_tensor(&random(&[rank, input], 3)).unwrap();
                 let b = Var::from_tensor(&random(&[output, rank], 4)).unwrap();
-                let lora = Lora {
-                    a: a.as_tensor().clone(),
-                    b: b.as_tensor().clone(),
-                    scale: 2.0,
-                    dropout: 0.0,
-                    stream: 0,
-                };
                 let r = random(&[2, rows, output], 5);
                 let w = weight.dense().unwrap();
-                let fused =
-                    lora_projection(x.as_tensor(), weight.clone(), &lora, mask.clone()).unwrap();
+                let fused = lora_projection(
+                    x.as_tensor(),
+                    weight.clone(),
+                    (a.as_tensor(), b.as_tensor(), 2.0),
+                    mask.clone(),
+                )
+                .unwrap();
                 let dropped = match &mask {
                     Some(m) => (x.as_tensor() * m).unwrap(),
                     None => x.as_tensor().clone(),

@@ -20,8 +20,10 @@ mod linear;
 mod llama_cpp_rounding;
 mod lora_projection;
 mod mask;
+mod quantized_blocks;
 mod quantized_matmul;
 mod rope;
+pub mod tensor_values;
 #[cfg(test)]
 mod test_support;
 mod weights;
@@ -121,7 +123,11 @@ impl Transformer {
         }
         for block in &mut self.blocks {
             let mask = masks.for_block(block.sliding);
-            x = block.forward(&x, positions, mask, options, &self.gradients)?;
+            // A training pass on the CPU runs the block as one autograd node.
+            x = match block_node::forward(block, &x, positions, mask, options, &self.gradients)? {
+                Some(y) => y,
+                None => block.forward(&x, positions, mask, options)?,
+            };
         }
         self.norm.forward(&x, options.kernels)
     }

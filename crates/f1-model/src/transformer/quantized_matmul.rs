@@ -19,8 +19,10 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{bail, DType, Result, Tensor};
 use half::f16;
 
-use super::cpu_pool::for_each_index;
 use super::k_quant_matmul;
+#[cfg(target_arch = "x86_64")]
+use super::quantized_blocks::sum_lanes;
+use super::quantized_blocks::{blocks, product};
 
 /// Values per quantization block.
 pub(crate) const BLOCK: usize = 32;
@@ -143,20 +145,7 @@ pub fn matmul(x: &Tensor, weight: &QTensor) -> Result<Tensor> {
     Tensor::from_vec(out, dims, &candle_core::Device::Cpu)
 }
 
-/// The weight's bytes as `count` blocks.
-pub(crate) fn blocks<T>(bytes: &[u8], count: usize) -> Result<&[T]> {
-    if bytes.len() != count * size_of::<T>() || !bytes.as_ptr().cast::<T>().is_aligned() {
-        bail!(
-            "quantized matmul: {} weight bytes are not {count} aligned blocks",
-            bytes.len()
-        );
-    }
-    // SAFETY: the length and alignment are checked above; both block types are
-    // plain bytes and f16s with no invalid bit patterns.
-    Ok(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), count) })
-}
-
-/// [`product`] for 32-value blocks, `inputs` per row: the activations rounded by
+/// `product` for 32-value blocks, `inputs` per row: the activations rounded by
 /// `quantize`, each pair of weight rows multiplied by `dot`.
 fn two_row_product<W: Sync, A: Sync>(
     weight: &[W],
@@ -175,44 +164,6 @@ fn two_row_product<W: Sync, A: Sync>(
         |w| w,
         |w, x, _| unsafe { dot(*w, x) },
     );
-}
-
-/// Fills `out` (rows, outputs) with every activation row's dot product with every
-/// weight row: `dot(prepare(N weight rows), activation row, its index)`. Work items
-/// are N weight rows (their dot products interleave and share the activation
-/// loads; `prepare` runs once per item; the last rows repeat the last one), split
-/// over candle's thread pool.
-pub(crate) fn product<'w, const N: usize, W: Sync, A: Sync, P>(
-    weight: &'w [W],
-    x: &[A],
-    blocks_per_row: usize,
-    out: &mut [f32],
-    prepare: impl Fn([&'w [W]; N]) -> P + Sync,
-    dot: impl Fn(&P, &[A], usize) -> [f32; N] + Sync,
-) {
-    let outputs = weight.len() / blocks_per_row;
-    let weight_row = |output: usize| {
-        let output = output.min(outputs - 1);
-        &weight[output * blocks_per_row..(output + 1) * blocks_per_row]
-    };
-    let out_ptr = out.as_mut_ptr() as usize;
-    for_each_index(outputs.div_ceil(N), |item| {
-        let first = N * item;
-        let rows = prepare(std::array::from_fn(|i| weight_row(first + i)));
-        let count = N.min(outputs - first);
-        for (row, a) in x.chunks_exact(blocks_per_row).enumerate() {
-            let values = dot(&rows, a, row);
-            // SAFETY: each (row, output) cell is written by exactly one work item,
-            // inside `out`.
-            let cells = unsafe {
-                std::slice::from_raw_parts_mut(
-                    (out_ptr as *mut f32).add(row * outputs + first),
-                    count,
-                )
-            };
-            cells.copy_from_slice(&values[..count]);
-        }
-    });
 }
 
 /// llama.cpp's 8-bit rounding of a block (x86): the scale `max / 127` (not yet
@@ -352,16 +303,6 @@ unsafe fn signed_dot(a: __m256i, b: __m256i) -> __m256 {
 unsafe fn unsigned_signed_dot(unsigned: __m256i, signed: __m256i) -> __m256 {
     let pairs = _mm256_maddubs_epi16(unsigned, signed);
     _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
-}
-
-/// ggml's `hsum_float_8`: the halves added, then pairs, then the last two.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn sum_lanes(x: __m256) -> f32 {
-    let mut sum = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-    sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
-    _mm_cvtss_f32(sum)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
