@@ -13,7 +13,7 @@ use f1_eval::multiple_choice::ChoiceMetrics;
 use f1_eval::run::{Comparison, RunMetrics};
 use f1_train::config::Method;
 use f1_train::metrics::{RunSummary, StepRecord};
-use f1_train::trainer::Validation;
+use f1_train::validation::Validation;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -232,7 +232,7 @@ fn read_training(artifacts: &Path) -> Result<Vec<TrainingRun>> {
         runs.push(TrainingRun {
             summary,
             log,
-            initial: f1_train::trainer::read_initial(&dir),
+            initial: f1_train::validation::read_initial(&dir),
         });
     }
     runs.sort_by(|a, b| a.summary.run_name.cmp(&b.summary.run_name));

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::metrics::{memory_mib, reset_peak_memory};
 use crate::optimizer::AdamW;
 use crate::trainable::count;
-use crate::trainer::TrainingModel;
+use crate::training_model::TrainingModel;
 
 /// What one benchmark measured.
 #[derive(Debug, Clone, Serialize)]

@@ -18,6 +18,9 @@ pub enum Error {
     Diverged(String),
     #[error(transparent)]
     Model(#[from] f1_model::Error),
+    /// A general-ability file or task that cannot be read.
+    #[error(transparent)]
+    Eval(#[from] f1_eval::Error),
     #[error("tensor: {0}")]
     Tensor(#[from] candle_core::Error),
     #[error("{path}: {source}")]

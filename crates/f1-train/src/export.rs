@@ -5,23 +5,25 @@ use std::path::Path;
 
 use candle_core::quantized::GgmlDType;
 use candle_core::Device;
-use f1_model::transformer::WeightFormat;
+use f1_model::transformer::{Transformer, WeightFormat};
 
 use crate::base::BaseModel;
 use crate::config::TrainConfig;
 use crate::error::Result;
 use crate::peft::{attach_adapter, save_adapter, AdapterConfig};
-use crate::trainer::TrainingModel;
+use crate::trainable::Parameter;
 
-/// Writes the LoRA adapter in PEFT's format.
+/// Writes the LoRA adapter of `transformer` (its trained `parameters`) in
+/// PEFT's format.
 pub fn lora(
     dir: &Path,
-    model: &TrainingModel,
+    transformer: &Transformer,
+    parameters: &[Parameter],
     config: &TrainConfig,
     base_model: &str,
 ) -> Result<()> {
     let adapter = AdapterConfig::new(&config.lora, base_model);
-    save_adapter(dir, &model.transformer, &adapter, &model.parameters)
+    save_adapter(dir, transformer, &adapter, parameters)
 }
 
 /// Writes the GGUF model at `base`, dequantized to f32, as a Hugging Face model

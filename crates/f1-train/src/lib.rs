@@ -7,6 +7,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod epoch_cursor;
 mod error;
 pub mod export;
 pub mod loss;
@@ -20,6 +21,8 @@ pub mod schedule;
 pub mod scorer;
 pub mod trainable;
 pub mod trainer;
+pub mod training_model;
+pub mod validation;
 
 pub use config::{Method, TrainConfig};
 pub use error::{Error, Result};

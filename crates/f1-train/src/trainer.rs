@@ -5,27 +5,24 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::quantized::GgmlDType;
-use candle_core::{Device, Tensor};
-use f1_model::chat::ChatTemplate;
-use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
-use f1_model::Tokenizer;
+use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::base::BaseModel;
 use crate::checkpoint::{Checkpoints, Progress};
-use crate::config::{Method, SelectOn, TrainConfig};
-use crate::data::{epoch_batches, fixed_batches, read_conversations, Batch, Encoder, Sequence};
+use crate::config::{Method, TrainConfig};
+use crate::data::{fixed_batches, Batch};
+use crate::epoch_cursor::EpochCursor;
 use crate::error::{Error, Result};
 use crate::export;
-use crate::loss::{summed_nll, summed_nll_value};
 use crate::metrics::{
     memory_mib, read_log, reset_peak_memory, write_atomic, RunSummary, StepLog, StepRecord,
 };
 use crate::optimizer::{clipping, AdamW};
-use crate::probe::{Probe, ProbeScore};
+use crate::probe::Probe;
 use crate::schedule::learning_rate;
-use crate::scorer::ScoringModel;
-use crate::trainable::{attach_lora, count, make_full_trainable, Parameter};
+use crate::trainable::count;
+use crate::training_model::TrainingModel;
+use crate::validation::{patience_spent, read_initial, GeneralEval, INITIAL_VAL_FILE};
 
 /// Everything a run needs besides its configuration.
 pub struct RunPaths {
@@ -62,174 +59,6 @@ pub struct TrainOptions {
     pub device: Device,
 }
 
-/// A model being trained, with its tokenizer and the trainable parameters.
-pub struct TrainingModel {
-    pub transformer: Transformer,
-    pub base: BaseModel,
-    pub tokenizer: Tokenizer,
-    pub template: ChatTemplate,
-    pub parameters: Vec<Parameter>,
-}
-
-impl TrainingModel {
-    /// Loads `path` (a GGUF file or a Hugging Face folder) and makes the
-    /// configured weights trainable. Full training holds every weight in f32;
-    /// LoRA keeps a GGUF's frozen projections as stored and dequantizes them for
-    /// each product (the same f32 numbers, a quarter of the memory or less).
-    pub fn load(path: &Path, config: &TrainConfig, device: &Device) -> Result<Self> {
-        let base = BaseModel::open(path)?;
-        let format = match config.method {
-            Method::Lora => WeightFormat::Dequantized,
-            Method::Full => WeightFormat::F32,
-        };
-        let mut transformer = base.transformer(format, device)?;
-        let parameters = match config.method {
-            Method::Lora => attach_lora(&mut transformer, &config.lora, config.training.seed)?,
-            Method::Full => make_full_trainable(&mut transformer, &config.full)?,
-        };
-        Ok(Self {
-            tokenizer: base.tokenizer()?,
-            template: base.template(&transformer)?,
-            transformer,
-            base,
-            parameters,
-        })
-    }
-
-    /// Tokenizes a conversation file; conversations that keep no assistant token
-    /// after truncation are dropped (and counted in the log).
-    pub fn sequences(
-        &self,
-        path: &Path,
-        limit: usize,
-        config: &TrainConfig,
-    ) -> Result<Vec<Sequence>> {
-        let encoder = Encoder {
-            tokenizer: &self.tokenizer,
-            template: &self.template,
-            system_prompt: &config.data.system_prompt,
-            max_tokens: config.data.max_seq_len,
-        };
-        let mut sequences = Vec::new();
-        let mut cut = 0;
-        let conversations = read_conversations(path, limit)?;
-        for conversation in &conversations {
-            let (sequence, length) = encoder.encode_measured(conversation)?;
-            cut += usize::from(length > sequence.ids.len());
-            if sequence.scored_tokens() > 0 {
-                sequences.push(sequence);
-            }
-        }
-        if cut > 0 {
-            tracing::warn!(
-                "{}: {cut} of {} conversations are longer than data.max_seq_len {} and were cut to it (their later tokens are not trained on)",
-                path.display(),
-                conversations.len(),
-                config.data.max_seq_len
-            );
-        }
-        let dropped = conversations.len() - sequences.len();
-        if dropped > 0 {
-            tracing::warn!(
-                "{}: {dropped} conversations have no assistant token within max_seq_len {} and are skipped",
-                path.display(),
-                config.data.max_seq_len
-            );
-        }
-        if sequences.is_empty() {
-            return Err(Error::Data {
-                path: path.to_path_buf(),
-                message: "no conversation has an assistant token to learn".into(),
-            });
-        }
-        Ok(sequences)
-    }
-
-    /// The model, to score text with.
-    pub fn scoring(&mut self) -> ScoringModel<'_> {
-        ScoringModel {
-            transformer: &mut self.transformer,
-            tokenizer: &self.tokenizer,
-            template: &self.template,
-        }
-    }
-
-    /// The validation loss over `batches` and, where given, the probe's
-    /// accuracies and the general-ability score.
-    pub fn validate(
-        &mut self,
-        batches: &[Batch],
-        probe: Option<&Probe>,
-        general: Option<&GeneralEval>,
-    ) -> Result<Validation> {
-        let loss = self.evaluate(batches)?;
-        let probe = match probe {
-            Some(probe) => probe.run(&mut self.transformer, &self.tokenizer)?,
-            None => ProbeScore::default(),
-        };
-        let general = general.map(|g| g.score(self)).transpose()?;
-        Ok(Validation {
-            loss,
-            probe,
-            general,
-        })
-    }
-
-    /// Mean loss per scored token over `batches`, without dropout.
-    pub fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
-        let options = ForwardOptions::scoring();
-        let mut total = 0.0;
-        let mut scored = 0usize;
-        for batch in batches {
-            total += summed_nll_value(&mut self.transformer, batch, &options)?;
-            scored += batch.targets.len();
-        }
-        Ok(total / scored.max(1) as f64)
-    }
-
-    /// One optimizer step's gradients over `batches`: the mean loss per scored
-    /// token of all of them together (as one large batch would give), and the
-    /// gradient of every parameter.
-    pub fn gradients(
-        &mut self,
-        batches: &[Batch],
-        dropout_seed: Option<u64>,
-    ) -> Result<(f64, Vec<Tensor>)> {
-        let scored: usize = batches.iter().map(|b| b.targets.len()).sum();
-        let mut sums: Vec<Option<Tensor>> = vec![None; self.parameters.len()];
-        let mut loss = 0.0;
-        for (micro, batch) in batches.iter().enumerate() {
-            let seed =
-                dropout_seed.map(|s| s ^ (micro as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
-            let options = ForwardOptions::training(seed);
-            let nll = summed_nll(&mut self.transformer, batch, &options)?;
-            loss += nll.to_scalar::<f32>()? as f64;
-            let grads = self.transformer.backward(&(nll / scored.max(1) as f64)?)?;
-            for (sum, p) in sums.iter_mut().zip(&self.parameters) {
-                if let Some(g) = grads.get(p.var.as_tensor()) {
-                    // A gradient can still point at the activations it was computed
-                    // from; detached, it keeps none of them (and nothing built from
-                    // it, such as AdamW's moments, chains one step to the next).
-                    let g = g.detach();
-                    *sum = Some(match sum.take() {
-                        Some(s) => (s + g)?,
-                        None => g,
-                    });
-                }
-            }
-        }
-        let gradients = sums
-            .into_iter()
-            .zip(&self.parameters)
-            .map(|(g, p)| match g {
-                Some(g) => Ok(g),
-                None => Ok(p.var.zeros_like()?),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok((loss / scored.max(1) as f64, gradients))
-    }
-}
-
 /// Trains as `config` says and writes checkpoints, the step log, the summary and
 /// the artifacts.
 pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> Result<Outcome> {
@@ -254,15 +83,7 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
         let (recall, unseen) = probe.counts();
         tracing::info!("validation probe: {recall} recall and {unseen} unseen questions");
     }
-    let batches_per_epoch = epoch_batches(
-        &train_set,
-        t.seed,
-        0,
-        t.batch_size,
-        config.data.packing,
-        config.data.max_seq_len,
-    )
-    .len();
+    let batches_per_epoch = EpochCursor::new(&train_set, config, 0).batches_per_epoch();
     let steps_per_epoch = batches_per_epoch.div_ceil(t.gradient_accumulation);
     let eval_every = match t.evaluations_per_epoch {
         0 => t.eval_every,
@@ -349,39 +170,13 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
     let prior_seconds = progress.elapsed_seconds;
     let bar = progress_bar(options.progress, total_steps, progress.step);
     let session = Instant::now();
-    let mut batches = epoch_batches(
-        &train_set,
-        t.seed,
-        progress.epoch,
-        t.batch_size,
-        config.data.packing,
-        config.data.max_seq_len,
-    );
+    let mut cursor = EpochCursor::new(&train_set, config, progress.epoch);
     let mut last_val = None;
     let mut stopped_early = false;
     let mut last_checkpoint: Option<PathBuf> = existing.last().cloned();
     while progress.step < total_steps {
         let started = Instant::now();
-        let mut step_batches = Vec::with_capacity(t.gradient_accumulation);
-        while step_batches.len() < t.gradient_accumulation {
-            if progress.batch_in_epoch == batches.len() {
-                if !step_batches.is_empty() {
-                    break; // an epoch's last step may be short
-                }
-                progress.epoch += 1;
-                progress.batch_in_epoch = 0;
-                batches = epoch_batches(
-                    &train_set,
-                    t.seed,
-                    progress.epoch,
-                    t.batch_size,
-                    config.data.packing,
-                    config.data.max_seq_len,
-                );
-            }
-            step_batches.push(batches[progress.batch_in_epoch].clone());
-            progress.batch_in_epoch += 1;
-        }
+        let step_batches = cursor.next_step(&mut progress, t.gradient_accumulation);
         let dropout_seed = t.seed ^ (progress.step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let (loss, gradients) = model.gradients(&step_batches, Some(dropout_seed))?;
         let (grad_norm, gradient_scale) = clipping(&gradients, t.max_grad_norm)?;
@@ -453,8 +248,7 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
             "loss {loss:.4} lr {lr:.2e} {:.0} tok/s",
             record.tokens_per_second
         ));
-        let patience_spent =
-            t.early_stopping_patience > 0 && progress.evals_since_best >= t.early_stopping_patience;
+        let patience_spent = patience_spent(&progress, t.early_stopping_patience);
         let interrupt = options.stop_after_step == Some(progress.step);
         let save_due = t.save_every > 0 && progress.step.is_multiple_of(t.save_every);
         if save_due || last_step || patience_spent || interrupt {
@@ -500,7 +294,13 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
     match config.method {
         Method::Lora => {
             let base_model = model.base.adapter_base_name(&config.model);
-            export::lora(&paths.artifacts, &model, config, &base_model)?
+            export::lora(
+                &paths.artifacts,
+                &model.transformer,
+                &model.parameters,
+                config,
+                &base_model,
+            )?
         }
         Method::Full => model.base.write_full(
             &paths.artifacts,
@@ -542,107 +342,6 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
 pub const LOG_FILE: &str = "training_log.jsonl";
 /// The run summary in an artifacts folder.
 pub const SUMMARY_FILE: &str = "training_summary.json";
-/// The validation before training, kept beside the log for resumed runs and
-/// for the learning curves' first point.
-pub const INITIAL_VAL_FILE: &str = "initial_validation.json";
-
-fn read_summary(artifacts: &Path) -> Option<RunSummary> {
-    let text = std::fs::read_to_string(artifacts.join(SUMMARY_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// The validation before training of a run's artifacts folder, if recorded.
-pub fn read_initial(artifacts: &Path) -> Option<Validation> {
-    let text = std::fs::read_to_string(artifacts.join(INITIAL_VAL_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// One evaluation: the validation loss and, where configured, the probe's
-/// accuracies and the general-ability score.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Validation {
-    pub loss: f64,
-    #[serde(default)]
-    pub probe: ProbeScore,
-    /// Mean `acc_norm` over the general-ability tasks' fixed samples.
-    #[serde(default)]
-    pub general: Option<f64>,
-}
-
-/// The general-ability tasks' fixed samples, scored at each evaluation.
-pub struct GeneralEval {
-    tasks: Vec<(
-        f1_eval::general::Task,
-        Vec<f1_eval::multiple_choice::ChoiceQuestion>,
-    )>,
-}
-
-impl GeneralEval {
-    /// The configured samples; `Ok(None)` when `general_eval.per_task` is 0.
-    pub fn load(config: &TrainConfig) -> Result<Option<Self>> {
-        let settings = &config.general_eval;
-        if settings.per_task == 0 {
-            return Ok(None);
-        }
-        let Some(dir) = settings.folder() else {
-            return Err(Error::Config {
-                path: "general_eval.dir".into(),
-                message: "general_eval.per_task is set but general_eval.dir is empty and F1AI_GENERAL_EVAL_DIR is unset".into(),
-            });
-        };
-        let mut tasks = Vec::new();
-        for name in &settings.tasks {
-            let invalid = |message: String| Error::Data {
-                path: dir.clone(),
-                message,
-            };
-            let task = f1_eval::general::task(name).map_err(invalid)?;
-            let questions = task.questions(&dir, settings.per_task).map_err(invalid)?;
-            tasks.push((task, questions));
-        }
-        Ok(Some(Self { tasks }))
-    }
-
-    /// Mean `acc_norm` over the tasks.
-    pub fn score(&self, model: &mut TrainingModel) -> Result<f64> {
-        let mut scoring = model.scoring();
-        let graded = self
-            .tasks
-            .iter()
-            .map(|(task, questions)| scoring.grade_task(task, questions, || {}))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(f1_eval::general::score(&graded))
-    }
-}
-
-impl Validation {
-    /// Whether this evaluation beats the best one so far by `select_on`.
-    fn better_than(&self, progress: &Progress, select_on: SelectOn) -> bool {
-        let lower_loss = progress.best_val_loss.is_none_or(|b| self.loss < b);
-        match (select_on, self.probe.recall, progress.best_probe_recall) {
-            (SelectOn::ProbeRecall, Some(recall), Some(best)) => {
-                recall > best || (recall == best && lower_loss)
-            }
-            (SelectOn::ProbeRecall, Some(_), None) => true,
-            _ => lower_loss,
-        }
-    }
-
-    fn probe_text(&self) -> String {
-        let share = |s: Option<f64>| s.map_or("-".into(), |s| format!("{:.1}%", s * 100.0));
-        let mut text = match (self.probe.recall, self.probe.unseen) {
-            (None, None) => String::new(),
-            (recall, unseen) => {
-                format!(", probe recall {} unseen {}", share(recall), share(unseen))
-            }
-        };
-        if let Some(general) = self.general {
-            text.push_str(&format!(", general {}", share(Some(general))));
-        }
-        text
-    }
-}
-
 fn progress_bar(visible: bool, total: usize, done: usize) -> ProgressBar {
     if !visible {
         return ProgressBar::hidden();
@@ -659,53 +358,7 @@ fn progress_bar(visible: bool, total: usize, done: usize) -> ProgressBar {
     bar
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn progress(loss: Option<f64>, recall: Option<f64>) -> Progress {
-        Progress {
-            step: 10,
-            epoch: 0,
-            batch_in_epoch: 0,
-            tokens_seen: 0,
-            best_val_loss: loss,
-            best_probe_recall: recall,
-            best_step: 5,
-            evals_since_best: 0,
-            elapsed_seconds: 0.0,
-            step_seconds: 0.0,
-        }
-    }
-
-    fn validation(loss: f64, recall: Option<f64>) -> Validation {
-        Validation {
-            loss,
-            probe: ProbeScore {
-                recall,
-                unseen: None,
-            },
-            general: None,
-        }
-    }
-
-    #[test]
-    fn the_best_evaluation_is_chosen_by_the_configured_measure() {
-        let best = progress(Some(1.0), Some(0.4));
-        // A lower loss with fewer facts right: better by loss, worse by recall.
-        let lower_loss = validation(0.8, Some(0.3));
-        assert!(lower_loss.better_than(&best, SelectOn::ValLoss));
-        assert!(!lower_loss.better_than(&best, SelectOn::ProbeRecall));
-        // More facts right at a higher loss: the other way round.
-        let more_facts = validation(1.2, Some(0.5));
-        assert!(!more_facts.better_than(&best, SelectOn::ValLoss));
-        assert!(more_facts.better_than(&best, SelectOn::ProbeRecall));
-        // A tie on recall goes to the lower loss.
-        assert!(validation(0.9, Some(0.4)).better_than(&best, SelectOn::ProbeRecall));
-        assert!(!validation(1.1, Some(0.4)).better_than(&best, SelectOn::ProbeRecall));
-        // The first evaluation is always the best so far.
-        assert!(
-            validation(5.0, Some(0.0)).better_than(&progress(None, None), SelectOn::ProbeRecall)
-        );
-    }
+fn read_summary(artifacts: &Path) -> Option<RunSummary> {
+    let text = std::fs::read_to_string(artifacts.join(SUMMARY_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
 }

@@ -11,7 +11,7 @@ use candle_core::Device;
 use f1_model::model::GgufModel;
 use f1_train::config::{Method, TrainConfig};
 use f1_train::optimizer::AdamW;
-use f1_train::trainer::TrainingModel;
+use f1_train::training_model::TrainingModel;
 
 fn gpu() -> Device {
     f1_model::device::parse("cuda").expect("a CUDA device")

@@ -6,7 +6,7 @@ mod common;
 use candle_core::{Device, Tensor};
 use f1_train::config::{LoraConfig, Method, TrainConfig};
 use f1_train::trainable::Parameter;
-use f1_train::trainer::TrainingModel;
+use f1_train::training_model::TrainingModel;
 
 fn config(method: Method) -> TrainConfig {
     serde_norway::from_str(&format!(

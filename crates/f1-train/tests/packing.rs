@@ -9,7 +9,7 @@ use f1_model::transformer::ForwardOptions;
 use f1_train::config::{LoraConfig, Method, TrainConfig};
 use f1_train::data::{Batch, Encoder, Sequence};
 use f1_train::loss::target_log_probs;
-use f1_train::trainer::TrainingModel;
+use f1_train::training_model::TrainingModel;
 
 fn config(method: Method) -> TrainConfig {
     let mut config: TrainConfig = serde_norway::from_str(&format!(

@@ -8,7 +8,7 @@ use f1_model::gguf::GgufMetadata;
 use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
 use f1_train::config::{Method, TrainConfig};
 use f1_train::peft::{attach_adapter, save_adapter, AdapterConfig, CONFIG_FILE, WEIGHTS_FILE};
-use f1_train::trainer::TrainingModel;
+use f1_train::training_model::TrainingModel;
 
 fn lora_config() -> TrainConfig {
     serde_norway::from_str(

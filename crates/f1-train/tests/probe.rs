@@ -5,7 +5,7 @@ mod common;
 
 use f1_train::config::TrainConfig;
 use f1_train::probe::Probe;
-use f1_train::trainer::TrainingModel;
+use f1_train::training_model::TrainingModel;
 
 fn case(id: &str, kind: Option<&str>, question: &str, gold: &[&str]) -> String {
     serde_json::json!({

@@ -9,7 +9,7 @@ use f1_model::chat::ChatMessage;
 use f1_model::gguf::GgufMetadata;
 use f1_model::gguf_write::{write_tiny_random, TinyShape};
 use f1_train::data::{Batch, Encoder, Sequence};
-use f1_train::trainer::TrainingModel;
+use f1_train::training_model::TrainingModel;
 
 /// ../shared/data (or `$F1AI_SHARED_DATA`).
 pub fn shared_data() -> PathBuf {
