@@ -27,6 +27,16 @@ const FOLDERS: &[&str] = &[
 ];
 
 impl Workspace {
+    /// Loads config/.env when present; variables already set win over the file.
+    pub fn load_env_file(&self) -> Result<()> {
+        let env_file = self.root().join("config/.env");
+        if env_file.is_file() {
+            dotenvy::from_path(&env_file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", env_file.display()))?;
+        }
+        Ok(())
+    }
+
     /// Opens the workspace at `root`, creating its folders.
     pub fn open(root: &Path) -> Result<Self> {
         for folder in FOLDERS {

@@ -86,7 +86,7 @@ pub fn run(args: AugmentArgs, workspace: &Workspace) -> Result<()> {
         .filter(|(seed, _)| !done.contains(&seed.id))
         .collect();
 
-    super::judge::load_env_file(workspace)?;
+    workspace.load_env_file()?;
     let client = Client::new(Endpoint {
         url: args.endpoint.clone(),
         model: args.model.clone(),

@@ -12,7 +12,7 @@ use f1_serve::server::ServeOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::eval::Run;
+use super::runs::Run;
 use crate::cli::EvalArgs;
 use crate::workspace::Workspace;
 
@@ -23,16 +23,6 @@ pub struct JudgeTarget {
     pub api_key: Option<String>,
 }
 
-/// Loads config/.env when present; variables already set win over the file.
-pub fn load_env_file(workspace: &Workspace) -> Result<()> {
-    let env_file = workspace.root().join("config/.env");
-    if env_file.is_file() {
-        dotenvy::from_path(&env_file)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", env_file.display()))?;
-    }
-    Ok(())
-}
-
 /// The judge the command line, environment (and config/.env) and configuration
 /// ask for; None when no judge is asked for.
 pub fn resolve(
@@ -40,7 +30,7 @@ pub fn resolve(
     configured: Option<&JudgeSettings>,
     workspace: &Workspace,
 ) -> Result<Option<JudgeTarget>> {
-    load_env_file(workspace)?;
+    workspace.load_env_file()?;
     if let Some(local) = &args.judge_local {
         let mut settings = configured.cloned().unwrap_or_default();
         let sources = crate::catalog::sources(workspace, std::slice::from_ref(local), None)?;
@@ -49,7 +39,7 @@ pub fn resolve(
             max_tokens: settings.max_tokens,
             ..ServeOptions::default()
         };
-        let url = super::serve::spawn_local(sources, 8, options)?;
+        let url = crate::commands::serve::spawn_local(sources, 8, options)?;
         return Ok(Some(JudgeTarget {
             settings,
             url: format!("{url}/v1"),

@@ -3,110 +3,32 @@
 //! summary.md), each metric with a bootstrap 95% CI and paired p-values between
 //! runs on the questions they share.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+mod general;
+mod judge;
+mod multiple_choice;
+mod perplexity;
+mod runs;
+mod system;
 
-use anyhow::{bail, Context, Result};
-use f1_baseline::Prediction;
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
 use f1_eval::config::EvalConfig;
-use f1_eval::rouge::RougeScorer;
-use f1_eval::run::{self, Answer, RunMetrics, RunScores};
+use f1_eval::run;
 use serde_json::json;
 
 use crate::cli::EvalArgs;
 use crate::output::{write_json, write_text};
 use crate::workspace::Workspace;
-
-/// One predictions file: `<model>-<method>-<mode>`.
-pub struct Run {
-    pub name: String,
-    pub model: String,
-    pub method: String,
-    pub mode: String,
-    pub questions: Vec<String>,
-    pub answers: Vec<Answer>,
-    pub scores: RunScores,
-    pub metrics: RunMetrics,
-}
-
-fn answers(predictions: &[Prediction]) -> Vec<Answer> {
-    predictions
-        .iter()
-        .map(|p| Answer {
-            id: p.id.clone(),
-            family: p.family.clone(),
-            test_kind: p.test_kind.clone(),
-            reference: p.reference.clone(),
-            prediction: p.prediction.clone(),
-            gold: p.gold.iter().map(|g| g.aliases.clone()).collect(),
-            latency_s: p.latency_s,
-            generated_tokens: p.generated_tokens,
-        })
-        .collect()
-}
-
-fn prediction_files(workspace: &Workspace) -> Result<Vec<PathBuf>> {
-    let dir = workspace.predictions_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        bail!(
-            "no predictions in {}: run `f1ai baseline` first",
-            dir.display()
-        );
-    }
-    Ok(files)
-}
+use runs::{load_runs, Run};
 
 pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
     let config = match &args.config {
         Some(path) => EvalConfig::read(path).map_err(anyhow::Error::msg)?,
         None => EvalConfig::default(),
     };
-    let general = args
-        .general
-        .then(|| super::general::read(&args))
-        .transpose()?;
-    let mut loaded = Vec::new();
-    for path in prediction_files(workspace)? {
-        let predictions = f1_baseline::read_predictions(&path)?;
-        if predictions.is_empty() {
-            bail!(
-                "{}: no predictions (an empty run has no average)",
-                path.display()
-            );
-        }
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        loaded.push((name, predictions));
-    }
-    let all_answers: Vec<Vec<Answer>> = loaded.iter().map(|(_, p)| answers(p)).collect();
-    let entities = run::family_entities(all_answers.iter().flatten());
-    let rouge = RougeScorer::new(config.rouge_stemmer);
-    let runs: Vec<Run> = loaded
-        .into_iter()
-        .zip(all_answers)
-        .map(|((name, predictions), answers)| {
-            let scores = run::score(&answers, &entities, &rouge);
-            let metrics = run::summarize(&scores, config.bootstrap_resamples, config.seed);
-            Run {
-                name,
-                model: predictions[0].model.clone(),
-                method: predictions[0].method.clone(),
-                mode: predictions[0].mode.clone(),
-                questions: predictions.iter().map(|p| p.question.clone()).collect(),
-                answers,
-                scores,
-                metrics,
-            }
-        })
-        .collect();
+    let general = args.general.then(|| general::read(&args)).transpose()?;
+    let runs = load_runs(workspace, &config)?;
 
     let mut comparisons = Vec::new();
     for (i, a) in runs.iter().enumerate() {
@@ -167,26 +89,26 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
     }
     table.push_str("\nValues with bootstrap 95% confidence intervals.\n");
     table.push_str(&knowledge_markdown);
-    let (system, markdown) = super::system::collect(&runs, workspace)?;
+    let (system, markdown) = system::collect(&runs, workspace)?;
     write_json(&dir.join("system.json"), &system)?;
     table.push_str(&markdown);
     if args.perplexity {
-        let (report, markdown) = super::perplexity::run(&args, &config, workspace)?;
+        let (report, markdown) = perplexity::run(&args, &config, workspace)?;
         write_json(&dir.join("perplexity.json"), &report)?;
         table.push_str(&markdown);
     }
     if args.multiple_choice {
-        let (report, markdown) = super::multiple_choice::run(&args, &config, workspace)?;
+        let (report, markdown) = multiple_choice::run(&args, &config, workspace)?;
         write_json(&dir.join("multiple_choice.json"), &report)?;
         table.push_str(&markdown);
     }
     if let Some(general) = &general {
-        let (report, markdown) = super::general::run(&args, general, &config, workspace)?;
-        write_json(&dir.join(super::general::FILE), &report)?;
+        let (report, markdown) = general::run(&args, general, &config, workspace)?;
+        write_json(&dir.join(general::FILE), &report)?;
         table.push_str(&markdown);
     }
-    if let Some(judge) = super::judge::resolve(&args, config.judge.as_ref(), workspace)? {
-        let (report, markdown) = super::judge::run(&judge, &runs, &config, workspace)?;
+    if let Some(judge) = judge::resolve(&args, config.judge.as_ref(), workspace)? {
+        let (report, markdown) = judge::run(&judge, &runs, &config, workspace)?;
         write_json(&dir.join("judge.json"), &report)?;
         table.push_str(&markdown);
     }

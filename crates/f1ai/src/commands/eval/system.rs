@@ -6,7 +6,7 @@ use f1_train::metrics::RunSummary;
 use f1_train::trainer::SUMMARY_FILE;
 use serde_json::json;
 
-use super::eval::Run;
+use super::runs::Run;
 use crate::workspace::Workspace;
 
 /// The training summaries under models/artifacts/, by run name; a summary that
