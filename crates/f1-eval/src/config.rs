@@ -4,6 +4,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::error::{Error, Result};
+
 /// How `f1ai eval` scores predictions.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -70,28 +72,25 @@ impl Default for EvalConfig {
 
 impl EvalConfig {
     /// Reads a YAML file; unknown keys are errors naming the file.
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let config: Self =
-            serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_norway::from_str(&text).map_err(|e| Error::invalid(path, e.to_string()))?;
         if config.bootstrap_resamples == 0 {
-            return Err(format!(
-                "{}: bootstrap_resamples must be at least 1",
-                path.display()
+            return Err(Error::invalid(
+                path,
+                "bootstrap_resamples must be at least 1",
             ));
         }
         if let Some(judge) = &config.judge {
             if judge.max_answers == 0 || judge.max_tokens == 0 || judge.timeout_s == 0 {
-                return Err(format!(
-                    "{}: judge.max_answers, judge.max_tokens and judge.timeout_s must be at least 1",
-                    path.display()
+                return Err(Error::invalid(
+                    path,
+                    "judge.max_answers, judge.max_tokens and judge.timeout_s must be at least 1",
                 ));
             }
             if !(1.0..=10.0).contains(&judge.threshold) {
-                return Err(format!(
-                    "{}: judge.threshold must be within 1-10",
-                    path.display()
-                ));
+                return Err(Error::invalid(path, "judge.threshold must be within 1-10"));
             }
         }
         Ok(config)

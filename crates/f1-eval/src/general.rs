@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{stratified_interval, stratified_paired_p_value, Interval};
+use crate::error::{Error, Result};
 use crate::multiple_choice::{read_questions, ChoiceQuestion, Graded};
 
 /// How a task puts its question to the model.
@@ -48,17 +49,17 @@ pub const TASKS: [Task; 4] = [
 ];
 
 /// Looks a task up by name.
-pub fn task(name: &str) -> Result<Task, String> {
+pub fn task(name: &str) -> Result<Task> {
     TASKS
         .iter()
         .copied()
         .find(|t| t.name == name)
         .ok_or_else(|| {
             let known: Vec<&str> = TASKS.iter().map(|t| t.name).collect();
-            format!(
-                "unknown general-ability task '{name}' (known: {})",
-                known.join(", ")
-            )
+            Error::UnknownTask {
+                name: name.to_string(),
+                known: known.join(", "),
+            }
         })
 }
 
@@ -70,7 +71,7 @@ impl Task {
 
     /// `limit` questions spread evenly over the task's file (all when 0): the
     /// same fixed sample every time. A bad line is an error naming file and line.
-    pub fn questions(&self, dir: &Path, limit: usize) -> Result<Vec<ChoiceQuestion>, String> {
+    pub fn questions(&self, dir: &Path, limit: usize) -> Result<Vec<ChoiceQuestion>> {
         let all = read_questions(&self.file(dir), 0)?;
         if limit == 0 || limit >= all.len() {
             return Ok(all);
@@ -195,10 +196,11 @@ mod tests {
         assert_eq!(ids, ["q0", "q2", "q5", "q7"]);
         assert_eq!(task.questions(dir.path(), 0).unwrap().len(), 10);
         std::fs::write(task.file(dir.path()), "{\"question\": \"Q?\"}\n").unwrap();
-        let error = task.questions(dir.path(), 4).unwrap_err();
+        let error = task.questions(dir.path(), 4).unwrap_err().to_string();
         assert!(error.contains("piqa.jsonl: line 1"), "{error}");
         assert!(super::task("mmlu")
             .unwrap_err()
+            .to_string()
             .contains("unknown general-ability task"));
     }
 }

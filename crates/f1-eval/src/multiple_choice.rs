@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{confidence_interval, mean_at, paired_p_value, Interval};
+use crate::error::{Error, Result};
 
 /// One question; `id`, `family` and `test_kind` are optional in user files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,8 +29,8 @@ pub struct ChoiceQuestion {
 /// Reads up to `limit` questions (0: all) of a JSONL file. A line that is not a
 /// question, has fewer than two choices, an empty or repeated choice, or an
 /// answer outside the choices is an error naming the file, line and field.
-pub fn read_questions(path: &Path, limit: usize) -> Result<Vec<ChoiceQuestion>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_questions(path: &Path, limit: usize) -> Result<Vec<ChoiceQuestion>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut questions = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -38,13 +39,17 @@ pub fn read_questions(path: &Path, limit: usize) -> Result<Vec<ChoiceQuestion>, 
         if limit > 0 && questions.len() == limit {
             break;
         }
-        let at = |message: String| format!("{}: line {}: {message}", path.display(), index + 1);
+        let at = |message: String| Error::Line {
+            path: path.to_path_buf(),
+            line: index + 1,
+            message,
+        };
         let question: ChoiceQuestion = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
         question.validate().map_err(at)?;
         questions.push(question);
     }
     if questions.is_empty() {
-        return Err(format!("{}: no questions", path.display()));
+        return Err(Error::invalid(path, "no questions"));
     }
     Ok(questions)
 }
@@ -284,13 +289,14 @@ mod tests {
         for (line, expected) in cases {
             let good = r#"{"question": "Ok?", "choices": ["x", "y"], "answer": 1}"#;
             std::fs::write(&path, format!("{good}\n{line}\n")).unwrap();
-            let error = read_questions(&path, 0).unwrap_err();
+            let error = read_questions(&path, 0).unwrap_err().to_string();
             assert!(error.contains("mc.jsonl: line 2:"), "{error}");
             assert!(error.contains(expected), "{error}");
         }
         std::fs::write(&path, "\n").unwrap();
         assert!(read_questions(&path, 0)
             .unwrap_err()
+            .to_string()
             .contains("no questions"));
     }
 

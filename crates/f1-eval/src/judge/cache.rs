@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::prompt::Message;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Entry {
@@ -38,18 +39,20 @@ pub fn prompt_hash(messages: &[Message]) -> String {
 impl Cache {
     /// Opens (or starts) the cache at `path`; a line that does not parse is an
     /// error naming the file and line.
-    pub fn open(path: &Path) -> Result<Self, String> {
+    pub fn open(path: &Path) -> Result<Self> {
         let mut entries = HashMap::new();
         if path.exists() {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
             for (n, line) in text
                 .lines()
                 .enumerate()
                 .filter(|(_, l)| !l.trim().is_empty())
             {
-                let entry: Entry = serde_json::from_str(line)
-                    .map_err(|e| format!("{} line {}: {e}", path.display(), n + 1))?;
+                let entry: Entry = serde_json::from_str(line).map_err(|e| Error::Line {
+                    path: path.to_path_buf(),
+                    line: n + 1,
+                    message: e.to_string(),
+                })?;
                 entries.insert((entry.judge, entry.prompt_sha256), entry.output);
             }
         }
@@ -66,26 +69,26 @@ impl Cache {
     }
 
     /// Records a judgment; appended at once so an interrupted run keeps it.
-    pub fn put(&mut self, judge: &str, hash: &str, output: &str) -> Result<(), String> {
+    pub fn put(&mut self, judge: &str, hash: &str, output: &str) -> Result<()> {
         let entry = Entry {
             judge: judge.to_string(),
             prompt_sha256: hash.to_string(),
             output: output.to_string(),
         };
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+            .map_err(|e| Error::io(&self.path, e))?;
         writeln!(
             file,
             "{}",
             serde_json::to_string(&entry).expect("serializable")
         )
-        .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        .map_err(|e| Error::io(&self.path, e))?;
         self.entries
             .insert((entry.judge, entry.prompt_sha256), entry.output);
         Ok(())

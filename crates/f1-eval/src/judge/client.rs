@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::prompt::Message;
+use crate::error::{Error, Result};
 
 /// Where the judge lives and how long to wait for it.
 #[derive(Debug, Clone)]
@@ -24,11 +25,11 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(endpoint: Endpoint) -> Result<Self, String> {
+    pub fn new(endpoint: Endpoint) -> Result<Self> {
         let http = reqwest::blocking::Client::builder()
             .timeout(endpoint.timeout)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Error::Judge(e.to_string()))?;
         Ok(Self { endpoint, http })
     }
 
@@ -38,12 +39,7 @@ impl Client {
 
     /// The assistant's reply to `messages`; transport failures, error statuses and
     /// bodies that are not chat completions are errors that say which.
-    pub fn complete(
-        &self,
-        messages: &[Message],
-        temperature: f64,
-        seed: u64,
-    ) -> Result<String, String> {
+    pub fn complete(&self, messages: &[Message], temperature: f64, seed: u64) -> Result<String> {
         let url = format!(
             "{}/chat/completions",
             self.endpoint.url.trim_end_matches('/')
@@ -60,23 +56,33 @@ impl Client {
             request = request.bearer_auth(key);
         }
         let response = request.send().map_err(|e| {
-            if e.is_timeout() {
+            Error::Judge(if e.is_timeout() {
                 format!("{url}: no answer within {:?}", self.endpoint.timeout)
             } else {
                 format!("{url}: {e}")
-            }
+            })
         })?;
         let status = response.status();
-        let text = response.text().map_err(|e| format!("{url}: {e}"))?;
+        let text = response
+            .text()
+            .map_err(|e| Error::Judge(format!("{url}: {e}")))?;
         if !status.is_success() {
-            return Err(format!("{url}: HTTP {status}: {}", clip(&text)));
+            return Err(Error::Judge(format!(
+                "{url}: HTTP {status}: {}",
+                clip(&text)
+            )));
         }
         let value: Value = serde_json::from_str(&text)
-            .map_err(|_| format!("{url}: the answer is not JSON: {}", clip(&text)))?;
+            .map_err(|_| Error::Judge(format!("{url}: the answer is not JSON: {}", clip(&text))))?;
         value["choices"][0]["message"]["content"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| format!("{url}: no choices[0].message.content in {}", clip(&text)))
+            .ok_or_else(|| {
+                Error::Judge(format!(
+                    "{url}: no choices[0].message.content in {}",
+                    clip(&text)
+                ))
+            })
     }
 }
 

@@ -13,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{confidence_interval, mean_at, Interval};
+use crate::error::{Error, Result};
 use agreement::{agreement, combine, Agreement, PairOutcome};
 use cache::{prompt_hash, Cache};
 use client::{Client, Endpoint};
@@ -42,7 +43,7 @@ pub struct Judge {
 impl Judge {
     /// A judge at `endpoint` caching in `cache_path`; a malformed verdict is asked
     /// again up to `retries` times (sampled, so the retry can differ).
-    pub fn new(endpoint: Endpoint, cache_path: &Path, retries: usize) -> Result<Self, String> {
+    pub fn new(endpoint: Endpoint, cache_path: &Path, retries: usize) -> Result<Self> {
         Ok(Self {
             client: Client::new(endpoint)?,
             cache: Cache::open(cache_path)?,
@@ -60,18 +61,18 @@ impl Judge {
         messages: &[Message],
         forced: &str,
         parse: fn(&str) -> Option<T>,
-    ) -> Result<T, String> {
+    ) -> Result<T> {
         let judge = self.client.endpoint().model.clone();
         let hash = prompt_hash(messages);
         if let Some(output) = self.cache.get(&judge, &hash) {
             self.stats.cache_hits += 1;
-            let verdict = parse(output)
-                .ok_or_else(|| format!("malformed verdict (cached): {}", first_line(output)));
-            if let Err(error) = &verdict {
+            let Some(verdict) = parse(output) else {
+                let error = format!("malformed verdict (cached): {}", first_line(output));
                 self.stats.failures += 1;
                 self.last_error = Some(error.clone());
-            }
-            return verdict;
+                return Err(Error::Judge(error));
+            };
+            return Ok(verdict);
         }
         let mut last_error = String::new();
         for attempt in 0..=self.retries {
@@ -101,22 +102,17 @@ impl Judge {
                 }
                 Err(error) => {
                     tracing::warn!(attempt, %error, "judge request failed");
-                    last_error = error;
+                    last_error = error.to_string();
                 }
             }
         }
         self.stats.failures += 1;
         self.last_error = Some(last_error.clone());
-        Err(last_error)
+        Err(Error::Judge(last_error))
     }
 
     /// A 1-10 rating of `answer`; with `reference`, graded against the gold answer.
-    pub fn rate(
-        &mut self,
-        question: &str,
-        answer: &str,
-        reference: Option<&str>,
-    ) -> Result<f64, String> {
+    pub fn rate(&mut self, question: &str, answer: &str, reference: Option<&str>) -> Result<f64> {
         self.ask(
             &prompt::single(question, answer, reference),
             "Rating: [[",
@@ -132,7 +128,7 @@ impl Judge {
         first: &str,
         second: &str,
         reference: Option<&str>,
-    ) -> Result<(PairOutcome, bool), String> {
+    ) -> Result<(PairOutcome, bool)> {
         let forward = self.ask(
             &prompt::pairwise(question, first, second, reference),
             "Final verdict: [[",
