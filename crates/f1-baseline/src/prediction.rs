@@ -47,7 +47,7 @@ pub fn write_predictions(path: &Path, predictions: &[Prediction]) -> Result<()> 
         text.push_str(&serde_json::to_string(prediction).expect("predictions serialize"));
         text.push('\n');
     }
-    Ok(f1_model::staged::write_bytes_staged(path, text.as_bytes())?)
+    Ok(f1_files::write(path, text.as_bytes())?)
 }
 
 /// Reads a predictions file; a line with a missing or mistyped field is an error

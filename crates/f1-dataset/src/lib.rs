@@ -14,7 +14,6 @@ pub mod keyed;
 pub mod multiple_choice;
 pub mod text;
 
-use std::io::Write;
 use std::path::Path;
 
 use f1_data::KnowledgeBase;
@@ -132,22 +131,11 @@ pub fn write(
         stats_json(splits, config, provenance, questions.len()),
     ));
 
-    let mut temps = Vec::new();
-    for (name, bytes) in staged {
-        let mut temp = tempfile::Builder::new()
-            .prefix(".f1-dataset-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
-        temp.write_all(&bytes)
-            .map_err(|e| Error::io(dir.join(name), e))?;
-        temps.push((name, temp));
-    }
-    for (name, temp) in temps {
-        let path = dir.join(name);
-        temp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-    }
-    Ok(())
+    let files: Vec<_> = staged
+        .into_iter()
+        .map(|(name, bytes)| (dir.join(name), bytes))
+        .collect();
+    Ok(f1_files::write_all(&files)?)
 }
 
 fn stats_json(

@@ -50,4 +50,10 @@ impl Error {
     }
 }
 
+impl From<f1_files::Error> for Error {
+    fn from(e: f1_files::Error) -> Self {
+        Error::io(e.path, e.source)
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::registry::ModelSpec;
-use crate::staged::copy_staged;
 
 /// What `ensure` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,14 +74,14 @@ pub fn ensure(spec: &ModelSpec, dir: &Path, cache: Option<&Path>) -> Result<Fetc
     if let Some(cache) = cache {
         let cached = cache.join(spec.file);
         if verified(&cached, spec)? {
-            copy_staged(&cached, &target)?;
+            f1_files::copy(&cached, &target)?;
             return Ok(Fetched::FromCache(target));
         }
     }
     download(spec, &target)?;
     if let Some(cache) = cache {
         std::fs::create_dir_all(cache).map_err(|e| Error::io(cache, e))?;
-        copy_staged(&target, &cache.join(spec.file))?;
+        f1_files::copy(&target, &cache.join(spec.file))?;
     }
     Ok(Fetched::Downloaded(target))
 }

@@ -13,9 +13,9 @@ use rand::{Rng, SeedableRng};
 
 use crate::error::{Error, Result};
 use crate::gguf::GgufMetadata;
-use crate::staged::write_staged;
 use crate::tokenizer::to_gguf::tokenizer_metadata;
 use crate::transformer::{Architecture, Transformer, TransformerConfig};
+use f1_files::write_with as write_staged;
 
 /// A GGUF file being assembled: metadata first, then tensors.
 pub struct GgufWriter {

@@ -12,7 +12,6 @@ pub mod gguf_write;
 pub mod hub;
 pub mod model;
 pub mod registry;
-pub mod staged;
 pub mod tokenizer;
 pub mod transformer;
 

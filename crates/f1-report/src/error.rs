@@ -19,7 +19,7 @@ pub enum Error {
     Template(#[from] minijinja::Error),
     /// Writing a file (through a temporary file and a rename).
     #[error(transparent)]
-    Write(#[from] f1_train::Error),
+    Write(#[from] f1_files::Error),
 }
 
 impl Error {

@@ -837,11 +837,11 @@ pub fn write(study: &Study, outputs: &Outputs) -> Result<Written> {
         appendix: examples_table(study).into_iter().collect(),
     };
     let html = outputs.reports.join("report.html");
-    f1_train::metrics::write_atomic(&html, document::html(&document)?.as_bytes())?;
+    f1_files::write(&html, document::html(&document)?.as_bytes())?;
     let link = relative_link(&outputs.reports, &outputs.charts);
     let markdown = outputs.reports.join("report.md");
     let text = document::markdown(&document, |f| format!("{link}{}.png", f.name));
-    f1_train::metrics::write_atomic(&markdown, text.as_bytes())?;
+    f1_files::write(&markdown, text.as_bytes())?;
     let charts = document
         .figures
         .iter()

@@ -1,6 +1,6 @@
 //! Fetching one URL within a size cap, and the page cache under data/raw/web/.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -104,19 +104,14 @@ impl PageCache {
         (page.url == url).then_some(page)
     }
 
-    /// Stores a page: body first, then metadata, each through a temp file.
-    pub fn put(&self, page: &Page) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+    /// Stores a page: its body and metadata, each written whole, renamed into
+    /// place body first.
+    pub fn put(&self, page: &Page) -> Result<(), f1_files::Error> {
         let (body_path, meta_path) = self.paths(&page.url);
-        write_atomically(&body_path, &page.body)?;
-        write_atomically(&meta_path, &serde_json::to_vec_pretty(page)?)
+        let meta = serde_json::to_vec_pretty(page).expect("a page serializes");
+        f1_files::write_all(&[
+            (body_path, page.body.as_slice()),
+            (meta_path, meta.as_slice()),
+        ])
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut temp, bytes)?;
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -8,7 +8,6 @@ use candle_core::Device;
 use f1_model::chat::ChatTemplate;
 use f1_model::gguf::GgufMetadata;
 use f1_model::gguf_write::{write_transformer, GgufWriter};
-use f1_model::staged::copy_staged;
 use f1_model::transformer::{Transformer, TransformerConfig, WeightFormat};
 use f1_model::Tokenizer;
 
@@ -169,7 +168,7 @@ fn copy_tokenizer_files(source: &Path, dir: &Path) -> Result<()> {
     for name in TOKENIZER_FILES {
         let from = source.join(name);
         if from.is_file() {
-            copy_staged(&from, &dir.join(name))?;
+            f1_files::copy(&from, &dir.join(name))?;
         }
     }
     Ok(())

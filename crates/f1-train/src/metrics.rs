@@ -94,7 +94,7 @@ impl StepLog {
             text.push_str(&serde_json::to_string(record).expect("record serializes"));
             text.push('\n');
         }
-        write_atomic(path, text.as_bytes())?;
+        f1_files::write(path, text.as_bytes())?;
         Ok(Self {
             path: path.to_path_buf(),
         })
@@ -123,13 +123,6 @@ pub fn read_log(path: &Path) -> Result<Vec<StepRecord>> {
             })
         })
         .collect()
-}
-
-/// Writes through a temporary file renamed into place.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    Ok(f1_model::staged::write_bytes_staged(path, bytes)?)
 }
 
 /// Starts the peak of [`memory_mib`] afresh from the current resident memory, so

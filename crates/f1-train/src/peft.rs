@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::LoraConfig;
 use crate::error::{Error, Result};
-use crate::metrics::write_atomic;
 use crate::trainable::{peft_name, Parameter};
 
 pub const CONFIG_FILE: &str = "adapter_config.json";
@@ -94,11 +93,11 @@ pub fn save_adapter(
         tensors.insert(p.name.clone(), tensor.contiguous()?);
     }
     let weights = dir.join(WEIGHTS_FILE);
-    f1_model::staged::write_staged(&weights, |staging| {
-        Ok(candle_core::safetensors::save(&tensors, staging)?)
+    f1_files::write_with(&weights, |staging| {
+        Ok::<_, Error>(candle_core::safetensors::save(&tensors, staging)?)
     })?;
     let json = serde_json::to_string_pretty(config).expect("config serializes");
-    write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())
+    Ok(f1_files::write(&dir.join(CONFIG_FILE), json.as_bytes())?)
 }
 
 /// Reads an adapter folder's configuration.

@@ -14,9 +14,7 @@ use crate::data::{fixed_batches, Batch};
 use crate::epoch_cursor::EpochCursor;
 use crate::error::{Error, Result};
 use crate::export;
-use crate::metrics::{
-    memory_mib, read_log, reset_peak_memory, write_atomic, RunSummary, StepLog, StepRecord,
-};
+use crate::metrics::{memory_mib, read_log, reset_peak_memory, RunSummary, StepLog, StepRecord};
 use crate::optimizer::{clipping, AdamW};
 use crate::probe::Probe;
 use crate::schedule::learning_rate;
@@ -164,7 +162,7 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
             initial.probe_text()
         );
         let json = serde_json::to_string(initial).expect("a validation serializes");
-        write_atomic(&paths.artifacts.join(INITIAL_VAL_FILE), json.as_bytes())?;
+        f1_files::write(&paths.artifacts.join(INITIAL_VAL_FILE), json.as_bytes())?;
     }
     let initial_val_loss = initial.map(|v| v.loss);
     let prior_seconds = progress.elapsed_seconds;
@@ -334,7 +332,7 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
         stopped_early,
     };
     let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
-    write_atomic(&paths.artifacts.join(SUMMARY_FILE), json.as_bytes())?;
+    f1_files::write(&paths.artifacts.join(SUMMARY_FILE), json.as_bytes())?;
     Ok(Outcome::Finished(Box::new(summary)))
 }
 

@@ -2,16 +2,11 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// Writes `text` to `path` through a temp file and a rename.
 pub fn write_text(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .with_context(|| format!("{} has no folder", path.display()))?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    f1_model::staged::write_bytes_staged(path, text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
+    Ok(f1_files::write(path, text.as_bytes())?)
 }
 
 /// Writes pretty JSON to `path` atomically and says so.

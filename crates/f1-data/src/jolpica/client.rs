@@ -2,7 +2,7 @@
 //! rate limits (4 requests/s burst, 500/hour) and retries with backoff on 429/5xx.
 
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -130,7 +130,7 @@ impl JolpicaClient {
         );
         let bytes = self.request_with_retries(&url).await?;
         let page = parse_page(&bytes, &url)?;
-        write_atomically(&cache, &bytes)?;
+        f1_files::write(&cache, &bytes)?;
         Ok(page)
     }
 
@@ -239,13 +239,4 @@ fn mrdata_number(page: &Value, key: &str, path: &str) -> Result<u64> {
             source_name: path.to_string(),
             message: format!("MRData.{key} is missing or not a number"),
         })
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    std::io::Write::write_all(&mut temp, bytes).map_err(|e| Error::io(path, e))?;
-    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use crate::chat::ChatTemplate;
 use crate::error::{Error, Result};
 use crate::gguf::GgufMetadata;
-use crate::staged::write_staged;
+use f1_files::write_with as write_staged;
 use vocab::{Fragment, Vocab};
 
 enum Algorithm {

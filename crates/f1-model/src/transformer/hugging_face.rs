@@ -16,8 +16,8 @@ use super::config::{Architecture, RopeStyle, TransformerConfig};
 use super::linear::Linear;
 use super::weights::convert;
 use super::Transformer;
-use crate::staged::write_staged;
 use crate::{Error, Result};
+use f1_files::write_with as write_staged;
 
 /// The model's shape, as transformers writes it.
 pub const CONFIG_FILE: &str = "config.json";
@@ -345,7 +345,7 @@ impl Transformer {
             tensors.insert(name, converted);
         }
         write_staged(&dir.join(WEIGHTS_FILE), |path| {
-            Ok(candle_core::safetensors::save(&tensors, path)?)
+            Ok::<_, Error>(candle_core::safetensors::save(&tensors, path)?)
         })?;
         let config = serde_json::to_string_pretty(&hugging_face_config(self)).expect("json");
         write_staged(&dir.join(CONFIG_FILE), |path| {
