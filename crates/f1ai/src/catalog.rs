@@ -43,7 +43,7 @@ pub fn sources(
 
 /// Runs in models/artifacts/ that hold an adapter or a GGUF, sorted.
 fn artifact_runs(workspace: &Workspace) -> Result<Vec<String>> {
-    let dir = workspace.root().join("models/artifacts");
+    let dir = workspace.artifacts_dir();
     let mut runs = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
@@ -252,6 +252,6 @@ fn resolve(workspace: &Workspace, model: &str) -> Result<ModelSource> {
         "model '{model}' is not a registered model ({}), a run in {}, a GGUF file, an \
          artifact folder, a Hugging Face model folder or a hub model id (org/name)",
         registered_names(),
-        workspace.root().join("models/artifacts").display()
+        workspace.artifacts_dir().display()
     )
 }

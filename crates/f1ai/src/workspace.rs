@@ -60,7 +60,17 @@ impl Workspace {
 
     /// models/artifacts/<run>/.
     pub fn artifacts(&self, run: &str) -> PathBuf {
-        self.root.join("models/artifacts").join(run)
+        self.artifacts_dir().join(run)
+    }
+
+    /// models/artifacts/: every trained run's adapter or model, log and summary.
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.root.join("models/artifacts")
+    }
+
+    /// models/hf/<name>/: a model exported in Hugging Face's layout.
+    pub fn hugging_face_export(&self, name: &str) -> PathBuf {
+        self.root.join("models/hf").join(name)
     }
 
     pub fn database(&self) -> PathBuf {
@@ -130,6 +140,31 @@ impl Workspace {
     /// results/metrics/knowledge-<model>.json: what `f1ai knowledge` found.
     pub fn knowledge(&self, model: &str) -> PathBuf {
         self.metrics_dir().join(format!("knowledge-{model}.json"))
+    }
+
+    /// results/reports/: the HTML and Markdown report.
+    pub fn reports_dir(&self) -> PathBuf {
+        self.root.join("results/reports")
+    }
+
+    /// results/reports/report.html.
+    pub fn report_html(&self) -> PathBuf {
+        self.reports_dir().join("report.html")
+    }
+
+    /// results/visualizations/: the report's charts as SVG and PNG.
+    pub fn visualizations_dir(&self) -> PathBuf {
+        self.root.join("results/visualizations")
+    }
+
+    /// results/run/: `f1ai run`'s record of the stages it ran.
+    pub fn run_ledger_dir(&self) -> PathBuf {
+        self.root.join("results/run")
+    }
+
+    /// results/judgments/cache.jsonl: the judge's verdicts, kept across runs.
+    pub fn judge_cache(&self) -> PathBuf {
+        self.root.join("results/judgments/cache.jsonl")
     }
 
     /// JSON written by `f1ai bench ...`.

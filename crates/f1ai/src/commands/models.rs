@@ -31,7 +31,7 @@ fn export(model: &str, out: Option<PathBuf>, workspace: &Workspace) -> Result<()
             (stem.unwrap_or_else(|| "model".into()), path)
         }
     };
-    let out = out.unwrap_or_else(|| workspace.root().join("models/hf").join(&name));
+    let out = out.unwrap_or_else(|| workspace.hugging_face_export(&name));
     f1_train::export::hugging_face(&gguf, &out)
         .with_context(|| format!("exporting {} to {}", gguf.display(), out.display()))?;
     println!("{name}: wrote {}", out.display());

@@ -10,17 +10,16 @@ use crate::cli::ReportArgs;
 use crate::workspace::Workspace;
 
 pub fn run(args: ReportArgs, workspace: &Workspace) -> Result<()> {
-    let root = workspace.root();
     let study = Study::load(&Sources {
         metrics: workspace.metrics_dir(),
         predictions: workspace.predictions_dir(),
-        artifacts: root.join("models/artifacts"),
+        artifacts: workspace.artifacts_dir(),
     })?;
     let outputs = Outputs {
-        reports: args.out.unwrap_or_else(|| root.join("results/reports")),
+        reports: args.out.unwrap_or_else(|| workspace.reports_dir()),
         charts: args
             .charts
-            .unwrap_or_else(|| root.join("results/visualizations")),
+            .unwrap_or_else(|| workspace.visualizations_dir()),
     };
     let written = report::write(&study, &outputs)?;
     for paragraph in &written.findings {

@@ -124,7 +124,7 @@ pub fn run(
         timeout: Duration::from_secs(settings.timeout_s),
         max_tokens: settings.max_tokens,
     };
-    let cache = workspace.root().join("results/judgments/cache.jsonl");
+    let cache = workspace.judge_cache();
     let mut judge = Judge::new(endpoint, &cache, settings.retries).map_err(anyhow::Error::msg)?;
     let ids = chosen_ids(runs, settings.max_answers);
     let per_run: Vec<Vec<Item>> = runs.iter().map(|r| items(r, &ids)).collect();

@@ -12,7 +12,7 @@ use crate::workspace::Workspace;
 /// The training summaries under models/artifacts/, by run name; a summary that
 /// does not parse is an error naming it.
 fn training_summaries(workspace: &Workspace) -> Result<Vec<RunSummary>> {
-    let dir = workspace.root().join("models/artifacts");
+    let dir = workspace.artifacts_dir();
     let mut summaries = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path().join(SUMMARY_FILE);

@@ -227,7 +227,7 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
     let mut eval_inputs = vec![
         profile.eval.config.clone(),
         workspace.predictions_dir(),
-        root.join("models/artifacts"),
+        workspace.artifacts_dir(),
         splits[2].clone(),
         curated.join(f1_dataset::MULTIPLE_CHOICE_FILE),
     ];
@@ -283,9 +283,9 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
         inputs: vec![
             metrics,
             workspace.predictions_dir(),
-            root.join("models/artifacts"),
+            workspace.artifacts_dir(),
         ],
-        outputs: vec![root.join("results/reports/report.html")],
+        outputs: vec![workspace.report_html()],
         checkpoints: None,
     });
     Ok(stages)
@@ -316,7 +316,7 @@ pub fn run(args: RunArgs, workspace: &Workspace) -> Result<()> {
         }
         return Ok(());
     }
-    let mut ledger = Ledger::open(workspace.root().join("results/run"))?;
+    let mut ledger = Ledger::open(workspace.run_ledger_dir())?;
     for (i, stage) in stages.iter().enumerate() {
         let fingerprint = ledger.fingerprint(stage)?;
         let plan = if args.force {
@@ -358,10 +358,7 @@ pub fn run(args: RunArgs, workspace: &Workspace) -> Result<()> {
     println!(
         "study finished in {:.1} s; report: {}",
         started.elapsed().as_secs_f64(),
-        workspace
-            .root()
-            .join("results/reports/report.html")
-            .display()
+        workspace.report_html().display()
     );
     Ok(())
 }
