@@ -11,7 +11,6 @@ use f1_eval::general::Forgetting;
 use f1_eval::judge::{PairJudgment, RunJudgment};
 use f1_eval::multiple_choice::ChoiceMetrics;
 use f1_eval::run::{Comparison, RunMetrics};
-use f1_train::config::Method;
 use f1_train::metrics::{RunSummary, StepRecord};
 use f1_train::validation::Validation;
 use serde::de::DeserializeOwned;
@@ -165,10 +164,7 @@ pub struct TrainingRun {
 
 impl TrainingRun {
     pub fn method_name(&self) -> &'static str {
-        match self.summary.method {
-            Method::Lora => "lora",
-            Method::Full => "full",
-        }
+        self.summary.method.name()
     }
 }
 

@@ -17,6 +17,27 @@ pub enum Method {
     Full,
 }
 
+impl Method {
+    /// The name configurations, file names and reports use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Method::Lora => "lora",
+            Method::Full => "full",
+        }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+
+    fn from_str(name: &str) -> std::result::Result<Self, String> {
+        [Method::Lora, Method::Full]
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| format!("'{name}' is not a method (lora or full)"))
+    }
+}
+
 /// How the learning rate decays after warm-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -389,6 +410,17 @@ mod tests {
         let config: TrainConfig = serde_norway::from_str(&yaml).map_err(|e| e.to_string())?;
         config.validate()?;
         Ok(config)
+    }
+
+    #[test]
+    fn methods_parse_from_their_names() {
+        for method in [Method::Lora, Method::Full] {
+            assert_eq!(method.name().parse::<Method>(), Ok(method));
+        }
+        assert!("qlora"
+            .parse::<Method>()
+            .unwrap_err()
+            .contains("lora or full"));
     }
 
     #[test]

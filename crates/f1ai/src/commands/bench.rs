@@ -159,11 +159,10 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
         args.batch > 0 && args.seq > 1 && args.steps > 0,
         "--batch, --steps must be positive and --seq at least 2"
     );
-    let method = match args.method.as_str() {
-        "lora" => f1_train::Method::Lora,
-        "full" => f1_train::Method::Full,
-        other => anyhow::bail!("--method: '{other}' is not lora or full"),
-    };
+    let method: f1_train::Method = args
+        .method
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--method: {e}"))?;
     let spec = f1_model::registry::find(&args.model)?;
     let path = workspace.base_model(spec.name)?;
     let device = args.device.open()?;
