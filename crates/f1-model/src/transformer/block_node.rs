@@ -15,7 +15,6 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use candle_core::backprop::GradStore;
-use candle_core::quantized::QMatMul;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::attention_core::{AttentionCore, Rotation};
@@ -24,7 +23,7 @@ use super::config::Architecture;
 use super::cpu_pool::{new_chunked, piece};
 use super::gated_activation::{Activation, GatedActivation};
 use super::layers::{Block, ForwardOptions, RmsNorm};
-use super::linear::Linear;
+use super::linear::{Linear, TrainingKernel};
 use super::lora_projection::LoraProjection;
 use super::rope::Positions;
 use super::tensor_values::values;
@@ -413,7 +412,7 @@ impl Normed {
     }
 }
 
-/// A projection's kernel, chosen as `Linear::forward` chooses it.
+/// A projection's kernel (see `Linear::training_kernel`).
 enum ProjectionKernel {
     /// A frozen base and a LoRA adapter.
     Adapted {
@@ -438,8 +437,8 @@ impl Projected {
     /// `None` for a weight multiplied by candle's own kernels (quantized
     /// inference, f16), which have no backward here.
     fn run(linear: &Linear, input: &Tensor, seed: Option<u64>) -> Result<Option<(Self, Tensor)>> {
-        let kernel = match (&linear.lora, linear.frozen_weight(), &linear.weight) {
-            (Some(lora), Some(weight), _) => ProjectionKernel::Adapted {
+        let kernel = match linear.training_kernel() {
+            Some(TrainingKernel::Adapted(weight, lora)) => ProjectionKernel::Adapted {
                 kernel: LoraProjection::new(
                     input,
                     weight,
@@ -449,14 +448,14 @@ impl Projected {
                 a: lora.a.clone(),
                 b: lora.b.clone(),
             },
-            (None, Some(weight), _) => ProjectionKernel::Frozen(FrozenMatmul { weight }),
-            (None, None, QMatMul::Tensor(weight)) if weight.is_variable() => {
-                ProjectionKernel::Trained {
-                    kernel: TrainedMatmul,
-                    weight: weight.clone(),
-                }
+            Some(TrainingKernel::Frozen(weight)) => {
+                ProjectionKernel::Frozen(FrozenMatmul { weight })
             }
-            _ => return Ok(None),
+            Some(TrainingKernel::Trained(weight)) => ProjectionKernel::Trained {
+                kernel: TrainedMatmul,
+                weight: weight.clone(),
+            },
+            None => return Ok(None),
         };
         let output = match &kernel {
             ProjectionKernel::Adapted { kernel, a, b } => input.apply_op3_no_bwd(a, b, kernel)?,
@@ -508,6 +507,7 @@ mod tests {
     use super::super::rope::Rope;
     use super::super::test_support::{max_diff, random};
     use super::*;
+    use candle_core::quantized::QMatMul;
     use candle_core::{Device, Var};
 
     const HIDDEN: usize = 32;

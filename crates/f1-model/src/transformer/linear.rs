@@ -7,7 +7,7 @@ use candle_core::{Module, Result, Tensor, TensorId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::autograd::{frozen_matmul, matmul_t, rows_matmul, FrozenWeight};
+use super::autograd::{frozen_matmul, matmul_t, rows_matmul, trained_matmul, FrozenWeight};
 use super::lora_projection::lora_projection;
 use super::quantized_matmul;
 
@@ -65,6 +65,16 @@ impl Lora {
     }
 }
 
+/// How a projection multiplies when its product has a backward pass here.
+pub(crate) enum TrainingKernel<'a> {
+    /// A frozen base weight and a LoRA adapter.
+    Adapted(FrozenWeight, &'a Lora),
+    /// A frozen base weight alone.
+    Frozen(FrozenWeight),
+    /// A weight that is trained (full fine-tuning).
+    Trained(&'a Tensor),
+}
+
 /// `x W^T` (+ the LoRA update when an adapter is attached).
 #[derive(Debug, Clone)]
 pub struct Linear {
@@ -111,25 +121,27 @@ impl Linear {
 
     /// `dropout_seed` is `Some` only while training with LoRA dropout.
     pub fn forward(&self, x: &Tensor, dropout_seed: Option<u64>) -> Result<Tensor> {
-        if let (Some(lora), Some(weight)) = (&self.lora, self.frozen_weight()) {
-            if lora.a.track_op() && x.device().is_cpu() {
+        let y = match self.training_kernel() {
+            Some(TrainingKernel::Adapted(weight, lora))
+                if lora.a.track_op() && x.device().is_cpu() =>
+            {
                 let mask = lora.dropout_mask(x, dropout_seed)?;
                 return lora_projection(x, weight, (&lora.a, &lora.b, lora.scale), mask);
             }
-        }
-        let y = match &self.weight {
-            QMatMul::QTensor(q) if self.dequantize => {
-                frozen_matmul(x, FrozenWeight::Quantized(q.clone()))?
+            Some(TrainingKernel::Adapted(weight, _) | TrainingKernel::Frozen(weight)) => {
+                match weight {
+                    FrozenWeight::Dense(w) if !x.track_op() => self.inference_matmul(x, &w)?,
+                    weight => frozen_matmul(x, weight)?,
+                }
             }
-            QMatMul::Tensor(w) if x.track_op() && !w.is_variable() => {
-                frozen_matmul(x, FrozenWeight::Dense(w.clone()))?
-            }
-            QMatMul::Tensor(w) if w.is_variable() => super::autograd::trained_matmul(x, w)?,
-            QMatMul::Tensor(w) => self.inference_matmul(x, w)?,
-            QMatMul::QTensor(q) if quantized_matmul::applies(x, q) => {
-                quantized_matmul::matmul(x, q)?
-            }
-            weight => weight.forward(x)?,
+            Some(TrainingKernel::Trained(w)) => trained_matmul(x, w)?,
+            None => match &self.weight {
+                QMatMul::Tensor(w) if w.is_variable() => trained_matmul(x, w)?,
+                QMatMul::QTensor(q) if quantized_matmul::applies(x, q) => {
+                    quantized_matmul::matmul(x, q)?
+                }
+                weight => weight.forward(x)?,
+            },
         };
         match &self.lora {
             Some(lora) => y + lora.forward(x, dropout_seed)?,
@@ -153,6 +165,21 @@ impl Linear {
             return matmul_t(x, w);
         }
         rows_matmul(x, transposed)
+    }
+
+    /// The kernel with a backward pass here that multiplies this projection, as
+    /// both the per-kernel forward and a block's one-node training pass use it;
+    /// `None` for weights candle's own kernels multiply (quantized inference,
+    /// f16).
+    pub(crate) fn training_kernel(&self) -> Option<TrainingKernel<'_>> {
+        match (&self.lora, self.frozen_weight(), &self.weight) {
+            (Some(lora), Some(weight), _) => Some(TrainingKernel::Adapted(weight, lora)),
+            (None, Some(weight), _) => Some(TrainingKernel::Frozen(weight)),
+            (None, None, QMatMul::Tensor(weight)) if weight.is_variable() => {
+                Some(TrainingKernel::Trained(weight))
+            }
+            _ => None,
+        }
     }
 
     /// The base weight when it is multiplied in f32 and not trained.
