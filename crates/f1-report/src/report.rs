@@ -218,7 +218,10 @@ fn quality_cost(
             cost(&training.summary)
         };
         points.push(chart::scatter::Point {
-            label: format!("{} {}", run.model, run.method),
+            label: match run.method.as_str() {
+                "base" => format!("{} base", run.model),
+                _ => run.variant(),
+            },
             colour: method_colour(&run.method),
             cost: value,
             accuracy: run.metrics.fact_accuracy.scaled(100.0),

@@ -18,6 +18,11 @@ const WINNERS: [&str; 4] = [
 
 /// `n` answers of `model` with `method`, the first `right` of them stating the winner.
 fn write_model_run(work: &Path, model: &str, method: &str, n: usize, right: usize) {
+    write_named_run(work, &format!("{model}-{method}"), model, method, n, right);
+}
+
+/// [`write_model_run`] for the training run `name` (a second run of one method).
+fn write_named_run(work: &Path, name: &str, model: &str, method: &str, n: usize, right: usize) {
     let lines: Vec<String> = (0..n)
         .map(|i| {
             let gold = WINNERS[i % 4];
@@ -33,7 +38,7 @@ fn write_model_run(work: &Path, model: &str, method: &str, n: usize, right: usiz
                 "question": format!("Who won race {i}?"), "reference": format!("{gold} won."),
                 "prediction": answer, "gold": [{"text": gold, "aliases": [gold]}],
                 "retrieved": [], "prompt_tokens": 30, "generated_tokens": 6, "latency_s": 0.5,
-                "finish_reason": "stop"
+                "finish_reason": "stop", "run": name
             })
             .to_string()
         })
@@ -41,7 +46,7 @@ fn write_model_run(work: &Path, model: &str, method: &str, n: usize, right: usiz
     let dir = work.join("results/predictions");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
-        dir.join(format!("{model}-{method}-zero-shot.jsonl")),
+        dir.join(format!("{name}-zero-shot.jsonl")),
         lines.join("\n"),
     )
     .unwrap();
@@ -53,10 +58,23 @@ fn write_run(work: &Path, method: &str, n: usize, right: usize) {
 
 /// A training run's summary and step log, as `f1ai train` writes them.
 fn write_training(work: &Path, method: &str, minutes: f64, peak_mib: f64, trainable: usize) {
-    let dir = work.join(format!("models/artifacts/smollm2-{method}"));
+    let name = format!("smollm2-{method}");
+    write_named_training(work, &name, method, minutes, peak_mib, trainable);
+}
+
+/// [`write_training`] for the run `name`.
+fn write_named_training(
+    work: &Path,
+    name: &str,
+    method: &str,
+    minutes: f64,
+    peak_mib: f64,
+    trainable: usize,
+) {
+    let dir = work.join(format!("models/artifacts/{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let summary = json!({
-        "run_name": format!("smollm2-{method}"), "model": "smollm2", "method": method,
+        "run_name": name, "model": "smollm2", "method": method,
         "steps": 40, "epochs_started": 1, "tokens_seen": 20000, "wall_seconds": minutes * 60.0,
         "tokens_per_second": 80.0, "trainable_parameters": trainable,
         "total_parameters": 134515008, "peak_rss_mib": peak_mib, "first_loss": 2.1,
@@ -103,6 +121,17 @@ fn writes_charts_findings_and_a_page_chromium_draws() {
     write_model_run(work.path(), "gemma3", "base", 40, 8);
     write_training(work.path(), "lora", 10.0, 2048.0, 1_843_200);
     write_training(work.path(), "full", 30.0, 6144.0, 134_515_008);
+    // A second LoRA run at LoRA's cost and accuracy: its labels land on LoRA's
+    // unless the charts move them apart (the browser checks they do not overlap).
+    write_named_run(work.path(), "smollm2-lora-r64", "smollm2", "lora", 40, 12);
+    write_named_training(
+        work.path(),
+        "smollm2-lora-r64",
+        "lora",
+        10.0,
+        2048.0,
+        7_372_800,
+    );
     let eval = f1ai(work.path(), &["eval"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
 
@@ -193,6 +222,18 @@ fn writes_charts_findings_and_a_page_chromium_draws() {
         "{seen}"
     );
     assert!(ink(&screenshot) > 0.05, "the screenshot is nearly blank");
+    let labels = seen["labels"]["quality-vs-time"].to_string();
+    for run in [
+        "smollm2 base",
+        "smollm2-lora",
+        "smollm2-lora-r64",
+        "smollm2-full",
+    ] {
+        assert!(
+            labels.contains(&format!("\"{run}\"")),
+            "{run} has no label: {labels}"
+        );
+    }
     assert!(!charts.join("multiple-choice.svg").exists());
 }
 

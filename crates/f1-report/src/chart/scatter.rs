@@ -5,10 +5,8 @@
 use f1_eval::bootstrap::Interval;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Chart, DrawResult};
-use crate::font::FAMILY;
 
 #[derive(Debug, Clone)]
 pub struct Point {
@@ -63,15 +61,11 @@ impl Chart for QualityCost {
                 .iter()
                 .map(|p| Circle::new((p.cost, p.accuracy.value), 6, p.colour.filled())),
         )?;
-        let label_style =
-            TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-        chart.draw_series(self.points.iter().map(|p| {
-            Text::new(
-                p.label.clone(),
-                (p.cost + 0.03 * max_cost, p.accuracy.value),
-                label_style.clone(),
-            )
-        }))?;
-        Ok(())
+        let labels: Vec<_> = self
+            .points
+            .iter()
+            .map(|p| (p.label.clone(), (p.cost, p.accuracy.value), p.colour))
+            .collect();
+        super::draw_point_labels(area, &chart, &labels)
     }
 }

@@ -6,10 +6,8 @@
 use f1_eval::bootstrap::Interval;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Chart, DrawResult};
-use crate::font::FAMILY;
 
 #[derive(Debug, Clone)]
 pub struct TradeoffPoint {
@@ -89,18 +87,14 @@ impl Chart for LearningForgetting {
                 p.colour.filled(),
             )])?;
         }
-        let label_style =
-            TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
-        chart.draw_series(self.points.iter().map(|p| {
-            Text::new(
-                p.label.clone(),
-                (
-                    p.forgetting.value + x_pad * 0.08,
-                    p.learning.value + y_pad * 0.2,
-                ),
-                label_style.clone(),
-            )
-        }))?;
-        Ok(())
+        let labels: Vec<_> = self
+            .points
+            .iter()
+            .map(|p| {
+                let point = (p.forgetting.value, p.learning.value);
+                (p.label.clone(), point, p.colour)
+            })
+            .collect();
+        super::draw_point_labels(area, &chart, &labels)
     }
 }

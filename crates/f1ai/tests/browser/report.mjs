@@ -35,12 +35,40 @@ try {
       };
     }),
   }));
+  // Point labels (and every other text) of the scatter charts must not overlap.
+  const labelled = ["quality-vs-time", "quality-vs-memory", "learning-vs-forgetting"];
+  const texts = await page.evaluate((ids) => {
+    const found = {};
+    for (const id of ids) {
+      const svg = document.getElementById(id)?.querySelector("svg");
+      if (!svg) continue;
+      found[id] = [...svg.querySelectorAll("text")]
+        .filter((t) => t.textContent.trim())
+        .map((t) => {
+          const r = t.getBoundingClientRect();
+          return { text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+        });
+    }
+    return found;
+  }, labelled);
+  const overlapping = [];
+  for (const [id, boxes] of Object.entries(texts)) {
+    boxes.forEach((a, i) =>
+      boxes.slice(i + 1).forEach((b) => {
+        const dx = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const dy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (dx > 1 && dy > 1) overlapping.push(`${id}: "${a.text}" and "${b.text}"`);
+      }),
+    );
+  }
+  seen.labels = Object.fromEntries(Object.entries(texts).map(([id, boxes]) => [id, boxes.map((b) => b.text)]));
   await page.screenshot({ path: screenshot, fullPage: true });
   const broken = seen.charts.filter((c) => c.width < 100 || c.height < 50 || c.marks < 10);
   if (seen.charts.length === 0) throw new Error("the report has no charts");
   if (broken.length) throw new Error("charts that did not draw: " + JSON.stringify(broken));
   if (external.length) throw new Error("the report reached for the network: " + external.join(", "));
   if (errors.length) throw new Error("page errors: " + errors.join("; "));
+  if (overlapping.length) throw new Error("chart texts overlap: " + overlapping.join("; "));
   console.log(JSON.stringify(seen));
 } finally {
   await browser.close();
