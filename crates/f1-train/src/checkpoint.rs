@@ -18,8 +18,8 @@ const PARAMETERS: &str = "parameters.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const STATE: &str = "state.json";
 
-/// Where training stood when a checkpoint was written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Where training stood when a checkpoint was written (`default()`: at the start).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     /// Optimizer steps taken.
     pub step: usize,

@@ -67,21 +67,6 @@ impl<'a> EpochCursor<'a> {
 mod tests {
     use super::*;
 
-    fn progress() -> Progress {
-        Progress {
-            step: 0,
-            epoch: 0,
-            batch_in_epoch: 0,
-            tokens_seen: 0,
-            best_val_loss: None,
-            best_probe_recall: None,
-            best_step: 0,
-            evals_since_best: 0,
-            elapsed_seconds: 0.0,
-            step_seconds: 0.0,
-        }
-    }
-
     #[test]
     fn steps_end_at_epoch_boundaries_and_resume_where_they_stopped() {
         let yaml = "run_name: t\nmodel: m\nmethod: full\ndata: {packing: false}\ntraining: {batch_size: 1, seed: 7}\n";
@@ -96,14 +81,14 @@ mod tests {
 
         let mut cursor = EpochCursor::new(&sequences, &config, 0);
         assert_eq!(cursor.batches_per_epoch(), 5);
-        let mut at = progress();
+        let mut at = Progress::default();
         let sizes: Vec<usize> = (0..4).map(|_| cursor.next_step(&mut at, 3).len()).collect();
         // 5 batches per epoch in steps of 3: the epoch's last step is short.
         assert_eq!(sizes, [3, 2, 3, 2]);
         assert_eq!((at.epoch, at.batch_in_epoch), (1, 5));
 
         // Each epoch holds every sequence once, in a new order.
-        let mut at = progress();
+        let mut at = Progress::default();
         let mut cursor = EpochCursor::new(&sequences, &config, 0);
         let epoch0 = [cursor.next_step(&mut at, 3), cursor.next_step(&mut at, 3)].concat();
         let epoch1 = [cursor.next_step(&mut at, 3), cursor.next_step(&mut at, 3)].concat();
@@ -115,7 +100,7 @@ mod tests {
         assert_eq!(sorted0, sorted1);
 
         // A cursor rebuilt from a checkpoint's progress continues the same order.
-        let mut at = progress();
+        let mut at = Progress::default();
         let mut cursor = EpochCursor::new(&sequences, &config, 0);
         cursor.next_step(&mut at, 3);
         cursor.next_step(&mut at, 3);

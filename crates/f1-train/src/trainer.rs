@@ -105,18 +105,7 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
 
     let checkpoints = Checkpoints::new(paths.checkpoints.clone());
     let mut optimizer = AdamW::new(&model.parameters, t)?;
-    let mut progress = Progress {
-        step: 0,
-        epoch: 0,
-        batch_in_epoch: 0,
-        tokens_seen: 0,
-        best_val_loss: None,
-        best_probe_recall: None,
-        best_step: 0,
-        evals_since_best: 0,
-        elapsed_seconds: 0.0,
-        step_seconds: 0.0,
-    };
+    let mut progress = Progress::default();
     let existing = checkpoints.list()?;
     if options.resume {
         match checkpoints.restore_latest(

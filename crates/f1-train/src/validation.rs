@@ -114,15 +114,10 @@ mod tests {
     fn progress(loss: Option<f64>, recall: Option<f64>) -> Progress {
         Progress {
             step: 10,
-            epoch: 0,
-            batch_in_epoch: 0,
-            tokens_seen: 0,
             best_val_loss: loss,
             best_probe_recall: recall,
             best_step: 5,
-            evals_since_best: 0,
-            elapsed_seconds: 0.0,
-            step_seconds: 0.0,
+            ..Progress::default()
         }
     }
 
