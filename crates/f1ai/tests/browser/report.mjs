@@ -40,13 +40,13 @@ try {
   const texts = await page.evaluate((ids) => {
     const found = {};
     for (const id of ids) {
-      const svg = document.getElementById(id)?.querySelector("svg");
+      const svg = document.getElementById("chart-" + id)?.querySelector("svg");
       if (!svg) continue;
       found[id] = [...svg.querySelectorAll("text")]
         .filter((t) => t.textContent.trim())
         .map((t) => {
           const r = t.getBoundingClientRect();
-          return { text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+          return { text: t.textContent.trim(), left: r.left, right: r.right, top: r.top, bottom: r.bottom };
         });
     }
     return found;
