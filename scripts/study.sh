@@ -11,14 +11,16 @@ cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "error: cargo not found; install Rust with rustup" >&2; exit 1; }
 workspace="${F1AI_WORKSPACE:-.}"
-ergast="${F1AI_ERGAST_DIR:-$(cd .. && pwd)/shared/data/ergast}"
+# The shared data: $F1AI_SHARED_DATA (as the tests read it), else ../shared/data.
+shared="${F1AI_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
+ergast="${F1AI_ERGAST_DIR:-$shared/ergast}"
 if [ -f "$ergast/races.csv" ]; then
   export F1AI_ERGAST_DIR="$ergast"
 else
   unset F1AI_ERGAST_DIR   # f1ai imports its embedded sample, with a notice
 fi
 # ARC, PIQA and HellaSwag, for general ability before and after fine-tuning.
-general="${F1AI_GENERAL_EVAL_DIR:-$(cd .. && pwd)/shared/data/general-eval}"
+general="${F1AI_GENERAL_EVAL_DIR:-$shared/general-eval}"
 [ -d "$general" ] && export F1AI_GENERAL_EVAL_DIR="$general"
 
 # `cargo run` finds the binary wherever CARGO_TARGET_DIR puts it.
