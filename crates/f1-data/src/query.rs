@@ -1,5 +1,6 @@
 //! Typed questions to the knowledge base. Every SQL string of the project lives here.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -158,6 +159,13 @@ pub struct PitStop {
     pub lap: i64,
     pub duration: Option<String>,
     pub milliseconds: Option<i64>,
+}
+
+/// Races entered, by driver id and by constructor id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryCounts {
+    pub drivers: HashMap<i64, i64>,
+    pub constructors: HashMap<i64, i64>,
 }
 
 /// The champions of one complete season.
@@ -741,6 +749,36 @@ impl KnowledgeBase {
              WHERE x.constructor_id = ?1 ORDER BY r.year",
             [constructor_id],
             |r| r.get(0),
+        )
+    }
+
+    /// Races entered by each driver and by each constructor, the weight that
+    /// tells the Hamilton most people mean from another.
+    pub fn entry_counts(&self) -> Result<EntryCounts> {
+        let count = |column: &str| -> Result<HashMap<i64, i64>> {
+            Ok(self
+                .all(
+                    &format!(
+                        "SELECT {column}, count(DISTINCT race_id) FROM results GROUP BY {column}"
+                    ),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .into_iter()
+                .collect())
+        };
+        Ok(EntryCounts {
+            drivers: count("driver_id")?,
+            constructors: count("constructor_id")?,
+        })
+    }
+
+    /// Every race of every season, results or not, in date order.
+    pub fn all_races(&self) -> Result<Vec<Race>> {
+        self.all(
+            &format!("SELECT {RACE_COLUMNS} ORDER BY r.year, r.round"),
+            [],
+            race_from,
         )
     }
 

@@ -70,6 +70,9 @@ pub struct Turn {
     pub gold: Vec<Entity>,
     #[serde(serialize_with = "sources_as_objects")]
     pub sources: Vec<Source>,
+    /// The tool call that looks the fact up (see `tool_use`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call: Option<f1_tools::ToolCall>,
 }
 
 /// Metadata of an example. The top-level fields describe the last turn, the one an

@@ -13,6 +13,7 @@ pub mod families;
 pub mod keyed;
 pub mod multiple_choice;
 pub mod text;
+pub mod tool_use;
 
 use std::path::Path;
 
@@ -92,11 +93,13 @@ pub fn build(kb: &KnowledgeBase, config: &DataConfig) -> Result<Splits> {
 /// The multiple-choice questions `write` puts beside the splits.
 pub const MULTIPLE_CHOICE_FILE: &str = "multiple_choice-test.jsonl";
 
-/// Writes train/val/test.jsonl, the multiple-choice questions, the dataset card
-/// and stats.json into `dir`. Every
-/// file goes to a temp file first; nothing is renamed into place until all are written.
+/// Writes train/val/test.jsonl, their tool conversations (tools-train.jsonl...),
+/// the multiple-choice questions, the dataset card and stats.json into `dir`.
+/// Every file goes to a temp file first; nothing is renamed into place until all
+/// are written.
 pub fn write(
     splits: &Splits,
+    tools: &Splits,
     config: &DataConfig,
     provenance: &card::Provenance,
     dir: &Path,
@@ -107,6 +110,9 @@ pub fn write(
         ("train.jsonl", &splits.train),
         ("val.jsonl", &splits.val),
         ("test.jsonl", &splits.test),
+        ("tools-train.jsonl", &tools.train),
+        ("tools-val.jsonl", &tools.val),
+        ("tools-test.jsonl", &tools.test),
     ] {
         let mut bytes = Vec::new();
         for example in examples {
@@ -128,7 +134,7 @@ pub fn write(
     ));
     staged.push((
         "stats.json",
-        stats_json(splits, config, provenance, questions.len()),
+        stats_json(splits, tools, config, provenance, questions.len()),
     ));
 
     let files: Vec<_> = staged
@@ -140,6 +146,7 @@ pub fn write(
 
 fn stats_json(
     splits: &Splits,
+    tools: &Splits,
     config: &DataConfig,
     provenance: &card::Provenance,
     multiple_choice: usize,
@@ -156,6 +163,8 @@ fn stats_json(
         "source": provenance.source,
         "cutoff": provenance.cutoff,
         "examples": {"train": splits.train.len(), "val": splits.val.len(), "test": splits.test.len()},
+        "tool_examples": {"train": tools.train.len(), "val": tools.val.len(), "test": tools.test.len(),
+                          "unanswerable": tools.train.iter().filter(|e| e.metadata.last.family == "unanswerable").count()},
         "paraphrases_per_fact": config.paraphrases_per_fact,
         "val_probe_questions": splits.val.iter().filter(|e| e.metadata.test_kind.is_some()).count(),
         "multiple_choice": {"file": MULTIPLE_CHOICE_FILE, "questions": multiple_choice,

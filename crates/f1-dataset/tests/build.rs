@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use f1_data::KnowledgeBase;
 use f1_dataset::compose::check_leakage;
-use f1_dataset::{card, DataConfig, Error};
+use f1_dataset::{card, tool_use, DataConfig, Error};
 use serde_json::Value;
 
 fn ergast_dir() -> PathBuf {
@@ -40,7 +40,10 @@ fn provenance() -> card::Provenance {
 fn build_into(dir: &Path, config: &DataConfig) -> f1_dataset::Result<()> {
     let kb = KnowledgeBase::open(database())?;
     let splits = f1_dataset::build(&kb, config)?;
-    f1_dataset::write(&splits, config, &provenance(), dir)
+    let toolbox = f1_tools::Toolbox::open(database()).unwrap();
+    let tools = tool_use::tool_splits(&splits, &toolbox, config.seed, 2025);
+    check_leakage(&tools)?;
+    f1_dataset::write(&splits, &tools, config, &provenance(), dir)
 }
 
 /// The default quick build, written once per test binary.
@@ -137,6 +140,84 @@ fn quick_build_meets_the_targets() {
         card.matches("> **user:**").count() >= 2 * 20,
         "two examples per family"
     );
+}
+
+/// Every tool conversation: system prompt, then per turn the question, a valid
+/// call, a result holding the gold answer, and the example's own answer.
+#[test]
+fn tool_conversations_are_grounded_in_their_results() {
+    let dir = quick_build();
+    let stats: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("stats.json")).unwrap()).unwrap();
+    let mut families = BTreeSet::new();
+    for split in ["train", "val", "test"] {
+        let plain = read_split(dir, split);
+        let tools = read_split(dir, &format!("tools-{split}"));
+        let answered = tools
+            .iter()
+            .filter(|e| e["metadata"]["family"] != "unanswerable")
+            .count();
+        assert!(
+            answered * 10 >= plain.len() * 9,
+            "{split}: {answered} of {}",
+            plain.len()
+        );
+        assert_eq!(stats["tool_examples"][split], tools.len());
+        for example in &tools {
+            let messages = example["messages"].as_array().unwrap();
+            assert_eq!(messages[0]["role"], "system");
+            assert!(messages[0]["content"]
+                .as_str()
+                .unwrap()
+                .contains("race_result(race, season?)"));
+            if example["metadata"]["family"] == "unanswerable" {
+                assert_eq!(split, "train");
+                continue;
+            }
+            let turns = turns(example);
+            let roles: Vec<&str> = messages[1..]
+                .iter()
+                .map(|m| m["role"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                roles,
+                ["user", "assistant", "tool", "assistant"].repeat(turns.len())
+            );
+            for (turn, chunk) in turns.iter().zip(messages[1..].chunks(4)) {
+                let f1_tools::Reply::Call(call) =
+                    f1_tools::parse_reply(chunk[1]["content"].as_str().unwrap())
+                else {
+                    panic!("not a call: {}", chunk[1]["content"]);
+                };
+                call.validate().unwrap();
+                assert_eq!(serde_json::to_value(&call).unwrap(), turn["tool_call"]);
+                let result = f1_eval::facts::normalize(chunk[2]["content"].as_str().unwrap());
+                for gold in turn["gold"].as_array().unwrap() {
+                    let aliases = gold["aliases"].as_array().unwrap();
+                    assert!(
+                        aliases
+                            .iter()
+                            .any(|a| result
+                                .contains(&f1_eval::facts::normalize(a.as_str().unwrap()))),
+                        "{}: {} not in {result}",
+                        turn["fact_id"],
+                        gold["text"]
+                    );
+                }
+                families.insert(turn["family"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let all: BTreeSet<String> = f1_dataset::families::all()
+        .map(|f| f.name.to_string())
+        .collect();
+    assert!(
+        all.is_subset(&families),
+        "no tool conversation for {:?}",
+        all.difference(&families)
+    );
+    let unanswerable = stats["tool_examples"]["unanswerable"].as_u64().unwrap();
+    assert!(unanswerable > 0);
 }
 
 #[test]

@@ -193,8 +193,12 @@ fn build(args: BuildArgs, workspace: &Workspace) -> Result<()> {
             .unwrap_or_else(|| "the last complete season".into()),
         tokens,
     };
+    let toolbox = f1_tools::Toolbox::open(&workspace.database())?;
+    let cutoff_season = kb.latest_race_with_results()?.map_or(0, |r| r.season);
+    let tools = f1_dataset::tool_use::tool_splits(&splits, &toolbox, config.seed, cutoff_season);
+    f1_dataset::compose::check_leakage(&tools)?;
     let dir = workspace.curated();
-    f1_dataset::write(&splits, &config, &provenance, &dir)?;
+    f1_dataset::write(&splits, &tools, &config, &provenance, &dir)?;
     let families: std::collections::BTreeSet<&str> = splits
         .all()
         .flat_map(|e| e.metadata.turns.iter().map(|t| t.family))

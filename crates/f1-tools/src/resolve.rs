@@ -1,0 +1,508 @@
+//! From a fan's words to rows: drivers, teams, circuits, races and seasons.
+//!
+//! A name matches an entity when it equals one of the entity's keys (accents,
+//! case and punctuation ignored), else when it is within a small edit distance of
+//! one (a misspelling). Several matches are told apart by the season when there
+//! is one, then by weight: one that raced at least [`DOMINANCE`] times as often as
+//! every other is the one meant ("Hamilton" is Lewis, not Duncan). Anything else
+//! is an error with the candidates, never a guess.
+
+use std::collections::HashMap;
+
+use f1_data::query::{Circuit, Constructor, Driver, Race};
+use f1_data::KnowledgeBase;
+use serde_json::Value;
+
+use crate::error::ToolError;
+
+/// How many times more races the meant entity has than any other match.
+pub const DOMINANCE: i64 = 5;
+
+/// Names fans use that are not a driver's forename, surname or code.
+const NICKNAMES: &[(&str, &str)] = &[
+    ("checo", "perez"),
+    ("schumi", "michael_schumacher"),
+    ("nando", "alonso"),
+    ("seb", "vettel"),
+    ("iceman", "raikkonen"),
+    ("the iceman", "raikkonen"),
+    ("the professor", "prost"),
+    ("kmag", "kevin_magnussen"),
+    ("danny ric", "ricciardo"),
+    ("lando", "norris"),
+    ("mad max", "max_verstappen"),
+];
+
+/// Lowercase ASCII words, accents transliterated: "Nico Hülkenberg" -> "nico hulkenberg".
+pub fn key(text: &str) -> String {
+    let ascii = deunicode::deunicode(text).to_lowercase();
+    ascii
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// An entity's keys, display name and weight.
+struct Named<T> {
+    item: T,
+    name: String,
+    /// The full name first.
+    keys: Vec<String>,
+    weight: i64,
+}
+
+fn edit_budget(query: &str) -> usize {
+    match query.len() {
+        0..=4 => 0,
+        5..=7 => 1,
+        _ => 2,
+    }
+}
+
+/// The entities whose keys match `query` (or `query` without filler words,
+/// `stripped`): those whose full name it is, else exact matches of any key, else
+/// the closest misspellings within the edit budget.
+fn matches<'a, T>(entities: &'a [Named<T>], query: &str, stripped: &str) -> Vec<&'a Named<T>> {
+    let full_name: Vec<_> = entities.iter().filter(|e| e.keys[0] == query).collect();
+    if !full_name.is_empty() {
+        return full_name;
+    }
+    let exact: Vec<_> = entities
+        .iter()
+        .filter(|e| e.keys.iter().any(|k| k == query || k == stripped))
+        .collect();
+    let query = stripped;
+    if !exact.is_empty() {
+        return exact;
+    }
+    let distance = |e: &Named<T>| {
+        e.keys
+            .iter()
+            .map(|k| strsim::levenshtein(k, query))
+            .min()
+            .unwrap_or(usize::MAX)
+    };
+    let best = entities.iter().map(distance).min().unwrap_or(usize::MAX);
+    if best > edit_budget(query) {
+        return Vec::new();
+    }
+    entities.iter().filter(|e| distance(e) == best).collect()
+}
+
+/// The closest names to `query`, for a not-found error.
+fn suggestions<T>(entities: &[Named<T>], query: &str) -> Vec<String> {
+    let mut scored: Vec<(f64, &str)> = entities
+        .iter()
+        .map(|e| {
+            let score = e
+                .keys
+                .iter()
+                .map(|k| strsim::jaro_winkler(k, query))
+                .fold(0.0, f64::max);
+            (score, e.name.as_str())
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored
+        .into_iter()
+        .take(5)
+        .map(|(_, n)| n.to_string())
+        .collect()
+}
+
+/// One entity out of several matches: the dominant one, else an ambiguity error.
+fn one<'a, T>(
+    mut found: Vec<&'a Named<T>>,
+    what: &'static str,
+    query: &str,
+) -> Result<&'a Named<T>, ToolError> {
+    found.sort_by_key(|e| std::cmp::Reverse(e.weight));
+    match found.as_slice() {
+        [] => unreachable!("callers handle no match"),
+        [only] => Ok(only),
+        [first, second, ..] if first.weight >= DOMINANCE * second.weight.max(1) => Ok(first),
+        _ => Err(ToolError::Ambiguous {
+            what,
+            query: query.to_string(),
+            candidates: found.iter().take(8).map(|e| e.name.clone()).collect(),
+        }),
+    }
+}
+
+/// Everything a name can resolve to, loaded once.
+pub struct Resolver {
+    drivers: Vec<Named<Driver>>,
+    teams: Vec<Named<Constructor>>,
+    circuits: Vec<Named<Circuit>>,
+    /// Every race with its keys: its name, and its circuit's.
+    races: Vec<(Race, Vec<String>)>,
+    /// The latest season with champions: "last season".
+    pub last_complete_season: i64,
+    /// The latest season with a race result: "this season".
+    pub current_season: i64,
+    first_season: i64,
+}
+
+impl Resolver {
+    pub fn load(kb: &KnowledgeBase) -> Result<Self, ToolError> {
+        let entries = kb.entry_counts()?;
+        let (driver_entries, team_entries) = (entries.drivers, entries.constructors);
+        let drivers = kb
+            .drivers_with_starts(0)?
+            .into_iter()
+            .map(|d| {
+                let mut keys = vec![
+                    key(&d.full_name()),
+                    key(&d.surname),
+                    key(&d.forename),
+                    key(&d.driver_ref),
+                ];
+                keys.extend(d.code.as_deref().map(key));
+                keys.extend(
+                    NICKNAMES
+                        .iter()
+                        .filter(|(_, r)| *r == d.driver_ref)
+                        .map(|(n, _)| n.to_string()),
+                );
+                Named {
+                    name: d.full_name(),
+                    keys,
+                    weight: driver_entries.get(&d.driver_id).copied().unwrap_or(0),
+                    item: d,
+                }
+            })
+            .collect();
+        let teams = kb
+            .constructors_with_races(1)?
+            .into_iter()
+            .map(|c| Named {
+                name: c.name.clone(),
+                keys: team_keys(&c),
+                weight: team_entries.get(&c.constructor_id).copied().unwrap_or(0),
+                item: c,
+            })
+            .collect();
+        let races = kb.all_races()?;
+        let mut circuit_races: HashMap<i64, i64> = HashMap::new();
+        for race in &races {
+            *circuit_races.entry(race.circuit_id).or_default() += 1;
+        }
+        let circuits: Vec<Named<Circuit>> = kb
+            .circuits_with_races()?
+            .into_iter()
+            .map(|c| Named {
+                name: c.name.clone(),
+                keys: circuit_keys(&c),
+                weight: circuit_races.get(&c.circuit_id).copied().unwrap_or(0),
+                item: c,
+            })
+            .collect();
+        let races = races
+            .into_iter()
+            .map(|r| {
+                let mut keys = vec![strip_words(&key(&r.name), RACE_FILLER)];
+                keys.extend(r.country.as_deref().map(key));
+                if let Some(c) = circuits.iter().find(|c| c.item.circuit_id == r.circuit_id) {
+                    keys.extend(c.keys.iter().cloned());
+                }
+                (r, keys)
+            })
+            .collect::<Vec<_>>();
+        let current_season = kb.latest_race_with_results()?.map_or(0, |r| r.season);
+        let last_complete_season = kb.all_champions()?.last().map_or(0, |c| c.season);
+        let first_season = races.first().map_or(0, |(r, _)| r.season);
+        Ok(Self {
+            drivers,
+            teams,
+            circuits,
+            races,
+            last_complete_season,
+            current_season,
+            first_season,
+        })
+    }
+
+    /// A driver; with a season, only drivers who raced in it count when several match.
+    pub fn driver(
+        &self,
+        kb: &KnowledgeBase,
+        query: &str,
+        season: Option<i64>,
+    ) -> Result<Driver, ToolError> {
+        let q = key(query);
+        let mut found = matches(&self.drivers, &q, &q);
+        if found.is_empty() {
+            return Err(ToolError::NotFound {
+                what: "driver",
+                query: query.to_string(),
+                candidates: suggestions(&self.drivers, &q),
+            });
+        }
+        if let (Some(season), true) = (season, found.len() > 1) {
+            let mut in_season = Vec::new();
+            for named in &found {
+                if kb.driver_seasons(named.item.driver_id)?.contains(&season) {
+                    in_season.push(*named);
+                }
+            }
+            if !in_season.is_empty() {
+                found = in_season;
+            }
+        }
+        Ok(one(found, "driver", query)?.item.clone())
+    }
+
+    /// A constructor.
+    pub fn team(&self, query: &str) -> Result<Constructor, ToolError> {
+        let q = strip_words(&key(query), TEAM_FILLER);
+        let found = matches(&self.teams, &key(query), &q);
+        if found.is_empty() {
+            return Err(ToolError::NotFound {
+                what: "team",
+                query: query.to_string(),
+                candidates: suggestions(&self.teams, &q),
+            });
+        }
+        Ok(one(found, "team", query)?.item.clone())
+    }
+
+    /// A circuit.
+    pub fn circuit(&self, query: &str) -> Result<Circuit, ToolError> {
+        let q = strip_words(&key(query), CIRCUIT_FILLER);
+        let found = matches(&self.circuits, &key(query), &q);
+        if found.is_empty() {
+            return Err(ToolError::NotFound {
+                what: "circuit",
+                query: query.to_string(),
+                candidates: suggestions(&self.circuits, &q),
+            });
+        }
+        Ok(one(found, "circuit", query)?.item.clone())
+    }
+
+    /// A season: a year in the data, or "last season" (the latest complete one),
+    /// "this season" (the latest with a result).
+    pub fn season(&self, value: &Value) -> Result<i64, ToolError> {
+        let text = match value {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => key(s),
+            other => other.to_string(),
+        };
+        let year = match self.relative_season(&text) {
+            Some(year) => year,
+            None => year_in(&text).ok_or_else(|| ToolError::NotFound {
+                what: "season",
+                query: text.clone(),
+                candidates: Vec::new(),
+            })?,
+        };
+        let last = self.races.last().map_or(0, |(r, _)| r.season);
+        if !(self.first_season..=last).contains(&year) {
+            return Err(ToolError::NoData(format!(
+                "the data covers the seasons {} to {last}, not {year}",
+                self.first_season
+            )));
+        }
+        Ok(year)
+    }
+
+    fn relative_season(&self, text: &str) -> Option<i64> {
+        const LAST: &[&str] = &[
+            "last season",
+            "last year",
+            "previous season",
+            "latest season",
+        ];
+        const THIS: &[&str] = &["this season", "this year", "current season"];
+        if LAST.iter().any(|w| text.contains(w)) {
+            Some(self.last_complete_season)
+        } else if THIS.iter().any(|w| text.contains(w)) {
+            Some(self.current_season)
+        } else {
+            None
+        }
+    }
+
+    /// A race from words such as "2021 Abu Dhabi Grand Prix", "Interlagos 2016",
+    /// "the 2021 finale" or "round 5", in `season` when the words name no year.
+    pub fn race(&self, query: &str, season: Option<&Value>) -> Result<Race, ToolError> {
+        let mut q = key(query);
+        let season = match (self.relative_season(&q), year_in(&q), season) {
+            (Some(year), _, _) => Some(year),
+            (None, Some(year), _) => Some(year),
+            (None, None, Some(value)) => Some(self.season(value)?),
+            (None, None, None) => None,
+        };
+        if let Some(year) = season {
+            q = q.replace(&year.to_string(), " ");
+        }
+        let q = strip_words(&q, RACE_FILLER);
+        let pool: Vec<&(Race, Vec<String>)> = self
+            .races
+            .iter()
+            .filter(|(r, _)| season.is_none_or(|s| r.season == s))
+            .collect();
+        if pool.is_empty() {
+            return Err(ToolError::NoData(format!(
+                "no races in {}",
+                season.map_or("the data".to_string(), |s| s.to_string())
+            )));
+        }
+        let races: Vec<&Race> = pool.iter().map(|(r, _)| r).collect();
+        let found: Vec<&Race> = match positional(&q) {
+            Some(Position::Round(n)) => races.iter().copied().filter(|r| r.round == n).collect(),
+            Some(Position::First) => races.iter().copied().filter(|r| r.round == 1).collect(),
+            Some(Position::Last) => {
+                let last = races.iter().map(|r| r.round).max();
+                races
+                    .iter()
+                    .copied()
+                    .filter(|r| Some(r.round) == last)
+                    .collect()
+            }
+            None => race_matches(&pool, &q),
+        };
+        let described = |races: &[&Race]| -> Vec<String> {
+            races.iter().rev().take(8).map(|r| r.label()).collect()
+        };
+        match found.as_slice() {
+            [] => Err(ToolError::NotFound {
+                what: "race",
+                query: query.to_string(),
+                candidates: match season {
+                    Some(_) => described(&races),
+                    None => Vec::new(),
+                },
+            }),
+            [race] => Ok((*race).clone()),
+            _ if season.is_none() => Err(ToolError::Ambiguous {
+                what: "race",
+                query: format!("{query} (which season?)"),
+                candidates: described(&found),
+            }),
+            _ => Err(ToolError::Ambiguous {
+                what: "race",
+                query: query.to_string(),
+                candidates: described(&found),
+            }),
+        }
+    }
+}
+
+enum Position {
+    First,
+    Last,
+    Round(i64),
+}
+
+fn positional(q: &str) -> Option<Position> {
+    const LAST: &[&str] = &[
+        "finale",
+        "final race",
+        "last race",
+        "final round",
+        "last round",
+    ];
+    const FIRST: &[&str] = &["opener", "opening race", "first race", "first round"];
+    if LAST.iter().any(|w| q.contains(w)) {
+        return Some(Position::Last);
+    }
+    if FIRST.iter().any(|w| q.contains(w)) {
+        return Some(Position::First);
+    }
+    let words: Vec<&str> = q.split(' ').collect();
+    words
+        .windows(2)
+        .find(|w| w[0] == "round")
+        .and_then(|w| w[1].parse().ok())
+        .map(Position::Round)
+}
+
+/// Races whose name, country or circuit is `q` (or a misspelling of it); among
+/// several, those whose own name matches exactly.
+fn race_matches<'a>(pool: &[&'a (Race, Vec<String>)], q: &str) -> Vec<&'a Race> {
+    if q.is_empty() {
+        return Vec::new();
+    }
+    let exact: Vec<_> = pool
+        .iter()
+        .copied()
+        .filter(|(_, keys)| keys.iter().any(|k| k == q))
+        .collect();
+    let found = if exact.is_empty() {
+        let budget = edit_budget(q);
+        pool.iter()
+            .copied()
+            .filter(|(_, keys)| keys.iter().any(|k| strsim::levenshtein(k, q) <= budget))
+            .collect()
+    } else {
+        exact
+    };
+    let by_name: Vec<_> = found
+        .iter()
+        .copied()
+        .filter(|(_, keys)| keys[0] == q)
+        .collect();
+    let chosen = if by_name.is_empty() { found } else { by_name };
+    chosen.into_iter().map(|(r, _)| r).collect()
+}
+
+/// The first 19xx or 20xx word.
+fn year_in(text: &str) -> Option<i64> {
+    text.split(' ')
+        .filter(|w| w.len() == 4 && (w.starts_with("19") || w.starts_with("20")))
+        .find_map(|w| w.parse().ok())
+}
+
+const RACE_FILLER: &[&str] = &[
+    "the", "grand", "prix", "gp", "race", "formula", "one", "f1", "season", "s", "of", "in", "at",
+    "weekend",
+];
+const TEAM_FILLER: &[&str] = &["the", "team", "f1", "formula", "one", "racing", "scuderia"];
+const CIRCUIT_FILLER: &[&str] = &[
+    "the",
+    "circuit",
+    "autodromo",
+    "international",
+    "internacional",
+    "grand",
+    "prix",
+    "de",
+    "del",
+    "di",
+    "park",
+    "raceway",
+    "ring",
+];
+
+fn strip_words(text: &str, filler: &[&str]) -> String {
+    text.split(' ')
+        .filter(|w| !w.is_empty() && !filler.contains(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn team_keys(c: &Constructor) -> Vec<String> {
+    let name = key(&c.name);
+    let mut keys = vec![
+        name.clone(),
+        key(&c.constructor_ref),
+        strip_words(&name, TEAM_FILLER),
+    ];
+    keys.dedup();
+    keys
+}
+
+fn circuit_keys(c: &Circuit) -> Vec<String> {
+    let name = key(&c.name);
+    let mut keys = vec![
+        name.clone(),
+        key(&c.circuit_ref),
+        strip_words(&name, CIRCUIT_FILLER),
+    ];
+    keys.extend(c.location.as_deref().map(key));
+    keys.dedup();
+    keys
+}
