@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::testset::Gold;
+use crate::tool_loop::ToolStep;
 
 /// A prediction with what the evaluation needs: the reference, the gold entities,
 /// and what it cost.
@@ -19,7 +20,7 @@ pub struct Prediction {
     /// The fine-tuned model's own name (its training run), when fine-tuned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
-    /// `zero-shot`, `few-shot` or `rag`.
+    /// `zero-shot`, `few-shot`, `rag` or `tools`.
     pub mode: String,
     pub family: String,
     pub fact_id: String,
@@ -36,6 +37,16 @@ pub struct Prediction {
     pub latency_s: f64,
     /// `stop` or `length`.
     pub finish_reason: String,
+    /// The calls the model made and their results (tools only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_steps: Vec<ToolStep>,
+}
+
+impl Prediction {
+    /// Whether the first call named a tool with valid arguments (None: no call).
+    pub fn first_call_valid(&self) -> Option<bool> {
+        self.tool_steps.first().map(|s| s.is_valid_call())
+    }
 }
 
 /// Writes predictions as JSONL through a temp file and a rename.

@@ -31,16 +31,21 @@ pub enum Mode {
     ZeroShot,
     FewShot,
     Rag,
+    /// The model calls the knowledge base's tools (see `tool_loop`).
+    Tools,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 3] = [Mode::ZeroShot, Mode::FewShot, Mode::Rag];
+    /// The modes a baseline runs when none is named.
+    pub const DEFAULT: [Mode; 3] = [Mode::ZeroShot, Mode::FewShot, Mode::Rag];
+    pub const ALL: [Mode; 4] = [Mode::ZeroShot, Mode::FewShot, Mode::Rag, Mode::Tools];
 
     pub fn name(self) -> &'static str {
         match self {
             Mode::ZeroShot => "zero-shot",
             Mode::FewShot => "few-shot",
             Mode::Rag => "rag",
+            Mode::Tools => "tools",
         }
     }
 }
@@ -58,7 +63,7 @@ impl FromStr for Mode {
         Mode::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown mode '{s}' (zero-shot, few-shot or rag)"))
+            .ok_or_else(|| format!("unknown mode '{s}' (zero-shot, few-shot, rag or tools)"))
     }
 }
 
@@ -79,6 +84,9 @@ pub enum PromptBuilder<'a> {
         index: &'a FactIndex,
         k: usize,
     },
+    /// The case as its tool conversation has it (system prompt with the tools,
+    /// earlier calls and results), up to the question.
+    Tools,
 }
 
 impl<'a> PromptBuilder<'a> {
@@ -107,10 +115,28 @@ impl<'a> PromptBuilder<'a> {
             PromptBuilder::ZeroShot => Mode::ZeroShot,
             PromptBuilder::FewShot(_) => Mode::FewShot,
             PromptBuilder::Rag { .. } => Mode::Rag,
+            PromptBuilder::Tools => Mode::Tools,
         }
     }
 
     pub fn build(&self, case: &Case) -> Prompt {
+        if let PromptBuilder::Tools = self {
+            let mut messages: Vec<ChatMessage> = case
+                .up_to_question()
+                .iter()
+                .map(|m| ChatMessage::new(&m.role, &m.content))
+                .collect();
+            if messages.first().is_none_or(|m| m.role != "system") {
+                messages.insert(
+                    0,
+                    ChatMessage::new("system", &f1_tools::prompt::system_prompt()),
+                );
+            }
+            return Prompt {
+                messages,
+                facts: Vec::new(),
+            };
+        }
         let mut system = SYSTEM_PROMPT.to_string();
         let mut facts = Vec::new();
         let mut messages = Vec::new();
@@ -125,6 +151,7 @@ impl<'a> PromptBuilder<'a> {
                     );
                 }
             }
+            PromptBuilder::Tools => unreachable!("built above"),
             PromptBuilder::Rag { index, k } => {
                 facts = index
                     .search(&case.user_text(), *k)

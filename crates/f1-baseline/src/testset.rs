@@ -73,7 +73,18 @@ impl Case {
 
     /// The last user message.
     pub fn question(&self) -> &str {
-        &self.messages[self.messages.len() - 2].content
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map_or("", |m| m.content.as_str())
+    }
+
+    /// The conversation up to the last question, without the calls and results
+    /// that answered it (a tool conversation's history keeps its earlier ones).
+    pub fn up_to_question(&self) -> &[Message] {
+        let last_user = self.messages.iter().rposition(|m| m.role == "user");
+        &self.messages[..last_user.map_or(0, |i| i + 1)]
     }
 
     /// The reference answer.
@@ -108,9 +119,18 @@ pub fn read_cases(path: &Path) -> Result<Vec<Case>> {
         };
         let case: Case = serde_json::from_str(line).map_err(|e| invalid(e.to_string()))?;
         let roles: Vec<&str> = case.messages.iter().map(|m| m.role.as_str()).collect();
-        if !matches!(roles.as_slice(), [.., "user", "assistant"]) {
+        // The answer may follow calls and their results (a tool conversation).
+        let after_question = roles
+            .iter()
+            .rposition(|r| *r == "user")
+            .map(|i| &roles[i + 1..]);
+        let answered = after_question.is_some_and(|rest| {
+            rest.last() == Some(&"assistant")
+                && rest.iter().all(|r| matches!(*r, "assistant" | "tool"))
+        });
+        if !answered {
             return Err(invalid(format!(
-                "messages must end with a user question and its assistant answer, found roles {roles:?}"
+                "messages must end with a user question and its assistant answer (calls and tool results may come between), found roles {roles:?}"
             )));
         }
         cases.push(case);

@@ -117,7 +117,7 @@ pub fn conversation(example: &Example, toolbox: &Toolbox) -> Option<Example> {
         if message.role == "assistant" {
             let call = turns.next()?.tool_call.clone()?;
             let outcome = toolbox.outcome(&call, MAX_RESULT_CHARS);
-            if !outcome.ok {
+            if !outcome.is_ok() {
                 return None;
             }
             messages.push(assistant(call.render()));

@@ -1,13 +1,14 @@
 //! The terminal chat: streamed replies, the conversation kept between turns,
 //! `/reset`, `/model` to switch between served models, and optional grounding in
-//! the knowledge base with the facts shown.
+//! the knowledge base: retrieved facts, or the model's own tool calls, shown.
 
 use std::io::{BufRead, Write};
 
 use f1_baseline::prompt::{grounded_system_prompt, SYSTEM_PROMPT};
-use f1_baseline::FactIndex;
+use f1_baseline::{tool_loop, FactIndex};
 use f1_model::chat::ChatMessage;
 use f1_model::generate::GenerationConfig;
+use f1_tools::Toolbox;
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
@@ -15,10 +16,12 @@ use crate::error::{Error, Result};
 const HELP: &str = "commands: /reset (forget the conversation), /model (list models), \
 /model NAME (switch), /help, /quit";
 
-/// Retrieval for `--rag`: the index and how many facts each question gets.
-pub struct Grounding<'a> {
-    pub index: &'a FactIndex,
-    pub facts: usize,
+/// How answers are grounded in the knowledge base.
+pub enum Grounding<'a> {
+    /// `--rag`: the index and how many facts each question gets.
+    Retrieval { index: &'a FactIndex, facts: usize },
+    /// `--tools`: the model calls the tools (see `f1_baseline::tool_loop`).
+    Tools(&'a Toolbox),
 }
 
 /// A conversation with one of the catalog's models at a time.
@@ -106,11 +109,57 @@ impl<'a> ChatSession<'a> {
         Ok(())
     }
 
+    /// Answers through the tools: each call and its result shown, then the
+    /// answer; the calls stay in the conversation for follow-up questions.
+    fn answer_with_tools(
+        &mut self,
+        toolbox: &Toolbox,
+        question: &str,
+        out: &mut impl Write,
+    ) -> Result<()> {
+        self.history.push(ChatMessage::new("user", question));
+        let mut messages = vec![ChatMessage::new(
+            "system",
+            &f1_tools::prompt::system_prompt(),
+        )];
+        messages.extend(self.history.iter().cloned());
+        let assistant = self.catalog.get(&self.model)?;
+        let answer = match tool_loop::answer_batch(assistant, toolbox, &[messages], &self.config) {
+            Ok(mut answers) => answers.remove(0),
+            Err(error) => {
+                self.history.pop();
+                writeln!(out, "(error: {error})")?;
+                return Ok(());
+            }
+        };
+        for step in &answer.steps {
+            writeln!(out, "lookup: {} -> {}", step.call, step.status)?;
+            writeln!(out, "  {}", step.result)?;
+            self.history.push(ChatMessage::new("assistant", &step.call));
+            self.history.push(ChatMessage::new("tool", &step.result));
+        }
+        writeln!(out, "{}> {}", self.model, answer.answer)?;
+        writeln!(
+            out,
+            "[{} · {} calls · {} tokens · {:.2} s]",
+            self.model,
+            answer.steps.len(),
+            answer.generated_tokens,
+            answer.seconds
+        )?;
+        self.history
+            .push(ChatMessage::new("assistant", &answer.answer));
+        Ok(())
+    }
+
     fn answer(&mut self, question: &str, out: &mut impl Write) -> Result<()> {
         let facts: Vec<String> = match &self.grounding {
-            Some(grounding) => grounding
-                .index
-                .search(question, grounding.facts)
+            Some(Grounding::Tools(toolbox)) => {
+                let toolbox: &Toolbox = toolbox;
+                return self.answer_with_tools(toolbox, question, out);
+            }
+            Some(Grounding::Retrieval { index, facts }) => index
+                .search(question, *facts)
                 .into_iter()
                 .map(str::to_string)
                 .collect(),

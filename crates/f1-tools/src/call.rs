@@ -42,10 +42,12 @@ impl ToolCall {
         }
     }
 
-    /// The call as the assistant writes it.
+    /// The call as the assistant writes it, the name first (the tool is chosen
+    /// before its arguments).
     pub fn render(&self) -> String {
-        let body = serde_json::json!({"name": self.name, "arguments": self.arguments});
-        format!("{OPEN}{body}{CLOSE}")
+        let name = Value::from(self.name.as_str());
+        let arguments = Value::Object(self.arguments.clone());
+        format!("{OPEN}{{\"name\":{name},\"arguments\":{arguments}}}{CLOSE}")
     }
 
     /// Checks the call against its tool: a known name, every required argument, no
@@ -126,7 +128,7 @@ mod tests {
         let text = call.render();
         assert_eq!(
             text,
-            r#"<tool_call>{"arguments":{"race":"2021 Abu Dhabi Grand Prix"},"name":"race_result"}</tool_call>"#
+            r#"<tool_call>{"name":"race_result","arguments":{"race":"2021 Abu Dhabi Grand Prix"}}</tool_call>"#
         );
         assert_eq!(parse_reply(&text), Reply::Call(call));
         assert_eq!(

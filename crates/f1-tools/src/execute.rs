@@ -23,8 +23,15 @@ pub struct Toolbox {
 pub struct Outcome {
     /// The result or the error as JSON text, cut to the budget with a marker.
     pub text: String,
+    /// `ok`, or the error's kind (`not_found`, `invalid_arguments`...).
+    pub status: &'static str,
+}
+
+impl Outcome {
     /// Whether the call ran (false: the text is an error).
-    pub ok: bool,
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
 }
 
 /// What a truncated result ends with.
@@ -57,13 +64,13 @@ impl Toolbox {
     /// Runs `call` and renders what the model reads: the result, or the error, as
     /// JSON of at most `max_chars` characters.
     pub fn outcome(&self, call: &ToolCall, max_chars: usize) -> Outcome {
-        let (value, ok) = match self.run(call) {
-            Ok(value) => (value, true),
-            Err(error) => (error.to_json(), false),
+        let (value, status) = match self.run(call) {
+            Ok(value) => (value, "ok"),
+            Err(error) => (error.to_json(), error.kind()),
         };
         Outcome {
             text: truncate(&value.to_string(), max_chars),
-            ok,
+            status,
         }
     }
 

@@ -4,20 +4,15 @@
 use crate::call::{CLOSE, OPEN};
 use crate::spec::TOOLS;
 
-/// The instructions and the tools' signatures, one line each. The parameters'
-/// full JSON Schemas are in [`crate::spec::Tool::openai_schema`]; a 135M-parameter
-/// model fine-tuned on the format needs only the names.
+/// The instructions and the tools' signatures. The parameters' JSON Schemas and
+/// descriptions are in [`crate::spec::Tool::openai_schema`]; the prompt keeps to
+/// the names (about 130 tokens), which a small model fine-tuned on the format needs.
 pub fn system_prompt() -> String {
-    let mut text = String::from(
-        "You are an expert on Formula 1 history and statistics. Look facts up before \
-         answering: write one call as ",
-    );
-    text.push_str(&format!(
-        "{OPEN}{{\"name\": ..., \"arguments\": {{...}}}}{CLOSE}, then answer from the result. Tools:\n"
-    ));
-    for tool in TOOLS {
-        text.push_str(&format!("- {}: {}\n", tool.signature(), tool.description));
-    }
-    text.push_str("If a lookup fails or cannot answer, say so.");
-    text
+    let signatures: Vec<String> = TOOLS.iter().map(|t| t.signature()).collect();
+    format!(
+        "You are an expert on Formula 1 history and statistics. Look facts up before answering: \
+         write {OPEN}{{\"name\": ..., \"arguments\": {{...}}}}{CLOSE}, then answer from the result, \
+         or say the lookup failed. Tools: {}.",
+        signatures.join(", ")
+    )
 }

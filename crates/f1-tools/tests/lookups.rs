@@ -197,14 +197,14 @@ fn bad_calls_are_refused_with_a_reason_and_results_are_cut_with_a_marker() {
         &ToolCall::new("execute_sql", json!({"query": "DELETE"})),
         500,
     );
-    assert!(!outcome.ok);
+    assert!(!outcome.is_ok());
     let error: Value = serde_json::from_str(&outcome.text).unwrap();
     assert_eq!(error["error"], "unknown_tool");
     let wrong_type = toolbox().outcome(
         &ToolCall::new("season_summary", json!({"season": [1]})),
         500,
     );
-    assert!(!wrong_type.ok);
+    assert_eq!(wrong_type.status, "invalid_arguments");
     assert!(
         wrong_type.text.contains("invalid_arguments"),
         "{}",
@@ -214,7 +214,7 @@ fn bad_calls_are_refused_with_a_reason_and_results_are_cut_with_a_marker() {
         &ToolCall::new("season_summary", json!({"season": 2021})),
         80,
     );
-    assert!(long.ok);
+    assert!(long.is_ok());
     assert_eq!(long.text.chars().count(), 80);
     assert!(long.text.ends_with(TRUNCATED), "{}", long.text);
     let whole = toolbox().outcome(

@@ -123,6 +123,9 @@ pub struct FullConfig {
 pub struct DataConfig {
     /// JSONL of `{"messages": [{"role", "content"}...]}`, relative to the workspace.
     pub train: PathBuf,
+    /// More training files, trained on with `train` (e.g. the tool conversations,
+    /// data/curated/tools-train.jsonl).
+    pub extra_train: Vec<PathBuf>,
     pub val: PathBuf,
     /// Put before every conversation (the prompt the baseline and evaluation use),
     /// so that training and testing see the same format; empty for none.
@@ -141,6 +144,7 @@ impl Default for DataConfig {
     fn default() -> Self {
         Self {
             train: "data/curated/train.jsonl".into(),
+            extra_train: Vec::new(),
             val: "data/curated/val.jsonl".into(),
             system_prompt: "You are an expert on Formula 1 history and statistics. Answer the question accurately and concisely.".into(),
             max_seq_len: 256,

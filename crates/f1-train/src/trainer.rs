@@ -65,7 +65,10 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
     let mut model = TrainingModel::load(&paths.model, config, &options.device)?;
     let train_path = paths.workspace.join(&config.data.train);
     let val_path = paths.workspace.join(&config.data.val);
-    let train_set = model.sequences(&train_path, config.data.max_train_examples, config)?;
+    let mut train_set = model.sequences(&train_path, config.data.max_train_examples, config)?;
+    for extra in &config.data.extra_train {
+        train_set.extend(model.sequences(&paths.workspace.join(extra), 0, config)?);
+    }
     let val_set = model.sequences(&val_path, config.data.max_val_examples, config)?;
     let val_batches = fixed_batches(&val_set, t.batch_size);
     let general = GeneralEval::load(config)?;

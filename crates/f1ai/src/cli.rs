@@ -96,8 +96,12 @@ pub struct ChatArgs {
     #[command(flatten)]
     pub choice: ModelChoice,
     /// Ground each answer in the knowledge base and show the facts used.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tools")]
     pub rag: bool,
+    /// Let the model look facts up with the knowledge base's tools (a model
+    /// fine-tuned on the tool conversations); each call and result is shown.
+    #[arg(long)]
+    pub tools: bool,
     /// Facts retrieved per question with --rag.
     #[arg(long, default_value_t = 5)]
     pub facts: usize,
@@ -192,7 +196,8 @@ pub struct BaselineArgs {
     /// hub model id.
     #[arg(long, default_value = "smollm2")]
     pub model: String,
-    /// zero-shot, few-shot or rag; repeat for several (default: all three).
+    /// zero-shot, few-shot, rag or tools (reads data/curated/tools-<split>.jsonl);
+    /// repeat for several (default: the first three).
     #[arg(long = "mode")]
     pub modes: Vec<f1_baseline::Mode>,
     /// The dataset split to answer (data/curated/<split>.jsonl).

@@ -93,6 +93,55 @@ fn every_mode_answers_the_test_split() {
     }
 }
 
+/// Tools mode asks the same questions from their tool conversations: the ids
+/// pair with the other modes', the prompt carries the tools, and each answer
+/// keeps its calls (the pretrained model rarely makes one; see the tool_loop
+/// tests for calls, and the study for a model fine-tuned to call).
+#[test]
+fn tools_mode_asks_the_same_questions_with_the_tools() {
+    let work = curated_workspace();
+    let args = |mode| {
+        vec![
+            "baseline",
+            "--model",
+            "smollm2",
+            "--limit",
+            "3",
+            "--mode",
+            mode,
+            "--batch-size",
+            "3",
+        ]
+    };
+    let output = f1ai(work.path(), &args("zero-shot"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = f1ai(work.path(), &args("tools"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("answers made a call"),
+        "{}",
+        stdout(&output)
+    );
+    let zero = predictions(work.path(), "zero-shot");
+    let tools = predictions(work.path(), "tools");
+    assert_eq!(tools.len(), 3);
+    for (plain, tooled) in zero.iter().zip(&tools) {
+        assert_eq!(tooled["mode"], "tools");
+        assert_eq!(plain["id"], tooled["id"]);
+        assert_eq!(plain["question"], tooled["question"]);
+        assert_eq!(plain["gold"], tooled["gold"]);
+        let tokens = |row: &Value| row["prompt_tokens"].as_u64().unwrap();
+        assert!(tokens(tooled) > tokens(plain) + 100, "{tooled}");
+        assert!(tooled["generated_tokens"].as_u64().unwrap() > 0);
+        for step in tooled["tool_steps"].as_array().into_iter().flatten() {
+            assert!(
+                step["call"].is_string() && step["result"].is_string(),
+                "{step}"
+            );
+        }
+    }
+}
+
 #[test]
 fn without_a_dataset_it_says_what_to_do() {
     let work = tempfile::tempdir().unwrap();

@@ -14,18 +14,43 @@ use crate::workspace::Workspace;
 
 pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
     let modes = if args.modes.is_empty() {
-        Mode::ALL.to_vec()
+        Mode::DEFAULT.to_vec()
     } else {
         args.modes.clone()
     };
-    let split = workspace.curated().join(format!("{}.jsonl", args.split));
-    ensure!(
-        split.exists(),
-        "{} does not exist: run `f1ai data build` first",
-        split.display()
-    );
-    let cases = f1_baseline::read_cases(&split)?;
+    let read_split = |name: &str| -> Result<Vec<f1_baseline::Case>> {
+        let split = workspace.curated().join(format!("{name}.jsonl"));
+        ensure!(
+            split.exists(),
+            "{} does not exist: run `f1ai data build` first",
+            split.display()
+        );
+        Ok(f1_baseline::read_cases(&split)?)
+    };
+    let cases = read_split(&args.split)?;
     let chosen = f1_baseline::spread(&cases, args.limit);
+    // Tools mode asks the same questions from their tool conversations.
+    let (tool_cases, toolbox) = if modes.contains(&Mode::Tools) {
+        let toolbox = f1_tools::Toolbox::open(&workspace.database())
+            .context("tools read the knowledge base: run `f1ai data import` first")?;
+        (read_split(&format!("tools-{}", args.split))?, Some(toolbox))
+    } else {
+        (Vec::new(), None)
+    };
+    // The chosen questions' tool conversations (one whose lookup the data cannot
+    // answer has none).
+    let tool_by_id: std::collections::HashMap<&str, &f1_baseline::Case> = tool_cases
+        .iter()
+        .map(|c| (c.metadata.id.as_str(), c))
+        .collect();
+    let tool_chosen: Vec<&f1_baseline::Case> = chosen
+        .iter()
+        .filter_map(|c| {
+            tool_by_id
+                .get(format!("tools:{}", c.metadata.id).as_str())
+                .copied()
+        })
+        .collect();
     let train = if modes.contains(&Mode::FewShot) {
         f1_baseline::read_cases(&workspace.curated().join("train.jsonl"))?
     } else {
@@ -69,28 +94,46 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
                 index: index.as_ref().expect("built for rag"),
                 k: args.facts,
             },
+            Mode::Tools => PromptBuilder::Tools,
         };
-        let progress = ProgressBar::new(chosen.len() as u64).with_style(
+        let questions = match mode {
+            Mode::Tools => tool_chosen.len(),
+            _ => chosen.len(),
+        };
+        let progress = ProgressBar::new(questions as u64).with_style(
             ProgressStyle::with_template("{prefix:>22} [{bar:30}] {pos}/{len} {msg} ETA {eta}")?
                 .progress_chars("=> "),
         );
         progress.set_prefix(format!("{} {} {mode}", label.model, label.method));
         let mut tokens = 0usize;
         let started = std::time::Instant::now();
-        let predictions = f1_baseline::run(
-            &mut assistant,
-            &chosen,
-            &builder,
-            &label,
-            &config,
-            args.batch_size as usize,
-            |prediction| {
-                tokens += prediction.prompt_tokens + prediction.generated_tokens;
-                let seconds = started.elapsed().as_secs_f64();
-                progress.set_message(format!("{:.0} tok/s", tokens as f64 / seconds));
-                progress.inc(1);
-            },
-        )?;
+        let on_answer = |prediction: &f1_baseline::Prediction| {
+            tokens += prediction.prompt_tokens + prediction.generated_tokens;
+            let seconds = started.elapsed().as_secs_f64();
+            progress.set_message(format!("{:.0} tok/s", tokens as f64 / seconds));
+            progress.inc(1);
+        };
+        let batch_size = args.batch_size as usize;
+        let predictions = match &toolbox {
+            Some(toolbox) if mode == Mode::Tools => f1_baseline::run_tools(
+                &mut assistant,
+                toolbox,
+                &tool_chosen,
+                &label,
+                &config,
+                batch_size,
+                on_answer,
+            )?,
+            _ => f1_baseline::run(
+                &mut assistant,
+                &chosen,
+                &builder,
+                &label,
+                &config,
+                batch_size,
+                on_answer,
+            )?,
+        };
         progress.finish();
         let out = workspace.predictions(&labelled.predictions_stem(), mode.name());
         f1_baseline::write_predictions(&out, &predictions)?;
@@ -103,6 +146,18 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
             predictions.len(),
             out.display()
         );
+        if mode == Mode::Tools {
+            let calls: Vec<Option<bool>> = predictions
+                .iter()
+                .map(f1_baseline::Prediction::first_call_valid)
+                .collect();
+            let made = calls.iter().flatten().count();
+            let valid = calls.iter().flatten().filter(|v| **v).count();
+            println!(
+                "  {made} of {} answers made a call; {valid} of those {made} were valid on the first try",
+                predictions.len()
+            );
+        }
     }
     Ok(())
 }

@@ -32,10 +32,22 @@ pub fn run(args: ChatArgs, workspace: &Workspace) -> Result<()> {
     } else {
         None
     };
-    let grounding = index.as_ref().map(|index| Grounding {
-        index,
-        facts: args.facts,
-    });
+    let toolbox = if args.tools {
+        Some(
+            f1_tools::Toolbox::open(&workspace.database())
+                .context("--tools reads the knowledge base: run `f1ai data import` first")?,
+        )
+    } else {
+        None
+    };
+    let grounding = match (&index, &toolbox) {
+        (Some(index), _) => Some(Grounding::Retrieval {
+            index,
+            facts: args.facts,
+        }),
+        (None, Some(toolbox)) => Some(Grounding::Tools(toolbox)),
+        (None, None) => None,
+    };
     let config = GenerationConfig {
         max_tokens: args.max_tokens,
         temperature: args.temperature,

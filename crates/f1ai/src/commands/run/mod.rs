@@ -166,12 +166,15 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
         stages.push(Stage {
             name: format!("train-{run}"),
             argv: owned(&["train", "--config", &path_arg(config_path)]),
-            inputs: vec![
+            inputs: [
                 config_path.clone(),
                 model_file(workspace, &config.model)?,
                 root.join(&config.data.train),
                 root.join(&config.data.val),
-            ],
+            ]
+            .into_iter()
+            .chain(config.data.extra_train.iter().map(|p| root.join(p)))
+            .collect(),
             outputs: vec![artifacts.join(f1_train::trainer::SUMMARY_FILE)],
             checkpoints: Some(workspace.checkpoints(&run)),
         });
