@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::compose::Splits;
 use crate::example::{Example, Message, Metadata, Split, Style, Turn};
-use crate::fact::Fact;
+use crate::fact::{Entity, Fact};
 use crate::keyed::Keyed;
 
 /// The longest tool result a conversation carries, in characters.
@@ -72,7 +72,8 @@ pub fn call_for(fact: &Fact) -> Option<ToolCall> {
 
 /// Every example of `splits` as a tool conversation (those whose every turn has a
 /// call), in the same order and split, plus, in training, one question the data
-/// cannot answer for every [`UNANSWERABLE_EVERY`] examples.
+/// cannot answer for every [`UNANSWERABLE_EVERY`] examples and one follow-up
+/// conversation for every [`FOLLOW_UP_EVERY`].
 pub fn tool_splits(splits: &Splits, toolbox: &Toolbox, seed: u64, cutoff_season: i64) -> Splits {
     let convert = |examples: &[Example]| -> Vec<Example> {
         examples
@@ -82,13 +83,19 @@ pub fn tool_splits(splits: &Splits, toolbox: &Toolbox, seed: u64, cutoff_season:
     };
     let mut train = convert(&splits.train);
     let keyed = Keyed::new(seed);
-    let extra: Vec<Example> = train
+    let unanswerable: Vec<Example> = train
         .iter()
         .step_by(UNANSWERABLE_EVERY)
         .enumerate()
         .map(|(i, e)| unanswerable(e, i, &keyed, toolbox, cutoff_season))
         .collect();
-    train.extend(extra);
+    let follow_ups: Vec<Example> = train
+        .iter()
+        .step_by(FOLLOW_UP_EVERY)
+        .filter_map(|e| follow_up(e, &keyed))
+        .collect();
+    train.extend(unanswerable);
+    train.extend(follow_ups);
     keyed.shuffle(&mut train, |e| format!("tools\u{1f}{}", e.metadata.id));
     Splits {
         train,
@@ -99,6 +106,157 @@ pub fn tool_splits(splits: &Splits, toolbox: &Toolbox, seed: u64, cutoff_season:
 
 /// One unanswerable question per this many training conversations.
 pub const UNANSWERABLE_EVERY: usize = 20;
+/// One follow-up conversation per this many training conversations.
+pub const FOLLOW_UP_EVERY: usize = 3;
+
+/// A question that only makes sense after the first ("And who finished
+/// second?"): the family it asks, its phrasings, and where in the first call's
+/// result its answer is.
+struct ResultFollowUp {
+    tool: &'static str,
+    family: &'static str,
+    questions: &'static [&'static str],
+    /// The answer and its gold entity.
+    answer: fn(&Value) -> Option<(String, Entity)>,
+}
+
+fn text_at(value: &Value, pointer: &str) -> Option<String> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// A name as the whole answer: "Lewis Hamilton."
+fn named(value: &Value, pointer: &str) -> Option<(String, Entity)> {
+    text_at(value, pointer).map(|name| (format!("{name}."), Entity::text(name)))
+}
+
+const RESULT_FOLLOW_UPS: &[ResultFollowUp] = &[
+    ResultFollowUp {
+        tool: "race_result",
+        family: "race_runner_up",
+        questions: &["And who finished second?", "Who came second in that race?"],
+        answer: |v| named(v, "/podium/1/driver"),
+    },
+    ResultFollowUp {
+        tool: "race_result",
+        family: "race_winner",
+        questions: &["And who won that race?", "Who won it?"],
+        answer: |v| named(v, "/podium/0/driver"),
+    },
+    ResultFollowUp {
+        tool: "race_result",
+        family: "race_winner_team",
+        questions: &[
+            "Which team was the winner driving for?",
+            "And the winning team?",
+        ],
+        answer: |v| named(v, "/podium/0/team"),
+    },
+    ResultFollowUp {
+        tool: "race_result",
+        family: "race_date",
+        questions: &["When was it held?", "And on what date?"],
+        answer: |v| {
+            text_at(v, "/date")
+                .map(|d| (format!("{}.", crate::text::long_date(&d)), Entity::date(&d)))
+        },
+    },
+    ResultFollowUp {
+        tool: "season_summary",
+        family: "championship_runner_up",
+        questions: &[
+            "And who was runner-up?",
+            "Who finished second in the championship?",
+        ],
+        answer: |v| named(v, "/runner_up/driver"),
+    },
+    ResultFollowUp {
+        tool: "season_summary",
+        family: "constructors_champion",
+        questions: &["Which team won the constructors' title that year?"],
+        answer: |v| named(v, "/constructors_champion"),
+    },
+    ResultFollowUp {
+        tool: "season_summary",
+        family: "drivers_champion",
+        questions: &[
+            "And who was the drivers' champion?",
+            "Who won the drivers' title?",
+        ],
+        answer: |v| named(v, "/drivers_champion"),
+    },
+    ResultFollowUp {
+        tool: "driver_profile",
+        family: "driver_career_wins",
+        questions: &[
+            "How many races has that driver won?",
+            "And how many wins do they have?",
+        ],
+        answer: |v| {
+            let n = v.pointer("/wins").and_then(Value::as_i64)?;
+            Some((
+                format!("{}.", crate::text::count(n, "win", "wins")),
+                Entity::number(n),
+            ))
+        },
+    },
+    ResultFollowUp {
+        tool: "driver_profile",
+        family: "driver_nationality",
+        questions: &["What nationality are they?"],
+        answer: |v| named(v, "/nationality"),
+    },
+    ResultFollowUp {
+        tool: "circuit_info",
+        family: "circuit_first_gp",
+        questions: &["When did it first host a Grand Prix?"],
+        answer: |v| named(v, "/first_grand_prix/race"),
+    },
+];
+
+/// `example` (a one-turn tool conversation) with a follow-up question whose
+/// answer is in the same lookup: the call is made again with the subject taken
+/// from the first turn. None when no follow-up fits.
+fn follow_up(example: &Example, keyed: &Keyed) -> Option<Example> {
+    let first = &example.metadata.last;
+    let call = first.tool_call.as_ref()?;
+    let result: Value = serde_json::from_str(&example.messages.get(3)?.content).ok()?;
+    let fitting: Vec<(&ResultFollowUp, (String, Entity))> = RESULT_FOLLOW_UPS
+        .iter()
+        .filter(|f| f.tool == call.name && f.family != first.family)
+        .filter_map(|f| Some((f, (f.answer)(&result)?)))
+        .collect();
+    if fitting.is_empty() || example.metadata.turns.len() != 1 {
+        return None;
+    }
+    let id = &example.metadata.id;
+    let (follow, (answer, gold)) = &fitting[keyed.pick(&["follow-up", id], fitting.len())];
+    let question =
+        follow.questions[keyed.pick(&["follow-up question", id], follow.questions.len())];
+    let mut messages = example.messages.clone();
+    messages.extend([
+        user(question.to_string()),
+        assistant(call.render()),
+        example.messages[3].clone(),
+        assistant(answer.clone()),
+    ]);
+    let turn = Turn {
+        family: follow.family,
+        fact_id: format!("{}:follow-up", first.fact_id),
+        phrasing_id: 0,
+        style: Style::Short,
+        gold: vec![gold.clone()],
+        sources: first.sources.clone(),
+        tool_call: Some(call.clone()),
+    };
+    let mut metadata = example.metadata.clone();
+    metadata.id = format!("{id}:follow-up");
+    metadata.turns.push(turn.clone());
+    metadata.last = turn;
+    Some(Example { messages, metadata })
+}
 
 /// The system message of every tool conversation.
 fn system() -> Message {

@@ -218,6 +218,27 @@ fn tool_conversations_are_grounded_in_their_results() {
     );
     let unanswerable = stats["tool_examples"]["unanswerable"].as_u64().unwrap();
     assert!(unanswerable > 0);
+    // Follow-ups repeat the first call: the subject comes from the earlier turn.
+    let follow_ups: Vec<Value> = read_split(dir, "tools-train")
+        .into_iter()
+        .filter(|e| {
+            e["metadata"]["id"]
+                .as_str()
+                .unwrap()
+                .ends_with(":follow-up")
+        })
+        .collect();
+    assert_eq!(stats["tool_examples"]["follow_ups"], follow_ups.len());
+    assert!(!follow_ups.is_empty());
+    for example in &follow_ups {
+        let messages = example["messages"].as_array().unwrap();
+        assert_eq!(messages[2]["content"], messages[6]["content"]);
+        assert!(
+            !messages[5]["content"].as_str().unwrap().contains("20"),
+            "{}",
+            messages[5]
+        );
+    }
 }
 
 #[test]
