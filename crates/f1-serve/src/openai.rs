@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::{Request, Usage};
+use crate::tool_calls::{self, WireTool, WireToolCall};
 
 /// Sampling when the client does not say (llama.cpp's server defaults).
 pub const DEFAULT_TEMPERATURE: f64 = 0.8;
@@ -37,6 +38,11 @@ pub struct ChatCompletionRequest {
     pub n: Option<usize>,
     pub frequency_penalty: Option<f64>,
     pub presence_penalty: Option<f64>,
+    /// Tools the client brings; a reply that calls one comes back as `tool_calls`.
+    #[serde(default)]
+    pub tools: Vec<WireTool>,
+    /// `auto` (the default) or `none`; forcing a call is not supported.
+    pub tool_choice: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,7 +62,11 @@ pub enum Stop {
 #[derive(Debug, Deserialize)]
 pub struct WireMessage {
     pub role: String,
-    pub content: Content,
+    /// Absent or null in an assistant message that only calls tools.
+    #[serde(default)]
+    pub content: Option<Content>,
+    #[serde(default)]
+    pub tool_calls: Vec<WireToolCall>,
 }
 
 /// Message content: a string, or a list of parts of which only text is supported.
@@ -106,19 +116,53 @@ impl ChatCompletionRequest {
         if self.messages.is_empty() {
             return Err(invalid("messages", "messages must not be empty"));
         }
-        let mut messages = Vec::with_capacity(self.messages.len());
+        let mut messages = Vec::with_capacity(self.messages.len() + 1);
+        let mut called = false;
         for message in &self.messages {
             let role = match message.role.as_str() {
                 "developer" => "system",
+                "tool" if called => "tool",
+                "tool" => {
+                    return Err(invalid(
+                        "messages",
+                        "a tool message must follow an assistant message with tool_calls",
+                    ))
+                }
                 role @ ("system" | "user" | "assistant") => role,
                 other => {
                     return Err(invalid(
                         "messages",
-                        format!("role '{other}' is not system, developer, user or assistant"),
+                        format!("role '{other}' is not system, developer, user, assistant or tool"),
                     ))
                 }
             };
-            messages.push(ChatMessage::new(role, &message.content.text()?));
+            let mut text = match &message.content {
+                Some(content) => content.text()?,
+                None => String::new(),
+            };
+            if !message.tool_calls.is_empty() {
+                if role != "assistant" {
+                    return Err(invalid(
+                        "messages",
+                        "only assistant messages carry tool_calls",
+                    ));
+                }
+                called = true;
+                text.push_str(
+                    &tool_calls::render_calls(&message.tool_calls)
+                        .map_err(|e| invalid("messages", e))?,
+                );
+            }
+            messages.push(ChatMessage::new(role, &text));
+        }
+        if self.offers_tools() {
+            let offer = tool_calls::system_text(&self.tools);
+            match messages.first_mut() {
+                Some(first) if first.role == "system" => {
+                    first.content = format!("{}\n\n{offer}", first.content)
+                }
+                _ => messages.insert(0, ChatMessage::new("system", &offer)),
+            }
         }
         if messages.iter().all(|m| m.role == "assistant") {
             return Err(invalid("messages", "there is no user or system message"));
@@ -166,6 +210,34 @@ impl ChatCompletionRequest {
         if stop.len() > 4 || stop.iter().any(String::is_empty) {
             return Err(invalid("stop", "stop takes up to 4 non-empty strings"));
         }
+        match self.tool_choice.as_ref().map(|c| c.as_str()) {
+            None | Some(Some("auto" | "none")) => {}
+            _ => {
+                return Err(invalid(
+                    "tool_choice",
+                    "tool_choice must be \"auto\" or \"none\"; forcing a call is not supported",
+                ))
+            }
+        }
+        if let Some(tool) = self
+            .tools
+            .iter()
+            .find(|t| t.kind != "function" || t.function.name.is_empty())
+        {
+            return Err(invalid(
+                "tools",
+                format!(
+                    "each tool must be a named function, not '{}' of type '{}'",
+                    tool.function.name, tool.kind
+                ),
+            ));
+        }
+        if self.stream && self.offers_tools() {
+            return Err(invalid(
+                "stream",
+                "streaming with tools is not supported; set stream to false",
+            ));
+        }
         Ok(Request {
             model: self.model.clone(),
             messages,
@@ -180,6 +252,11 @@ impl ChatCompletionRequest {
                 ..GenerationConfig::default()
             },
         })
+    }
+
+    /// Whether the reply may call the request's tools.
+    pub fn offers_tools(&self) -> bool {
+        !self.tools.is_empty() && self.tool_choice.as_ref().and_then(Value::as_str) != Some("none")
     }
 
     pub fn include_usage(&self) -> bool {
@@ -205,6 +282,9 @@ pub fn finish_reason(reason: FinishReason) -> &'static str {
         FinishReason::Length => "length",
     }
 }
+
+/// The finish reason of a reply that called a tool.
+pub const TOOL_CALLS: &str = "tool_calls";
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct WireUsage {
@@ -248,7 +328,10 @@ impl From<&Usage> for Timings {
 #[derive(Debug, Serialize)]
 pub struct AssistantMessage {
     pub role: &'static str,
-    pub content: String,
+    /// Null when the reply is a tool call.
+    pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<WireToolCall>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -350,6 +433,33 @@ mod tests {
     }
 
     #[test]
+    fn tools_are_offered_and_earlier_calls_rendered_in_the_model_format() {
+        let r = request(
+            r#"{"model":"m","tools":[{"type":"function","function":{"name":"get_weather","description":"Weather in a city","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}],
+               "messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Rain at Spa?"},
+                           {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Spa\"}"}}]},
+                           {"role":"tool","tool_call_id":"call_1","content":"{\"rain\":true}"}]}"#,
+        )
+        .to_request(64)
+        .unwrap();
+        let roles: Vec<&str> = r.messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "tool"]);
+        assert!(r.messages[0]
+            .content
+            .starts_with("Be brief.\n\nYou can look things up"));
+        assert!(r.messages[0].content.contains(r#""name":"get_weather""#));
+        assert_eq!(
+            r.messages[2].content,
+            r#"<tool_call>{"name":"get_weather","arguments":{"city":"Spa"}}</tool_call>"#
+        );
+        let none = request(
+            r#"{"model":"m","tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"none","messages":[{"role":"user","content":"x"}]}"#,
+        );
+        assert!(!none.offers_tools());
+        assert_eq!(none.to_request(64).unwrap().messages.len(), 1);
+    }
+
+    #[test]
     fn refuses_what_it_cannot_honour() {
         let cases = [
             (r#"{"model":"m","messages":[]}"#, "messages"),
@@ -375,6 +485,22 @@ mod tests {
             ),
             (
                 r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#,
+                "messages",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required"}"#,
+                "tool_choice",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"retrieval","function":{"name":"f"}}]}"#,
+                "tools",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"stream":true}"#,
+                "stream",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"not json"}}]}]}"#,
                 "messages",
             ),
         ];

@@ -22,7 +22,9 @@ use crate::engine::{Engine, Event, Usage};
 use crate::openai::{
     finish_reason, AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
     Choice, ChunkChoice, Delta, ErrorBody, ErrorDetail, ModelCard, ModelList, Timings, WireUsage,
+    TOOL_CALLS,
 };
+use crate::tool_calls;
 
 /// The web chat page: one self-contained file.
 const CHAT_PAGE: &str = include_str!("../assets/chat.html");
@@ -254,33 +256,49 @@ async fn chat_completions(
     if wire.stream {
         stream(id, model, events, wire.include_usage()).into_response()
     } else {
-        whole(id, model, events).await
+        whole(id, model, events, wire.offers_tools()).await
     }
 }
 
-async fn whole(id: String, model: String, mut events: UnboundedReceiver<Event>) -> Response {
+/// The completion once generated; with `tools`, a reply that calls one comes
+/// back as `tool_calls`.
+async fn whole(
+    id: String,
+    model: String,
+    mut events: UnboundedReceiver<Event>,
+    tools: bool,
+) -> Response {
     let mut text = String::new();
     while let Some(event) = events.recv().await {
         match event {
             Event::Text(piece) => text.push_str(&piece),
             Event::Finished(usage) => {
+                let (content, tool_calls) = match tools {
+                    true => tool_calls::reply(&text, &id),
+                    false => (Some(text), None),
+                };
+                let finish = match tool_calls {
+                    Some(_) => TOOL_CALLS,
+                    None => finish_reason(usage.finish_reason),
+                };
                 return Json(ChatCompletion {
-                    id,
-                    object: "chat.completion",
-                    created: now(),
-                    model,
                     choices: vec![Choice {
                         index: 0,
                         message: AssistantMessage {
                             role: "assistant",
-                            content: text,
+                            content,
+                            tool_calls,
                         },
-                        finish_reason: finish_reason(usage.finish_reason),
+                        finish_reason: finish,
                     }],
+                    id,
+                    object: "chat.completion",
+                    created: now(),
+                    model,
                     usage: WireUsage::from(&usage),
                     timings: Timings::from(&usage),
                 })
-                .into_response()
+                .into_response();
             }
             Event::Failed(message) => {
                 return error(

@@ -4,6 +4,7 @@ Usage: python3 openai_client.py BASE_URL API_KEY MODEL
 Exits non-zero (an AssertionError or the client's exception) on any mismatch.
 """
 
+import json
 import sys
 
 import openai
@@ -64,6 +65,61 @@ try:
     raise AssertionError("max_tokens over the limit was accepted")
 except openai.BadRequestError as error:
     assert "max_tokens" in str(error)
+
+# Tools the client brings: an earlier call and its result go back to the model in
+# its own call format; a reply that calls a tool comes back as tool_calls.
+tools = [
+    {
+        "type": "function",
+        "function": {
+            "name": "race_result",
+            "description": "A Grand Prix's winner and podium",
+            "parameters": {
+                "type": "object",
+                "properties": {"race": {"type": "string"}},
+                "required": ["race"],
+            },
+        },
+    }
+]
+history = [
+    {"role": "user", "content": "Who won the 2021 Abu Dhabi Grand Prix?"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {
+                    "name": "race_result",
+                    "arguments": json.dumps({"race": "2021 Abu Dhabi Grand Prix"}),
+                },
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": '{"winner": "Max Verstappen"}'},
+]
+tooled = client.chat.completions.create(
+    model=model, messages=history, tools=tools, max_tokens=24, temperature=0
+)
+reply = tooled.choices[0].message
+assert tooled.choices[0].finish_reason in ("stop", "length", "tool_calls"), tooled
+if reply.tool_calls:
+    assert tooled.choices[0].finish_reason == "tool_calls"
+    for call in reply.tool_calls:
+        assert call.type == "function" and call.function.name, call
+        assert isinstance(json.loads(call.function.arguments), dict), call
+else:
+    assert reply.content and reply.content.strip(), tooled
+for refused, param in [({"tool_choice": "required"}, "tool_choice"), ({"stream": True}, "stream")]:
+    try:
+        client.chat.completions.create(
+            model=model, messages=question, tools=tools, max_tokens=4, **refused
+        )
+        raise AssertionError(f"{refused} with tools was accepted")
+    except openai.BadRequestError as error:
+        assert param in str(error), error
 
 intruder = OpenAI(base_url=f"{base_url}/v1", api_key="wrong", max_retries=0)
 try:
