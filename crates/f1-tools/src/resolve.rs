@@ -52,17 +52,19 @@ struct Named<T> {
     weight: i64,
 }
 
+/// Edits a misspelling of `query` may have: none up to 4 letters, then one per
+/// six or so ("hamiltn", "montana park circuit").
 fn edit_budget(query: &str) -> usize {
     match query.len() {
         0..=4 => 0,
         5..=7 => 1,
-        _ => 2,
+        n => (n / 6).max(2),
     }
 }
 
 /// The entities whose keys match `query` (or `query` without filler words,
 /// `stripped`): those whose full name it is, else exact matches of any key, else
-/// the closest misspellings within the edit budget.
+/// the closest misspellings of either within its edit budget.
 fn matches<'a, T>(entities: &'a [Named<T>], query: &str, stripped: &str) -> Vec<&'a Named<T>> {
     let full_name: Vec<_> = entities.iter().filter(|e| e.keys[0] == query).collect();
     if !full_name.is_empty() {
@@ -72,22 +74,27 @@ fn matches<'a, T>(entities: &'a [Named<T>], query: &str, stripped: &str) -> Vec<
         .iter()
         .filter(|e| e.keys.iter().any(|k| k == query || k == stripped))
         .collect();
-    let query = stripped;
     if !exact.is_empty() {
         return exact;
     }
+    let within = |key: &str, q: &str| {
+        let d = strsim::levenshtein(key, q);
+        (d <= edit_budget(q)).then_some(d)
+    };
     let distance = |e: &Named<T>| {
         e.keys
             .iter()
-            .map(|k| strsim::levenshtein(k, query))
+            .flat_map(|k| [within(k, query), within(k, stripped)])
+            .flatten()
             .min()
-            .unwrap_or(usize::MAX)
     };
-    let best = entities.iter().map(distance).min().unwrap_or(usize::MAX);
-    if best > edit_budget(query) {
+    let Some(best) = entities.iter().filter_map(distance).min() else {
         return Vec::new();
-    }
-    entities.iter().filter(|e| distance(e) == best).collect()
+    };
+    entities
+        .iter()
+        .filter(|e| distance(e) == Some(best))
+        .collect()
 }
 
 /// The closest names to `query`, for a not-found error.

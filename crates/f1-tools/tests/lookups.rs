@@ -141,6 +141,9 @@ fn profiles_and_seasons_answer_from_the_tables() {
     let ferrari = run("team_profile", json!({"team": "Scuderia Ferrari"})).unwrap();
     assert_eq!(ferrari["team"], "Ferrari");
     assert_eq!(ferrari["first_season"], 1950);
+    // A misspelling the model made in the quick study: "Monsanto" copied wrong.
+    let monsanto = run("circuit_info", json!({"circuit": "Montana Park Circuit"})).unwrap();
+    assert_eq!(monsanto["country"], "Portugal");
     let monza = run("circuit_info", json!({"circuit": "Monza"})).unwrap();
     assert_eq!(monza["country"], "Italy");
     assert_eq!(monza["first_grand_prix"]["race"], "1950 Italian Grand Prix");
