@@ -175,7 +175,7 @@ fn push_turn(
         style,
         gold: fact.gold.clone(),
         sources: fact.sources.clone(),
-        tool_call: crate::tool_use::call_for(fact),
+        tool_call: crate::lookup::call_for(fact),
     });
 }
 

@@ -11,6 +11,7 @@ pub mod example;
 pub mod fact;
 pub mod families;
 pub mod keyed;
+pub mod lookup;
 pub mod multiple_choice;
 pub mod text;
 pub mod tool_use;

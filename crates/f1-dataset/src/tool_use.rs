@@ -7,68 +7,11 @@ use serde_json::{json, Value};
 
 use crate::compose::Splits;
 use crate::example::{Example, Message, Metadata, Split, Style, Turn};
-use crate::fact::{Entity, Fact};
+use crate::fact::Entity;
 use crate::keyed::Keyed;
 
 /// The longest tool result a conversation carries, in characters.
 pub const MAX_RESULT_CHARS: usize = 600;
-
-/// The tool that answers a family's facts, or None for a family no tool covers.
-pub fn tool_for(family: &str) -> Option<&'static str> {
-    Some(match family {
-        "race_winner" | "race_runner_up" | "race_winner_team" | "race_podium" | "race_location"
-        | "race_date" | "race_retirements" | "biggest_gain" => "race_result",
-        "pole_position" => "qualifying",
-        "fastest_lap" | "fastest_lap_lap" => "fastest_lap",
-        "fastest_pit_stop" => "pit_stops",
-        "sprint_winner" => "sprint_result",
-        "drivers_champion"
-        | "constructors_champion"
-        | "championship_runner_up"
-        | "title_margin"
-        | "season_rounds"
-        | "season_distinct_winners"
-        | "most_wins_season" => "season_summary",
-        "driver_nationality"
-        | "driver_birth_date"
-        | "driver_number"
-        | "driver_code"
-        | "driver_career_wins"
-        | "driver_career_podiums"
-        | "driver_career_poles"
-        | "driver_career_starts"
-        | "driver_titles"
-        | "driver_debut" => "driver_profile",
-        "driver_team_season" | "teammate_in_season" => "driver_season",
-        "teammate_head_to_head" => "head_to_head",
-        "constructor_wins" | "constructor_titles" | "constructor_nationality" => "team_profile",
-        "circuit_location" | "circuit_first_gp" | "races_at_circuit" => "circuit_info",
-        _ => return None,
-    })
-}
-
-/// The call that looks `fact` up: its tool, with the question's slots of the
-/// same names as arguments (a season as a number).
-pub fn call_for(fact: &Fact) -> Option<ToolCall> {
-    let tool = f1_tools::spec::by_name(tool_for(fact.family)?)?;
-    let mut arguments = serde_json::Map::new();
-    for parameter in tool.parameters {
-        let Some((_, value)) = fact.slots.iter().find(|(s, _)| *s == parameter.name) else {
-            continue;
-        };
-        let value = match parameter.name {
-            "season" => value
-                .parse::<i64>()
-                .map_or_else(|_| json!(value), Value::from),
-            _ => json!(value),
-        };
-        arguments.insert(parameter.name.to_string(), value);
-    }
-    Some(ToolCall {
-        name: tool.name.to_string(),
-        arguments,
-    })
-}
 
 /// Every example of `splits` as a tool conversation (those whose every turn has a
 /// call), in the same order and split, plus, in training, one question the data
