@@ -323,7 +323,7 @@ impl Toolbox {
             .filter(|c| c.driver_id == Some(driver.driver_id))
             .map(|c| c.season)
             .collect();
-        let mut value = json!({
+        let value = json!({
             "driver": driver.full_name(),
             "nationality": driver.nationality,
             "born": driver.dob,
@@ -335,21 +335,21 @@ impl Toolbox {
             "poles": career.poles,
             "titles": titles.len(),
             "title_seasons": titles,
-            "first_season": seasons.first(),
-            "last_season": seasons.last(),
         });
-        if seasons.last() == Some(&self.resolver.current_season) {
-            value["as_of"] = self.as_of()?.into();
-        }
-        Ok(value)
+        self.dated(value, &seasons)
     }
 
-    /// "the 2025 Singapore Grand Prix": the last race with results.
-    fn as_of(&self) -> Result<String, ToolError> {
-        Ok(self
-            .kb
-            .latest_race_with_results()?
-            .map_or_else(String::new, |r| format!("the {}", r.label())))
+    /// `value` with the first and last of `seasons`, and, for a subject still
+    /// active in the data's last season, `as_of` the last race with results
+    /// ("the 2025 Singapore Grand Prix").
+    fn dated(&self, mut value: Value, seasons: &[i64]) -> Result<Value, ToolError> {
+        value["first_season"] = seasons.first().copied().into();
+        value["last_season"] = seasons.last().copied().into();
+        if seasons.last() == Some(&self.resolver.current_season) {
+            let race = self.kb.latest_race_with_results()?;
+            value["as_of"] = race.map(|r| format!("the {}", r.label())).into();
+        }
+        Ok(value)
     }
 
     fn driver_season(&self, name: &str, season: i64) -> Result<Value, ToolError> {
@@ -432,7 +432,7 @@ impl Toolbox {
             .filter(|c| c.constructor_name.as_deref() == Some(team.name.as_str()))
             .map(|c| c.season)
             .collect();
-        let mut value = json!({
+        let value = json!({
             "team": team.name,
             "nationality": team.nationality,
             "races_entered": career.entries,
@@ -441,13 +441,8 @@ impl Toolbox {
             "poles": career.poles,
             "constructors_titles": titles.len(),
             "title_seasons": titles,
-            "first_season": seasons.first(),
-            "last_season": seasons.last(),
         });
-        if seasons.last() == Some(&self.resolver.current_season) {
-            value["as_of"] = self.as_of()?.into();
-        }
-        Ok(value)
+        self.dated(value, &seasons)
     }
 
     fn circuit_info(&self, name: &str) -> Result<Value, ToolError> {

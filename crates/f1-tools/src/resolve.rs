@@ -97,6 +97,27 @@ fn matches<'a, T>(entities: &'a [Named<T>], query: &str, stripped: &str) -> Vec<
         .collect()
 }
 
+/// The entities matching `query` (see [`matches`]; `filler` words may be
+/// left out), or a not-found error with the closest names.
+fn lookup<'a, T>(
+    entities: &'a [Named<T>],
+    what: &'static str,
+    query: &str,
+    filler: &[&str],
+) -> Result<Vec<&'a Named<T>>, ToolError> {
+    let raw = key(query);
+    let stripped = strip_words(&raw, filler);
+    let found = matches(entities, &raw, &stripped);
+    if found.is_empty() {
+        return Err(ToolError::NotFound {
+            what,
+            query: query.to_string(),
+            candidates: suggestions(entities, &stripped),
+        });
+    }
+    Ok(found)
+}
+
 /// The closest names to `query`, for a not-found error.
 fn suggestions<T>(entities: &[Named<T>], query: &str) -> Vec<String> {
     let mut scored: Vec<(f64, &str)> = entities
@@ -238,15 +259,7 @@ impl Resolver {
         query: &str,
         season: Option<i64>,
     ) -> Result<Driver, ToolError> {
-        let q = key(query);
-        let mut found = matches(&self.drivers, &q, &q);
-        if found.is_empty() {
-            return Err(ToolError::NotFound {
-                what: "driver",
-                query: query.to_string(),
-                candidates: suggestions(&self.drivers, &q),
-            });
-        }
+        let mut found = lookup(&self.drivers, "driver", query, &[])?;
         if let (Some(season), true) = (season, found.len() > 1) {
             let mut in_season = Vec::new();
             for named in &found {
@@ -263,29 +276,13 @@ impl Resolver {
 
     /// A constructor.
     pub fn team(&self, query: &str) -> Result<Constructor, ToolError> {
-        let q = strip_words(&key(query), TEAM_FILLER);
-        let found = matches(&self.teams, &key(query), &q);
-        if found.is_empty() {
-            return Err(ToolError::NotFound {
-                what: "team",
-                query: query.to_string(),
-                candidates: suggestions(&self.teams, &q),
-            });
-        }
+        let found = lookup(&self.teams, "team", query, TEAM_FILLER)?;
         Ok(one(found, "team", query)?.item.clone())
     }
 
     /// A circuit.
     pub fn circuit(&self, query: &str) -> Result<Circuit, ToolError> {
-        let q = strip_words(&key(query), CIRCUIT_FILLER);
-        let found = matches(&self.circuits, &key(query), &q);
-        if found.is_empty() {
-            return Err(ToolError::NotFound {
-                what: "circuit",
-                query: query.to_string(),
-                candidates: suggestions(&self.circuits, &q),
-            });
-        }
+        let found = lookup(&self.circuits, "circuit", query, CIRCUIT_FILLER)?;
         Ok(one(found, "circuit", query)?.item.clone())
     }
 
