@@ -2,6 +2,7 @@
 //! paragraph computed from the numbers, and a self-contained HTML page and a
 //! Markdown version of it.
 
+pub mod arms;
 pub mod chart;
 pub mod document;
 pub mod error;

@@ -42,7 +42,8 @@ impl Tuned<'_> {
     }
 }
 
-fn p_text(p: f64) -> String {
+/// A p-value as prose: "p = 0.012", or "p < 0.001".
+pub fn p_text(p: f64) -> String {
     if p < 0.001 {
         "p < 0.001".into()
     } else {
@@ -50,7 +51,8 @@ fn p_text(p: f64) -> String {
     }
 }
 
-fn accuracy(run: &Run, kind: &str) -> Option<(f64, usize)> {
+/// A run's accuracy in percent on one test kind, and its questions.
+pub fn accuracy(run: &Run, kind: &str) -> Option<(f64, usize)> {
     let group = run.metrics.by_test_kind.get(kind)?;
     Some((group.fact_accuracy * 100.0, group.n))
 }

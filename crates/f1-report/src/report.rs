@@ -820,6 +820,7 @@ fn relative_link(from: &Path, to: &Path) -> String {
 pub fn write(study: &Study, outputs: &Outputs) -> Result<Written> {
     let figures = figures(study, &outputs.charts)?;
     let mut findings = crate::question::paragraphs(study);
+    findings.extend(crate::arms::paragraphs(study));
     findings.extend(findings::findings(study));
     let document = Document {
         title: "F1 conversational AI: what fine-tuning bought".into(),
@@ -828,6 +829,7 @@ pub fn write(study: &Study, outputs: &Outputs) -> Result<Written> {
         tables: [
             Some(metrics_table(study)),
             kind_table(study),
+            crate::arms::table(study),
             general_table(study),
             knowledge_table(study),
             comparison_table(study),

@@ -23,6 +23,20 @@ fn write_model_run(work: &Path, model: &str, method: &str, n: usize, right: usiz
 
 /// [`write_model_run`] for the training run `name` (a second run of one method).
 fn write_named_run(work: &Path, name: &str, model: &str, method: &str, n: usize, right: usize) {
+    write_mode_run(work, name, model, method, "zero-shot", n, right);
+}
+
+/// [`write_named_run`] in `mode`; a tools run's answers each made one call, every
+/// fifth of them not valid.
+fn write_mode_run(
+    work: &Path,
+    name: &str,
+    model: &str,
+    method: &str,
+    mode: &str,
+    n: usize,
+    right: usize,
+) {
     let lines: Vec<String> = (0..n)
         .map(|i| {
             let gold = WINNERS[i % 4];
@@ -31,25 +45,30 @@ fn write_named_run(work: &Path, name: &str, model: &str, method: &str, n: usize,
             } else {
                 format!("<b>{}</b> won it.", WINNERS[(i + 1) % 4])
             };
-            json!({
-                "id": format!("q{i}"), "model": model, "method": method, "mode": "zero-shot",
+            let mut prediction = json!({
+                "id": format!("q{i}"), "model": model, "method": method, "mode": mode,
                 "family": if i % 2 == 0 { "race_winner" } else { "drivers_champion" },
                 "fact_id": format!("f{i}"), "test_kind": if i % 3 == 0 { "recall" } else { "unseen" },
                 "question": format!("Who won race {i}?"), "reference": format!("{gold} won."),
                 "prediction": answer, "gold": [{"text": gold, "aliases": [gold]}],
                 "retrieved": [], "prompt_tokens": 30, "generated_tokens": 6, "latency_s": 0.5,
                 "finish_reason": "stop", "run": name
-            })
-            .to_string()
+            });
+            if mode == "tools" {
+                prediction["prompt_tokens"] = json!(400);
+                prediction["latency_s"] = json!(2.0);
+                let status = if i % 5 == 4 { "unknown_tool" } else { "ok" };
+                prediction["tool_steps"] = json!([{
+                    "call": r#"{"name": "race_result", "arguments": {"race": "x"}}"#,
+                    "result": format!(r#"{{"winner": "{gold}"}}"#), "status": status
+                }]);
+            }
+            prediction.to_string()
         })
         .collect();
     let dir = work.join("results/predictions");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join(format!("{name}-zero-shot.jsonl")),
-        lines.join("\n"),
-    )
-    .unwrap();
+    std::fs::write(dir.join(format!("{name}-{mode}.jsonl")), lines.join("\n")).unwrap();
 }
 
 fn write_run(work: &Path, method: &str, n: usize, right: usize) {
@@ -412,4 +431,70 @@ fn the_study_question_is_answered_from_its_numbers() {
     }
     let html = std::fs::read_to_string(work.path().join("results/reports/report.html")).unwrap();
     assert!(html.contains("General ability and forgetting"));
+}
+
+#[test]
+fn the_three_arms_are_compared_with_call_validity_and_latency() {
+    let work = tempfile::tempdir().unwrap();
+    write_run(work.path(), "base", 60, 6);
+    write_mode_run(
+        work.path(),
+        "smollm2-base",
+        "smollm2",
+        "base",
+        "rag",
+        60,
+        24,
+    );
+    write_run(work.path(), "lora", 60, 30);
+    write_mode_run(
+        work.path(),
+        "smollm2-lora-tools",
+        "smollm2",
+        "lora",
+        "tools",
+        60,
+        57,
+    );
+    write_training(work.path(), "lora", 4.0, 2048.0, 1_000_000);
+    let eval = f1ai(work.path(), &["eval"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let output = f1ai(work.path(), &["report"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    // Recall is every third question: 20; tools wrong on q57..q59, one recall
+    // (q57), so 19 of 20; retrieval right on q0..q23: 8 of 20; LoRA 10 of 20.
+    assert!(
+        text.contains(
+            "the run fine-tuned to call the knowledge base's tools (smollm2-lora-tools-tools) \
+             was right on 95.0% of the recall facts and 95.0% of the unseen ones; against \
+             retrieval, recall +55.0 points ["
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("against its best unaided fine-tuned run, recall +45.0 points ["),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "60 of its 60 answers made a call and 48 of those first calls were valid (80.0%)."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Each answer took 2.00 s against 0.50 s unaided (400 prompt tokens against 30"
+        ),
+        "{text}"
+    );
+    let page = std::fs::read_to_string(work.path().join("results/reports/report.md")).unwrap();
+    assert!(page.contains("Three ways to answer"), "{page}");
+    assert!(
+        page.contains(
+            "| tools (fine-tuned to call) | smollm2-lora-tools-tools | 95.0% (20) | 95.0% (40) |"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("| 48 of 60 | 400 | 2.00 |"), "{page}");
 }

@@ -56,6 +56,14 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
     let database = workspace.database();
     let curated = workspace.curated();
     let splits = ["train", "val", "test"].map(|s| curated.join(format!("{s}.jsonl")));
+    let tool_splits = ["train", "val", "test"].map(|s| curated.join(format!("tools-{s}.jsonl")));
+    // Tools mode asks the test questions from their tool conversations.
+    let tool_questions = |modes: &[String]| {
+        modes
+            .iter()
+            .any(|m| m == f1_baseline::Mode::Tools.name())
+            .then(|| tool_splits[2].clone())
+    };
     let mut stages = Vec::new();
 
     let mut import = owned(&["data", "import"]);
@@ -92,6 +100,7 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
         outputs: splits
             .iter()
             .cloned()
+            .chain(tool_splits.iter().cloned())
             .chain([curated.join(f1_dataset::MULTIPLE_CHOICE_FILE)])
             .collect(),
         checkpoints: None,
@@ -120,6 +129,7 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
             inputs: vec![label.source.weights.clone(), database.clone()]
                 .into_iter()
                 .chain(splits.clone())
+                .chain(tool_questions(&profile.baseline.modes))
                 .collect(),
             outputs: predictions(
                 workspace,
@@ -158,14 +168,16 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
     }
 
     let mut scored_models = profile.models.clone();
-    for config_path in &profile.training {
-        let config = TrainConfig::read(config_path)?;
+    for training in &profile.training {
+        let config_path = training.config().to_path_buf();
+        let modes = training.modes(&profile.baseline.tuned_modes);
+        let config = TrainConfig::read(&config_path)?;
         scored_models.push(config.run_name.clone());
         let run = config.run_name.clone();
         let artifacts = workspace.artifacts(&run);
         stages.push(Stage {
             name: format!("train-{run}"),
-            argv: owned(&["train", "--config", &path_arg(config_path)]),
+            argv: owned(&["train", "--config", &path_arg(&config_path)]),
             inputs: [
                 config_path.clone(),
                 model_file(workspace, &config.model)?,
@@ -180,14 +192,17 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
         });
         stages.push(Stage {
             name: format!("answers-{run}"),
-            argv: answer_args(&run, &profile.baseline.tuned_modes),
-            inputs: vec![
+            argv: answer_args(&run, modes),
+            inputs: [
                 artifacts,
                 database.clone(),
                 splits[0].clone(),
                 splits[2].clone(),
-            ],
-            outputs: predictions(workspace, &run, &profile.baseline.tuned_modes),
+            ]
+            .into_iter()
+            .chain(tool_questions(modes))
+            .collect(),
+            outputs: predictions(workspace, &run, modes),
             checkpoints: None,
         });
     }

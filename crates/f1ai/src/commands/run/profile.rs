@@ -17,15 +17,39 @@ pub struct Profile {
     /// training); absent: no probe.
     #[serde(default)]
     pub knowledge: Option<KnowledgeStage>,
-    /// Training configurations (YAML), each trained and then asked the test
-    /// questions in `baseline.tuned_modes`.
+    /// Training runs, each trained and then asked the test questions.
     #[serde(default)]
-    pub training: Vec<PathBuf>,
+    pub training: Vec<TrainingRun>,
     /// LoRA adapters trained elsewhere (PEFT folders, e.g. by TRL or axolotl on
     /// a GPU cluster), answered and scored beside the study's own runs.
     #[serde(default)]
     pub external: Vec<PathBuf>,
     pub eval: EvalStage,
+}
+
+/// A training configuration (YAML), answered in `baseline.tuned_modes`, or
+/// with its own modes: `{config: config/quick/lora-tools.yaml, modes: [tools]}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TrainingRun {
+    Config(PathBuf),
+    WithModes { config: PathBuf, modes: Vec<String> },
+}
+
+impl TrainingRun {
+    pub fn config(&self) -> &Path {
+        match self {
+            Self::Config(config) | Self::WithModes { config, .. } => config,
+        }
+    }
+
+    /// The modes its answers are asked in.
+    pub fn modes<'a>(&'a self, tuned_modes: &'a [String]) -> &'a [String] {
+        match self {
+            Self::Config(_) => tuned_modes,
+            Self::WithModes { modes, .. } => modes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,0 +1,196 @@
+//! The study's three arms side by side: the model answering from its weights
+//! (the best fine-tuned run, unaided), from retrieved fact sentences (RAG on the
+//! base model), and from tool calls on the knowledge base (a run fine-tuned to
+//! call), with the calls' validity and each arm's latency.
+
+use crate::document::Table;
+use crate::findings::percent;
+use crate::question::{accuracy, p_text, tuned_runs};
+use crate::study::{Run, Study};
+
+/// One base model's arms; any may be missing from a study.
+pub struct Arms<'a> {
+    pub parametric: Option<&'a Run>,
+    pub retrieval: Option<&'a Run>,
+    pub tools: Option<&'a Run>,
+}
+
+impl<'a> Arms<'a> {
+    pub fn of(study: &'a Study, model: &str) -> Self {
+        let parametric =
+            tuned_runs(study, model).and_then(|(_, tuned)| tuned.first().map(|t| t.run));
+        let retrieval = study
+            .runs
+            .iter()
+            .find(|r| r.model == model && r.method == "base" && r.mode == "rag");
+        let tools = study
+            .runs
+            .iter()
+            .filter(|r| r.model == model && r.mode == "tools")
+            .max_by(|a, b| {
+                a.metrics
+                    .fact_accuracy
+                    .value
+                    .total_cmp(&b.metrics.fact_accuracy.value)
+            });
+        Self {
+            parametric,
+            retrieval,
+            tools,
+        }
+    }
+
+    fn listed(&self) -> Vec<(&'static str, &'a Run)> {
+        [
+            ("parametric (fine-tuned, unaided)", self.parametric),
+            ("retrieval (RAG)", self.retrieval),
+            ("tools (fine-tuned to call)", self.tools),
+        ]
+        .into_iter()
+        .filter_map(|(arm, run)| Some((arm, run?)))
+        .collect()
+    }
+}
+
+/// Calls the answers made, and how many of their first calls were valid.
+fn first_calls(run: &Run) -> (usize, usize) {
+    let calls: Vec<bool> = run
+        .predictions
+        .iter()
+        .filter_map(|p| p.first_call_valid())
+        .collect();
+    (calls.len(), calls.iter().filter(|v| **v).count())
+}
+
+fn mean_prompt_tokens(run: &Run) -> f64 {
+    let total: usize = run.predictions.iter().map(|p| p.prompt_tokens).sum();
+    total as f64 / run.predictions.len().max(1) as f64
+}
+
+fn kind_cell(run: &Run, kind: &str) -> String {
+    accuracy(run, kind).map_or("-".into(), |(value, n)| format!("{value:.1}% ({n})"))
+}
+
+/// One row per arm of every model that has a tools run.
+pub fn table(study: &Study) -> Option<Table> {
+    let rows: Vec<Vec<String>> = study
+        .models()
+        .into_iter()
+        .map(|model| Arms::of(study, model))
+        .filter(|arms| arms.tools.is_some())
+        .flat_map(|arms| arms.listed())
+        .map(|(arm, run)| {
+            let (made, valid) = first_calls(run);
+            let validity = if run.mode == "tools" {
+                format!("{valid} of {made}")
+            } else {
+                "-".into()
+            };
+            vec![
+                arm.to_string(),
+                run.name.clone(),
+                kind_cell(run, "recall"),
+                kind_cell(run, "unseen"),
+                percent(&run.metrics.fact_accuracy),
+                validity,
+                format!("{:.0}", mean_prompt_tokens(run)),
+                format!("{:.2}", run.metrics.mean_latency_s.value),
+            ]
+        })
+        .collect();
+    (!rows.is_empty()).then(|| Table {
+        id: "arms".into(),
+        title: "Three ways to answer: weights, retrieval, tools".into(),
+        header: [
+            "arm",
+            "run",
+            "recall",
+            "unseen",
+            "all facts",
+            "first calls valid",
+            "prompt tokens per answer",
+            "latency s per answer",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+        note: "recall: facts training taught; unseen: facts it never showed (questions in \
+               brackets). Prompt tokens count every generation round of an answer (a tools \
+               answer reads its call's result); latency is per answer as the run decoded \
+               them, several at a time."
+            .into(),
+    })
+}
+
+/// "tools against <other>: +x points [l, h] (p)" on each test kind.
+fn against(study: &Study, tools: &Run, other: &Run, label: &str) -> Option<String> {
+    let comparison = study.comparison(&tools.name, &other.name)?;
+    let kinds: Vec<String> = ["recall", "unseen"]
+        .into_iter()
+        .filter_map(|kind| {
+            let k = comparison.by_test_kind.get(kind)?;
+            let d = k.difference.scaled(100.0);
+            Some(format!(
+                "{kind} {:+.1} points [{:.1}, {:.1}] ({})",
+                d.value,
+                d.low,
+                d.high,
+                p_text(k.p)
+            ))
+        })
+        .collect();
+    (!kinds.is_empty()).then(|| format!("against {label}, {}", kinds.join(", ")))
+}
+
+fn paragraph(study: &Study, arms: &Arms) -> Option<String> {
+    let tools = arms.tools?;
+    let (recall, _) = accuracy(tools, "recall")?;
+    let mut sentences = vec![format!(
+        "Looking facts up: the run fine-tuned to call the knowledge base's tools ({}) was \
+         right on {recall:.1}% of the recall facts{}",
+        tools.name,
+        accuracy(tools, "unseen").map_or(String::new(), |(unseen, _)| format!(
+            " and {unseen:.1}% of the unseen ones"
+        ))
+    )];
+    let comparisons: Vec<String> = [
+        arms.retrieval.map(|r| (r, "retrieval")),
+        arms.parametric
+            .map(|r| (r, "its best unaided fine-tuned run")),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|(other, label)| against(study, tools, other, label))
+    .collect();
+    if !comparisons.is_empty() {
+        sentences[0].push_str(&format!("; {}", comparisons.join("; ")));
+    }
+    sentences[0].push('.');
+    let (made, valid) = first_calls(tools);
+    let answers = tools.predictions.len();
+    sentences.push(format!(
+        "{made} of its {answers} answers made a call and {valid} of those first calls were \
+         valid ({:.1}%).",
+        100.0 * valid as f64 / made.max(1) as f64
+    ));
+    if let Some(parametric) = arms.parametric {
+        sentences.push(format!(
+            "Each answer took {:.2} s against {:.2} s unaided ({:.0} prompt tokens against {:.0}: \
+             the call's result is read before answering).",
+            tools.metrics.mean_latency_s.value,
+            parametric.metrics.mean_latency_s.value,
+            mean_prompt_tokens(tools),
+            mean_prompt_tokens(parametric)
+        ));
+    }
+    Some(sentences.join(" "))
+}
+
+/// One paragraph per base model with a tools run.
+pub fn paragraphs(study: &Study) -> Vec<String> {
+    study
+        .models()
+        .into_iter()
+        .filter_map(|model| paragraph(study, &Arms::of(study, model)))
+        .collect()
+}
