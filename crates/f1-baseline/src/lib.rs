@@ -3,6 +3,7 @@
 //! recorded with its reference, gold entities, token counts and latency.
 
 mod error;
+pub mod fan_questions;
 pub mod knowledge;
 pub mod prediction;
 pub mod prompt;

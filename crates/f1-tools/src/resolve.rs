@@ -170,6 +170,8 @@ pub struct Resolver {
     pub last_complete_season: i64,
     /// The latest season with a race result: "this season".
     pub current_season: i64,
+    /// The latest race with a result: "the latest race".
+    latest_raced: Option<(i64, i64)>,
     first_season: i64,
 }
 
@@ -188,11 +190,13 @@ impl Resolver {
                     key(&d.driver_ref),
                 ];
                 keys.extend(d.code.as_deref().map(key));
+                // "Checo" and "Checo Perez".
+                let surname = key(&d.surname);
                 keys.extend(
                     NICKNAMES
                         .iter()
                         .filter(|(_, r)| *r == d.driver_ref)
-                        .map(|(n, _)| n.to_string()),
+                        .flat_map(|(n, _)| [n.to_string(), format!("{n} {surname}")]),
                 );
                 Named {
                     name: d.full_name(),
@@ -238,7 +242,10 @@ impl Resolver {
                 (r, keys)
             })
             .collect::<Vec<_>>();
-        let current_season = kb.latest_race_with_results()?.map_or(0, |r| r.season);
+        let latest_raced = kb
+            .latest_race_with_results()?
+            .map(|r| (r.season, r.round));
+        let current_season = latest_raced.map_or(0, |(season, _)| season);
         let last_complete_season = kb.all_champions()?.last().map_or(0, |c| c.season);
         let first_season = races.first().map_or(0, |(r, _)| r.season);
         Ok(Self {
@@ -248,6 +255,7 @@ impl Resolver {
             races,
             last_complete_season,
             current_season,
+            latest_raced,
             first_season,
         })
     }
@@ -313,16 +321,9 @@ impl Resolver {
     }
 
     fn relative_season(&self, text: &str) -> Option<i64> {
-        const LAST: &[&str] = &[
-            "last season",
-            "last year",
-            "previous season",
-            "latest season",
-        ];
-        const THIS: &[&str] = &["this season", "this year", "current season"];
-        if LAST.iter().any(|w| text.contains(w)) {
+        if LAST_SEASON.iter().any(|w| text.contains(w)) {
             Some(self.last_complete_season)
-        } else if THIS.iter().any(|w| text.contains(w)) {
+        } else if THIS_SEASON.iter().any(|w| text.contains(w)) {
             Some(self.current_season)
         } else {
             None
@@ -342,6 +343,11 @@ impl Resolver {
         if let Some(year) = season {
             q = q.replace(&year.to_string(), " ");
         }
+        for phrase in LAST_SEASON.iter().chain(THIS_SEASON) {
+            q = q.replace(phrase, " ");
+        }
+        // "first race" and "latest race" are read before "race" is dropped as filler.
+        let position = positional(&q);
         let q = strip_words(&q, RACE_FILLER);
         let pool: Vec<&(Race, Vec<String>)> = self
             .races
@@ -355,9 +361,21 @@ impl Resolver {
             )));
         }
         let races: Vec<&Race> = pool.iter().map(|(r, _)| r).collect();
-        let found: Vec<&Race> = match positional(&q) {
+        let found: Vec<&Race> = match position {
             Some(Position::Round(n)) => races.iter().copied().filter(|r| r.round == n).collect(),
             Some(Position::First) => races.iter().copied().filter(|r| r.round == 1).collect(),
+            Some(Position::Latest) => {
+                let latest = races
+                    .iter()
+                    .map(|r| (r.season, r.round))
+                    .filter(|raced| self.latest_raced.is_some_and(|latest| *raced <= latest))
+                    .max();
+                races
+                    .iter()
+                    .copied()
+                    .filter(|r| Some((r.season, r.round)) == latest)
+                    .collect()
+            }
             Some(Position::Last) => {
                 let last = races.iter().map(|r| r.round).max();
                 races
@@ -395,13 +413,36 @@ impl Resolver {
     }
 }
 
+/// Words that mean the latest season with champions.
+const LAST_SEASON: &[&str] = &[
+    "last season",
+    "last year",
+    "previous season",
+    "latest season",
+];
+/// Words that mean the latest season with a result.
+const THIS_SEASON: &[&str] = &["this season", "this year", "current season"];
+
 enum Position {
     First,
+    /// A season's last round ("the finale").
     Last,
+    /// The latest race with a result ("the latest race").
+    Latest,
     Round(i64),
 }
 
 fn positional(q: &str) -> Option<Position> {
+    const LATEST: &[&str] = &[
+        "latest race",
+        "most recent race",
+        "latest round",
+        "latest grand prix",
+        "most recent grand prix",
+    ];
+    if LATEST.iter().any(|w| q.contains(w)) {
+        return Some(Position::Latest);
+    }
     const LAST: &[&str] = &[
         "finale",
         "final race",

@@ -65,6 +65,24 @@ fn the_2021_finale_is_found_however_it_is_named() {
 }
 
 #[test]
+fn relative_words_name_races_and_drivers() {
+    let race = |words: &str| {
+        run("race_result", json!({"race": words})).unwrap()["race"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(race("the first race of 2019"), "2019 Australian Grand Prix");
+    assert_eq!(race("last race of 2021"), "2021 Abu Dhabi Grand Prix");
+    // The data's latest complete season is 2024; 2025 has results to round 18.
+    assert_eq!(race("Dutch GP last season"), "2024 Dutch Grand Prix");
+    assert_eq!(race("the latest race this season"), "2025 Singapore Grand Prix");
+    assert_eq!(race("most recent grand prix"), "2025 Singapore Grand Prix");
+    let driver = run("driver_profile", json!({"driver": "Seb Vettel"})).unwrap();
+    assert_eq!(driver["driver"], "Sebastian Vettel");
+}
+
+#[test]
 fn a_race_without_a_year_is_ambiguous_not_guessed() {
     let error = run("race_result", json!({"race": "Abu Dhabi Grand Prix"})).unwrap_err();
     let ToolError::Ambiguous { candidates, .. } = &error else {

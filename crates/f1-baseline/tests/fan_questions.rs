@@ -1,0 +1,69 @@
+//! The hand-written questions' gold, checked against the real Ergast tables: each
+//! question's calls run through the tools, and every gold entity must be in what
+//! they return and in the reference answer.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use f1_baseline::fan_questions::{fan_questions, TEST_KIND};
+use f1_eval::facts::normalize;
+use f1_tools::Toolbox;
+
+fn shared_data() -> PathBuf {
+    std::env::var_os("F1AI_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+#[test]
+fn every_gold_answer_is_what_the_database_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f1.sqlite");
+    f1_data::import_ergast(&shared_data().join("ergast"), &db).unwrap();
+    let toolbox = Toolbox::open(&db).unwrap();
+    let questions = fan_questions().unwrap();
+    assert!(questions.len() >= 60, "{} questions", questions.len());
+
+    let mut styles: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for q in &questions {
+        *styles.entry(q.style.as_str()).or_default() += 1;
+        assert!(!q.calls.is_empty() && !q.gold.is_empty(), "{}", q.id);
+        let mut results = String::new();
+        for call in &q.calls {
+            match toolbox.run(call) {
+                Ok(value) => results.push_str(&value.to_string()),
+                Err(e) => failures.push(format!("{}: {} failed: {e}", q.id, call.render())),
+            }
+        }
+        let (results, reference) = (normalize(&results), normalize(&q.answer));
+        for entity in &q.gold {
+            let stated = |text: &str| entity.iter().any(|a| text.contains(&normalize(a)));
+            if !stated(&results) {
+                failures.push(format!("{}: {entity:?} not in the results {results}", q.id));
+            }
+            if !stated(&reference) {
+                failures.push(format!("{}: {entity:?} not in the reference", q.id));
+            }
+        }
+        let case = q.case(Some("system"));
+        assert_eq!(case.metadata.test_kind.as_deref(), Some(TEST_KIND));
+        assert_eq!(case.question(), q.question);
+        assert_eq!(case.reference(), q.answer);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for style in [
+        "colloquial",
+        "misspelled",
+        "nickname",
+        "relative",
+        "two-facts",
+    ] {
+        assert!(
+            styles.get(style).is_some_and(|n| *n >= 5),
+            "{style}: {styles:?}"
+        );
+    }
+    let ids: std::collections::HashSet<&str> = questions.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!(ids.len(), questions.len(), "ids are unique");
+}
