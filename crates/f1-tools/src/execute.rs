@@ -236,29 +236,8 @@ impl Toolbox {
     }
 
     fn season_summary(&self, season: i64) -> Result<Value, ToolError> {
-        let races = self.kb.season_races(season)?;
-        let mut value = json!({"season": season, "races": races.len()});
-        let mut wins: BTreeMap<String, i64> = BTreeMap::new();
-        let mut winners: Vec<String> = Vec::new();
-        for race in &races {
-            for result in self.kb.results(race.race_id)? {
-                if result.position == Some(1) {
-                    if !winners.contains(&result.driver_name) {
-                        winners.push(result.driver_name.clone());
-                    }
-                    *wins.entry(result.driver_name).or_default() += 1;
-                }
-            }
-        }
-        value["race_winners"] = json!({"count": winners.len(), "drivers": winners});
-        if let Some(most) = wins.values().max() {
-            let top: Vec<&String> = wins
-                .iter()
-                .filter(|(_, n)| *n == most)
-                .map(|(d, _)| d)
-                .collect();
-            value["most_wins"] = json!({"drivers": top, "wins": most});
-        }
+        // The titles first: a result cut to a budget loses its tail.
+        let mut value = json!({"season": season});
         let standings = self.kb.driver_standings(season, None)?;
         match self.kb.season_champions(season)? {
             Some(champions) => {
@@ -277,6 +256,29 @@ impl Toolbox {
                 }
             }
         }
+        let races = self.kb.season_races(season)?;
+        value["races"] = races.len().into();
+        let mut wins: BTreeMap<String, i64> = BTreeMap::new();
+        let mut winners: Vec<String> = Vec::new();
+        for race in &races {
+            for result in self.kb.results(race.race_id)? {
+                if result.position == Some(1) {
+                    if !winners.contains(&result.driver_name) {
+                        winners.push(result.driver_name.clone());
+                    }
+                    *wins.entry(result.driver_name).or_default() += 1;
+                }
+            }
+        }
+        if let Some(most) = wins.values().max() {
+            let top: Vec<&String> = wins
+                .iter()
+                .filter(|(_, n)| *n == most)
+                .map(|(d, _)| d)
+                .collect();
+            value["most_wins"] = json!({"drivers": top, "wins": most});
+        }
+        value["race_winners"] = json!({"count": winners.len(), "drivers": winners});
         Ok(value)
     }
 

@@ -242,9 +242,7 @@ impl Resolver {
                 (r, keys)
             })
             .collect::<Vec<_>>();
-        let latest_raced = kb
-            .latest_race_with_results()?
-            .map(|r| (r.season, r.round));
+        let latest_raced = kb.latest_race_with_results()?.map(|r| (r.season, r.round));
         let current_season = latest_raced.map_or(0, |(season, _)| season);
         let last_complete_season = kb.all_champions()?.last().map_or(0, |c| c.season);
         let first_season = races.first().map_or(0, |(r, _)| r.season);

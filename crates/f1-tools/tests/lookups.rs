@@ -76,7 +76,10 @@ fn relative_words_name_races_and_drivers() {
     assert_eq!(race("last race of 2021"), "2021 Abu Dhabi Grand Prix");
     // The data's latest complete season is 2024; 2025 has results to round 18.
     assert_eq!(race("Dutch GP last season"), "2024 Dutch Grand Prix");
-    assert_eq!(race("the latest race this season"), "2025 Singapore Grand Prix");
+    assert_eq!(
+        race("the latest race this season"),
+        "2025 Singapore Grand Prix"
+    );
     assert_eq!(race("most recent grand prix"), "2025 Singapore Grand Prix");
     let driver = run("driver_profile", json!({"driver": "Seb Vettel"})).unwrap();
     assert_eq!(driver["driver"], "Sebastian Vettel");

@@ -206,6 +206,10 @@ pub struct BaselineArgs {
     /// Answer this many cases, spread evenly over the split (0: all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
+    /// Also answer the 66 hand-written fan questions (test kind `handwritten`),
+    /// `--limit` of them when it is set.
+    #[arg(long)]
+    pub fan_questions: bool,
     /// Few-shot: train examples shown before the question.
     #[arg(long, default_value_t = 3)]
     pub shots: usize,

@@ -96,7 +96,8 @@ fn every_mode_answers_the_test_split() {
 /// Tools mode asks the same questions from their tool conversations: the ids
 /// pair with the other modes', the prompt carries the tools, and each answer
 /// keeps its calls (the pretrained model rarely makes one; see the tool_loop
-/// tests for calls, and the study for a model fine-tuned to call).
+/// tests for calls, and the study for a model fine-tuned to call). The
+/// hand-written questions come after the split's, in both modes.
 #[test]
 fn tools_mode_asks_the_same_questions_with_the_tools() {
     let work = curated_workspace();
@@ -107,6 +108,7 @@ fn tools_mode_asks_the_same_questions_with_the_tools() {
             "smollm2",
             "--limit",
             "3",
+            "--fan-questions",
             "--mode",
             mode,
             "--batch-size",
@@ -124,7 +126,12 @@ fn tools_mode_asks_the_same_questions_with_the_tools() {
     );
     let zero = predictions(work.path(), "zero-shot");
     let tools = predictions(work.path(), "tools");
-    assert_eq!(tools.len(), 3);
+    assert_eq!((zero.len(), tools.len()), (6, 6));
+    for row in zero[3..].iter().chain(&tools[3..]) {
+        assert_eq!(row["test_kind"], "handwritten", "{row}");
+        assert!(row["id"].as_str().unwrap().starts_with("fan-"), "{row}");
+    }
+    assert_eq!(zero[3]["question"], "who won abu dhabi 2021??");
     for (plain, tooled) in zero.iter().zip(&tools) {
         assert_eq!(tooled["mode"], "tools");
         assert_eq!(plain["id"], tooled["id"]);

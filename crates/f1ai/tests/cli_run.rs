@@ -249,7 +249,7 @@ fn an_unknown_profile_key_is_named() {
 #[test]
 fn every_shipped_profile_plans_commands_that_parse() {
     let work = tempfile::tempdir().unwrap();
-    for (profile, stages) in [("quick", 10), ("standard", 18), ("full", 12)] {
+    for (profile, stages) in [("quick", 12), ("standard", 20), ("full", 12)] {
         let output = Command::new(env!("CARGO_BIN_EXE_f1ai"))
             .current_dir(repository())
             .env("F1AI_ERGAST_DIR", ergast_dir())
@@ -270,6 +270,22 @@ fn every_shipped_profile_plans_commands_that_parse() {
             planned[planned.len() - 1].ends_with("report: f1ai report"),
             "{text}"
         );
+        assert!(
+            planned
+                .iter()
+                .filter(|l| l.contains(": f1ai baseline"))
+                .all(|l| l.ends_with("--fan-questions")),
+            "{text}"
+        );
+        // The third arm: a run fine-tuned to call, answered through the tools.
+        if profile != "full" {
+            assert!(
+                planned
+                    .iter()
+                    .any(|l| l.contains("answers-smollm2-lora-tools: f1ai baseline --model smollm2-lora-tools --mode tools ")),
+                "{text}"
+            );
+        }
     }
     assert!(
         !work.path().join("data/processed/f1.sqlite").exists(),

@@ -28,7 +28,22 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
         Ok(f1_baseline::read_cases(&split)?)
     };
     let cases = read_split(&args.split)?;
-    let chosen = f1_baseline::spread(&cases, args.limit);
+    let fan_questions = if args.fan_questions {
+        f1_baseline::fan_questions::fan_questions()?
+    } else {
+        Vec::new()
+    };
+    let fan_questions = f1_baseline::spread(&fan_questions, args.limit);
+    // Asked under the split's own system prompt.
+    let fan_cases = |system: Option<&f1_baseline::testset::Message>| -> Vec<f1_baseline::Case> {
+        let system = system
+            .filter(|m| m.role == "system")
+            .map(|m| m.content.as_str());
+        fan_questions.iter().map(|q| q.case(system)).collect()
+    };
+    let fan_plain = fan_cases(cases[0].messages.first());
+    let mut chosen = f1_baseline::spread(&cases, args.limit);
+    chosen.extend(&fan_plain);
     // Tools mode asks the same questions from their tool conversations.
     let (tool_cases, toolbox) = if modes.contains(&Mode::Tools) {
         let toolbox = f1_tools::Toolbox::open(&workspace.database())
@@ -43,7 +58,7 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
         .iter()
         .map(|c| (c.metadata.id.as_str(), c))
         .collect();
-    let tool_chosen: Vec<&f1_baseline::Case> = chosen
+    let mut tool_chosen: Vec<&f1_baseline::Case> = chosen
         .iter()
         .filter_map(|c| {
             tool_by_id
@@ -51,6 +66,10 @@ pub fn run(args: BaselineArgs, workspace: &Workspace) -> Result<()> {
                 .copied()
         })
         .collect();
+    let fan_tools = fan_cases(tool_cases.first().and_then(|c| c.messages.first()));
+    if !tool_cases.is_empty() {
+        tool_chosen.extend(&fan_tools);
+    }
     let train = if modes.contains(&Mode::FewShot) {
         f1_baseline::read_cases(&workspace.curated().join("train.jsonl"))?
     } else {

@@ -119,6 +119,9 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
             "--precision".to_string(),
             profile.baseline.precision.clone(),
         ]);
+        if profile.baseline.fan_questions {
+            argv.push("--fan-questions".into());
+        }
         argv
     };
     for model in &profile.models {

@@ -79,6 +79,9 @@ pub struct BaselineStage {
     /// Test questions answered, spread over the split (0: all).
     pub limit: usize,
     pub max_tokens: usize,
+    /// Also answer the hand-written fan questions (`baseline --fan-questions`).
+    #[serde(default)]
+    pub fan_questions: bool,
     /// Questions decoded together.
     #[serde(default = "one")]
     pub batch_size: usize,
