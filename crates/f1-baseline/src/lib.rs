@@ -118,7 +118,7 @@ pub fn run_tools(
             let mut prediction = Prediction {
                 prompt_tokens: answer.prompt_tokens,
                 generated_tokens: answer.generated_tokens,
-                latency_s: answer.seconds,
+                latency_s: answer.seconds(),
                 tool_steps: answer.steps,
                 ..predicted(
                     case,

@@ -40,9 +40,18 @@ pub struct ToolAnswer {
     pub steps: Vec<ToolStep>,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,
-    /// Prefill and decoding time, summed over the rounds.
-    pub seconds: f64,
+    /// Prefill time, summed over the rounds.
+    pub prompt_seconds: f64,
+    /// Decoding time, summed over the rounds.
+    pub decode_seconds: f64,
     pub finish_reason: FinishReason,
+}
+
+impl ToolAnswer {
+    /// Prefill and decoding time, summed over the rounds.
+    pub fn seconds(&self) -> f64 {
+        self.prompt_seconds + self.decode_seconds
+    }
 }
 
 impl ToolStep {
@@ -93,7 +102,8 @@ pub fn answer_batch(
             let state = &mut pending[i];
             state.answer.prompt_tokens += generation.prompt_tokens;
             state.answer.generated_tokens += generation.tokens.len();
-            state.answer.seconds += generation.prompt_seconds + generation.decode_seconds;
+            state.answer.prompt_seconds += generation.prompt_seconds;
+            state.answer.decode_seconds += generation.decode_seconds;
             state.answer.finish_reason = generation.finish_reason;
             state.advance(&generation.text, toolbox);
         }
@@ -110,7 +120,8 @@ impl Pending {
                 steps: Vec::new(),
                 prompt_tokens: 0,
                 generated_tokens: 0,
-                seconds: 0.0,
+                prompt_seconds: 0.0,
+                decode_seconds: 0.0,
                 finish_reason: FinishReason::Stop,
             },
             retried: false,

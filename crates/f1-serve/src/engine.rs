@@ -1,13 +1,16 @@
 //! One generation worker shared by every client: requests wait in a bounded queue
 //! and run one at a time (on 2 cores, parallel decoding only splits the same
-//! cores). A request whose client went away is skipped or cancelled mid-way.
+//! cores). A request whose client went away is skipped or cancelled mid-way (an
+//! answer through the built-in tools runs its rounds to the end).
 
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 
+use f1_baseline::tool_loop::{self, ToolStep};
 use f1_model::chat::ChatMessage;
 use f1_model::generate::{FinishReason, GenerationConfig};
+use f1_tools::Toolbox;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -19,6 +22,9 @@ pub struct Request {
     pub model: String,
     pub messages: Vec<ChatMessage>,
     pub config: GenerationConfig,
+    /// Answer through the built-in F1 tools (the messages carry their system
+    /// prompt): call, read the result, answer.
+    pub lookup: bool,
 }
 
 /// What a finished completion cost.
@@ -31,10 +37,12 @@ pub struct Usage {
     pub decode_seconds: f64,
 }
 
-/// What the worker reports about a request, in order: any number of `Text`, then
-/// `Finished` or `Failed`.
+/// What the worker reports about a request, in order: any number of `Lookup`
+/// and `Text`, then `Finished` or `Failed`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// A built-in tool call and its result.
+    Lookup(ToolStep),
     Text(String),
     Finished(Usage),
     Failed(String),
@@ -57,19 +65,21 @@ pub struct Engine {
     places: Arc<Semaphore>,
     capacity: usize,
     models: Vec<String>,
+    tools: bool,
 }
 
 impl Engine {
-    /// Starts the worker thread over `catalog`; at most `capacity` requests wait or
-    /// run at once.
-    pub fn start(mut catalog: Catalog, capacity: usize) -> Self {
+    /// Starts the worker thread over `catalog`, with the built-in F1 tools when
+    /// `toolbox` is given; at most `capacity` requests wait or run at once.
+    pub fn start(mut catalog: Catalog, capacity: usize, toolbox: Option<Toolbox>) -> Self {
         let models = catalog.ids();
+        let tools = toolbox.is_some();
         let (jobs, queue) = mpsc::channel::<Job>();
         thread::Builder::new()
             .name("generation".into())
             .spawn(move || {
                 for job in queue {
-                    run(&mut catalog, job);
+                    run(&mut catalog, toolbox.as_ref(), job);
                 }
             })
             .expect("spawning the generation thread");
@@ -78,7 +88,13 @@ impl Engine {
             places: Arc::new(Semaphore::new(capacity)),
             capacity,
             models,
+            tools,
         }
+    }
+
+    /// Whether requests may be answered through the built-in F1 tools.
+    pub fn has_tools(&self) -> bool {
+        self.tools
     }
 
     /// The served model ids.
@@ -111,28 +127,49 @@ impl Engine {
     }
 }
 
-fn run(catalog: &mut Catalog, job: Job) {
+fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, job: Job) {
     let Job {
         request, events, ..
     } = job;
     if events.is_closed() {
         return;
     }
-    let outcome = catalog.get(&request.model).and_then(|assistant| {
-        assistant
-            .reply(&request.messages, &request.config, |text| {
-                events.send(Event::Text(text.to_string())).is_ok()
-            })
-            .map_err(Into::into)
-    });
+    let outcome = catalog
+        .get(&request.model)
+        .and_then(|assistant| match toolbox {
+            Some(toolbox) if request.lookup => {
+                let conversations = [request.messages.clone()];
+                let answer =
+                    tool_loop::answer_batch(assistant, toolbox, &conversations, &request.config)?
+                        .pop()
+                        .expect("one answer per conversation");
+                for step in &answer.steps {
+                    let _ = events.send(Event::Lookup(step.clone()));
+                }
+                let _ = events.send(Event::Text(answer.answer.clone()));
+                Ok(Usage {
+                    prompt_tokens: answer.prompt_tokens,
+                    completion_tokens: answer.generated_tokens,
+                    finish_reason: answer.finish_reason,
+                    prompt_seconds: answer.prompt_seconds,
+                    decode_seconds: answer.decode_seconds,
+                })
+            }
+            _ => {
+                let generation = assistant.reply(&request.messages, &request.config, |text| {
+                    events.send(Event::Text(text.to_string())).is_ok()
+                })?;
+                Ok(Usage {
+                    prompt_tokens: generation.prompt_tokens,
+                    completion_tokens: generation.tokens.len(),
+                    finish_reason: generation.finish_reason,
+                    prompt_seconds: generation.prompt_seconds,
+                    decode_seconds: generation.decode_seconds,
+                })
+            }
+        });
     let event = match outcome {
-        Ok(generation) => Event::Finished(Usage {
-            prompt_tokens: generation.prompt_tokens,
-            completion_tokens: generation.tokens.len(),
-            finish_reason: generation.finish_reason,
-            prompt_seconds: generation.prompt_seconds,
-            decode_seconds: generation.decode_seconds,
-        }),
+        Ok(usage) => Event::Finished(usage),
         Err(error) => {
             tracing::warn!(model = request.model, %error, "generation failed");
             Event::Failed(error.to_string())

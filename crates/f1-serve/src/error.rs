@@ -14,6 +14,8 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] f1_model::Error),
     #[error(transparent)]
+    Lookup(#[from] f1_baseline::Error),
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Http(String),

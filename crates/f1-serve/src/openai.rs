@@ -4,6 +4,7 @@
 //! continuation. Fields the project does not implement
 //! are refused when set to anything but their neutral value, never silently ignored.
 
+use f1_baseline::tool_loop::ToolStep;
 use f1_model::chat::ChatMessage;
 use f1_model::generate::{FinishReason, GenerationConfig};
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,9 @@ pub struct ChatCompletionRequest {
     pub tools: Vec<WireTool>,
     /// `auto` (the default) or `none`; forcing a call is not supported.
     pub tool_choice: Option<Value>,
+    /// Not OpenAI's: whether to answer through the server's built-in F1 tools
+    /// (by default yes when the server has them and the request brings none).
+    pub f1_tools: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,7 +116,13 @@ impl Content {
 impl ChatCompletionRequest {
     /// The generation this request asks for; `max_tokens_limit` caps the budget and
     /// is also the default.
-    pub fn to_request(&self, max_tokens_limit: usize) -> Result<Request, Invalid> {
+    /// The generation this request asks for; `builtin_tools`: the server can
+    /// answer through its own F1 tools.
+    pub fn to_request(
+        &self,
+        max_tokens_limit: usize,
+        builtin_tools: bool,
+    ) -> Result<Request, Invalid> {
         if self.messages.is_empty() {
             return Err(invalid("messages", "messages must not be empty"));
         }
@@ -154,6 +164,30 @@ impl ChatCompletionRequest {
                 );
             }
             messages.push(ChatMessage::new(role, &text));
+        }
+        if self.f1_tools == Some(true) && !builtin_tools {
+            return Err(invalid(
+                "f1_tools",
+                "this server has no knowledge base for the built-in F1 tools (run `f1ai data import`, then serve without --no-tools)",
+            ));
+        }
+        if self.f1_tools == Some(true) && !self.tools.is_empty() {
+            return Err(invalid(
+                "f1_tools",
+                "a request brings its own tools or uses the built-in F1 tools, not both",
+            ));
+        }
+        let lookup = builtin_tools
+            && self.tools.is_empty()
+            && self.f1_tools != Some(false)
+            && self.tool_choice.as_ref().and_then(Value::as_str) != Some("none");
+        if lookup {
+            // The tools' own instructions, as the model was fine-tuned with them.
+            let system = ChatMessage::new("system", &f1_tools::prompt::system_prompt());
+            match messages.first_mut() {
+                Some(first) if first.role == "system" => *first = system,
+                _ => messages.insert(0, system),
+            }
         }
         if self.offers_tools() {
             let offer = tool_calls::system_text(&self.tools);
@@ -251,6 +285,7 @@ impl ChatCompletionRequest {
                 stop,
                 ..GenerationConfig::default()
             },
+            lookup,
         })
     }
 
@@ -332,6 +367,9 @@ pub struct AssistantMessage {
     pub content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<WireToolCall>>,
+    /// Not OpenAI's: the built-in F1 tool calls behind the answer, with results.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub f1_lookups: Vec<ToolStep>,
 }
 
 #[derive(Debug, Serialize)]
@@ -380,6 +418,9 @@ pub struct ChatCompletionChunk {
     pub usage: Option<WireUsage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timings: Option<Timings>,
+    /// Not OpenAI's: a built-in F1 tool call and its result, before the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub f1_lookup: Option<ToolStep>,
 }
 
 /// GET /v1/models.
@@ -421,9 +462,42 @@ mod tests {
     }
 
     #[test]
+    fn the_built_in_tools_answer_unless_the_request_says_otherwise() {
+        let asked = |extra: &str| {
+            request(&format!(
+                r#"{{"model":"m","messages":[{{"role":"system","content":"be brief"}},{{"role":"user","content":"Who won?"}}]{extra}}}"#
+            ))
+        };
+        let r = asked("").to_request(64, true).unwrap();
+        assert!(r.lookup);
+        assert_eq!(r.messages.len(), 2);
+        assert_eq!(r.messages[0].content, f1_tools::prompt::system_prompt());
+        for extra in [
+            r#","f1_tools":false"#,
+            r#","tool_choice":"none""#,
+            r#","tools":[{"type":"function","function":{"name":"f"}}]"#,
+        ] {
+            let r = asked(extra).to_request(64, true).unwrap();
+            assert!(!r.lookup, "{extra}");
+            assert!(r.messages[0].content.starts_with("be brief"), "{extra}");
+        }
+        assert!(!asked("").to_request(64, false).unwrap().lookup);
+        for (extra, builtin) in [
+            (r#","f1_tools":true"#, false),
+            (
+                r#","f1_tools":true,"tools":[{"type":"function","function":{"name":"f"}}]"#,
+                true,
+            ),
+        ] {
+            let refused = asked(extra).to_request(64, builtin).unwrap_err();
+            assert_eq!(refused.param, "f1_tools", "{extra}");
+        }
+    }
+
+    #[test]
     fn defaults_cap_and_roles() {
         let r = request(r#"{"model":"m","messages":[{"role":"developer","content":"be brief"},{"role":"user","content":[{"type":"text","text":"Who "},{"type":"text","text":"won?"}]}],"stop":"\n"}"#)
-            .to_request(64)
+            .to_request(64, false)
             .unwrap();
         assert_eq!(r.config.max_tokens, 64);
         assert_eq!(r.config.temperature, DEFAULT_TEMPERATURE);
@@ -440,7 +514,7 @@ mod tests {
                            {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Spa\"}"}}]},
                            {"role":"tool","tool_call_id":"call_1","content":"{\"rain\":true}"}]}"#,
         )
-        .to_request(64)
+        .to_request(64, false)
         .unwrap();
         let roles: Vec<&str> = r.messages.iter().map(|m| m.role.as_str()).collect();
         assert_eq!(roles, ["system", "user", "assistant", "tool"]);
@@ -456,7 +530,7 @@ mod tests {
             r#"{"model":"m","tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"none","messages":[{"role":"user","content":"x"}]}"#,
         );
         assert!(!none.offers_tools());
-        assert_eq!(none.to_request(64).unwrap().messages.len(), 1);
+        assert_eq!(none.to_request(64, false).unwrap().messages.len(), 1);
     }
 
     #[test]
@@ -506,7 +580,7 @@ mod tests {
         ];
         for (json, param) in cases {
             assert_eq!(
-                request(json).to_request(64).unwrap_err().param,
+                request(json).to_request(64, false).unwrap_err().param,
                 param,
                 "{json}"
             );

@@ -18,6 +18,8 @@ use axum::{Json, Router};
 use tokio::sync::mpsc::{channel, UnboundedReceiver};
 use tokio_stream::wrappers::ReceiverStream;
 
+use f1_baseline::tool_loop::ToolStep;
+
 use crate::engine::{Engine, Event, Usage};
 use crate::openai::{
     finish_reason, AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
@@ -209,7 +211,7 @@ async fn chat_completions(
             )
         }
     };
-    let request = match wire.to_request(state.options.max_tokens) {
+    let request = match wire.to_request(state.options.max_tokens, state.engine.has_tools()) {
         Ok(request) => request,
         Err(invalid) => {
             return error(
@@ -269,8 +271,10 @@ async fn whole(
     tools: bool,
 ) -> Response {
     let mut text = String::new();
+    let mut lookups = Vec::new();
     while let Some(event) = events.recv().await {
         match event {
+            Event::Lookup(step) => lookups.push(step),
             Event::Text(piece) => text.push_str(&piece),
             Event::Finished(usage) => {
                 let (content, tool_calls) = match tools {
@@ -288,6 +292,7 @@ async fn whole(
                             role: "assistant",
                             content,
                             tool_calls,
+                            f1_lookups: lookups,
                         },
                         finish_reason: finish,
                     }],
@@ -346,6 +351,20 @@ fn stream(
                 },
                 usage: usage.map(WireUsage::from),
                 timings: usage.map(Timings::from),
+                f1_lookup: None,
+            };
+            Ok(SseEvent::default().data(serde_json::to_string(&body).expect("serializable")))
+        };
+        let lookup = |step: ToolStep| {
+            let body = ChatCompletionChunk {
+                id: id.clone(),
+                object: "chat.completion.chunk",
+                created,
+                model: model.clone(),
+                choices: Vec::new(),
+                usage: None,
+                timings: None,
+                f1_lookup: Some(step),
             };
             Ok(SseEvent::default().data(serde_json::to_string(&body).expect("serializable")))
         };
@@ -358,6 +377,7 @@ fn stream(
         }
         while let Some(event) = events.recv().await {
             let outgoing = match event {
+                Event::Lookup(step) => vec![lookup(step)],
                 Event::Text(piece) => vec![chunk(
                     Delta {
                         content: Some(piece),

@@ -145,7 +145,7 @@ impl<'a> ChatSession<'a> {
             self.model,
             answer.steps.len(),
             answer.generated_tokens,
-            answer.seconds
+            answer.seconds()
         )?;
         self.history
             .push(ChatMessage::new("assistant", &answer.answer));

@@ -25,6 +25,16 @@ fn tiny_model(dir: &Path) -> PathBuf {
 
 /// Serves the tiny model as "tiny" and returns the base URL.
 async fn start(dir: &Path, capacity: usize, options: ServeOptions) -> String {
+    start_with(dir, capacity, options, None).await
+}
+
+/// [`start`], with the built-in F1 tools when `toolbox` is given.
+async fn start_with(
+    dir: &Path,
+    capacity: usize,
+    options: ServeOptions,
+    toolbox: Option<f1_tools::Toolbox>,
+) -> String {
     let source = ModelSource {
         id: "tiny".into(),
         weights: tiny_model(dir),
@@ -33,6 +43,7 @@ async fn start(dir: &Path, capacity: usize, options: ServeOptions) -> String {
     let engine = Engine::start(
         Catalog::new(vec![source], candle_core::Device::Cpu).unwrap(),
         capacity,
+        toolbox,
     );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -267,4 +278,65 @@ async fn a_full_queue_answers_503_and_frees_its_place() {
         .await
         .unwrap();
     assert_eq!(again.status().as_u16(), 200);
+}
+
+/// With a knowledge base the server answers through its built-in F1 tools unless
+/// a request says `"f1_tools": false` or brings its own: the tools' system prompt
+/// replaces the request's (the tiny random model calls nothing; the real loop
+/// with a model fine-tuned to call is shown in f1ai's tools_assistant test).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_built_in_tools_answer_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f1.sqlite");
+    let shared = std::env::var_os("F1AI_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    f1_data::import_ergast(&shared.join("ergast"), &db).unwrap();
+    let toolbox = f1_tools::Toolbox::open(&db).unwrap();
+    let url = start_with(dir.path(), 8, ServeOptions::default(), Some(toolbox)).await;
+    let http = reqwest::Client::new();
+    let completion = |extra: Value| {
+        let mut body = ask(8, false);
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let response = http
+                .post(format!("{url}/v1/chat/completions"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let prompt_tokens = |v: &Value| v["usage"]["prompt_tokens"].as_u64().unwrap();
+    let looked_up = completion(json!({})).await;
+    let plain = completion(json!({"f1_tools": false})).await;
+    let none = completion(json!({"tool_choice": "none"})).await;
+    // The tools' instructions and twelve signatures are about 130 tokens more
+    // than "Be brief."; every round of the loop is counted.
+    assert!(
+        prompt_tokens(&looked_up) > prompt_tokens(&plain) + 100,
+        "{looked_up} {plain}"
+    );
+    assert_eq!(prompt_tokens(&plain), prompt_tokens(&none));
+    assert!(looked_up["choices"][0]["message"]["content"].is_string());
+    assert!(plain["choices"][0]["message"].get("f1_lookups").is_none());
+
+    // Streamed: the answer arrives as content, then [DONE].
+    let response = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&ask(8, true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let events = sse_data(&response.text().await.unwrap());
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let usage: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+    assert!(usage["usage"]["prompt_tokens"].as_u64().unwrap() > prompt_tokens(&plain) + 100);
 }

@@ -135,6 +135,11 @@ pub struct ServeArgs {
     /// Requests waiting or running at once; more get 503.
     #[arg(long, default_value_t = 128)]
     pub queue: usize,
+    /// Do not answer through the built-in F1 tools (by default requests that
+    /// bring no tools of their own, the web chat's included, look facts up in
+    /// the workspace's knowledge base when it exists).
+    #[arg(long)]
+    pub no_tools: bool,
 }
 
 /// Where a model runs.

@@ -16,7 +16,23 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
     )?;
     let mut catalog = Catalog::new(sources, args.choice.device.open()?)?;
     catalog.load_all()?;
-    let engine = Engine::start(catalog, args.queue);
+    let database = workspace.database();
+    let toolbox = match (args.no_tools, database.is_file()) {
+        (false, true) => Some(
+            f1_tools::Toolbox::open(&database)
+                .with_context(|| format!("opening {} for the tools", database.display()))?,
+        ),
+        (false, false) => {
+            tracing::warn!(
+                database = %database.display(),
+                "no knowledge base: answers without the built-in tools (run `f1ai data import`)"
+            );
+            None
+        }
+        (true, _) => None,
+    };
+    let tools = toolbox.is_some();
+    let engine = Engine::start(catalog, args.queue, toolbox);
     let options = ServeOptions {
         api_key: args.api_key.filter(|k| !k.is_empty()),
         max_body_bytes: args.max_body_bytes,
@@ -36,7 +52,11 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
             .await
             .with_context(|| format!("binding {}:{}", args.host, args.port))?;
         let address = listener.local_addr()?;
-        println!("serving {models} on http://{address} (web chat at /, API at /v1)");
+        let grounding = match tools {
+            true => "; answers look facts up through the built-in F1 tools",
+            false => "",
+        };
+        println!("serving {models} on http://{address} (web chat at /, API at /v1){grounding}");
         server::serve(listener, app).await?;
         Ok(())
     })
@@ -51,7 +71,7 @@ pub fn spawn_local(
 ) -> Result<String> {
     let mut catalog = Catalog::new(sources, candle_core::Device::Cpu)?;
     catalog.load_all()?;
-    let app = server::router(Engine::start(catalog, queue), options);
+    let app = server::router(Engine::start(catalog, queue, None), options);
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     listener.set_nonblocking(true)?;
     let url = format!("http://{}", listener.local_addr()?);
