@@ -1,0 +1,164 @@
+//! The grounded assistant as a fan meets it: SmolLM2 fine-tuned with LoRA on the
+//! tool conversations `f1ai data build` writes, then asked through the real
+//! binary. `f1ai chat --tools` answers "Who won the 2021 Abu Dhabi Grand Prix?"
+//! and the follow-up "And who was second?" from the knowledge base, and `f1ai
+//! serve` answers the web chat's way (the built-in tools, the lookups on the
+//! message).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{curated_workspace, f1ai, stderr, stdout};
+use serde_json::{json, Value};
+
+/// LoRA on the tool conversations only, briefly: calling and reading a result
+/// is one skill every conversation teaches.
+const CONFIG: &str = "\
+run_name: smollm2-tools-test
+model: smollm2
+method: lora
+lora: {r: 16, alpha: 32, dropout: 0.0, target_modules: all-linear}
+data:
+  train: data/curated/tools-train.jsonl
+  val: data/curated/tools-val.jsonl
+  system_prompt: \"unused: the tool conversations carry their own\"
+  max_seq_len: 768
+  packing: true
+  max_val_examples: 4
+probe:
+  recall_questions: 0
+  unseen_questions: 0
+training:
+  seed: 42
+  max_steps: 40
+  batch_size: 2
+  learning_rate: 2.0e-3
+  warmup_steps: 3
+  decay: cosine
+  evaluations_per_epoch: 1
+  select_on: val_loss
+  save_every: 100
+";
+
+fn chat(workspace: &Path, input: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_f1ai"))
+        .arg("--workspace")
+        .arg(workspace)
+        .args([
+            "chat",
+            "--model",
+            "smollm2-tools-test",
+            "--tools",
+            "--temperature",
+            "0",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+}
+
+/// POSTs `body` to a server on 127.0.0.1 and returns the JSON reply.
+fn post(address: &str, path: &str, body: &Value) -> Value {
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{response}");
+    serde_json::from_str(body).unwrap()
+}
+
+#[test]
+fn the_fine_tuned_assistant_looks_the_answer_up_in_chat_and_serve() {
+    let work = curated_workspace();
+    std::fs::write(work.path().join("tools.yaml"), CONFIG).unwrap();
+    let trained = f1ai(work.path(), &["train", "--config", "tools.yaml"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+
+    let transcript = chat(
+        work.path(),
+        "Who won the 2021 Abu Dhabi Grand Prix?\nAnd who was second?\n/quit\n",
+    );
+    let answers: Vec<&str> = transcript
+        .lines()
+        .filter_map(|line| line.strip_prefix("smollm2-tools-test> "))
+        .filter(|answer| !answer.is_empty())
+        .collect();
+    assert_eq!(answers.len(), 2, "{transcript}");
+    assert!(answers[0].contains("Verstappen"), "{transcript}");
+    assert!(answers[1].contains("Hamilton"), "{transcript}");
+    // Both answers came from lookups of that race.
+    let lookups: Vec<&str> = transcript
+        .lines()
+        .filter(|line| line.starts_with("lookup: "))
+        .collect();
+    assert!(lookups.len() >= 2, "{transcript}");
+    assert!(lookups.iter().all(|l| l.ends_with("-> ok")), "{transcript}");
+
+    // The server: the workspace has a knowledge base, so the built-in tools answer.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_f1ai"))
+        .arg("--workspace")
+        .arg(work.path())
+        .args(["serve", "--port", "0", "--model", "smollm2-tools-test"])
+        .env_remove("F1AI_API_KEY")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    assert!(line.contains("built-in F1 tools"), "{line}");
+    let reply = post(
+        &address,
+        "/v1/chat/completions",
+        &json!({
+            "model": "smollm2-tools-test",
+            "temperature": 0,
+            "messages": [{"role": "user", "content": "Who won the 2021 Abu Dhabi Grand Prix?"}],
+        }),
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let message = &reply["choices"][0]["message"];
+    assert!(
+        message["content"].as_str().unwrap().contains("Verstappen"),
+        "{reply}"
+    );
+    let lookups = message["f1_lookups"].as_array().unwrap();
+    assert_eq!(lookups[0]["status"], "ok", "{reply}");
+    assert!(
+        lookups[0]["result"]
+            .as_str()
+            .unwrap()
+            .contains("2021 Abu Dhabi Grand Prix"),
+        "{reply}"
+    );
+}
