@@ -80,13 +80,13 @@ const RESULT_FOLLOW_UPS: &[ResultFollowUp] = &[
         tool: "race_result",
         family: "race_runner_up",
         questions: &["And who finished second?", "Who came second in that race?"],
-        answer: |v| named(v, "/podium/1/driver"),
+        answer: |v| named(v, "/second/driver"),
     },
     ResultFollowUp {
         tool: "race_result",
         family: "race_winner",
         questions: &["And who won that race?", "Who won it?"],
-        answer: |v| named(v, "/podium/0/driver"),
+        answer: |v| named(v, "/winner/driver"),
     },
     ResultFollowUp {
         tool: "race_result",
@@ -95,7 +95,7 @@ const RESULT_FOLLOW_UPS: &[ResultFollowUp] = &[
             "Which team was the winner driving for?",
             "And the winning team?",
         ],
-        answer: |v| named(v, "/podium/0/team"),
+        answer: |v| named(v, "/winner/team"),
     },
     ResultFollowUp {
         tool: "race_result",

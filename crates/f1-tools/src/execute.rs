@@ -147,7 +147,7 @@ impl Toolbox {
             .filter(|r| best.is_some() && gain(r) == best)
             .collect();
         let mut value = describe(race);
-        value["podium"] = podium(&results);
+        add_places(&mut value, &results);
         value["retirements"] =
             json!({"count": retired.len(), "drivers": &retired[..retired.len().min(6)]});
         if let [driver] = gainers.as_slice() {
@@ -165,11 +165,9 @@ impl Toolbox {
         let mut grid: Vec<&RaceResult> = results.iter().filter(|r| r.grid > 0).collect();
         grid.sort_by_key(|r| r.grid);
         let mut value = describe(race);
-        value["grid"] = grid
-            .iter()
-            .take(3)
-            .map(|r| json!({"grid": r.grid, "driver": r.driver_name, "team": r.constructor_name}))
-            .collect();
+        for (place, r) in ["pole", "second", "third"].into_iter().zip(&grid) {
+            value[place] = json!({"driver": r.driver_name, "team": r.constructor_name});
+        }
         if let Some(pole) = self
             .kb
             .qualifying(race.race_id)?
@@ -231,7 +229,7 @@ impl Toolbox {
             )));
         }
         let mut value = describe(race);
-        value["sprint_podium"] = podium(&results);
+        add_places(&mut value, &results);
         Ok(value)
     }
 
@@ -479,19 +477,14 @@ fn describe(race: &Race) -> Value {
     })
 }
 
-/// Positions 1 to 3 of a classification, each held by exactly one car.
-fn podium(results: &[RaceResult]) -> Value {
-    (1..=3)
-        .filter_map(|p| {
-            let mut at = results.iter().filter(|r| r.position == Some(p));
-            match (at.next(), at.next()) {
-                (Some(r), None) => Some(json!({
-                    "position": p,
-                    "driver": r.driver_name,
-                    "team": r.constructor_name,
-                })),
-                _ => None,
-            }
-        })
-        .collect()
+/// Positions 1 to 3 of a classification, each held by exactly one car, under
+/// the words a question uses ("winner", "second", "third"): a small model reads
+/// a named field more surely than an array's n-th entry.
+fn add_places(value: &mut Value, results: &[RaceResult]) {
+    for (p, place) in (1..=3).zip(["winner", "second", "third"]) {
+        let mut at = results.iter().filter(|r| r.position == Some(p));
+        if let (Some(r), None) = (at.next(), at.next()) {
+            value[place] = json!({"driver": r.driver_name, "team": r.constructor_name});
+        }
+    }
 }

@@ -62,7 +62,8 @@ const DRIVER: Parameter = Parameter {
 pub const TOOLS: &[Tool] = &[
     Tool {
         name: "race_result",
-        description: "A Grand Prix: date, circuit, winner and podium with teams, retirements, \
+        description:
+            "A Grand Prix: date, circuit, winner, second and third with teams, retirements, \
                       the driver who gained most places",
         parameters: &[RACE, RACE_SEASON],
     },
@@ -83,7 +84,7 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "sprint_result",
-        description: "The sprint of a Grand Prix weekend: winner and podium",
+        description: "The sprint of a Grand Prix weekend: winner, second and third",
         parameters: &[RACE, RACE_SEASON],
     },
     Tool {

@@ -55,13 +55,13 @@ fn the_2021_finale_is_found_however_it_is_named() {
         }
         let value = run("race_result", arguments.clone()).unwrap();
         assert_eq!(value["race"], "2021 Abu Dhabi Grand Prix", "{arguments}");
-        assert_eq!(value["podium"][0]["driver"], "Max Verstappen");
-        assert_eq!(value["podium"][1]["driver"], "Lewis Hamilton");
-        assert_eq!(value["podium"][0]["team"], "Red Bull");
+        assert_eq!(value["winner"]["driver"], "Max Verstappen");
+        assert_eq!(value["second"]["driver"], "Lewis Hamilton");
+        assert_eq!(value["winner"]["team"], "Red Bull");
     }
     let interlagos = run("qualifying", json!({"race": "Interlagos 2016"})).unwrap();
     assert_eq!(interlagos["race"], "2016 Brazilian Grand Prix");
-    assert_eq!(interlagos["grid"][0]["driver"], "Lewis Hamilton");
+    assert_eq!(interlagos["pole"]["driver"], "Lewis Hamilton");
 }
 
 #[test]
