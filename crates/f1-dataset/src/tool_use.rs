@@ -79,7 +79,12 @@ const RESULT_FOLLOW_UPS: &[ResultFollowUp] = &[
     ResultFollowUp {
         tool: "race_result",
         family: "race_runner_up",
-        questions: &["And who finished second?", "Who came second in that race?"],
+        questions: &[
+            "And who finished second?",
+            "Who came second in that race?",
+            "And who was second?",
+            "Who was runner-up there?",
+        ],
         answer: |v| named(v, "/second/driver"),
     },
     ResultFollowUp {

@@ -5,46 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::{curated_workspace, f1ai, fails_with, stderr, stdout, tiny_model};
-
-/// A running `f1ai serve`; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(workspace: &Path, args: &[&str], api_key: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_f1ai"))
-        .arg("--workspace")
-        .arg(workspace)
-        .args(["serve", "--port", "0"])
-        .args(args)
-        .env("F1AI_API_KEY", api_key)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    Server { child, url }
-}
+use common::{chat, curated_workspace, f1ai, fails_with, serve, stderr, stdout, tiny_model};
 
 #[test]
 fn the_official_openai_client_talks_to_the_server() {
@@ -159,28 +123,6 @@ fn contexts(transcript: &str) -> Vec<usize> {
                 .unwrap()
         })
         .collect()
-}
-
-fn chat(workspace: &Path, args: &[&str], input: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_f1ai"))
-        .arg("--workspace")
-        .arg(workspace)
-        .arg("chat")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    stdout(&output)
 }
 
 #[test]

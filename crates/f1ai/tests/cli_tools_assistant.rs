@@ -7,12 +7,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Command, Stdio};
 
-use common::{curated_workspace, f1ai, stderr, stdout};
+use common::{chat, curated_workspace, f1ai, serve, stderr};
 use serde_json::{json, Value};
 
 /// LoRA on the tool conversations only, briefly: calling and reading a result
@@ -34,7 +32,7 @@ probe:
   unseen_questions: 0
 training:
   seed: 42
-  max_steps: 40
+  max_steps: 60
   batch_size: 2
   learning_rate: 2.0e-3
   warmup_steps: 3
@@ -43,34 +41,6 @@ training:
   select_on: val_loss
   save_every: 100
 ";
-
-fn chat(workspace: &Path, input: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_f1ai"))
-        .arg("--workspace")
-        .arg(workspace)
-        .args([
-            "chat",
-            "--model",
-            "smollm2-tools-test",
-            "--tools",
-            "--temperature",
-            "0",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    stdout(&output)
-}
 
 /// POSTs `body` to a server on 127.0.0.1 and returns the JSON reply.
 fn post(address: &str, path: &str, body: &Value) -> Value {
@@ -93,12 +63,23 @@ fn post(address: &str, path: &str, body: &Value) -> Value {
 #[test]
 fn the_fine_tuned_assistant_looks_the_answer_up_in_chat_and_serve() {
     let work = curated_workspace();
-    std::fs::write(work.path().join("tools.yaml"), CONFIG).unwrap();
-    let trained = f1ai(work.path(), &["train", "--config", "tools.yaml"]);
+    let config = work.path().join("tools.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let trained = f1ai(
+        work.path(),
+        &["train", "--config", config.to_str().unwrap()],
+    );
     assert!(trained.status.success(), "{}", stderr(&trained));
 
     let transcript = chat(
         work.path(),
+        &[
+            "--model",
+            "smollm2-tools-test",
+            "--tools",
+            "--temperature",
+            "0",
+        ],
         "Who won the 2021 Abu Dhabi Grand Prix?\nAnd who was second?\n/quit\n",
     );
     let answers: Vec<&str> = transcript
@@ -118,24 +99,13 @@ fn the_fine_tuned_assistant_looks_the_answer_up_in_chat_and_serve() {
     assert!(lookups.iter().all(|l| l.ends_with("-> ok")), "{transcript}");
 
     // The server: the workspace has a knowledge base, so the built-in tools answer.
-    let mut server = Command::new(env!("CARGO_BIN_EXE_f1ai"))
-        .arg("--workspace")
-        .arg(work.path())
-        .args(["serve", "--port", "0", "--model", "smollm2-tools-test"])
-        .env_remove("F1AI_API_KEY")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    assert!(line.contains("built-in F1 tools"), "{line}");
+    let server = serve(work.path(), &["--model", "smollm2-tools-test"], "");
+    assert!(
+        server.banner.contains("built-in F1 tools"),
+        "{}",
+        server.banner
+    );
+    let address = server.url.trim_start_matches("http://").to_string();
     let reply = post(
         &address,
         "/v1/chat/completions",
@@ -145,8 +115,7 @@ fn the_fine_tuned_assistant_looks_the_answer_up_in_chat_and_serve() {
             "messages": [{"role": "user", "content": "Who won the 2021 Abu Dhabi Grand Prix?"}],
         }),
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let message = &reply["choices"][0]["message"];
     assert!(
         message["content"].as_str().unwrap().contains("Verstappen"),

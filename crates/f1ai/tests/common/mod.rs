@@ -2,8 +2,9 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub fn ergast_dir() -> PathBuf {
     let dir = std::env::var_os("F1AI_SHARED_DATA")
@@ -99,4 +100,70 @@ pub fn curated_workspace() -> tempfile::TempDir {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     work
+}
+
+/// A running `f1ai serve`; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    /// Its root URL, as it printed it.
+    pub url: String,
+    /// The line it printed on starting.
+    pub banner: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `f1ai serve ARGS` on a free loopback port, with `api_key` in its environment.
+pub fn serve(workspace: &Path, args: &[&str], api_key: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_f1ai"))
+        .arg("--workspace")
+        .arg(workspace)
+        .args(["serve", "--port", "0"])
+        .args(args)
+        .env("F1AI_API_KEY", api_key)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Server {
+        child,
+        url,
+        banner: line,
+    }
+}
+
+/// `f1ai chat ARGS` with `input` typed in; its transcript.
+pub fn chat(workspace: &Path, args: &[&str], input: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_f1ai"))
+        .arg("--workspace")
+        .arg(workspace)
+        .arg("chat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
 }
