@@ -4,10 +4,12 @@
 //! to check the gold. They are answered beside the test split, as test kind
 //! `handwritten`, so every run reports its accuracy on them separately.
 
+use std::path::Path;
+
 use f1_tools::ToolCall;
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::testset::{Case, CaseMetadata, Gold, Message};
 
 /// The fixture, built into the binary.
@@ -75,16 +77,5 @@ impl FanQuestion {
 
 /// Every hand-written question.
 pub fn fan_questions() -> Result<Vec<FanQuestion>> {
-    FIXTURE
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| {
-            serde_json::from_str(line).map_err(|e| Error::Input {
-                path: FIXTURE_NAME.into(),
-                line: index + 1,
-                message: e.to_string(),
-            })
-        })
-        .collect()
+    crate::jsonl::parse_lines(FIXTURE, Path::new(FIXTURE_NAME))
 }

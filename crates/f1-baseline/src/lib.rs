@@ -4,6 +4,7 @@
 
 mod error;
 pub mod fan_questions;
+mod jsonl;
 pub mod knowledge;
 pub mod prediction;
 pub mod prompt;

@@ -65,15 +65,5 @@ pub fn write_predictions(path: &Path, predictions: &[Prediction]) -> Result<()> 
 /// naming the file, the line and the field.
 pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| {
-            serde_json::from_str(line).map_err(|e| Error::Input {
-                path: path.to_path_buf(),
-                line: index + 1,
-                message: e.to_string(),
-            })
-        })
-        .collect()
+    crate::jsonl::parse_lines(&text, path)
 }
