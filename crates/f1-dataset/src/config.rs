@@ -51,6 +51,26 @@ impl Default for SplitRatios {
     }
 }
 
+/// What the tool conversations add to the facts' own (`tools:`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolDataConfig {
+    /// Training facts of every family a tool answers but `families` leaves out,
+    /// per family (0: none), so the assistant learns every tool.
+    pub facts_per_family: usize,
+    /// Share of single-turn training conversations also asked in a fan's wording.
+    pub fan_wording: f64,
+}
+
+impl Default for ToolDataConfig {
+    fn default() -> Self {
+        Self {
+            facts_per_family: 0,
+            fan_wording: 0.5,
+        }
+    }
+}
+
 /// The dataset build's configuration. Unknown keys are an error.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -76,6 +96,7 @@ pub struct DataConfig {
     pub multi_turn_fraction: f64,
     /// Families to use; None (the key left out) means all of them.
     pub families: Option<Vec<String>>,
+    pub tools: ToolDataConfig,
 }
 
 impl Default for DataConfig {
@@ -91,6 +112,7 @@ impl Default for DataConfig {
             val_recall_from_test_facts: false,
             multi_turn_fraction: 0.25,
             families: None,
+            tools: ToolDataConfig::default(),
         }
     }
 }
@@ -135,6 +157,7 @@ impl DataConfig {
             ("recall_fraction", self.recall_fraction),
             ("val_recall_fraction", self.val_recall_fraction),
             ("multi_turn_fraction", self.multi_turn_fraction),
+            ("tools.fan_wording", self.tools.fan_wording),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return fail(format!("{name} = {value} is outside 0..1"));

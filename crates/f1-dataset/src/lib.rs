@@ -10,6 +10,7 @@ mod error;
 pub mod example;
 pub mod fact;
 pub mod families;
+pub mod fan_wording;
 pub mod keyed;
 pub mod lookup;
 pub mod multiple_choice;
@@ -91,6 +92,54 @@ pub fn build(kb: &KnowledgeBase, config: &DataConfig) -> Result<Splits> {
     compose::compose(&families, config)
 }
 
+/// Training examples of every family a tool answers that `config` leaves out,
+/// `config.tools.facts_per_family` facts each, so the assistant learns every tool.
+/// They are split as `config` splits its own facts (by subject, same seed), and
+/// only the training ones are kept: a subject held out for the test stays unseen.
+pub fn tool_coverage(kb: &KnowledgeBase, config: &DataConfig) -> Result<Vec<example::Example>> {
+    let per_family = config.tools.facts_per_family;
+    let selected = config.selected_families();
+    let missing: Vec<String> = families::all()
+        .filter(|f| lookup::tool_for(f.name).is_some())
+        .filter(|f| !selected.iter().any(|s| s.name == f.name))
+        .map(|f| f.name.to_string())
+        .collect();
+    if per_family == 0 || missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let coverage = DataConfig {
+        profile: config::Profile::Quick,
+        facts_per_family: config::FactsPerFamily {
+            quick: per_family,
+            full: per_family,
+        },
+        paraphrases_per_fact: 1,
+        recall_fraction: 0.0,
+        val_recall_fraction: 0.0,
+        val_recall_from_test_facts: false,
+        multi_turn_fraction: 0.0,
+        families: Some(missing),
+        ..config.clone()
+    };
+    Ok(build(kb, &coverage)?.train)
+}
+
+/// Training conversations per tool (of their first call).
+fn tool_counts(train: &[example::Example]) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for example in train {
+        if let Some(call) = example
+            .metadata
+            .turns
+            .first()
+            .and_then(|t| t.tool_call.as_ref())
+        {
+            *counts.entry(call.name.clone()).or_default() += 1;
+        }
+    }
+    counts
+}
+
 /// The multiple-choice questions `write` puts beside the splits.
 pub const MULTIPLE_CHOICE_FILE: &str = "multiple_choice-test.jsonl";
 
@@ -166,7 +215,10 @@ fn stats_json(
         "examples": {"train": splits.train.len(), "val": splits.val.len(), "test": splits.test.len()},
         "tool_examples": {"train": tools.train.len(), "val": tools.val.len(), "test": tools.test.len(),
                           "unanswerable": tools.train.iter().filter(|e| e.metadata.last.family == "unanswerable").count(),
-                          "follow_ups": tools.train.iter().filter(|e| e.metadata.id.ends_with(":follow-up")).count()},
+                          "follow_ups": tools.train.iter().filter(|e| e.metadata.id.ends_with(":follow-up")).count(),
+                          "fan_wording": tools.train.iter().filter(|e| e.metadata.id.ends_with(":fan")).count(),
+                          "two_facts": tools.train.iter().filter(|e| e.metadata.id.ends_with(":pair")).count(),
+                          "tools": tool_counts(&tools.train)},
         "paraphrases_per_fact": config.paraphrases_per_fact,
         "val_probe_questions": splits.val.iter().filter(|e| e.metadata.test_kind.is_some()).count(),
         "multiple_choice": {"file": MULTIPLE_CHOICE_FILE, "questions": multiple_choice,

@@ -2,35 +2,67 @@
 //! fact up before answering (user -> call -> tool result -> the same answer).
 //! They keep their example's split, so the leakage check covers them unchanged.
 
+use std::collections::HashSet;
+
 use f1_tools::{ToolCall, Toolbox};
 use serde_json::{json, Value};
 
 use crate::compose::Splits;
 use crate::example::{Example, Message, Metadata, Split, Style, Turn};
 use crate::fact::Entity;
+use crate::fan_wording::{self, RelativeSeasons};
 use crate::keyed::Keyed;
 
 /// The longest tool result a conversation carries, in characters.
 pub const MAX_RESULT_CHARS: usize = 600;
 
+/// What the tool conversations are made from, beside the splits' examples.
+pub struct ToolData<'a> {
+    pub toolbox: &'a Toolbox,
+    pub seed: u64,
+    /// The last season with results: unanswerable questions ask about later ones.
+    pub cutoff_season: i64,
+    /// Training examples of the families the splits leave out
+    /// ([`crate::tool_coverage`]).
+    pub coverage: &'a [Example],
+    /// Share of single-turn training conversations also asked in a fan's
+    /// wording ([`crate::fan_wording`]).
+    pub fan_wording: f64,
+    /// Tool results no training conversation may hold (the hand-written test
+    /// questions' lookups), so that test asks about lookups training never made.
+    pub held_out_results: &'a HashSet<String>,
+}
+
 /// Every example of `splits` as a tool conversation (those whose every turn has a
-/// call), in the same order and split, plus, in training, one question the data
-/// cannot answer for every [`UNANSWERABLE_EVERY`] examples and one follow-up
-/// conversation for every [`FOLLOW_UP_EVERY`].
-pub fn tool_splits(splits: &Splits, toolbox: &Toolbox, seed: u64, cutoff_season: i64) -> Splits {
+/// call), in the same order and split. Training also gets the coverage
+/// examples' conversations, a fan's rewording of a share of them (and two-fact
+/// questions made of those, one per [`PAIR_EVERY`]), one question
+/// the data cannot answer for every [`UNANSWERABLE_EVERY`] conversations and one
+/// follow-up conversation for every [`FOLLOW_UP_EVERY`]; then every conversation
+/// holding a held-out result is dropped.
+pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
     let convert = |examples: &[Example]| -> Vec<Example> {
         examples
             .iter()
-            .filter_map(|e| conversation(e, toolbox))
+            .filter_map(|e| conversation(e, data.toolbox))
             .collect()
     };
+    let keyed = Keyed::new(data.seed);
     let mut train = convert(&splits.train);
-    let keyed = Keyed::new(seed);
+    train.extend(convert(data.coverage));
+    let seasons = RelativeSeasons::of(data.toolbox);
+    let reworded: Vec<Example> = train
+        .iter()
+        .filter(|e| keyed.unit(&["fan wording", &e.metadata.id]) < data.fan_wording)
+        .filter_map(|e| fan_wording::rewrite(e, data.toolbox, &keyed, seasons, MAX_RESULT_CHARS))
+        .collect();
+    let pairs = pairs(&reworded, &keyed);
+    train.extend(reworded);
     let unanswerable: Vec<Example> = train
         .iter()
         .step_by(UNANSWERABLE_EVERY)
         .enumerate()
-        .map(|(i, e)| unanswerable(e, i, &keyed, toolbox, cutoff_season))
+        .map(|(i, e)| unanswerable(e, i, &keyed, data.toolbox, data.cutoff_season))
         .collect();
     let follow_ups: Vec<Example> = train
         .iter()
@@ -39,12 +71,43 @@ pub fn tool_splits(splits: &Splits, toolbox: &Toolbox, seed: u64, cutoff_season:
         .collect();
     train.extend(unanswerable);
     train.extend(follow_ups);
+    train.extend(pairs);
+    let before = train.len();
+    train.retain(|e| {
+        !e.messages
+            .iter()
+            .any(|m| m.role == "tool" && data.held_out_results.contains(&m.content))
+    });
+    tracing::info!(
+        dropped = before - train.len(),
+        kept = train.len(),
+        "training tool conversations holding a held-out lookup dropped"
+    );
     keyed.shuffle(&mut train, |e| format!("tools\u{1f}{}", e.metadata.id));
     Splits {
         train,
         val: convert(&splits.val),
         test: convert(&splits.test),
     }
+}
+
+/// One two-fact question per this many reworded conversations of a family.
+pub const PAIR_EVERY: usize = 4;
+
+/// Two-fact questions from consecutive reworded conversations of each family.
+fn pairs(reworded: &[Example], keyed: &Keyed) -> Vec<Example> {
+    let mut by_family: std::collections::BTreeMap<&str, Vec<&Example>> = Default::default();
+    for example in reworded {
+        by_family
+            .entry(example.metadata.last.family)
+            .or_default()
+            .push(example);
+    }
+    by_family
+        .values()
+        .flat_map(|examples| examples.chunks_exact(2).step_by(PAIR_EVERY / 2))
+        .filter_map(|two| fan_wording::pair(two[0], two[1], keyed))
+        .collect()
 }
 
 /// One unanswerable question per this many training conversations.

@@ -1,7 +1,7 @@
 //! The dataset built from the real Ergast tables: the issue's targets, determinism,
 //! leakage, bad input, and the fallback fact set.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -38,10 +38,30 @@ fn provenance() -> card::Provenance {
 }
 
 fn build_into(dir: &Path, config: &DataConfig) -> f1_dataset::Result<()> {
+    build_holding_out(dir, config, &HashSet::new())
+}
+
+/// A build whose training tool conversations may not hold `held_out_results`.
+fn build_holding_out(
+    dir: &Path,
+    config: &DataConfig,
+    held_out_results: &HashSet<String>,
+) -> f1_dataset::Result<()> {
     let kb = KnowledgeBase::open(database())?;
     let splits = f1_dataset::build(&kb, config)?;
+    let coverage = f1_dataset::tool_coverage(&kb, config)?;
     let toolbox = f1_tools::Toolbox::open(database()).unwrap();
-    let tools = tool_use::tool_splits(&splits, &toolbox, config.seed, 2025);
+    let tools = tool_use::tool_splits(
+        &splits,
+        &tool_use::ToolData {
+            toolbox: &toolbox,
+            seed: config.seed,
+            cutoff_season: 2025,
+            coverage: &coverage,
+            fan_wording: config.tools.fan_wording,
+            held_out_results,
+        },
+    );
     check_leakage(&tools)?;
     f1_dataset::write(&splits, &tools, config, &provenance(), dir)
 }
@@ -175,6 +195,14 @@ fn tool_conversations_are_grounded_in_their_results() {
                 continue;
             }
             let turns = turns(example);
+            if example["metadata"]["id"]
+                .as_str()
+                .unwrap()
+                .ends_with(":pair")
+            {
+                assert_two_facts(example);
+                continue;
+            }
             let roles: Vec<&str> = messages[1..]
                 .iter()
                 .map(|m| m["role"].as_str().unwrap())
@@ -238,6 +266,173 @@ fn tool_conversations_are_grounded_in_their_results() {
             "{}",
             messages[5]
         );
+    }
+}
+
+/// A two-fact question: two valid calls, each followed by its result, then one
+/// answer stating both facts' gold.
+fn assert_two_facts(example: &Value) {
+    let messages = example["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages[1..]
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "tool",
+            "assistant"
+        ]
+    );
+    for call in [&messages[2], &messages[4]] {
+        let f1_tools::Reply::Call(call) = f1_tools::parse_reply(call["content"].as_str().unwrap())
+        else {
+            panic!("not a call: {call}");
+        };
+        call.validate().unwrap();
+    }
+    let answer = f1_eval::facts::normalize(messages[6]["content"].as_str().unwrap());
+    let gold = example["metadata"]["gold"].as_array().unwrap();
+    assert!(gold.len() >= 2);
+    for entity in gold {
+        assert!(
+            entity["aliases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| answer.contains(&f1_eval::facts::normalize(a.as_str().unwrap()))),
+            "{answer} lacks {entity}"
+        );
+    }
+}
+
+/// The result of a conversation's `turn`-th lookup (None: no call).
+fn tool_result(example: &Value, turn: usize) -> Option<&str> {
+    let message = &example["messages"][3 + 4 * turn];
+    (message["role"] == "tool").then(|| message["content"].as_str().unwrap())
+}
+
+/// A fan's rewording asks the same lookup in other words: another question and
+/// call text, the very same result and answer.
+#[test]
+fn fan_wording_changes_the_words_not_the_lookup() {
+    let dir = quick_build();
+    let train = read_split(dir, "tools-train");
+    let by_id: BTreeMap<&str, &Value> = train
+        .iter()
+        .map(|e| (e["metadata"]["id"].as_str().unwrap(), e))
+        .collect();
+    let mut reworded = 0;
+    let mut forms = BTreeSet::new();
+    for (id, example) in &by_id {
+        let Some(original) = id.strip_suffix(":fan") else {
+            continue;
+        };
+        reworded += 1;
+        let original = by_id[original];
+        let (m, o) = (&example["messages"], &original["messages"]);
+        assert_ne!(m[1]["content"], o[1]["content"], "{id}");
+        assert_eq!(m[3]["content"], o[3]["content"], "{id}");
+        assert_eq!(m[4]["content"], o[4]["content"], "{id}");
+        let f1_tools::Reply::Call(call) = f1_tools::parse_reply(m[2]["content"].as_str().unwrap())
+        else {
+            panic!("{id}: not a call");
+        };
+        call.validate().unwrap();
+        for value in call.arguments.values() {
+            if let Value::String(text) = value {
+                forms.insert(text.to_lowercase());
+            }
+        }
+    }
+    let singles = train
+        .iter()
+        .filter(|e| turns(e).len() == 1 && e["metadata"]["family"] != "unanswerable")
+        .count();
+    assert!(reworded * 5 >= singles, "{reworded} of {singles} reworded");
+    let stats: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["tool_examples"]["fan_wording"], reworded);
+    // Races by place and year, relative seasons, drivers by part of their name.
+    for wanted in [" 20", "last season", "finale"] {
+        assert!(
+            forms.iter().any(|f| f.contains(wanted)),
+            "no argument with {wanted:?} among {} forms",
+            forms.len()
+        );
+    }
+}
+
+/// A data config naming two families still teaches every tool: the other
+/// families' training facts come in as tool conversations, split by subject as
+/// the config's own facts are, so an unseen test's lookup is never trained on;
+/// and a held-out lookup (the hand-written questions') is in no training
+/// conversation.
+#[test]
+fn coverage_teaches_every_tool_without_touching_test_subjects() {
+    let dir = tempfile::tempdir().unwrap();
+    let config: DataConfig = serde_norway::from_str(
+        "families: [race_winner, drivers_champion]\nfacts_per_family: {quick: 30, full: 0}\n\
+         tools: {facts_per_family: 6, fan_wording: 0.5}\n",
+    )
+    .unwrap();
+    build_into(dir.path(), &config).unwrap();
+    let train = read_split(dir.path(), "tools-train");
+    let tools: BTreeSet<String> = train
+        .iter()
+        .flat_map(|e| turns(e).iter())
+        .filter_map(|t| t["tool_call"]["name"].as_str().map(str::to_string))
+        .collect();
+    let all: BTreeSet<String> = f1_tools::spec::TOOLS
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    let untaught: Vec<&String> = all.difference(&tools).collect();
+    let pairs = train
+        .iter()
+        .filter(|e| e["metadata"]["id"].as_str().unwrap().ends_with(":pair"))
+        .count();
+    assert!(pairs > 0, "no two-fact questions");
+    assert!(
+        untaught.len() <= 1,
+        "tools never called in training: {untaught:?}"
+    );
+    let trained: HashSet<&str> = train
+        .iter()
+        .flat_map(|e| (0..turns(e).len()).filter_map(move |t| tool_result(e, t)))
+        .collect();
+    let tests = read_split(dir.path(), "tools-test");
+    let unseen: Vec<&Value> = tests
+        .iter()
+        .filter(|e| e["metadata"]["test_kind"] == "unseen")
+        .collect();
+    assert!(!unseen.is_empty());
+    for example in unseen {
+        assert!(
+            !trained.contains(tool_result(example, 0).unwrap()),
+            "{} is unseen but training looks it up",
+            example["metadata"]["id"]
+        );
+    }
+
+    let held_out: HashSet<String> = train
+        .iter()
+        .filter(|e| turns(e).len() == 1 && e["metadata"]["family"] == "race_winner")
+        .take(3)
+        .map(|e| tool_result(e, 0).unwrap().to_string())
+        .collect();
+    let again = tempfile::tempdir().unwrap();
+    build_holding_out(again.path(), &config, &held_out).unwrap();
+    let kept = read_split(again.path(), "tools-train");
+    assert!(kept.len() < train.len());
+    for example in &kept {
+        for t in 0..turns(example).len() {
+            assert!(tool_result(example, t).is_none_or(|r| !held_out.contains(r)));
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use crate::error::ToolError;
 pub const DOMINANCE: i64 = 5;
 
 /// Names fans use that are not a driver's forename, surname or code.
-const NICKNAMES: &[(&str, &str)] = &[
+pub const NICKNAMES: &[(&str, &str)] = &[
     ("checo", "perez"),
     ("schumi", "michael_schumacher"),
     ("nando", "alonso"),

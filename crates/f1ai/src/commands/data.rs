@@ -1,5 +1,6 @@
 //! `f1ai data ...`: import, fetch and inspect the knowledge base.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -195,7 +196,19 @@ fn build(args: BuildArgs, workspace: &Workspace) -> Result<()> {
     };
     let toolbox = f1_tools::Toolbox::open(&workspace.database())?;
     let cutoff_season = kb.latest_race_with_results()?.map_or(0, |r| r.season);
-    let tools = f1_dataset::tool_use::tool_splits(&splits, &toolbox, config.seed, cutoff_season);
+    let coverage = f1_dataset::tool_coverage(&kb, &config)?;
+    let held_out_results = fan_question_results(&toolbox)?;
+    let tools = f1_dataset::tool_use::tool_splits(
+        &splits,
+        &f1_dataset::tool_use::ToolData {
+            toolbox: &toolbox,
+            seed: config.seed,
+            cutoff_season,
+            coverage: &coverage,
+            fan_wording: config.tools.fan_wording,
+            held_out_results: &held_out_results,
+        },
+    );
     f1_dataset::compose::check_leakage(&tools)?;
     let dir = workspace.curated();
     f1_dataset::write(&splits, &tools, &config, &provenance, &dir)?;
@@ -215,6 +228,21 @@ fn build(args: BuildArgs, workspace: &Workspace) -> Result<()> {
         100.0 * multi_turn_share(&splits.all().cloned().collect::<Vec<_>>())
     );
     Ok(())
+}
+
+/// What the hand-written fan questions' calls return: no training tool
+/// conversation may hold one of these lookups.
+fn fan_question_results(toolbox: &f1_tools::Toolbox) -> Result<HashSet<String>> {
+    let mut results = HashSet::new();
+    for question in f1_baseline::fan_questions::fan_questions()? {
+        for call in &question.calls {
+            let outcome = toolbox.outcome(call, f1_dataset::tool_use::MAX_RESULT_CHARS);
+            if outcome.is_ok() {
+                results.insert(outcome.text);
+            }
+        }
+    }
+    Ok(results)
 }
 
 /// The start URLs from the arguments and the list file, each checked.
