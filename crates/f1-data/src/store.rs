@@ -8,17 +8,23 @@ use tempfile::NamedTempFile;
 use crate::error::{Error, Result};
 use crate::schema;
 
-/// Creates an empty database with the full schema in a temp file beside `db_path`.
+/// The names of an import's temporary database files.
+const IMPORT_PREFIX: &str = ".f1-import-";
+
+/// Creates an empty database with the full schema in a temp file beside `db_path`
+/// (locked while written; a killed import's leftovers there are removed first).
 ///
 /// Nothing at `db_path` changes until [`persist`] renames the temp file over it.
 pub fn create_temp(db_path: &Path) -> Result<(NamedTempFile, Connection)> {
     let dir = db_path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    f1_files::stale::sweep(dir, &[IMPORT_PREFIX]);
     let temp = tempfile::Builder::new()
-        .prefix(".f1-import-")
+        .prefix(IMPORT_PREFIX)
         .suffix(".sqlite.tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
+    f1_files::stale::lock(temp.as_file(), temp.path())?;
     let conn = Connection::open(temp.path())?;
     conn.pragma_update(None, "journal_mode", "OFF")?;
     conn.pragma_update(None, "synchronous", "OFF")?;

@@ -150,8 +150,22 @@ impl DataConfig {
                 s.train, s.val, s.test
             ));
         }
-        if s.train == 0.0 {
-            return fail("split.train is 0: there would be nothing to train on".into());
+        // Each split is required: training learns from train and selects on val,
+        // evaluation asks test. (-0.0 is 0 too.)
+        for (name, value, use_) in [
+            ("train", s.train, "there would be nothing to train on"),
+            (
+                "val",
+                s.val,
+                "training selects its checkpoint on the validation split",
+            ),
+            ("test", s.test, "evaluation asks the test split"),
+        ] {
+            if value <= 0.0 {
+                return fail(format!(
+                    "split.{name} = {value} must be more than 0: {use_}"
+                ));
+            }
         }
         for (name, value) in [
             ("recall_fraction", self.recall_fraction),
@@ -247,6 +261,25 @@ mod tests {
     fn ratios_must_sum_to_one() {
         let error = parse("split: {train: 0.8, val: 0.1, test: 0.2}").unwrap_err();
         assert!(error.to_string().contains("must sum to 1"), "{error}");
+    }
+
+    #[test]
+    fn every_split_must_be_more_than_zero() {
+        for (yaml, name) in [
+            (
+                "split: {train: 0.9, val: -0.0, test: 0.1}",
+                "split.val = -0",
+            ),
+            ("split: {train: 0.9, val: 0.1, test: 0.0}", "split.test = 0"),
+            (
+                "split: {train: 0.0, val: 0.5, test: 0.5}",
+                "split.train = 0",
+            ),
+        ] {
+            let error = parse(yaml).unwrap_err().to_string();
+            assert!(error.contains(name), "{error}");
+            assert!(error.contains("must be more than 0"), "{error}");
+        }
     }
 
     #[test]

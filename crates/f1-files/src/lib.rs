@@ -3,8 +3,13 @@
 //! file and a reader sees the old file or the new one. Every crate writes its
 //! results through here.
 
+pub mod stale;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// The names of [`write_with`]'s temporary files.
+const STAGING_PREFIX: &str = ".f1-staging-";
 
 /// A file or folder that could not be written; the message names it.
 #[derive(Debug, thiserror::Error)]
@@ -77,10 +82,13 @@ fn staging_file(path: &Path) -> Result<tempfile::NamedTempFile, Error> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::at(dir, e))?;
-    tempfile::Builder::new()
-        .prefix(".f1-staging-")
+    stale::sweep(dir, &[STAGING_PREFIX]);
+    let staging = tempfile::Builder::new()
+        .prefix(STAGING_PREFIX)
         .tempfile_in(dir)
-        .map_err(|e| Error::at(dir, e))
+        .map_err(|e| Error::at(dir, e))?;
+    stale::lock(staging.as_file(), staging.path())?;
+    Ok(staging)
 }
 
 fn persist(staging: tempfile::NamedTempFile, path: &Path) -> Result<(), Error> {

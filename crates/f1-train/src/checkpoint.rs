@@ -15,6 +15,8 @@ use crate::optimizer::AdamW;
 use crate::trainable::Parameter;
 
 const PARAMETERS: &str = "parameters.safetensors";
+/// The names of checkpoints (folders) and best parameters (files) being written.
+const STAGING_PREFIX: &str = ".staging-";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const STATE: &str = "state.json";
 
@@ -74,10 +76,14 @@ impl Checkpoints {
         keep: usize,
     ) -> Result<PathBuf> {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        f1_files::stale::sweep(&self.dir, &[STAGING_PREFIX]);
         let staging = tempfile::Builder::new()
-            .prefix(".staging-")
+            .prefix(STAGING_PREFIX)
             .tempdir_in(&self.dir)
             .map_err(|e| Error::io(&self.dir, e))?;
+        // Held until the folder is renamed: a later run sweeps it only if this
+        // process dies first.
+        let _claimed = f1_files::stale::claim(staging.path())?;
         candle_core::safetensors::save(&named(parameters), staging.path().join(PARAMETERS))?;
         optimizer.save(parameters, &staging.path().join(OPTIMIZER))?;
         let state = State {
@@ -103,7 +109,12 @@ impl Checkpoints {
     pub fn save_best(&self, parameters: &[Parameter]) -> Result<()> {
         let dir = self.dir.join("best");
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let staging = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io(&dir, e))?;
+        f1_files::stale::sweep(&dir, &[STAGING_PREFIX]);
+        let staging = tempfile::Builder::new()
+            .prefix(STAGING_PREFIX)
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(&dir, e))?;
+        f1_files::stale::lock(staging.as_file(), staging.path())?;
         candle_core::safetensors::save(&named(parameters), staging.path())?;
         let target = dir.join(PARAMETERS);
         staging

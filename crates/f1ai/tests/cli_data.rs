@@ -75,6 +75,87 @@ fn no_ergast_data_falls_back_with_a_notice() {
     assert!(out.contains("complete seasons with champions: 75"), "{out}");
 }
 
+/// With no tables to import, the fallback never silently replaces a database
+/// built from real tables; `--fallback` says so explicitly.
+#[test]
+fn import_without_tables_keeps_a_real_database_unless_told() {
+    let work = imported_workspace();
+    let db = work.path().join("data/processed/f1.sqlite");
+    let before = std::fs::read(&db).unwrap();
+    let output = f1ai(work.path(), &["data", "import"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("it is kept"), "{err}");
+    assert!(err.contains("--fallback"), "{err}");
+    assert!(err.contains("f1.sqlite"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+
+    let output = f1ai(work.path(), &["data", "import", "--fallback"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&f1ai(work.path(), &["data", "stats"]));
+    assert!(out.contains("source:   fallback"), "{out}");
+    // A fallback database may be re-made from the fallback without the flag.
+    let output = f1ai(work.path(), &["data", "import"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// `.f1-import-*` files in the database's folder.
+fn import_leftovers(processed: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(processed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".f1-import-"))
+        .collect()
+}
+
+/// An import killed (SIGKILL) while writing leaves its temporary database; the
+/// next import removes it.
+#[test]
+fn a_killed_imports_leftover_is_removed_by_the_next_run() {
+    let work = imported_workspace();
+    let processed = work.path().join("data/processed");
+    let db = processed.join("f1.sqlite");
+    let before = std::fs::read(&db).unwrap();
+    let ergast = ergast_dir();
+    let mut killed = 0;
+    for _ in 0..3 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_f1ai"))
+            .arg("--workspace")
+            .arg(work.path())
+            .args(["data", "import", "--ergast-dir", ergast.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while import_leftovers(&processed).is_empty()
+            && started.elapsed() < std::time::Duration::from_secs(60)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        killed += 1;
+    }
+    assert_eq!(killed, 3);
+    assert!(
+        !import_leftovers(&processed).is_empty(),
+        "the kills left nothing to clean up"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "a killed import changed the database"
+    );
+
+    let output = f1ai(
+        work.path(),
+        &["data", "import", "--ergast-dir", ergast.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(import_leftovers(&processed), Vec::<String>::new());
+}
+
 #[test]
 fn fetch_without_a_database_says_what_to_do() {
     let work = tempfile::tempdir().unwrap();

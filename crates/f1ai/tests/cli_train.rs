@@ -107,6 +107,8 @@ fn a_resumed_run_repeats_the_straight_run_exactly() {
     );
     let output = train(work.path(), &split, &["--resume"]);
     assert!(output.status.success(), "{}", stderr(&output));
+    // ...and removed by the next checkpoint write, as no process holds it.
+    assert!(!checkpoints.join(".staging-killed").exists());
 
     let (a, b) = (
         losses(work.path(), "straight"),

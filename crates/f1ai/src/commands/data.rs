@@ -33,6 +33,9 @@ fn import(args: ImportArgs, workspace: &Workspace) -> Result<()> {
         (false, None) => Some(workspace.default_ergast_dir()).filter(|d| d.is_dir()),
     };
     let Some(dir) = ergast_dir else {
+        if !args.fallback {
+            keep_real_tables(&db)?;
+        }
         eprintln!(
             "notice: no Ergast CSV tables found (looked in {}; pass --ergast-dir DIR).\n\
              notice: using the embedded fallback fact set: the drivers' and constructors' \
@@ -66,6 +69,26 @@ fn import(args: ImportArgs, workspace: &Workspace) -> Result<()> {
     );
     println!("total violations: {}", summary.integrity.violations());
     Ok(())
+}
+
+/// Refuses to replace a knowledge base built from real tables with the fallback
+/// fact set when no tables were found: only `--fallback` may do that.
+fn keep_real_tables(db: &Path) -> Result<()> {
+    if !db.is_file() {
+        return Ok(());
+    }
+    let source = KnowledgeBase::open(db)
+        .and_then(|kb| kb.source())
+        .with_context(|| format!("reading {}", db.display()))?;
+    match source {
+        Some(source) if source != "fallback" => bail!(
+            "no Ergast CSV tables found, and {} holds a knowledge base imported from {source}; \
+             it is kept. Pass --ergast-dir DIR to import tables, or --fallback to replace it \
+             with the embedded champions-only fact set",
+            db.display()
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn fetch(args: FetchArgs, workspace: &Workspace) -> Result<()> {
