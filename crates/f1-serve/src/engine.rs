@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::thread;
 
 use f1_baseline::tool_loop::{self, ToolStep};
+use f1_model::assistant::Assistant;
 use f1_model::chat::ChatMessage;
 use f1_model::generate::{FinishReason, GenerationConfig};
 use f1_tools::Toolbox;
@@ -15,6 +16,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog::Catalog;
+use crate::error::Result;
 
 /// One chat completion to run.
 #[derive(Debug, Clone)]
@@ -37,8 +39,8 @@ pub struct Usage {
     pub decode_seconds: f64,
 }
 
-/// What the worker reports about a request, in order: any number of `Lookup`
-/// and `Text`, then `Finished` or `Failed`.
+/// What the worker reports about a request, in order: `Refused` alone, or any
+/// number of `Lookup` and `Text`, then `Finished` or `Failed`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A built-in tool call and its result.
@@ -46,6 +48,8 @@ pub enum Event {
     Text(String),
     Finished(Usage),
     Failed(String),
+    /// The messages and max_tokens do not fit the model's context: nothing ran.
+    Refused(String),
 }
 
 /// The queue is full: the client should retry later.
@@ -114,7 +118,7 @@ impl Engine {
 
     /// Queues `request`; its events arrive on the returned receiver. Dropping the
     /// receiver cancels the request.
-    pub fn submit(&self, request: Request) -> Result<UnboundedReceiver<Event>, Busy> {
+    pub fn submit(&self, request: Request) -> std::result::Result<UnboundedReceiver<Event>, Busy> {
         let place = self.places.clone().try_acquire_owned().map_err(|_| Busy)?;
         let (events, receiver) = unbounded_channel();
         let job = Job {
@@ -134,42 +138,15 @@ fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, job: Job) {
     if events.is_closed() {
         return;
     }
-    let outcome = catalog
-        .get(&request.model)
-        .and_then(|assistant| match toolbox {
-            Some(toolbox) if request.lookup => {
-                let conversations = [request.messages.clone()];
-                let answer =
-                    tool_loop::answer_batch(assistant, toolbox, &conversations, &request.config)?
-                        .pop()
-                        .expect("one answer per conversation");
-                for step in &answer.steps {
-                    let _ = events.send(Event::Lookup(step.clone()));
-                }
-                let _ = events.send(Event::Text(answer.answer.clone()));
-                Ok(Usage {
-                    prompt_tokens: answer.prompt_tokens,
-                    completion_tokens: answer.generated_tokens,
-                    finish_reason: answer.finish_reason,
-                    prompt_seconds: answer.prompt_seconds,
-                    decode_seconds: answer.decode_seconds,
-                })
-            }
-            _ => {
-                let generation = assistant.reply(&request.messages, &request.config, |text| {
-                    events.send(Event::Text(text.to_string())).is_ok()
-                })?;
-                Ok(Usage {
-                    prompt_tokens: generation.prompt_tokens,
-                    completion_tokens: generation.tokens.len(),
-                    finish_reason: generation.finish_reason,
-                    prompt_seconds: generation.prompt_seconds,
-                    decode_seconds: generation.decode_seconds,
-                })
-            }
-        });
+    let outcome = catalog.get(&request.model).and_then(|assistant| {
+        match beyond_context(assistant, &request)? {
+            Some(reason) => Ok(Err(reason)),
+            None => generate(assistant, toolbox, &request, &events).map(Ok),
+        }
+    });
     let event = match outcome {
-        Ok(usage) => Event::Finished(usage),
+        Ok(Ok(usage)) => Event::Finished(usage),
+        Ok(Err(reason)) => Event::Refused(reason),
         Err(error) => {
             tracing::warn!(model = request.model, %error, "generation failed");
             Event::Failed(error.to_string())
@@ -177,4 +154,61 @@ fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, job: Job) {
     };
     // The client may have gone; nothing is waiting for the event then.
     let _ = events.send(event);
+}
+
+/// Why `request` cannot run on `assistant`: its prompt and max_tokens together
+/// exceed the context window. Checked before any generation, so a huge message
+/// costs one tokenization, not a prefill.
+fn beyond_context(assistant: &Assistant, request: &Request) -> Result<Option<String>> {
+    let prompt = assistant.prompt(&request.messages)?.len();
+    let context = assistant.model.transformer.config.max_positions;
+    let wanted = request.config.max_tokens;
+    Ok((prompt + wanted > context).then(|| {
+        format!(
+            "this model's context is {context} tokens, but the messages take {prompt} tokens \
+             and max_tokens asks for {wanted} more; shorten the messages or lower max_tokens"
+        )
+    }))
+}
+
+/// Runs `request` on `assistant`, sending its lookups and text as they come.
+fn generate(
+    assistant: &mut Assistant,
+    toolbox: Option<&Toolbox>,
+    request: &Request,
+    events: &UnboundedSender<Event>,
+) -> Result<Usage> {
+    match toolbox {
+        Some(toolbox) if request.lookup => {
+            let conversations = [request.messages.clone()];
+            let answer =
+                tool_loop::answer_batch(assistant, toolbox, &conversations, &request.config)?
+                    .pop()
+                    .expect("one answer per conversation");
+            let usage = Usage {
+                prompt_tokens: answer.prompt_tokens,
+                completion_tokens: answer.generated_tokens,
+                finish_reason: answer.finish_reason,
+                prompt_seconds: answer.prompt_seconds,
+                decode_seconds: answer.decode_seconds,
+            };
+            for step in answer.steps {
+                let _ = events.send(Event::Lookup(step));
+            }
+            let _ = events.send(Event::Text(answer.answer));
+            Ok(usage)
+        }
+        _ => {
+            let generation = assistant.reply(&request.messages, &request.config, |text| {
+                events.send(Event::Text(text.to_string())).is_ok()
+            })?;
+            Ok(Usage {
+                prompt_tokens: generation.prompt_tokens,
+                completion_tokens: generation.tokens.len(),
+                finish_reason: generation.finish_reason,
+                prompt_seconds: generation.prompt_seconds,
+                decode_seconds: generation.decode_seconds,
+            })
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request as HttpRequest, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -137,8 +137,9 @@ async fn require_key(
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, key)| key.trim());
         if !same_key(given.as_bytes(), key.as_bytes()) {
             return error(
                 StatusCode::UNAUTHORIZED,
@@ -187,8 +188,24 @@ async fn models(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 
 async fn chat_completions(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // A form or text/plain body is what a cross-site page can send without a
+    // preflight: only JSON is read.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            None,
+            "the request body must be JSON sent as Content-Type: application/json".into(),
+        );
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -235,7 +252,7 @@ async fn chat_completions(
         );
     }
     let model = request.model.clone();
-    let Ok(events) = state.engine.submit(request) else {
+    let Ok(mut events) = state.engine.submit(request) else {
         let mut response = error(
             StatusCode::SERVICE_UNAVAILABLE,
             "server_error",
@@ -255,11 +272,30 @@ async fn chat_completions(
         now(),
         state.next_id.fetch_add(1, Ordering::Relaxed)
     );
-    if wire.stream {
-        stream(id, model, events, wire.include_usage()).into_response()
-    } else {
-        whole(id, model, events, wire.offers_tools()).await
+    // The first event decides the status: a request that does not fit the
+    // context is refused with 400 before any stream starts.
+    let first = events.recv().await;
+    if let Some(Event::Refused(message)) = first {
+        return refused(message);
     }
+    if wire.stream {
+        stream(id, model, first, events, wire.include_usage()).into_response()
+    } else {
+        whole(id, model, first, events, wire.offers_tools()).await
+    }
+}
+
+/// OpenAI's answer to messages beyond the context window.
+fn refused(message: String) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            message,
+            kind: "invalid_request_error",
+            param: Some("messages"),
+            code: Some("context_length_exceeded"),
+        },
+    };
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
 /// The completion once generated; with `tools`, a reply that calls one comes
@@ -267,12 +303,14 @@ async fn chat_completions(
 async fn whole(
     id: String,
     model: String,
+    first: Option<Event>,
     mut events: UnboundedReceiver<Event>,
     tools: bool,
 ) -> Response {
     let mut text = String::new();
     let mut lookups = Vec::new();
-    while let Some(event) = events.recv().await {
+    let mut next = first;
+    while let Some(event) = next {
         match event {
             Event::Lookup(step) => lookups.push(step),
             Event::Text(piece) => text.push_str(&piece),
@@ -313,7 +351,9 @@ async fn whole(
                     message,
                 )
             }
+            Event::Refused(message) => return refused(message),
         }
+        next = events.recv().await;
     }
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -328,6 +368,7 @@ async fn whole(
 fn stream(
     id: String,
     model: String,
+    first: Option<Event>,
     mut events: UnboundedReceiver<Event>,
     include_usage: bool,
 ) -> impl IntoResponse {
@@ -375,7 +416,8 @@ fn stream(
         if sender.send(chunk(opening, None, None)).await.is_err() {
             return;
         }
-        while let Some(event) = events.recv().await {
+        let mut next = first;
+        while let Some(event) = next {
             let outgoing = match event {
                 Event::Lookup(step) => vec![lookup(step)],
                 Event::Text(piece) => vec![chunk(
@@ -398,7 +440,7 @@ fn stream(
                     last.push(Ok(SseEvent::default().data("[DONE]")));
                     last
                 }
-                Event::Failed(message) => {
+                Event::Failed(message) | Event::Refused(message) => {
                     let body = ErrorBody {
                         error: ErrorDetail {
                             message,
@@ -416,6 +458,7 @@ fn stream(
                     return;
                 }
             }
+            next = events.recv().await;
         }
     });
     Sse::new(ReceiverStream::new(receiver)).keep_alive(KeepAlive::default())

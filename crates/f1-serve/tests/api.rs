@@ -222,6 +222,88 @@ async fn bad_requests_get_openai_errors() {
     let mut huge = ask(4, false);
     huge["messages"][1]["content"] = json!("x".repeat(4096));
     expect(413, post(huge, key).await.unwrap()).await;
+
+    // The scheme is case-insensitive (RFC 9110); the body must be sent as JSON,
+    // not as the text/plain a cross-site form may send without a preflight.
+    let lower = http
+        .post(format!("{url}/v1/chat/completions"))
+        .header("authorization", "bearer sekret")
+        .json(&ask(4, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower.status().as_u16(), 200);
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let plain = http
+            .post(format!("{url}/v1/chat/completions"))
+            .bearer_auth("sekret")
+            .header("content-type", content_type)
+            .body(ask(4, false).to_string())
+            .send()
+            .await
+            .unwrap();
+        expect(415, plain).await;
+    }
+}
+
+/// Messages that with max_tokens exceed the model's context are refused with
+/// OpenAI's 400 before any generation, streamed or not, and the server goes on
+/// serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_beyond_the_context_are_refused_before_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ServeOptions {
+        max_body_bytes: 1 << 20,
+        max_tokens: 64,
+        ..ServeOptions::default()
+    };
+    let url = start(dir.path(), 4, options).await;
+    let http = reqwest::Client::new();
+    for stream in [false, true] {
+        let mut long = ask(8, stream);
+        // About 12,000 tokens; SmolLM2's context is 8,192.
+        long["messages"][1]["content"] = json!("pit wall ".repeat(6000));
+        let response = http
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&long)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400, "stream: {stream}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "context_length_exceeded", "{body}");
+        assert_eq!(body["error"]["param"], "messages");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("8192 tokens"), "{message}");
+    }
+    // A prompt that fits only without its max_tokens is refused too.
+    let mut near = ask(64, false);
+    near["messages"][1]["content"] = json!("pit wall ".repeat(4060));
+    let response = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&near)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let response = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&ask(4, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    // The worker frees a request's place just after its last event.
+    let mut idle = false;
+    for _ in 0..100 {
+        let health: Value = get_json(&http, format!("{url}/health")).await;
+        if health["in_flight"] == 0 {
+            idle = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(idle, "a refused or finished request still holds its place");
 }
 
 #[tokio::test(flavor = "multi_thread")]
