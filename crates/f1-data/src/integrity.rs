@@ -83,6 +83,18 @@ pub fn check(conn: &Connection, rows_read: &[(&'static str, u64)]) -> Result<Int
                  GROUP BY race_id HAVING sum(points) > {MAX_POINTS_PER_RACE} OR min(points) < 0"
             ),
         )?,
+        // A truncated results table leaves races that other tables show were
+        // run (standings after them, a grid, lap times) without a classification.
+        rows_check(
+            conn,
+            "every race that was run has results",
+            "SELECT r.year || ' round ' || r.round || ' (' || r.name || ')' FROM races r
+             WHERE NOT EXISTS (SELECT 1 FROM results x WHERE x.race_id = r.race_id)
+               AND (EXISTS (SELECT 1 FROM driver_standings s WHERE s.race_id = r.race_id)
+                 OR EXISTS (SELECT 1 FROM qualifying q WHERE q.race_id = r.race_id)
+                 OR EXISTS (SELECT 1 FROM lap_times l WHERE l.race_id = r.race_id))
+             ORDER BY r.year, r.round",
+        )?,
         rows_check(
             conn,
             "one winner per race",

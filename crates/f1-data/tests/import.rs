@@ -223,6 +223,26 @@ fn impossible_points_fail_the_integrity_check() {
     assert!(error.to_string().contains("points per race"), "{error}");
 }
 
+/// A results table cut at a line boundary (the first 14,000 of 27,118 rows)
+/// parses cleanly, but races that standings and grids show were run have no
+/// classification: the import fails and keeps the database.
+#[test]
+fn a_truncated_results_table_fails_the_integrity_check() {
+    let dir = damaged_copy("results.csv", |b| {
+        let lines: Vec<&[u8]> = b.split(|&c| c == b'\n').collect();
+        assert!(lines.len() > 27_000);
+        let mut kept = lines[..=14_000].join(&b'\n');
+        kept.push(b'\n');
+        kept
+    });
+    let error = import_fails_leaving_previous(dir.path()).to_string();
+    assert!(
+        error.contains("every race that was run has results"),
+        "{error}"
+    );
+    assert!(error.contains("round"), "{error}");
+}
+
 #[test]
 fn lap_times_load_when_present() {
     let dir = damaged_copy("status.csv", |b| b);
