@@ -6,6 +6,7 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
+use std::time::Instant;
 
 use f1_baseline::tool_loop::{self, ToolStep};
 use f1_model::assistant::Assistant;
@@ -52,6 +53,16 @@ pub enum Event {
     Refused(String),
 }
 
+/// What one request may use, besides what the model's context allows.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    /// Longer prompts are refused (None: as long as the context allows).
+    pub max_prompt_tokens: Option<usize>,
+    /// A generation still running after this many seconds stops, finish
+    /// reason `length` (answers through the built-in tools run to the end).
+    pub max_seconds: Option<f64>,
+}
+
 /// The queue is full: the client should retry later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Busy;
@@ -74,8 +85,14 @@ pub struct Engine {
 
 impl Engine {
     /// Starts the worker thread over `catalog`, with the built-in F1 tools when
-    /// `toolbox` is given; at most `capacity` requests wait or run at once.
-    pub fn start(mut catalog: Catalog, capacity: usize, toolbox: Option<Toolbox>) -> Self {
+    /// `toolbox` is given; at most `capacity` requests wait or run at once, each
+    /// within `limits`.
+    pub fn start(
+        mut catalog: Catalog,
+        capacity: usize,
+        toolbox: Option<Toolbox>,
+        limits: Limits,
+    ) -> Self {
         let models = catalog.ids();
         let tools = toolbox.is_some();
         let (jobs, queue) = mpsc::channel::<Job>();
@@ -83,7 +100,7 @@ impl Engine {
             .name("generation".into())
             .spawn(move || {
                 for job in queue {
-                    run(&mut catalog, toolbox.as_ref(), job);
+                    run(&mut catalog, toolbox.as_ref(), limits, job);
                 }
             })
             .expect("spawning the generation thread");
@@ -131,7 +148,7 @@ impl Engine {
     }
 }
 
-fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, job: Job) {
+fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, limits: Limits, job: Job) {
     let Job {
         request, events, ..
     } = job;
@@ -139,9 +156,9 @@ fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, job: Job) {
         return;
     }
     let outcome = catalog.get(&request.model).and_then(|assistant| {
-        match beyond_context(assistant, &request)? {
+        match beyond_limits(assistant, &request, limits)? {
             Some(reason) => Ok(Err(reason)),
-            None => generate(assistant, toolbox, &request, &events).map(Ok),
+            None => generate(assistant, toolbox, &request, limits, &events).map(Ok),
         }
     });
     let event = match outcome {
@@ -157,12 +174,21 @@ fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, job: Job) {
 }
 
 /// Why `request` cannot run on `assistant`: its prompt and max_tokens together
-/// exceed the context window. Checked before any generation, so a huge message
-/// costs one tokenization, not a prefill.
-fn beyond_context(assistant: &Assistant, request: &Request) -> Result<Option<String>> {
+/// exceed the context window, or the prompt exceeds `limits`. Checked before
+/// any generation, so a huge message costs one tokenization, not a prefill.
+fn beyond_limits(
+    assistant: &Assistant,
+    request: &Request,
+    limits: Limits,
+) -> Result<Option<String>> {
     let prompt = assistant.prompt(&request.messages)?.len();
     let context = assistant.model.transformer.config.max_positions;
     let wanted = request.config.max_tokens;
+    if let Some(most) = limits.max_prompt_tokens.filter(|&most| prompt > most) {
+        return Ok(Some(format!(
+            "the messages take {prompt} tokens; this server accepts at most {most}"
+        )));
+    }
     Ok((prompt + wanted > context).then(|| {
         format!(
             "this model's context is {context} tokens, but the messages take {prompt} tokens \
@@ -176,6 +202,7 @@ fn generate(
     assistant: &mut Assistant,
     toolbox: Option<&Toolbox>,
     request: &Request,
+    limits: Limits,
     events: &UnboundedSender<Event>,
 ) -> Result<Usage> {
     match toolbox {
@@ -199,13 +226,21 @@ fn generate(
             Ok(usage)
         }
         _ => {
+            let started = Instant::now();
+            let mut out_of_time = false;
             let generation = assistant.reply(&request.messages, &request.config, |text| {
-                events.send(Event::Text(text.to_string())).is_ok()
+                out_of_time = limits
+                    .max_seconds
+                    .is_some_and(|most| started.elapsed().as_secs_f64() > most);
+                events.send(Event::Text(text.to_string())).is_ok() && !out_of_time
             })?;
             Ok(Usage {
                 prompt_tokens: generation.prompt_tokens,
                 completion_tokens: generation.tokens.len(),
-                finish_reason: generation.finish_reason,
+                finish_reason: match out_of_time {
+                    true => FinishReason::Length,
+                    false => generation.finish_reason,
+                },
                 prompt_seconds: generation.prompt_seconds,
                 decode_seconds: generation.decode_seconds,
             })

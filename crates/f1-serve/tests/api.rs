@@ -8,7 +8,7 @@ use std::time::Duration;
 use f1_model::gguf::GgufMetadata;
 use f1_model::gguf_write::{write_tiny_random, TinyShape};
 use f1_serve::catalog::{Catalog, ModelSource};
-use f1_serve::engine::Engine;
+use f1_serve::engine::{Engine, Limits};
 use f1_serve::server::{self, ServeOptions};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -25,7 +25,7 @@ fn tiny_model(dir: &Path) -> PathBuf {
 
 /// Serves the tiny model as "tiny" and returns the base URL.
 async fn start(dir: &Path, capacity: usize, options: ServeOptions) -> String {
-    start_with(dir, capacity, options, None).await
+    start_with(dir, capacity, options, None, Limits::default()).await
 }
 
 /// [`start`], with the built-in F1 tools when `toolbox` is given.
@@ -34,6 +34,7 @@ async fn start_with(
     capacity: usize,
     options: ServeOptions,
     toolbox: Option<f1_tools::Toolbox>,
+    limits: Limits,
 ) -> String {
     let source = ModelSource {
         id: "tiny".into(),
@@ -44,6 +45,7 @@ async fn start_with(
         Catalog::new(vec![source], candle_core::Device::Cpu).unwrap(),
         capacity,
         toolbox,
+        limits,
     );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -375,7 +377,14 @@ async fn the_built_in_tools_answer_by_default() {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     f1_data::import_ergast(&shared.join("ergast"), &db).unwrap();
     let toolbox = f1_tools::Toolbox::open(&db).unwrap();
-    let url = start_with(dir.path(), 8, ServeOptions::default(), Some(toolbox)).await;
+    let url = start_with(
+        dir.path(),
+        8,
+        ServeOptions::default(),
+        Some(toolbox),
+        Limits::default(),
+    )
+    .await;
     let http = reqwest::Client::new();
     let completion = |extra: Value| {
         let mut body = ask(8, false);
@@ -421,4 +430,54 @@ async fn the_built_in_tools_answer_by_default() {
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
     let usage: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
     assert!(usage["usage"]["prompt_tokens"].as_u64().unwrap() > prompt_tokens(&plain) + 100);
+}
+
+/// A server's own limits: a prompt over `max_prompt_tokens` is refused with
+/// 400, and a generation still running after `max_seconds` stops with finish
+/// reason `length`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_servers_own_limits_refuse_long_prompts_and_stop_long_generations() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ServeOptions {
+        max_tokens: 4000,
+        ..ServeOptions::default()
+    };
+    let limits = Limits {
+        max_prompt_tokens: Some(40),
+        max_seconds: Some(0.2),
+    };
+    let url = start_with(dir.path(), 4, options, None, limits).await;
+    let http = reqwest::Client::new();
+    let mut long = ask(4, false);
+    long["messages"][1]["content"] = json!("pit wall ".repeat(30));
+    let response = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&long)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 40"),
+        "{body}"
+    );
+
+    let response = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&ask(4000, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    let generated = body["usage"]["completion_tokens"].as_u64().unwrap();
+    assert!(
+        generated < 4000,
+        "{generated} tokens: the time limit did not stop it"
+    );
+    assert_eq!(body["choices"][0]["finish_reason"], "length", "{body}");
 }

@@ -135,6 +135,13 @@ pub struct ServeArgs {
     /// Requests waiting or running at once; more get 503.
     #[arg(long, default_value_t = 128)]
     pub queue: usize,
+    /// Refuse prompts longer than this many tokens (400) [default: as long as
+    /// the model's context allows with max_tokens].
+    #[arg(long)]
+    pub max_prompt_tokens: Option<usize>,
+    /// Stop a generation after this many seconds (finish reason `length`).
+    #[arg(long)]
+    pub max_request_seconds: Option<f64>,
     /// Do not answer through the built-in F1 tools (by default requests that
     /// bring no tools of their own, the web chat's included, look facts up in
     /// the workspace's knowledge base when it exists).

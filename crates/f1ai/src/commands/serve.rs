@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use f1_serve::catalog::{Catalog, ModelSource};
-use f1_serve::engine::Engine;
+use f1_serve::engine::{Engine, Limits};
 use f1_serve::server::{self, ServeOptions};
 
 use crate::cli::ServeArgs;
@@ -32,7 +32,11 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
         (true, _) => None,
     };
     let tools = toolbox.is_some();
-    let engine = Engine::start(catalog, args.queue, toolbox);
+    let limits = Limits {
+        max_prompt_tokens: args.max_prompt_tokens,
+        max_seconds: args.max_request_seconds,
+    };
+    let engine = Engine::start(catalog, args.queue, toolbox, limits);
     let options = ServeOptions {
         api_key: args.api_key.filter(|k| !k.is_empty()),
         max_body_bytes: args.max_body_bytes,
@@ -71,7 +75,10 @@ pub fn spawn_local(
 ) -> Result<String> {
     let mut catalog = Catalog::new(sources, candle_core::Device::Cpu)?;
     catalog.load_all()?;
-    let app = server::router(Engine::start(catalog, queue, None), options);
+    let app = server::router(
+        Engine::start(catalog, queue, None, Limits::default()),
+        options,
+    );
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     listener.set_nonblocking(true)?;
     let url = format!("http://{}", listener.local_addr()?);
