@@ -91,6 +91,7 @@ pub fn table(study: &Study) -> Option<Table> {
                 run.name.clone(),
                 kind_cell(run, "recall"),
                 kind_cell(run, "unseen"),
+                kind_cell(run, "handwritten"),
                 percent(&run.metrics.fact_accuracy),
                 validity,
                 format!("{:.0}", mean_prompt_tokens(run)),
@@ -106,6 +107,7 @@ pub fn table(study: &Study) -> Option<Table> {
             "run",
             "recall",
             "unseen",
+            "hand-written",
             "all facts",
             "first calls valid",
             "prompt tokens per answer",
@@ -114,8 +116,8 @@ pub fn table(study: &Study) -> Option<Table> {
         .map(String::from)
         .to_vec(),
         rows,
-        note: "recall: facts training taught; unseen: facts it never showed (questions in \
-               brackets). Prompt tokens count every generation round of an answer (a tools \
+        note: "recall: facts training taught; unseen: facts it never showed; hand-written: \
+               questions written the way fans ask (questions in brackets). Prompt tokens count every generation round of an answer (a tools \
                answer reads its call's result); latency is per answer as the run decoded \
                them, several at a time."
             .into(),
@@ -125,7 +127,7 @@ pub fn table(study: &Study) -> Option<Table> {
 /// "tools against <other>: +x points [l, h] (p)" on each test kind.
 fn against(study: &Study, tools: &Run, other: &Run, label: &str) -> Option<String> {
     let comparison = study.comparison(&tools.name, &other.name)?;
-    let kinds: Vec<String> = ["recall", "unseen"]
+    let kinds: Vec<String> = ["recall", "unseen", "handwritten"]
         .into_iter()
         .filter_map(|kind| {
             let k = comparison.by_test_kind.get(kind)?;
@@ -145,13 +147,22 @@ fn against(study: &Study, tools: &Run, other: &Run, label: &str) -> Option<Strin
 fn paragraph(study: &Study, arms: &Arms) -> Option<String> {
     let tools = arms.tools?;
     let (recall, _) = accuracy(tools, "recall")?;
+    let mut parts = vec![format!("{recall:.1}% of the recall facts")];
+    if let Some((unseen, _)) = accuracy(tools, "unseen") {
+        parts.push(format!("{unseen:.1}% of the unseen ones"));
+    }
+    if let Some((fan, n)) = accuracy(tools, "handwritten") {
+        parts.push(format!("{fan:.1}% of the {n} questions written by hand"));
+    }
+    let last = parts.pop().expect("recall is there");
+    let right_on = match parts.is_empty() {
+        true => last,
+        false => format!("{} and {last}", parts.join(", ")),
+    };
     let mut sentences = vec![format!(
         "Looking facts up: the run fine-tuned to call the knowledge base's tools ({}) was \
-         right on {recall:.1}% of the recall facts{}",
+         right on {right_on}",
         tools.name,
-        accuracy(tools, "unseen").map_or(String::new(), |(unseen, _)| format!(
-            " and {unseen:.1}% of the unseen ones"
-        ))
     )];
     let comparisons: Vec<String> = [
         arms.retrieval.map(|r| (r, "retrieval")),
