@@ -203,12 +203,8 @@ fn tool_conversations_are_grounded_in_their_results() {
                 assert_two_facts(example);
                 continue;
             }
-            let roles: Vec<&str> = messages[1..]
-                .iter()
-                .map(|m| m["role"].as_str().unwrap())
-                .collect();
             assert_eq!(
-                roles,
+                roles_after_system(messages),
                 ["user", "assistant", "tool", "assistant"].repeat(turns.len())
             );
             for (turn, chunk) in turns.iter().zip(messages[1..].chunks(4)) {
@@ -269,16 +265,20 @@ fn tool_conversations_are_grounded_in_their_results() {
     }
 }
 
+/// The roles of a tool conversation's messages after its system prompt.
+fn roles_after_system(messages: &[Value]) -> Vec<&str> {
+    messages[1..]
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect()
+}
+
 /// A two-fact question: two valid calls, each followed by its result, then one
 /// answer stating both facts' gold.
 fn assert_two_facts(example: &Value) {
     let messages = example["messages"].as_array().unwrap();
-    let roles: Vec<&str> = messages[1..]
-        .iter()
-        .map(|m| m["role"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        roles,
+        roles_after_system(messages),
         [
             "user",
             "assistant",

@@ -71,6 +71,18 @@ async fn get_json(http: &reqwest::Client, url: String) -> Value {
     http.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// Whether `/health` reports no request in flight within five seconds.
+async fn becomes_idle(http: &reqwest::Client, url: &str) -> bool {
+    for _ in 0..100 {
+        let health: Value = get_json(http, format!("{url}/health")).await;
+        if health["in_flight"] == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// The `data:` payloads of a finished SSE body.
 fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")
@@ -296,16 +308,10 @@ async fn messages_beyond_the_context_are_refused_before_generation() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     // The worker frees a request's place just after its last event.
-    let mut idle = false;
-    for _ in 0..100 {
-        let health: Value = get_json(&http, format!("{url}/health")).await;
-        if health["in_flight"] == 0 {
-            idle = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(idle, "a refused or finished request still holds its place");
+    assert!(
+        becomes_idle(&http, &url).await,
+        "a refused or finished request still holds its place"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -345,16 +351,10 @@ async fn a_full_queue_answers_503_and_frees_its_place() {
 
     // Going away cancels the generation and frees the place.
     drop(stream);
-    let mut freed = false;
-    for _ in 0..100 {
-        let health: Value = get_json(&http, format!("{url}/health")).await;
-        if health["in_flight"] == 0 {
-            freed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(freed, "the cancelled request still holds its place");
+    assert!(
+        becomes_idle(&http, &url).await,
+        "the cancelled request still holds its place"
+    );
     let again = http
         .post(format!("{url}/v1/chat/completions"))
         .json(&ask(4, false))
