@@ -71,6 +71,15 @@ async fn get_json(http: &reqwest::Client, url: String) -> Value {
     http.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// POSTs `body` to the server's chat completions.
+async fn complete(http: &reqwest::Client, url: &str, body: &Value) -> reqwest::Response {
+    http.post(format!("{url}/v1/chat/completions"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Whether `/health` reports no request in flight within five seconds.
 async fn becomes_idle(http: &reqwest::Client, url: &str) -> bool {
     for _ in 0..100 {
@@ -104,12 +113,8 @@ async fn whole_and_streamed_completions_agree() {
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], "tiny");
 
-    let whole: Value = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&ask(12, false))
-        .send()
+    let whole: Value = complete(&http, &url, &ask(12, false))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -134,12 +139,7 @@ async fn whole_and_streamed_completions_agree() {
         usage["prompt_tokens"].as_u64().unwrap() + completion_tokens
     );
 
-    let response = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&ask(12, true))
-        .send()
-        .await
-        .unwrap();
+    let response = complete(&http, &url, &ask(12, true)).await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let body = response.text().await.unwrap();
     let events = sse_data(&body);
@@ -277,12 +277,7 @@ async fn messages_beyond_the_context_are_refused_before_generation() {
         let mut long = ask(8, stream);
         // About 12,000 tokens; SmolLM2's context is 8,192.
         long["messages"][1]["content"] = json!("pit wall ".repeat(6000));
-        let response = http
-            .post(format!("{url}/v1/chat/completions"))
-            .json(&long)
-            .send()
-            .await
-            .unwrap();
+        let response = complete(&http, &url, &long).await;
         assert_eq!(response.status().as_u16(), 400, "stream: {stream}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "context_length_exceeded", "{body}");
@@ -293,19 +288,9 @@ async fn messages_beyond_the_context_are_refused_before_generation() {
     // A prompt that fits only without its max_tokens is refused too.
     let mut near = ask(64, false);
     near["messages"][1]["content"] = json!("pit wall ".repeat(4060));
-    let response = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&near)
-        .send()
-        .await
-        .unwrap();
+    let response = complete(&http, &url, &near).await;
     assert_eq!(response.status().as_u16(), 400);
-    let response = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&ask(4, false))
-        .send()
-        .await
-        .unwrap();
+    let response = complete(&http, &url, &ask(4, false)).await;
     assert_eq!(response.status().as_u16(), 200);
     // The worker frees a request's place just after its last event.
     assert!(
@@ -323,12 +308,7 @@ async fn a_full_queue_answers_503_and_frees_its_place() {
     };
     let url = start(dir.path(), 1, options).await;
     let http = reqwest::Client::new();
-    let first = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&ask(4096, true))
-        .send()
-        .await
-        .unwrap();
+    let first = complete(&http, &url, &ask(4096, true)).await;
     assert_eq!(first.status().as_u16(), 200);
     let mut stream = first.bytes_stream();
     // Wait for generated text: the worker is now busy with the only place.
@@ -338,12 +318,7 @@ async fn a_full_queue_answers_503_and_frees_its_place() {
             &stream.next().await.unwrap().unwrap(),
         ));
     }
-    let busy = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&ask(4, false))
-        .send()
-        .await
-        .unwrap();
+    let busy = complete(&http, &url, &ask(4, false)).await;
     assert_eq!(busy.status().as_u16(), 503);
     assert_eq!(busy.headers()["retry-after"], "1");
     let health: Value = get_json(&http, format!("{url}/health")).await;
@@ -355,12 +330,7 @@ async fn a_full_queue_answers_503_and_frees_its_place() {
         becomes_idle(&http, &url).await,
         "the cancelled request still holds its place"
     );
-    let again = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&ask(4, false))
-        .send()
-        .await
-        .unwrap();
+    let again = complete(&http, &url, &ask(4, false)).await;
     assert_eq!(again.status().as_u16(), 200);
 }
 
@@ -394,12 +364,7 @@ async fn the_built_in_tools_answer_by_default() {
         let http = http.clone();
         let url = url.clone();
         async move {
-            let response = http
-                .post(format!("{url}/v1/chat/completions"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
+            let response = complete(&http, &url, &body).await;
             assert_eq!(response.status(), 200);
             response.json::<Value>().await.unwrap()
         }
@@ -419,12 +384,7 @@ async fn the_built_in_tools_answer_by_default() {
     assert!(plain["choices"][0]["message"].get("f1_lookups").is_none());
 
     // Streamed: the answer arrives as content, then [DONE].
-    let response = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&ask(8, true))
-        .send()
-        .await
-        .unwrap();
+    let response = complete(&http, &url, &ask(8, true)).await;
     assert_eq!(response.status(), 200);
     let events = sse_data(&response.text().await.unwrap());
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
@@ -450,12 +410,7 @@ async fn the_servers_own_limits_refuse_long_prompts_and_stop_long_generations() 
     let http = reqwest::Client::new();
     let mut long = ask(4, false);
     long["messages"][1]["content"] = json!("pit wall ".repeat(30));
-    let response = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&long)
-        .send()
-        .await
-        .unwrap();
+    let response = complete(&http, &url, &long).await;
     assert_eq!(response.status().as_u16(), 400);
     let body: Value = response.json().await.unwrap();
     assert!(
@@ -466,12 +421,7 @@ async fn the_servers_own_limits_refuse_long_prompts_and_stop_long_generations() 
         "{body}"
     );
 
-    let response = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&ask(4000, false))
-        .send()
-        .await
-        .unwrap();
+    let response = complete(&http, &url, &ask(4000, false)).await;
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.unwrap();
     let generated = body["usage"]["completion_tokens"].as_u64().unwrap();
