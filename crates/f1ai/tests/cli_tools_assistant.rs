@@ -61,8 +61,9 @@ fn post(address: &str, path: &str, body: &Value) -> Value {
 }
 
 #[test]
-#[ignore = "trains SmolLM2 for 60 steps: about 36 s a step in a test build on 2 cores \
-            (40 min); run with `cargo test -p f1ai --test cli_tools_assistant -- --ignored`"]
+#[ignore = "trains SmolLM2 for 60 steps: about 20 s a step in a test build on 2 cores \
+            (3.1x a release build; 20+ min); run with \
+            `cargo test -p f1ai --test cli_tools_assistant -- --ignored`"]
 fn the_fine_tuned_assistant_looks_the_answer_up_in_chat_and_serve() {
     let work = curated_workspace();
     let config = work.path().join("tools.yaml");
