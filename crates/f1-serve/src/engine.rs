@@ -11,7 +11,7 @@ use std::time::Instant;
 use f1_baseline::tool_loop::{self, ToolStep};
 use f1_model::assistant::Assistant;
 use f1_model::chat::ChatMessage;
-use f1_model::generate::{FinishReason, GenerationConfig};
+use f1_model::generate::{generate, FinishReason, GenerationConfig};
 use f1_tools::Toolbox;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -156,52 +156,54 @@ fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, limits: Limits, job: Jo
         return;
     }
     let outcome = catalog.get(&request.model).and_then(|assistant| {
-        match beyond_limits(assistant, &request, limits)? {
-            Some(reason) => Ok(Err(reason)),
-            None => generate(assistant, toolbox, &request, limits, &events).map(Ok),
+        let prompt = assistant.prompt(&request.messages)?;
+        match refusal(assistant, prompt.len(), &request, limits) {
+            Some(reason) => Ok(Event::Refused(reason)),
+            None => {
+                answer(assistant, toolbox, &request, &prompt, limits, &events).map(Event::Finished)
+            }
         }
     });
-    let event = match outcome {
-        Ok(Ok(usage)) => Event::Finished(usage),
-        Ok(Err(reason)) => Event::Refused(reason),
-        Err(error) => {
-            tracing::warn!(model = request.model, %error, "generation failed");
-            Event::Failed(error.to_string())
-        }
-    };
+    let event = outcome.unwrap_or_else(|error| {
+        tracing::warn!(model = request.model, %error, "generation failed");
+        Event::Failed(error.to_string())
+    });
     // The client may have gone; nothing is waiting for the event then.
     let _ = events.send(event);
 }
 
-/// Why `request` cannot run on `assistant`: its prompt and max_tokens together
-/// exceed the context window, or the prompt exceeds `limits`. Checked before
-/// any generation, so a huge message costs one tokenization, not a prefill.
-fn beyond_limits(
+/// Why `request`, whose prompt is `prompt` tokens, cannot run on `assistant`:
+/// the prompt and max_tokens together exceed the context window, or the prompt
+/// exceeds `limits`. Checked before any generation, so a huge message costs
+/// one tokenization, not a prefill.
+fn refusal(
     assistant: &Assistant,
+    prompt: usize,
     request: &Request,
     limits: Limits,
-) -> Result<Option<String>> {
-    let prompt = assistant.prompt(&request.messages)?.len();
+) -> Option<String> {
     let context = assistant.model.transformer.config.max_positions;
     let wanted = request.config.max_tokens;
     if let Some(most) = limits.max_prompt_tokens.filter(|&most| prompt > most) {
-        return Ok(Some(format!(
+        return Some(format!(
             "the messages take {prompt} tokens; this server accepts at most {most}"
-        )));
+        ));
     }
-    Ok((prompt + wanted > context).then(|| {
+    (prompt + wanted > context).then(|| {
         format!(
             "this model's context is {context} tokens, but the messages take {prompt} tokens \
              and max_tokens asks for {wanted} more; shorten the messages or lower max_tokens"
         )
-    }))
+    })
 }
 
-/// Runs `request` on `assistant`, sending its lookups and text as they come.
-fn generate(
+/// Runs `request` (its messages tokenized as `prompt`) on `assistant`, sending
+/// its lookups and text as they come.
+fn answer(
     assistant: &mut Assistant,
     toolbox: Option<&Toolbox>,
     request: &Request,
+    prompt: &[u32],
     limits: Limits,
     events: &UnboundedSender<Event>,
 ) -> Result<Usage> {
@@ -228,12 +230,18 @@ fn generate(
         _ => {
             let started = Instant::now();
             let mut out_of_time = false;
-            let generation = assistant.reply(&request.messages, &request.config, |text| {
-                out_of_time = limits
-                    .max_seconds
-                    .is_some_and(|most| started.elapsed().as_secs_f64() > most);
-                events.send(Event::Text(text.to_string())).is_ok() && !out_of_time
-            })?;
+            let generation = generate(
+                &mut assistant.model,
+                &assistant.tokenizer,
+                prompt,
+                &request.config,
+                |text| {
+                    out_of_time = limits
+                        .max_seconds
+                        .is_some_and(|most| started.elapsed().as_secs_f64() > most);
+                    events.send(Event::Text(text.to_string())).is_ok() && !out_of_time
+                },
+            )?;
             Ok(Usage {
                 prompt_tokens: generation.prompt_tokens,
                 completion_tokens: generation.tokens.len(),
