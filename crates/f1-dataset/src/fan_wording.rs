@@ -317,7 +317,7 @@ pub fn rewrite(
     // Each argument in the first of its forms (in a seeded order) that still
     // finds the same result with the others unchanged.
     let mut arguments = call.arguments.clone();
-    let mut slots: Vec<(&str, String)> = Vec::new();
+    let mut slots: Vec<(String, String)> = Vec::new();
     for (name, value) in &call.arguments {
         let forms = match (name.as_str(), value) {
             ("race", Value::String(race)) => race_forms(race, &result, seasons),
@@ -339,13 +339,10 @@ pub fn rewrite(
             returns_original(&trial)
         })?;
         arguments.insert(name.clone(), chosen.argument.clone());
-        slots.push((slot_name(name), chosen.question.clone()));
+        slots.push((name.clone(), chosen.question.clone()));
         if name == "season" {
-            let in_season = match chosen.argument {
-                Value::String(_) => chosen.question.clone(),
-                _ => format!("in {}", chosen.question),
-            };
-            slots.push(("in_season", in_season));
+            let words = in_season(&chosen.argument, &chosen.question);
+            slots.push(("in_season".into(), words));
         }
     }
     if !returns_original(&arguments) {
@@ -434,8 +431,9 @@ pub fn pair(first: &Example, second: &Example, keyed: &Keyed) -> Option<Example>
     Some(Example { messages, metadata })
 }
 
-/// A reworded call's arguments as question slots, each name ending in `suffix`.
-fn slots_of(call: &ToolCall, suffix: &str) -> Vec<(&'static str, String)> {
+/// A reworded call's arguments as question slots, each named after its
+/// argument with `suffix` appended.
+fn slots_of(call: &ToolCall, suffix: &str) -> Vec<(String, String)> {
     let mut slots = Vec::new();
     for (name, value) in &call.arguments {
         let text = match value {
@@ -443,52 +441,30 @@ fn slots_of(call: &ToolCall, suffix: &str) -> Vec<(&'static str, String)> {
             other => other.to_string(),
         };
         if name == "season" {
-            let in_season = match value {
-                Value::String(_) => text.clone(),
-                _ => format!("in {text}"),
-            };
-            slots.push((suffixed("in_season", suffix), in_season));
+            slots.push((format!("in_season{suffix}"), in_season(value, &text)));
         }
-        slots.push((suffixed(slot_name(name), suffix), text));
+        slots.push((format!("{name}{suffix}"), text));
     }
     slots
 }
 
-/// A slot's name for the first or the second subject.
-fn suffixed(slot: &'static str, suffix: &str) -> &'static str {
-    match (slot, suffix) {
-        (_, "") => slot,
-        ("race", _) => "race2",
-        ("driver", _) => "driver2",
-        ("other", _) => "other2",
-        ("team", _) => "team2",
-        ("circuit", _) => "circuit2",
-        ("in_season", _) => "in_season2",
-        _ => "season2",
-    }
-}
-
-fn slot_name(argument: &str) -> &'static str {
+/// "in 2009" for a year, the words alone for "last season".
+fn in_season(argument: &Value, text: &str) -> String {
     match argument {
-        "race" => "race",
-        "driver" => "driver",
-        "other" => "other",
-        "team" => "team",
-        "circuit" => "circuit",
-        _ => "season",
+        Value::String(_) => text.to_string(),
+        _ => format!("in {text}"),
     }
 }
 
 /// "2021" or "last season" (an argument's season as a number or the words).
 fn season_forms(year: i64, seasons: RelativeSeasons) -> Vec<Form> {
-    let mut forms = vec![Form {
-        question: year.to_string(),
-        argument: Value::from(year),
-    }];
-    if let Some(words) = seasons.words(year) {
-        forms = vec![Form::same(words)];
+    match seasons.words(year) {
+        Some(words) => vec![Form::same(words)],
+        None => vec![Form {
+            question: year.to_string(),
+            argument: Value::from(year),
+        }],
     }
-    forms
 }
 
 /// A race by place and season: "abu dhabi 2021", "Monza in 2020", "the Dutch GP

@@ -120,11 +120,11 @@ pub fn join_names<S: AsRef<str>>(names: &[S]) -> String {
 }
 
 /// Replaces each `{slot}` in `template` with its value.
-pub fn fill(template: &str, slots: &[(&str, String)]) -> String {
+pub fn fill<N: AsRef<str>>(template: &str, slots: &[(N, String)]) -> String {
     slots
         .iter()
         .fold(template.to_string(), |text, (name, value)| {
-            text.replace(&format!("{{{name}}}"), value)
+            text.replace(&format!("{{{}}}", name.as_ref()), value)
         })
 }
 
