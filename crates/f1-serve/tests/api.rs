@@ -2,95 +2,15 @@
 //! tokenizer and template): the OpenAI wire format, streaming, limits, the API key
 //! and the queue.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod common;
 
-use f1_model::gguf::GgufMetadata;
-use f1_model::gguf_write::{write_tiny_random, TinyShape};
-use f1_serve::catalog::{Catalog, ModelSource};
-use f1_serve::engine::{Engine, Limits};
-use f1_serve::server::{self, ServeOptions};
+use std::path::PathBuf;
+
+use common::{ask, becomes_idle, complete, get_json, start, start_with};
+use f1_serve::engine::Limits;
+use f1_serve::server::ServeOptions;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-
-fn tiny_model(dir: &Path) -> PathBuf {
-    let cache = f1_model::fetch::default_cache_dir().expect("HOME or F1AI_MODEL_CACHE is set");
-    let spec = f1_model::registry::find("smollm2").unwrap();
-    let real = f1_model::fetch::ensure(spec, &cache, None).expect("fetching smollm2");
-    let path = dir.join("tiny.gguf");
-    let source = GgufMetadata::read(real.path()).unwrap();
-    write_tiny_random(&source, TinyShape::default(), 7, &path).unwrap();
-    path
-}
-
-/// Serves the tiny model as "tiny" and returns the base URL.
-async fn start(dir: &Path, capacity: usize, options: ServeOptions) -> String {
-    start_with(dir, capacity, options, None, Limits::default()).await
-}
-
-/// [`start`], with the built-in F1 tools when `toolbox` is given.
-async fn start_with(
-    dir: &Path,
-    capacity: usize,
-    options: ServeOptions,
-    toolbox: Option<f1_tools::Toolbox>,
-    limits: Limits,
-) -> String {
-    let source = ModelSource {
-        id: "tiny".into(),
-        weights: tiny_model(dir),
-        adapter: None,
-    };
-    let engine = Engine::start(
-        Catalog::new(vec![source], candle_core::Device::Cpu).unwrap(),
-        capacity,
-        toolbox,
-        limits,
-    );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(server::serve(listener, server::router(engine, options)));
-    url
-}
-
-fn ask(max_tokens: usize, stream: bool) -> Value {
-    json!({
-        "model": "tiny",
-        "messages": [{"role": "system", "content": "Be brief."},
-                     {"role": "user", "content": "Who won the 1988 title?"}],
-        "max_tokens": max_tokens,
-        "temperature": 0,
-        "stream": stream,
-        "stream_options": {"include_usage": true},
-    })
-}
-
-async fn get_json(http: &reqwest::Client, url: String) -> Value {
-    http.get(url).send().await.unwrap().json().await.unwrap()
-}
-
-/// POSTs `body` to the server's chat completions.
-async fn complete(http: &reqwest::Client, url: &str, body: &Value) -> reqwest::Response {
-    http.post(format!("{url}/v1/chat/completions"))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Whether `/health` reports no request in flight within five seconds.
-async fn becomes_idle(http: &reqwest::Client, url: &str) -> bool {
-    for _ in 0..100 {
-        let health: Value = get_json(http, format!("{url}/health")).await;
-        if health["in_flight"] == 0 {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
 
 /// The `data:` payloads of a finished SSE body.
 fn sse_data(body: &str) -> Vec<String> {
@@ -430,97 +350,4 @@ async fn the_servers_own_limits_refuse_long_prompts_and_stop_long_generations() 
         "{generated} tokens: the time limit did not stop it"
     );
     assert_eq!(body["choices"][0]["finish_reason"], "length", "{body}");
-}
-
-/// This process's resident memory in KiB (Linux).
-fn resident_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// One soak request of kind `i % 4`: normal, beyond the context, cancelled
-/// mid-stream, or malformed (bad JSON, or not sent as JSON). Asserts its status.
-async fn soak_request(http: &reqwest::Client, url: &str, i: usize) {
-    match i % 4 {
-        0 => {
-            let response = complete(http, url, &ask(8, false)).await;
-            assert_eq!(response.status().as_u16(), 200, "request {i}");
-            let body: Value = response.json().await.unwrap();
-            assert!(body["usage"]["completion_tokens"].as_u64().unwrap() <= 8);
-        }
-        1 => {
-            let mut long = ask(8, false);
-            long["messages"][1]["content"] = json!("pit wall ".repeat(6000));
-            let response = complete(http, url, &long).await;
-            assert_eq!(response.status().as_u16(), 400, "request {i}");
-        }
-        2 => {
-            let response = complete(http, url, &ask(64, true)).await;
-            assert_eq!(response.status().as_u16(), 200, "request {i}");
-            let mut stream = response.bytes_stream();
-            stream.next().await.unwrap().unwrap();
-            drop(stream);
-        }
-        _ => {
-            let (content_type, body, status) = match i % 8 {
-                3 => (
-                    "application/json",
-                    "{\"model\": \"tiny\", ".to_string(),
-                    400,
-                ),
-                _ => ("text/plain", ask(8, false).to_string(), 415),
-            };
-            let response = http
-                .post(format!("{url}/v1/chat/completions"))
-                .header("content-type", content_type)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status().as_u16(), status, "request {i}");
-        }
-    }
-}
-
-/// A bounded soak on loopback: 200 requests from 16 clients at once, a mix of
-/// normal, over-long, cancelled and malformed ones. Each gets its status,
-/// nothing stays in flight, and memory comes back to within 10% of where it
-/// was after a warm-up round.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_soak_of_mixed_requests_leaves_the_server_as_it_found_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = ServeOptions {
-        max_body_bytes: 1 << 20,
-        max_tokens: 64,
-        ..ServeOptions::default()
-    };
-    let url = start(dir.path(), 32, options).await;
-    let http = reqwest::Client::new();
-    for i in 0..8 {
-        soak_request(&http, &url, i).await;
-    }
-    assert!(becomes_idle(&http, &url).await);
-    let before = resident_kib();
-
-    const CLIENTS: usize = 16;
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|client| {
-            let (http, url) = (http.clone(), url.clone());
-            tokio::spawn(async move {
-                for i in (client..200).step_by(CLIENTS) {
-                    soak_request(&http, &url, i).await;
-                }
-            })
-        })
-        .collect();
-    for client in clients {
-        client.await.unwrap();
-    }
-    assert!(becomes_idle(&http, &url).await, "requests still in flight");
-    let after = resident_kib();
-    assert!(
-        after * 10 <= before * 11,
-        "resident memory grew from {before} KiB to {after} KiB"
-    );
 }
