@@ -60,6 +60,10 @@ pub struct ToolDataConfig {
     pub facts_per_family: usize,
     /// Share of single-turn training conversations also asked in a fan's wording.
     pub fan_wording: f64,
+    /// Training facts of the last complete season and of the running one, per
+    /// family a tool answers (0: none), each also asked with "last season" or
+    /// "this season", the words fans use for them.
+    pub recent_facts_per_family: usize,
 }
 
 impl Default for ToolDataConfig {
@@ -67,6 +71,7 @@ impl Default for ToolDataConfig {
         Self {
             facts_per_family: 0,
             fan_wording: 0.5,
+            recent_facts_per_family: 0,
         }
     }
 }

@@ -121,6 +121,15 @@ impl Fact {
             follow_ups: Vec::new(),
         }
     }
+
+    /// The season the fact is about: its `season` slot, or its race's year.
+    pub fn season(&self) -> Option<i64> {
+        self.slots.iter().find_map(|(name, value)| match *name {
+            "season" => value.parse().ok(),
+            "race" => value.get(..4)?.parse().ok(),
+            _ => None,
+        })
+    }
 }
 
 /// A follow-up turn: context-dependent question variants and the fact they ask for.

@@ -118,6 +118,28 @@ const QUESTIONS: &[(&str, &[&str])] = &[
     ),
     ("most_wins_season", &["who won the most races {in_season}?"]),
     (
+        "standings_leader_after_round",
+        &[
+            "who was leading the championship after round {after_round} {in_season}?",
+            "championship leader after round {after_round} {in_season}?",
+            "who was top of the standings after {after_round} races {in_season}",
+        ],
+    ),
+    (
+        "drivers_championship_position",
+        &[
+            "who finished {position} in the drivers standings {in_season}?",
+            "who was {position} in the championship {in_season}",
+        ],
+    ),
+    (
+        "constructors_championship_position",
+        &[
+            "who finished {position} in the constructors {in_season}?",
+            "which team was {position} in the constructors championship {in_season}",
+        ],
+    ),
+    (
         "driver_nationality",
         &[
             "where's {driver} from?",
@@ -179,6 +201,22 @@ const QUESTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "driver_season_wins",
+        &[
+            "how many wins did {driver} get {in_season}?",
+            "how many races did {driver} win {in_season}",
+            "{driver} wins {in_season}?",
+        ],
+    ),
+    (
+        "driver_season_points",
+        &[
+            "how many points did {driver} score {in_season}?",
+            "{driver} points {in_season}?",
+            "what did {driver} finish on points-wise {in_season}",
+        ],
+    ),
+    (
         "teammate_head_to_head",
         &["{driver} vs {other} {in_season}, who beat who?"],
     ),
@@ -237,6 +275,18 @@ const PAIRED: &[(&str, &[&str])] = &[
     (
         "driver_nationality",
         &["where are {driver} and {driver2} from?"],
+    ),
+    (
+        "driver_season_points",
+        &["how many points did {driver} score {in_season}, and {driver2} {in_season2}?"],
+    ),
+    (
+        "driver_season_wins",
+        &["{driver} {in_season} and {driver2} {in_season2} - how many wins each?"],
+    ),
+    (
+        "driver_team_season",
+        &["which teams did {driver} {in_season} and {driver2} {in_season2} drive for?"],
     ),
     (
         "circuit_location",
@@ -322,6 +372,7 @@ pub fn rewrite(
         let forms = match (name.as_str(), value) {
             ("race", Value::String(race)) => race_forms(race, &result, seasons),
             ("driver" | "other", Value::String(driver)) => driver_forms(driver),
+            ("championship", Value::String(championship)) => vec![Form::same(championship)],
             ("team", Value::String(team)) => {
                 vec![Form::same(team), Form::same(&team.to_lowercase())]
             }
@@ -347,6 +398,9 @@ pub fn rewrite(
     }
     if !returns_original(&arguments) {
         return None;
+    }
+    if let Some(position) = table_position(&result, turn.gold.first()?) {
+        slots.push(("position".into(), crate::text::ordinal(position)));
     }
     let template = templates[keyed.pick(&["fan question", id], templates.len())];
     let mut question = crate::text::fill(template, &slots);
@@ -385,6 +439,18 @@ pub fn rewrite(
     metadata.last.tool_call = Some(new_call);
     metadata.turns = vec![metadata.last.clone()];
     Some(Example { messages, metadata })
+}
+
+/// Where a standings result's table places the answer (`{position}` in a
+/// question about who finished there).
+fn table_position(result: &Value, answer: &crate::fact::Entity) -> Option<i64> {
+    result
+        .get("table")?
+        .as_array()?
+        .iter()
+        .find(|line| line.get("name").and_then(Value::as_str) == Some(answer.text.as_str()))?
+        .get("position")?
+        .as_i64()
 }
 
 /// Two reworded single-turn conversations of one family asked as one question:
@@ -427,6 +493,39 @@ pub fn pair(first: &Example, second: &Example, keyed: &Keyed) -> Option<Example>
         .last
         .sources
         .extend(second.metadata.last.sources.iter().cloned());
+    metadata.turns = vec![metadata.last.clone()];
+    Some(Example { messages, metadata })
+}
+
+/// Both titles of a season in one question ("who won the drivers and
+/// constructors titles in 2009?"): `example` (a reworded drivers' champion
+/// conversation) with one lookup and an answer naming both champions. None when
+/// the season has no constructors' champion.
+pub fn both_titles(example: &Example, keyed: &Keyed) -> Option<Example> {
+    const QUESTIONS: &[&str] = &[
+        "who won the drivers and constructors titles {in_season}?",
+        "{season} drivers and constructors champions?",
+        "drivers champion and constructors champion {in_season}",
+    ];
+    if example.metadata.last.family != "drivers_champion" || example.messages.len() != 5 {
+        return None;
+    }
+    let result: Value = serde_json::from_str(&example.messages[3].content).ok()?;
+    let team = result.get("constructors_champion")?.as_str()?;
+    let driver = result.get("drivers_champion")?.as_str()?;
+    let id = format!("{}:both", example.metadata.id);
+    let slots = slots_of(example.metadata.last.tool_call.as_ref()?, "");
+    let template = QUESTIONS[keyed.pick(&["both titles", &id], QUESTIONS.len())];
+    let question = crate::text::fill(template, &slots);
+    if question.contains('{') {
+        return None;
+    }
+    let mut messages = example.messages.clone();
+    messages[1].content = question;
+    messages[4].content = format!("{driver} won the drivers' title and {team} the constructors'.");
+    let mut metadata = example.metadata.clone();
+    metadata.id = id;
+    metadata.last.gold.push(crate::fact::Entity::text(team));
     metadata.turns = vec![metadata.last.clone()];
     Some(Example { messages, metadata })
 }

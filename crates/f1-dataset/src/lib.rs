@@ -33,6 +33,15 @@ use keyed::Keyed;
 /// Derives every selected family's facts, applies the profile's cap and composes the
 /// splits. Fails when the knowledge base yields no facts or the splits leak.
 pub fn build(kb: &KnowledgeBase, config: &DataConfig) -> Result<Splits> {
+    build_where(kb, config, |_| true)
+}
+
+/// [`build`] over the facts `keep` accepts (the cap applies after it).
+fn build_where(
+    kb: &KnowledgeBase,
+    config: &DataConfig,
+    keep: impl Fn(&fact::Fact) -> bool,
+) -> Result<Splits> {
     config.validate("configuration")?;
     let ctx = FactContext::load(kb)?;
     let selected = config.selected_families();
@@ -72,6 +81,7 @@ pub fn build(kb: &KnowledgeBase, config: &DataConfig) -> Result<Splits> {
     let keyed = Keyed::new(config.seed);
     let mut families = Vec::new();
     for (family, mut facts) in derived {
+        facts.retain(&keep);
         if !selected.iter().any(|f| f.name == family.name) || facts.is_empty() {
             continue;
         }
@@ -97,14 +107,46 @@ pub fn build(kb: &KnowledgeBase, config: &DataConfig) -> Result<Splits> {
 /// They are split as `config` splits its own facts (by subject, same seed), and
 /// only the training ones are kept: a subject held out for the test stays unseen.
 pub fn tool_coverage(kb: &KnowledgeBase, config: &DataConfig) -> Result<Vec<example::Example>> {
-    let per_family = config.tools.facts_per_family;
     let selected = config.selected_families();
-    let missing: Vec<String> = families::all()
-        .filter(|f| lookup::tool_for(f.name).is_some())
+    let missing: Vec<String> = tool_families()
         .filter(|f| !selected.iter().any(|s| s.name == f.name))
         .map(|f| f.name.to_string())
         .collect();
-    if per_family == 0 || missing.is_empty() {
+    coverage_build(kb, config, missing, config.tools.facts_per_family, |_| true)
+}
+
+/// Training examples of every family a tool answers,
+/// `config.tools.recent_facts_per_family` facts each, about the last complete
+/// season or the running one: the seasons fans call "last season" and "this
+/// season". Split as [`tool_coverage`]'s are.
+pub fn recent_coverage(kb: &KnowledgeBase, config: &DataConfig) -> Result<Vec<example::Example>> {
+    let last_complete = kb.all_champions()?.last().map(|c| c.season);
+    let running = kb.latest_race_with_results()?.map(|r| r.season);
+    let recent = [last_complete, running];
+    let all = tool_families().map(|f| f.name.to_string()).collect();
+    coverage_build(
+        kb,
+        config,
+        all,
+        config.tools.recent_facts_per_family,
+        |fact| recent.contains(&fact.season()),
+    )
+}
+
+fn tool_families() -> impl Iterator<Item = &'static families::Family> {
+    families::all().filter(|f| lookup::tool_for(f.name).is_some())
+}
+
+/// One phrasing of up to `per_family` facts of each of `families` that `keep`
+/// accepts, split as `config` splits, training examples only.
+fn coverage_build(
+    kb: &KnowledgeBase,
+    config: &DataConfig,
+    families: Vec<String>,
+    per_family: usize,
+    keep: impl Fn(&fact::Fact) -> bool,
+) -> Result<Vec<example::Example>> {
+    if per_family == 0 || families.is_empty() {
         return Ok(Vec::new());
     }
     let coverage = DataConfig {
@@ -118,10 +160,15 @@ pub fn tool_coverage(kb: &KnowledgeBase, config: &DataConfig) -> Result<Vec<exam
         val_recall_fraction: 0.0,
         val_recall_from_test_facts: false,
         multi_turn_fraction: 0.0,
-        families: Some(missing),
+        families: Some(families),
         ..config.clone()
     };
-    Ok(build(kb, &coverage)?.train)
+    match build_where(kb, &coverage, keep) {
+        Ok(splits) => Ok(splits.train),
+        // A small knowledge base may hold no fact of these families.
+        Err(Error::Empty(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Training conversations per tool (of their first call).
@@ -218,6 +265,7 @@ fn stats_json(
                           "follow_ups": tools.train.iter().filter(|e| e.metadata.id.ends_with(":follow-up")).count(),
                           "fan_wording": tools.train.iter().filter(|e| e.metadata.id.ends_with(":fan")).count(),
                           "two_facts": tools.train.iter().filter(|e| e.metadata.id.ends_with(":pair")).count(),
+                          "both_titles": tools.train.iter().filter(|e| e.metadata.id.ends_with(":both")).count(),
                           "tools": tool_counts(&tools.train)},
         "paraphrases_per_fact": config.paraphrases_per_fact,
         "val_probe_questions": splits.val.iter().filter(|e| e.metadata.test_kind.is_some()).count(),

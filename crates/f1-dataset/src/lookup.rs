@@ -1,6 +1,7 @@
 //! The call that looks a fact up: each family's tool, with the question's slots
 //! as arguments.
 
+use f1_tools::spec::Kind;
 use f1_tools::ToolCall;
 use serde_json::{json, Value};
 
@@ -32,7 +33,13 @@ pub fn tool_for(family: &str) -> Option<&'static str> {
         | "driver_career_starts"
         | "driver_titles"
         | "driver_debut" => "driver_profile",
-        "driver_team_season" | "teammate_in_season" => "driver_season",
+        "standings_leader_after_round"
+        | "drivers_championship_position"
+        | "constructors_championship_position" => "standings",
+        "driver_team_season"
+        | "teammate_in_season"
+        | "driver_season_wins"
+        | "driver_season_points" => "driver_season",
         "teammate_head_to_head" => "head_to_head",
         "constructor_wins" | "constructor_titles" | "constructor_nationality" => "team_profile",
         "circuit_location" | "circuit_first_gp" | "races_at_circuit" => "circuit_info",
@@ -41,7 +48,7 @@ pub fn tool_for(family: &str) -> Option<&'static str> {
 }
 
 /// The call that looks `fact` up: its tool, with the question's slots of the
-/// same names as arguments (a season as a number).
+/// same names as arguments (a season or a round as a number).
 pub fn call_for(fact: &Fact) -> Option<ToolCall> {
     let tool = f1_tools::spec::by_name(tool_for(fact.family)?)?;
     let mut arguments = serde_json::Map::new();
@@ -49,11 +56,11 @@ pub fn call_for(fact: &Fact) -> Option<ToolCall> {
         let Some((_, value)) = fact.slots.iter().find(|(s, _)| *s == parameter.name) else {
             continue;
         };
-        let value = match parameter.name {
-            "season" => value
+        let value = match parameter.kind {
+            Kind::Season | Kind::Integer => value
                 .parse::<i64>()
                 .map_or_else(|_| json!(value), Value::from),
-            _ => json!(value),
+            Kind::Text | Kind::Choice(_) => json!(value),
         };
         arguments.insert(parameter.name.to_string(), value);
     }

@@ -25,6 +25,9 @@ pub struct ToolData<'a> {
     /// Training examples of the families the splits leave out
     /// ([`crate::tool_coverage`]).
     pub coverage: &'a [Example],
+    /// Training examples about "last season" and "this season"
+    /// ([`crate::recent_coverage`]), each also asked in a fan's wording.
+    pub recent: &'a [Example],
     /// Share of single-turn training conversations also asked in a fan's
     /// wording ([`crate::fan_wording`]).
     pub fan_wording: f64,
@@ -34,12 +37,13 @@ pub struct ToolData<'a> {
 }
 
 /// Every example of `splits` as a tool conversation (those whose every turn has a
-/// call), in the same order and split. Training also gets the coverage
-/// examples' conversations, a fan's rewording of a share of them (and two-fact
-/// questions made of those, one per [`PAIR_EVERY`]), one question
-/// the data cannot answer for every [`UNANSWERABLE_EVERY`] conversations and one
-/// follow-up conversation for every [`FOLLOW_UP_EVERY`]; then every conversation
-/// holding a held-out result is dropped.
+/// call), in the same order and split. Training also gets the coverage and
+/// recent examples' conversations, a fan's rewording of every recent one and of
+/// a share of the rest (and two-fact questions made of those, one per
+/// [`PAIR_EVERY`], and both of a season's titles asked at once), one question the data cannot answer for every
+/// [`UNANSWERABLE_EVERY`] conversations and one follow-up conversation for
+/// every [`FOLLOW_UP_EVERY`]; then every conversation holding a held-out result
+/// is dropped.
 pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
     let convert = |examples: &[Example]| -> Vec<Example> {
         examples
@@ -50,13 +54,32 @@ pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
     let keyed = Keyed::new(data.seed);
     let mut train = convert(&splits.train);
     train.extend(convert(data.coverage));
+    let recent_conversations = convert(data.recent);
+    let recent: HashSet<String> = recent_conversations
+        .iter()
+        .map(|e| e.metadata.id.clone())
+        .collect();
+    let mut seen: HashSet<String> = train.iter().map(|e| e.metadata.id.clone()).collect();
+    train.extend(
+        recent_conversations
+            .into_iter()
+            .filter(|e| seen.insert(e.metadata.id.clone())),
+    );
     let seasons = RelativeSeasons::of(data.toolbox);
     let reworded: Vec<Example> = train
         .iter()
-        .filter(|e| keyed.unit(&["fan wording", &e.metadata.id]) < data.fan_wording)
+        .filter(|e| {
+            recent.contains(&e.metadata.id)
+                || keyed.unit(&["fan wording", &e.metadata.id]) < data.fan_wording
+        })
         .filter_map(|e| fan_wording::rewrite(e, data.toolbox, &keyed, seasons, MAX_RESULT_CHARS))
         .collect();
-    let pairs = pairs(&reworded, &keyed);
+    let mut pairs = pairs(&reworded, &keyed);
+    pairs.extend(
+        reworded
+            .iter()
+            .filter_map(|e| fan_wording::both_titles(e, &keyed)),
+    );
     train.extend(reworded);
     let unanswerable: Vec<Example> = train
         .iter()
@@ -92,7 +115,7 @@ pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
 }
 
 /// One two-fact question per this many reworded conversations of a family.
-pub const PAIR_EVERY: usize = 4;
+pub const PAIR_EVERY: usize = 2;
 
 /// Two-fact questions from consecutive reworded conversations of each family.
 fn pairs(reworded: &[Example], keyed: &Keyed) -> Vec<Example> {

@@ -50,6 +50,7 @@ fn build_holding_out(
     let kb = KnowledgeBase::open(database())?;
     let splits = f1_dataset::build(&kb, config)?;
     let coverage = f1_dataset::tool_coverage(&kb, config)?;
+    let recent = f1_dataset::recent_coverage(&kb, config)?;
     let toolbox = f1_tools::Toolbox::open(database()).unwrap();
     let tools = tool_use::tool_splits(
         &splits,
@@ -58,6 +59,7 @@ fn build_holding_out(
             seed: config.seed,
             cutoff_season: 2025,
             coverage: &coverage,
+            recent: &recent,
             fan_wording: config.tools.fan_wording,
             held_out_results,
         },
@@ -357,6 +359,22 @@ fn fan_wording_changes_the_words_not_the_lookup() {
     let stats: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("stats.json")).unwrap()).unwrap();
     assert_eq!(stats["tool_examples"]["fan_wording"], reworded);
+    // Both of a season's titles in one question: one lookup, both champions named.
+    let both: Vec<&&Value> = by_id
+        .iter()
+        .filter(|(id, _)| id.ends_with(":both"))
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(stats["tool_examples"]["both_titles"], both.len());
+    assert!(!both.is_empty());
+    for example in both {
+        let golds = turns(example)[0]["gold"].as_array().unwrap();
+        assert_eq!(golds.len(), 2, "{example}");
+        let answer = example["messages"][4]["content"].as_str().unwrap();
+        for gold in golds {
+            assert!(answer.contains(gold["text"].as_str().unwrap()), "{answer}");
+        }
+    }
     // Races by place and year, relative seasons, drivers by part of their name.
     for wanted in [" 20", "last season", "finale"] {
         assert!(
@@ -368,16 +386,17 @@ fn fan_wording_changes_the_words_not_the_lookup() {
 }
 
 /// A data config naming two families still teaches every tool: the other
-/// families' training facts come in as tool conversations, split by subject as
-/// the config's own facts are, so an unseen test's lookup is never trained on;
-/// and a held-out lookup (the hand-written questions') is in no training
-/// conversation.
+/// families' training facts, and every family's facts of the last and the
+/// running season (asked as "last season" / "this season"), come in as tool
+/// conversations, split by subject as the config's own facts are, so an unseen
+/// test's lookup is never trained on; and a held-out lookup (the hand-written
+/// questions') is in no training conversation.
 #[test]
 fn coverage_teaches_every_tool_without_touching_test_subjects() {
     let dir = tempfile::tempdir().unwrap();
     let config: DataConfig = serde_norway::from_str(
         "families: [race_winner, drivers_champion]\nfacts_per_family: {quick: 30, full: 0}\n\
-         tools: {facts_per_family: 6, fan_wording: 0.5}\n",
+         tools: {facts_per_family: 6, fan_wording: 0.5, recent_facts_per_family: 3}\n",
     )
     .unwrap();
     build_into(dir.path(), &config).unwrap();
@@ -398,9 +417,22 @@ fn coverage_teaches_every_tool_without_touching_test_subjects() {
         .count();
     assert!(pairs > 0, "no two-fact questions");
     assert!(
-        untaught.len() <= 1,
+        untaught.is_empty(),
         "tools never called in training: {untaught:?}"
     );
+    for words in ["last season", "this season"] {
+        let calls = train
+            .iter()
+            .flat_map(|e| turns(e).iter())
+            .filter(|t| {
+                t["tool_call"]["arguments"].as_object().is_some_and(|a| {
+                    a.values()
+                        .any(|v| v.as_str().is_some_and(|v| v.contains(words)))
+                })
+            })
+            .count();
+        assert!(calls >= 5, "{calls} training calls say {words:?}");
+    }
     let trained: HashSet<&str> = train
         .iter()
         .flat_map(|e| (0..turns(e).len()).filter_map(move |t| tool_result(e, t)))

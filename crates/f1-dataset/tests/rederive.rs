@@ -129,6 +129,28 @@ fn expected(conn: &Connection, family: &str, subject: &str) -> Vec<String> {
             };
             q(sql, &[driver, year])
         }
+        "driver_season_wins" | "driver_season_points" => {
+            let (driver, year) = subject.rsplit_once('/').unwrap();
+            let column = if family == "driver_season_wins" { "s.wins" } else { "s.points" };
+            q(format!("SELECT {column} FROM driver_standings s JOIN drivers d USING (driver_id)
+                       WHERE d.driver_ref = ?1 AND s.race_id = (SELECT r.race_id FROM races r
+                       WHERE r.year = ?2 AND EXISTS (SELECT 1 FROM driver_standings t WHERE t.race_id = r.race_id)
+                       ORDER BY r.round DESC LIMIT 1)"), &[driver, year])
+        }
+        "standings_leader_after_round" => q(format!(
+            "SELECT {NAME} FROM driver_standings s JOIN drivers d USING (driver_id)
+             WHERE s.position = 1 AND s.race_id = (SELECT race_id FROM races WHERE year = ?1 AND round =
+               (SELECT (max(r.round) + 1) / 2 FROM races r WHERE r.year = ?1
+                AND EXISTS (SELECT 1 FROM results x WHERE x.race_id = r.race_id)))"
+        ), &[subject]),
+        "drivers_championship_position" => {
+            let position = 3 + subject.parse::<i64>().unwrap() % 3;
+            standing("driver_standings", NAME, "drivers d USING (driver_id)", position)
+        }
+        "constructors_championship_position" => {
+            let position = 2 + subject.parse::<i64>().unwrap() % 3;
+            standing("constructor_standings", "k.name", "constructors k USING (constructor_id)", position)
+        }
         "teammate_head_to_head" => {
             let parts: Vec<&str> = subject.split('/').collect();
             let rows = q(

@@ -371,14 +371,16 @@ impl Toolbox {
             "driver": driver.full_name(),
             "season": season,
             "teams": teams,
-            "teammates": teammates,
         });
+        // The standings before the teammates, a long list in the 1950s: a result
+        // cut to a budget loses its tail.
         let standings = self.kb.driver_standings(season, None)?;
         if let Some(line) = standings.iter().find(|s| s.id == driver.driver_id) {
             value["championship_position"] = line.position.into();
             value["points"] = line.points.into();
             value["wins"] = line.wins.into();
         }
+        value["teammates"] = teammates.into();
         Ok(value)
     }
 

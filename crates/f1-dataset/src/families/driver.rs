@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use f1_data::query::Driver;
+use f1_data::query::{Driver, Standing};
 
 use super::{FactContext, Family};
 use crate::fact::{Entity, Fact, Source};
-use crate::text::{count, long_date};
+use crate::text::{count, long_date, ordinal, points};
 use crate::Result;
 
 /// Career-total questions are asked of drivers with at least this many starts.
@@ -291,6 +291,81 @@ fn team_in_season(ctx: &FactContext, d: &Driver, season: i64) -> Result<Option<F
     Ok(Some(fact))
 }
 
+/// A driver's line in the final table of `season` (the latest round's while the
+/// season runs), with " so far" for a season still running.
+fn championship_line(
+    ctx: &FactContext,
+    d: &Driver,
+    season: i64,
+) -> Result<Option<(Standing, &'static str)>> {
+    let line = ctx
+        .kb
+        .driver_standings(season, None)?
+        .into_iter()
+        .find(|s| s.id == d.driver_id);
+    let so_far = if season > ctx.last_complete_season {
+        " so far"
+    } else {
+        ""
+    };
+    Ok(line.map(|line| (line, so_far)))
+}
+
+fn season_wins(ctx: &FactContext, d: &Driver, season: i64) -> Result<Option<Fact>> {
+    let Some((line, so_far)) = championship_line(ctx, d, season)? else {
+        return Ok(None);
+    };
+    if line.wins == 0 {
+        return Ok(None);
+    }
+    let wins = count(line.wins, "race", "races");
+    let mut fact = season_driver_fact(
+        "driver_season_wins",
+        d,
+        season,
+        format!("{}.", count(line.wins, "win", "wins")),
+        format!("{} won {wins} in {season}{so_far}.", d.full_name()),
+        vec![Entity::number(line.wins)],
+    );
+    fact.sources.push(Source::new(
+        "driver_standings",
+        "driver_standings_id",
+        line.row_id,
+    ));
+    Ok(Some(fact))
+}
+
+fn season_points(ctx: &FactContext, d: &Driver, season: i64) -> Result<Option<Fact>> {
+    let Some((line, so_far)) = championship_line(ctx, d, season)? else {
+        return Ok(None);
+    };
+    if line.points <= 0.0 {
+        return Ok(None);
+    }
+    let place = line
+        .position
+        .map(|p| format!(", {} in the championship", ordinal(p)))
+        .unwrap_or_default();
+    let mut fact = season_driver_fact(
+        "driver_season_points",
+        d,
+        season,
+        format!("{} points.", points(line.points)),
+        format!(
+            "{} scored {} points in {season}{so_far}{place}.",
+            d.full_name(),
+            points(line.points)
+        ),
+        vec![Entity::points(line.points)],
+    );
+    fact.sources.push(Source::new(
+        "driver_standings",
+        "driver_standings_id",
+        line.row_id,
+    ));
+    Ok(Some(fact))
+}
+
 fn season_driver_fact(
     family: &'static str,
     d: &Driver,
@@ -560,6 +635,26 @@ pub const FAMILIES: &[Family] = &[
             "Which driver was {driver}'s teammate at {team} during {season}?",
         ],
         facts: |ctx| each_driver_season(ctx, teammate),
+    },
+    Family {
+        name: "driver_season_wins",
+        phrasings: &[
+            "How many races did {driver} win in {season}?",
+            "How many Grands Prix did {driver} win in the {season} season?",
+            "In {season}, how many wins did {driver} take?",
+            "How many victories did {driver} score in {season}?",
+        ],
+        facts: |ctx| each_driver_season(ctx, season_wins),
+    },
+    Family {
+        name: "driver_season_points",
+        phrasings: &[
+            "How many points did {driver} score in {season}?",
+            "How many championship points did {driver} get in {season}?",
+            "In {season}, how many points did {driver} finish with?",
+            "What was {driver}'s points total in {season}?",
+        ],
+        facts: |ctx| each_driver_season(ctx, season_points),
     },
     Family {
         name: "teammate_head_to_head",

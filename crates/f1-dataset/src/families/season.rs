@@ -6,7 +6,7 @@ use f1_data::query::SeasonChampions;
 
 use super::{FactContext, Family};
 use crate::fact::{Entity, Fact, FollowUp, Source};
-use crate::text::{count, join_names, points};
+use crate::text::{count, join_names, ordinal, points};
 use crate::Result;
 
 fn season_fact(
@@ -277,6 +277,117 @@ fn most_wins(ctx: &FactContext, season: i64) -> Result<Option<Fact>> {
     Ok(Some(fact))
 }
 
+/// Who led the drivers' championship after the middle round of `season` (of
+/// the rounds run so far, for a season still running).
+fn leader_after_round(ctx: &FactContext, season: i64) -> Result<Option<Fact>> {
+    let Some(last_round) = ctx
+        .races
+        .iter()
+        .filter(|(race, _)| race.season == season)
+        .map(|(race, _)| race.round)
+        .max()
+    else {
+        return Ok(None);
+    };
+    let round = (last_round + 1) / 2;
+    let standings = ctx.kb.driver_standings(season, Some(round))?;
+    let [leader, second, ..] = standings.as_slice() else {
+        return Ok(None);
+    };
+    if leader.position != Some(1) || second.points == leader.points {
+        return Ok(None);
+    }
+    let mut fact = season_fact(
+        "standings_leader_after_round",
+        season,
+        vec![("after_round", round.to_string())],
+        format!("{}.", leader.name),
+        format!(
+            "{} led the {season} drivers' championship after round {round}, with {} points.",
+            leader.name,
+            points(leader.points)
+        ),
+        vec![ctx.person(leader.id, &leader.name)],
+    );
+    fact.sources = vec![Source::new(
+        "driver_standings",
+        "driver_standings_id",
+        leader.row_id,
+    )];
+    Ok(Some(fact))
+}
+
+/// Who finished 3rd, 4th or 5th (by season) in a complete season's drivers'
+/// championship, or 2nd, 3rd or 4th in the constructors'.
+fn championship_position(
+    ctx: &FactContext,
+    season: i64,
+    constructors: bool,
+) -> Result<Option<Fact>> {
+    let (standings, position, family, championship) = if constructors {
+        (
+            ctx.kb.constructor_standings(season, None)?,
+            2 + season.rem_euclid(3),
+            "constructors_championship_position",
+            "constructors",
+        )
+    } else {
+        (
+            ctx.kb.driver_standings(season, None)?,
+            3 + season.rem_euclid(3),
+            "drivers_championship_position",
+            "drivers",
+        )
+    };
+    let mut at = standings.iter().filter(|s| s.position == Some(position));
+    let (Some(line), None) = (at.next(), at.next()) else {
+        return Ok(None);
+    };
+    let place = ordinal(position);
+    let gold = if constructors {
+        Entity::text(&line.name)
+    } else {
+        ctx.person(line.id, &line.name)
+    };
+    let mut slots = vec![("position", place.clone())];
+    if constructors {
+        slots.push(("championship", championship.to_string()));
+    }
+    let mut fact = season_fact(
+        family,
+        season,
+        slots,
+        format!("{}.", line.name),
+        format!(
+            "{} finished {place} in the {season} {championship}' championship with {} points.",
+            line.name,
+            points(line.points)
+        ),
+        vec![gold],
+    );
+    let table = if constructors {
+        ("constructor_standings", "constructor_standings_id")
+    } else {
+        ("driver_standings", "driver_standings_id")
+    };
+    fact.sources = vec![Source::new(table.0, table.1, line.row_id)];
+    Ok(Some(fact))
+}
+
+/// Applies `make` to every season with results, the running one included.
+fn each_season_run(
+    ctx: &FactContext,
+    make: impl Fn(&FactContext, i64) -> Result<Option<Fact>>,
+) -> Result<Vec<Fact>> {
+    let seasons: std::collections::BTreeSet<i64> =
+        ctx.races.iter().map(|(race, _)| race.season).collect();
+    let mut facts = Vec::new();
+    for season in seasons {
+        facts.extend(make(ctx, season)?);
+    }
+    Ok(facts)
+}
+
 /// Applies `make` to every complete season.
 fn each_season(
     ctx: &FactContext,
@@ -359,5 +470,35 @@ pub const FAMILIES: &[Family] = &[
             "Which driver took the most victories in the {season} season?",
         ],
         facts: |ctx| each_season(ctx, |ctx, c| most_wins(ctx, c.season)),
+    },
+    Family {
+        name: "standings_leader_after_round",
+        phrasings: &[
+            "Who led the {season} drivers' championship after round {after_round}?",
+            "Who was top of the {season} standings after round {after_round}?",
+            "After round {after_round} of {season}, who led the championship?",
+            "Which driver led the {season} title race after {after_round} rounds?",
+        ],
+        facts: |ctx| each_season_run(ctx, leader_after_round),
+    },
+    Family {
+        name: "drivers_championship_position",
+        phrasings: &[
+            "Who finished {position} in the {season} drivers' championship?",
+            "Which driver was {position} in the {season} standings?",
+            "Who ended the {season} season {position} in the championship?",
+            "In {season}, who finished {position} in the drivers' standings?",
+        ],
+        facts: |ctx| each_season(ctx, |ctx, c| championship_position(ctx, c.season, false)),
+    },
+    Family {
+        name: "constructors_championship_position",
+        phrasings: &[
+            "Which team finished {position} in the {season} constructors' championship?",
+            "Which constructor was {position} in the {season} constructors' standings?",
+            "Who ended {season} {position} in the constructors' championship?",
+            "In {season}, which team finished {position} among the constructors?",
+        ],
+        facts: |ctx| each_season(ctx, |ctx, c| championship_position(ctx, c.season, true)),
     },
 ];
