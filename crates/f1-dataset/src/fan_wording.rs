@@ -377,7 +377,7 @@ pub fn rewrite(
                 vec![Form::same(team), Form::same(&team.to_lowercase())]
             }
             ("circuit", Value::String(circuit)) => circuit_forms(circuit, &result),
-            ("season", value) => season_forms(value.as_i64()?, seasons),
+            ("season", value) => season_forms(value.as_str()?.parse().ok()?, seasons),
             _ => vec![Form {
                 question: value.to_string(),
                 argument: value.clone(),
@@ -392,7 +392,7 @@ pub fn rewrite(
         arguments.insert(name.clone(), chosen.argument.clone());
         slots.push((name.clone(), chosen.question.clone()));
         if name == "season" {
-            let words = in_season(&chosen.argument, &chosen.question);
+            let words = in_season(&chosen.question);
             slots.push(("in_season".into(), words));
         }
     }
@@ -540,7 +540,7 @@ fn slots_of(call: &ToolCall, suffix: &str) -> Vec<(String, String)> {
             other => other.to_string(),
         };
         if name == "season" {
-            slots.push((format!("in_season{suffix}"), in_season(value, &text)));
+            slots.push((format!("in_season{suffix}"), in_season(&text)));
         }
         slots.push((format!("{name}{suffix}"), text));
     }
@@ -548,21 +548,18 @@ fn slots_of(call: &ToolCall, suffix: &str) -> Vec<(String, String)> {
 }
 
 /// "in 2009" for a year, the words alone for "last season".
-fn in_season(argument: &Value, text: &str) -> String {
-    match argument {
-        Value::String(_) => text.to_string(),
-        _ => format!("in {text}"),
+fn in_season(text: &str) -> String {
+    match text.parse::<i64>() {
+        Ok(_) => format!("in {text}"),
+        Err(_) => text.to_string(),
     }
 }
 
-/// "2021" or "last season" (an argument's season as a number or the words).
+/// "2021" or "last season": a season argument as a fan writes it (a string).
 fn season_forms(year: i64, seasons: RelativeSeasons) -> Vec<Form> {
     match seasons.words(year) {
         Some(words) => vec![Form::same(words)],
-        None => vec![Form {
-            question: year.to_string(),
-            argument: Value::from(year),
-        }],
+        None => vec![Form::same(&year.to_string())],
     }
 }
 

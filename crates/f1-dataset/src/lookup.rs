@@ -48,7 +48,7 @@ pub fn tool_for(family: &str) -> Option<&'static str> {
 }
 
 /// The call that looks `fact` up: its tool, with the question's slots of the
-/// same names as arguments (a season or a round as a number).
+/// same names as arguments (a round as a number, a season as a string).
 pub fn call_for(fact: &Fact) -> Option<ToolCall> {
     let tool = f1_tools::spec::by_name(tool_for(fact.family)?)?;
     let mut arguments = serde_json::Map::new();
@@ -56,11 +56,13 @@ pub fn call_for(fact: &Fact) -> Option<ToolCall> {
         let Some((_, value)) = fact.slots.iter().find(|(s, _)| *s == parameter.name) else {
             continue;
         };
+        // A season is always a string ("2021", "last season"): one form for the
+        // model to write, whether the fan gave a year or words.
         let value = match parameter.kind {
-            Kind::Season | Kind::Integer => value
+            Kind::Integer => value
                 .parse::<i64>()
                 .map_or_else(|_| json!(value), Value::from),
-            Kind::Text | Kind::Choice(_) => json!(value),
+            Kind::Season | Kind::Text | Kind::Choice(_) => json!(value),
         };
         arguments.insert(parameter.name.to_string(), value);
     }

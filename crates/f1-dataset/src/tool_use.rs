@@ -346,7 +346,7 @@ fn unanswerable(
     let (question, reply) = match keyed.pick(&["unanswerable", &id], 3) {
         0 => {
             let season = cutoff_season + 2;
-            let call = ToolCall::new("season_summary", json!({"season": season}));
+            let call = ToolCall::new("season_summary", json!({"season": season.to_string()}));
             let outcome = toolbox.outcome(&call, MAX_RESULT_CHARS);
             (
                 format!("Who will be the {season} Formula One world champion?"),
