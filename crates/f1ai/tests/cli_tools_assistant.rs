@@ -1,5 +1,5 @@
 //! The grounded assistant as a fan meets it: SmolLM2 fine-tuned with LoRA on the
-//! tool conversations `f1ai data build` writes, then asked through the real
+//! tool conversations `f1ai data build` writes for the quick study, then asked through the real
 //! binary. `f1ai chat --tools` answers "Who won the 2021 Abu Dhabi Grand Prix?"
 //! and the follow-up "And who was second?" from the knowledge base, and `f1ai
 //! serve` answers the web chat's way (the built-in tools, the lookups on the
@@ -10,7 +10,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use common::{chat, curated_workspace, f1ai, serve, stderr};
+use common::{chat, curated_workspace_with, f1ai, serve, stderr};
 use serde_json::{json, Value};
 
 /// LoRA on the tool conversations only, briefly: calling and reading a result
@@ -65,7 +65,9 @@ fn post(address: &str, path: &str, body: &Value) -> Value {
             (3.1x a release build; 20+ min); run with \
             `cargo test -p f1ai --test cli_tools_assistant -- --ignored`"]
 fn the_fine_tuned_assistant_looks_the_answer_up_in_chat_and_serve() {
-    let work = curated_workspace();
+    // The quick study's tool data: its eight families' facts and every other
+    // tool family's, a share asked the way fans type.
+    let work = curated_workspace_with("config/quick/data.yaml");
     let config = work.path().join("tools.yaml");
     std::fs::write(&config, CONFIG).unwrap();
     let trained = f1ai(

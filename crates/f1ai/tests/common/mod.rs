@@ -92,8 +92,16 @@ pub fn stderr(output: &Output) -> String {
 /// A workspace with the real tables imported and the dataset built with the
 /// repository's configuration.
 pub fn curated_workspace() -> tempfile::TempDir {
+    curated_workspace_with("config/data_config.yaml")
+}
+
+/// A workspace with the real tables imported and the dataset built with the
+/// repository's data configuration at `config` (relative to the repository).
+pub fn curated_workspace_with(config: &str) -> tempfile::TempDir {
     let work = imported_workspace();
-    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/data_config.yaml");
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(config);
     let output = f1ai(
         work.path(),
         &["data", "build", "--config", config.to_str().unwrap()],
