@@ -61,9 +61,9 @@ fn post(address: &str, path: &str, body: &Value) -> Value {
 }
 
 #[test]
-#[ignore = "trains SmolLM2 for 60 steps: about 20 s a step in a test build on 2 cores \
-            (3.1x a release build; 20+ min); run with \
-            `cargo test -p f1ai --test cli_tools_assistant -- --ignored`"]
+#[ignore = "not passing yet: after 60 steps (13 s a step in a test build beside a study run) both \
+            lookups and the first answer are right, but the follow-up names the winner again; \
+            run with `cargo test -p f1ai --test cli_tools_assistant -- --ignored`"]
 fn the_fine_tuned_assistant_looks_the_answer_up_in_chat_and_serve() {
     // The quick study's tool data: its eight families' facts and every other
     // tool family's, a share asked the way fans type.
