@@ -294,6 +294,13 @@ const PAIRED: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Both of a season's titles in one question ([`both_titles`]).
+const BOTH_TITLES: &[&str] = &[
+    "who won the drivers and constructors titles {in_season}?",
+    "{season} drivers and constructors champions?",
+    "drivers champion and constructors champion {in_season}",
+];
+
 /// The seasons "last season" and "this season" mean in the data.
 #[derive(Debug, Clone, Copy)]
 pub struct RelativeSeasons {
@@ -502,11 +509,6 @@ pub fn pair(first: &Example, second: &Example, keyed: &Keyed) -> Option<Example>
 /// conversation) with one lookup and an answer naming both champions. None when
 /// the season has no constructors' champion.
 pub fn both_titles(example: &Example, keyed: &Keyed) -> Option<Example> {
-    const QUESTIONS: &[&str] = &[
-        "who won the drivers and constructors titles {in_season}?",
-        "{season} drivers and constructors champions?",
-        "drivers champion and constructors champion {in_season}",
-    ];
     if example.metadata.last.family != "drivers_champion" || example.messages.len() != 5 {
         return None;
     }
@@ -515,7 +517,7 @@ pub fn both_titles(example: &Example, keyed: &Keyed) -> Option<Example> {
     let driver = result.get("drivers_champion")?.as_str()?;
     let id = format!("{}:both", example.metadata.id);
     let slots = slots_of(example.metadata.last.tool_call.as_ref()?, "");
-    let template = QUESTIONS[keyed.pick(&["both titles", &id], QUESTIONS.len())];
+    let template = BOTH_TITLES[keyed.pick(&["both titles", &id], BOTH_TITLES.len())];
     let question = crate::text::fill(template, &slots);
     if question.contains('{') {
         return None;

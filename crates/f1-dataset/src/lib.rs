@@ -118,11 +118,13 @@ pub fn tool_coverage(kb: &KnowledgeBase, config: &DataConfig) -> Result<Vec<exam
 /// Training examples of every family a tool answers,
 /// `config.tools.recent_facts_per_family` facts each, about the last complete
 /// season or the running one: the seasons fans call "last season" and "this
-/// season". Split as [`tool_coverage`]'s are.
-pub fn recent_coverage(kb: &KnowledgeBase, config: &DataConfig) -> Result<Vec<example::Example>> {
-    let last_complete = kb.all_champions()?.last().map(|c| c.season);
-    let running = kb.latest_race_with_results()?.map(|r| r.season);
-    let recent = [last_complete, running];
+/// season" (as the tools' resolver reads them). Split as [`tool_coverage`]'s are.
+pub fn recent_coverage(
+    kb: &KnowledgeBase,
+    config: &DataConfig,
+    seasons: fan_wording::RelativeSeasons,
+) -> Result<Vec<example::Example>> {
+    let recent = [seasons.last, seasons.this];
     let all = tool_families().map(|f| f.name.to_string()).collect();
     coverage_build(
         kb,

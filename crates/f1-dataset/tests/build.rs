@@ -50,8 +50,9 @@ fn build_holding_out(
     let kb = KnowledgeBase::open(database())?;
     let splits = f1_dataset::build(&kb, config)?;
     let coverage = f1_dataset::tool_coverage(&kb, config)?;
-    let recent = f1_dataset::recent_coverage(&kb, config)?;
     let toolbox = f1_tools::Toolbox::open(database()).unwrap();
+    let seasons = f1_dataset::fan_wording::RelativeSeasons::of(&toolbox);
+    let recent = f1_dataset::recent_coverage(&kb, config, seasons)?;
     let tools = tool_use::tool_splits(
         &splits,
         &tool_use::ToolData {

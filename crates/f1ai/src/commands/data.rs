@@ -220,7 +220,8 @@ fn build(args: BuildArgs, workspace: &Workspace) -> Result<()> {
     let toolbox = f1_tools::Toolbox::open(&workspace.database())?;
     let cutoff_season = kb.latest_race_with_results()?.map_or(0, |r| r.season);
     let coverage = f1_dataset::tool_coverage(&kb, &config)?;
-    let recent = f1_dataset::recent_coverage(&kb, &config)?;
+    let seasons = f1_dataset::fan_wording::RelativeSeasons::of(&toolbox);
+    let recent = f1_dataset::recent_coverage(&kb, &config, seasons)?;
     let held_out_results = fan_question_results(&toolbox)?;
     let tools = f1_dataset::tool_use::tool_splits(
         &splits,
