@@ -33,6 +33,10 @@ pub enum Error {
         line: u64,
         message: String,
     },
+    /// A source file (F1DB YAML) with a wrong type, a missing field or a
+    /// reference to nothing.
+    #[error("{path}: {message}")]
+    Source { path: PathBuf, message: String },
     /// Loaded data that breaks an integrity rule.
     #[error("integrity check failed: {0}")]
     Integrity(String),

@@ -3,6 +3,7 @@
 
 pub mod documents;
 mod error;
+pub mod f1db;
 pub mod fallback;
 pub mod gap;
 mod import;

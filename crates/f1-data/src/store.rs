@@ -32,6 +32,19 @@ pub fn create_temp(db_path: &Path) -> Result<(NamedTempFile, Connection)> {
     Ok((temp, conn))
 }
 
+/// A copy of the database at `from` in a temp file beside `db_path`, to change
+/// and then [`persist`] over `db_path` (which stays as it was until then).
+pub fn copy_temp(from: &Path, db_path: &Path) -> Result<(NamedTempFile, Connection)> {
+    ensure_exists(from)?;
+    let (temp, conn) = create_temp(db_path)?;
+    conn.close().map_err(|(_, e)| Error::Sqlite(e))?;
+    std::fs::copy(from, temp.path()).map_err(|e| Error::io(from, e))?;
+    let conn = Connection::open(temp.path())?;
+    conn.pragma_update(None, "journal_mode", "OFF")?;
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    Ok((temp, conn))
+}
+
 /// Closes the connection, flushes the temp file and renames it over `db_path`.
 pub fn persist(temp: NamedTempFile, conn: Connection, db_path: &Path) -> Result<()> {
     conn.close().map_err(|(_, e)| Error::Sqlite(e))?;

@@ -578,6 +578,15 @@ pub struct ImportArgs {
     /// Use the embedded fallback fact set even if CSV tables are present.
     #[arg(long, conflicts_with = "ergast_dir")]
     pub fallback: bool,
+    /// F1DB's YAML tree (`src/data/` of f1db/f1db) to merge in: after the Ergast
+    /// tables when --ergast-dir is given, else into the existing knowledge base.
+    /// The races both hold are reconciled first (results/metrics/reconciliation.json).
+    #[arg(long, conflicts_with = "fallback")]
+    pub f1db: Option<PathBuf>,
+    /// Which source wins where F1DB and the knowledge base disagree (f1db or
+    /// ergast); without it an unexplained disagreement refuses the import.
+    #[arg(long, requires = "f1db")]
+    pub prefer: Option<f1_data::f1db::Prefer>,
 }
 
 #[derive(Debug, Args)]

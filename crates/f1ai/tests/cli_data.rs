@@ -41,6 +41,115 @@ fn import_then_stats() {
 }
 
 #[test]
+fn ergast_then_f1db_brings_the_knowledge_base_to_2026() {
+    let work = tempfile::tempdir().unwrap();
+    let (ergast, f1db) = (ergast_dir(), ergast_dir().with_file_name("f1db"));
+    let output = f1ai(
+        work.path(),
+        &[
+            "data",
+            "import",
+            "--ergast-dir",
+            ergast.to_str().unwrap(),
+            "--f1db",
+            f1db.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("reconciled 18 races both sources hold"),
+        "{out}"
+    );
+    assert!(out.contains(" 0 disagreements, "), "{out}");
+    assert!(out.contains("total violations: 0"), "{out}");
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(work.path().join("results/metrics/reconciliation.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["imported"], true);
+    assert_eq!(report["reconciliation"]["races_compared"], 18);
+    let explained = report["reconciliation"]["explained"].as_array().unwrap();
+    assert!(!explained.is_empty());
+    assert!(explained.iter().all(|d| d["explanation"].is_string()));
+
+    let output = f1ai(work.path(), &["data", "stats"]);
+    let out = stdout(&output);
+    assert!(out.contains("seasons:  1950 to 2026"), "{out}");
+    assert!(
+        out.contains("latest race with results: 2026 round 11, Hungarian Grand Prix"),
+        "{out}"
+    );
+    assert!(
+        out.contains("complete seasons with champions: 76 (1950 to 2025)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_disagreement_between_the_sources_exits_non_zero_and_keeps_the_database() {
+    let work = imported_workspace();
+    let db = work.path().join("data/processed/f1.sqlite");
+    let before = std::fs::read(&db).unwrap();
+    // F1DB's reference tables and one 2025 race whose winner scored 26.
+    let f1db = ergast_dir().with_file_name("f1db");
+    let tree = tempfile::tempdir().unwrap();
+    for folder in [
+        "drivers",
+        "constructors",
+        "circuits",
+        "grands-prix",
+        "countries",
+    ] {
+        let target = tree.path().join(folder);
+        std::fs::create_dir(&target).unwrap();
+        for entry in std::fs::read_dir(f1db.join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, target.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let race = "seasons/2025/races/05-saudi-arabia";
+    std::fs::create_dir_all(tree.path().join(race)).unwrap();
+    for file in ["race.yml", "race-results.yml"] {
+        let text = std::fs::read_to_string(f1db.join(race).join(file)).unwrap();
+        let text = text.replacen("  points: 25\n", "  points: 26\n", 1);
+        std::fs::write(tree.path().join(race).join(file), text).unwrap();
+    }
+    let output = f1ai(
+        work.path(),
+        &["data", "import", "--f1db", tree.path().to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains(
+            "2025 round 5, Oscar Piastri: results.points is 25 in the knowledge base (Ergast), 26 in F1DB"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stderr(&output).contains("--prefer"), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+
+    let output = f1ai(
+        work.path(),
+        &[
+            "data",
+            "import",
+            "--f1db",
+            tree.path().to_str().unwrap(),
+            "--prefer",
+            "f1db",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("F1DB's value kept: 2025 round 5, Oscar Piastri"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
 fn failed_import_exits_non_zero_and_keeps_the_database() {
     let work = imported_workspace();
     let db = work.path().join("data/processed/f1.sqlite");

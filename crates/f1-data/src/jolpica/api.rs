@@ -150,7 +150,7 @@ pub struct Session {
     pub time: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Circuit {
     #[serde(rename = "circuitId")]
     pub circuit_ref: String,
@@ -161,7 +161,7 @@ pub struct Circuit {
     pub location: Location,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Location {
     pub lat: Option<String>,
     pub long: Option<String>,
@@ -169,7 +169,7 @@ pub struct Location {
     pub country: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Driver {
     #[serde(rename = "driverId")]
     pub driver_ref: String,
@@ -186,7 +186,7 @@ pub struct Driver {
     pub nationality: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Constructor {
     #[serde(rename = "constructorId")]
     pub constructor_ref: String,

@@ -1,8 +1,8 @@
 //! The Jolpica F1 API (the Ergast successor): fetch a season or round and upsert it.
 
-mod api;
+pub(crate) mod api;
 mod client;
-mod upsert;
+pub(crate) mod upsert;
 
 use std::path::Path;
 use std::str::FromStr;

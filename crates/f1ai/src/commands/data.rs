@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use f1_data::f1db::{self, Prefer};
 use f1_data::jolpica::{self, ClientConfig, JolpicaClient, Resource};
 use f1_data::{fallback, KnowledgeBase};
 use f1_dataset::card::{multi_turn_share, Provenance, TokenStats};
@@ -27,6 +28,9 @@ pub fn run(command: DataCommand, workspace: &Workspace) -> Result<()> {
 
 fn import(args: ImportArgs, workspace: &Workspace) -> Result<()> {
     let db = workspace.database();
+    if let Some(f1db) = &args.f1db {
+        return import_with_f1db(f1db, args.ergast_dir.as_deref(), args.prefer, workspace);
+    }
     let ergast_dir = match (args.fallback, args.ergast_dir) {
         (true, _) => None,
         (false, Some(dir)) => Some(dir),
@@ -47,7 +51,12 @@ fn import(args: ImportArgs, workspace: &Workspace) -> Result<()> {
         println!("wrote {} (fallback: {seasons} seasons)", db.display());
         return Ok(());
     };
-    let summary = f1_data::import_ergast(&dir, &db)
+    import_ergast(&dir, &db)?;
+    Ok(())
+}
+
+fn import_ergast(dir: &Path, db: &Path) -> Result<()> {
+    let summary = f1_data::import_ergast(dir, db)
         .with_context(|| format!("importing {} into {}", dir.display(), db.display()))?;
     println!(
         "imported {} into {} in {:.1}s",
@@ -59,15 +68,109 @@ fn import(args: ImportArgs, workspace: &Workspace) -> Result<()> {
     for (table, rows) in &summary.integrity.row_counts {
         println!("{table:<24} {rows:>8}");
     }
+    print_checks(&summary.integrity);
+    Ok(())
+}
+
+fn print_checks(integrity: &f1_data::integrity::IntegrityReport) {
     println!("integrity checks:");
-    for check in &summary.integrity.checks {
+    for check in &integrity.checks {
         println!("  {:<40} {} violations", check.name, check.violations);
     }
     println!(
         "  shared drives (one driver, several cars, allowed): {}",
-        summary.integrity.shared_drives
+        integrity.shared_drives
     );
-    println!("total violations: {}", summary.integrity.violations());
+    println!("total violations: {}", integrity.violations());
+}
+
+/// Merges F1DB into the knowledge base (into a fresh Ergast import when
+/// `ergast_dir` is given), reconciling the races both hold.
+fn import_with_f1db(
+    f1db: &Path,
+    ergast_dir: Option<&Path>,
+    prefer: Option<Prefer>,
+    workspace: &Workspace,
+) -> Result<()> {
+    let db = workspace.database();
+    // A fresh Ergast import goes to a scratch folder first, so that a refused
+    // merge leaves the database as it was.
+    let scratch = tempfile::tempdir().context("creating a scratch folder")?;
+    let staged = match ergast_dir {
+        Some(dir) => {
+            let path = scratch.path().join("ergast.sqlite");
+            import_ergast(dir, &path)?;
+            Some(path)
+        }
+        None => None,
+    };
+    let base = match &staged {
+        Some(path) => Some(path.as_path()),
+        None => db.is_file().then_some(db.as_path()),
+    };
+    let import = f1db::import_f1db(f1db, base, &db, prefer).with_context(|| {
+        format!(
+            "importing F1DB from {} into {}",
+            f1db.display(),
+            db.display()
+        )
+    })?;
+    let report = &import.reconciliation;
+    crate::output::write_json(
+        &workspace.metrics_dir().join("reconciliation.json"),
+        &serde_json::json!({
+            "f1db": f1db.display().to_string(),
+            "prefer": prefer.map(|p| format!("{p:?}").to_lowercase()),
+            "matches": import.matches,
+            "reconciliation": report,
+            "imported": import.written.is_some(),
+        }),
+    )?;
+    println!(
+        "reconciled {} races both sources hold: {} classification rows, {} standings entries; \
+         {} disagreements, {} explained differences",
+        report.races_compared,
+        report.rows_compared,
+        report.standings_compared,
+        report.disagreements.len(),
+        report.explained.len()
+    );
+    let m = import.matches;
+    println!(
+        "matched to existing rows: {} drivers ({} new), {} constructors ({} new), {} circuits ({} new)",
+        m.drivers_matched, m.drivers_new, m.constructors_matched, m.constructors_new,
+        m.circuits_matched, m.circuits_new
+    );
+    for difference in &report.disagreements {
+        let kept = match prefer {
+            Some(Prefer::F1db) => "  F1DB's value kept: ",
+            Some(Prefer::Ergast) => "  the knowledge base's value kept: ",
+            None => "  ",
+        };
+        println!("{kept}{difference}");
+    }
+    let (Some(written), Some(integrity)) = (import.written, import.integrity) else {
+        bail!(
+            "F1DB and the knowledge base disagree on {} values (listed above and in \
+             results/metrics/reconciliation.json); {} is unchanged. Pass --prefer f1db or \
+             --prefer ergast to say which source wins",
+            report.disagreements.len(),
+            db.display()
+        );
+    };
+    println!(
+        "merged {} into {}: {} races, {} results, {} sprint results, {} qualifying, \
+         {} driver and {} constructor standings",
+        f1db.display(),
+        db.display(),
+        written.races,
+        written.results,
+        written.sprint_results,
+        written.qualifying,
+        written.driver_standings,
+        written.constructor_standings
+    );
+    print_checks(&integrity);
     Ok(())
 }
 
