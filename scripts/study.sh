@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole study on the default small profile, doing all set-up itself:
 # builds f1ai (release), then `f1ai run --profile quick` fetches SmolLM2,
-# imports the Ergast tables, builds the dataset, runs the baselines and the
+# imports the Ergast tables and F1DB (2025-2026), builds the dataset, runs the baselines and the
 # knowledge probe, fine-tunes SmolLM2 with LoRA and fully, evaluates everything
 # (general ability included) and writes the report. A second run skips every
 # unchanged stage; an interrupted one resumes. F1AI_PROFILE=standard or full runs
@@ -19,6 +19,9 @@ if [ -f "$ergast/races.csv" ]; then
 else
   unset F1AI_ERGAST_DIR   # f1ai imports its embedded sample, with a notice
 fi
+# F1DB: the end of the 2025 season and 2026 so far, merged in after Ergast.
+f1db="${F1AI_F1DB_DIR:-$shared/f1db}"
+[ -d "$f1db/seasons" ] && export F1AI_F1DB_DIR="$f1db"
 # ARC, PIQA and HellaSwag, for general ability before and after fine-tuning.
 general="${F1AI_GENERAL_EVAL_DIR:-$shared/general-eval}"
 [ -d "$general" ] && export F1AI_GENERAL_EVAL_DIR="$general"

@@ -1,6 +1,7 @@
-//! The hand-written questions' gold, checked against the real Ergast tables: each
-//! question's calls run through the tools, and every gold entity must be in what
-//! they return and in the reference answer.
+//! The hand-written questions' gold, checked against the real tables (Ergast, then
+//! F1DB through 2026 round 11, as the study imports them): each question's calls
+//! run through the tools, and every gold entity must be in what they return and in
+//! the reference answer.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ fn every_gold_answer_is_what_the_database_returns() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("f1.sqlite");
     f1_data::import_ergast(&shared_data().join("ergast"), &db).unwrap();
+    f1_data::f1db::import_f1db(&shared_data().join("f1db"), Some(&db), &db, None).unwrap();
     let toolbox = Toolbox::open(&db).unwrap();
     let questions = fan_questions().unwrap();
     assert!(questions.len() >= 60, "{} questions", questions.len());

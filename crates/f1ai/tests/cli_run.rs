@@ -253,6 +253,7 @@ fn every_shipped_profile_plans_commands_that_parse() {
         let output = Command::new(env!("CARGO_BIN_EXE_f1ai"))
             .current_dir(repository())
             .env("F1AI_ERGAST_DIR", ergast_dir())
+            .env("F1AI_F1DB_DIR", ergast_dir().with_file_name("f1db"))
             .env(
                 "F1AI_GENERAL_EVAL_DIR",
                 ergast_dir().join("../general-eval"),
@@ -266,6 +267,12 @@ fn every_shipped_profile_plans_commands_that_parse() {
         assert!(output.status.success(), "{profile}: {}", stderr(&output));
         let planned: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
         assert_eq!(planned.len(), stages, "{profile}: {text}");
+        // Ergast, then F1DB merged in.
+        assert!(
+            planned[0].contains("import: f1ai data import --ergast-dir ")
+                && planned[0].contains(" --f1db "),
+            "{text}"
+        );
         assert!(
             planned[planned.len() - 1].ends_with("report: f1ai report"),
             "{text}"

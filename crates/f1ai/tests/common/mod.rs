@@ -58,6 +58,7 @@ pub fn f1ai(workspace: &Path, args: &[&str]) -> Output {
         .arg(workspace)
         .args(args)
         .env_remove("F1AI_ERGAST_DIR")
+        .env_remove("F1AI_F1DB_DIR")
         .output()
         .unwrap()
 }

@@ -75,10 +75,18 @@ fn stages(profile: &Profile, workspace: &Workspace) -> Result<Vec<Stage>> {
     if let Some(dir) = &ergast {
         import.extend(["--ergast-dir".to_string(), path_arg(dir)]);
     }
+    let f1db = profile
+        .data
+        .f1db_dir
+        .clone()
+        .or_else(|| std::env::var_os("F1AI_F1DB_DIR").map(PathBuf::from));
+    if let Some(dir) = &f1db {
+        import.extend(["--f1db".to_string(), path_arg(dir)]);
+    }
     stages.push(Stage {
         name: "import".into(),
         argv: import,
-        inputs: ergast.into_iter().collect(),
+        inputs: ergast.into_iter().chain(f1db).collect(),
         outputs: vec![database.clone()],
         checkpoints: None,
     });

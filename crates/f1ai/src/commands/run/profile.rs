@@ -59,6 +59,10 @@ pub struct DataStage {
     /// fallback sample.
     #[serde(default)]
     pub ergast_dir: Option<PathBuf>,
+    /// F1DB's YAML tree, merged in after the Ergast tables (the 2025 season's
+    /// end and 2026); when absent, `F1AI_F1DB_DIR`, else none.
+    #[serde(default)]
+    pub f1db_dir: Option<PathBuf>,
     /// The dataset configuration.
     pub config: PathBuf,
     /// The dataset's size profile (quick or full), overriding the configuration's.
