@@ -153,18 +153,28 @@ pub fn render(splits: &Splits, config: &DataConfig, provenance: &Provenance) -> 
     );
     let _ = writeln!(
         md,
-        "Test examples are of two kinds: *recall* asks a training fact in a phrasing training \
-         never used; *unseen* asks about a subject (race, season, driver, team, circuit, \
-         teammate pairing) whose facts training never saw. Validation probe questions (val \
+        "Test examples are of up to three kinds: *recall* asks a training fact in a phrasing \
+         training never used; *unseen* asks about a subject (race, season, driver, team, \
+         circuit, teammate pairing) whose facts training never saw; *future* (when \
+         `future_facts_per_family` > 0: {} per family) asks a fact of the latest season in the \
+         data, of which no training example asks anything, and whose lookups no tool \
+         training conversation holds: events after training. Validation probe questions (val \
          `test_kind: recall`) ask other training facts in a held-out phrasing: training \
          selects its checkpoint on them. The build fails if any test or validation question \
-         appears verbatim in training, or any unseen fact appears in training.\n"
+         appears verbatim in training, or any unseen or future fact appears in training.\n",
+        config.future_facts_per_family
     );
     let _ = writeln!(md, "## Examples per family (graded turn)\n");
-    let _ = writeln!(md, "| family | train | val | test recall | test unseen |");
-    let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: |");
-    for (family, [train, val, recall, unseen]) in &families {
-        let _ = writeln!(md, "| {family} | {train} | {val} | {recall} | {unseen} |");
+    let _ = writeln!(
+        md,
+        "| family | train | val | test recall | test unseen | test future |"
+    );
+    let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (family, [train, val, recall, unseen, future]) in &families {
+        let _ = writeln!(
+            md,
+            "| {family} | {train} | {val} | {recall} | {unseen} | {future} |"
+        );
     }
     let (questions, answers) = turn_lengths(splits);
     let _ = writeln!(md, "\n## Lengths (whitespace words per turn)\n");

@@ -29,6 +29,8 @@ impl Splits {
 pub struct FamilyFacts {
     pub family: &'static Family,
     pub facts: Vec<Fact>,
+    /// Facts of the latest season, asked only as `future` tests.
+    pub future: Vec<Fact>,
 }
 
 struct Composer<'a> {
@@ -136,7 +138,7 @@ impl Composer<'_> {
     }
 }
 
-/// `train`, `val`, `val-recall`, `test-recall` or `test-unseen`: names an
+/// `train`, `val`, `val-recall`, `test-recall`, `test-unseen` or `test-future`: names an
 /// example's kind in its id and in the keys of its seeded choices.
 fn kind_name(split: Split, test_kind: Option<TestKind>) -> &'static str {
     match (split, test_kind) {
@@ -144,6 +146,7 @@ fn kind_name(split: Split, test_kind: Option<TestKind>) -> &'static str {
         (Split::Val, Some(TestKind::Recall)) => "val-recall",
         (Split::Val, _) => "val",
         (Split::Test, Some(TestKind::Recall)) => "test-recall",
+        (Split::Test, Some(TestKind::Future)) => "test-future",
         (Split::Test, _) => "test-unseen",
     }
 }
@@ -201,7 +204,25 @@ pub fn compose(families: &[FamilyFacts], config: &DataConfig) -> Result<Splits> 
     }
 
     let mut splits = Splits::default();
-    for FamilyFacts { family, facts } in families {
+    for FamilyFacts {
+        family,
+        facts,
+        future,
+    } in families
+    {
+        for fact in future {
+            let phrasing = composer
+                .keyed
+                .permutation(&["phrasing", &fact.id], family.phrasings.len())[0];
+            splits.test.push(composer.example(
+                family,
+                fact,
+                phrasing,
+                Split::Test,
+                Some(TestKind::Future),
+                0,
+            ));
+        }
         for fact in facts {
             let phrasings = composer
                 .keyed
@@ -280,7 +301,7 @@ pub fn compose(families: &[FamilyFacts], config: &DataConfig) -> Result<Splits> 
 }
 
 /// Fails when a validation or test question text appears in training, or when an
-/// unseen test fact appears anywhere in training.
+/// unseen or future test fact appears anywhere in training.
 pub fn check_leakage(splits: &Splits) -> Result<()> {
     let train_questions: HashSet<String> =
         splits.train.iter().map(Example::question_text).collect();
@@ -293,11 +314,12 @@ pub fn check_leakage(splits: &Splits) -> Result<()> {
                 example.question_text()
             )));
         }
-        if example.metadata.test_kind == Some(TestKind::Unseen) {
+        if let Some(kind @ (TestKind::Unseen | TestKind::Future)) = example.metadata.test_kind {
             if let Some(fact) = example.fact_ids().find(|f| train_facts.contains(f)) {
                 return Err(Error::Leakage(format!(
-                    "{} is an unseen-fact test but training contains fact {fact}",
-                    example.metadata.id
+                    "{} is an {}-fact test but training contains fact {fact}",
+                    example.metadata.id,
+                    kind.as_str()
                 )));
             }
         }
@@ -306,13 +328,14 @@ pub fn check_leakage(splits: &Splits) -> Result<()> {
 }
 
 /// Examples per family (of the graded turn) in each split, for the card and stats.
-pub fn counts(splits: &Splits) -> BTreeMap<&'static str, [usize; 4]> {
-    let mut counts: BTreeMap<&'static str, [usize; 4]> = BTreeMap::new();
+pub fn counts(splits: &Splits) -> BTreeMap<&'static str, [usize; 5]> {
+    let mut counts: BTreeMap<&'static str, [usize; 5]> = BTreeMap::new();
     for example in splits.all() {
         let column = match (example.metadata.split, example.metadata.test_kind) {
             (Split::Train, _) => 0,
             (Split::Val, _) => 1,
             (Split::Test, Some(TestKind::Recall)) => 2,
+            (Split::Test, Some(TestKind::Future)) => 4,
             (Split::Test, _) => 3,
         };
         counts.entry(example.metadata.last.family).or_default()[column] += 1;

@@ -101,6 +101,9 @@ pub struct DataConfig {
     pub multi_turn_fraction: f64,
     /// Families to use; None (the key left out) means all of them.
     pub families: Option<Vec<String>>,
+    /// Facts per family of the latest season in the data asked as `future`
+    /// tests; when > 0, no training example asks a fact of that season. 0: off.
+    pub future_facts_per_family: usize,
     pub tools: ToolDataConfig,
 }
 
@@ -117,6 +120,7 @@ impl Default for DataConfig {
             val_recall_from_test_facts: false,
             multi_turn_fraction: 0.25,
             families: None,
+            future_facts_per_family: 0,
             tools: ToolDataConfig::default(),
         }
     }

@@ -22,6 +22,9 @@ pub enum TestKind {
     Recall,
     /// A fact whose whole subject (race, season, driver...) training never saw.
     Unseen,
+    /// A fact of the latest season in the data, which no training example
+    /// asks: an event after training.
+    Future,
 }
 
 impl TestKind {
@@ -30,6 +33,7 @@ impl TestKind {
         match self {
             TestKind::Recall => "recall",
             TestKind::Unseen => "unseen",
+            TestKind::Future => "future",
         }
     }
 }

@@ -79,18 +79,32 @@ fn build_where(
         .flat_map(|(_, facts)| facts.iter().map(|f| (f.id.clone(), f.clone())))
         .collect();
     let keyed = Keyed::new(config.seed);
+    // The latest season's facts are asked only as `future` tests, when asked for.
+    let future_season = match config.future_facts_per_family {
+        0 => None,
+        _ => kb.latest_race_with_results()?.map(|race| race.season),
+    };
     let mut families = Vec::new();
     for (family, mut facts) in derived {
         facts.retain(&keep);
         if !selected.iter().any(|f| f.name == family.name) || facts.is_empty() {
             continue;
         }
+        let (mut future, mut facts): (Vec<_>, Vec<_>) = facts
+            .into_iter()
+            .partition(|f| future_season.is_some() && f.season() == future_season);
         if let Some(cap) = config.fact_cap() {
             keyed.shuffle(&mut facts, |f| format!("cap\u{1f}{}", f.id));
             facts.truncate(cap);
         }
+        keyed.shuffle(&mut future, |f| format!("future\u{1f}{}", f.id));
+        future.truncate(config.future_facts_per_family);
         families::links::attach(family.name, &mut facts, &by_id);
-        families.push(FamilyFacts { family, facts });
+        families.push(FamilyFacts {
+            family,
+            facts,
+            future,
+        });
     }
     progress.finish_and_clear();
     if families.is_empty() {
@@ -163,6 +177,9 @@ fn coverage_build(
         val_recall_from_test_facts: false,
         multi_turn_fraction: 0.0,
         families: Some(families),
+        // Tool training may use the latest season; `tool_splits` keeps the
+        // future tests' facts and lookups out of it.
+        future_facts_per_family: 0,
         ..config.clone()
     };
     match build_where(kb, &coverage, keep) {
@@ -270,6 +287,7 @@ fn stats_json(
                           "both_titles": tools.train.iter().filter(|e| e.metadata.id.ends_with(":both")).count(),
                           "tools": tool_counts(&tools.train)},
         "paraphrases_per_fact": config.paraphrases_per_fact,
+        "future_season": splits.test.iter().find(|e| e.metadata.test_kind == Some(example::TestKind::Future)).map(|_| provenance.cutoff.clone()),
         "val_probe_questions": splits.val.iter().filter(|e| e.metadata.test_kind.is_some()).count(),
         "multiple_choice": {"file": MULTIPLE_CHOICE_FILE, "questions": multiple_choice,
                             "choices": multiple_choice::CHOICES},
@@ -279,8 +297,8 @@ fn stats_json(
             "test": card::multi_turn_share(&splits.test),
         },
         "families": all_families,
-        "per_family": counts.iter().map(|(f, [train, val, recall, unseen])| {
-            (f.to_string(), serde_json::json!({"train": train, "val": val, "test_recall": recall, "test_unseen": unseen}))
+        "per_family": counts.iter().map(|(f, [train, val, recall, unseen, future])| {
+            (f.to_string(), serde_json::json!({"train": train, "val": val, "test_recall": recall, "test_unseen": unseen, "test_future": future}))
         }).collect::<serde_json::Map<_, _>>(),
         "question_words": questions,
         "answer_words": answers,

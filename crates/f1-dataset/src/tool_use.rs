@@ -8,7 +8,7 @@ use f1_tools::{ToolCall, Toolbox};
 use serde_json::{json, Value};
 
 use crate::compose::Splits;
-use crate::example::{Example, Message, Metadata, Split, Style, Turn};
+use crate::example::{Example, Message, Metadata, Split, Style, TestKind, Turn};
 use crate::fact::Entity;
 use crate::fan_wording::{self, RelativeSeasons};
 use crate::keyed::Keyed;
@@ -95,22 +95,38 @@ pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
     train.extend(unanswerable);
     train.extend(follow_ups);
     train.extend(pairs);
+    let test = convert(&splits.test);
+    // The future tests' facts and lookups are events after training: no
+    // training conversation may ask one or hold its result.
+    let future: Vec<&Example> = test
+        .iter()
+        .filter(|e| e.metadata.test_kind == Some(TestKind::Future))
+        .collect();
+    let future_facts: HashSet<&str> = future.iter().flat_map(|e| e.fact_ids()).collect();
+    let future_results: HashSet<&str> = future
+        .iter()
+        .flat_map(|e| &e.messages)
+        .filter(|m| m.role == "tool")
+        .map(|m| m.content.as_str())
+        .collect();
     let before = train.len();
     train.retain(|e| {
-        !e.messages
-            .iter()
-            .any(|m| m.role == "tool" && data.held_out_results.contains(&m.content))
+        !e.messages.iter().any(|m| {
+            m.role == "tool"
+                && (data.held_out_results.contains(&m.content)
+                    || future_results.contains(m.content.as_str()))
+        }) && !e.fact_ids().any(|f| future_facts.contains(f))
     });
     tracing::info!(
         dropped = before - train.len(),
         kept = train.len(),
-        "training tool conversations holding a held-out lookup dropped"
+        "training tool conversations holding a held-out or future lookup dropped"
     );
     keyed.shuffle(&mut train, |e| format!("tools\u{1f}{}", e.metadata.id));
     Splits {
         train,
         val: convert(&splits.val),
-        test: convert(&splits.test),
+        test,
     }
 }
 

@@ -829,3 +829,80 @@ fn paraphrases_and_the_validation_probe_keep_phrasings_apart() {
         assert_eq!(stats["val_probe_questions"], probe.len());
     }
 }
+
+/// The quick profile's `future` tests: facts of the latest season in the data
+/// (2025 in these Ergast tables), none of which training asks, nor any other fact
+/// of that season; no training tool conversation holds one of their lookups.
+#[test]
+fn future_tests_ask_the_latest_season_which_training_never_touches() {
+    let config_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/quick/data.yaml");
+    let config = DataConfig::load(&config_path).unwrap();
+    assert_eq!(config.future_facts_per_family, 5);
+    let dir = tempfile::tempdir().unwrap();
+    build_into(dir.path(), &config).unwrap();
+
+    let test = read_split(dir.path(), "test");
+    let future: Vec<&Value> = test
+        .iter()
+        .filter(|e| e["metadata"]["test_kind"] == "future")
+        .collect();
+    // Three of the eight families are about races; the other five have no
+    // 2025 fact (no champion yet, or no season at all).
+    assert_eq!(future.len(), 15, "{future:#?}");
+    let question = |e: &Value| {
+        let messages = e["messages"].as_array().unwrap();
+        let user = messages.iter().find(|m| m["role"] == "user").unwrap();
+        user["content"].as_str().unwrap().to_string()
+    };
+    assert!(
+        future.iter().all(|e| question(e).contains("2025")),
+        "{future:#?}"
+    );
+    let train = read_split(dir.path(), "train");
+    assert!(!train.is_empty());
+    let of_2025: Vec<String> = train
+        .iter()
+        .map(question)
+        .filter(|q| q.contains("2025"))
+        .collect();
+    assert_eq!(of_2025, Vec::<String>::new());
+
+    // The tool conversations: the future questions are in the test split, and
+    // no training conversation asks their facts or holds their lookups.
+    let tools_test = read_split(dir.path(), "tools-test");
+    let future_tools: Vec<&Value> = tools_test
+        .iter()
+        .filter(|e| e["metadata"]["test_kind"] == "future")
+        .collect();
+    assert_eq!(future_tools.len(), 15);
+    let results: HashSet<&str> = future_tools
+        .iter()
+        .flat_map(|e| e["messages"].as_array().unwrap())
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    let facts: HashSet<&str> = future_tools
+        .iter()
+        .map(|e| e["metadata"]["fact_id"].as_str().unwrap())
+        .collect();
+    for conversation in read_split(dir.path(), "tools-train") {
+        for message in conversation["messages"].as_array().unwrap() {
+            assert!(
+                !(message["role"] == "tool"
+                    && results.contains(message["content"].as_str().unwrap())),
+                "{conversation}"
+            );
+        }
+        for turn in conversation["metadata"]["turns"].as_array().unwrap() {
+            assert!(
+                !facts.contains(turn["fact_id"].as_str().unwrap()),
+                "{conversation}"
+            );
+        }
+    }
+    let card = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    assert!(card.contains("| test future |"), "{card}");
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["per_family"]["race_winner"]["test_future"], 5);
+}

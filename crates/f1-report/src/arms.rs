@@ -91,6 +91,7 @@ pub fn table(study: &Study) -> Option<Table> {
                 run.name.clone(),
                 kind_cell(run, "recall"),
                 kind_cell(run, "unseen"),
+                kind_cell(run, "future"),
                 kind_cell(run, "handwritten"),
                 percent(&run.metrics.fact_accuracy),
                 validity,
@@ -107,6 +108,7 @@ pub fn table(study: &Study) -> Option<Table> {
             "run",
             "recall",
             "unseen",
+            "future",
             "hand-written",
             "all facts",
             "first calls valid",
@@ -116,7 +118,8 @@ pub fn table(study: &Study) -> Option<Table> {
         .map(String::from)
         .to_vec(),
         rows,
-        note: "recall: facts training taught; unseen: facts it never showed; hand-written: \
+        note: "recall: facts training taught; unseen: facts it never showed; future: facts of \
+               the latest season in the data, of which training asked nothing; hand-written: \
                questions written the way fans ask (questions in brackets). Prompt tokens count every generation round of an answer (a tools \
                answer reads its call's result); latency is per answer as the run decoded \
                them, several at a time."
@@ -127,7 +130,7 @@ pub fn table(study: &Study) -> Option<Table> {
 /// "tools against <other>: +x points [l, h] (p)" on each test kind.
 fn against(study: &Study, tools: &Run, other: &Run, label: &str) -> Option<String> {
     let comparison = study.comparison(&tools.name, &other.name)?;
-    let kinds: Vec<String> = ["recall", "unseen", "handwritten"]
+    let kinds: Vec<String> = ["recall", "unseen", "future", "handwritten"]
         .into_iter()
         .filter_map(|kind| {
             let k = comparison.by_test_kind.get(kind)?;
@@ -150,6 +153,11 @@ fn paragraph(study: &Study, arms: &Arms) -> Option<String> {
     let mut parts = vec![format!("{recall:.1}% of the recall facts")];
     if let Some((unseen, _)) = accuracy(tools, "unseen") {
         parts.push(format!("{unseen:.1}% of the unseen ones"));
+    }
+    if let Some((future, n)) = accuracy(tools, "future") {
+        parts.push(format!(
+            "{future:.1}% of the {n} from the latest season (after training)"
+        ));
     }
     if let Some((fan, n)) = accuracy(tools, "handwritten") {
         parts.push(format!("{fan:.1}% of the {n} questions written by hand"));
