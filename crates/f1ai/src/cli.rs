@@ -478,8 +478,11 @@ pub struct BenchImportArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
-    /// Load the Ergast/Kaggle CSV tables into data/processed/f1.sqlite.
+    /// Load the Ergast/Kaggle CSV tables (and F1DB) into data/processed/f1.sqlite.
     Import(ImportArgs),
+    /// Fetch the current season's rounds the knowledge base lacks from the
+    /// Jolpica F1 API.
+    Update(UpdateArgs),
     /// Fetch a season or round from the Jolpica F1 API and upsert it.
     Fetch(FetchArgs),
     /// Print what the knowledge base holds.
@@ -587,6 +590,18 @@ pub struct ImportArgs {
     /// ergast); without it an unexplained disagreement refuses the import.
     #[arg(long, requires = "f1db")]
     pub prefer: Option<f1_data::f1db::Prefer>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[arg(long, default_value = f1_data::jolpica::DEFAULT_BASE_URL)]
+    pub base_url: String,
+    /// Rounds held up to this date (YYYY-MM-DD) are due [default: today].
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Ignore cached responses under data/raw/jolpica/.
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Args)]

@@ -435,3 +435,21 @@ fn models_fetch_of_an_unknown_model_names_the_known_ones() {
         "unknown model 'llama-70b' (known: smollm2, gemma3)",
     );
 }
+
+#[test]
+fn update_refuses_a_bad_date_and_a_missing_database() {
+    let work = tempfile::tempdir().unwrap();
+    fails_with(
+        work.path(),
+        &["data", "update", "--until", "2026-07-26"],
+        1,
+        "run `f1ai data import` first",
+    );
+    let work = imported_workspace();
+    fails_with(
+        work.path(),
+        &["data", "update", "--until", "26 July 2026"],
+        1,
+        "--until 26 July 2026: expected a date as YYYY-MM-DD",
+    );
+}

@@ -153,6 +153,97 @@ pub async fn fetch_into_database(
     })
 }
 
+/// What an update fetched.
+#[derive(Debug, Clone)]
+pub struct UpdateSummary {
+    /// The season brought up to date (the database's latest, or the next one
+    /// when the API already has its calendar).
+    pub season: Option<i64>,
+    /// Rounds whose results were fetched, in order.
+    pub rounds: Vec<i64>,
+    /// The first round due by `until` that the API has no results for yet.
+    pub pending: Option<i64>,
+    pub requests: RequestStats,
+    pub written: UpsertCounts,
+}
+
+/// Brings the knowledge base up to date: the rounds of the current season held
+/// on or before `until` (`YYYY-MM-DD`) that have no results yet, each fetched
+/// (results, then qualifying, sprint and both standings) and upserted in its own
+/// transaction. When `until` is in a later year than the database's latest
+/// season, that year's calendar is fetched first. Stops at the first round the
+/// API has not classified yet.
+pub async fn update_database(
+    client: &JolpicaClient,
+    db_path: &Path,
+    until: &str,
+) -> Result<UpdateSummary> {
+    let latest = latest_season(db_path)?;
+    let mut written = UpsertCounts::default();
+    let mut season = latest;
+    let year: Option<i64> = until.get(..4).and_then(|y| y.parse().ok());
+    if let (Some(latest), Some(year)) = (latest, year) {
+        if year > latest {
+            let calendar =
+                fetch_into_database(client, db_path, year, None, &[Resource::Races]).await?;
+            add_counts(&mut written, &calendar.written);
+            if calendar.written.races > 0 {
+                season = Some(year);
+            }
+        }
+    }
+    let mut summary = UpdateSummary {
+        season,
+        rounds: Vec::new(),
+        pending: None,
+        requests: client.stats(),
+        written,
+    };
+    let Some(season) = season else {
+        return Ok(summary);
+    };
+    for round in rounds_without_results(db_path, season, until)? {
+        let results =
+            fetch_into_database(client, db_path, season, Some(round), &[Resource::Results]).await?;
+        add_counts(&mut summary.written, &results.written);
+        if results.written.results == 0 {
+            summary.pending = Some(round);
+            break;
+        }
+        let rest = [
+            Resource::Qualifying,
+            Resource::Sprint,
+            Resource::DriverStandings,
+            Resource::ConstructorStandings,
+        ];
+        let details = fetch_into_database(client, db_path, season, Some(round), &rest).await?;
+        add_counts(&mut summary.written, &details.written);
+        summary.rounds.push(round);
+    }
+    summary.requests = client.stats();
+    Ok(summary)
+}
+
+fn latest_season(db_path: &Path) -> Result<Option<i64>> {
+    let conn = store::open_read_only(db_path)?;
+    Ok(conn.query_row("SELECT max(year) FROM races", [], |r| r.get(0))?)
+}
+
+/// The rounds of `season` held on or before `until` that have no results.
+fn rounds_without_results(db_path: &Path, season: i64, until: &str) -> Result<Vec<i64>> {
+    let conn = store::open_read_only(db_path)?;
+    let mut stmt = conn.prepare(
+        "SELECT r.round FROM races r
+         WHERE r.year = ?1 AND r.date <= ?2
+           AND NOT EXISTS (SELECT 1 FROM results x WHERE x.race_id = r.race_id)
+         ORDER BY r.round",
+    )?;
+    let rounds = stmt
+        .query_map(rusqlite::params![season, until], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(rounds)
+}
+
 fn apply_response(upserter: &mut Upserter, page: &api::MrData) -> Result<()> {
     if let Some(table) = &page.race_table {
         for race in &table.races {

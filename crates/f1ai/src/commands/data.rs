@@ -12,13 +12,14 @@ use f1_dataset::config::Profile;
 use f1_dataset::DataConfig;
 use f1_scrape::{ScrapeConfig, Scraper};
 
-use crate::cli::{BuildArgs, DataCommand, FetchArgs, ImportArgs, ScrapeArgs};
+use crate::cli::{BuildArgs, DataCommand, FetchArgs, ImportArgs, ScrapeArgs, UpdateArgs};
 use crate::workspace::Workspace;
 
 pub fn run(command: DataCommand, workspace: &Workspace) -> Result<()> {
     match command {
         DataCommand::Import(args) => import(args, workspace),
         DataCommand::Fetch(args) => fetch(args, workspace),
+        DataCommand::Update(args) => update(args, workspace),
         DataCommand::Stats => stats(workspace),
         DataCommand::Build(args) => build(args, workspace),
         DataCommand::Scrape(args) => scrape(args, workspace),
@@ -192,6 +193,66 @@ fn keep_real_tables(db: &Path) -> Result<()> {
         ),
         _ => Ok(()),
     }
+}
+
+fn update(args: UpdateArgs, workspace: &Workspace) -> Result<()> {
+    let db = workspace.database();
+    if !db.is_file() {
+        bail!(
+            "no knowledge base at {}: run `f1ai data import` first",
+            db.display()
+        );
+    }
+    let until = match args.until {
+        Some(date) => {
+            let valid = date.len() == 10
+                && date.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            if !valid {
+                bail!("--until {date}: expected a date as YYYY-MM-DD");
+            }
+            date
+        }
+        None => {
+            humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..10].to_string()
+        }
+    };
+    let mut config = ClientConfig::new(workspace.jolpica_cache());
+    config.base_url = args.base_url;
+    config.refresh = args.refresh;
+    let client = JolpicaClient::new(config)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let summary = runtime.block_on(jolpica::update_database(&client, &db, &until))?;
+    let Some(season) = summary.season else {
+        bail!(
+            "{} holds no races: run `f1ai data import` first",
+            db.display()
+        );
+    };
+    let rounds: Vec<String> = summary.rounds.iter().map(i64::to_string).collect();
+    match rounds.is_empty() {
+        true => println!("{season}: no new rounds with results up to {until}"),
+        false => println!(
+            "{season}: fetched round(s) {} ({} results, {} qualifying, {} driver standings)",
+            rounds.join(", "),
+            summary.written.results,
+            summary.written.qualifying,
+            summary.written.driver_standings
+        ),
+    }
+    if let Some(round) = summary.pending {
+        println!("{season} round {round}: held by {until}, but the API has no results for it yet");
+    }
+    println!(
+        "requests: {} ({} retries), cached pages reused: {}",
+        summary.requests.requests, summary.requests.retries, summary.requests.cache_hits
+    );
+    Ok(())
 }
 
 fn fetch(args: FetchArgs, workspace: &Workspace) -> Result<()> {
