@@ -69,6 +69,14 @@ impl Composer<'_> {
     /// One example for `fact` asked with phrasing `phrasing_id`; `paraphrase`
     /// counts a training fact's phrasings (each one alternates the answer style
     /// and draws its own follow-ups; 0 for every other example).
+    /// `fact` asked once, in its first phrasing, as a test of `kind`.
+    fn test_question(&self, family: &Family, fact: &Fact, kind: TestKind) -> Example {
+        let phrasing = self
+            .keyed
+            .permutation(&["phrasing", &fact.id], family.phrasings.len())[0];
+        self.example(family, fact, phrasing, Split::Test, Some(kind), 0)
+    }
+
     fn example(
         &self,
         family: &Family,
@@ -211,17 +219,9 @@ pub fn compose(families: &[FamilyFacts], config: &DataConfig) -> Result<Splits> 
     } in families
     {
         for fact in future {
-            let phrasing = composer
-                .keyed
-                .permutation(&["phrasing", &fact.id], family.phrasings.len())[0];
-            splits.test.push(composer.example(
-                family,
-                fact,
-                phrasing,
-                Split::Test,
-                Some(TestKind::Future),
-                0,
-            ));
+            splits
+                .test
+                .push(composer.test_question(family, fact, TestKind::Future));
         }
         for fact in facts {
             let phrasings = composer
@@ -282,14 +282,11 @@ pub fn compose(families: &[FamilyFacts], config: &DataConfig) -> Result<Splits> 
                     None,
                     0,
                 )),
-                Split::Test => splits.test.push(composer.example(
-                    family,
-                    fact,
-                    phrasings[0],
-                    Split::Test,
-                    Some(TestKind::Unseen),
-                    0,
-                )),
+                Split::Test => {
+                    splits
+                        .test
+                        .push(composer.test_question(family, fact, TestKind::Unseen))
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use super::source::{self, ClassifiedRow};
 use crate::error::{Error, Result};
 use crate::jolpica::api;
 
-/// A position as F1DB writes it: a number, or DNF / DNS / DSQ / NC.
+/// The number of a position; None for DNF, DNS, DSQ or NC.
 pub fn position_number(value: &Value) -> Option<i64> {
     value.as_i64()
 }
@@ -182,8 +182,8 @@ fn classification(
         .collect()
 }
 
-/// The standings after `race`, with each entry's race wins so far that season
-/// (`wins_so_far` counts every race of the season up to this one).
+/// The standings after `race`; `driver_wins` and `constructor_wins` are each
+/// entry's Grand Prix wins that season up to this race.
 pub fn standings(
     race: &source::Race,
     ids: &Identities,
