@@ -498,3 +498,61 @@ fn the_three_arms_are_compared_with_call_validity_and_latency() {
     );
     assert!(page.contains("| 48 of 60 | 400 | 2.00 |"), "{page}");
 }
+
+/// The latest season's questions (`test_kind: future`) get their own column and
+/// sentence: here q55, q56, q58 and q59 of the arms above, the tools run right on
+/// the first two.
+#[test]
+fn future_questions_are_reported_beside_recall_and_unseen() {
+    let work = tempfile::tempdir().unwrap();
+    write_run(work.path(), "base", 60, 6);
+    write_mode_run(
+        work.path(),
+        "smollm2-base",
+        "smollm2",
+        "base",
+        "rag",
+        60,
+        24,
+    );
+    write_run(work.path(), "lora", 60, 30);
+    let tools = "smollm2-lora-tools";
+    write_mode_run(work.path(), tools, "smollm2", "lora", "tools", 60, 57);
+    write_training(work.path(), "lora", 4.0, 2048.0, 1_000_000);
+    for entry in std::fs::read_dir(work.path().join("results/predictions")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<String> = text
+            .lines()
+            .map(|line| {
+                let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+                let i: usize = row["id"].as_str().unwrap()[1..].parse().unwrap();
+                if i >= 54 && i % 3 != 0 {
+                    row["test_kind"] = json!("future");
+                }
+                row.to_string()
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n")).unwrap();
+    }
+    let eval = f1ai(work.path(), &["eval"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let output = f1ai(work.path(), &["report"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "100.0% of the unseen ones and 50.0% of the 4 from the latest season (after training)"
+        ),
+        "{text}"
+    );
+    let page = std::fs::read_to_string(work.path().join("results/reports/report.md")).unwrap();
+    assert!(
+        page.contains("| recall | unseen | future | hand-written |"),
+        "{page}"
+    );
+    assert!(
+        page.contains("| smollm2-lora-tools-tools | 95.0% (20) | 100.0% (36) | 50.0% (4) |"),
+        "{page}"
+    );
+}
