@@ -354,7 +354,8 @@ pub const TABLES: &[Table] = &[
             DRIVER,
             col("stop", "stop", Int),
             col("lap", "lap", Int),
-            col("time", "time", Text),
+            // The time of day; F1DB gives only the duration.
+            col("time", "time", Text).null(),
             col("duration", "duration", Text).null(),
             col("milliseconds", "milliseconds", Int).null(),
         ],

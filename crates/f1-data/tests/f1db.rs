@@ -136,6 +136,23 @@ fn ergast_then_f1db_reconciles_and_adds_the_2025_title_and_2026() {
                     WHERE r.year = 2025 AND x.position = 1 AND d.surname = 'Norris'"
         )
     );
+    // Pit stops of the races F1DB adds: durations, no time of day.
+    assert!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM pit_stops p JOIN races r USING (race_id)
+                     WHERE r.year = 2026 AND r.round = 11"
+        ) > 20
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT p.milliseconds FROM pit_stops p JOIN races r USING (race_id)
+                     JOIN drivers d USING (driver_id)
+                     WHERE r.year = 2026 AND r.round = 11 AND d.surname = 'Stroll' AND p.stop = 1"
+        ),
+        21789
+    );
     // The Ergast rows of the races both hold are kept as they were.
     assert_eq!(
         scalar(&db, "SELECT x.laps FROM results x JOIN races r USING (race_id) JOIN drivers d USING (driver_id)

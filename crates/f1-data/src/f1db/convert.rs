@@ -55,7 +55,7 @@ pub fn status(row: &ClassifiedRow, text: &str, winner_laps: i64) -> String {
 }
 
 /// Milliseconds of "1:42:06.304" / "30:39.965" / "13.341".
-fn millis(time: &str) -> Option<i64> {
+pub fn millis(time: &str) -> Option<i64> {
     let mut total = 0f64;
     for part in time.split(':') {
         total = total * 60.0 + part.trim().parse::<f64>().ok()?;

@@ -62,6 +62,9 @@ impl Identities {
             for row in &race.driver_standings {
                 driver_ids.insert(row.driver_id.clone(), &race.dir);
             }
+            for row in &race.pit_stops {
+                driver_ids.insert(row.driver_id.clone(), &race.dir);
+            }
             for row in &race.constructor_standings {
                 constructor_ids.insert(row.constructor_id.clone(), &race.dir);
             }

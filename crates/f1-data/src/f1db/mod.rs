@@ -104,6 +104,30 @@ pub fn import_f1db(
     })
 }
 
+/// Replaces a race's pit stops with F1DB's (durations; no time of day).
+fn pit_stops(tx: &Transaction, race_id: i64, race: &source::Race, ids: &Identities) -> Result<()> {
+    if race.pit_stops.is_empty() {
+        return Ok(());
+    }
+    tx.execute("DELETE FROM pit_stops WHERE race_id = ?1", [race_id])?;
+    let mut insert = tx.prepare(
+        "INSERT INTO pit_stops (race_id, driver_id, stop, lap, time, duration, milliseconds)
+         VALUES (?1, (SELECT driver_id FROM drivers WHERE driver_ref = ?2), ?3, ?4, NULL, ?5, ?6)",
+    )?;
+    for stop in &race.pit_stops {
+        let duration = stop.time.as_deref();
+        insert.execute(rusqlite::params![
+            race_id,
+            ids.drivers[&stop.driver_id].driver_ref,
+            stop.stop,
+            stop.lap,
+            duration,
+            duration.and_then(convert::millis),
+        ])?;
+    }
+    Ok(())
+}
+
 /// Whether `table` has rows for the race of `year` and `round`.
 fn holds(tx: &Transaction, table: &str, year: i64, round: i64) -> Result<bool> {
     Ok(tx.query_row(
@@ -141,7 +165,8 @@ fn merge(
                 .or_default() += 1;
         }
         if !(keep_existing && holds(tx, "results", year, round)?) {
-            upserter.race(&convert::race(race, source, ids)?)?;
+            let race_id = upserter.race(&convert::race(race, source, ids)?)?;
+            pit_stops(tx, race_id, race, ids)?;
         }
         let has_standings =
             !race.driver_standings.is_empty() || !race.constructor_standings.is_empty();

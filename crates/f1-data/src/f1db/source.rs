@@ -125,6 +125,16 @@ pub struct FastestLapRow {
     pub time: Option<String>,
 }
 
+/// One pit stop; `time` is how long the car was in the pit lane ("21.789").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PitStopRow {
+    pub driver_id: String,
+    pub stop: i64,
+    pub lap: i64,
+    pub time: Option<String>,
+}
+
 /// A driver's standing after a race.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -155,6 +165,7 @@ pub struct Race {
     pub sprint_results: Vec<ClassifiedRow>,
     pub qualifying: Vec<QualifyingRow>,
     pub fastest_laps: Vec<FastestLapRow>,
+    pub pit_stops: Vec<PitStopRow>,
     pub driver_standings: Vec<DriverStanding>,
     pub constructor_standings: Vec<ConstructorStanding>,
 }
@@ -295,6 +306,7 @@ fn read_race(year: i64, dir: &Path) -> Result<Race> {
         sprint_results: parse_list(&dir.join("sprint-race-results.yml"))?,
         qualifying: parse_list(&dir.join("qualifying-results.yml"))?,
         fastest_laps: parse_list(&dir.join("fastest-laps.yml"))?,
+        pit_stops: parse_list(&dir.join("pit-stops.yml"))?,
         driver_standings: parse_list(&dir.join("driver-standings.yml"))?,
         constructor_standings: parse_list(&dir.join("constructor-standings.yml"))?,
     })
