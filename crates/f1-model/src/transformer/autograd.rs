@@ -369,16 +369,42 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, interleaved: bool) -> Result
         interleaved,
     };
     if !x.device().is_cpu() {
-        // candle's GPU rope kernels have no backward; its composed version does.
-        use candle_nn::rotary_emb as r;
+        // candle's GPU rope kernels have no backward; composed ops do.
         let x = x.contiguous()?;
-        return match (x.track_op(), interleaved) {
-            (true, true) => r::rope_i_slow(&x, &op.cos, &op.sin),
-            (true, false) => r::rope_slow(&x, &op.cos, &op.sin),
-            (false, _) => op.apply(&x, &op.sin),
+        return match x.track_op() {
+            true => composed_rope(&x, &op.cos, &op.sin, interleaved),
+            false => op.apply(&x, &op.sin),
         };
     }
     x.contiguous()?.apply_op1(op)
+}
+
+/// [`rope`] out of candle ops that autodiff knows, for `cos`/`sin` of shape
+/// (tokens, head_dim / 2) or, for padded and packed rows, (batch, tokens,
+/// head_dim / 2). candle's own `rope_slow` takes only the first.
+fn composed_rope(x: &Tensor, cos: &Tensor, sin: &Tensor, interleaved: bool) -> Result<Tensor> {
+    let (batch, heads, tokens, dim) = x.dims4()?;
+    let half = dim / 2;
+    let rows = if cos.rank() == 3 { batch } else { 1 };
+    if interleaved {
+        // Pairs (x0, x1) of adjacent dimensions.
+        let table = |t: &Tensor| t.reshape((rows, 1, tokens, half, 1));
+        let (cos, sin) = (table(cos)?, table(sin)?);
+        let x = x.reshape((batch, heads, tokens, half, 2))?;
+        let (x0, x1) = (x.narrow(D::Minus1, 0, 1)?, x.narrow(D::Minus1, 1, 1)?);
+        let y0 = (x0.broadcast_mul(&cos)? - x1.broadcast_mul(&sin)?)?;
+        let y1 = (x0.broadcast_mul(&sin)? + x1.broadcast_mul(&cos)?)?;
+        return Tensor::cat(&[y0, y1], D::Minus1)?.reshape((batch, heads, tokens, dim));
+    }
+    // The two halves: x * cos + rotate_half(x) * sin.
+    let table = |t: &Tensor| Tensor::cat(&[t, t], D::Minus1)?.reshape((rows, 1, tokens, dim));
+    let (cos, sin) = (table(cos)?, table(sin)?);
+    let (x1, x2) = (
+        x.narrow(D::Minus1, 0, half)?,
+        x.narrow(D::Minus1, half, half)?,
+    );
+    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
+    x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?
 }
 
 struct Rope {
@@ -615,6 +641,23 @@ mod tests {
             |x| rope(x, &cos, &sin, false),
             |x| r::rope_slow(x, &cos, &sin),
         );
+    }
+
+    /// The composed rope the GPU trains with, against the CPU op, with one
+    /// table per row (packed and padded batches) and with one shared table.
+    #[test]
+    fn composed_rope_matches_with_per_row_and_shared_tables() {
+        for table_shape in [&[3usize, 5, 4][..], &[5, 4][..]] {
+            let angles = random(table_shape, 7);
+            let (cos, sin) = (angles.cos().unwrap(), angles.sin().unwrap());
+            for interleaved in [true, false] {
+                agree(
+                    &[3, 2, 5, 8],
+                    |x| rope(x, &cos, &sin, interleaved),
+                    |x| composed_rope(x, &cos, &sin, interleaved),
+                );
+            }
+        }
     }
 
     #[test]
