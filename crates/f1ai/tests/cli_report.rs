@@ -527,7 +527,7 @@ fn future_questions_are_reported_beside_recall_and_unseen() {
             .map(|line| {
                 let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
                 let i: usize = row["id"].as_str().unwrap()[1..].parse().unwrap();
-                if i >= 54 && i % 3 != 0 {
+                if i >= 54 && !i.is_multiple_of(3) {
                     row["test_kind"] = json!("future");
                 }
                 row.to_string()
