@@ -433,22 +433,15 @@ fn the_study_question_is_answered_from_its_numbers() {
     assert!(html.contains("General ability and forgetting"));
 }
 
-#[test]
-fn the_three_arms_are_compared_with_call_validity_and_latency() {
-    let work = tempfile::tempdir().unwrap();
-    write_run(work.path(), "base", 60, 6);
+/// The three arms of 60 questions each: the base model unaided (6 right) and with
+/// retrieval (24), LoRA unaided (30) and LoRA calling the tools (57), with
+/// LoRA's training summary.
+fn write_three_arms(work: &Path) {
+    write_run(work, "base", 60, 6);
+    write_mode_run(work, "smollm2-base", "smollm2", "base", "rag", 60, 24);
+    write_run(work, "lora", 60, 30);
     write_mode_run(
-        work.path(),
-        "smollm2-base",
-        "smollm2",
-        "base",
-        "rag",
-        60,
-        24,
-    );
-    write_run(work.path(), "lora", 60, 30);
-    write_mode_run(
-        work.path(),
+        work,
         "smollm2-lora-tools",
         "smollm2",
         "lora",
@@ -456,7 +449,13 @@ fn the_three_arms_are_compared_with_call_validity_and_latency() {
         60,
         57,
     );
-    write_training(work.path(), "lora", 4.0, 2048.0, 1_000_000);
+    write_training(work, "lora", 4.0, 2048.0, 1_000_000);
+}
+
+#[test]
+fn the_three_arms_are_compared_with_call_validity_and_latency() {
+    let work = tempfile::tempdir().unwrap();
+    write_three_arms(work.path());
     let eval = f1ai(work.path(), &["eval"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
     let output = f1ai(work.path(), &["report"]);
@@ -505,20 +504,7 @@ fn the_three_arms_are_compared_with_call_validity_and_latency() {
 #[test]
 fn future_questions_are_reported_beside_recall_and_unseen() {
     let work = tempfile::tempdir().unwrap();
-    write_run(work.path(), "base", 60, 6);
-    write_mode_run(
-        work.path(),
-        "smollm2-base",
-        "smollm2",
-        "base",
-        "rag",
-        60,
-        24,
-    );
-    write_run(work.path(), "lora", 60, 30);
-    let tools = "smollm2-lora-tools";
-    write_mode_run(work.path(), tools, "smollm2", "lora", "tools", 60, 57);
-    write_training(work.path(), "lora", 4.0, 2048.0, 1_000_000);
+    write_three_arms(work.path());
     for entry in std::fs::read_dir(work.path().join("results/predictions")).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
