@@ -9,6 +9,7 @@ pub mod gap;
 mod import;
 pub mod integrity;
 pub mod jolpica;
+pub mod names;
 pub mod query;
 pub mod schema;
 pub mod store;

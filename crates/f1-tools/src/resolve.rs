@@ -33,15 +33,7 @@ pub const NICKNAMES: &[(&str, &str)] = &[
     ("mad max", "max_verstappen"),
 ];
 
-/// Lowercase ASCII words, accents transliterated: "Nico Hülkenberg" -> "nico hulkenberg".
-pub fn key(text: &str) -> String {
-    let ascii = deunicode::deunicode(text).to_lowercase();
-    ascii
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use f1_data::names::key;
 
 /// An entity's keys, display name and weight.
 struct Named<T> {

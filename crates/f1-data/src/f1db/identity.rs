@@ -14,6 +14,7 @@ use rusqlite::{OptionalExtension, Transaction};
 use super::source::{self, Source};
 use crate::error::Result;
 use crate::jolpica::api;
+use crate::names::key;
 
 /// How many entities matched an existing row and how many are new.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -33,15 +34,6 @@ pub struct Identities {
     pub constructors: HashMap<String, api::Constructor>,
     pub circuits: HashMap<String, api::Circuit>,
     pub counts: MatchCounts,
-}
-
-/// Lower-case ASCII letters only: "Hülkenberg" and "Hulkenberg" compare equal.
-pub fn fold(name: &str) -> String {
-    deunicode::deunicode(name)
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
 }
 
 impl Identities {
@@ -119,15 +111,15 @@ impl Identities {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let names = [
-            fold(&d.full_name),
-            fold(&format!("{} {}", d.first_name, d.last_name)),
+            key(&d.full_name),
+            key(&format!("{} {}", d.first_name, d.last_name)),
         ];
         let same_name: Vec<&api::Driver> = born_that_day
             .iter()
             .filter(|e| {
-                let full = fold(&format!("{} {}", e.given_name, e.family_name));
+                let full = key(&format!("{} {}", e.given_name, e.family_name));
                 // "Carlos Sainz" / "Carlos Sainz Jr.", "Andrea Kimi Antonelli" / "Kimi Antonelli".
-                let (theirs, ours) = (fold(&e.family_name), fold(&d.last_name));
+                let (theirs, ours) = (key(&e.family_name), key(&d.last_name));
                 names.contains(&full) || ours.contains(&theirs) || theirs.contains(&ours)
             })
             .collect();
@@ -214,7 +206,7 @@ impl Identities {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?
             .into_iter()
-            .filter(|e| fold(&e.name) == fold(&c.name))
+            .filter(|e| key(&e.name) == key(&c.name))
             .collect::<Vec<_>>();
         let constructor = match named.as_slice() {
             [existing] => {
