@@ -452,15 +452,20 @@ fn write_three_arms(work: &Path) {
     write_training(work, "lora", 4.0, 2048.0, 1_000_000);
 }
 
+/// Runs `f1ai eval`, then `f1ai report`, and returns the report's stdout.
+fn evaluate_and_report(work: &Path) -> String {
+    let eval = f1ai(work, &["eval"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let output = f1ai(work, &["report"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+}
+
 #[test]
 fn the_three_arms_are_compared_with_call_validity_and_latency() {
     let work = tempfile::tempdir().unwrap();
     write_three_arms(work.path());
-    let eval = f1ai(work.path(), &["eval"]);
-    assert!(eval.status.success(), "{}", stderr(&eval));
-    let output = f1ai(work.path(), &["report"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let text = stdout(&output);
+    let text = evaluate_and_report(work.path());
     // Recall is every third question: 20; tools wrong on q57..q59, one recall
     // (q57), so 19 of 20; retrieval right on q0..q23: 8 of 20; LoRA 10 of 20.
     assert!(
@@ -521,11 +526,7 @@ fn future_questions_are_reported_beside_recall_and_unseen() {
             .collect();
         std::fs::write(&path, lines.join("\n")).unwrap();
     }
-    let eval = f1ai(work.path(), &["eval"]);
-    assert!(eval.status.success(), "{}", stderr(&eval));
-    let output = f1ai(work.path(), &["report"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let text = stdout(&output);
+    let text = evaluate_and_report(work.path());
     assert!(
         text.contains(
             "100.0% of the unseen ones and 50.0% of the 4 from the latest season (after training)"

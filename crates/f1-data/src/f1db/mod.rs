@@ -148,20 +148,26 @@ fn merge(
 ) -> Result<UpsertCounts> {
     let keep_existing = prefer != Some(Prefer::F1db);
     let mut upserter = Upserter::new(tx, source.dir.display().to_string());
-    let mut driver_wins: HashMap<(i64, String), i64> = HashMap::new();
-    let mut constructor_wins: HashMap<(i64, String), i64> = HashMap::new();
+    // Grand Prix wins so far in the season being merged (races come in season
+    // then round order).
+    let mut season = None;
+    let mut driver_wins: HashMap<String, i64> = HashMap::new();
+    let mut constructor_wins: HashMap<String, i64> = HashMap::new();
     for race in &source.races {
         let (year, round) = (race.year, race.info.round);
+        if season != Some(year) {
+            season = Some(year);
+            driver_wins.clear();
+            constructor_wins.clear();
+        }
         if let Some(winner) = race
             .results
             .iter()
             .find(|r| convert::position_number(&r.position) == Some(1))
         {
-            *driver_wins
-                .entry((year, winner.driver_id.clone()))
-                .or_default() += 1;
+            *driver_wins.entry(winner.driver_id.clone()).or_default() += 1;
             *constructor_wins
-                .entry((year, winner.constructor_id.clone()))
+                .entry(winner.constructor_id.clone())
                 .or_default() += 1;
         }
         if !(keep_existing && holds(tx, "results", year, round)?) {
@@ -171,17 +177,11 @@ fn merge(
         let has_standings =
             !race.driver_standings.is_empty() || !race.constructor_standings.is_empty();
         if has_standings && !(keep_existing && holds(tx, "driver_standings", year, round)?) {
-            let season = |wins: &HashMap<(i64, String), i64>| -> HashMap<String, i64> {
-                wins.iter()
-                    .filter(|((y, _), _)| *y == year)
-                    .map(|((_, id), n)| (id.clone(), *n))
-                    .collect()
-            };
             upserter.standings(&convert::standings(
                 race,
                 ids,
-                &season(&driver_wins),
-                &season(&constructor_wins),
+                &driver_wins,
+                &constructor_wins,
             ))?;
         }
     }
