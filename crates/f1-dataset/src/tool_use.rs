@@ -41,8 +41,8 @@ pub struct ToolData<'a> {
 /// recent examples' conversations, a fan's rewording of every recent one and of
 /// a share of the rest (and two-fact questions made of those, one per
 /// [`PAIR_EVERY`], and both of a season's titles asked at once), one question the data cannot answer for every
-/// [`UNANSWERABLE_EVERY`] conversations and one follow-up conversation for
-/// every [`FOLLOW_UP_EVERY`]; then every conversation holding a held-out result
+/// [`UNANSWERABLE_EVERY`] conversations and a follow-up conversation for every
+/// race result and one per [`FOLLOW_UP_EVERY`] of the rest; then every conversation holding a held-out result
 /// is dropped.
 pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
     let convert = |examples: &[Example]| -> Vec<Example> {
@@ -89,8 +89,9 @@ pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
         .collect();
     let follow_ups: Vec<Example> = train
         .iter()
-        .step_by(FOLLOW_UP_EVERY)
-        .filter_map(|e| follow_up(e, &keyed))
+        .enumerate()
+        .filter(|(i, e)| i % FOLLOW_UP_EVERY == 0 || asks_about_a_race(e))
+        .filter_map(|(_, e)| follow_up(e, &keyed))
         .collect();
     train.extend(unanswerable);
     train.extend(follow_ups);
@@ -151,8 +152,29 @@ fn pairs(reworded: &[Example], keyed: &Keyed) -> Vec<Example> {
 
 /// One unanswerable question per this many training conversations.
 pub const UNANSWERABLE_EVERY: usize = 20;
-/// One follow-up conversation per this many training conversations.
+/// One follow-up conversation per this many training conversations (every
+/// race result gets one: "And who was second?" is what fans ask next most).
 pub const FOLLOW_UP_EVERY: usize = 3;
+
+/// Whether `example`'s first call looks a race's result up.
+fn asks_about_a_race(example: &Example) -> bool {
+    example
+        .metadata
+        .turns
+        .first()
+        .and_then(|turn| turn.tool_call.as_ref())
+        .is_some_and(|call| call.name == "race_result")
+}
+
+/// The question a fan asks next after each family, when it fits: a race's
+/// winner is followed by who was second, a champion by the runner-up.
+fn next_question(family: &str) -> Option<&'static str> {
+    match family {
+        "race_winner" | "race_winner_team" => Some("race_runner_up"),
+        "drivers_champion" => Some("championship_runner_up"),
+        _ => None,
+    }
+}
 
 /// A question that only makes sense after the first ("And who finished
 /// second?"): the family it asks, its phrasings, and where in the first call's
@@ -282,7 +304,10 @@ fn follow_up(example: &Example, keyed: &Keyed) -> Option<Example> {
         return None;
     }
     let id = &example.metadata.id;
-    let (follow, (answer, gold)) = &fitting[keyed.pick(&["follow-up", id], fitting.len())];
+    let next = next_question(first.family)
+        .and_then(|family| fitting.iter().position(|(f, _)| f.family == family));
+    let pick = next.unwrap_or_else(|| keyed.pick(&["follow-up", id], fitting.len()));
+    let (follow, (answer, gold)) = &fitting[pick];
     let question =
         follow.questions[keyed.pick(&["follow-up question", id], follow.questions.len())];
     let mut messages = example.messages.clone();

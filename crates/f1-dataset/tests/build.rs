@@ -1,7 +1,7 @@
 //! The dataset built from the real Ergast tables: the targets, determinism,
 //! leakage, bad input, and the fallback fact set.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -257,6 +257,38 @@ fn tool_conversations_are_grounded_in_their_results() {
         .collect();
     assert_eq!(stats["tool_examples"]["follow_ups"], follow_ups.len());
     assert!(!follow_ups.is_empty());
+    // Every race winner asked on its own (one call, a result naming a second
+    // driver) is followed by "who was second?".
+    let follow_up_ids: HashMap<&str, &str> = follow_ups
+        .iter()
+        .map(|e| {
+            (
+                e["metadata"]["id"].as_str().unwrap(),
+                e["metadata"]["family"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let winners: Vec<String> = read_split(dir, "tools-train")
+        .iter()
+        .filter(|e| {
+            e["metadata"]["family"] == "race_winner"
+                && roles_after_system(e["messages"].as_array().unwrap())
+                    == ["user", "assistant", "tool", "assistant"]
+                && serde_json::from_str::<Value>(e["messages"][3]["content"].as_str().unwrap())
+                    .unwrap()
+                    .pointer("/second/driver")
+                    .is_some_and(Value::is_string)
+        })
+        .map(|e| format!("{}:follow-up", e["metadata"]["id"].as_str().unwrap()))
+        .collect();
+    assert!(!winners.is_empty());
+    for id in &winners {
+        assert_eq!(
+            follow_up_ids.get(id.as_str()),
+            Some(&"race_runner_up"),
+            "{id}"
+        );
+    }
     for example in &follow_ups {
         let messages = example["messages"].as_array().unwrap();
         assert_eq!(messages[2]["content"], messages[6]["content"]);
