@@ -97,6 +97,25 @@ pub fn check(conn: &Connection, rows_read: &[(&'static str, u64)]) -> Result<Int
         )?,
         rows_check(
             conn,
+            "final driver standings equal the season's race and sprint points",
+            &standings_sum_sql(Championship::Drivers),
+        )?,
+        rows_check(
+            conn,
+            "final constructor standings equal the season's race and sprint points",
+            &standings_sum_sql(Championship::Constructors),
+        )?,
+        rows_check(
+            conn,
+            "every race of a completed season has results",
+            "SELECT r.year || ' round ' || r.round || ' (' || r.name || ')' FROM races r
+             WHERE r.year < (SELECT max(l.year) FROM races l
+                             WHERE EXISTS (SELECT 1 FROM results x WHERE x.race_id = l.race_id))
+               AND NOT EXISTS (SELECT 1 FROM results x WHERE x.race_id = r.race_id)
+             ORDER BY r.year, r.round",
+        )?,
+        rows_check(
+            conn,
             "one winner per race",
             "SELECT 'race ' || race_id || ': ' || count(DISTINCT number) || ' winning cars' FROM results
              WHERE position = 1 GROUP BY race_id HAVING count(DISTINCT number) > 1",
@@ -112,6 +131,79 @@ pub fn check(conn: &Connection, rows_read: &[(&'static str, u64)]) -> Result<Int
         checks,
         shared_drives,
     })
+}
+
+/// The last season in which drivers counted only their best results (dropped
+/// scores), so their standings may hold fewer points than they scored.
+pub const LAST_DROPPED_SCORES_SEASON: i64 = 1990;
+/// The last season in which only a constructor's best-placed car scored (and
+/// dropped scores applied), so its standings may hold fewer points than its cars.
+pub const LAST_BEST_CAR_ONLY_SEASON: i64 = 1978;
+/// Constructors whose standings lost points they scored, by season: Force
+/// India's 2018 points stayed with the old entry when the team was sold
+/// mid-season; Racing Point lost 15 points in 2020 for copied brake ducts.
+pub const CONSTRUCTOR_PENALTIES: &[(i64, &str)] = &[(2018, "force_india"), (2020, "racing_point")];
+
+#[derive(Clone, Copy)]
+enum Championship {
+    Drivers,
+    Constructors,
+}
+
+/// Each season's standings after its last round that has standings against
+/// the points its race and sprint results give up to that round, per driver
+/// or constructor: equal, or no more than scored where the rules of the time
+/// (or a penalty) took points away. A truncated results or sprint table fails it.
+fn standings_sum_sql(championship: Championship) -> String {
+    let (entity, standings, names, name_column, exempt) = match championship {
+        Championship::Drivers => (
+            "driver_id",
+            "driver_standings",
+            "drivers",
+            "driver_ref",
+            format!("k.year <= {LAST_DROPPED_SCORES_SEASON}"),
+        ),
+        Championship::Constructors => {
+            let penalties = CONSTRUCTOR_PENALTIES
+                .iter()
+                .map(|(year, name)| format!("(k.year = {year} AND n.constructor_ref = '{name}')"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            (
+                "constructor_id",
+                "constructor_standings",
+                "constructors",
+                "constructor_ref",
+                format!("k.year <= {LAST_BEST_CAR_ONLY_SEASON} OR {penalties}"),
+            )
+        }
+    };
+    format!(
+        "WITH last AS (
+           SELECT r.year, max(r.round) AS round FROM races r
+           WHERE EXISTS (SELECT 1 FROM {standings} s WHERE s.race_id = r.race_id)
+           GROUP BY r.year),
+         final AS (
+           SELECT r.year, s.{entity} AS id, s.points FROM {standings} s
+           JOIN races r USING (race_id) JOIN last l ON l.year = r.year AND l.round = r.round),
+         scored AS (
+           SELECT r.year, x.{entity} AS id, sum(x.points) AS points
+           FROM (SELECT race_id, {entity}, points FROM results
+                 UNION ALL SELECT race_id, {entity}, points FROM sprint_results) x
+           JOIN races r USING (race_id) JOIN last l ON l.year = r.year AND r.round <= l.round
+           WHERE x.{entity} IS NOT NULL
+           GROUP BY r.year, x.{entity}),
+         keys AS (SELECT year, id FROM final UNION SELECT year, id FROM scored)
+         SELECT k.year || ' ' || ifnull(n.{name_column}, k.id) || ': standings '
+                || ifnull(f.points, 0) || ', results ' || ifnull(s.points, 0)
+         FROM keys k
+         LEFT JOIN final f ON f.year = k.year AND f.id = k.id
+         LEFT JOIN scored s ON s.year = k.year AND s.id = k.id
+         LEFT JOIN {names} n ON n.{entity} = k.id
+         WHERE ifnull(f.points, 0) > ifnull(s.points, 0) + 0.01
+            OR (ifnull(f.points, 0) < ifnull(s.points, 0) - 0.01 AND NOT ({exempt}))
+         ORDER BY k.year, k.id"
+    )
 }
 
 /// A check whose query returns one description per violating row.

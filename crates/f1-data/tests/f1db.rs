@@ -189,11 +189,12 @@ fn f1db_alone_builds_a_knowledge_base() {
 #[test]
 fn a_planted_disagreement_refuses_the_import_unless_a_source_is_preferred() {
     let tree = f1db_copy();
-    // Saudi Arabia 2025: Piastri won (25 points); plant 26.
+    // Saudi Arabia 2025: Tsunoda retired after 1 lap; plant 2. (A planted
+    // points value would also fail the standings check.)
     let results = tree
         .path()
         .join("seasons/2025/races/05-saudi-arabia/race-results.yml");
-    edit(&results, "  points: 25\n", "  points: 26\n");
+    edit(&results, "  laps: 1\n", "  laps: 2\n");
     let dir = tempfile::tempdir().unwrap();
     let db = ergast_db(dir.path());
     let before = std::fs::read(&db).unwrap();
@@ -203,21 +204,46 @@ fn a_planted_disagreement_refuses_the_import_unless_a_source_is_preferred() {
     let d = &refused.reconciliation.disagreements;
     assert_eq!(d.len(), 1, "{d:#?}");
     assert_eq!(d[0].race, "2025 round 5");
-    assert_eq!(d[0].entry, "Oscar Piastri");
-    assert_eq!(d[0].field, "results.points");
-    assert_eq!((d[0].ergast.as_str(), d[0].f1db.as_str()), ("25", "26"));
+    assert_eq!(d[0].entry, "Yuki Tsunoda");
+    assert_eq!(d[0].field, "results.laps");
+    assert_eq!((d[0].ergast.as_str(), d[0].f1db.as_str()), ("1", "2"));
     assert_eq!(
         std::fs::read(&db).unwrap(),
         before,
         "a refused import changed the database"
     );
 
-    let points = "SELECT x.points FROM results x JOIN races r USING (race_id) JOIN drivers d USING (driver_id)
-                  WHERE r.year = 2025 AND r.round = 5 AND d.surname = 'Piastri'";
+    let laps =
+        "SELECT x.laps FROM results x JOIN races r USING (race_id) JOIN drivers d USING (driver_id)
+                  WHERE r.year = 2025 AND r.round = 5 AND d.surname = 'Tsunoda'";
     import_f1db(tree.path(), Some(&db), &db, Some(Prefer::Ergast)).unwrap();
-    assert_eq!(scalar(&db, points), 25);
+    assert_eq!(scalar(&db, laps), 1);
     import_f1db(tree.path(), Some(&db), &db, Some(Prefer::F1db)).unwrap();
-    assert_eq!(scalar(&db, points), 26);
+    assert_eq!(scalar(&db, laps), 2);
+}
+
+/// Preferring an F1DB value that its own standings contradict (Piastri's
+/// Saudi Arabia 2025 win planted at 26 points) fails the standings check and
+/// keeps the database.
+#[test]
+fn a_preferred_value_the_standings_contradict_is_refused() {
+    let tree = f1db_copy();
+    let results = tree
+        .path()
+        .join("seasons/2025/races/05-saudi-arabia/race-results.yml");
+    edit(&results, "  points: 25\n", "  points: 26\n");
+    let dir = tempfile::tempdir().unwrap();
+    let db = ergast_db(dir.path());
+    let before = std::fs::read(&db).unwrap();
+    let error = import_f1db(tree.path(), Some(&db), &db, Some(Prefer::F1db)).unwrap_err();
+    assert!(matches!(error, Error::Integrity(_)), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("2025 piastri: standings 410.0, results 411.0"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
 }
 
 /// Imports the damaged `tree`, expects an error naming `file` and `field`, and

@@ -243,6 +243,67 @@ fn a_truncated_results_table_fails_the_integrity_check() {
     assert!(error.contains("round"), "{error}");
 }
 
+/// One result's points changed (Hamilton's 2008 Australian GP win worth 9, not
+/// 10): every row is well-formed, but 2008's final standings no longer equal the
+/// points its results give.
+#[test]
+fn results_that_do_not_add_up_to_the_standings_fail_the_integrity_check() {
+    let dir = damaged_copy("results.csv", |b| {
+        replace_line(
+            b,
+            2,
+            b"1,18,1,1,22,1,1,1,1,9,58,1:34:50.616,5690616,39,2,1:27.452,218.3,1",
+        )
+    });
+    let error = import_fails_leaving_previous(dir.path()).to_string();
+    assert!(
+        error.contains("final driver standings equal the season's race and sprint points"),
+        "{error}"
+    );
+    assert!(
+        error.contains("2008 hamilton: standings 98.0, results 97.0"),
+        "{error}"
+    );
+}
+
+/// A sprint table cut in half: the later seasons' drivers and teams hold more
+/// points in the standings than their results give.
+#[test]
+fn a_truncated_sprint_table_fails_the_standings_check() {
+    let dir = damaged_copy("sprint_results.csv", |b| {
+        let lines: Vec<&[u8]> = b.split(|&c| c == b'\n').collect();
+        let mut kept = lines[..lines.len() / 2].join(&b'\n');
+        kept.push(b'\n');
+        kept
+    });
+    let error = import_fails_leaving_previous(dir.path()).to_string();
+    assert!(
+        error.contains("final driver standings equal the season's race and sprint points"),
+        "{error}"
+    );
+}
+
+/// A race added to 2010 with no classification and nothing else (no grid, no
+/// standings): 2010 is a completed season, so the import fails.
+#[test]
+fn a_race_of_a_completed_season_without_results_fails_the_integrity_check() {
+    let dir = damaged_copy("races.csv", |mut b| {
+        b.extend_from_slice(
+            b"1169,2010,20,24,\"Extra Grand Prix\",\"2010-11-21\",\"13:00:00\",\"http://example.org\",\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N\n",
+        );
+        b
+    });
+    let error = import_fails_leaving_previous(dir.path()).to_string();
+    assert!(
+        error.contains("every race of a completed season has results"),
+        "{error}"
+    );
+    assert!(
+        error.contains("2010 round 20 (Extra Grand Prix)"),
+        "{error}"
+    );
+}
+
 #[test]
 fn lap_times_load_when_present() {
     let dir = damaged_copy("status.csv", |b| b);
