@@ -3,6 +3,7 @@
 //! cores). A request whose client went away is skipped or cancelled mid-way (an
 //! answer through the built-in tools runs its rounds to the end).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -81,6 +82,8 @@ pub struct Engine {
     capacity: usize,
     models: Vec<String>,
     tools: bool,
+    /// Tokens generated since the start, finished or cancelled requests alike.
+    generated: Arc<AtomicU64>,
 }
 
 impl Engine {
@@ -96,11 +99,14 @@ impl Engine {
         let models = catalog.ids();
         let tools = toolbox.is_some();
         let (jobs, queue) = mpsc::channel::<Job>();
+        let generated = Arc::new(AtomicU64::new(0));
+        let counter = generated.clone();
         thread::Builder::new()
             .name("generation".into())
             .spawn(move || {
                 for job in queue {
-                    run(&mut catalog, toolbox.as_ref(), limits, job);
+                    let tokens = run(&mut catalog, toolbox.as_ref(), limits, job);
+                    counter.fetch_add(tokens as u64, Ordering::Relaxed);
                 }
             })
             .expect("spawning the generation thread");
@@ -110,7 +116,14 @@ impl Engine {
             capacity,
             models,
             tools,
+            generated,
         }
+    }
+
+    /// Tokens generated since the start (what llama-server's metrics call
+    /// tokens predicted), including those of requests cancelled mid-way.
+    pub fn tokens_generated(&self) -> u64 {
+        self.generated.load(Ordering::Relaxed)
     }
 
     /// Whether requests may be answered through the built-in F1 tools.
@@ -148,12 +161,13 @@ impl Engine {
     }
 }
 
-fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, limits: Limits, job: Job) {
+/// Runs `job`, sending its events; returns the tokens it generated.
+fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, limits: Limits, job: Job) -> usize {
     let Job {
         request, events, ..
     } = job;
     if events.is_closed() {
-        return;
+        return 0;
     }
     let outcome = catalog.get(&request.model).and_then(|assistant| {
         let prompt = assistant.prompt(&request.messages)?;
@@ -168,8 +182,13 @@ fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, limits: Limits, job: Jo
         tracing::warn!(model = request.model, %error, "generation failed");
         Event::Failed(error.to_string())
     });
+    let tokens = match &event {
+        Event::Finished(usage) => usage.completion_tokens,
+        _ => 0,
+    };
     // The client may have gone; nothing is waiting for the event then.
     let _ = events.send(event);
+    tokens
 }
 
 /// Why `request`, whose prompt is `prompt` tokens, cannot run on `assistant`:

@@ -165,6 +165,7 @@ async fn health(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         "models": state.engine.models(),
         "in_flight": state.engine.in_flight(),
         "capacity": state.engine.capacity(),
+        "tokens_generated": state.engine.tokens_generated(),
     }))
 }
 

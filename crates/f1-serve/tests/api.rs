@@ -351,3 +351,53 @@ async fn the_servers_own_limits_refuse_long_prompts_and_stop_long_generations() 
     );
     assert_eq!(body["choices"][0]["finish_reason"], "length", "{body}");
 }
+
+/// A client waiting for a whole (not streamed) completion that goes away
+/// cancels it too: its handler is dropped with the connection, and with it the
+/// worker's channel. The cancelled request generates a fraction of what the
+/// same request generates for a client that waits.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_completion_stops_when_its_client_goes_away() {
+    use tokio::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let options = ServeOptions {
+        max_tokens: 2000,
+        ..ServeOptions::default()
+    };
+    let url = start(dir.path(), 1, options).await;
+    let http = reqwest::Client::new();
+    let address = url.trim_start_matches("http://");
+    let body = ask(2000, false).to_string();
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    while get_json(&http, format!("{url}/health")).await["in_flight"] != 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(socket);
+    assert!(
+        becomes_idle(&http, &url).await,
+        "the abandoned request still holds its place"
+    );
+    let health: Value = get_json(&http, format!("{url}/health")).await;
+    let cancelled = health["tokens_generated"].as_u64().unwrap();
+
+    let whole: Value = complete(&http, &url, &ask(2000, false))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let full = whole["usage"]["completion_tokens"].as_u64().unwrap();
+    let health: Value = get_json(&http, format!("{url}/health")).await;
+    assert_eq!(health["tokens_generated"], cancelled + full);
+    assert!(
+        cancelled * 4 < full,
+        "the abandoned request generated {cancelled} tokens; waited for, {full}"
+    );
+}
