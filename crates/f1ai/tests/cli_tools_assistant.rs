@@ -101,6 +101,7 @@ fn the_fine_tuned_assistant_looks_the_answer_up_in_chat_and_serve() {
     // Both answers came from lookups of that race.
     let lookups: Vec<&str> = transcript
         .lines()
+        .map(|line| line.trim_start_matches("you> "))
         .filter(|line| line.starts_with("lookup: "))
         .collect();
     assert!(lookups.len() >= 2, "{transcript}");
