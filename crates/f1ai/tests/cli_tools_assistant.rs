@@ -62,10 +62,8 @@ fn post(address: &str, path: &str, body: &Value) -> Value {
 }
 
 #[test]
-#[ignore = "borderline, so not in CI: at 120 steps on the quick tool data of 35b6ad1 both \
-            answers were right; on today's data (the future tests take 2025 out of training) \
-            both lookups and the first answer are right but the follow-up names the winner \
-            again (28 min a run here); run with \
+#[ignore = "12 min of training on 2 cores, too slow for CI: passes at 2de49ef (both answers \
+            and both lookups right); run with \
             `cargo test -p f1ai --test cli_tools_assistant -- --ignored`"]
 fn the_fine_tuned_assistant_looks_the_answer_up_in_chat_and_serve() {
     // The quick study's tool data: its eight families' facts and every other
