@@ -112,7 +112,9 @@ fn a_disagreement_between_the_sources_exits_non_zero_and_keeps_the_database() {
     std::fs::create_dir_all(tree.path().join(race)).unwrap();
     for file in ["race.yml", "race-results.yml"] {
         let text = std::fs::read_to_string(f1db.join(race).join(file)).unwrap();
-        let text = text.replacen("  points: 25\n", "  points: 26\n", 1);
+        // Tsunoda retired after 1 lap; F1DB now says 2. (Planted points would
+        // also contradict the standings, a failed integrity check.)
+        let text = text.replacen("  laps: 1\n", "  laps: 2\n", 1);
         std::fs::write(tree.path().join(race).join(file), text).unwrap();
     }
     let output = f1ai(
@@ -122,7 +124,7 @@ fn a_disagreement_between_the_sources_exits_non_zero_and_keeps_the_database() {
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     assert!(
         stdout(&output).contains(
-            "2025 round 5, Oscar Piastri: results.points is 25 in the knowledge base (Ergast), 26 in F1DB"
+            "2025 round 5, Yuki Tsunoda: results.laps is 1 in the knowledge base (Ergast), 2 in F1DB"
         ),
         "{}",
         stdout(&output)
@@ -143,7 +145,7 @@ fn a_disagreement_between_the_sources_exits_non_zero_and_keeps_the_database() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("F1DB's value kept: 2025 round 5, Oscar Piastri"),
+        stdout(&output).contains("F1DB's value kept: 2025 round 5, Yuki Tsunoda"),
         "{}",
         stdout(&output)
     );
