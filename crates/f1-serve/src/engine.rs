@@ -105,8 +105,7 @@ impl Engine {
             .name("generation".into())
             .spawn(move || {
                 for job in queue {
-                    let tokens = run(&mut catalog, toolbox.as_ref(), limits, job);
-                    counter.fetch_add(tokens as u64, Ordering::Relaxed);
+                    run(&mut catalog, toolbox.as_ref(), limits, job, &counter);
                 }
             })
             .expect("spawning the generation thread");
@@ -161,13 +160,20 @@ impl Engine {
     }
 }
 
-/// Runs `job`, sending its events; returns the tokens it generated.
-fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, limits: Limits, job: Job) -> usize {
+/// Runs `job`, sending its events; the tokens it generated are added to
+/// `generated` before its last event goes out.
+fn run(
+    catalog: &mut Catalog,
+    toolbox: Option<&Toolbox>,
+    limits: Limits,
+    job: Job,
+    generated: &AtomicU64,
+) {
     let Job {
         request, events, ..
     } = job;
     if events.is_closed() {
-        return 0;
+        return;
     }
     let outcome = catalog.get(&request.model).and_then(|assistant| {
         let prompt = assistant.prompt(&request.messages)?;
@@ -182,13 +188,11 @@ fn run(catalog: &mut Catalog, toolbox: Option<&Toolbox>, limits: Limits, job: Jo
         tracing::warn!(model = request.model, %error, "generation failed");
         Event::Failed(error.to_string())
     });
-    let tokens = match &event {
-        Event::Finished(usage) => usage.completion_tokens,
-        _ => 0,
-    };
+    if let Event::Finished(usage) = &event {
+        generated.fetch_add(usage.completion_tokens as u64, Ordering::Relaxed);
+    }
     // The client may have gone; nothing is waiting for the event then.
     let _ = events.send(event);
-    tokens
 }
 
 /// Why `request`, whose prompt is `prompt` tokens, cannot run on `assistant`:
