@@ -42,8 +42,8 @@ pub struct ToolData<'a> {
 /// a share of the rest (and two-fact questions made of those, one per
 /// [`PAIR_EVERY`], and both of a season's titles asked at once), one question the data cannot answer for every
 /// [`UNANSWERABLE_EVERY`] conversations and a follow-up conversation for every
-/// race result and one per [`FOLLOW_UP_EVERY`] of the rest; then every conversation holding a held-out result
-/// is dropped.
+/// race result and one per [`FOLLOW_UP_EVERY`] of the rest; then every
+/// conversation holding a held-out result is dropped.
 pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
     let convert = |examples: &[Example]| -> Vec<Example> {
         examples
@@ -152,8 +152,8 @@ fn pairs(reworded: &[Example], keyed: &Keyed) -> Vec<Example> {
 
 /// One unanswerable question per this many training conversations.
 pub const UNANSWERABLE_EVERY: usize = 20;
-/// One follow-up conversation per this many training conversations (every
-/// race result gets one: "And who was second?" is what fans ask next most).
+/// One follow-up conversation per this many training conversations that do not
+/// look a race result up (those all get one).
 pub const FOLLOW_UP_EVERY: usize = 3;
 
 /// Whether `example`'s first call looks a race's result up.
