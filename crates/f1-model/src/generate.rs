@@ -88,10 +88,9 @@ fn end_tokens(tokenizer: &Tokenizer) -> Vec<u32> {
 }
 
 /// One sequence's decoding: sampling, end tokens, stop strings and the text
-/// released so far.
-struct Decoder<'a> {
-    tokenizer: &'a Tokenizer,
-    config: &'a GenerationConfig,
+/// released so far. The model's side (its KV cache) is the caller's.
+pub struct Decoder {
+    config: GenerationConfig,
     ends: Vec<u32>,
     sampler: LogitsProcessor,
     /// The prompt and the tokens generated so far (for the repetition penalty).
@@ -103,11 +102,11 @@ struct Decoder<'a> {
     stopped_by_string: bool,
 }
 
-impl<'a> Decoder<'a> {
-    fn new(tokenizer: &'a Tokenizer, config: &'a GenerationConfig, prompt: &[u32]) -> Self {
+impl Decoder {
+    /// Decoding of a continuation of `prompt` under `config`.
+    pub fn new(tokenizer: &Tokenizer, config: &GenerationConfig, prompt: &[u32]) -> Self {
         Self {
-            tokenizer,
-            config,
+            config: config.clone(),
             ends: end_tokens(tokenizer),
             sampler: LogitsProcessor::from_sampling(config.seed, config.sampling()),
             context: prompt.to_vec(),
@@ -119,20 +118,32 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn finished(&self) -> bool {
+    /// Whether the sequence has ended.
+    pub fn finished(&self) -> bool {
         self.finish_reason.is_some()
+    }
+
+    /// Tokens generated so far.
+    pub fn generated_tokens(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Ends the sequence now (a client gone, a time limit), for `reason`.
+    pub fn stop(&mut self, reason: FinishReason) {
+        self.finish_reason.get_or_insert(reason);
     }
 
     /// Picks the next token from `logits` and passes any newly complete text to
     /// `on_text`. Returns the token to run through the model next, or `None` once
     /// the sequence has ended.
-    fn step(
+    pub fn step(
         &mut self,
+        tokenizer: &Tokenizer,
         logits: &[f32],
         on_text: &mut impl FnMut(&str) -> bool,
     ) -> Result<Option<u32>> {
         let candle = |e: candle_core::Error| Error::Tokenizer(format!("sampling: {e}"));
-        let config = self.config;
+        let config = &self.config;
         let mut scores = Tensor::new(logits, &Device::Cpu).map_err(candle)?;
         if config.repeat_penalty != 1.0 {
             let recent = &self.context[self.context.len().saturating_sub(config.repeat_last_n)..];
@@ -149,7 +160,7 @@ impl<'a> Decoder<'a> {
         }
         self.tokens.push(next);
         self.context.push(next);
-        let decoded = self.tokenizer.decode(&self.tokens)?;
+        let decoded = tokenizer.decode(&self.tokens)?;
         if let Some(cut) = config
             .stop
             .iter()
@@ -172,7 +183,7 @@ impl<'a> Decoder<'a> {
                 return Ok(self.end(FinishReason::Cancelled));
             }
         }
-        if self.tokens.len() >= config.max_tokens {
+        if self.tokens.len() >= self.config.max_tokens {
             return Ok(self.end(FinishReason::Length));
         }
         Ok(Some(next))
@@ -184,15 +195,16 @@ impl<'a> Decoder<'a> {
     }
 
     /// The generation, with text held back as a partial character released.
-    fn finish(
+    pub fn finish(
         mut self,
+        tokenizer: &Tokenizer,
         prompt_seconds: f64,
         decode_seconds: f64,
         on_text: &mut impl FnMut(&str) -> bool,
     ) -> Result<Generation> {
         let finish_reason = self.finish_reason.unwrap_or(FinishReason::Length);
         if !self.stopped_by_string && finish_reason != FinishReason::Cancelled {
-            let decoded = self.tokenizer.decode(&self.tokens)?;
+            let decoded = tokenizer.decode(&self.tokens)?;
             let rest = decoded.strip_prefix(self.text.as_str()).unwrap_or("");
             if !rest.is_empty() {
                 on_text(rest);
@@ -235,7 +247,7 @@ pub fn generate(
     let prompt_seconds = started.elapsed().as_secs_f64();
     let decode_started = Instant::now();
     while !decoder.finished() {
-        match decoder.step(&logits, &mut on_text)? {
+        match decoder.step(tokenizer, &logits, &mut on_text)? {
             Some(next) => {
                 logits = model
                     .forward_batch(&[next], 1, decoder.context.len() - 1, &[])?
@@ -245,7 +257,7 @@ pub fn generate(
         }
     }
     let decode_seconds = decode_started.elapsed().as_secs_f64();
-    decoder.finish(prompt_seconds, decode_seconds, &mut on_text)
+    decoder.finish(tokenizer, prompt_seconds, decode_seconds, &mut on_text)
 }
 
 /// Generates a continuation of each prompt, all decoded together: the prompts
@@ -290,7 +302,7 @@ pub fn generate_batch(
             if decoder.finished() {
                 continue;
             }
-            match decoder.step(&logits[row], &mut |_| true)? {
+            match decoder.step(tokenizer, &logits[row], &mut |_| true)? {
                 Some(next) => feed[row] = next,
                 None => decode_seconds[row] = decode_started.elapsed().as_secs_f64(),
             }
@@ -304,6 +316,6 @@ pub fn generate_batch(
     decoders
         .into_iter()
         .zip(decode_seconds)
-        .map(|(decoder, seconds)| decoder.finish(prompt_seconds, seconds, &mut |_| true))
+        .map(|(decoder, seconds)| decoder.finish(tokenizer, prompt_seconds, seconds, &mut |_| true))
         .collect()
 }

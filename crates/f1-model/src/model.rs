@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::gguf::GgufMetadata;
-use crate::transformer::{ForwardOptions, Kernels, Transformer, WeightFormat};
+use crate::transformer::{ForwardOptions, Kernels, SequenceCache, Transformer, WeightFormat};
 
 pub use crate::transformer::Architecture;
 
@@ -106,6 +106,39 @@ impl GgufModel {
             path: self.path.clone(),
             message: e.to_string(),
         })
+    }
+
+    /// An empty KV cache for a new sequence decoded with others (see
+    /// [`GgufModel::prefill`] and [`GgufModel::decode`]).
+    pub fn new_sequence(&self) -> SequenceCache {
+        self.transformer.new_sequence_cache()
+    }
+
+    /// Runs `ids`, the next tokens of the sequence whose cache is `cache` (a
+    /// whole prompt or a chunk of one), and returns the next-token logits.
+    pub fn prefill(&mut self, cache: &mut SequenceCache, ids: &[u32]) -> Result<Vec<f32>> {
+        let start = cache.len();
+        self.transformer.swap_cache(cache);
+        let logits = self.forward(ids, start);
+        self.transformer.swap_cache(cache);
+        logits
+    }
+
+    /// One step of several sequences at once: `tokens[r]` extends the sequence
+    /// whose cache is `caches[r]`. Returns each sequence's next-token logits, as
+    /// it would compute them alone.
+    pub fn decode(
+        &mut self,
+        tokens: &[u32],
+        caches: &mut [&mut SequenceCache],
+    ) -> Result<Vec<Vec<f32>>> {
+        self.transformer
+            .decode_rows(tokens, caches, &self.options)
+            .and_then(|logits| logits.to_dtype(DType::F32)?.to_vec2::<f32>())
+            .map_err(|e| Error::Gguf {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })
     }
 }
 

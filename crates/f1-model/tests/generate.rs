@@ -4,11 +4,13 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use f1_model::chat::{ChatMessage, ChatTemplate};
-use f1_model::generate::{generate, generate_batch, FinishReason, GenerationConfig};
+use f1_model::generate::{
+    generate, generate_batch, Decoder, FinishReason, Generation, GenerationConfig,
+};
 use f1_model::gguf::GgufMetadata;
 use f1_model::gguf_write::{write_tiny_random, TinyShape};
 use f1_model::model::GgufModel;
-use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
+use f1_model::transformer::{ForwardOptions, SequenceCache, Transformer, WeightFormat};
 use f1_model::Tokenizer;
 
 struct Smol {
@@ -232,6 +234,128 @@ fn a_batch_of_prompts_decodes_as_each_prompt_alone() {
             &greedy,
         );
         assert!(empty.unwrap_err().to_string().contains("empty prompt"));
+    }
+}
+
+/// Decodes `prompts` with continuous batching, as a server does: prompt `i`
+/// joins at step `3 * i`, its prompt run in chunks of 4 tokens on its own KV
+/// cache; each step decodes one token of every joined sequence together, and a
+/// sequence leaves as soon as it ends.
+fn continuously(
+    model: &mut GgufModel,
+    tokenizer: &Tokenizer,
+    prompts: &[Vec<u32>],
+    config: &GenerationConfig,
+) -> Vec<Generation> {
+    struct Live {
+        index: usize,
+        decoder: Decoder,
+        cache: SequenceCache,
+        next: u32,
+    }
+    let finish = |decoder: Decoder| decoder.finish(tokenizer, 0.0, 0.0, &mut |_| true).unwrap();
+    let mut done: Vec<Option<Generation>> = vec![None; prompts.len()];
+    let mut live: Vec<Live> = Vec::new();
+    let mut step = 0;
+    while done.iter().any(Option::is_none) {
+        if let Some(prompt) = prompts.get(step / 3).filter(|_| step % 3 == 0) {
+            let index = step / 3;
+            let mut cache = model.new_sequence();
+            let mut logits = Vec::new();
+            for chunk in prompt.chunks(4) {
+                logits = model.prefill(&mut cache, chunk).unwrap();
+            }
+            assert_eq!(cache.len(), prompt.len());
+            let mut decoder = Decoder::new(tokenizer, config, prompt);
+            match decoder.step(tokenizer, &logits, &mut |_| true).unwrap() {
+                Some(next) => live.push(Live {
+                    index,
+                    decoder,
+                    cache,
+                    next,
+                }),
+                None => done[index] = Some(finish(decoder)),
+            }
+        }
+        if !live.is_empty() {
+            let tokens: Vec<u32> = live.iter().map(|l| l.next).collect();
+            let mut caches: Vec<&mut SequenceCache> =
+                live.iter_mut().map(|l| &mut l.cache).collect();
+            let logits = model.decode(&tokens, &mut caches).unwrap();
+            for (sequence, logits) in live.iter_mut().zip(&logits) {
+                if let Some(next) = sequence
+                    .decoder
+                    .step(tokenizer, logits, &mut |_| true)
+                    .unwrap()
+                {
+                    sequence.next = next;
+                }
+            }
+            let (ended, running): (Vec<Live>, Vec<Live>) =
+                live.into_iter().partition(|l| l.decoder.finished());
+            for sequence in ended {
+                done[sequence.index] = Some(finish(sequence.decoder));
+            }
+            live = running;
+        }
+        step += 1;
+    }
+    done.into_iter().map(Option::unwrap).collect()
+}
+
+#[test]
+fn sequences_joining_and_leaving_a_batch_decode_as_each_alone() {
+    // Tiny random Llama and Gemma 3 (f32), and the real SmolLM2 with llama.cpp's
+    // kernels: each sequence on its own cache, joining mid-way after a chunked
+    // prompt, decodes the tokens it decodes alone.
+    let work = tempfile::tempdir().unwrap();
+    let mut models = Vec::new();
+    for name in ["smollm2", "gemma3"] {
+        let path = work.path().join(format!("tiny-{name}.gguf"));
+        let source = GgufMetadata::read(&common::model(name)).unwrap();
+        write_tiny_random(&source, TinyShape::default(), 3, &path).unwrap();
+        models.push((format!("tiny {name}"), path));
+    }
+    models.push(("SmolLM2 Q4_1".into(), common::model("smollm2")));
+    let questions = [
+        "Who won in 1988?",
+        "Write a long story about a racing driver who wins at Monaco in the rain.",
+        "Name three Formula 1 world champions.",
+        "What is the capital of France?",
+    ];
+    for (name, path) in models {
+        let mut model = GgufModel::load(&path, &Device::Cpu).unwrap();
+        let tokenizer = Tokenizer::from_gguf(&path).unwrap();
+        let template = ChatTemplate::from_gguf(&GgufMetadata::read(&path).unwrap()).unwrap();
+        let prompts: Vec<Vec<u32>> = questions
+            .iter()
+            .map(|text| {
+                let chat = template
+                    .render(&[ChatMessage::new("user", text)], true)
+                    .unwrap();
+                tokenizer.encode_prompt(&chat).unwrap()
+            })
+            .collect();
+        let greedy = GenerationConfig {
+            max_tokens: 12,
+            ..GenerationConfig::default()
+        };
+        let sampled = GenerationConfig {
+            temperature: 0.3,
+            repeat_penalty: 1.1,
+            seed: 7,
+            ..greedy.clone()
+        };
+        for config in [&greedy, &sampled] {
+            let together = continuously(&mut model, &tokenizer, &prompts, config);
+            for (prompt, batched) in prompts.iter().zip(&together) {
+                let alone = generate(&mut model, &tokenizer, prompt, config, |_| true).unwrap();
+                assert_eq!(alone.tokens, batched.tokens, "{name} {config:?}");
+                assert_eq!(alone.finish_reason, batched.finish_reason);
+            }
+            let decoded: Vec<usize> = together.iter().map(|g| g.tokens.len()).collect();
+            assert!(decoded.iter().all(|&n| n > 1), "{name}: {decoded:?}");
+        }
     }
 }
 

@@ -1,8 +1,12 @@
-//! One generation worker shared by every client: requests wait in a bounded queue
-//! and run one at a time (on 2 cores, parallel decoding only splits the same
-//! cores). A request whose client went away is skipped or cancelled mid-way (an
-//! answer through the built-in tools runs its rounds to the end).
+//! One generation worker shared by every client, batching continuously: requests
+//! wait in a bounded queue; up to `parallel` of them (of one model) decode
+//! together, one token each per step, each on its own KV cache with its own
+//! sampling settings, joining and leaving between steps. A new prompt is read in
+//! chunks between steps, shortest first, so a long one cannot stall the others.
+//! A request whose client went away stops within one step. An answer through the
+//! built-in tools runs alone, its rounds to the end.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -12,13 +16,17 @@ use std::time::Instant;
 use f1_baseline::tool_loop::{self, ToolStep};
 use f1_model::assistant::Assistant;
 use f1_model::chat::ChatMessage;
-use f1_model::generate::{generate, FinishReason, GenerationConfig};
+use f1_model::generate::{Decoder, FinishReason, GenerationConfig};
+use f1_model::transformer::SequenceCache;
 use f1_tools::Toolbox;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog::Catalog;
-use crate::error::Result;
+use crate::error::Error;
+
+/// Prompt tokens read per step for a sequence still reading its prompt.
+const PREFILL_CHUNK: usize = 256;
 
 /// One chat completion to run.
 #[derive(Debug, Clone)]
@@ -88,11 +96,12 @@ pub struct Engine {
 
 impl Engine {
     /// Starts the worker thread over `catalog`, with the built-in F1 tools when
-    /// `toolbox` is given; at most `capacity` requests wait or run at once, each
-    /// within `limits`.
+    /// `toolbox` is given; at most `capacity` requests wait or run at once, up
+    /// to `parallel` of them decoding together, each within `limits`.
     pub fn start(
-        mut catalog: Catalog,
+        catalog: Catalog,
         capacity: usize,
+        parallel: usize,
         toolbox: Option<Toolbox>,
         limits: Limits,
     ) -> Self {
@@ -100,14 +109,18 @@ impl Engine {
         let tools = toolbox.is_some();
         let (jobs, queue) = mpsc::channel::<Job>();
         let generated = Arc::new(AtomicU64::new(0));
-        let counter = generated.clone();
+        let mut scheduler = Scheduler {
+            catalog,
+            toolbox,
+            limits,
+            parallel: parallel.max(1),
+            generated: generated.clone(),
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+        };
         thread::Builder::new()
             .name("generation".into())
-            .spawn(move || {
-                for job in queue {
-                    run(&mut catalog, toolbox.as_ref(), limits, job, &counter);
-                }
-            })
+            .spawn(move || scheduler.run(queue))
             .expect("spawning the generation thread");
         Self {
             jobs,
@@ -160,39 +173,308 @@ impl Engine {
     }
 }
 
-/// Runs `job`, sending its events; the tokens it generated are added to
-/// `generated` before its last event goes out.
-fn run(
-    catalog: &mut Catalog,
-    toolbox: Option<&Toolbox>,
-    limits: Limits,
+/// A request being answered: its prompt, its own KV cache and its decoding.
+struct Sequence {
     job: Job,
-    generated: &AtomicU64,
-) {
-    let Job {
-        request, events, ..
-    } = job;
-    if events.is_closed() {
-        return;
+    prompt: Vec<u32>,
+    cache: SequenceCache,
+    decoder: Decoder,
+    /// The token to run next, once the prompt is read.
+    next: Option<u32>,
+    admitted: Instant,
+    prompt_seconds: f64,
+    decode_started: Option<Instant>,
+    /// An error was reported to the client; nothing more is sent.
+    failed: bool,
+}
+
+impl Sequence {
+    fn reading_prompt(&self) -> bool {
+        self.cache.len() < self.prompt.len()
     }
-    let outcome = catalog.get(&request.model).and_then(|assistant| {
-        let prompt = assistant.prompt(&request.messages)?;
-        match refusal(assistant, prompt.len(), &request, limits) {
-            Some(reason) => Ok(Event::Refused(reason)),
-            None => {
-                answer(assistant, toolbox, &request, &prompt, limits, &events).map(Event::Finished)
+
+    /// Passes `logits` to the decoder, sending new text.
+    fn take(&mut self, assistant: &Assistant, logits: &[f32]) {
+        let events = &self.job.events;
+        let next = self
+            .decoder
+            .step(&assistant.tokenizer, logits, &mut |text| {
+                events.send(Event::Text(text.to_string())).is_ok()
+            });
+        self.decode_started.get_or_insert_with(Instant::now);
+        match next {
+            Ok(next) => self.next = next,
+            Err(error) => self.fail(&error.into()),
+        }
+    }
+
+    /// Ends the sequence, reporting `error` to its client (and the log).
+    fn fail(&mut self, error: &Error) {
+        if !self.failed {
+            fail(&self.job, error);
+        }
+        self.failed = true;
+        self.decoder.stop(FinishReason::Stop);
+    }
+
+    /// Ends the sequence when its client has gone or its time is up.
+    fn check(&mut self, limits: Limits) {
+        if self.job.events.is_closed() {
+            self.decoder.stop(FinishReason::Cancelled);
+        } else if limits
+            .max_seconds
+            .is_some_and(|most| self.admitted.elapsed().as_secs_f64() > most)
+        {
+            self.decoder.stop(FinishReason::Length);
+        }
+    }
+
+    /// Sends the rest of the text and the usage; the tokens generated are added
+    /// to `generated` before the last event goes out.
+    fn finish(self, assistant: &Assistant, generated: &AtomicU64) {
+        if self.failed {
+            return;
+        }
+        let decode_seconds = self
+            .decode_started
+            .map_or(0.0, |started| started.elapsed().as_secs_f64());
+        let events = &self.job.events;
+        let finished = self.decoder.finish(
+            &assistant.tokenizer,
+            self.prompt_seconds,
+            decode_seconds,
+            &mut |text| events.send(Event::Text(text.to_string())).is_ok(),
+        );
+        let event = match finished {
+            Ok(generation) => {
+                generated.fetch_add(generation.tokens.len() as u64, Ordering::Relaxed);
+                Event::Finished(Usage {
+                    prompt_tokens: generation.prompt_tokens,
+                    completion_tokens: generation.tokens.len(),
+                    finish_reason: generation.finish_reason,
+                    prompt_seconds: generation.prompt_seconds,
+                    decode_seconds: generation.decode_seconds,
+                })
+            }
+            Err(error) => Event::Failed(error.to_string()),
+        };
+        let _ = events.send(event);
+    }
+}
+
+/// The worker's state: requests waiting, and the sequences running (all of one
+/// model).
+struct Scheduler {
+    catalog: Catalog,
+    toolbox: Option<Toolbox>,
+    limits: Limits,
+    parallel: usize,
+    generated: Arc<AtomicU64>,
+    waiting: VecDeque<Job>,
+    running: Vec<Sequence>,
+}
+
+impl Scheduler {
+    /// Serves jobs until every [`Engine`] handle is gone.
+    fn run(&mut self, queue: mpsc::Receiver<Job>) {
+        loop {
+            if self.running.is_empty() && self.waiting.is_empty() {
+                match queue.recv() {
+                    Ok(job) => self.waiting.push_back(job),
+                    Err(_) => return,
+                }
+            }
+            self.waiting.extend(queue.try_iter());
+            self.admit();
+            self.step();
+        }
+    }
+
+    /// Moves waiting jobs into the running batch, in order, while places are
+    /// free: jobs for the batch's model join it; a job for another model, or an
+    /// answer through the tools, waits until the batch has emptied and then runs.
+    fn admit(&mut self) {
+        self.waiting.retain(|job| !job.events.is_closed());
+        while self.running.len() < self.parallel {
+            let Some(job) = self.waiting.front() else {
+                return;
+            };
+            let batch_model = self.running.first().map(|s| s.job.request.model.as_str());
+            let lookup = job.request.lookup && self.toolbox.is_some();
+            if !self.running.is_empty() && (lookup || batch_model != Some(&job.request.model)) {
+                return;
+            }
+            let job = self.waiting.pop_front().expect("a front job");
+            if lookup {
+                self.answer_with_tools(job);
+                continue;
+            }
+            if let Some(sequence) = self.start(job) {
+                self.running.push(sequence);
             }
         }
-    });
-    let event = outcome.unwrap_or_else(|error| {
-        tracing::warn!(model = request.model, %error, "generation failed");
-        Event::Failed(error.to_string())
-    });
-    if let Event::Finished(usage) = &event {
-        generated.fetch_add(usage.completion_tokens as u64, Ordering::Relaxed);
     }
-    // The client may have gone; nothing is waiting for the event then.
-    let _ = events.send(event);
+
+    /// A sequence for `job`, or `None` when it was refused or failed (its
+    /// events sent).
+    fn start(&mut self, job: Job) -> Option<Sequence> {
+        let limits = self.limits;
+        let started = self.catalog.get(&job.request.model).and_then(|assistant| {
+            let prompt = assistant.prompt(&job.request.messages)?;
+            Ok(
+                match refusal(assistant, prompt.len(), &job.request, limits) {
+                    Some(reason) => Err(reason),
+                    None => Ok((
+                        Decoder::new(&assistant.tokenizer, &job.request.config, &prompt),
+                        assistant.model.new_sequence(),
+                        prompt,
+                    )),
+                },
+            )
+        });
+        match started {
+            Ok(Ok((decoder, cache, prompt))) => Some(Sequence {
+                job,
+                prompt,
+                cache,
+                decoder,
+                next: None,
+                admitted: Instant::now(),
+                prompt_seconds: 0.0,
+                decode_started: None,
+                failed: false,
+            }),
+            Ok(Err(reason)) => {
+                let _ = job.events.send(Event::Refused(reason));
+                None
+            }
+            Err(error) => {
+                fail(&job, &error);
+                None
+            }
+        }
+    }
+
+    /// One step: a chunk of the prompt with the fewest tokens left to read,
+    /// then one token of every sequence that has read its prompt; ended
+    /// sequences leave.
+    fn step(&mut self) {
+        let Some(model) = self.running.first().map(|s| s.job.request.model.clone()) else {
+            return;
+        };
+        let limits = self.limits;
+        let assistant = match self.catalog.get(&model) {
+            Ok(assistant) => assistant,
+            Err(error) => {
+                self.running.drain(..).for_each(|s| fail(&s.job, &error));
+                return;
+            }
+        };
+        if let Some(sequence) = self
+            .running
+            .iter_mut()
+            .filter(|s| s.reading_prompt())
+            .min_by_key(|s| s.prompt.len() - s.cache.len())
+        {
+            let started = Instant::now();
+            let read = sequence.cache.len();
+            let chunk = &sequence.prompt[read..(read + PREFILL_CHUNK).min(sequence.prompt.len())];
+            match assistant.model.prefill(&mut sequence.cache, chunk) {
+                Ok(logits) => {
+                    sequence.prompt_seconds += started.elapsed().as_secs_f64();
+                    if !sequence.reading_prompt() {
+                        sequence.take(assistant, &logits);
+                    }
+                }
+                Err(error) => sequence.fail(&error.into()),
+            }
+        }
+        let (rows, tokens): (Vec<usize>, Vec<u32>) = self
+            .running
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.decoder.finished())
+            .filter_map(|(row, s)| s.next.map(|next| (row, next)))
+            .unzip();
+        if !tokens.is_empty() {
+            let mut caches: Vec<&mut SequenceCache> = self
+                .running
+                .iter_mut()
+                .enumerate()
+                .filter(|(row, _)| rows.contains(row))
+                .map(|(_, s)| &mut s.cache)
+                .collect();
+            match assistant.model.decode(&tokens, &mut caches) {
+                Ok(logits) => {
+                    for (&row, logits) in rows.iter().zip(&logits) {
+                        self.running[row].take(assistant, logits);
+                    }
+                }
+                Err(error) => {
+                    let error = error.into();
+                    rows.iter().for_each(|&row| self.running[row].fail(&error));
+                }
+            }
+        }
+        // Even while reading a prompt, a sequence stops here once its client
+        // has gone or its time is up.
+        self.running.iter_mut().for_each(|s| s.check(limits));
+        let (ended, running): (Vec<Sequence>, Vec<Sequence>) =
+            self.running.drain(..).partition(|s| s.decoder.finished());
+        self.running = running;
+        for sequence in ended {
+            sequence.finish(assistant, &self.generated);
+        }
+    }
+
+    /// Answers `job` through the built-in tools, alone: call, read the result,
+    /// answer.
+    fn answer_with_tools(&mut self, job: Job) {
+        let limits = self.limits;
+        let toolbox = self.toolbox.as_ref().expect("a lookup needs the tools");
+        let outcome = self.catalog.get(&job.request.model).and_then(|assistant| {
+            let prompt = assistant.prompt(&job.request.messages)?;
+            match refusal(assistant, prompt.len(), &job.request, limits) {
+                Some(reason) => Ok(Event::Refused(reason)),
+                None => {
+                    let conversations = [job.request.messages.clone()];
+                    let answer = tool_loop::answer_batch(
+                        assistant,
+                        toolbox,
+                        &conversations,
+                        &job.request.config,
+                    )?
+                    .pop()
+                    .expect("one answer per conversation");
+                    for step in answer.steps {
+                        let _ = job.events.send(Event::Lookup(step));
+                    }
+                    let _ = job.events.send(Event::Text(answer.answer));
+                    self.generated
+                        .fetch_add(answer.generated_tokens as u64, Ordering::Relaxed);
+                    Ok(Event::Finished(Usage {
+                        prompt_tokens: answer.prompt_tokens,
+                        completion_tokens: answer.generated_tokens,
+                        finish_reason: answer.finish_reason,
+                        prompt_seconds: answer.prompt_seconds,
+                        decode_seconds: answer.decode_seconds,
+                    }))
+                }
+            }
+        });
+        match outcome {
+            Ok(event) => {
+                let _ = job.events.send(event);
+            }
+            Err(error) => fail(&job, &error),
+        }
+    }
+}
+
+/// Reports `error` to `job`'s client (and the log).
+fn fail(job: &Job, error: &Error) {
+    tracing::warn!(model = job.request.model, %error, "generation failed");
+    let _ = job.events.send(Event::Failed(error.to_string()));
 }
 
 /// Why `request`, whose prompt is `prompt` tokens, cannot run on `assistant`:
@@ -218,63 +500,4 @@ fn refusal(
              and max_tokens asks for {wanted} more; shorten the messages or lower max_tokens"
         )
     })
-}
-
-/// Runs `request` (its messages tokenized as `prompt`) on `assistant`, sending
-/// its lookups and text as they come.
-fn answer(
-    assistant: &mut Assistant,
-    toolbox: Option<&Toolbox>,
-    request: &Request,
-    prompt: &[u32],
-    limits: Limits,
-    events: &UnboundedSender<Event>,
-) -> Result<Usage> {
-    match toolbox {
-        Some(toolbox) if request.lookup => {
-            let conversations = [request.messages.clone()];
-            let answer =
-                tool_loop::answer_batch(assistant, toolbox, &conversations, &request.config)?
-                    .pop()
-                    .expect("one answer per conversation");
-            let usage = Usage {
-                prompt_tokens: answer.prompt_tokens,
-                completion_tokens: answer.generated_tokens,
-                finish_reason: answer.finish_reason,
-                prompt_seconds: answer.prompt_seconds,
-                decode_seconds: answer.decode_seconds,
-            };
-            for step in answer.steps {
-                let _ = events.send(Event::Lookup(step));
-            }
-            let _ = events.send(Event::Text(answer.answer));
-            Ok(usage)
-        }
-        _ => {
-            let started = Instant::now();
-            let mut out_of_time = false;
-            let generation = generate(
-                &mut assistant.model,
-                &assistant.tokenizer,
-                prompt,
-                &request.config,
-                |text| {
-                    out_of_time = limits
-                        .max_seconds
-                        .is_some_and(|most| started.elapsed().as_secs_f64() > most);
-                    events.send(Event::Text(text.to_string())).is_ok() && !out_of_time
-                },
-            )?;
-            Ok(Usage {
-                prompt_tokens: generation.prompt_tokens,
-                completion_tokens: generation.tokens.len(),
-                finish_reason: match out_of_time {
-                    true => FinishReason::Length,
-                    false => generation.finish_reason,
-                },
-                prompt_seconds: generation.prompt_seconds,
-                decode_seconds: generation.decode_seconds,
-            })
-        }
-    }
 }

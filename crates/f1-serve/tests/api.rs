@@ -401,3 +401,80 @@ async fn a_whole_completion_stops_when_its_client_goes_away() {
         "the abandoned request generated {cancelled} tokens; waited for, {full}"
     );
 }
+
+/// Continuous batching: concurrent requests decode together (each one's first
+/// token arrives before any of them has finished), and each gets the answer it
+/// gets alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_requests_decode_together_and_each_as_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = start(dir.path(), 8, ServeOptions::default()).await;
+    let http = reqwest::Client::new();
+    let questions = [
+        "Who won the 1988 title?",
+        "Name a Monaco winner.",
+        "Which team won the most constructors' titles in the nineteen-nineties?",
+        "Hi",
+    ];
+    let body = |question: &str, stream: bool| {
+        json!({
+            "model": "tiny",
+            "messages": [{"role": "user", "content": question}],
+            "max_tokens": 160,
+            "temperature": 0,
+            "stream": stream,
+        })
+    };
+    let mut alone = Vec::new();
+    for question in questions {
+        let whole: Value = complete(&http, &url, &body(question, false))
+            .await
+            .json()
+            .await
+            .unwrap();
+        alone.push(
+            whole["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let started = std::time::Instant::now();
+    let streams = questions.map(|question| {
+        let (http, url, body) = (http.clone(), url.clone(), body(question, true));
+        tokio::spawn(async move {
+            let mut stream = complete(&http, &url, &body).await.bytes_stream();
+            let (mut first_token, mut raw) = (None, String::new());
+            while let Some(bytes) = stream.next().await {
+                raw.push_str(&String::from_utf8_lossy(&bytes.unwrap()));
+                if first_token.is_none() && raw.contains("\"content\":\"") {
+                    first_token = Some(started.elapsed());
+                }
+            }
+            let text: String = sse_data(&raw)
+                .iter()
+                .filter(|e| e.as_str() != "[DONE]")
+                .filter_map(|e| {
+                    let chunk: Value = serde_json::from_str(e).unwrap();
+                    chunk["choices"][0]["delta"]["content"]
+                        .as_str()
+                        .map(str::to_string)
+                })
+                .collect();
+            (first_token.unwrap(), started.elapsed(), text)
+        })
+    });
+    let mut together = Vec::new();
+    for stream in streams {
+        together.push(stream.await.unwrap());
+    }
+    let first_done = together.iter().map(|t| t.1).min().unwrap();
+    for ((first_token, _, text), alone) in together.iter().zip(&alone) {
+        assert_eq!(text, alone, "greedy: the same answer in a batch as alone");
+        assert!(
+            *first_token < first_done,
+            "a request began {first_token:?} after the start, when one had already ended \
+             ({first_done:?}): requests ran one after another"
+        );
+    }
+}

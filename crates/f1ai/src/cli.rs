@@ -135,6 +135,10 @@ pub struct ServeArgs {
     /// Requests waiting or running at once; more get 503.
     #[arg(long, default_value_t = 128)]
     pub queue: usize,
+    /// Requests decoded together (continuous batching: one token of each per
+    /// step, each with its own KV cache); the rest wait in the queue.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallel: u64,
     /// Refuse prompts longer than this many tokens (400) [default: as long as
     /// the model's context allows with max_tokens].
     #[arg(long)]

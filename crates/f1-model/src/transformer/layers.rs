@@ -156,6 +156,72 @@ impl Attention {
             return self.forward_training(x, positions, mask, options.dropout_seed);
         }
         let start = positions.start;
+        let projected = self.project(x, positions, options)?;
+        let (k, v) = if options.use_cache {
+            if start == 0 {
+                self.cache.reset();
+            }
+            self.cache.append(&projected.k, &projected.v)?
+        } else {
+            match (self.cache.k()?, self.cache.v()?) {
+                (Some(past_k), Some(past_v)) if start > 0 => (
+                    Tensor::cat(&[&past_k, &projected.k], 2)?,
+                    Tensor::cat(&[&past_v, &projected.v], 2)?,
+                ),
+                _ => (projected.k, projected.v),
+            }
+        };
+        let out = self.attend(&projected.q, &k, &v, mask, projected.scale_scores, options)?;
+        self.o.forward(&out, options.dropout_seed)
+    }
+
+    /// One new token for each of several sequences, each with its own KV cache:
+    /// `x` is (sequences, 1, hidden), row `r` at position `positions.of(r, 0)`
+    /// and attending (under `masks[r]`, if any) to `caches[r]`, which gains its
+    /// key and value. The projections run as one batch; attention runs per row.
+    pub(crate) fn forward_rows(
+        &mut self,
+        x: &Tensor,
+        positions: Positions,
+        caches: &mut [&mut KvCache],
+        masks: &[Option<&Tensor>],
+        options: &ForwardOptions,
+    ) -> Result<Tensor> {
+        let projected = self.project(x, positions, options)?;
+        let outs = caches
+            .iter_mut()
+            .enumerate()
+            .map(|(row, cache)| {
+                let (k, v) = cache.append(
+                    &projected.k.narrow(0, row, 1)?.contiguous()?,
+                    &projected.v.narrow(0, row, 1)?.contiguous()?,
+                )?;
+                let q = projected.q.narrow(0, row, 1)?;
+                self.attend(&q, &k, &v, masks[row], projected.scale_scores, options)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.o
+            .forward(&Tensor::cat(&outs, 0)?, options.dropout_seed)
+    }
+
+    /// Swaps this layer's KV cache with `other` (a sequence's own).
+    pub(crate) fn swap_cache(&mut self, other: &mut KvCache) {
+        std::mem::swap(&mut self.cache, other);
+    }
+
+    /// A new, empty KV cache of this layer's kind.
+    pub(crate) fn empty_cache() -> KvCache {
+        KvCache::new(2, CACHE_POSITIONS)
+    }
+
+    /// Queries, keys and values (batch, heads, tokens, head_dim) of `x`, normed
+    /// (Gemma 3), rotated and, for llama.cpp's kernels, rounded to f16.
+    fn project(
+        &self,
+        x: &Tensor,
+        positions: Positions,
+        options: &ForwardOptions,
+    ) -> Result<Projected> {
         let (batch, tokens, _) = x.dims3()?;
         let split = |t: Tensor, heads: usize| {
             t.reshape((batch, tokens, heads, self.head_dim))?
@@ -173,10 +239,9 @@ impl Attention {
         }
         let mut q = self.rope.apply(&q, positions, options.kernels)?;
         let mut k = self.rope.apply(&k, positions, options.kernels)?;
-        let f16_attention = options.kernels == Kernels::LlamaCpp;
         // Whether the scores still need the scale (not yet applied to the queries).
         let mut scale_scores = true;
-        if f16_attention {
+        if options.kernels == Kernels::LlamaCpp {
             // Scaling the queries first rounds their smallest values differently.
             if self.scaled_queries {
                 q = (q * f64::from(self.heads().scale))?;
@@ -186,34 +251,40 @@ impl Attention {
             k = round_to_f16(&k)?;
             v = round_to_f16(&v)?;
         }
-        let (k, v) = if options.use_cache {
-            if start == 0 {
-                self.cache.reset();
-            }
-            self.cache.append(&k.contiguous()?, &v.contiguous()?)?
-        } else {
-            match (self.cache.k()?, self.cache.v()?) {
-                (Some(past_k), Some(past_v)) if start > 0 => (
-                    Tensor::cat(&[&past_k, &k], 2)?,
-                    Tensor::cat(&[&past_v, &v], 2)?,
-                ),
-                _ => (k, v),
-            }
-        };
+        Ok(Projected {
+            q,
+            k: k.contiguous()?,
+            v,
+            scale_scores,
+        })
+    }
+
+    /// Attention of queries `q` (batch, heads, tokens, d) over keys and values
+    /// (batch, kv_heads, positions, d), heads merged: (batch, tokens, hidden).
+    fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&Tensor>,
+        scale_scores: bool,
+        options: &ForwardOptions,
+    ) -> Result<Tensor> {
+        let (batch, _, tokens, _) = q.dims4()?;
         let positions = k.dim(2)?;
         let merge_heads = |out: Tensor| {
             out.reshape((batch, self.heads, tokens, self.head_dim))?
                 .transpose(1, 2)?
                 .reshape((batch, tokens, self.heads * self.head_dim))
         };
-        if f16_attention && x.device().is_cpu() {
+        let f16_attention = options.kernels == Kernels::LlamaCpp;
+        if f16_attention && q.device().is_cpu() {
             let scale = if scale_scores {
                 self.heads().scale
             } else {
                 1.0
             };
-            let out = llama_cpp_rounding::attention(&q, &k, &v, mask, scale)?;
-            return self.o.forward(&merge_heads(out)?, seed);
+            return merge_heads(llama_cpp_rounding::attention(q, k, v, mask, scale)?);
         }
         // Queries of one KV group share its keys: (batch, kv_heads, group * tokens, d).
         let group = self.heads / self.kv_heads;
@@ -238,7 +309,7 @@ impl Attention {
         if f16_attention {
             weights = round_to_f16(&weights)?;
         }
-        self.o.forward(&merge_heads(weights.matmul(&v)?)?, seed)
+        merge_heads(weights.matmul(v)?)
     }
 
     /// The shape of the heads and the scores' scale.
@@ -288,6 +359,15 @@ impl Attention {
 
 fn round_to_f16(x: &Tensor) -> Result<Tensor> {
     x.to_dtype(DType::F16)?.to_dtype(DType::F32)
+}
+
+/// An attention layer's queries, keys and values for new tokens.
+struct Projected {
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    /// Whether the scores still need the scale (not yet applied to the queries).
+    scale_scores: bool,
 }
 
 /// How a forward pass runs.
@@ -356,8 +436,35 @@ impl Block {
         mask: Option<&Tensor>,
         options: &ForwardOptions,
     ) -> Result<Tensor> {
+        self.forward_with(x, options, |attention, h| {
+            attention.forward(h, positions, mask, options)
+        })
+    }
+
+    /// The block for one new token of each of several sequences, each with its
+    /// own KV cache (see [`Attention::forward_rows`]).
+    pub(crate) fn forward_rows(
+        &mut self,
+        x: &Tensor,
+        positions: Positions,
+        caches: &mut [&mut KvCache],
+        masks: &[Option<&Tensor>],
+        options: &ForwardOptions,
+    ) -> Result<Tensor> {
+        self.forward_with(x, options, |attention, h| {
+            attention.forward_rows(h, positions, caches, masks, options)
+        })
+    }
+
+    /// The block around `attend`, which runs the attention on the normed input.
+    fn forward_with(
+        &mut self,
+        x: &Tensor,
+        options: &ForwardOptions,
+        attend: impl FnOnce(&mut Attention, &Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
         let h = self.attention_norm.forward(x, options.kernels)?;
-        let mut h = self.attention.forward(&h, positions, mask, options)?;
+        let mut h = attend(&mut self.attention, &h)?;
         if let Some(norm) = &self.post_attention_norm {
             h = norm.forward(&h, options.kernels)?;
         }

@@ -23,6 +23,7 @@ mod mask;
 mod quantized_blocks;
 mod quantized_matmul;
 mod rope;
+mod sequences;
 pub mod tensor_values;
 #[cfg(test)]
 mod test_support;
@@ -40,6 +41,7 @@ pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
 pub use linear::{Linear, Lora};
 pub use mask::Packing;
 pub use rope::Positions;
+pub use sequences::SequenceCache;
 pub use weights::PROJECTIONS;
 
 /// Which kernels the forward pass uses.
@@ -113,14 +115,7 @@ impl Transformer {
         masks: &mask::Masks,
         options: &ForwardOptions,
     ) -> Result<Tensor> {
-        let (batch, tokens) = ids.dims2()?;
-        let mut x = self
-            .embedding
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((batch, tokens, self.config.hidden_size))?;
-        if self.config.architecture == Architecture::Gemma3 {
-            x = (x * (self.config.hidden_size as f64).sqrt())?;
-        }
+        let mut x = self.embed(ids)?;
         for block in &mut self.blocks {
             let mask = masks.for_block(block.sliding);
             // A training pass on the CPU runs the block as one autograd node.
@@ -130,6 +125,20 @@ impl Transformer {
             };
         }
         self.norm.forward(&x, options.kernels)
+    }
+
+    /// The embeddings (batch, tokens, hidden) of `ids` (batch, tokens), scaled
+    /// as the architecture wants.
+    fn embed(&self, ids: &Tensor) -> Result<Tensor> {
+        let (batch, tokens) = ids.dims2()?;
+        let x = self
+            .embedding
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((batch, tokens, self.config.hidden_size))?;
+        match self.config.architecture {
+            Architecture::Gemma3 => x * (self.config.hidden_size as f64).sqrt(),
+            Architecture::Llama => Ok(x),
+        }
     }
 
     /// The gradients of `loss` (a scalar computed by this model) for every trained

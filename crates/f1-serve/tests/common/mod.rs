@@ -43,6 +43,7 @@ pub async fn start_with(
     let engine = Engine::start(
         Catalog::new(vec![source], candle_core::Device::Cpu).unwrap(),
         capacity,
+        4,
         toolbox,
         limits,
     );

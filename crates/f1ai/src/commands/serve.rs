@@ -8,6 +8,9 @@ use f1_serve::server::{self, ServeOptions};
 use crate::cli::ServeArgs;
 use crate::workspace::Workspace;
 
+/// Requests a local server decodes together (`serve --parallel`'s default).
+const PARALLEL: usize = 16;
+
 pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
     let sources = crate::catalog::sources(
         workspace,
@@ -36,7 +39,7 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
         max_prompt_tokens: args.max_prompt_tokens,
         max_seconds: args.max_request_seconds,
     };
-    let engine = Engine::start(catalog, args.queue, toolbox, limits);
+    let engine = Engine::start(catalog, args.queue, args.parallel as usize, toolbox, limits);
     let options = ServeOptions {
         api_key: args.api_key.filter(|k| !k.is_empty()),
         max_body_bytes: args.max_body_bytes,
@@ -76,7 +79,7 @@ pub fn spawn_local(
     let mut catalog = Catalog::new(sources, candle_core::Device::Cpu)?;
     catalog.load_all()?;
     let app = server::router(
-        Engine::start(catalog, queue, None, Limits::default()),
+        Engine::start(catalog, queue, PARALLEL, None, Limits::default()),
         options,
     );
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
