@@ -1,5 +1,7 @@
-//! A load test for the API: many streaming clients at once on loopback, each
-//! checked for a complete, well-formed stream; latency percentiles reported.
+//! A load test for an OpenAI-compatible API (ours or llama-server's): many
+//! streaming clients at once, each checked for a complete, well-formed stream;
+//! aggregate throughput, time to first token and per-stream speed reported,
+//! optionally while one long prompt is being read.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,17 @@ pub struct LoadTest {
     pub question: String,
     /// A client that has not finished by then counts as an error.
     pub timeout: Duration,
+    /// Sent by one more client just before the others: a long prompt that the
+    /// others should not have to wait for. It is reported apart.
+    pub long_prompt: Option<LongPrompt>,
+}
+
+/// A long request sent alongside the others.
+#[derive(Debug, Clone)]
+pub struct LongPrompt {
+    /// The user message.
+    pub text: String,
+    pub max_tokens: usize,
 }
 
 /// Latency percentiles in milliseconds (nearest rank).
@@ -30,6 +43,7 @@ pub struct LoadTest {
 pub struct Percentiles {
     pub p50: f64,
     pub p90: f64,
+    pub p95: f64,
     pub p99: f64,
     pub max: f64,
 }
@@ -49,6 +63,7 @@ impl Percentiles {
         Self {
             p50: rank(50.0),
             p90: rank(90.0),
+            p95: rank(95.0),
             p99: rank(99.0),
             max: rank(100.0),
         }
@@ -69,12 +84,29 @@ pub struct LoadReport {
     pub completion_tokens: usize,
     /// Completion tokens of all clients over the wall time.
     pub tokens_per_second: f64,
+    /// Each client's tokens after its first over the time since its first.
+    pub stream_tokens_per_second: Percentiles,
+    /// The long prompt's client, when there was one.
+    pub long_prompt: Option<ClientResult>,
 }
 
-struct ClientResult {
-    first_token_ms: f64,
-    total_ms: f64,
-    completion_tokens: usize,
+/// One client's request, as it saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientResult {
+    pub first_token_ms: f64,
+    pub total_ms: f64,
+    pub completion_tokens: usize,
+}
+
+impl ClientResult {
+    /// Tokens after the first over the time since the first (0 for one token).
+    fn stream_tokens_per_second(&self) -> f64 {
+        let seconds = (self.total_ms - self.first_token_ms) / 1e3;
+        match self.completion_tokens > 1 && seconds > 0.0 {
+            true => (self.completion_tokens - 1) as f64 / seconds,
+            false => 0.0,
+        }
+    }
 }
 
 /// Runs `test.clients` streaming requests at once and waits for all of them.
@@ -83,14 +115,38 @@ pub async fn run(test: &LoadTest) -> Result<LoadReport> {
         .timeout(test.timeout)
         .build()
         .map_err(|e| Error::Http(e.to_string()))?;
+    let long = test.long_prompt.as_ref().map(|long| {
+        let (client, test, long) = (client.clone(), test.clone(), long.clone());
+        tokio::spawn(async move {
+            let question = long.text.clone();
+            one_client(&client, &test, "long".into(), question, long.max_tokens).await
+        })
+    });
+    if long.is_some() {
+        // Let the long prompt reach the server first.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let started = Instant::now();
-    let results = join_all((0..test.clients).map(|n| one_client(&client, test, n))).await;
+    let results = join_all((0..test.clients).map(|n| {
+        let question = format!("{} ({n})", test.question);
+        one_client(&client, test, n.to_string(), question, test.max_tokens)
+    }))
+    .await;
     let wall_seconds = started.elapsed().as_secs_f64();
+    let long_prompt = match long {
+        Some(handle) => Some(
+            handle
+                .await
+                .map_err(|e| Error::Http(e.to_string()))?
+                .map_err(Error::Http)?,
+        ),
+        None => None,
+    };
     let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r.is_ok());
     let ok: Vec<ClientResult> = ok.into_iter().map(|r| r.expect("partitioned")).collect();
     let error_samples: Vec<String> = failed
         .into_iter()
-        .map(|r| r.err().expect("partitioned"))
+        .map(|r| r.expect_err("partitioned"))
         .collect();
     let completion_tokens = ok.iter().map(|r| r.completion_tokens).sum();
     Ok(LoadReport {
@@ -103,18 +159,27 @@ pub async fn run(test: &LoadTest) -> Result<LoadReport> {
         total_ms: Percentiles::of(&ok.iter().map(|r| r.total_ms).collect::<Vec<_>>()),
         completion_tokens,
         tokens_per_second: completion_tokens as f64 / wall_seconds,
+        stream_tokens_per_second: Percentiles::of(
+            &ok.iter()
+                .map(ClientResult::stream_tokens_per_second)
+                .collect::<Vec<_>>(),
+        ),
+        long_prompt,
     })
 }
 
+/// One streaming request of `question`; `n` names the client in errors.
 async fn one_client(
     client: &reqwest::Client,
     test: &LoadTest,
-    n: usize,
+    n: String,
+    question: String,
+    max_tokens: usize,
 ) -> std::result::Result<ClientResult, String> {
     let body = json!({
         "model": test.model,
-        "messages": [{"role": "user", "content": format!("{} ({n})", test.question)}],
-        "max_tokens": test.max_tokens,
+        "messages": [{"role": "user", "content": question}],
+        "max_tokens": max_tokens,
         "temperature": 0,
         "stream": true,
         "stream_options": {"include_usage": true},
@@ -139,6 +204,7 @@ async fn one_client(
     let mut buffer = String::new();
     let mut first_token_ms = None;
     let mut completion_tokens = None;
+    let mut pieces = 0;
     let mut done = false;
     while let Some(piece) = bytes.next().await {
         let piece = piece.map_err(|e| format!("client {n}: {e}"))?;
@@ -166,13 +232,14 @@ async fn one_client(
             if has_text && first_token_ms.is_none() {
                 first_token_ms = Some(started.elapsed().as_secs_f64() * 1e3);
             }
+            pieces += usize::from(has_text);
         }
     }
     if !done {
         return Err(format!("client {n}: the stream ended without [DONE]"));
     }
-    let completion_tokens =
-        completion_tokens.ok_or_else(|| format!("client {n}: no usage chunk"))?;
+    // A server that sends no usage streams a token per piece (llama-server).
+    let completion_tokens = completion_tokens.unwrap_or(pieces);
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(ClientResult {
         first_token_ms: first_token_ms.unwrap_or(total_ms),
@@ -189,7 +256,10 @@ mod tests {
     fn nearest_rank_percentiles() {
         let values: Vec<f64> = (1..=100).rev().map(f64::from).collect();
         let p = Percentiles::of(&values);
-        assert_eq!((p.p50, p.p90, p.p99, p.max), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(
+            (p.p50, p.p90, p.p95, p.p99, p.max),
+            (50.0, 90.0, 95.0, 99.0, 100.0)
+        );
         assert_eq!(Percentiles::of(&[7.0]).p50, 7.0);
         assert_eq!(Percentiles::of(&[]).max, 0.0);
     }

@@ -410,15 +410,28 @@ pub enum BenchCommand {
 
 #[derive(Debug, Args)]
 pub struct BenchServeArgs {
-    /// smollm2, gemma3, a run in models/artifacts/ or a GGUF path.
+    /// smollm2, gemma3, a run in models/artifacts/ or a GGUF path, served here;
+    /// with --url, the model name sent (its tokenizer still sizes the long prompt).
     #[arg(long, default_value = "smollm2")]
     pub model: String,
-    /// Streaming clients at once.
-    #[arg(long, default_value_t = 64)]
-    pub clients: usize,
+    /// Concurrent streaming clients, a round each.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    pub streams: Vec<usize>,
     /// Tokens each client asks for.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 128)]
     pub max_tokens: usize,
+    /// A last round of the most streams while one more client sends a prompt of
+    /// about this many tokens (0: none).
+    #[arg(long, default_value_t = 8000)]
+    pub long_prompt_tokens: usize,
+    /// Measure this OpenAI-compatible server instead of starting ours (e.g.
+    /// llama-server's http://127.0.0.1:8081).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Names the server in the table and the file
+    /// (results/benchmarks/serve-<label>.json).
+    #[arg(long, default_value = "f1ai")]
+    pub label: String,
 }
 
 #[derive(Debug, Args)]

@@ -75,8 +75,10 @@ fn a_browser_sends_a_message_and_sees_the_streamed_reply() {
     );
 }
 
+/// `bench serve`: a round of 1 and of 16 streaming clients, then 16 beside a
+/// 3,000-token prompt; every stream complete and counted.
 #[test]
-fn sixty_four_streaming_clients_are_all_served() {
+fn bench_serve_reports_each_round_of_streams() {
     let work = tempfile::tempdir().unwrap();
     let model = tiny_model(work.path(), "smollm2");
     let output = f1ai(
@@ -86,10 +88,12 @@ fn sixty_four_streaming_clients_are_all_served() {
             "serve",
             "--model",
             model.to_str().unwrap(),
-            "--clients",
-            "64",
+            "--streams",
+            "1,16",
             "--max-tokens",
             "8",
+            "--long-prompt-tokens",
+            "3000",
         ],
     );
     assert!(
@@ -99,14 +103,27 @@ fn sixty_four_streaming_clients_are_all_served() {
         stderr(&output)
     );
     let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(work.path().join("results/benchmarks/serve.json")).unwrap(),
+        &std::fs::read_to_string(work.path().join("results/benchmarks/serve-f1ai.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(report["completed"], 64, "{report}");
-    assert_eq!(report["errors"], 0, "{report}");
-    assert_eq!(report["completion_tokens"], 64 * 8, "{report}");
-    let p = &report["total_ms"];
-    assert!(p["p50"].as_f64().unwrap() <= p["p99"].as_f64().unwrap());
+    let rounds = report["rounds"].as_array().unwrap();
+    let streams: Vec<&str> = rounds
+        .iter()
+        .map(|r| r["streams"].as_str().unwrap())
+        .collect();
+    assert_eq!(streams, ["1", "16", "16 + long"], "{report}");
+    for (round, clients) in rounds.iter().zip([1, 16, 16]) {
+        let r = &round["report"];
+        assert_eq!(r["completed"], clients, "{report}");
+        assert_eq!(r["errors"], 0, "{report}");
+        assert_eq!(r["completion_tokens"], clients * 8, "{report}");
+        let p = &r["first_token_ms"];
+        assert!(p["p50"].as_f64().unwrap() <= p["p95"].as_f64().unwrap());
+        assert!(r["stream_tokens_per_second"]["p50"].as_f64().unwrap() > 0.0);
+    }
+    let long = &rounds[2]["report"]["long_prompt"];
+    assert!(long["completion_tokens"].as_u64().unwrap() > 0, "{report}");
+    assert!(rounds[1]["report"]["long_prompt"].is_null());
     println!("{}", stdout(&output));
 }
 

@@ -271,62 +271,122 @@ fn train_packing(
     )
 }
 
-/// Starts the server in this process on a free loopback port and runs the load
-/// test against it.
+/// Serves the model in this process on a free loopback port (or measures the
+/// server at `--url`) and runs a round of streaming clients for each `--streams`
+/// count, then one beside a long prompt.
 fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
-    use f1_serve::{load, server::ServeOptions};
+    use f1_serve::load::{self, LongPrompt};
+    use f1_serve::server::ServeOptions;
 
-    ensure!(args.clients > 0, "--clients must be at least 1");
+    ensure!(
+        args.streams.iter().all(|&n| n > 0),
+        "--streams must be at least 1"
+    );
+    let most = args.streams.iter().copied().max().unwrap_or(1);
     let sources = crate::catalog::sources(workspace, std::slice::from_ref(&args.model), None)?;
-    let model = sources[0].id.clone();
-    let options = ServeOptions {
-        max_tokens: args.max_tokens,
-        ..ServeOptions::default()
+    let source = sources[0].clone();
+    let url = match &args.url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => {
+            let options = ServeOptions {
+                max_tokens: args.max_tokens,
+                ..ServeOptions::default()
+            };
+            super::serve::spawn_local(sources, most + 1, options)?
+        }
     };
-    let url = super::serve::spawn_local(sources, args.clients, options)?;
-    let test = load::LoadTest {
-        url,
-        model: model.clone(),
-        clients: args.clients,
+    let long_prompt = match args.long_prompt_tokens {
+        0 => None,
+        tokens => Some(LongPrompt {
+            text: long_text(&source.weights, tokens)?,
+            max_tokens: args.max_tokens.min(16),
+        }),
+    };
+    let round = |clients: usize, long_prompt: Option<LongPrompt>| load::LoadTest {
+        url: url.clone(),
+        model: source.id.clone(),
+        clients,
         max_tokens: args.max_tokens,
         api_key: None,
         question: "Who won the 2021 Abu Dhabi Grand Prix?".into(),
         timeout: std::time::Duration::from_secs(600),
+        long_prompt,
     };
-    let report = tokio::runtime::Runtime::new()?.block_on(load::run(&test))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    // A first request loads and warms the model; it is not counted.
+    runtime.block_on(load::run(&round(1, None)))?;
+    let mut rounds: Vec<(String, load::LoadReport)> = Vec::new();
+    for &clients in &args.streams {
+        let report = runtime.block_on(load::run(&round(clients, None)))?;
+        rounds.push((clients.to_string(), report));
+    }
+    if let Some(long) = long_prompt {
+        let report = runtime.block_on(load::run(&round(most, Some(long))))?;
+        rounds.push((format!("{most} + long"), report));
+    }
     println!(
-        "{:<10} {:>8} {:>10} {:>7} {:>22} {:>22} {:>9}",
-        "model",
-        "clients",
+        "{:<12} {:<10} {:>9} {:>7} {:>10} {:>24} {:>16}",
+        "server",
+        "streams",
         "completed",
         "errors",
-        "first token ms p50/p90/p99",
-        "total ms p50/p90/p99",
-        "tokens/s"
+        "tokens/s",
+        "first token ms p50/p95",
+        "stream tok/s p50"
     );
-    let triple = |p: &load::Percentiles| format!("{:.0}/{:.0}/{:.0}", p.p50, p.p90, p.p99);
-    println!(
-        "{:<10} {:>8} {:>10} {:>7} {:>22} {:>22} {:>9.1}",
-        model,
-        report.clients,
-        report.completed,
-        report.errors,
-        triple(&report.first_token_ms),
-        triple(&report.total_ms),
-        report.tokens_per_second
-    );
-    for sample in &report.error_samples {
-        eprintln!("error: {sample}");
+    for (streams, report) in &rounds {
+        println!(
+            "{:<12} {:<10} {:>9} {:>7} {:>10.1} {:>24} {:>16.1}",
+            args.label,
+            streams,
+            report.completed,
+            report.errors,
+            report.tokens_per_second,
+            format!(
+                "{:.0}/{:.0}",
+                report.first_token_ms.p50, report.first_token_ms.p95
+            ),
+            report.stream_tokens_per_second.p50
+        );
+        if let Some(long) = &report.long_prompt {
+            println!(
+                "{:<12} {:<10} long prompt of ~{} tokens: first token after {:.0} ms",
+                args.label, streams, args.long_prompt_tokens, long.first_token_ms
+            );
+        }
+        for sample in &report.error_samples {
+            eprintln!("error: {sample}");
+        }
     }
-    let mut json = serde_json::to_value(&report)?;
-    json["benchmark"] = json!("serve");
-    json["model"] = json!(model);
-    crate::output::write_json(&workspace.benchmark("serve"), &json)?;
-    ensure!(
-        report.errors == 0,
-        "{} of {} clients failed",
-        report.errors,
-        report.clients
-    );
+    let json = json!({
+        "benchmark": "serve",
+        "server": args.label,
+        "url": args.url,
+        "model": source.id,
+        "max_tokens": args.max_tokens,
+        "long_prompt_tokens": args.long_prompt_tokens,
+        "rounds": rounds
+            .iter()
+            .map(|(streams, report)| json!({"streams": streams, "report": report}))
+            .collect::<Vec<_>>(),
+    });
+    let name = format!("serve-{}", args.label);
+    crate::output::write_json(&workspace.benchmark(&name), &json)?;
+    let errors: usize = rounds.iter().map(|(_, r)| r.errors).sum();
+    ensure!(errors == 0, "{errors} clients failed");
     Ok(())
+}
+
+/// A user message of about `tokens` tokens of the model's tokenizer: a race
+/// report's sentence, repeated.
+fn long_text(weights: &std::path::Path, tokens: usize) -> Result<String> {
+    let tokenizer = match weights.is_dir() {
+        true => f1_model::Tokenizer::from_hugging_face(weights)?,
+        false => f1_model::Tokenizer::from_gguf(weights)?,
+    };
+    let sentence = "Max Verstappen won the 2021 Abu Dhabi Grand Prix for Red Bull after a \
+                    late safety car, ahead of Lewis Hamilton and Carlos Sainz. ";
+    let per_sentence = tokenizer.encode(sentence)?.len().max(1);
+    // The chat template adds a few dozen tokens around the message.
+    Ok(sentence.repeat(tokens.saturating_sub(40) / per_sentence))
 }
