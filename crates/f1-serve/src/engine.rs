@@ -1,8 +1,9 @@
 //! One generation worker shared by every client, batching continuously: requests
 //! wait in a bounded queue; up to `parallel` of them (of one model) decode
 //! together, one token each per step, each on its own KV cache with its own
-//! sampling settings, joining and leaving between steps. A new prompt is read in
-//! chunks between steps, shortest first, so a long one cannot stall the others.
+//! sampling settings, joining and leaving between steps. New prompts are read
+//! between steps, up to 256 tokens a step and shortest first, so a long one
+//! cannot stall the others.
 //! A request whose client went away stops within one step. An answer through the
 //! built-in tools runs alone, its rounds to the end.
 
@@ -25,8 +26,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::catalog::Catalog;
 use crate::error::Error;
 
-/// Prompt tokens read per step for a sequence still reading its prompt.
-const PREFILL_CHUNK: usize = 256;
+/// Prompt tokens read per step, over the sequences still reading theirs.
+const PREFILL_TOKENS: usize = 256;
 
 /// One chat completion to run.
 #[derive(Debug, Clone)]
@@ -355,9 +356,9 @@ impl Scheduler {
         }
     }
 
-    /// One step: a chunk of the prompt with the fewest tokens left to read,
-    /// then one token of every sequence that has read its prompt; ended
-    /// sequences leave.
+    /// One step: up to [`PREFILL_TOKENS`] prompt tokens (the prompts with the
+    /// fewest left first), then one token of every sequence that has read its
+    /// prompt; ended sequences leave.
     fn step(&mut self) {
         let Some(model) = self.running.first().map(|s| s.job.request.model.clone()) else {
             return;
@@ -370,16 +371,26 @@ impl Scheduler {
                 return;
             }
         };
-        if let Some(sequence) = self
+        // Prompts are read shortest first, up to PREFILL_TOKENS tokens a step.
+        let mut reading: Vec<&mut Sequence> = self
             .running
             .iter_mut()
             .filter(|s| s.reading_prompt())
-            .min_by_key(|s| s.prompt.len() - s.cache.len())
-        {
+            .collect();
+        reading.sort_by_key(|s| s.prompt.len() - s.cache.len());
+        let mut budget = PREFILL_TOKENS;
+        for sequence in reading {
+            if budget == 0 {
+                break;
+            }
             let started = Instant::now();
             let read = sequence.cache.len();
-            let chunk = &sequence.prompt[read..(read + PREFILL_CHUNK).min(sequence.prompt.len())];
-            match assistant.model.prefill(&mut sequence.cache, chunk) {
+            let end = (read + budget).min(sequence.prompt.len());
+            budget -= end - read;
+            match assistant
+                .model
+                .prefill(&mut sequence.cache, &sequence.prompt[read..end])
+            {
                 Ok(logits) => {
                     sequence.prompt_seconds += started.elapsed().as_secs_f64();
                     if !sequence.reading_prompt() {

@@ -8,9 +8,6 @@ use f1_serve::server::{self, ServeOptions};
 use crate::cli::ServeArgs;
 use crate::workspace::Workspace;
 
-/// Requests a local server decodes together (`serve --parallel`'s default).
-const PARALLEL: usize = 16;
-
 pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
     let sources = crate::catalog::sources(
         workspace,
@@ -70,16 +67,17 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
 }
 
 /// Serves `sources` on a free loopback port from a background thread, on the
-/// CPU (for the load test and a local judge); returns the server's root URL.
+/// CPU (for the load test and a local judge), `parallel` requests decoded
+/// together; returns the server's root URL.
 pub fn spawn_local(
     sources: Vec<ModelSource>,
-    queue: usize,
+    parallel: usize,
     options: ServeOptions,
 ) -> Result<String> {
     let mut catalog = Catalog::new(sources, candle_core::Device::Cpu)?;
     catalog.load_all()?;
     let app = server::router(
-        Engine::start(catalog, queue, PARALLEL, None, Limits::default()),
+        Engine::start(catalog, parallel + 8, parallel, None, Limits::default()),
         options,
     );
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
