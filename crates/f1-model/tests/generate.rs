@@ -159,6 +159,25 @@ fn budget_stop_strings_and_seeds() {
     assert_eq!(cancelled.finish_reason, FinishReason::Cancelled);
 }
 
+/// Greedy decoding and sampling of up to `max_tokens` tokens. The sampling is
+/// over the whole vocabulary at a low temperature: candle's top-k sampler orders
+/// the top k by an unstable partition, and a random model's flat distribution at
+/// higher temperatures puts thousands of tokens in slivers of the draw, so either
+/// turns a 1e-6 change into another token.
+fn greedy_and_sampled(max_tokens: usize) -> (GenerationConfig, GenerationConfig) {
+    let greedy = GenerationConfig {
+        max_tokens,
+        ..GenerationConfig::default()
+    };
+    let sampled = GenerationConfig {
+        temperature: 0.3,
+        repeat_penalty: 1.1,
+        seed: 7,
+        ..greedy.clone()
+    };
+    (greedy, sampled)
+}
+
 #[test]
 fn a_batch_of_prompts_decodes_as_each_prompt_alone() {
     // Tiny random Llama and Gemma 3 models in f32: a batch differs from each
@@ -180,20 +199,7 @@ fn a_batch_of_prompts_decodes_as_each_prompt_alone() {
         .iter()
         .map(|text| tokenizer.encode_with_bos(text).unwrap())
         .collect();
-        let greedy = GenerationConfig {
-            max_tokens: 16,
-            ..GenerationConfig::default()
-        };
-        // Sampling over the whole vocabulary at a low temperature: candle's top-k
-        // sampler orders the top k by an unstable partition, and a random model's
-        // flat distribution at higher temperatures puts thousands of tokens in
-        // slivers of the draw, so either turns a 1e-6 change into another token.
-        let sampled = GenerationConfig {
-            temperature: 0.3,
-            repeat_penalty: 1.1,
-            seed: 7,
-            ..greedy.clone()
-        };
+        let (greedy, sampled) = greedy_and_sampled(16);
         let alone = |model: &mut GgufModel, config: &GenerationConfig| -> Vec<_> {
             prompts
                 .iter()
@@ -336,16 +342,7 @@ fn sequences_joining_and_leaving_a_batch_decode_as_each_alone() {
                 tokenizer.encode_prompt(&chat).unwrap()
             })
             .collect();
-        let greedy = GenerationConfig {
-            max_tokens: 12,
-            ..GenerationConfig::default()
-        };
-        let sampled = GenerationConfig {
-            temperature: 0.3,
-            repeat_penalty: 1.1,
-            seed: 7,
-            ..greedy.clone()
-        };
+        let (greedy, sampled) = greedy_and_sampled(12);
         for config in [&greedy, &sampled] {
             let together = continuously(&mut model, &tokenizer, &prompts, config);
             for (prompt, batched) in prompts.iter().zip(&together) {

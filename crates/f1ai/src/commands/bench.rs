@@ -302,19 +302,28 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
             max_tokens: args.max_tokens.min(16),
         }),
     };
-    let round = |clients: usize, long_prompt: Option<LongPrompt>| load::LoadTest {
-        url: url.clone(),
-        model: source.id.clone(),
-        clients,
-        max_tokens: args.max_tokens,
-        api_key: None,
-        question: "Who won the 2021 Abu Dhabi Grand Prix?".into(),
-        timeout: std::time::Duration::from_secs(600),
-        long_prompt,
+    let round = |clients: usize, long_prompt: Option<LongPrompt>| {
+        // Each round asks its own questions, none in a server's prompt cache.
+        let beside = if long_prompt.is_some() { " + long" } else { "" };
+        load::LoadTest {
+            url: url.clone(),
+            model: source.id.clone(),
+            clients,
+            max_tokens: args.max_tokens,
+            api_key: None,
+            question: format!("Who won the 2021 Abu Dhabi Grand Prix? [{clients}{beside}]"),
+            timeout: std::time::Duration::from_secs(600),
+            long_prompt,
+        }
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    // A first request loads and warms the model; it is not counted.
-    runtime.block_on(load::run(&round(1, None)))?;
+    // A first request loads and warms the model; it is not counted, and asks
+    // something else, so that no server answers the rounds from its prompt cache.
+    let warm_up = load::LoadTest {
+        question: "Name a Formula 1 circuit.".into(),
+        ..round(1, None)
+    };
+    runtime.block_on(load::run(&warm_up))?;
     let mut rounds: Vec<(String, load::LoadReport)> = Vec::new();
     for &clients in &args.streams {
         let report = runtime.block_on(load::run(&round(clients, None)))?;
