@@ -29,6 +29,11 @@ use crate::error::Error;
 /// Prompt tokens read per step, over the sequences still reading theirs.
 const PREFILL_TOKENS: usize = 256;
 
+/// Prompt tokens a step for a prompt longer than [`PREFILL_TOKENS`] while other
+/// sequences decode: its late chunks attend to thousands of positions, and a
+/// whole budget of them would slow every other sequence's step.
+const LONG_PROMPT_TOKENS: usize = 64;
+
 /// One chat completion to run.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -371,7 +376,12 @@ impl Scheduler {
                 return;
             }
         };
-        // Prompts are read shortest first, up to PREFILL_TOKENS tokens a step.
+        // Prompts are read shortest first, up to PREFILL_TOKENS tokens a step;
+        // while others decode, a prompt longer than that reads LONG_PROMPT_TOKENS.
+        let decoding = self
+            .running
+            .iter()
+            .any(|s| s.next.is_some() && !s.decoder.finished());
         let mut reading: Vec<&mut Sequence> = self
             .running
             .iter_mut()
@@ -385,7 +395,12 @@ impl Scheduler {
             }
             let started = Instant::now();
             let read = sequence.cache.len();
-            let end = (read + budget).min(sequence.prompt.len());
+            let left = sequence.prompt.len() - read;
+            let share = match decoding && left > PREFILL_TOKENS {
+                true => budget.min(LONG_PROMPT_TOKENS),
+                false => budget,
+            };
+            let end = read + share.min(left);
             budget -= end - read;
             match assistant
                 .model
