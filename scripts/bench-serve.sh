@@ -23,11 +23,13 @@ if [ ! -x "$server" ]; then
   echo "building llama-server from llama-cpp-python $version's llama.cpp into $dir" >&2
   rm -rf "$dir" && mkdir -p "$dir"
   python3 -m venv "$dir/venv"
-  "$dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check cmake ninja >&2
-  sdist=$(curl -fsSL "https://pypi.org/simple/llama-cpp-python/" |
-    grep -o "https://[^\"#]*llama_cpp_python-$version.tar.gz" | head -n 1)
-  curl -fsSL -o "$dir/llama.tar.gz" "$sdist"
-  tar xzf "$dir/llama.tar.gz" -C "$dir"
+  "$dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    cmake ninja scikit-build-core >&2
+  # The source distribution itself (its build backend installed above reads its
+  # metadata without building it).
+  "$dir/venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps \
+    --no-binary :all: --no-build-isolation -d "$dir" "llama-cpp-python==$version" >&2
+  tar xzf "$dir/llama_cpp_python-$version.tar.gz" -C "$dir"
   flags=""
   if grep -q amx_tile /proc/cpuinfo; then
     echo "this CPU has AMX: llama-server is built without its AMX kernels" >&2
