@@ -123,11 +123,6 @@ impl Decoder {
         self.finish_reason.is_some()
     }
 
-    /// Tokens generated so far.
-    pub fn generated_tokens(&self) -> usize {
-        self.tokens.len()
-    }
-
     /// Ends the sequence now (a client gone, a time limit), for `reason`.
     pub fn stop(&mut self, reason: FinishReason) {
         self.finish_reason.get_or_insert(reason);

@@ -102,10 +102,7 @@ impl GgufModel {
             start,
             padding,
         )
-        .map_err(|e| Error::Gguf {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })
+        .map_err(|e| self.failed(e))
     }
 
     /// An empty KV cache for a new sequence decoded with others (see
@@ -135,10 +132,15 @@ impl GgufModel {
         self.transformer
             .decode_rows(tokens, caches, &self.options)
             .and_then(|logits| logits.to_dtype(DType::F32)?.to_vec2::<f32>())
-            .map_err(|e| Error::Gguf {
-                path: self.path.clone(),
-                message: e.to_string(),
-            })
+            .map_err(|e| self.failed(e))
+    }
+
+    /// A model error, naming the model's file.
+    fn failed(&self, error: candle_core::Error) -> Error {
+        Error::Gguf {
+            path: self.path.clone(),
+            message: error.to_string(),
+        }
     }
 }
 

@@ -199,6 +199,11 @@ impl Sequence {
         self.cache.len() < self.prompt.len()
     }
 
+    /// Whether the sequence has a token to run in the next decode step.
+    fn decoding(&self) -> bool {
+        self.next.is_some() && !self.decoder.finished()
+    }
+
     /// Passes `logits` to the decoder, sending new text.
     fn take(&mut self, assistant: &Assistant, logits: &[f32]) {
         let events = &self.job.events;
@@ -326,16 +331,14 @@ impl Scheduler {
     fn start(&mut self, job: Job) -> Option<Sequence> {
         let limits = self.limits;
         let started = self.catalog.get(&job.request.model).and_then(|assistant| {
-            let prompt = assistant.prompt(&job.request.messages)?;
             Ok(
-                match refusal(assistant, prompt.len(), &job.request, limits) {
-                    Some(reason) => Err(reason),
-                    None => Ok((
+                checked_prompt(assistant, &job.request, limits)?.map(|prompt| {
+                    (
                         Decoder::new(&assistant.tokenizer, &job.request.config, &prompt),
                         assistant.model.new_sequence(),
                         prompt,
-                    )),
-                },
+                    )
+                }),
             )
         });
         match started {
@@ -378,10 +381,7 @@ impl Scheduler {
         };
         // Prompts are read shortest first, up to PREFILL_TOKENS tokens a step;
         // while others decode, a prompt longer than that reads LONG_PROMPT_TOKENS.
-        let decoding = self
-            .running
-            .iter()
-            .any(|s| s.next.is_some() && !s.decoder.finished());
+        let decoding = self.running.iter().any(Sequence::decoding);
         let mut reading: Vec<&mut Sequence> = self
             .running
             .iter_mut()
@@ -415,30 +415,21 @@ impl Scheduler {
                 Err(error) => sequence.fail(&error.into()),
             }
         }
-        let (rows, tokens): (Vec<usize>, Vec<u32>) = self
-            .running
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.decoder.finished())
-            .filter_map(|(row, s)| s.next.map(|next| (row, next)))
-            .unzip();
-        if !tokens.is_empty() {
-            let mut caches: Vec<&mut SequenceCache> = self
-                .running
-                .iter_mut()
-                .enumerate()
-                .filter(|(row, _)| rows.contains(row))
-                .map(|(_, s)| &mut s.cache)
-                .collect();
+        let mut decoding: Vec<&mut Sequence> =
+            self.running.iter_mut().filter(|s| s.decoding()).collect();
+        if !decoding.is_empty() {
+            let tokens: Vec<u32> = decoding.iter().filter_map(|s| s.next).collect();
+            let mut caches: Vec<&mut SequenceCache> =
+                decoding.iter_mut().map(|s| &mut s.cache).collect();
             match assistant.model.decode(&tokens, &mut caches) {
                 Ok(logits) => {
-                    for (&row, logits) in rows.iter().zip(&logits) {
-                        self.running[row].take(assistant, logits);
+                    for (sequence, logits) in decoding.iter_mut().zip(&logits) {
+                        sequence.take(assistant, logits);
                     }
                 }
                 Err(error) => {
                     let error = error.into();
-                    rows.iter().for_each(|&row| self.running[row].fail(&error));
+                    decoding.iter_mut().for_each(|s| s.fail(&error));
                 }
             }
         }
@@ -459,10 +450,9 @@ impl Scheduler {
         let limits = self.limits;
         let toolbox = self.toolbox.as_ref().expect("a lookup needs the tools");
         let outcome = self.catalog.get(&job.request.model).and_then(|assistant| {
-            let prompt = assistant.prompt(&job.request.messages)?;
-            match refusal(assistant, prompt.len(), &job.request, limits) {
-                Some(reason) => Ok(Event::Refused(reason)),
-                None => {
+            match checked_prompt(assistant, &job.request, limits)? {
+                Err(reason) => Ok(Event::Refused(reason)),
+                Ok(_) => {
                     let conversations = [job.request.messages.clone()];
                     let answer = tool_loop::answer_batch(
                         assistant,
@@ -501,6 +491,20 @@ impl Scheduler {
 fn fail(job: &Job, error: &Error) {
     tracing::warn!(model = job.request.model, %error, "generation failed");
     let _ = job.events.send(Event::Failed(error.to_string()));
+}
+
+/// The prompt of `request` on `assistant`, or why it cannot run there (see
+/// [`refusal`]).
+fn checked_prompt(
+    assistant: &Assistant,
+    request: &Request,
+    limits: Limits,
+) -> Result<std::result::Result<Vec<u32>, String>, Error> {
+    let prompt = assistant.prompt(&request.messages)?;
+    Ok(match refusal(assistant, prompt.len(), request, limits) {
+        Some(reason) => Err(reason),
+        None => Ok(prompt),
+    })
 }
 
 /// Why `request`, whose prompt is `prompt` tokens, cannot run on `assistant`:
