@@ -118,8 +118,7 @@ pub async fn run(test: &LoadTest) -> Result<LoadReport> {
     let long = test.long_prompt.as_ref().map(|long| {
         let (client, test, long) = (client.clone(), test.clone(), long.clone());
         tokio::spawn(async move {
-            let question = long.text.clone();
-            one_client(&client, &test, "long".into(), question, long.max_tokens).await
+            one_client(&client, &test, "long".into(), long.text, long.max_tokens).await
         })
     });
     if long.is_some() {
