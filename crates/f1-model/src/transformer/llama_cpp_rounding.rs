@@ -21,6 +21,7 @@ use half::f16;
 
 use super::cpu_pool::{new_chunked, piece};
 use super::gated_activation::{Activation, CUBIC, SQRT_2_OVER_PI};
+use super::quantized_matmul::has_x86_features;
 use super::tensor_values::values;
 
 /// Rows per work item on the thread pool.
@@ -224,22 +225,51 @@ pub fn attention(
         let kv = (b * kv_heads + head / group) * positions * dim;
         let (keys, vals) = (&ks[kv..kv + positions * dim], &vs[kv..kv + positions * dim]);
         let mut weights = vec![0f32; positions];
+        let key_tiles = (matches!(scores_order, Order::Tiles) && has_x86_features())
+            .then(|| key_tiles(keys, dim));
         let accumulators = values_order.accumulators();
         let mut lanes = vec![0f32; accumulators * dim];
         // Accumulators past the last position stay zero.
         let used = accumulators.min(positions) * dim;
         for (t, out) in out.chunks_exact_mut(dim).enumerate() {
             let query = &qs[index * rows + t * dim..][..dim];
-            for (p, w) in weights.iter_mut().enumerate() {
-                let hidden = masks
-                    .as_ref()
-                    .map_or(0.0, |m| m[(b * tokens + t) * positions + p]);
-                *w = scores_order.dot(query, &keys[p * dim..][..dim]) * scale + hidden;
+            let hidden = masks
+                .as_ref()
+                .map(|m| &m[(b * tokens + t) * positions..][..positions]);
+            match &key_tiles {
+                Some(tiles) => {
+                    let tiles = tiles.chunks_exact(LANES * dim);
+                    for (tile, (weights, keys)) in weights.chunks_mut(LANES).zip(tiles).enumerate()
+                    {
+                        let hidden = hidden.map(|h| &h[tile * LANES..][..weights.len()]);
+                        // A hidden position's score is -inf whatever its product.
+                        if hidden.is_some_and(|h| h.iter().all(|&h| h == f32::NEG_INFINITY)) {
+                            weights.fill(f32::NEG_INFINITY);
+                            continue;
+                        }
+                        // SAFETY: tiles are made only where the CPU has AVX2 and FMA.
+                        let scores = unsafe { tile_scores(query, keys) };
+                        for (i, w) in weights.iter_mut().enumerate() {
+                            *w = scores[i] * scale + hidden.map_or(0.0, |h| h[i]);
+                        }
+                    }
+                }
+                None => {
+                    for (p, w) in weights.iter_mut().enumerate() {
+                        let hidden = hidden.map_or(0.0, |h| h[p]);
+                        *w = scores_order.dot(query, &keys[p * dim..][..dim]) * scale + hidden;
+                    }
+                }
             }
             softmax_f16(&mut weights);
-            // Accumulator p % accumulators of every dimension sums position p's share.
+            // Accumulator p % accumulators of every dimension sums position p's share;
+            // a zero weight adds nothing (the accumulators start at +0, so no sign of
+            // zero is lost either).
             lanes[..used].fill(0.0);
             for (p, &w) in weights.iter().enumerate() {
+                if w == 0.0 {
+                    continue;
+                }
                 let lane = &mut lanes[p % accumulators * dim..][..dim];
                 for (acc, &value) in lane.iter_mut().zip(&vals[p * dim..][..dim]) {
                     *acc = w.mul_add(value, *acc);
@@ -252,6 +282,59 @@ pub fn attention(
         Ok(())
     })?;
     Tensor::from_vec(out, q.shape(), q.device())
+}
+
+/// The keys (positions, dim) dimension-major in tiles of [`LANES`] positions:
+/// value `d` of position `p` at `(p / LANES * dim + d) * LANES + p % LANES`; the
+/// last tile padded with zeros.
+fn key_tiles(keys: &[f32], dim: usize) -> Vec<f32> {
+    let positions = keys.len() / dim;
+    let mut tiles = vec![0f32; positions.div_ceil(LANES) * LANES * dim];
+    for (p, key) in keys.chunks_exact(dim).enumerate() {
+        let tile = &mut tiles[p / LANES * LANES * dim..][..LANES * dim];
+        for (d, &value) in key.iter().enumerate() {
+            tile[d * LANES + p % LANES] = value;
+        }
+    }
+    tiles
+}
+
+/// `query`'s products with a tile's [`LANES`] keys (see [`key_tiles`]), each
+/// summed exactly as [`Order::Tiles`] sums one, eight keys side by side in vector
+/// lanes: the terms fused per lane in turn, then the lanes added as
+/// [`sum_lanes`] adds them.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_scores(query: &[f32], tile: &[f32]) -> [f32; LANES] {
+    use std::arch::x86_64::*;
+    assert!(query.len().is_multiple_of(LANES) && tile.len() == LANES * query.len());
+    let mut scores = [0f32; LANES];
+    for (half, scores) in scores.chunks_exact_mut(8).enumerate() {
+        let mut lanes = [_mm256_setzero_ps(); LANES];
+        for (chunk, q) in query.chunks_exact(LANES).enumerate() {
+            let columns = &tile[chunk * LANES * LANES..][..LANES * LANES];
+            for (l, lane) in lanes.iter_mut().enumerate() {
+                let keys = _mm256_loadu_ps(columns[l * LANES + half * 8..][..8].as_ptr());
+                *lane = _mm256_fmadd_ps(_mm256_set1_ps(q[l]), keys, *lane);
+            }
+        }
+        let eighths: [_; 8] = std::array::from_fn(|i| _mm256_add_ps(lanes[i], lanes[i + 8]));
+        let quarters: [_; 4] = std::array::from_fn(|i| _mm256_add_ps(eighths[i], eighths[i + 4]));
+        let total = _mm256_add_ps(
+            _mm256_add_ps(quarters[0], quarters[2]),
+            _mm256_add_ps(quarters[1], quarters[3]),
+        );
+        _mm256_storeu_ps(scores.as_mut_ptr(), total);
+    }
+    scores
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn tile_scores(_: &[f32], _: &[f32]) -> [f32; LANES] {
+    unreachable!("keys are tiled only on x86_64 with AVX2 and FMA")
 }
 
 /// How ggml sums the terms of an f16 product on AVX-512.
@@ -326,6 +409,11 @@ fn softmax_f16(x: &mut [f32]) {
     let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     let mut sum = 0f64;
     for chunk in x.chunks_mut(LANES) {
+        // Hidden positions (a causal prompt's later half) weigh exactly 0.
+        if chunk.iter().all(|&v| v == f32::NEG_INFINITY) {
+            chunk.fill(0.0);
+            continue;
+        }
         let mut lanes = [0f32; LANES];
         for (lane, v) in lanes.iter_mut().zip(chunk.iter_mut()) {
             *v = exp(*v - max);
@@ -555,6 +643,25 @@ mod tests {
         assert_eq!(max_diff(&again.get(0).unwrap(), &ours.get(0).unwrap()), 0.0);
         assert!(max_diff(&again.get(1).unwrap(), &ours.get(1).unwrap()) > 1.0);
         assert!(attention(&q, &k, &v.narrow(2, 0, 3).unwrap(), None, 1.0).is_err());
+    }
+
+    #[test]
+    fn tiled_scores_sum_as_one_product_does() {
+        for (positions, dim) in [(37, 64), (16, 32), (5, 128)] {
+            let keys = f16_values(&[positions, dim], 11).flatten_all().unwrap();
+            let keys = keys.to_vec1::<f32>().unwrap();
+            let query = f16_values(&[dim], 12).to_vec1::<f32>().unwrap();
+            assert!(has_x86_features(), "tiled scores need AVX2 and FMA");
+            let tiles = key_tiles(&keys, dim);
+            assert_eq!(tiles.len(), positions.div_ceil(LANES) * LANES * dim);
+            for (p, key) in keys.chunks_exact(dim).enumerate() {
+                let tile = &tiles[p / LANES * LANES * dim..][..LANES * dim];
+                // SAFETY: the CPU's features are checked above.
+                let scores = unsafe { tile_scores(&query, tile) };
+                let alone = Order::Tiles.dot(&query, key);
+                assert_eq!(scores[p % LANES].to_bits(), alone.to_bits(), "position {p}");
+            }
+        }
     }
 
     #[test]

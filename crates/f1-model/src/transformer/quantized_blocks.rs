@@ -35,29 +35,96 @@ pub(crate) fn product<'w, const N: usize, W: Sync, A: Sync, P>(
     prepare: impl Fn([&'w [W]; N]) -> P + Sync,
     dot: impl Fn(&P, &[A], usize) -> [f32; N] + Sync,
 ) {
+    let out = SharedCells::new(out, weight.len() / blocks_per_row);
+    for_each_weight_item(weight, blocks_per_row, |first, rows| {
+        let rows = prepare(rows);
+        for (row, a) in x.chunks_exact(blocks_per_row).enumerate() {
+            // SAFETY: this item alone writes outputs `first..first + N` of every row.
+            unsafe { out.write(row, first, &dot(&rows, a, row)) };
+        }
+    });
+}
+
+/// [`product`] with the activation rows taken `R` at a time, so that a kernel
+/// unpacks each weight block once for `R` rows: `dot_group(N weight rows, R
+/// activation rows)`, and `dot_row` for the rows left over. Each row's products
+/// must not depend on the rows beside it.
+pub(crate) fn grouped_product<'w, const N: usize, const R: usize, W: Sync, A: Sync>(
+    weight: &'w [W],
+    x: &[A],
+    blocks_per_row: usize,
+    out: &mut [f32],
+    dot_group: impl Fn([&'w [W]; N], [&[A]; R]) -> [[f32; N]; R] + Sync,
+    dot_row: impl Fn([&'w [W]; N], &[A]) -> [f32; N] + Sync,
+) {
+    let out = SharedCells::new(out, weight.len() / blocks_per_row);
+    let rows: Vec<&[A]> = x.chunks_exact(blocks_per_row).collect();
+    let groups = rows.chunks_exact(R);
+    let (left_over, grouped) = (groups.remainder(), rows.len() - groups.remainder().len());
+    for_each_weight_item(weight, blocks_per_row, |first, weights| {
+        for (group, activations) in groups.clone().enumerate() {
+            let activations = std::array::from_fn(|i| activations[i]);
+            for (i, values) in dot_group(weights, activations).iter().enumerate() {
+                // SAFETY: this item alone writes outputs `first..first + N` of every row.
+                unsafe { out.write(group * R + i, first, values) };
+            }
+        }
+        for (i, a) in left_over.iter().enumerate() {
+            // SAFETY: as above.
+            unsafe { out.write(grouped + i, first, &dot_row(weights, a)) };
+        }
+    });
+}
+
+/// Calls `work(first output, N weight rows)` for every N weight rows on candle's
+/// thread pool; past the last row the last one repeats.
+fn for_each_weight_item<'w, const N: usize, W: Sync>(
+    weight: &'w [W],
+    blocks_per_row: usize,
+    work: impl Fn(usize, [&'w [W]; N]) + Sync,
+) {
     let outputs = weight.len() / blocks_per_row;
     let weight_row = |output: usize| {
         let output = output.min(outputs - 1);
         &weight[output * blocks_per_row..(output + 1) * blocks_per_row]
     };
-    let out_ptr = out.as_mut_ptr() as usize;
     for_each_index(outputs.div_ceil(N), |item| {
         let first = N * item;
-        let rows = prepare(std::array::from_fn(|i| weight_row(first + i)));
-        let count = N.min(outputs - first);
-        for (row, a) in x.chunks_exact(blocks_per_row).enumerate() {
-            let values = dot(&rows, a, row);
-            // SAFETY: each (row, output) cell is written by exactly one work item,
-            // inside `out`.
-            let cells = unsafe {
-                std::slice::from_raw_parts_mut(
-                    (out_ptr as *mut f32).add(row * outputs + first),
-                    count,
-                )
-            };
-            cells.copy_from_slice(&values[..count]);
-        }
+        work(first, std::array::from_fn(|i| weight_row(first + i)));
     });
+}
+
+/// A (rows, outputs) output that work items on several threads fill, each its
+/// own cells.
+struct SharedCells {
+    start: usize,
+    len: usize,
+    outputs: usize,
+}
+
+impl SharedCells {
+    fn new(out: &mut [f32], outputs: usize) -> Self {
+        Self {
+            start: out.as_mut_ptr() as usize,
+            len: out.len(),
+            outputs,
+        }
+    }
+
+    /// Writes `values` from cell (row, first) on, cut at the row's end.
+    ///
+    /// # Safety
+    /// No other thread may read or write these cells meanwhile, and the slice
+    /// this was made from must outlive the call.
+    unsafe fn write(&self, row: usize, first: usize, values: &[f32]) {
+        let count = values.len().min(self.outputs - first);
+        let offset = row * self.outputs + first;
+        assert!(offset + count <= self.len, "cell outside the output");
+        // SAFETY: inside the output (checked above), written by this caller alone.
+        let cells =
+            unsafe { std::slice::from_raw_parts_mut((self.start as *mut f32).add(offset), count) };
+        cells.copy_from_slice(&values[..count]);
+    }
 }
 
 /// ggml's `hsum_float_8`: the halves added, then pairs, then the last two.

@@ -22,7 +22,7 @@ use half::f16;
 use super::k_quant_matmul;
 #[cfg(target_arch = "x86_64")]
 use super::quantized_blocks::sum_lanes;
-use super::quantized_blocks::{blocks, product};
+use super::quantized_blocks::{blocks, grouped_product};
 
 /// Values per quantization block.
 pub(crate) const BLOCK: usize = 32;
@@ -126,15 +126,33 @@ pub fn matmul(x: &Tensor, weight: &QTensor) -> Result<Tensor> {
     match weight.dtype() {
         GgmlDType::Q4_1 => {
             let weight = blocks::<BlockQ4_1>(&bytes, outputs * inputs / BLOCK)?;
-            two_row_product(weight, (&x, inputs), &mut out, quantize_q8_1, dot_q4_1_q8_1);
+            two_row_product(
+                weight,
+                (&x, inputs),
+                &mut out,
+                quantize_q8_1,
+                (dot_q4_1_q8_1, dot_q4_1_q8_1),
+            );
         }
         GgmlDType::Q5_0 => {
             let weight = blocks::<BlockQ5_0>(&bytes, outputs * inputs / BLOCK)?;
-            two_row_product(weight, (&x, inputs), &mut out, quantize_q8_0, dot_q5_0_q8_0);
+            two_row_product(
+                weight,
+                (&x, inputs),
+                &mut out,
+                quantize_q8_0,
+                (dot_q5_0_q8_0, dot_q5_0_q8_0),
+            );
         }
         GgmlDType::Q8_0 => {
             let weight = blocks::<BlockQ8_0>(&bytes, outputs * inputs / BLOCK)?;
-            two_row_product(weight, (&x, inputs), &mut out, quantize_q8_0, dot_q8_0_q8_0);
+            two_row_product(
+                weight,
+                (&x, inputs),
+                &mut out,
+                quantize_q8_0,
+                (dot_q8_0_q8_0, dot_q8_0_q8_0),
+            );
         }
         dtype @ (GgmlDType::Q4K | GgmlDType::Q6K) => {
             k_quant_matmul::matmul(dtype, &bytes, &x, (outputs, inputs), sequence, &mut out)?
@@ -145,24 +163,32 @@ pub fn matmul(x: &Tensor, weight: &QTensor) -> Result<Tensor> {
     Tensor::from_vec(out, dims, &candle_core::Device::Cpu)
 }
 
-/// `product` for 32-value blocks, `inputs` per row: the activations rounded by
-/// `quantize`, each pair of weight rows multiplied by `dot`.
+/// Activation rows each kernel call takes (the weight blocks unpacked once for
+/// all of them): a batch of decoded sequences, or a prompt's tokens.
+const ACTIVATION_ROWS: usize = 4;
+
+/// A kernel: two weight rows' dot products with `R` activation rows.
+type Dot<W, A, const R: usize> = unsafe fn([&[W]; 2], [&[A]; R]) -> [[f32; 2]; R];
+
+/// `grouped_product` for 32-value blocks, `inputs` per row: the activations
+/// rounded by `quantize`, each pair of weight rows multiplied by `dot` (four
+/// activation rows at a time, then one at a time).
 fn two_row_product<W: Sync, A: Sync>(
     weight: &[W],
     (x, inputs): (&[f32], usize),
     out: &mut [f32],
     quantize: fn(&[f32]) -> A,
-    dot: unsafe fn([&[W]; 2], &[A]) -> [f32; 2],
+    dot: (Dot<W, A, ACTIVATION_ROWS>, Dot<W, A, 1>),
 ) {
     let x: Vec<A> = x.chunks_exact(BLOCK).map(quantize).collect();
     // SAFETY: the kernels need AVX2, FMA and F16C, which `applies` checked.
-    product(
+    grouped_product(
         weight,
         &x,
         inputs / BLOCK,
         out,
-        |w| w,
-        |w, x, _| unsafe { dot(*w, x) },
+        |w, x| unsafe { dot.0(w, x) },
+        |w, x| unsafe { dot.1(w, [x]) }[0],
     );
 }
 
@@ -198,38 +224,56 @@ fn quantize_q8_1(x: &[f32]) -> ActivationQ8_1 {
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-/// `ggml_vec_dot_q4_1_q8_1`, AVX2, for two weight rows at once: per block
-/// `d_w d_x (q_w . q_x)` accumulated in eight lanes, plus the sum of `m_w s_x`.
+/// `ggml_vec_dot_q4_1_q8_1`, AVX2, for two weight rows and `R` activation rows
+/// at once: per block `d_w d_x (q_w . q_x)` accumulated in eight lanes, plus the
+/// sum of `m_w s_x`. Each weight block is unpacked once for the `R` rows; every
+/// (weight row, activation row) product sums exactly as ggml's does alone.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline(never)]
-unsafe fn dot_q4_1_q8_1(w: [&[BlockQ4_1]; 2], x: &[ActivationQ8_1]) -> [f32; 2] {
-    let mut acc = [_mm256_setzero_ps(); 2];
-    let mut mins = [0f32; 2];
-    for (block, x) in x.iter().enumerate() {
-        let qx = _mm256_loadu_si256(x.qs.as_ptr().cast());
-        let dx = _mm256_set1_ps(x.d);
+unsafe fn dot_q4_1_q8_1<const R: usize>(
+    w: [&[BlockQ4_1]; 2],
+    x: [&[ActivationQ8_1]; R],
+) -> [[f32; 2]; R] {
+    let blocks = w[0].len();
+    assert!(w[1].len() == blocks && x.iter().all(|x| x.len() == blocks));
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
+    let mut mins = [[0f32; 2]; R];
+    for block in 0..blocks {
         for row in 0..2 {
             let w = &w[row][block];
             // d and m side by side, converted together.
             let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(std::ptr::read_unaligned(
                 (w as *const BlockQ4_1).cast::<i32>(),
             )));
-            mins[row] += _mm_cvtss_f32(_mm_movehdup_ps(dm)) * x.s;
-            let scale = _mm256_mul_ps(_mm256_broadcastss_ps(dm), dx);
+            let (d, m) = (
+                _mm256_broadcastss_ps(dm),
+                _mm_cvtss_f32(_mm_movehdup_ps(dm)),
+            );
             let qw = bytes_from_nibbles(&w.qs);
-            acc[row] = _mm256_fmadd_ps(scale, unsigned_signed_dot(qw, qx), acc[row]);
+            for (r, x) in x.iter().enumerate() {
+                let x = &x[block];
+                mins[r][row] += m * x.s;
+                let scale = _mm256_mul_ps(d, _mm256_set1_ps(x.d));
+                let qx = _mm256_loadu_si256(x.qs.as_ptr().cast());
+                acc[r][row] = _mm256_fmadd_ps(scale, unsigned_signed_dot(qw, qx), acc[r][row]);
+            }
         }
     }
-    [sum_lanes(acc[0]) + mins[0], sum_lanes(acc[1]) + mins[1]]
+    std::array::from_fn(|r| std::array::from_fn(|row| sum_lanes(acc[r][row]) + mins[r][row]))
 }
 
-/// `ggml_vec_dot_q5_0_q8_0`, AVX2, for two weight rows at once.
+/// `ggml_vec_dot_q5_0_q8_0`, AVX2, for two weight rows and `R` activation rows.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 #[inline(never)]
-unsafe fn dot_q5_0_q8_0(w: [&[BlockQ5_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] {
-    let mut acc = [_mm256_setzero_ps(); 2];
+unsafe fn dot_q5_0_q8_0<const R: usize>(
+    w: [&[BlockQ5_0]; 2],
+    x: [&[ActivationQ8_0]; R],
+) -> [[f32; 2]; R] {
+    let blocks = w[0].len();
+    assert!(w[1].len() == blocks && x.iter().all(|x| x.len() == blocks));
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
     // Byte j of lane group j / 8 tests bit j of the fifth bits.
     let spread = _mm256_set_epi64x(
         0x0303030303030303,
@@ -238,11 +282,10 @@ unsafe fn dot_q5_0_q8_0(w: [&[BlockQ5_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] 
         0,
     );
     let other_bits = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
-    for (block, x) in x.iter().enumerate() {
-        let qx = _mm256_loadu_si256(x.qs.as_ptr().cast());
+    for block in 0..blocks {
         for row in 0..2 {
             let w = &w[row][block];
-            let scale = _mm256_set1_ps(w.d.to_f32() * x.d);
+            let d = w.d.to_f32();
             let low = bytes_from_nibbles(&w.qs);
             let fifth = _mm256_shuffle_epi8(_mm256_set1_epi32(i32::from_le_bytes(w.qh)), spread);
             let fifth_set =
@@ -252,28 +295,42 @@ unsafe fn dot_q5_0_q8_0(w: [&[BlockQ5_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] 
                 low,
                 _mm256_andnot_si256(fifth_set, _mm256_set1_epi8(0xF0u8 as i8)),
             );
-            acc[row] = _mm256_fmadd_ps(scale, signed_dot(qw, qx), acc[row]);
+            for (r, x) in x.iter().enumerate() {
+                let x = &x[block];
+                let scale = _mm256_set1_ps(d * x.d);
+                let qx = _mm256_loadu_si256(x.qs.as_ptr().cast());
+                acc[r][row] = _mm256_fmadd_ps(scale, signed_dot(qw, qx), acc[r][row]);
+            }
         }
     }
-    [sum_lanes(acc[0]), sum_lanes(acc[1])]
+    std::array::from_fn(|r| std::array::from_fn(|row| sum_lanes(acc[r][row])))
 }
 
-/// `ggml_vec_dot_q8_0_q8_0`, AVX2, for two weight rows at once.
+/// `ggml_vec_dot_q8_0_q8_0`, AVX2, for two weight rows and `R` activation rows.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 #[inline(never)]
-unsafe fn dot_q8_0_q8_0(w: [&[BlockQ8_0]; 2], x: &[ActivationQ8_0]) -> [f32; 2] {
-    let mut acc = [_mm256_setzero_ps(); 2];
-    for (block, x) in x.iter().enumerate() {
-        let qx = _mm256_loadu_si256(x.qs.as_ptr().cast());
+unsafe fn dot_q8_0_q8_0<const R: usize>(
+    w: [&[BlockQ8_0]; 2],
+    x: [&[ActivationQ8_0]; R],
+) -> [[f32; 2]; R] {
+    let blocks = w[0].len();
+    assert!(w[1].len() == blocks && x.iter().all(|x| x.len() == blocks));
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
+    for block in 0..blocks {
         for row in 0..2 {
             let w = &w[row][block];
-            let scale = _mm256_set1_ps(w.d.to_f32() * x.d);
+            let d = w.d.to_f32();
             let qw = _mm256_loadu_si256(w.qs.as_ptr().cast());
-            acc[row] = _mm256_fmadd_ps(scale, signed_dot(qw, qx), acc[row]);
+            for (r, x) in x.iter().enumerate() {
+                let x = &x[block];
+                let scale = _mm256_set1_ps(d * x.d);
+                let qx = _mm256_loadu_si256(x.qs.as_ptr().cast());
+                acc[r][row] = _mm256_fmadd_ps(scale, signed_dot(qw, qx), acc[r][row]);
+            }
         }
     }
-    [sum_lanes(acc[0]), sum_lanes(acc[1])]
+    std::array::from_fn(|r| std::array::from_fn(|row| sum_lanes(acc[r][row])))
 }
 
 /// ggml's `bytes_from_nibbles_32`: 16 bytes of packed 4-bit values as 32 bytes,
@@ -306,17 +363,26 @@ unsafe fn unsigned_signed_dot(unsigned: __m256i, signed: __m256i) -> __m256 {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_q4_1_q8_1(_: [&[BlockQ4_1]; 2], _: &[ActivationQ8_1]) -> [f32; 2] {
+unsafe fn dot_q4_1_q8_1<const R: usize>(
+    _: [&[BlockQ4_1]; 2],
+    _: [&[ActivationQ8_1]; R],
+) -> [[f32; 2]; R] {
     unreachable!("`applies` is false off x86_64")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_q5_0_q8_0(_: [&[BlockQ5_0]; 2], _: &[ActivationQ8_0]) -> [f32; 2] {
+unsafe fn dot_q5_0_q8_0<const R: usize>(
+    _: [&[BlockQ5_0]; 2],
+    _: [&[ActivationQ8_0]; R],
+) -> [[f32; 2]; R] {
     unreachable!("`applies` is false off x86_64")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_q8_0_q8_0(_: [&[BlockQ8_0]; 2], _: &[ActivationQ8_0]) -> [f32; 2] {
+unsafe fn dot_q8_0_q8_0<const R: usize>(
+    _: [&[BlockQ8_0]; 2],
+    _: [&[ActivationQ8_0]; R],
+) -> [[f32; 2]; R] {
     unreachable!("`applies` is false off x86_64")
 }
 
@@ -364,16 +430,24 @@ mod tests {
 
     #[test]
     fn each_row_is_computed_as_if_alone() {
-        let x = uniform(4, 64, 3).reshape((2, 2, 64)).unwrap();
-        let q = QTensor::quantize(&uniform(9, 64, 4), GgmlDType::Q4_1).unwrap();
-        let batch = matmul(&x, &q).unwrap();
-        assert_eq!(batch.dims(), [2, 2, 9]);
-        let batch = batch.flatten_to(1).unwrap().to_vec2::<f32>().unwrap();
-        let rows = x.flatten_to(1).unwrap();
-        for (row, values) in batch.iter().enumerate() {
-            let alone = matmul(&rows.get(row).unwrap(), &q).unwrap();
-            assert_eq!(&alone.to_vec1::<f32>().unwrap(), values);
+        // Six rows: a group of four kernel rows and two left over.
+        let x = uniform(6, 64, 3).reshape((3, 2, 64)).unwrap();
+        for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q8_0] {
+            let q = QTensor::quantize(&uniform(9, 64, 4), dtype).unwrap();
+            let batch = matmul(&x, &q).unwrap();
+            assert_eq!(batch.dims(), [3, 2, 9]);
+            let batch = batch.flatten_to(1).unwrap().to_vec2::<f32>().unwrap();
+            let rows = x.flatten_to(1).unwrap();
+            for (row, values) in batch.iter().enumerate() {
+                let alone = matmul(&rows.get(row).unwrap(), &q).unwrap();
+                assert_eq!(
+                    &alone.to_vec1::<f32>().unwrap(),
+                    values,
+                    "{dtype:?} row {row}"
+                );
+            }
         }
+        let q = QTensor::quantize(&uniform(9, 64, 4), GgmlDType::Q4_1).unwrap();
         let wrong = Tensor::zeros((1, 32), DType::F32, &Device::Cpu).unwrap();
         assert!(matmul(&wrong, &q).is_err());
     }
