@@ -22,7 +22,7 @@ use half::f16;
 use super::cpu_pool::{new_chunked, piece};
 use super::gated_activation::{Activation, CUBIC, SQRT_2_OVER_PI};
 use super::quantized_matmul::has_x86_features;
-use super::tensor_values::values;
+use super::tensor_values::{row_blocks, values, with_dense_rows};
 
 /// Rows per work item on the thread pool.
 const ROWS: usize = 8;
@@ -201,14 +201,15 @@ pub fn attention(
         candle_core::bail!("attention: {heads} heads over {kv_heads} key/value heads");
     }
     let group = heads / kv_heads;
-    let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
+    // The keys and values are read where the cache holds them.
+    let (q, k, v) = (q.contiguous()?, with_dense_rows(k)?, with_dense_rows(v)?);
     let mask = mask
         .map(|m| {
             m.broadcast_as((batch, 1, 1, tokens, positions))?
                 .contiguous()
         })
         .transpose()?;
-    let (qs, ks, vs) = (values(&q)?, values(&k)?, values(&v)?);
+    let (qs, (ks, k_strides), (vs, v_strides)) = (values(&q)?, row_blocks(&k)?, row_blocks(&v)?);
     let masks = mask.as_ref().map(values).transpose()?;
     // ggml multiplies one new token as vectors, more as tiles; tinyBLAS declines
     // rows that are not whole lanes. Its key/value rows are padded to 256.
@@ -222,8 +223,9 @@ pub fn attention(
     let rows = tokens * dim;
     let [out] = new_chunked([(qs.len(), rows)], batch * heads, |index, [out]| {
         let (b, head) = (index / heads, index % heads);
-        let kv = (b * kv_heads + head / group) * positions * dim;
-        let (keys, vals) = (&ks[kv..kv + positions * dim], &vs[kv..kv + positions * dim]);
+        let block = |strides: [usize; 2]| b * strides[0] + head / group * strides[1];
+        let keys = &ks[block(k_strides)..][..positions * dim];
+        let vals = &vs[block(v_strides)..][..positions * dim];
         let mut weights = vec![0f32; positions];
         let key_tiles = (matches!(scores_order, Order::Tiles) && has_x86_features())
             .then(|| key_tiles(keys, dim));
@@ -643,6 +645,18 @@ mod tests {
         assert_eq!(max_diff(&again.get(0).unwrap(), &ours.get(0).unwrap()), 0.0);
         assert!(max_diff(&again.get(1).unwrap(), &ours.get(1).unwrap()) > 1.0);
         assert!(attention(&q, &k, &v.narrow(2, 0, 3).unwrap(), None, 1.0).is_err());
+
+        // Keys and values in a larger cache narrowed to its filled positions (not
+        // contiguous) are read where they lie, with the same result.
+        let spare = Tensor::zeros((2, kv_heads, 4, dim), DType::F32, &Device::Cpu).unwrap();
+        let cached = |t: &Tensor| {
+            let wide = Tensor::cat(&[t, &spare], 2).unwrap();
+            wide.narrow(2, 0, positions).unwrap()
+        };
+        let (cached_k, cached_v) = (cached(&k), cached(&v));
+        assert!(!cached_k.is_contiguous());
+        let from_cache = attention(&q, &cached_k, &cached_v, Some(&mask), scale as f32).unwrap();
+        assert_eq!(max_diff(&from_cache, &ours), 0.0);
     }
 
     #[test]

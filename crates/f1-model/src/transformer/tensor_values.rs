@@ -46,3 +46,54 @@ pub fn values(t: &Tensor) -> Result<Values<'_>> {
         range: start..end,
     })
 }
+
+/// Whether `t` has rank 4 with each (i, j) block of rows dense, as a view of a
+/// preallocated KV cache narrowed to its filled positions is.
+fn has_dense_rows(t: &Tensor) -> bool {
+    let (dims, stride) = (t.dims(), t.stride());
+    dims.len() == 4 && stride[3] == 1 && (dims[2] <= 1 || stride[2] == dims[3])
+}
+
+/// `t` itself where it [has dense rows](has_dense_rows), else a contiguous copy.
+pub fn with_dense_rows(t: &Tensor) -> Result<Tensor> {
+    match has_dense_rows(t) {
+        true => Ok(t.clone()),
+        false => t.contiguous(),
+    }
+}
+
+/// The values of a rank-4 f32 CPU tensor whose (i, j) blocks of rows are dense,
+/// from its first element on (block (i, j) at `i * strides[0] + j * strides[1]`),
+/// and those strides: a KV cache read where it lies, not copied.
+pub fn row_blocks(t: &Tensor) -> Result<(Values<'_>, [usize; 2])> {
+    if !has_dense_rows(t) {
+        candle_core::bail!(
+            "expected dense rows of a rank-4 tensor: dims {:?}, strides {:?}",
+            t.dims(),
+            t.stride()
+        );
+    }
+    let (storage, layout) = t.storage_and_layout();
+    if !matches!(&*storage, Storage::Cpu(CpuStorage::F32(_))) {
+        candle_core::bail!("expected an f32 CPU tensor");
+    }
+    let (dims, stride) = (layout.dims(), layout.stride());
+    let span = match dims.contains(&0) {
+        true => 0,
+        false => {
+            1 + dims
+                .iter()
+                .zip(stride)
+                .map(|(&d, &s)| (d - 1) * s)
+                .sum::<usize>()
+        }
+    };
+    let start = layout.start_offset();
+    Ok((
+        Values {
+            storage,
+            range: start..start + span,
+        },
+        [stride[0], stride[1]],
+    ))
+}
