@@ -109,6 +109,30 @@ pub(crate) fn has_x86_features() -> bool {
 /// `x W^T` for `x` of any rank ending in the weight's input size, as llama.cpp
 /// computes it. Call only where [`applies`] holds.
 pub fn matmul(x: &Tensor, weight: &QTensor) -> Result<Tensor> {
+    matmul_rounding(x, weight, quantize_q8_0)
+}
+
+/// `x W^T` for a Q8_0 weight with the activations rounded as candle rounds them
+/// (`BlockQ8_0::from_float`: times `1 / d`, halves away from zero), so that each
+/// row gets the bits of candle's own kernel (its dot products sum as ggml's), while
+/// the weight blocks are unpacked once per four rows. Call only where [`applies`]
+/// holds.
+pub fn matmul_as_candle(x: &Tensor, weight: &QTensor) -> Result<Tensor> {
+    if weight.dtype() != GgmlDType::Q8_0 {
+        bail!(
+            "quantized matmul: candle's rounding is for Q8_0 weights, not {:?}",
+            weight.dtype()
+        );
+    }
+    matmul_rounding(x, weight, quantize_q8_0_as_candle)
+}
+
+/// [`matmul`] with `quantize_q8_0` rounding the activations of Q5_0 and Q8_0 weights.
+fn matmul_rounding(
+    x: &Tensor,
+    weight: &QTensor,
+    quantize_q8_0: fn(&[f32]) -> ActivationQ8_0,
+) -> Result<Tensor> {
     let (outputs, inputs) = weight.shape().dims2()?;
     let mut dims = x.dims().to_vec();
     if dims.pop() != Some(inputs) || !inputs.is_multiple_of(BLOCK) {
@@ -207,6 +231,18 @@ fn quantize_q8_0(x: &[f32]) -> ActivationQ8_0 {
     ActivationQ8_0 {
         d: f16::from_f32(d).to_f32(),
         qs,
+    }
+}
+
+/// candle's `BlockQ8_0::from_float`: `d = max / 127` (rounded to f16 when
+/// stored), the values times `1 / d`, rounded half away from zero.
+fn quantize_q8_0_as_candle(x: &[f32]) -> ActivationQ8_0 {
+    let max = x.iter().fold(0f32, |max, v| max.max(v.abs()));
+    let d = max / 127.0;
+    let inverse = if d != 0.0 { 1.0 / d } else { 0.0 };
+    ActivationQ8_0 {
+        d: f16::from_f32(d).to_f32(),
+        qs: std::array::from_fn(|i| (x[i] * inverse).round() as i8),
     }
 }
 
@@ -390,7 +426,8 @@ unsafe fn dot_q8_0_q8_0<const R: usize>(
 mod tests {
     use super::*;
     use crate::transformer::test_support::{assert_near_dequantized_product, uniform};
-    use candle_core::Device;
+    use candle_core::quantized::QMatMul;
+    use candle_core::{Device, Module};
 
     #[test]
     fn activations_round_as_llama_cpp_does() {
@@ -426,6 +463,23 @@ mod tests {
             assert!(applies(&x, &q));
             assert_near_dequantized_product(&matmul(&x, &q).unwrap(), &x, &q);
         }
+    }
+
+    #[test]
+    fn candles_rounding_gives_candles_bits_for_every_row() {
+        let q = QTensor::quantize(&uniform(18, 96, 5), GgmlDType::Q8_0).unwrap();
+        let candle = candle_core::quantized::QMatMul::from_qtensor(q).unwrap();
+        let QMatMul::QTensor(q) = &candle else {
+            panic!("a Q8_0 weight stays quantized")
+        };
+        for rows in [1, 2, 5, 8] {
+            let x = uniform(rows, 96, 6);
+            let ours = matmul_as_candle(&x, q).unwrap().to_vec2::<f32>().unwrap();
+            let theirs = candle.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+            assert_eq!(ours, theirs, "{rows} rows");
+        }
+        let q4 = QTensor::quantize(&uniform(2, 32, 7), GgmlDType::Q4_1).unwrap();
+        assert!(matmul_as_candle(&uniform(1, 32, 8), &q4).is_err());
     }
 
     #[test]
