@@ -34,6 +34,29 @@ const PREFILL_TOKENS: usize = 256;
 /// whole budget of them would slow every other sequence's step.
 const LONG_PROMPT_TOKENS: usize = 64;
 
+/// How many of a prompt's `left` tokens to read this step, with `budget` of the
+/// step's [`PREFILL_TOKENS`] unspent; `decoding`: other sequences decode this
+/// step. `None`: none this step.
+///
+/// A prompt longer than a step reads [`LONG_PROMPT_TOKENS`] while others decode,
+/// and only in a step no shorter prompt has read in, so that their first tokens
+/// do not wait on its late, costly chunks. A chunk is never one token of a longer
+/// prompt and never leaves one: one token alone is attended to in another order
+/// of sums (ggml's vector path, not its tiles), so every token of a prompt is read
+/// the same way whatever the schedule, and each answer stays what it is alone.
+fn chunk(left: usize, budget: usize, decoding: bool) -> Option<usize> {
+    let share = match decoding && left > PREFILL_TOKENS {
+        true if budget < PREFILL_TOKENS => return None,
+        true => LONG_PROMPT_TOKENS,
+        false => budget,
+    };
+    let mut take = share.min(left);
+    if take > 0 && left - take == 1 {
+        take -= 1;
+    }
+    (take >= 2 || take == left && take == 1).then_some(take)
+}
+
 /// One chat completion to run.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -379,8 +402,8 @@ impl Scheduler {
                 return;
             }
         };
-        // Prompts are read shortest first, up to PREFILL_TOKENS tokens a step;
-        // while others decode, a prompt longer than that reads LONG_PROMPT_TOKENS.
+        // Prompts are read shortest first, up to PREFILL_TOKENS tokens a step (see
+        // `chunk`).
         let decoding = self.running.iter().any(Sequence::decoding);
         let mut reading: Vec<&mut Sequence> = self
             .running
@@ -390,18 +413,13 @@ impl Scheduler {
         reading.sort_by_key(|s| s.prompt.len() - s.cache.len());
         let mut budget = PREFILL_TOKENS;
         for sequence in reading {
-            if budget == 0 {
-                break;
-            }
             let started = Instant::now();
             let read = sequence.cache.len();
-            let left = sequence.prompt.len() - read;
-            let share = match decoding && left > PREFILL_TOKENS {
-                true => budget.min(LONG_PROMPT_TOKENS),
-                false => budget,
+            let Some(take) = chunk(sequence.prompt.len() - read, budget, decoding) else {
+                continue;
             };
-            let end = read + share.min(left);
-            budget -= end - read;
+            let end = read + take;
+            budget -= take;
             match assistant
                 .model
                 .prefill(&mut sequence.cache, &sequence.prompt[read..end])
@@ -530,4 +548,35 @@ fn refusal(
              and max_tokens asks for {wanted} more; shorten the messages or lower max_tokens"
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_never_one_token_of_a_longer_prompt() {
+        for decoding in [false, true] {
+            for left in 1..=2 * PREFILL_TOKENS + 3 {
+                for budget in 0..=PREFILL_TOKENS {
+                    let Some(take) = chunk(left, budget, decoding) else {
+                        continue;
+                    };
+                    assert!(take <= left && take <= budget, "{left} {budget} {decoding}");
+                    assert!(take >= 2 || left == 1, "{left} {budget}: {take}");
+                    assert_ne!(left - take, 1, "{left} {budget}: {take}");
+                }
+                // A whole budget always reads something.
+                assert!(chunk(left, PREFILL_TOKENS, decoding).is_some(), "{left}");
+            }
+        }
+        // A long prompt reads 64 tokens beside decoding sequences, none after
+        // a shorter prompt has read in the same step, a whole budget otherwise.
+        assert_eq!(chunk(8000, PREFILL_TOKENS, true), Some(LONG_PROMPT_TOKENS));
+        assert_eq!(chunk(8000, PREFILL_TOKENS - 40, true), None);
+        assert_eq!(chunk(8000, PREFILL_TOKENS, false), Some(PREFILL_TOKENS));
+        assert_eq!(chunk(257, PREFILL_TOKENS, false), Some(255));
+        assert_eq!(chunk(3, 2, false), None);
+        assert_eq!(chunk(1, 1, false), Some(1));
+    }
 }
