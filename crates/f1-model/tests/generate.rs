@@ -393,3 +393,50 @@ fn a_left_padded_row_of_the_real_model_sees_what_it_would_alone() {
         assert!(worst < 1e-4, "padding {pad}: the logits differ by {worst}");
     }
 }
+
+#[test]
+fn a_prompt_read_after_a_copied_prefix_computes_what_it_does_alone() {
+    // SmolLM2 with llama.cpp's kernels: a prompt that shares its beginning with an
+    // earlier one, read after a copy of that beginning's keys and values, gives
+    // the logits it gives read whole, and decodes alike.
+    let smol = smollm2();
+    let prompt = |text: &str| {
+        let chat = smol
+            .template
+            .render(&[ChatMessage::new("user", text)], true)
+            .unwrap();
+        smol.tokenizer.encode_prompt(&chat).unwrap()
+    };
+    let first = prompt("Who won the 2021 Abu Dhabi Grand Prix? (1)");
+    let second = prompt("Who won the 2021 Abu Dhabi Grand Prix? (2)");
+    let shared = first
+        .iter()
+        .zip(&second)
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(
+        shared > 20 && shared + 2 <= second.len(),
+        "{shared} of {}",
+        second.len()
+    );
+    let mut model = smol.model;
+    let mut earlier = model.new_sequence();
+    model.prefill(&mut earlier, &first).unwrap();
+    let mut reused = earlier.prefix(shared).unwrap();
+    assert_eq!((reused.len(), earlier.len()), (shared, first.len()));
+    assert!(earlier.prefix(first.len() + 1).is_err());
+    let mut whole = model.new_sequence();
+    let mut logits = vec![
+        model.prefill(&mut reused, &second[shared..]).unwrap(),
+        model.prefill(&mut whole, &second).unwrap(),
+    ];
+    for _ in 0..8 {
+        assert_eq!(logits[0], logits[1]);
+        let next = (0..logits[0].len())
+            .max_by(|&a, &b| logits[0][a].total_cmp(&logits[0][b]))
+            .unwrap() as u32;
+        logits = model
+            .decode(&[next, next], &mut [&mut reused, &mut whole])
+            .unwrap();
+    }
+}

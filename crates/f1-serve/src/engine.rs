@@ -34,6 +34,10 @@ const PREFILL_TOKENS: usize = 256;
 /// whole budget of them would slow every other sequence's step.
 const LONG_PROMPT_TOKENS: usize = 64;
 
+/// The longest prompt whose keys and values are kept for the next prompts that
+/// begin as it does (its copy costs memory: about 46 KB a token for SmolLM2).
+const CACHED_PROMPT_TOKENS: usize = 1024;
+
 /// How many of a prompt's `left` tokens to read this step, with `budget` of the
 /// step's [`PREFILL_TOKENS`] unspent; `decoding`: other sequences decode this
 /// step. `None`: none this step.
@@ -72,6 +76,8 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Usage {
     pub prompt_tokens: usize,
+    /// Prompt tokens not read again: the beginning shared with an earlier prompt.
+    pub cached_tokens: usize,
     pub completion_tokens: usize,
     pub finish_reason: FinishReason,
     pub prompt_seconds: f64,
@@ -146,6 +152,7 @@ impl Engine {
             generated: generated.clone(),
             waiting: VecDeque::new(),
             running: Vec::new(),
+            last_prompt: None,
         };
         thread::Builder::new()
             .name("generation".into())
@@ -207,6 +214,8 @@ struct Sequence {
     job: Job,
     prompt: Vec<u32>,
     cache: SequenceCache,
+    /// Prompt tokens whose keys and values were copied from an earlier prompt.
+    cached: usize,
     decoder: Decoder,
     /// The token to run next, once the prompt is read.
     next: Option<u32>,
@@ -284,6 +293,7 @@ impl Sequence {
                 generated.fetch_add(generation.tokens.len() as u64, Ordering::Relaxed);
                 Event::Finished(Usage {
                     prompt_tokens: generation.prompt_tokens,
+                    cached_tokens: self.cached,
                     completion_tokens: generation.tokens.len(),
                     finish_reason: generation.finish_reason,
                     prompt_seconds: generation.prompt_seconds,
@@ -306,6 +316,37 @@ struct Scheduler {
     generated: Arc<AtomicU64>,
     waiting: VecDeque<Job>,
     running: Vec<Sequence>,
+    /// The last prompt read (of at most [`CACHED_PROMPT_TOKENS`]), with its keys
+    /// and values.
+    last_prompt: Option<CachedPrompt>,
+}
+
+/// A prompt read, its model, and a copy of its keys and values.
+struct CachedPrompt {
+    model: String,
+    prompt: Vec<u32>,
+    cache: SequenceCache,
+}
+
+impl CachedPrompt {
+    /// A cache for `prompt` holding the beginning it shares with this one, as
+    /// llama-server's prompt cache and vLLM's prefix caching reuse it; `None` when
+    /// they share nothing useful. At least two tokens are left to read, so that
+    /// the prompt's tokens are all read in chunks (see `chunk`) and compute what
+    /// they compute read whole.
+    fn prefix_for(&self, model: &str, prompt: &[u32]) -> Option<(SequenceCache, usize)> {
+        let shared = self
+            .prompt
+            .iter()
+            .zip(prompt)
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(prompt.len().saturating_sub(2));
+        if self.model != model || shared < 2 {
+            return None;
+        }
+        self.cache.prefix(shared).ok().map(|cache| (cache, shared))
+    }
 }
 
 impl Scheduler {
@@ -353,22 +394,28 @@ impl Scheduler {
     /// events sent).
     fn start(&mut self, job: Job) -> Option<Sequence> {
         let limits = self.limits;
+        let last_prompt = self.last_prompt.as_ref();
         let started = self.catalog.get(&job.request.model).and_then(|assistant| {
             Ok(
                 checked_prompt(assistant, &job.request, limits)?.map(|prompt| {
+                    let (cache, cached) = last_prompt
+                        .and_then(|last| last.prefix_for(&job.request.model, &prompt))
+                        .unwrap_or_else(|| (assistant.model.new_sequence(), 0));
                     (
                         Decoder::new(&assistant.tokenizer, &job.request.config, &prompt),
-                        assistant.model.new_sequence(),
+                        cache,
+                        cached,
                         prompt,
                     )
                 }),
             )
         });
         match started {
-            Ok(Ok((decoder, cache, prompt))) => Some(Sequence {
+            Ok(Ok((decoder, cache, cached, prompt))) => Some(Sequence {
                 job,
                 prompt,
                 cache,
+                cached,
                 decoder,
                 next: None,
                 admitted: Instant::now(),
@@ -412,6 +459,7 @@ impl Scheduler {
             .collect();
         reading.sort_by_key(|s| s.prompt.len() - s.cache.len());
         let mut budget = PREFILL_TOKENS;
+        let mut last_prompt = None;
         for sequence in reading {
             let started = Instant::now();
             let read = sequence.cache.len();
@@ -428,10 +476,25 @@ impl Scheduler {
                     sequence.prompt_seconds += started.elapsed().as_secs_f64();
                     if !sequence.reading_prompt() {
                         sequence.take(assistant, &logits);
+                        if sequence.prompt.len() <= CACHED_PROMPT_TOKENS {
+                            last_prompt =
+                                sequence
+                                    .cache
+                                    .prefix(sequence.prompt.len())
+                                    .ok()
+                                    .map(|cache| CachedPrompt {
+                                        model: model.clone(),
+                                        prompt: sequence.prompt.clone(),
+                                        cache,
+                                    });
+                        }
                     }
                 }
                 Err(error) => sequence.fail(&error.into()),
             }
+        }
+        if last_prompt.is_some() {
+            self.last_prompt = last_prompt;
         }
         let mut decoding: Vec<&mut Sequence> =
             self.running.iter_mut().filter(|s| s.decoding()).collect();
@@ -488,6 +551,7 @@ impl Scheduler {
                         .fetch_add(answer.generated_tokens as u64, Ordering::Relaxed);
                     Ok(Event::Finished(Usage {
                         prompt_tokens: answer.prompt_tokens,
+                        cached_tokens: 0,
                         completion_tokens: answer.generated_tokens,
                         finish_reason: answer.finish_reason,
                         prompt_seconds: answer.prompt_seconds,

@@ -87,7 +87,16 @@ async fn whole_and_streamed_completions_agree() {
     );
     let last = chunks.last().unwrap();
     assert_eq!(last["choices"], json!([]));
-    assert_eq!(last["usage"], *usage);
+    // The same prompt again: all but its last two tokens come from the cache.
+    let mut streamed_usage = last["usage"].clone();
+    let prompt_tokens = usage["prompt_tokens"].as_u64().unwrap();
+    assert_eq!(
+        streamed_usage["prompt_tokens_details"]["cached_tokens"],
+        prompt_tokens - 2
+    );
+    assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], 0);
+    streamed_usage["prompt_tokens_details"] = usage["prompt_tokens_details"].clone();
+    assert_eq!(streamed_usage, *usage);
     assert!(last["timings"]["predicted_per_second"].as_f64().unwrap() > 0.0);
 
     let page = http.get(&url).send().await.unwrap().text().await.unwrap();
@@ -477,4 +486,51 @@ async fn concurrent_requests_decode_together_and_each_as_alone() {
              ({first_done:?}): requests ran one after another"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prompt_beginning_as_the_last_one_reads_only_the_rest() {
+    let http = reqwest::Client::new();
+    let ask = |url: String, question: &str| {
+        let (http, body) = (
+            http.clone(),
+            json!({
+                "model": "tiny",
+                "messages": [{"role": "user", "content": question}],
+                "max_tokens": 24,
+                "temperature": 0,
+            }),
+        );
+        async move {
+            let reply: Value = complete(&http, &url, &body).await.json().await.unwrap();
+            let usage = &reply["usage"];
+            let cached = usage["prompt_tokens_details"]["cached_tokens"]
+                .as_u64()
+                .unwrap();
+            let text = reply["choices"][0]["message"]["content"].clone();
+            (cached, usage["prompt_tokens"].as_u64().unwrap(), text)
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = start(dir.path(), 4, ServeOptions::default()).await;
+    let (cached, _, _) = ask(url.clone(), "Who won the 2021 Abu Dhabi Grand Prix? (1)").await;
+    assert_eq!(cached, 0);
+    let (shared, prompt, text) =
+        ask(url.clone(), "Who won the 2021 Abu Dhabi Grand Prix? (2)").await;
+    // The template and the question up to its number were read once.
+    assert!(shared > 30 && shared + 2 <= prompt, "{shared} of {prompt}");
+    // A server that has read nothing before reads it whole and answers alike.
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = start(fresh_dir.path(), 4, ServeOptions::default()).await;
+    let (fresh_cached, fresh_prompt, fresh_text) =
+        ask(fresh, "Who won the 2021 Abu Dhabi Grand Prix? (2)").await;
+    assert_eq!((fresh_cached, fresh_prompt), (0, prompt));
+    assert_eq!(fresh_text, text);
+    assert!(!text.as_str().unwrap().is_empty());
+    // Another question shares the chat template's beginning only.
+    let (template, _, _) = ask(url, "Name a Monaco winner.").await;
+    assert!(
+        template > 0 && template < shared - 5,
+        "{template} of {shared}"
+    );
 }

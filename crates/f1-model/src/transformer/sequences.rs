@@ -25,6 +25,30 @@ impl SequenceCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// A new cache holding a copy of this one's first `positions` keys and
+    /// values: a prompt's shared beginning, to be read only once.
+    pub fn prefix(&self, positions: usize) -> Result<SequenceCache> {
+        if positions > self.len() {
+            candle_core::bail!(
+                "a prefix of {positions} positions from a cache of {}",
+                self.len()
+            );
+        }
+        let layers = self
+            .layers
+            .iter()
+            .map(|layer| {
+                let mut copy = Attention::empty_cache();
+                if let (Some(k), Some(v), true) = (layer.k()?, layer.v()?, positions > 0) {
+                    let first = |t: Tensor| t.narrow(2, 0, positions)?.contiguous();
+                    copy.append(&first(k)?, &first(v)?)?;
+                }
+                Ok(copy)
+            })
+            .collect::<Result<_>>()?;
+        Ok(SequenceCache { layers })
+    }
 }
 
 impl Transformer {
