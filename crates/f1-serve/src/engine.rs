@@ -452,15 +452,17 @@ impl Scheduler {
         // Prompts are read shortest first, up to PREFILL_TOKENS tokens a step (see
         // `chunk`).
         let decoding = self.running.iter().any(Sequence::decoding);
-        let mut reading: Vec<&mut Sequence> = self
+        let mut reading: Vec<(usize, &mut Sequence)> = self
             .running
             .iter_mut()
-            .filter(|s| s.reading_prompt())
+            .enumerate()
+            .filter(|(_, s)| s.reading_prompt())
             .collect();
-        reading.sort_by_key(|s| s.prompt.len() - s.cache.len());
+        reading.sort_by_key(|(_, s)| s.prompt.len() - s.cache.len());
         let mut budget = PREFILL_TOKENS;
-        let mut last_prompt = None;
-        for sequence in reading {
+        // The last prompt of at most CACHED_PROMPT_TOKENS this step finished.
+        let mut finished = None;
+        for (index, sequence) in reading {
             let started = Instant::now();
             let read = sequence.cache.len();
             let Some(take) = chunk(sequence.prompt.len() - read, budget, decoding) else {
@@ -477,24 +479,22 @@ impl Scheduler {
                     if !sequence.reading_prompt() {
                         sequence.take(assistant, &logits);
                         if sequence.prompt.len() <= CACHED_PROMPT_TOKENS {
-                            last_prompt =
-                                sequence
-                                    .cache
-                                    .prefix(sequence.prompt.len())
-                                    .ok()
-                                    .map(|cache| CachedPrompt {
-                                        model: model.clone(),
-                                        prompt: sequence.prompt.clone(),
-                                        cache,
-                                    });
+                            finished = Some(index);
                         }
                     }
                 }
                 Err(error) => sequence.fail(&error.into()),
             }
         }
-        if last_prompt.is_some() {
-            self.last_prompt = last_prompt;
+        // Its keys and values are copied once, for the prompts that follow.
+        if let Some(sequence) = finished.map(|index| &self.running[index]) {
+            if let Ok(cache) = sequence.cache.prefix(sequence.prompt.len()) {
+                self.last_prompt = Some(CachedPrompt {
+                    model: model.clone(),
+                    prompt: sequence.prompt.clone(),
+                    cache,
+                });
+            }
         }
         let mut decoding: Vec<&mut Sequence> =
             self.running.iter_mut().filter(|s| s.decoding()).collect();
