@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use candle_core::Device;
 use f1_model::assistant::Assistant;
+use f1_model::model::Precision;
 
 use crate::error::{Error, Result};
 
@@ -20,10 +21,10 @@ pub struct ModelSource {
 }
 
 impl ModelSource {
-    /// Loads the weights (on `device`), tokenizer and template, and attaches the
-    /// adapter.
-    pub fn load(&self, device: &Device) -> Result<Assistant> {
-        let mut assistant = Assistant::load(&self.weights, device)?;
+    /// Loads the weights (on `device`, held in `precision`), tokenizer and
+    /// template, and attaches the adapter.
+    pub fn load(&self, device: &Device, precision: Precision) -> Result<Assistant> {
+        let mut assistant = Assistant::load_with(&self.weights, device, precision)?;
         if let Some(adapter) = &self.adapter {
             f1_train::peft::attach_adapter(&mut assistant.model.transformer, adapter).map_err(
                 |e| Error::Load {
@@ -40,6 +41,7 @@ impl ModelSource {
 pub struct Catalog {
     sources: Vec<ModelSource>,
     device: Device,
+    precision: Precision,
     loaded: HashMap<String, Assistant>,
 }
 
@@ -58,8 +60,16 @@ impl Catalog {
         Ok(Self {
             sources,
             device,
+            precision: Precision::Native,
             loaded: HashMap::new(),
         })
+    }
+
+    /// Models loaded from now on hold their weights in `precision` (llama.cpp's
+    /// kernels, `Precision::Native`, unless set).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
     }
 
     /// The served ids, in the order given.
@@ -76,7 +86,7 @@ impl Catalog {
                 .find(|s| s.id == id)
                 .ok_or_else(|| Error::UnknownModel(id.to_string(), self.ids().join(", ")))?;
             tracing::info!(model = id, path = %source.weights.display(), "loading model");
-            let assistant = source.load(&self.device)?;
+            let assistant = source.load(&self.device, self.precision)?;
             self.loaded.insert(id.to_string(), assistant);
         }
         Ok(self.loaded.get_mut(id).expect("loaded above"))

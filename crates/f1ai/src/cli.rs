@@ -112,12 +112,16 @@ pub struct ChatArgs {
     pub max_tokens: usize,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    #[command(flatten)]
+    pub precision: ServingPrecisionArg,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub choice: ModelChoice,
+    #[command(flatten)]
+    pub precision: ServingPrecisionArg,
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// 0 picks a free port (printed).
@@ -252,22 +256,46 @@ pub struct BaselineArgs {
     pub device: DeviceArg,
 }
 
-/// How a generating model holds its weights.
+/// How a generating model holds its weights (llama.cpp's kernels unless told).
 #[derive(Debug, Args)]
 pub struct PrecisionArg {
-    /// native: as stored, with llama.cpp's kernels (its answers exactly); f32:
-    /// dequantized, with f32 kernels (training's numbers; faster for batches of
-    /// long prompts, 4-8x the memory).
-    #[arg(long, default_value = "native", value_parser = ["native", "f32"])]
+    /// native: as stored, with llama.cpp's kernels (its answers exactly); int8:
+    /// as stored, with 8-bit integer dot products where the CPU has AVX512-VNNI
+    /// (faster; within f32 rounding of native), else native; f32: dequantized,
+    /// with f32 kernels (training's numbers; 4-8x the memory).
+    #[arg(long, default_value = "native", value_parser = PRECISIONS)]
     pub precision: String,
 }
 
 impl PrecisionArg {
     pub fn get(&self) -> f1_model::model::Precision {
-        match self.precision.as_str() {
-            "f32" => f1_model::model::Precision::F32,
-            _ => f1_model::model::Precision::Native,
-        }
+        precision(&self.precision)
+    }
+}
+
+/// How a served or chatting model holds its weights (the int8 kernels unless told).
+#[derive(Debug, Args)]
+pub struct ServingPrecisionArg {
+    /// int8: as stored, with 8-bit integer dot products where the CPU has
+    /// AVX512-VNNI (faster; within f32 rounding of native), else native; native:
+    /// llama.cpp's kernels (its answers exactly); f32: dequantized, f32 kernels.
+    #[arg(long, default_value = "int8", value_parser = PRECISIONS)]
+    pub precision: String,
+}
+
+impl ServingPrecisionArg {
+    pub fn get(&self) -> f1_model::model::Precision {
+        precision(&self.precision)
+    }
+}
+
+const PRECISIONS: [&str; 3] = ["native", "int8", "f32"];
+
+fn precision(name: &str) -> f1_model::model::Precision {
+    match name {
+        "f32" => f1_model::model::Precision::F32,
+        "int8" => f1_model::model::Precision::Int8,
+        _ => f1_model::model::Precision::Native,
     }
 }
 
@@ -480,6 +508,8 @@ pub struct BenchInferArgs {
     /// Timed runs after one warm-up run.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
     #[command(flatten)]
     pub device: DeviceArg,
 }

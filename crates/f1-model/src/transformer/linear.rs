@@ -1,6 +1,6 @@
 //! A projection without bias, optionally with a LoRA adapter beside it.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use candle_core::quantized::QMatMul;
 use candle_core::{Module, Result, Tensor, TensorId};
@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::autograd::{frozen_matmul, matmul_t, rows_matmul, trained_matmul, FrozenWeight};
+use super::int8_matmul::{self, Int8Weight};
 use super::lora_projection::lora_projection;
 use super::quantized_matmul;
 
@@ -91,6 +92,9 @@ pub struct Linear {
     /// with `W^T` stored it reads the weight in place, which is most of the
     /// time of a decoding step.
     transposed: OnceLock<(TensorId, Tensor)>,
+    /// The quantized weight unpacked for the int8 kernels, when the model
+    /// multiplies with them (see [`Linear::use_int8_products`]).
+    int8: Option<Arc<Int8Weight>>,
 }
 
 impl Linear {
@@ -100,7 +104,28 @@ impl Linear {
             dequantize: false,
             lora: None,
             transposed: OnceLock::new(),
+            int8: None,
         }
+    }
+
+    /// Multiplies the quantized weight with the int8 kernels (`int8_matmul`)
+    /// from now on, where its format has them; the caller checks the CPU
+    /// (`int8_matmul::available`).
+    pub(crate) fn use_int8_products(&mut self) -> Result<()> {
+        if let QMatMul::QTensor(q) = &self.weight {
+            if !self.dequantize && int8_matmul::handles(q) {
+                self.int8 = Some(Arc::new(Int8Weight::new(q)?));
+            }
+        }
+        Ok(())
+    }
+
+    /// `x W^T` with the int8 kernels, where this projection uses them and `x`
+    /// is an f32 CPU input without gradients.
+    pub(crate) fn int8_matmul(&self, x: &Tensor) -> Option<Result<Tensor>> {
+        let weight = self.int8.as_ref()?;
+        let fits = x.device().is_cpu() && x.dtype() == candle_core::DType::F32 && !x.track_op();
+        fits.then(|| weight.matmul(x))
     }
 
     /// A quantized weight multiplied in f32 (see [`Linear::dequantize`]).
@@ -135,12 +160,13 @@ impl Linear {
                 }
             }
             Some(TrainingKernel::Trained(w)) => trained_matmul(x, w)?,
-            None => match &self.weight {
-                QMatMul::Tensor(w) if w.is_variable() => trained_matmul(x, w)?,
-                QMatMul::QTensor(q) if quantized_matmul::applies(x, q) => {
+            None => match (self.int8_matmul(x), &self.weight) {
+                (Some(y), _) => y?,
+                (None, QMatMul::Tensor(w)) if w.is_variable() => trained_matmul(x, w)?,
+                (None, QMatMul::QTensor(q)) if quantized_matmul::applies(x, q) => {
                     quantized_matmul::matmul(x, q)?
                 }
-                weight => weight.forward(x)?,
+                (None, weight) => weight.forward(x)?,
             },
         };
         match &self.lora {
@@ -202,6 +228,7 @@ impl Linear {
     /// The dense weight of a model in f32 (WeightFormat::F32), for training.
     pub fn dense_weight_mut(&mut self) -> Option<&mut Tensor> {
         self.transposed = OnceLock::new();
+        self.int8 = None;
         match &mut self.weight {
             QMatMul::Tensor(t) => Some(t),
             _ => None,

@@ -13,6 +13,7 @@ mod gated_activation;
 mod gguf;
 mod head_loss;
 mod hugging_face;
+mod int8_matmul;
 pub use gguf::WeightFormat;
 mod k_quant_matmul;
 mod layers;
@@ -37,6 +38,7 @@ use candle_core::{Device, Result, Tensor, D};
 pub use block_node::GradientSink;
 pub use config::{Architecture, RopeStyle, TransformerConfig};
 pub use hugging_face::{CONFIG_FILE, WEIGHTS_FILE};
+pub use int8_matmul::available as int8_products_available;
 pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
 pub use linear::{Linear, Lora};
 pub use mask::Packing;
@@ -151,6 +153,20 @@ impl Transformer {
         Ok(grads)
     }
 
+    /// Multiplies the quantized projections and head with the int8 kernels
+    /// (`int8_matmul`: faster, not llama.cpp's bits) where this CPU has them
+    /// (logged once); returns whether it does.
+    pub fn use_int8_products(&mut self) -> Result<bool> {
+        if !int8_matmul::available() {
+            return Ok(false);
+        }
+        for (_, linear) in self.projections_mut() {
+            linear.use_int8_products()?;
+        }
+        self.lm_head.use_int8_products()?;
+        Ok(true)
+    }
+
     /// Empties every layer's KV cache.
     pub fn reset_cache(&mut self) {
         self.blocks
@@ -166,7 +182,8 @@ impl Transformer {
             .try_for_each(|block| block.attention.repeat_cache(n))
     }
 
-    /// Logits (batch, tokens, vocab) for hidden states. A quantized head keeps
+    /// Logits (batch, tokens, vocab) for hidden states. With int8 products the
+    /// head uses them too. Otherwise a quantized head keeps
     /// candle's rounding: for one row Gemma 3 decoded 68-70 tok/s with candle's
     /// kernel and 40-54 with its 262,144-row head in ggml's (`quantized_matmul`),
     /// and with no layer after it to amplify its rounding, the logits still equal
@@ -176,6 +193,11 @@ impl Transformer {
     /// SmolLM2 1.15x, Gemma 3 1.45x the tokens/s of candle's kernel).
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         let head = &self.lm_head;
+        if head.lora.is_none() {
+            if let Some(logits) = head.int8_matmul(hidden) {
+                return logits;
+            }
+        }
         match &head.weight {
             QMatMul::QTensor(q) if head.lora.is_none() && !head.dequantize => {
                 let rows = hidden.elem_count() / hidden.dims().last().copied().unwrap_or(1).max(1);

@@ -96,14 +96,14 @@ fn for_each_weight_item<'w, const N: usize, W: Sync>(
 
 /// A (rows, outputs) output that work items on several threads fill, each its
 /// own cells.
-struct SharedCells {
+pub(crate) struct SharedCells {
     start: usize,
     len: usize,
     outputs: usize,
 }
 
 impl SharedCells {
-    fn new(out: &mut [f32], outputs: usize) -> Self {
+    pub(crate) fn new(out: &mut [f32], outputs: usize) -> Self {
         Self {
             start: out.as_mut_ptr() as usize,
             len: out.len(),
@@ -116,7 +116,7 @@ impl SharedCells {
     /// # Safety
     /// No other thread may read or write these cells meanwhile, and the slice
     /// this was made from must outlive the call.
-    unsafe fn write(&self, row: usize, first: usize, values: &[f32]) {
+    pub(crate) unsafe fn write(&self, row: usize, first: usize, values: &[f32]) {
         let count = values.len().min(self.outputs - first);
         let offset = row * self.outputs + first;
         assert!(offset + count <= self.len, "cell outside the output");

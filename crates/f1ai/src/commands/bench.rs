@@ -82,7 +82,18 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
     let path = workspace.base_model(spec.name)?;
     let tokenizer = f1_model::Tokenizer::from_gguf(&path)?;
     let device = args.device.open()?;
-    let mut model = f1_model::model::GgufModel::load(&path, &device)?;
+    let precision = args.precision.get();
+    // What multiplied: int8 falls back to llama.cpp's kernels on a CPU without VNNI.
+    let precision_name = match precision {
+        f1_model::model::Precision::Int8
+            if !device.is_cpu() || !f1_model::transformer::int8_products_available() =>
+        {
+            "native"
+        }
+        _ => args.precision.precision.as_str(),
+    };
+    let metadata = f1_model::gguf::GgufMetadata::read(&path)?;
+    let mut model = f1_model::model::GgufModel::from_metadata(&metadata, &device, precision)?;
     let sentence =
         "Max Verstappen won the 2021 Abu Dhabi Grand Prix for Red Bull after a late safety car. ";
     let mut prompt = tokenizer.encode_with_bos(&sentence.repeat(args.prompt_tokens / 8 + 1))?;
@@ -112,13 +123,22 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
     }
     let (pp, tg) = (median(prompt_rates.clone()), median(decode_rates.clone()));
     println!(
-        "{:<10} {:<7} {:>6} {:>8} {:>8} {:>6} {:>14} {:>14}",
-        "model", "device", "batch", "prompt", "decode", "runs", "prompt tok/s", "decode tok/s"
+        "{:<10} {:<7} {:<9} {:>6} {:>8} {:>8} {:>6} {:>14} {:>14}",
+        "model",
+        "device",
+        "precision",
+        "batch",
+        "prompt",
+        "decode",
+        "runs",
+        "prompt tok/s",
+        "decode tok/s"
     );
     println!(
-        "{:<10} {:<7} {:>6} {:>8} {:>8} {:>6} {:>14.1} {:>14.1}",
+        "{:<10} {:<7} {:<9} {:>6} {:>8} {:>8} {:>6} {:>14.1} {:>14.1}",
         spec.name,
         f1_model::device::name(&device),
+        precision_name,
         batch,
         prompt.len(),
         args.tokens,
@@ -133,6 +153,7 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
         "device": f1_model::device::name(&device),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "batch": batch,
+        "precision": precision_name,
         "prompt_tokens": prompt.len(),
         "decode_tokens": args.tokens,
         "prompt_tokens_per_second": prompt_rates,

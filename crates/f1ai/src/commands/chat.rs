@@ -54,7 +54,8 @@ pub fn run(args: ChatArgs, workspace: &Workspace) -> Result<()> {
         seed: args.seed,
         ..GenerationConfig::default()
     };
-    let mut session = ChatSession::new(Catalog::new(sources, device)?, &first, config, grounding)?;
+    let catalog = Catalog::new(sources, device)?.with_precision(args.precision.get());
+    let mut session = ChatSession::new(catalog, &first, config, grounding)?;
     let stdin = std::io::stdin();
     session.run(stdin.lock(), &mut std::io::stdout())?;
     Ok(())

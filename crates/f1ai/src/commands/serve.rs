@@ -14,7 +14,8 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
         &args.choice.models,
         args.choice.adapter.as_deref(),
     )?;
-    let mut catalog = Catalog::new(sources, args.choice.device.open()?)?;
+    let mut catalog =
+        Catalog::new(sources, args.choice.device.open()?)?.with_precision(args.precision.get());
     catalog.load_all()?;
     let database = workspace.database();
     let toolbox = match (args.no_tools, database.is_file()) {

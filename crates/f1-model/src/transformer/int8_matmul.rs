@@ -1,0 +1,658 @@
+//! Quantized weights multiplied with 8-bit integer dot products (AVX512-VNNI's
+//! `vpdpbusd`): faster than llama.cpp's kernels (`quantized_matmul`,
+//! `k_quant_matmul`), not its bits.
+//!
+//! ggml's x86 kernels spend most of a product on the chain that turns each
+//! (weight row, block) pair into eight f32 lanes (unpack, `maddubs`, `madd`,
+//! convert, fused multiply-add), one weight row at a time. Here the weight is
+//! unpacked once, when first multiplied, into tiles of 16 rows whose bytes
+//! interleave four at a time, so one `vpdpbusd` adds four products to each of 16
+//! rows' integer sums, against one activation row's four bytes broadcast. Each
+//! group of 16 or 32 inputs (the format's scale block) ends with one conversion
+//! and two multiply-adds for all 16 rows. The activations are rounded to 8 bits
+//! per 32 values as llama.cpp rounds them (`quantize_row_q8_0`); every weight
+//! value is `scale * (q - zero) + min` with an unsigned `q`, so Q4_1, Q5_0,
+//! Q8_0, Q4_K and Q6_K share one kernel. The integer sums are exact; only the
+//! f32 sums over groups are ordered differently from ggml's, so outputs differ
+//! from its by f32 rounding (checked against it in the tests). A row's outputs
+//! do not depend on the rows multiplied beside it.
+//!
+//! Written by hand because no maintained crate multiplies GGUF's formats with
+//! VNNI. AMX tiles are not used: no machine here has them to test on.
+
+use std::sync::Once;
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{bail, DType, Result, Tensor};
+use half::f16;
+
+use super::cpu_pool::for_each_index;
+use super::quantized_blocks::SharedCells;
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Weight rows per tile: one i32 lane each in a 512-bit register.
+const LANES: usize = 16;
+/// Inputs per activation scale (llama.cpp's 8-bit block).
+const ACTIVATION_BLOCK: usize = 32;
+/// Activation rows each kernel call takes (the tile's bytes loaded once for all).
+const ROWS: usize = 8;
+
+/// 64 bytes: four consecutive inputs of each of a tile's 16 rows, or of 4-bit
+/// formats eight: the second four in the high nibbles.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Quad([u8; 64]);
+
+/// One value per tile row.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct PerRow([f32; LANES]);
+
+/// Whether this CPU runs the int8 kernels (AVX-512 F/BW with VNNI). The
+/// choice is logged once.
+pub fn available() -> bool {
+    static LOGGED: Once = Once::new();
+    let available = cpu_has_vnni();
+    LOGGED.call_once(|| match available {
+        true => tracing::info!("quantized products: int8 dot products (AVX512-VNNI)"),
+        false => tracing::info!(
+            "quantized products: llama.cpp's kernels (this CPU lacks AVX512-VNNI for the int8 ones)"
+        ),
+    });
+    available
+}
+
+fn cpu_has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether [`Int8Weight`] holds this weight's format.
+pub fn handles(weight: &QTensor) -> bool {
+    matches!(
+        weight.dtype(),
+        GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q8_0 | GgmlDType::Q4K | GgmlDType::Q6K
+    )
+}
+
+/// A quantized weight (outputs, inputs) unpacked into 16-row tiles.
+pub struct Int8Weight {
+    outputs: usize,
+    inputs: usize,
+    /// Inputs per weight scale: 16 (Q6_K) or 32.
+    group: usize,
+    /// Subtracted from every `q` (the format's zero point).
+    zero: i32,
+    /// Whether each quad holds two fours of inputs (4-bit `q`s: Q4_1, Q4_K),
+    /// which halves the bytes a product reads.
+    nibbles: bool,
+    /// Per tile, per group: the 16 rows' `q`s, four (or eight) inputs a quad.
+    quads: Vec<Quad>,
+    /// Per tile, per group: each row's scale.
+    scales: Vec<PerRow>,
+    /// Per tile, per group: each row's added minimum (Q4_1, Q4_K), else empty.
+    mins: Vec<PerRow>,
+}
+
+impl std::fmt::Debug for Int8Weight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Int8Weight")
+            .field("outputs", &self.outputs)
+            .field("inputs", &self.inputs)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One weight row decoded: `scale[g] * (q - zero) + min[g]` for input `i` of group `g`.
+struct DecodedRow {
+    q: Vec<u8>,
+    scales: Vec<f32>,
+    mins: Vec<f32>,
+}
+
+impl Int8Weight {
+    /// Unpacks `weight` (Q4_1, Q5_0, Q8_0, Q4_K or Q6_K) into tiles; the rows
+    /// past the last tile's end are zero.
+    pub fn new(weight: &QTensor) -> Result<Self> {
+        let (outputs, inputs) = weight.shape().dims2()?;
+        let dtype = weight.dtype();
+        let (group, zero) = match dtype {
+            GgmlDType::Q4_1 | GgmlDType::Q4K => (32, 0),
+            GgmlDType::Q5_0 => (32, 16),
+            GgmlDType::Q8_0 => (32, 128),
+            GgmlDType::Q6K => (16, 32),
+            other => bail!("int8 matmul: {other:?} weights are not handled"),
+        };
+        let block = dtype.block_size();
+        if !inputs.is_multiple_of(block) {
+            bail!("int8 matmul: {inputs} inputs are not whole {dtype:?} blocks");
+        }
+        let bytes = weight.data()?;
+        let row_bytes = inputs / block * dtype.type_size();
+        if bytes.len() != outputs * row_bytes {
+            bail!(
+                "int8 matmul: {} bytes for a ({outputs}, {inputs}) {dtype:?} weight",
+                bytes.len()
+            );
+        }
+        let has_min = matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q4K);
+        let nibbles = has_min;
+        let (tiles, groups) = (outputs.div_ceil(LANES), inputs / group);
+        let quads_per_group = if nibbles { group / 8 } else { group / 4 };
+        let mut weight = Self {
+            outputs,
+            inputs,
+            group,
+            zero,
+            nibbles,
+            quads: vec![Quad([0; 64]); tiles * groups * quads_per_group],
+            scales: vec![PerRow([0.0; LANES]); tiles * groups],
+            mins: vec![PerRow([0.0; LANES]); if has_min { tiles * groups } else { 0 }],
+        };
+        for (output, row) in bytes.chunks_exact(row_bytes).enumerate() {
+            let decoded = decode_row(dtype, row, inputs);
+            let (tile, lane) = (output / LANES, output % LANES);
+            for g in 0..groups {
+                let at = tile * groups + g;
+                weight.scales[at].0[lane] = decoded.scales[g];
+                if has_min {
+                    weight.mins[at].0[lane] = decoded.mins[g];
+                }
+                for (four, q) in decoded.q[g * group..(g + 1) * group]
+                    .chunks_exact(4)
+                    .enumerate()
+                {
+                    // Fours past the quads' count go to the high nibbles.
+                    let (quad, shift) = (four % quads_per_group, 4 * (four / quads_per_group));
+                    let bytes = &mut weight.quads[at * quads_per_group + quad].0[4 * lane..];
+                    for (byte, q) in bytes.iter_mut().zip(q) {
+                        *byte |= q << shift;
+                    }
+                }
+            }
+        }
+        Ok(weight)
+    }
+
+    /// `x W^T` for `x` of any rank ending in the weight's input size. Call only
+    /// where [`available`] holds.
+    pub fn matmul(&self, x: &Tensor) -> Result<Tensor> {
+        let mut dims = x.dims().to_vec();
+        if dims.pop() != Some(self.inputs) || x.dtype() != DType::F32 {
+            bail!(
+                "int8 matmul: input {:?} {:?} does not fit a ({}, {}) weight",
+                x.dims(),
+                x.dtype(),
+                self.outputs,
+                self.inputs
+            );
+        }
+        if !cpu_has_vnni() {
+            bail!("int8 matmul: this CPU lacks AVX512-VNNI");
+        }
+        let x = x.flatten_all()?.to_vec1::<f32>()?;
+        let rows: Vec<ActivationRow> = x
+            .chunks_exact(self.inputs)
+            .map(|row| ActivationRow::new(row, self.group))
+            .collect();
+        let mut out = vec![0f32; rows.len() * self.outputs];
+        self.product(&rows, &mut out);
+        dims.push(self.outputs);
+        Tensor::from_vec(out, dims, &candle_core::Device::Cpu)
+    }
+
+    /// Fills `out` (rows, outputs), one tile per work item on candle's pool.
+    fn product(&self, rows: &[ActivationRow], out: &mut [f32]) {
+        let out = SharedCells::new(out, self.outputs);
+        let groups = rows.chunks_exact(ROWS);
+        let left_over = groups.remainder();
+        let grouped = rows.len() - left_over.len();
+        for_each_index(self.outputs.div_ceil(LANES), |tile| {
+            for (index, group) in groups.clone().enumerate() {
+                let group = std::array::from_fn(|i| &group[i]);
+                // SAFETY: `matmul` checked the CPU's features.
+                for (i, values) in unsafe { self.tile::<ROWS>(tile, group) }.iter().enumerate() {
+                    // SAFETY: this item alone writes outputs of tile `tile`.
+                    unsafe { out.write(index * ROWS + i, tile * LANES, values) };
+                }
+            }
+            for (i, row) in left_over.iter().enumerate() {
+                // SAFETY: as above.
+                let [values] = unsafe { self.tile::<1>(tile, [row]) };
+                // SAFETY: as above.
+                unsafe { out.write(grouped + i, tile * LANES, &values) };
+            }
+        });
+    }
+
+    /// A tile's 16 outputs for `R` activation rows.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F and BW and VNNI.
+    unsafe fn tile<const R: usize>(
+        &self,
+        tile: usize,
+        rows: [&ActivationRow; R],
+    ) -> [[f32; LANES]; R] {
+        match (self.group, self.nibbles) {
+            (16, false) => tile_product::<16, R, false>(self, tile, rows),
+            (32, false) => tile_product::<32, R, false>(self, tile, rows),
+            (32, true) => tile_product::<32, R, true>(self, tile, rows),
+            _ => unreachable!("Int8Weight::new makes groups of 16 or 32, nibbles of 32"),
+        }
+    }
+}
+
+/// An activation row rounded to 8 bits per 32 values as llama.cpp rounds them
+/// (scale `max / 127` held in f16, halves to even), with each weight group's
+/// sum of `q`s, and for groups of 32 `quantize_row_q8_1`'s scaled sum (the
+/// unrounded scale times the sum, held in f16), which multiplies the minimums.
+struct ActivationRow {
+    q: Vec<i8>,
+    /// Per 32 inputs.
+    scales: Vec<f32>,
+    /// Per weight group.
+    sums: Vec<i32>,
+    /// Per 32 inputs where the groups are 32.
+    scaled_sums: Vec<f32>,
+}
+
+impl ActivationRow {
+    /// Call only where [`cpu_has_vnni`] holds.
+    fn new(x: &[f32], group: usize) -> Self {
+        let blocks = x.len() / ACTIVATION_BLOCK;
+        let mut row = Self {
+            q: vec![0; x.len()],
+            scales: vec![0.0; blocks],
+            sums: vec![0; blocks * 2],
+            scaled_sums: Vec::new(),
+        };
+        let mut unrounded = vec![0.0; blocks];
+        // SAFETY: the caller checked the CPU's features; the lengths fit.
+        unsafe {
+            round_row(
+                x,
+                &mut row.q,
+                (&mut row.scales, &mut unrounded),
+                &mut row.sums,
+            )
+        };
+        if group == ACTIVATION_BLOCK {
+            row.sums = row
+                .sums
+                .chunks_exact(2)
+                .map(|pair| pair[0] + pair[1])
+                .collect();
+            row.scaled_sums = (row.sums.iter().zip(&unrounded))
+                .map(|(&sum, d)| f16::from_f32(d * sum as f32).to_f32())
+                .collect();
+        }
+        row
+    }
+}
+
+/// Rounds `x` to 8 bits per 32 values into `q` and `scales` (f16; `unrounded`
+/// as computed), with the sum of each 16 `q`s in `sums` (the scalar rounding of
+/// `quantize_row_q8_0`, 16 values at a time: `roundscale` rounds halves to even
+/// as `nearbyint` does).
+///
+/// # Safety
+/// The CPU must have AVX-512 F and BW; `q` as long as `x`, a scale per 32 values
+/// and a sum per 16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn round_row(
+    x: &[f32],
+    q: &mut [i8],
+    (scales, unrounded): (&mut [f32], &mut [f32]),
+    sums: &mut [i32],
+) {
+    assert!(q.len() == x.len() && scales.len() * 32 == x.len() && sums.len() * 16 == x.len());
+    assert!(unrounded.len() == scales.len());
+    for (block, x) in x.chunks_exact(ACTIVATION_BLOCK).enumerate() {
+        let halves = [
+            _mm512_loadu_ps(x.as_ptr()),
+            _mm512_loadu_ps(x.as_ptr().add(16)),
+        ];
+        let max = _mm512_reduce_max_ps(_mm512_max_ps(
+            _mm512_abs_ps(halves[0]),
+            _mm512_abs_ps(halves[1]),
+        ));
+        let inverse = _mm512_set1_ps(if max != 0.0 { 127.0 / max } else { 0.0 });
+        unrounded[block] = max / 127.0;
+        scales[block] = f16::from_f32(unrounded[block]).to_f32();
+        for (half, values) in halves.into_iter().enumerate() {
+            let rounded = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                _mm512_mul_ps(values, inverse),
+            );
+            let integers = _mm512_cvtps_epi32(rounded);
+            sums[2 * block + half] = _mm512_reduce_add_epi32(integers);
+            let at = block * ACTIVATION_BLOCK + 16 * half;
+            _mm_storeu_si128(
+                q.as_mut_ptr().add(at).cast(),
+                _mm512_cvtepi32_epi8(integers),
+            );
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn round_row(_: &[f32], _: &mut [i8], _: (&mut [f32], &mut [f32]), _: &mut [i32]) {
+    unreachable!("`available` is false off x86_64")
+}
+
+/// [`Int8Weight::tile`] for groups of `G` inputs, their `q`s in nibbles
+/// (with each row's minimum times the activation group's scaled sum added)
+/// where `NIBBLES`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline(never)]
+unsafe fn tile_product<const G: usize, const R: usize, const NIBBLES: bool>(
+    weight: &Int8Weight,
+    tile: usize,
+    rows: [&ActivationRow; R],
+) -> [[f32; LANES]; R] {
+    let groups = weight.inputs / G;
+    let quads_per_group = if NIBBLES { G / 8 } else { G / 4 };
+    let low_nibbles = _mm512_set1_epi8(0x0F);
+    let mut acc = [_mm512_setzero_ps(); R];
+    for g in 0..groups {
+        let at = tile * groups + g;
+        let quads = &weight.quads[at * quads_per_group..(at + 1) * quads_per_group];
+        let mut sums = [_mm512_setzero_si512(); R];
+        // Adds the products of four inputs from `input` on, `w` holding the rows' `q`s.
+        let mut add = |w: __m512i, input: usize| {
+            for (sum, row) in sums.iter_mut().zip(&rows) {
+                let x = std::ptr::read_unaligned(row.q.as_ptr().add(g * G + input).cast::<i32>());
+                *sum = _mm512_dpbusd_epi32(*sum, w, _mm512_set1_epi32(x));
+            }
+        };
+        for (i, quad) in quads.iter().enumerate() {
+            let w = _mm512_load_si512(quad.0.as_ptr().cast());
+            if NIBBLES {
+                add(_mm512_and_si512(w, low_nibbles), 4 * i);
+                add(
+                    _mm512_and_si512(_mm512_srli_epi16(w, 4), low_nibbles),
+                    G / 2 + 4 * i,
+                );
+            } else {
+                add(w, 4 * i);
+            }
+        }
+        let scale = _mm512_load_ps(weight.scales[at].0.as_ptr());
+        for ((acc, sum), row) in acc.iter_mut().zip(sums).zip(&rows) {
+            let d = row.scales[g * G / ACTIVATION_BLOCK];
+            let sum = _mm512_sub_epi32(sum, _mm512_set1_epi32(weight.zero * row.sums[g]));
+            let scale = _mm512_mul_ps(scale, _mm512_set1_ps(d));
+            *acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), *acc);
+            if NIBBLES {
+                let min = _mm512_load_ps(weight.mins[at].0.as_ptr());
+                *acc = _mm512_fmadd_ps(min, _mm512_set1_ps(row.scaled_sums[g]), *acc);
+            }
+        }
+    }
+    acc.map(|acc| {
+        let mut values = [0f32; LANES];
+        _mm512_storeu_ps(values.as_mut_ptr(), acc);
+        values
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn tile_product<const G: usize, const R: usize, const MIN: bool>(
+    _: &Int8Weight,
+    _: usize,
+    _: [&ActivationRow; R],
+) -> [[f32; LANES]; R] {
+    unreachable!("`available` is false off x86_64")
+}
+
+/// A weight row's `q`s, scales and minimums, from its GGUF blocks (ggml's
+/// `dequantize_row_*` layouts).
+fn decode_row(dtype: GgmlDType, bytes: &[u8], inputs: usize) -> DecodedRow {
+    let half = |at: usize| f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32();
+    let mut row = DecodedRow {
+        q: Vec::with_capacity(inputs),
+        scales: Vec::new(),
+        mins: Vec::new(),
+    };
+    let size = dtype.type_size();
+    for start in (0..bytes.len()).step_by(size) {
+        let block = &bytes[start..start + size];
+        let half = |at: usize| half(start + at);
+        match dtype {
+            GgmlDType::Q4_1 => {
+                row.scales.push(half(0));
+                row.mins.push(half(2));
+                let qs = &block[4..20];
+                row.q.extend(qs.iter().map(|q| q & 0x0F));
+                row.q.extend(qs.iter().map(|q| q >> 4));
+            }
+            GgmlDType::Q5_0 => {
+                row.scales.push(half(0));
+                let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
+                let qs = &block[6..22];
+                let fifth = |i: usize| (((high >> i) & 1) << 4) as u8;
+                row.q
+                    .extend(qs.iter().enumerate().map(|(i, q)| (q & 0x0F) | fifth(i)));
+                row.q
+                    .extend(qs.iter().enumerate().map(|(i, q)| (q >> 4) | fifth(i + 16)));
+            }
+            GgmlDType::Q8_0 => {
+                row.scales.push(half(0));
+                row.q
+                    .extend(block[2..34].iter().map(|&q| (q as i8 as i16 + 128) as u8));
+            }
+            GgmlDType::Q4K => {
+                let (d, dmin) = (half(0), half(2));
+                let scales = &block[4..16];
+                for (pair, qs) in block[16..144].chunks_exact(32).enumerate() {
+                    for (sub, shift) in [(2 * pair, 0), (2 * pair + 1, 4)] {
+                        let (scale, min) = scale_min_k4(sub, scales);
+                        row.scales.push(d * f32::from(scale));
+                        row.mins.push(-(dmin * f32::from(min)));
+                        row.q.extend(qs.iter().map(|q| (q >> shift) & 0x0F));
+                    }
+                }
+            }
+            GgmlDType::Q6K => {
+                let (low, high, scales) = (&block[..128], &block[128..192], &block[192..208]);
+                let d = half(208);
+                row.scales
+                    .extend(scales.iter().map(|&s| d * f32::from(s as i8)));
+                for half_block in 0..2 {
+                    let (low, high) = (&low[64 * half_block..], &high[32 * half_block..]);
+                    let mut q = [0u8; 128];
+                    for l in 0..32 {
+                        let h = high[l];
+                        q[l] = (low[l] & 0x0F) | ((h & 3) << 4);
+                        q[l + 32] = (low[l + 32] & 0x0F) | (((h >> 2) & 3) << 4);
+                        q[l + 64] = (low[l] >> 4) | (((h >> 4) & 3) << 4);
+                        q[l + 96] = (low[l + 32] >> 4) | (((h >> 6) & 3) << 4);
+                    }
+                    row.q.extend(q);
+                }
+            }
+            other => unreachable!("Int8Weight::new refuses {other:?}"),
+        }
+    }
+    row
+}
+
+/// ggml's `get_scale_min_k4`: sub-block `j`'s 6-bit scale and minimum.
+fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        (
+            (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::transformer::quantized_matmul;
+    use crate::transformer::test_support::{assert_near_dequantized_product, uniform};
+    use candle_core::Device;
+
+    const FORMATS: [GgmlDType; 5] = [
+        GgmlDType::Q4_1,
+        GgmlDType::Q5_0,
+        GgmlDType::Q8_0,
+        GgmlDType::Q4K,
+        GgmlDType::Q6K,
+    ];
+
+    /// Whether the CPU runs these kernels; says so when it does not.
+    fn runs_here() -> bool {
+        if !cpu_has_vnni() {
+            println!("skipped: this CPU lacks AVX512-VNNI, so the int8 kernels never run on it");
+        }
+        cpu_has_vnni()
+    }
+
+    #[test]
+    fn decoded_rows_are_the_dequantized_weights() {
+        // No CPU feature needed: the unpacking is plain code.
+        for dtype in FORMATS {
+            let (outputs, inputs) = (3, 512);
+            let q = QTensor::quantize(&uniform(outputs, inputs, 11), dtype).unwrap();
+            let dense = q
+                .dequantize(&Device::Cpu)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            let bytes = q.data().unwrap();
+            let row_bytes = bytes.len() / outputs;
+            let zero = Int8Weight::new(&q).unwrap().zero;
+            for (row, dense) in bytes.chunks_exact(row_bytes).zip(&dense) {
+                let decoded = decode_row(dtype, row, inputs);
+                let group = inputs / decoded.scales.len();
+                for (i, &expected) in dense.iter().enumerate() {
+                    let g = i / group;
+                    let min = decoded.mins.get(g).copied().unwrap_or(0.0);
+                    let value = decoded.scales[g] * (i32::from(decoded.q[i]) - zero) as f32 + min;
+                    assert!(
+                        (value - expected).abs() <= 1e-6 * (1.0 + expected.abs()),
+                        "{dtype:?} input {i}: {value} vs {expected}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The largest difference of `a` from `b`, each as a share of that output's
+    /// `sum |x| |w|`.
+    fn largest_relative_difference(a: &Tensor, b: &Tensor, scale: &Tensor) -> f32 {
+        let [a, b, scale] =
+            [a, b, scale].map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        a.iter()
+            .zip(&b)
+            .zip(&scale)
+            .map(|((a, b), s)| (a - b).abs() / s)
+            .fold(0f32, f32::max)
+    }
+
+    #[test]
+    fn products_match_the_dequantized_weights_and_llama_cpps_kernels() {
+        if !runs_here() {
+            return;
+        }
+        // 37 outputs: two whole tiles and a part; 11 rows: a kernel's group of
+        // 8 and 3 alone.
+        let x = uniform(11, 512, 1);
+        for dtype in FORMATS {
+            let q = QTensor::quantize(&uniform(37, 512, 2), dtype).unwrap();
+            let ours = Int8Weight::new(&q).unwrap().matmul(&x).unwrap();
+            assert_eq!(ours.dims(), [11, 37]);
+            assert_near_dequantized_product(&ours, &x, &q);
+            let dense = q.dequantize(&Device::Cpu).unwrap().t().unwrap();
+            let scale = x.abs().unwrap().matmul(&dense.abs().unwrap()).unwrap();
+            let f32_product = x.matmul(&dense).unwrap();
+            let exact = quantized_matmul::matmul(&x, &q).unwrap();
+            let from_f32 = largest_relative_difference(&ours, &f32_product, &scale);
+            let llama_from_f32 = largest_relative_difference(&exact, &f32_product, &scale);
+            let from_llama = largest_relative_difference(&ours, &exact, &scale);
+            println!("{dtype:?}: from f32 {from_f32:e} (llama.cpp's {llama_from_f32:e}), from llama.cpp's {from_llama:e}");
+            // The activations' rounding is the error: no larger than llama.cpp's
+            // kernels make (which round the k-quants' per 256 values).
+            assert!(from_f32 <= 1.2 * llama_from_f32, "{dtype:?}");
+            if matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q8_0) {
+                assert!(from_llama <= 1e-6, "{dtype:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_row_is_computed_as_if_alone() {
+        if !runs_here() {
+            return;
+        }
+        // A kernel's group of 8 rows and 4 alone.
+        let x = uniform(12, 256, 3).reshape((2, 6, 256)).unwrap();
+        for dtype in FORMATS {
+            let weight =
+                Int8Weight::new(&QTensor::quantize(&uniform(20, 256, 4), dtype).unwrap()).unwrap();
+            let batch = weight.matmul(&x).unwrap();
+            assert_eq!(batch.dims(), [2, 6, 20]);
+            let batch = batch.flatten_to(1).unwrap().to_vec2::<f32>().unwrap();
+            let rows = x.flatten_to(1).unwrap();
+            for (row, values) in batch.iter().enumerate() {
+                let alone = weight.matmul(&rows.get(row).unwrap()).unwrap();
+                assert_eq!(
+                    &alone.to_vec1::<f32>().unwrap(),
+                    values,
+                    "{dtype:?} row {row}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn activations_round_as_llama_cpp_does() {
+        if !runs_here() {
+            return;
+        }
+        // Halves go to the even neighbour at scale 1; the rest as `round_ties_even`.
+        let mut x: Vec<f32> = uniform(1, 64, 9).to_vec2::<f32>().unwrap().remove(0);
+        x[..6].copy_from_slice(&[127.0, 0.5, 1.5, 2.5, -0.5, -2.5]);
+        let row = ActivationRow::new(&x, 16);
+        assert_eq!(row.q[..6], [127, 0, 2, 2, 0, -2]);
+        assert_eq!(row.scales[0], 1.0);
+        let max = x[32..].iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (i, &v) in x[32..].iter().enumerate() {
+            assert_eq!(row.q[32 + i], (v * (127.0 / max)).round_ties_even() as i8);
+        }
+        let sum = |r: std::ops::Range<usize>| row.q[r].iter().map(|&q| i32::from(q)).sum::<i32>();
+        assert_eq!(
+            row.sums,
+            [sum(0..16), sum(16..32), sum(32..48), sum(48..64)]
+        );
+        assert_eq!(ActivationRow::new(&x, 32).sums, [sum(0..32), sum(32..64)]);
+        assert_eq!(ActivationRow::new(&[0.0; 32], 32).q, [0; 32]);
+    }
+
+    #[test]
+    fn misfit_inputs_are_refused() {
+        let q = QTensor::quantize(&uniform(16, 64, 5), GgmlDType::Q8_0).unwrap();
+        let weight = Int8Weight::new(&q).unwrap();
+        let wrong = Tensor::zeros((1, 32), DType::F32, &Device::Cpu).unwrap();
+        assert!(weight.matmul(&wrong).is_err());
+        let f32_weight = QTensor::quantize(&uniform(16, 64, 5), GgmlDType::F32).unwrap();
+        assert!(!handles(&f32_weight) && Int8Weight::new(&f32_weight).is_err());
+    }
+}
