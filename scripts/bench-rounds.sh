@@ -8,6 +8,8 @@
 # environment (scripts/python-env.sh) or llama-cpp-python built here
 # (scripts/llama-cpp-env.sh, about 12 minutes the first time). Prints a line a round
 # and writes results/benchmarks/rounds-<kind>-<model>[-<method>].json.
+# F1AI_PRECISION=int8 decodes with the int8 products (`bench infer --precision`;
+# default native, llama.cpp's own kernels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +49,8 @@ for round in $(seq "$rounds"); do
     ours="$results/train-$model-$method.json"
     reference=$("$python" "$anchors/torch_train_step.py" "$workspace/models/base" "$gguf" "$method" | tail -n 1)
   else
-    "$f1ai" --workspace "$workspace" bench infer --model "$model" --prompt-tokens 8 --runs 2 >&2
+    "$f1ai" --workspace "$workspace" bench infer --model "$model" --prompt-tokens 8 --runs 2 \
+      --precision "${F1AI_PRECISION:-native}" >&2
     ours="$results/infer-$model.json"
     reference=$("$python" "$anchors/llamacpp_infer.py" "$workspace/models/base/$gguf" "$style" 128 | tail -n 1)
   fi

@@ -460,6 +460,9 @@ pub struct BenchServeArgs {
     /// (results/benchmarks/serve-<label>.json).
     #[arg(long, default_value = "f1ai")]
     pub label: String,
+    /// Our server's (without --url), as `serve --precision`.
+    #[command(flatten)]
+    pub precision: ServingPrecisionArg,
 }
 
 #[derive(Debug, Args)]

@@ -313,7 +313,7 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
                 max_tokens: args.max_tokens,
                 ..ServeOptions::default()
             };
-            super::serve::spawn_local(sources, most + 1, options)?
+            super::serve::spawn_local(sources, (most + 1, args.precision.get()), options)?
         }
     };
     let long_prompt = match args.long_prompt_tokens {
@@ -392,6 +392,7 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
         "benchmark": "serve",
         "server": args.label,
         "url": args.url,
+        "precision": args.url.is_none().then_some(&args.precision.precision),
         "model": source.id,
         "max_tokens": args.max_tokens,
         "long_prompt_tokens": args.long_prompt_tokens,

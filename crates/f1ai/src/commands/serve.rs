@@ -68,14 +68,14 @@ pub fn run(args: ServeArgs, workspace: &Workspace) -> Result<()> {
 }
 
 /// Serves `sources` on a free loopback port from a background thread, on the
-/// CPU (for the load test and a local judge), `parallel` requests decoded
-/// together; returns the server's root URL.
+/// CPU (for the load test and a local judge), held in `precision`, `parallel`
+/// requests decoded together; returns the server's root URL.
 pub fn spawn_local(
     sources: Vec<ModelSource>,
-    parallel: usize,
+    (parallel, precision): (usize, f1_model::model::Precision),
     options: ServeOptions,
 ) -> Result<String> {
-    let mut catalog = Catalog::new(sources, candle_core::Device::Cpu)?;
+    let mut catalog = Catalog::new(sources, candle_core::Device::Cpu)?.with_precision(precision);
     catalog.load_all()?;
     let app = server::router(
         Engine::start(catalog, parallel + 8, parallel, None, Limits::default()),

@@ -39,7 +39,9 @@ pub fn resolve(
             max_tokens: settings.max_tokens,
             ..ServeOptions::default()
         };
-        let url = crate::commands::serve::spawn_local(sources, 8, options)?;
+        // llama.cpp's kernels: the judge's verdicts do not depend on the CPU.
+        let precision = f1_model::model::Precision::Native;
+        let url = crate::commands::serve::spawn_local(sources, (8, precision), options)?;
         return Ok(Some(JudgeTarget {
             settings,
             url: format!("{url}/v1"),
