@@ -147,7 +147,9 @@ impl Int8Weight {
             );
         }
         let has_min = matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q4K);
+        // The 4-bit formats, which alone have minimums and no zero point.
         let nibbles = has_min;
+        debug_assert!(!nibbles || zero == 0);
         let (tiles, groups) = (outputs.div_ceil(LANES), inputs / group);
         let quads_per_group = if nibbles { group / 8 } else { group / 4 };
         let mut weight = Self {
@@ -393,7 +395,11 @@ unsafe fn tile_product<const G: usize, const R: usize, const NIBBLES: bool>(
         let scale = _mm512_load_ps(weight.scales[at].0.as_ptr());
         for ((acc, sum), row) in acc.iter_mut().zip(sums).zip(&rows) {
             let d = row.scales[g * G / ACTIVATION_BLOCK];
-            let sum = _mm512_sub_epi32(sum, _mm512_set1_epi32(weight.zero * row.sums[g]));
+            // The 4-bit formats have no zero point (their minimum is added below).
+            let sum = match NIBBLES {
+                true => sum,
+                false => _mm512_sub_epi32(sum, _mm512_set1_epi32(weight.zero * row.sums[g])),
+            };
             let scale = _mm512_mul_ps(scale, _mm512_set1_ps(d));
             *acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), *acc);
             if NIBBLES {

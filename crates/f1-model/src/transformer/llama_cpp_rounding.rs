@@ -277,9 +277,8 @@ pub fn attention(
                     *acc = w.mul_add(value, *acc);
                 }
             }
-            for (j, y) in out.iter_mut().enumerate() {
-                *y = values_order.total(|lane| lanes[lane * dim + j]);
-            }
+            values_order.fold(&mut lanes, dim);
+            out.copy_from_slice(&lanes[..dim]);
         }
         Ok(())
     })?;
@@ -359,13 +358,19 @@ impl Order {
         }
     }
 
-    /// The accumulators (`lane(i)`, i below [`Self::accumulators`]) added up.
-    fn total(self, lane: impl Fn(usize) -> f32) -> f32 {
-        match self {
-            Self::Tiles => sum_lanes(lane),
-            Self::Vectors => sum_lanes(|l| {
-                (lane(l) + lane(l + 2 * LANES)) + (lane(l + LANES) + lane(l + 3 * LANES))
-            }),
+    /// Adds up the accumulators of `width` sums side by side (accumulator `a` of
+    /// sum `j` at `a * width + j`), leaving the totals in the first `width`: for
+    /// [`Self::Vectors`] accumulator `l` + `l + 32` and `l + 16` + `l + 48`, the
+    /// two added; then (both orders) sixteen lanes as [`sum_lanes`] adds them.
+    /// Each addition is one of the scalar order's, a whole row of sums at a time.
+    fn fold(self, lanes: &mut [f32], width: usize) {
+        let mut half = self.accumulators() / 2;
+        while half > 0 {
+            let (low, high) = lanes.split_at_mut(half * width);
+            for (sum, other) in low.iter_mut().zip(&high[..half * width]) {
+                *sum += *other;
+            }
+            half /= 2;
         }
     }
 
@@ -387,7 +392,8 @@ impl Order {
                 lanes[i] = a[i].mul_add(b[i], lanes[i]);
             }
         }
-        let total = self.total(|lane| lanes[lane]);
+        self.fold(&mut lanes, 1);
+        let total = lanes[0];
         if a_rest.is_empty() {
             return total;
         }
