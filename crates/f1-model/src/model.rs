@@ -117,9 +117,10 @@ impl GgufModel {
     }
 
     /// An empty KV cache for a new sequence decoded with others (see
-    /// [`GgufModel::prefill`] and [`GgufModel::decode`]).
-    pub fn new_sequence(&self) -> SequenceCache {
-        self.transformer.new_sequence_cache()
+    /// [`GgufModel::prefill`] and [`GgufModel::decode`]), with room for `room`
+    /// positions (the prompt and the tokens it may generate) before it grows.
+    pub fn new_sequence(&self, room: usize) -> SequenceCache {
+        self.transformer.new_sequence_cache(room)
     }
 
     /// Runs `ids`, the next tokens of the sequence whose cache is `cache` (a

@@ -266,7 +266,7 @@ fn continuously(
     while done.iter().any(Option::is_none) {
         if let Some(prompt) = prompts.get(step / 3).filter(|_| step % 3 == 0) {
             let index = step / 3;
-            let mut cache = model.new_sequence();
+            let mut cache = model.new_sequence(64);
             let mut logits = Vec::new();
             for chunk in prompt.chunks(4) {
                 logits = model.prefill(&mut cache, chunk).unwrap();
@@ -420,12 +420,13 @@ fn a_prompt_read_after_a_copied_prefix_computes_what_it_does_alone() {
         second.len()
     );
     let mut model = smol.model;
-    let mut earlier = model.new_sequence();
+    // Rooms too small for the sequences: their caches grow as they are read.
+    let mut earlier = model.new_sequence(8);
     model.prefill(&mut earlier, &first).unwrap();
-    let mut reused = earlier.prefix(shared).unwrap();
+    let mut reused = earlier.prefix(shared, 1).unwrap();
     assert_eq!((reused.len(), earlier.len()), (shared, first.len()));
-    assert!(earlier.prefix(first.len() + 1).is_err());
-    let mut whole = model.new_sequence();
+    assert!(earlier.prefix(first.len() + 1, 64).is_err());
+    let mut whole = model.new_sequence(8);
     let mut logits = vec![
         model.prefill(&mut reused, &second[shared..]).unwrap(),
         model.prefill(&mut whole, &second).unwrap(),

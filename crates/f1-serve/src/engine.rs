@@ -334,7 +334,12 @@ impl CachedPrompt {
     /// they share nothing useful. At least two tokens are left to read, so that
     /// the prompt's tokens are all read in chunks (see `chunk`) and compute what
     /// they compute read whole.
-    fn prefix_for(&self, model: &str, prompt: &[u32]) -> Option<(SequenceCache, usize)> {
+    fn prefix_for(
+        &self,
+        model: &str,
+        prompt: &[u32],
+        room: usize,
+    ) -> Option<(SequenceCache, usize)> {
         let shared = self
             .prompt
             .iter()
@@ -345,7 +350,10 @@ impl CachedPrompt {
         if self.model != model || shared < 2 {
             return None;
         }
-        self.cache.prefix(shared).ok().map(|cache| (cache, shared))
+        self.cache
+            .prefix(shared, room)
+            .ok()
+            .map(|cache| (cache, shared))
     }
 }
 
@@ -398,9 +406,11 @@ impl Scheduler {
         let started = self.catalog.get(&job.request.model).and_then(|assistant| {
             Ok(
                 checked_prompt(assistant, &job.request, limits)?.map(|prompt| {
+                    // Room for the whole sequence: its cache never grows.
+                    let room = prompt.len() + job.request.config.max_tokens;
                     let (cache, cached) = last_prompt
-                        .and_then(|last| last.prefix_for(&job.request.model, &prompt))
-                        .unwrap_or_else(|| (assistant.model.new_sequence(), 0));
+                        .and_then(|last| last.prefix_for(&job.request.model, &prompt, room))
+                        .unwrap_or_else(|| (assistant.model.new_sequence(room), 0));
                     (
                         Decoder::new(&assistant.tokenizer, &job.request.config, &prompt),
                         cache,
@@ -488,7 +498,8 @@ impl Scheduler {
         }
         // Its keys and values are copied once, for the prompts that follow.
         if let Some(sequence) = finished.map(|index| &self.running[index]) {
-            if let Ok(cache) = sequence.cache.prefix(sequence.prompt.len()) {
+            let positions = sequence.prompt.len();
+            if let Ok(cache) = sequence.cache.prefix(positions, positions) {
                 self.last_prompt = Some(CachedPrompt {
                     model: model.clone(),
                     prompt: sequence.prompt.clone(),

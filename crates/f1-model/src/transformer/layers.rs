@@ -91,8 +91,10 @@ pub struct Attention {
     cache: KvCache,
 }
 
-/// Positions a new cache has room for before it grows (by as many again).
+/// Positions a model's own cache has room for before it grows (by as many again).
 const CACHE_POSITIONS: usize = 512;
+/// The least room a sequence's cache is made with.
+const LEAST_CACHE_POSITIONS: usize = 16;
 
 impl Attention {
     #[allow(clippy::too_many_arguments)]
@@ -209,9 +211,10 @@ impl Attention {
         std::mem::swap(&mut self.cache, other);
     }
 
-    /// A new, empty KV cache of this layer's kind.
-    pub(crate) fn empty_cache() -> KvCache {
-        KvCache::new(2, CACHE_POSITIONS)
+    /// A new, empty KV cache of this layer's kind, with room for `room`
+    /// positions (at least 16) before it grows by as many again.
+    pub(crate) fn empty_cache(room: usize) -> KvCache {
+        KvCache::new(2, room.max(LEAST_CACHE_POSITIONS))
     }
 
     /// Queries, keys and values (batch, heads, tokens, head_dim) of `x`, normed

@@ -27,8 +27,9 @@ impl SequenceCache {
     }
 
     /// A new cache holding a copy of this one's first `positions` keys and
-    /// values: a prompt's shared beginning, to be read only once.
-    pub fn prefix(&self, positions: usize) -> Result<SequenceCache> {
+    /// values (a prompt's shared beginning, to be read only once), with room for
+    /// `room` positions before it grows.
+    pub fn prefix(&self, positions: usize, room: usize) -> Result<SequenceCache> {
         if positions > self.len() {
             candle_core::bail!(
                 "a prefix of {positions} positions from a cache of {}",
@@ -39,7 +40,7 @@ impl SequenceCache {
             .layers
             .iter()
             .map(|layer| {
-                let mut copy = Attention::empty_cache();
+                let mut copy = Attention::empty_cache(room.max(positions));
                 if let (Some(k), Some(v), true) = (layer.k()?, layer.v()?, positions > 0) {
                     let first = |t: Tensor| t.narrow(2, 0, positions)?.contiguous();
                     copy.append(&first(k)?, &first(v)?)?;
@@ -52,13 +53,15 @@ impl SequenceCache {
 }
 
 impl Transformer {
-    /// An empty cache for a new sequence.
-    pub fn new_sequence_cache(&self) -> SequenceCache {
+    /// An empty cache for a new sequence, with room for `room` positions before
+    /// it grows (by as many again): a sequence's whole length, where known,
+    /// allocates and zeroes no more than it uses.
+    pub fn new_sequence_cache(&self, room: usize) -> SequenceCache {
         SequenceCache {
             layers: self
                 .blocks
                 .iter()
-                .map(|_| Attention::empty_cache())
+                .map(|_| Attention::empty_cache(room))
                 .collect(),
         }
     }
