@@ -5,17 +5,20 @@
 //! ggml's x86 kernels spend most of a product on the chain that turns each
 //! (weight row, block) pair into eight f32 lanes (unpack, `maddubs`, `madd`,
 //! convert, fused multiply-add), one weight row at a time. Here the weight is
-//! unpacked once, when first multiplied, into tiles of 16 rows whose bytes
-//! interleave four at a time, so one `vpdpbusd` adds four products to each of 16
-//! rows' integer sums, against one activation row's four bytes broadcast. Each
-//! group of 16 or 32 inputs (the format's scale block) ends with one conversion
-//! and two multiply-adds for all 16 rows. The activations are rounded to 8 bits
-//! per 32 values as llama.cpp rounds them (`quantize_row_q8_0`); every weight
+//! unpacked once, when the model is loaded, into tiles of 16 rows whose bytes
+//! interleave four at a time (4-bit formats two fours a byte), so one `vpdpbusd`
+//! adds four products to each of 16 rows' integer sums, against one activation
+//! row's four bytes broadcast. Each group of 16 or 32 inputs (the format's scale
+//! block) ends with one conversion and one or two multiply-adds for all 16 rows.
+//! The activations are rounded to 8 bits per 32 values as llama.cpp rounds them
+//! (`quantize_row_q8_0`, and Q8_1's scaled sum for the minimums); every weight
 //! value is `scale * (q - zero) + min` with an unsigned `q`, so Q4_1, Q5_0,
-//! Q8_0, Q4_K and Q6_K share one kernel. The integer sums are exact; only the
-//! f32 sums over groups are ordered differently from ggml's, so outputs differ
-//! from its by f32 rounding (checked against it in the tests). A row's outputs
-//! do not depend on the rows multiplied beside it.
+//! Q8_0, Q4_K and Q6_K share one kernel. The integer sums are exact: for Q4_1,
+//! Q5_0 and Q8_0 only the f32 sums over groups are ordered differently from
+//! ggml's, so outputs differ from its by f32 rounding; llama.cpp rounds the
+//! k-quants' activations per 256 values, so there they differ by that rounding
+//! (ours lands closer to the f32 product; both checked in the tests). A row's
+//! outputs do not depend on the rows multiplied beside it.
 //!
 //! Written by hand because no maintained crate multiplies GGUF's formats with
 //! VNNI. AMX tiles are not used: no machine here has them to test on.
