@@ -37,6 +37,12 @@ const LONG_PROMPT_TOKENS: usize = 64;
 /// The longest prompt whose keys and values are kept for the next prompts that
 /// begin as it does (its copy costs memory: about 46 KB a token for SmolLM2).
 const CACHED_PROMPT_TOKENS: usize = 1024;
+/// The most positions a new sequence's KV cache is made with: a short request
+/// gets room for its whole length (its cache never grows, nothing unused is
+/// zeroed), a long one grows by this much at a time; zeroing an 8,000-token
+/// prompt's 370 MB at once (SmolLM2) held every other stream's first token back
+/// by up to a second.
+const CACHE_ROOM: usize = 1024;
 
 /// How many of a prompt's `left` tokens to read this step, with `budget` of the
 /// step's [`PREFILL_TOKENS`] unspent; `decoding`: other sequences decode this
@@ -406,8 +412,7 @@ impl Scheduler {
         let started = self.catalog.get(&job.request.model).and_then(|assistant| {
             Ok(
                 checked_prompt(assistant, &job.request, limits)?.map(|prompt| {
-                    // Room for the whole sequence: its cache never grows.
-                    let room = prompt.len() + job.request.config.max_tokens;
+                    let room = (prompt.len() + job.request.config.max_tokens).min(CACHE_ROOM);
                     let (cache, cached) = last_prompt
                         .and_then(|last| last.prefix_for(&job.request.model, &prompt, room))
                         .unwrap_or_else(|| (assistant.model.new_sequence(room), 0));
