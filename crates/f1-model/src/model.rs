@@ -34,6 +34,9 @@ pub struct GgufModel {
     pub architecture: Architecture,
     pub transformer: Transformer,
     options: ForwardOptions,
+    /// How the weights are multiplied: as asked, except that int8 falls back to
+    /// [`Precision::Native`] off the CPU or on a CPU without the int8 kernels.
+    precision: Precision,
 }
 
 impl GgufModel {
@@ -54,21 +57,22 @@ impl GgufModel {
             Precision::F32 => WeightFormat::F32,
         };
         let mut transformer = Transformer::from_gguf(metadata, format, device)?;
-        if precision == Precision::Int8 && device.is_cpu() {
-            transformer.use_int8_products().map_err(|e| Error::Gguf {
+        let int8 = precision == Precision::Int8
+            && device.is_cpu()
+            && transformer.use_int8_products().map_err(|e| Error::Gguf {
                 path: metadata.path().to_path_buf(),
                 message: e.to_string(),
             })?;
+        let mut model = Self::from_transformer(transformer, metadata.path(), precision);
+        if int8 {
+            model.precision = Precision::Int8;
         }
-        Ok(Self::from_transformer(
-            transformer,
-            metadata.path(),
-            precision,
-        ))
+        Ok(model)
     }
 
     /// A model around an already built transformer (from a Hugging Face folder at
-    /// `path`, say); errors name `path`.
+    /// `path`, say); errors name `path`. Int8 products are not set up here (see
+    /// [`GgufModel::from_metadata`]): asked for, the model runs as `Native`.
     pub fn from_transformer(transformer: Transformer, path: &Path, precision: Precision) -> Self {
         let options = match precision {
             Precision::Native | Precision::Int8 => ForwardOptions::inference(),
@@ -83,7 +87,16 @@ impl GgufModel {
             architecture: transformer.config.architecture,
             transformer,
             options,
+            precision: match precision {
+                Precision::Int8 => Precision::Native,
+                other => other,
+            },
         }
+    }
+
+    /// How the weights are multiplied (int8 only where it runs).
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Runs `ids` (positions `start..start + ids.len()` of the sequence) through the

@@ -30,6 +30,7 @@ use candle_core::{bail, DType, Result, Tensor};
 use half::f16;
 
 use super::cpu_pool::for_each_index;
+use super::k_quant_matmul::q4_k_scales;
 use super::quantized_blocks::SharedCells;
 
 #[cfg(target_arch = "x86_64")]
@@ -96,10 +97,8 @@ pub struct Int8Weight {
     group: usize,
     /// Subtracted from every `q` (the format's zero point).
     zero: i32,
-    /// Whether each quad holds two fours of inputs (4-bit `q`s: Q4_1, Q4_K),
-    /// which halves the bytes a product reads.
-    nibbles: bool,
-    /// Per tile, per group: the 16 rows' `q`s, four (or eight) inputs a quad.
+    /// Per tile, per group: the 16 rows' `q`s, four inputs a quad, or eight for
+    /// the 4-bit formats (see [`Int8Weight::nibbles`]).
     quads: Vec<Quad>,
     /// Per tile, per group: each row's scale.
     scales: Vec<PerRow>,
@@ -149,9 +148,8 @@ impl Int8Weight {
                 bytes.len()
             );
         }
-        let has_min = matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q4K);
         // The 4-bit formats, which alone have minimums and no zero point.
-        let nibbles = has_min;
+        let nibbles = matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q4K);
         debug_assert!(!nibbles || zero == 0);
         let (tiles, groups) = (outputs.div_ceil(LANES), inputs / group);
         let quads_per_group = if nibbles { group / 8 } else { group / 4 };
@@ -160,10 +158,9 @@ impl Int8Weight {
             inputs,
             group,
             zero,
-            nibbles,
             quads: vec![Quad([0; 64]); tiles * groups * quads_per_group],
             scales: vec![PerRow([0.0; LANES]); tiles * groups],
-            mins: vec![PerRow([0.0; LANES]); if has_min { tiles * groups } else { 0 }],
+            mins: vec![PerRow([0.0; LANES]); if nibbles { tiles * groups } else { 0 }],
         };
         for (output, row) in bytes.chunks_exact(row_bytes).enumerate() {
             let decoded = decode_row(dtype, row, inputs);
@@ -171,7 +168,7 @@ impl Int8Weight {
             for g in 0..groups {
                 let at = tile * groups + g;
                 weight.scales[at].0[lane] = decoded.scales[g];
-                if has_min {
+                if nibbles {
                     weight.mins[at].0[lane] = decoded.mins[g];
                 }
                 for (four, q) in decoded.q[g * group..(g + 1) * group]
@@ -188,6 +185,12 @@ impl Int8Weight {
             }
         }
         Ok(weight)
+    }
+
+    /// Whether each quad holds two fours of inputs (the 4-bit formats, Q4_1 and
+    /// Q4_K, the ones with minimums), which halves the bytes a product reads.
+    fn nibbles(&self) -> bool {
+        !self.mins.is_empty()
     }
 
     /// `x W^T` for `x` of any rank ending in the weight's input size. Call only
@@ -250,7 +253,7 @@ impl Int8Weight {
         tile: usize,
         rows: [&ActivationRow; R],
     ) -> [[f32; LANES]; R] {
-        match (self.group, self.nibbles) {
+        match (self.group, self.nibbles()) {
             (16, false) => tile_product::<16, R, false>(self, tile, rows),
             (32, false) => tile_product::<32, R, false>(self, tile, rows),
             (32, true) => tile_product::<32, R, true>(self, tile, rows),
@@ -465,12 +468,11 @@ fn decode_row(dtype: GgmlDType, bytes: &[u8], inputs: usize) -> DecodedRow {
             }
             GgmlDType::Q4K => {
                 let (d, dmin) = (half(0), half(2));
-                let scales = &block[4..16];
+                let scales = q4_k_scales(block[4..16].try_into().expect("12 bytes"));
                 for (pair, qs) in block[16..144].chunks_exact(32).enumerate() {
                     for (sub, shift) in [(2 * pair, 0), (2 * pair + 1, 4)] {
-                        let (scale, min) = scale_min_k4(sub, scales);
-                        row.scales.push(d * f32::from(scale));
-                        row.mins.push(-(dmin * f32::from(min)));
+                        row.scales.push(d * f32::from(scales[sub]));
+                        row.mins.push(-(dmin * f32::from(scales[8 + sub])));
                         row.q.extend(qs.iter().map(|q| (q >> shift) & 0x0F));
                     }
                 }
@@ -497,18 +499,6 @@ fn decode_row(dtype: GgmlDType, bytes: &[u8], inputs: usize) -> DecodedRow {
         }
     }
     row
-}
-
-/// ggml's `get_scale_min_k4`: sub-block `j`'s 6-bit scale and minimum.
-fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
-    if j < 4 {
-        (q[j] & 63, q[j + 4] & 63)
-    } else {
-        (
-            (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4),
-            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
-        )
-    }
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]

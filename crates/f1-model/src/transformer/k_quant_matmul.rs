@@ -217,7 +217,7 @@ fn k_quant_product<const N: usize, B: Sync>(
 
 /// A Q4_K super-block's eight 6-bit scales, then its eight mins
 /// (`get_scale_min_k4`).
-fn q4_k_scales(packed: &[u8; 12]) -> Scales {
+pub(crate) fn q4_k_scales(packed: &[u8; 12]) -> Scales {
     let mut unpacked = [0; 16];
     for j in 0..8 {
         let (scale, min) = if j < 4 {
@@ -242,7 +242,7 @@ fn pair_mins(scales: &Scales, x: &ActivationQ8K, pair: usize) -> i32 {
 }
 
 /// A super-block's small integer scales, widened once per weight row.
-type Scales = [i16; 16];
+pub(crate) type Scales = [i16; 16];
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;

@@ -83,17 +83,14 @@ fn infer(args: BenchInferArgs, workspace: &Workspace) -> Result<()> {
     let tokenizer = f1_model::Tokenizer::from_gguf(&path)?;
     let device = args.device.open()?;
     let precision = args.precision.get();
-    // What multiplied: int8 falls back to llama.cpp's kernels on a CPU without VNNI.
-    let precision_name = match precision {
-        f1_model::model::Precision::Int8
-            if !device.is_cpu() || !f1_model::transformer::int8_products_available() =>
-        {
-            "native"
-        }
-        _ => args.precision.precision.as_str(),
-    };
     let metadata = f1_model::gguf::GgufMetadata::read(&path)?;
     let mut model = f1_model::model::GgufModel::from_metadata(&metadata, &device, precision)?;
+    // What multiplies: int8 falls back to llama.cpp's kernels on a CPU without VNNI.
+    let precision_name = match model.precision() {
+        f1_model::model::Precision::Native => "native",
+        f1_model::model::Precision::Int8 => "int8",
+        f1_model::model::Precision::F32 => "f32",
+    };
     let sentence =
         "Max Verstappen won the 2021 Abu Dhabi Grand Prix for Red Bull after a late safety car. ";
     let mut prompt = tokenizer.encode_with_bos(&sentence.repeat(args.prompt_tokens / 8 + 1))?;
