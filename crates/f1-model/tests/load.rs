@@ -155,9 +155,12 @@ fn int8_products_give_the_golden_prompts_greedy_answers() {
         ("gemma3", "logits/gemma-3-270m-q4_k_m.jsonl"),
     ] {
         let metadata = GgufMetadata::read(&common::model(name)).unwrap();
-        // The greedy answer and, at each step, the margin of its top token.
-        let answer = |precision: Precision, ids: &[u32]| {
-            let mut model = GgufModel::from_metadata(&metadata, &Device::Cpu, precision).unwrap();
+        let load =
+            |precision| GgufModel::from_metadata(&metadata, &Device::Cpu, precision).unwrap();
+        let (mut int8_model, mut native_model) = (load(Precision::Int8), load(Precision::Native));
+        // The greedy answer and, at each step, the margin of its top token (a
+        // forward from position 0 starts a new sequence).
+        let answer = |model: &mut GgufModel, ids: &[u32]| {
             let mut logits = model.forward(ids, 0).unwrap();
             let mut answer = Vec::new();
             for position in ids.len()..ids.len() + 32 {
@@ -178,8 +181,8 @@ fn int8_products_give_the_golden_prompts_greedy_answers() {
             let case: Value = serde_json::from_str(line).unwrap();
             let ids: Vec<u32> = numbers(&case, "ids").iter().map(|&v| v as u32).collect();
             let (int8, native) = (
-                answer(Precision::Int8, &ids),
-                answer(Precision::Native, &ids),
+                answer(&mut int8_model, &ids),
+                answer(&mut native_model, &ids),
             );
             match int8.iter().zip(&native).position(|(a, b)| a.0 != b.0) {
                 None => identical += 1,
