@@ -78,8 +78,7 @@ impl GgufModel {
             Precision::Native | Precision::Int8 => ForwardOptions::inference(),
             Precision::F32 => ForwardOptions {
                 kernels: Kernels::Fused,
-                use_cache: true,
-                dropout_seed: None,
+                ..ForwardOptions::inference()
             },
         };
         Self {

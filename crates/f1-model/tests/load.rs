@@ -311,7 +311,9 @@ fn truncated_and_foreign_files_are_rejected_clearly() {
 fn differentiable_kernels_and_token_log_probs_agree_with_the_fused_path() {
     use candle_core::Tensor;
     use f1_model::gguf::GgufMetadata;
-    use f1_model::transformer::{ForwardOptions, Kernels, Transformer, WeightFormat};
+    use f1_model::transformer::{
+        ForwardOptions, Kernels, ProductPrecision, Transformer, WeightFormat,
+    };
 
     let metadata = GgufMetadata::read(&common::model("smollm2")).unwrap();
     let mut model = Transformer::from_gguf(&metadata, WeightFormat::F32, &Device::Cpu).unwrap();
@@ -323,7 +325,7 @@ fn differentiable_kernels_and_token_log_probs_agree_with_the_fused_path() {
         .unwrap()
         .unsqueeze(0)
         .unwrap();
-    let differentiable = ForwardOptions::training(None);
+    let differentiable = ForwardOptions::training(None, ProductPrecision::F32);
     let fused = ForwardOptions {
         kernels: Kernels::Fused,
         ..differentiable

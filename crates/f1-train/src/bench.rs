@@ -10,6 +10,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use f1_model::transformer::ProductPrecision;
+
 use crate::config::{LoraConfig, Method, OptimConfig, TrainConfig};
 use crate::data::{Batch, Sequence};
 use crate::error::Result;
@@ -22,6 +24,8 @@ use crate::training_model::TrainingModel;
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainBench {
     pub method: Method,
+    /// The products' operands (`f32` or `bf16`).
+    pub precision: ProductPrecision,
     /// Where it ran (`cpu`, `cuda:0`).
     pub device: String,
     pub batch: usize,
@@ -65,6 +69,7 @@ pub fn bench_train(
     seq: usize,
     steps: usize,
     device: &Device,
+    precision: ProductPrecision,
 ) -> Result<TrainBench> {
     // The anchor's settings: LoRA r=16, alpha 32, no dropout on q,k,v,o at lr 1e-4;
     // full fine-tuning at lr 1e-5; no clipping.
@@ -85,6 +90,7 @@ pub fn bench_train(
             max_grad_norm: 0.0,
             ..OptimConfig::default()
         },
+        precision,
     };
     reset_peak_memory();
     let mut model = TrainingModel::load(model, &config, device)?;
@@ -119,6 +125,7 @@ pub fn bench_train(
     let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
     Ok(TrainBench {
         method,
+        precision,
         device: f1_model::device::name(device),
         batch,
         seq,
@@ -182,6 +189,7 @@ pub fn bench_packing(
         probe: Default::default(),
         general_eval: Default::default(),
         training: OptimConfig::default(),
+        precision: ProductPrecision::F32,
     };
     config.data.max_seq_len = max_seq_len;
     let mut model = TrainingModel::load(model, &config, device)?;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use f1_model::transformer::PROJECTIONS;
+use f1_model::transformer::{ProductPrecision, PROJECTIONS};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -306,6 +306,11 @@ pub struct TrainConfig {
     pub general_eval: GeneralEvalConfig,
     #[serde(default)]
     pub training: OptimConfig,
+    /// The operands of the training pass's matrix products: `f32`, or `bf16`
+    /// (mixed precision: products of bf16 operands summed in f32; weights,
+    /// gradients, optimizer state and the loss stay f32). CPU only.
+    #[serde(default)]
+    pub precision: ProductPrecision,
 }
 
 impl TrainConfig {

@@ -13,6 +13,9 @@ pub enum Error {
     /// A checkpoint or adapter that does not fit the model or run.
     #[error("{path}: {message}")]
     Artifact { path: PathBuf, message: String },
+    /// A setting the chosen device cannot run.
+    #[error("{0}")]
+    Unsupported(String),
     /// The loss stopped being a finite number.
     #[error("{0}")]
     Diverged(String),

@@ -147,8 +147,7 @@ impl Probe {
             transformer,
             options: ForwardOptions {
                 kernels: Kernels::Fused,
-                use_cache: true,
-                dropout_seed: None,
+                ..ForwardOptions::inference()
             },
         };
         let mut right = HashMap::<bool, (usize, usize)>::new();

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use f1_model::chat::ChatTemplate;
-use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
+use f1_model::transformer::{ForwardOptions, ProductPrecision, Transformer, WeightFormat};
 use f1_model::Tokenizer;
 
 use crate::base::BaseModel;
@@ -25,6 +25,8 @@ pub struct TrainingModel {
     pub tokenizer: Tokenizer,
     pub template: ChatTemplate,
     pub parameters: Vec<Parameter>,
+    /// The training pass's products (`TrainConfig::precision`).
+    pub precision: ProductPrecision,
 }
 
 impl TrainingModel {
@@ -33,6 +35,12 @@ impl TrainingModel {
     /// LoRA keeps a GGUF's frozen projections as stored and dequantizes them for
     /// each product (the same f32 numbers, a quarter of the memory or less).
     pub fn load(path: &Path, config: &TrainConfig, device: &Device) -> Result<Self> {
+        if config.precision == ProductPrecision::Bf16 && !device.is_cpu() {
+            return Err(Error::Unsupported(
+                "precision: bf16 runs the CPU's bf16 products; on a GPU, train with precision: f32"
+                    .into(),
+            ));
+        }
         let base = BaseModel::open(path)?;
         let format = match config.method {
             Method::Lora => WeightFormat::Dequantized,
@@ -49,6 +57,7 @@ impl TrainingModel {
             transformer,
             base,
             parameters,
+            precision: config.precision,
         })
     }
 
@@ -157,7 +166,7 @@ impl TrainingModel {
         for (micro, batch) in batches.iter().enumerate() {
             let seed =
                 dropout_seed.map(|s| s ^ (micro as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
-            let options = ForwardOptions::training(seed);
+            let options = ForwardOptions::training(seed, self.precision);
             let nll = summed_nll(&mut self.transformer, batch, &options)?;
             loss += nll.to_scalar::<f32>()? as f64;
             let grads = self.transformer.backward(&(nll / scored.max(1) as f64)?)?;

@@ -8,7 +8,7 @@ mod common;
 use candle_core::quantized::GgmlDType;
 use candle_core::{Device, Tensor};
 use f1_model::model::GgufModel;
-use f1_model::transformer::{ForwardOptions, WeightFormat};
+use f1_model::transformer::{ForwardOptions, ProductPrecision, WeightFormat};
 use f1_model::Tokenizer;
 use f1_train::base::{BaseModel, GGUF_FILE};
 
@@ -21,7 +21,12 @@ fn folder_logits(base: &BaseModel) -> Vec<f32> {
         .unsqueeze(0)
         .unwrap();
     transformer
-        .next_token_logits(&input, 0, &[], &ForwardOptions::training(None))
+        .next_token_logits(
+            &input,
+            0,
+            &[],
+            &ForwardOptions::training(None, ProductPrecision::F32),
+        )
         .unwrap()
         .flatten_all()
         .unwrap()

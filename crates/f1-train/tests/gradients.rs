@@ -4,6 +4,7 @@
 mod common;
 
 use candle_core::{Device, Tensor};
+use f1_model::transformer::{bf16_products_available, ProductPrecision};
 use f1_train::config::{LoraConfig, Method, TrainConfig};
 use f1_train::trainable::Parameter;
 use f1_train::training_model::TrainingModel;
@@ -32,9 +33,10 @@ fn element(tensor: &Tensor, index: usize) -> f32 {
     tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap()[index]
 }
 
-/// Compares d(loss)/d(w) with (loss(w + h) - loss(w - h)) / 2h at a few
-/// elements of each chosen parameter.
-fn check(model: &mut TrainingModel, names: &[&str]) {
+/// Compares d(loss)/d(w) with (loss(w + h) - loss(w - h)) / 2h (the f32 loss)
+/// at a few elements of each chosen parameter, to within 2e-3 plus `relative`
+/// of the larger.
+fn check(model: &mut TrainingModel, names: &[&str], relative: f64) {
     let batch = common::two_conversations(model);
     let (_, gradients) = model.gradients(std::slice::from_ref(&batch), None).unwrap();
     let h = 1e-2f32;
@@ -55,7 +57,7 @@ fn check(model: &mut TrainingModel, names: &[&str]) {
             set_element(&model.parameters[i], index, original);
             let numeric = (plus - minus) / (2.0 * h as f64);
             let analytic = element(&gradients[i], index) as f64;
-            let tolerance = 2e-3 + 2e-2 * numeric.abs().max(analytic.abs());
+            let tolerance = 2e-3 + relative * numeric.abs().max(analytic.abs());
             assert!(
                 (numeric - analytic).abs() <= tolerance,
                 "{name}[{index}]: analytic {analytic}, finite difference {numeric}"
@@ -66,12 +68,36 @@ fn check(model: &mut TrainingModel, names: &[&str]) {
     assert_eq!(checked, names.len() * 3);
 }
 
+/// The tolerance relative to the gradient: f32 products leave only finite
+/// differencing's error; bf16 operands (8 significant bits, relative rounding
+/// up to 2^-9 each) move a gradient by about a percent more.
+fn relative_tolerance(precision: ProductPrecision) -> f64 {
+    match precision {
+        ProductPrecision::F32 => 2e-2,
+        ProductPrecision::Bf16 => 5e-2,
+    }
+}
+
 #[test]
 fn lora_gradients_match_finite_differences() {
+    lora_gradients_at(ProductPrecision::F32);
+}
+
+#[test]
+fn bf16_lora_gradients_match_finite_differences() {
+    lora_gradients_at(ProductPrecision::Bf16);
+}
+
+fn lora_gradients_at(precision: ProductPrecision) {
+    println!(
+        "bf16 products on AVX512-BF16: {}",
+        bf16_products_available()
+    );
     let dir = tempfile::tempdir().unwrap();
     for name in ["smollm2", "gemma3"] {
         let path = common::tiny_model(name, dir.path(), 3);
         let mut config = config(Method::Lora);
+        config.precision = precision;
         config.lora = LoraConfig {
             r: 4,
             alpha: 8.0,
@@ -99,12 +125,26 @@ fn lora_gradients_match_finite_differences() {
                 "layers.0.mlp.gate_proj.lora_A.weight",
                 "layers.1.mlp.down_proj.lora_B.weight",
             ],
+            relative_tolerance(precision),
         );
     }
 }
 
 #[test]
 fn full_gradients_match_finite_differences() {
+    full_gradients_at(ProductPrecision::F32);
+}
+
+#[test]
+fn bf16_full_gradients_match_finite_differences() {
+    full_gradients_at(ProductPrecision::Bf16);
+}
+
+fn full_gradients_at(precision: ProductPrecision) {
+    println!(
+        "bf16 products on AVX512-BF16: {}",
+        bf16_products_available()
+    );
     let dir = tempfile::tempdir().unwrap();
     for (name, norms) in [
         ("smollm2", vec!["layers.1.post_attention_layernorm.weight"]),
@@ -117,7 +157,9 @@ fn full_gradients_match_finite_differences() {
         ),
     ] {
         let path = common::tiny_model(name, dir.path(), 5);
-        let mut model = TrainingModel::load(&path, &config(Method::Full), &Device::Cpu).unwrap();
+        let mut config = config(Method::Full);
+        config.precision = precision;
+        let mut model = TrainingModel::load(&path, &config, &Device::Cpu).unwrap();
         let mut names = vec![
             "model.embed_tokens.weight",
             "layers.0.input_layernorm.weight",
@@ -128,7 +170,7 @@ fn full_gradients_match_finite_differences() {
             "model.norm.weight",
         ];
         names.extend(norms);
-        check(&mut model, &names);
+        check(&mut model, &names, relative_tolerance(precision));
     }
 }
 
@@ -159,6 +201,7 @@ fn lora_over_quantized_weights_matches_lora_over_dense_weights() {
         transformer,
         base,
         parameters,
+        precision: config.precision,
     };
     // Quantized projections still count as the model's weights.
     assert_eq!(

@@ -5,7 +5,7 @@
 mod common;
 
 use f1_model::chat::ChatMessage;
-use f1_model::transformer::ForwardOptions;
+use f1_model::transformer::{ForwardOptions, ProductPrecision};
 use f1_train::config::{LoraConfig, Method, TrainConfig};
 use f1_train::data::{Batch, Encoder, Sequence};
 use f1_train::loss::target_log_probs;
@@ -74,7 +74,7 @@ fn per_sequence(model: &mut TrainingModel, batch: &Batch, sequences: &[&Sequence
     let log_probs = target_log_probs(
         &mut model.transformer,
         batch,
-        &ForwardOptions::training(None),
+        &ForwardOptions::training(None, ProductPrecision::F32),
     )
     .unwrap();
     let mut rest = log_probs.as_slice();

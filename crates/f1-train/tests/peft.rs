@@ -5,7 +5,7 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use f1_model::gguf::GgufMetadata;
-use f1_model::transformer::{ForwardOptions, Transformer, WeightFormat};
+use f1_model::transformer::{ForwardOptions, ProductPrecision, Transformer, WeightFormat};
 use f1_train::config::{Method, TrainConfig};
 use f1_train::peft::{attach_adapter, save_adapter, AdapterConfig, CONFIG_FILE, WEIGHTS_FILE};
 use f1_train::training_model::TrainingModel;
@@ -39,7 +39,7 @@ fn logits(model: &mut Transformer, ids: &[u32]) -> Vec<f32> {
         .unwrap()
         .unsqueeze(0)
         .unwrap();
-    let options = ForwardOptions::training(None);
+    let options = ForwardOptions::training(None, ProductPrecision::F32);
     let hidden = model.hidden_states(&input, 0, &[], &options).unwrap();
     model
         .logits(&hidden)

@@ -490,8 +490,21 @@ pub struct BenchTrainArgs {
     /// The conversations --packing trains on.
     #[arg(long, default_value = "data/curated/train.jsonl")]
     pub data: PathBuf,
+    /// The products' operands: f32, or bf16 (mixed precision, as a training
+    /// config's `precision: bf16`; AVX512-BF16 where the CPU has it).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16"])]
+    pub precision: String,
     #[command(flatten)]
     pub device: DeviceArg,
+}
+
+impl BenchTrainArgs {
+    pub fn precision(&self) -> f1_model::transformer::ProductPrecision {
+        match self.precision.as_str() {
+            "bf16" => f1_model::transformer::ProductPrecision::Bf16,
+            _ => f1_model::transformer::ProductPrecision::F32,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

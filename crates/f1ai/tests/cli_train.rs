@@ -399,7 +399,10 @@ fn merge_folds_the_adapter_into_a_gguf_that_answers_like_base_plus_adapter() {
             .unwrap()
             .unsqueeze(0)
             .unwrap();
-        let options = f1_model::transformer::ForwardOptions::training(None);
+        let options = f1_model::transformer::ForwardOptions::training(
+            None,
+            f1_model::transformer::ProductPrecision::F32,
+        );
         let expected: Vec<f32> = reference
             .next_token_logits(&input, 0, &[], &options)
             .unwrap()
@@ -523,7 +526,10 @@ fn a_hugging_face_folder_trains_as_its_gguf_does_and_gets_hugging_face_artifacts
             .unwrap()
             .unsqueeze(0)
             .unwrap();
-        let options = f1_model::transformer::ForwardOptions::training(None);
+        let options = f1_model::transformer::ForwardOptions::training(
+            None,
+            f1_model::transformer::ProductPrecision::F32,
+        );
         transformer
             .next_token_logits(&input, 0, &[], &options)
             .unwrap()

@@ -15,7 +15,7 @@ use rten_simd::SimdOp;
 use rten_vecmath::Softmax;
 
 use super::cpu_pool::new_chunked;
-use super::dense_product::{serial_product_into, Matrix};
+use super::dense_product::{serial_product_into, Matrix, ProductPrecision};
 use super::tensor_values::{cpu_values, values};
 
 /// The heads of one attention layer.
@@ -48,7 +48,7 @@ pub fn attention_core(
     rotation: Rotation,
     mask: Option<&Tensor>,
 ) -> Result<Tensor> {
-    let op = AttentionCore::new(q, heads, rotation, mask)?;
+    let op = AttentionCore::new(q, heads, rotation, mask, ProductPrecision::F32)?;
     q.contiguous()?
         .apply_op3(&k.contiguous()?, &v.contiguous()?, op)
 }
@@ -72,6 +72,8 @@ pub(crate) struct AttentionCore {
     key_extents: Option<Vec<usize>>,
     /// Query rows per block ([`ROW_BLOCK`]; smaller in tests).
     row_block: usize,
+    /// The operands of the score and value products.
+    precision: ProductPrecision,
 }
 
 /// Query rows whose scores one product computes: with a causal mask, each block
@@ -249,6 +251,7 @@ impl AttentionCore {
             Matrix::new(q, t, d)?.row_range(block.start, block.end),
             Matrix::new(&k[..keys * d], keys, d)?.t(),
             self.heads.scale,
+            self.precision,
         )?;
         let mask = self
             .mask
@@ -288,6 +291,7 @@ impl AttentionCore {
                     Matrix::new(p, block.end - block.start, block.keys)?,
                     unit.values.row_range(0, block.keys),
                     1.0,
+                    self.precision,
                 )?;
             }
         }
@@ -329,10 +333,11 @@ impl AttentionCore {
                     weights_matrix.t(),
                     grad_out,
                     1.0,
+                    self.precision,
                 )?;
                 let grad_p = &mut grad_scores[..rows * keys];
                 let values = unit.values.row_range(0, keys);
-                serial_product_into(grad_p, false, grad_out, values.t(), 1.0)?;
+                serial_product_into(grad_p, false, grad_out, values.t(), 1.0, self.precision)?;
                 // dS = P (dP - rowsum(dP P)), the softmax's backward.
                 for (ds, p) in grad_p.chunks_exact_mut(keys).zip(p.chunks_exact(keys)) {
                     let dot: f32 = ds.iter().zip(p).map(|(g, p)| g * p).sum();
@@ -342,7 +347,14 @@ impl AttentionCore {
                 // dQ = scale dS K, dK += scale dSᵀ Q, both still rotated.
                 let block_keys = Matrix::new(&unit.keys[..keys * d], keys, d)?;
                 let grad_q_rows = &mut grad_rotated[block.start * d..block.end * d];
-                serial_product_into(grad_q_rows, false, grad_s, block_keys, scale)?;
+                serial_product_into(
+                    grad_q_rows,
+                    false,
+                    grad_s,
+                    block_keys,
+                    scale,
+                    self.precision,
+                )?;
                 let block_queries = Matrix::new(&queries, t, d)?.row_range(block.start, block.end);
                 serial_product_into(
                     &mut grad_keys[..keys * d],
@@ -350,6 +362,7 @@ impl AttentionCore {
                     grad_s.t(),
                     block_queries,
                     scale,
+                    self.precision,
                 )?;
             }
             self.rotate_back(&grad_rotated, unit.row, grad_q);
@@ -419,6 +432,7 @@ impl AttentionCore {
         heads: Heads,
         rotation: Rotation,
         mask: Option<&Tensor>,
+        precision: ProductPrecision,
     ) -> Result<Self> {
         let (batch, tokens, _) = q.dims3()?;
         let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
@@ -438,6 +452,7 @@ impl AttentionCore {
             mask_rows,
             key_extents,
             row_block: ROW_BLOCK,
+            precision,
         })
     }
 
@@ -619,7 +634,8 @@ mod tests {
             // Whole (5, 5) scores, and blocks of 2 query rows (the last of 1)
             // that skip the keys a causal mask hides.
             for row_block in [ROW_BLOCK, 2] {
-                let mut op = AttentionCore::new(&q, heads, rotation, mask).unwrap();
+                let mut op =
+                    AttentionCore::new(&q, heads, rotation, mask, ProductPrecision::F32).unwrap();
                 op.row_block = row_block;
                 let fused = run(q.as_tensor().apply_op3(&k, &v, op).unwrap());
                 for (name, (a, b)) in ["values", "q", "k", "v"]

@@ -9,7 +9,7 @@ use rten_simd::{SimdOp, SimdUnaryOp};
 use rten_vecmath::{Exp, SumExpSub};
 
 use super::cpu_pool::{self, for_each_chunk, new_chunked, piece};
-use super::dense_product::{blockwise_product, product, Matrix};
+use super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};
 use super::dequantize::Q4_1Rows;
 use super::tensor_values::{cpu_values, values};
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -77,18 +77,26 @@ impl FrozenWeight {
 
     /// `scale * lhs · W^T` when `transposed`, else `scale * lhs · W`, in a new
     /// buffer. A Q4_1 weight is decoded a column block at a time by the thread
-    /// that multiplies it; others are dequantized whole.
-    pub(crate) fn product(&self, lhs: Matrix, transposed: bool, scale: f32) -> Result<Vec<f32>> {
+    /// that multiplies it (and, for bf16, rounded as it is packed); others are
+    /// dequantized whole.
+    pub(crate) fn product(
+        &self,
+        lhs: Matrix,
+        transposed: bool,
+        scale: f32,
+        precision: ProductPrecision,
+    ) -> Result<Vec<f32>> {
         if let Self::Quantized(q) = self {
             if q.dtype() == GgmlDType::Q4_1 && q.device().is_cpu() {
-                return blockwise_product(lhs, &Q4_1Rows::new(q, transposed)?, scale);
+                let rows = Q4_1Rows::new(q, transposed)?;
+                return blockwise_product(lhs, &rows, scale, precision);
             }
         }
         let weight = self.dense()?.contiguous()?;
         let (output, input) = weight.dims2()?;
         let values = values(&weight)?;
         let w = Matrix::new(&values, output, input)?;
-        product(lhs, if transposed { w.t() } else { w }, scale)
+        product(lhs, if transposed { w.t() } else { w }, scale, precision)
     }
 }
 
@@ -100,11 +108,14 @@ pub fn frozen_matmul(x: &Tensor, weight: FrozenWeight) -> Result<Tensor> {
     if !x.device().is_cpu() {
         return matmul_t(x, &weight.dense()?);
     }
-    x.contiguous()?.apply_op1(FrozenMatmul { weight })
+    let precision = ProductPrecision::F32;
+    x.contiguous()?
+        .apply_op1(FrozenMatmul { weight, precision })
 }
 
 pub(crate) struct FrozenMatmul {
     pub(crate) weight: FrozenWeight,
+    pub(crate) precision: ProductPrecision,
 }
 
 impl FrozenMatmul {
@@ -113,9 +124,8 @@ impl FrozenMatmul {
         let output = self.weight.dims()?.0;
         let grad = grad.contiguous()?;
         let g = values(&grad)?;
-        let x_grad = self
-            .weight
-            .product(Matrix::new(&g, g.len() / output, output)?, false, 1.0)?;
+        let g = Matrix::new(&g, g.len() / output, output)?;
+        let x_grad = self.weight.product(g, false, 1.0, self.precision)?;
         Tensor::from_vec(x_grad, x.shape(), x.device())
     }
 }
@@ -128,9 +138,8 @@ impl CustomOp1 for FrozenMatmul {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (output, input) = self.weight.dims()?;
         let x = cpu_values(storage, layout)?;
-        let y = self
-            .weight
-            .product(Matrix::new(x, x.len() / input, input)?, true, 1.0)?;
+        let x = Matrix::new(x, x.len() / input, input)?;
+        let y = self.weight.product(x, true, 1.0, self.precision)?;
         Ok((CpuStorage::F32(y), with_last_dim(layout.shape(), output)))
     }
 
@@ -146,11 +155,17 @@ pub fn trained_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
     if !x.device().is_cpu() {
         return matmul_t(x, weight);
     }
-    x.contiguous()?
-        .apply_op2(&weight.contiguous()?, TrainedMatmul)
+    x.contiguous()?.apply_op2(
+        &weight.contiguous()?,
+        TrainedMatmul {
+            precision: ProductPrecision::F32,
+        },
+    )
 }
 
-pub(crate) struct TrainedMatmul;
+pub(crate) struct TrainedMatmul {
+    pub(crate) precision: ProductPrecision,
+}
 
 impl TrainedMatmul {
     /// The gradients of the input and of the weight.
@@ -165,8 +180,19 @@ impl TrainedMatmul {
         let grad = grad.contiguous()?;
         let g = values(&grad)?;
         let g = Matrix::new(&g, rows, output)?;
-        let grad_x = product(g, Matrix::new(&values(weight)?, output, input)?, 1.0)?;
-        let grad_w = product(g.t(), Matrix::new(&values(x)?, rows, input)?, 1.0)?;
+        let precision = self.precision;
+        let grad_x = product(
+            g,
+            Matrix::new(&values(weight)?, output, input)?,
+            1.0,
+            precision,
+        )?;
+        let grad_w = product(
+            g.t(),
+            Matrix::new(&values(x)?, rows, input)?,
+            1.0,
+            precision,
+        )?;
         Ok((
             Tensor::from_vec(grad_x, x.shape(), x.device())?,
             Tensor::from_vec(grad_w, (output, input), x.device())?,
@@ -192,6 +218,7 @@ impl CustomOp2 for TrainedMatmul {
             Matrix::new(x, x.len() / input, input)?,
             Matrix::new(cpu_values(w, w_layout)?, output, input)?.t(),
             1.0,
+            self.precision,
         )?;
         Ok((CpuStorage::F32(y), with_last_dim(x_layout.shape(), output)))
     }

@@ -80,8 +80,7 @@ pub(crate) fn forward(
         return Ok(None);
     }
     let input = x.detach().contiguous()?;
-    let seed = options.dropout_seed;
-    let Some((pass, output)) = BlockPass::run(block, &input, positions, mask, seed)? else {
+    let Some((pass, output)) = BlockPass::run(block, &input, positions, mask, options)? else {
         return Ok(None);
     };
     // candle records a node only when an input tracks gradients; the block's
@@ -161,14 +160,14 @@ impl BlockPass {
         x: &Tensor,
         positions: Positions,
         mask: Option<&Tensor>,
-        seed: Option<u64>,
+        options: &ForwardOptions,
     ) -> Result<Option<(Self, Vec<f32>)>> {
-        let Some((attention, attended)) = AttentionBranch::run(block, x, positions, mask, seed)?
+        let Some((attention, attended)) = AttentionBranch::run(block, x, positions, mask, options)?
         else {
             return Ok(None);
         };
         let mid = (x + attended)?;
-        let Some((mlp, out)) = MlpBranch::run(block, &mid, seed)? else {
+        let Some((mlp, out)) = MlpBranch::run(block, &mid, options)? else {
             return Ok(None);
         };
         let (mid, out) = (values(&mid)?, values(&out)?);
@@ -237,13 +236,13 @@ impl AttentionBranch {
         x: &Tensor,
         positions: Positions,
         mask: Option<&Tensor>,
-        seed: Option<u64>,
+        options: &ForwardOptions,
     ) -> Result<Option<(Self, Tensor)>> {
         let attention = &block.attention;
         let (batch, tokens, _) = x.dims3()?;
         let heads = attention.heads();
         let (norm, h) = Normed::run(&block.attention_norm, x)?;
-        let projected = |linear| Projected::run(linear, &h, seed);
+        let projected = |linear| Projected::run(linear, &h, options);
         let (Some((q, queries)), Some((k, keys)), Some((v, values))) = (
             projected(&attention.q)?,
             projected(&attention.k)?,
@@ -262,9 +261,9 @@ impl AttentionBranch {
             sin: &sin,
             interleaved: attention.rope.interleaved(),
         };
-        let core = AttentionCore::new(&queries, heads, rotation, mask)?;
+        let core = AttentionCore::new(&queries, heads, rotation, mask, options.precision)?;
         let attended = queries.apply_op3_no_bwd(&keys, &values, &core)?;
-        let Some((o, out)) = Projected::run(&attention.o, &attended, seed)? else {
+        let Some((o, out)) = Projected::run(&attention.o, &attended, options)? else {
             return Ok(None);
         };
         let shape = out.shape().clone();
@@ -315,12 +314,12 @@ struct MlpBranch {
 }
 
 impl MlpBranch {
-    fn run(block: &Block, x: &Tensor, seed: Option<u64>) -> Result<Option<(Self, Tensor)>> {
+    fn run(block: &Block, x: &Tensor, options: &ForwardOptions) -> Result<Option<(Self, Tensor)>> {
         let mlp = &block.mlp;
         let (norm, h) = Normed::run(&block.mlp_norm, x)?;
         let (Some((gate, gates)), Some((up, ups))) = (
-            Projected::run(&mlp.gate, &h, seed)?,
-            Projected::run(&mlp.up, &h, seed)?,
+            Projected::run(&mlp.gate, &h, options)?,
+            Projected::run(&mlp.up, &h, options)?,
         ) else {
             return Ok(None);
         };
@@ -329,7 +328,7 @@ impl MlpBranch {
             Architecture::Gemma3 => Activation::GeluTanh,
         });
         let gated = gates.apply_op2_no_bwd(&ups, &activation)?;
-        let Some((down, out)) = Projected::run(&mlp.down, &gated, seed)? else {
+        let Some((down, out)) = Projected::run(&mlp.down, &gated, options)? else {
             return Ok(None);
         };
         let shape = out.shape().clone();
@@ -436,23 +435,29 @@ struct Projected {
 impl Projected {
     /// `None` for a weight multiplied by candle's own kernels (quantized
     /// inference, f16), which have no backward here.
-    fn run(linear: &Linear, input: &Tensor, seed: Option<u64>) -> Result<Option<(Self, Tensor)>> {
+    fn run(
+        linear: &Linear,
+        input: &Tensor,
+        options: &ForwardOptions,
+    ) -> Result<Option<(Self, Tensor)>> {
+        let precision = options.precision;
         let kernel = match linear.training_kernel() {
             Some(TrainingKernel::Adapted(weight, lora)) => ProjectionKernel::Adapted {
                 kernel: LoraProjection::new(
                     input,
                     weight,
                     lora.scale,
-                    lora.dropout_mask(input, seed)?,
+                    lora.dropout_mask(input, options.dropout_seed)?,
+                    precision,
                 )?,
                 a: lora.a.clone(),
                 b: lora.b.clone(),
             },
             Some(TrainingKernel::Frozen(weight)) => {
-                ProjectionKernel::Frozen(FrozenMatmul { weight })
+                ProjectionKernel::Frozen(FrozenMatmul { weight, precision })
             }
             Some(TrainingKernel::Trained(weight)) => ProjectionKernel::Trained {
-                kernel: TrainedMatmul,
+                kernel: TrainedMatmul { precision },
                 weight: weight.clone(),
             },
             None => return Ok(None),
@@ -501,6 +506,7 @@ impl Projected {
 #[cfg(test)]
 mod tests {
     use super::super::config::{RopeStyle, TransformerConfig};
+    use super::super::dense_product::ProductPrecision;
     use super::super::layers::{Attention, Mlp};
     use super::super::linear::Lora;
     use super::super::mask::Masks;
@@ -629,7 +635,7 @@ mod tests {
                 let masks = Masks::new(&c, batch, tokens, 0, &[], &Device::Cpu).unwrap();
                 let mask = masks.for_block(false);
                 let positions = Positions::new(0, &[]);
-                let options = ForwardOptions::training(Some(11));
+                let options = ForwardOptions::training(Some(11), ProductPrecision::F32);
                 let x = Var::from_tensor(&random(&[batch, tokens, HIDDEN], 99)).unwrap();
                 let x = x.as_tensor();
                 let r = random(&[batch, tokens, HIDDEN], 98);

@@ -1,92 +1,24 @@
-//! f32 matrix products straight into a custom op's output, with gemm (the crate
-//! candle's CPU matmul calls). Through candle's tensors, each product in a custom
-//! op copied its input in, its result out, and needed a separate pass to add a
-//! second product; gemm reads strided inputs in place and accumulates.
+//! Matrix products straight into a custom op's output, in f32 with gemm (the
+//! crate candle's CPU matmul calls) or in bf16 (`bf16_product`). Through
+//! candle's tensors, each product in a custom op copied its input in, its result
+//! out, and needed a separate pass to add a second product; these read strided
+//! inputs in place and accumulate.
 
+use super::bf16_product;
 use super::cpu_pool;
+pub use super::matrix::Matrix;
 use candle_core::Result;
 
-/// A read-only (rows, columns) view of f32 values with arbitrary strides.
-#[derive(Clone, Copy)]
-pub struct Matrix<'a> {
-    values: &'a [f32],
-    rows: usize,
-    columns: usize,
-    row_stride: usize,
-    column_stride: usize,
-}
-
-impl<'a> Matrix<'a> {
-    /// Row-major (rows, columns) values.
-    pub fn new(values: &'a [f32], rows: usize, columns: usize) -> Result<Self> {
-        if values.len() != rows * columns {
-            candle_core::bail!(
-                "dense product: {} values are not a ({rows}, {columns}) matrix",
-                values.len()
-            );
-        }
-        Ok(Self {
-            values,
-            rows,
-            columns,
-            row_stride: columns,
-            column_stride: 1,
-        })
-    }
-
-    /// `rows` rows of `columns` values, each `row_stride` after the one before
-    /// (a column block of a wider row-major matrix).
-    pub fn strided(
-        values: &'a [f32],
-        rows: usize,
-        columns: usize,
-        row_stride: usize,
-    ) -> Result<Self> {
-        if rows > 0 && (rows - 1) * row_stride + columns > values.len() {
-            candle_core::bail!(
-                "dense product: {} values hold no ({rows}, {columns}) matrix at row stride {row_stride}",
-                values.len()
-            );
-        }
-        Ok(Self {
-            values,
-            rows,
-            columns,
-            row_stride,
-            column_stride: 1,
-        })
-    }
-
-    /// Columns `start..start + width` of this view, as a view of the same values.
-    fn columns_from(self, start: usize, width: usize) -> Self {
-        assert!(start + width <= self.columns, "column block past the view");
-        Self {
-            values: &self.values[start * self.column_stride..],
-            columns: width,
-            ..self
-        }
-    }
-
-    /// Rows `start..end` of this view, as a view of the same values.
-    pub fn row_range(self, start: usize, end: usize) -> Self {
-        assert!(start <= end && end <= self.rows, "row range past the view");
-        Self {
-            values: &self.values[(start * self.row_stride).min(self.values.len())..],
-            rows: end - start,
-            ..self
-        }
-    }
-
-    /// The transpose, as a view of the same values.
-    pub fn t(self) -> Self {
-        Self {
-            rows: self.columns,
-            columns: self.rows,
-            row_stride: self.column_stride,
-            column_stride: self.row_stride,
-            ..self
-        }
-    }
+/// The operands a product multiplies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProductPrecision {
+    /// f32, as stored.
+    #[default]
+    F32,
+    /// Rounded to bf16, the products summed in f32: mixed-precision training's
+    /// matmul (see `bf16_product`).
+    Bf16,
 }
 
 /// `out = scale * lhs · rhs`, or `out += scale * lhs · rhs` when `accumulate`;
@@ -100,10 +32,11 @@ pub fn product_into(
     lhs: Matrix,
     rhs: Matrix,
     scale: f32,
+    precision: ProductPrecision,
 ) -> Result<()> {
     check_shapes(out.len(), lhs, (rhs.rows, rhs.columns))?;
     // SAFETY: the shapes are checked above.
-    unsafe { parallel_product(out.as_mut_ptr(), accumulate, lhs, rhs, scale) };
+    unsafe { parallel_product(out.as_mut_ptr(), accumulate, lhs, rhs, scale, precision) };
     Ok(())
 }
 
@@ -112,25 +45,33 @@ pub fn product_into(
 /// # Safety
 /// The shapes passed [`check_shapes`] for `out`'s (lhs rows, rhs columns) values;
 /// `out` may be uninitialised unless `accumulate`.
-unsafe fn parallel_product(out: *mut f32, accumulate: bool, lhs: Matrix, rhs: Matrix, scale: f32) {
+unsafe fn parallel_product(
+    out: *mut f32,
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+    scale: f32,
+    precision: ProductPrecision,
+) {
     let n = rhs.columns;
     // The blocks run on candle's barrier pool, the threads that run candle's own
     // kernels, so no second pool competes with its waiting workers for the cores.
     let block = match column_block(n, cpu_pool::threads(), 16) {
         Some(block) if lhs.rows > 0 && lhs.columns > 0 => block,
-        _ => return gemm_raw(out, n, accumulate, lhs, rhs, scale),
+        _ => return raw_product(out, n, accumulate, lhs, rhs, scale, precision),
     };
     for_each_column_block(out, n, block, |start, width, out_block| {
         // SAFETY: the block's output columns are its own (see
         // `for_each_column_block`), and the view is a block of the checked rhs.
         unsafe {
-            gemm_raw(
+            raw_product(
                 out_block,
                 n,
                 accumulate,
                 lhs,
                 rhs.columns_from(start, width),
                 scale,
+                precision,
             )
         }
     });
@@ -185,14 +126,19 @@ pub trait ColumnBlocks: Sync {
 
 /// A new (lhs rows, rhs columns) product `scale * lhs · rhs` for a right-hand side
 /// built a column block at a time.
-pub fn blockwise_product(lhs: Matrix, rhs: &impl ColumnBlocks, scale: f32) -> Result<Vec<f32>> {
+pub fn blockwise_product(
+    lhs: Matrix,
+    rhs: &impl ColumnBlocks,
+    scale: f32,
+    precision: ProductPrecision,
+) -> Result<Vec<f32>> {
     let len = lhs.rows * rhs.dims().1;
     check_shapes(len, lhs, rhs.dims())?;
     let mut out = Vec::with_capacity(len);
-    // SAFETY: as in `product`: gemm writes every value of a product it does not
-    // accumulate into, and every column block is multiplied.
+    // SAFETY: as in `product`: a product that does not accumulate writes every
+    // value, and every column block is multiplied.
     unsafe {
-        parallel_blockwise(out.as_mut_ptr(), lhs, rhs, scale);
+        parallel_blockwise(out.as_mut_ptr(), lhs, rhs, scale, precision);
         out.set_len(len);
     }
     Ok(out)
@@ -203,7 +149,13 @@ pub fn blockwise_product(lhs: Matrix, rhs: &impl ColumnBlocks, scale: f32) -> Re
 /// # Safety
 /// The shapes passed [`check_shapes`] for `out`'s values (which may be
 /// uninitialised).
-unsafe fn parallel_blockwise(out: *mut f32, lhs: Matrix, rhs: &impl ColumnBlocks, scale: f32) {
+unsafe fn parallel_blockwise(
+    out: *mut f32,
+    lhs: Matrix,
+    rhs: &impl ColumnBlocks,
+    scale: f32,
+    precision: ProductPrecision,
+) {
     let (k, n) = rhs.dims();
     let block = column_block(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n.max(1));
     for_each_column_block(out, n, block, |start, width, out_block| {
@@ -216,7 +168,7 @@ unsafe fn parallel_blockwise(out: *mut f32, lhs: Matrix, rhs: &impl ColumnBlocks
         .expect("a column block holds (k, width) values");
         // SAFETY: the block's output columns are its own (see
         // `for_each_column_block`); its shape is checked above.
-        unsafe { gemm_raw(out_block, n, false, lhs, rhs_block, scale) }
+        unsafe { raw_product(out_block, n, false, lhs, rhs_block, scale, precision) }
     });
 }
 
@@ -250,10 +202,21 @@ pub fn serial_product_into(
     lhs: Matrix,
     rhs: Matrix,
     scale: f32,
+    precision: ProductPrecision,
 ) -> Result<()> {
     check_shapes(out.len(), lhs, (rhs.rows, rhs.columns))?;
     // SAFETY: the shapes are checked above.
-    unsafe { gemm_raw(out.as_mut_ptr(), rhs.columns, accumulate, lhs, rhs, scale) };
+    unsafe {
+        raw_product(
+            out.as_mut_ptr(),
+            rhs.columns,
+            accumulate,
+            lhs,
+            rhs,
+            scale,
+            precision,
+        )
+    };
     Ok(())
 }
 
@@ -265,6 +228,44 @@ fn check_shapes(out_len: usize, lhs: Matrix, (rows, n): (usize, usize)) -> Resul
         candle_core::bail!("dense product: ({m}, {k}) · ({rows}, {n}) into {out_len} values");
     }
     Ok(())
+}
+
+/// The product of two views on the calling thread into `out`, at `precision`:
+/// bf16 by `bf16_product` where the CPU has AVX512-BF16, else gemm's f32 product
+/// of the operands rounded to bf16.
+///
+/// # Safety
+/// As for [`gemm_raw`].
+unsafe fn raw_product(
+    out: *mut f32,
+    out_row_stride: usize,
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+    scale: f32,
+    precision: ProductPrecision,
+) {
+    if precision == ProductPrecision::F32 {
+        // SAFETY: the caller's contract.
+        return unsafe { gemm_raw(out, out_row_stride, accumulate, lhs, rhs, scale) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if bf16_product::available() {
+        // SAFETY: AVX512-BF16 is available; the rest is the caller's contract.
+        return unsafe {
+            bf16_product::product_raw(out, out_row_stride, accumulate, lhs, rhs, scale)
+        };
+    }
+    let (a, b) = (
+        bf16_product::round_to_bf16(lhs),
+        bf16_product::round_to_bf16(rhs),
+    );
+    let (lhs, rhs) = (
+        Matrix::new(&a, lhs.rows, lhs.columns).expect("a row-major copy of the view"),
+        Matrix::new(&b, rhs.rows, rhs.columns).expect("a row-major copy of the view"),
+    );
+    // SAFETY: the copies have the views' shapes.
+    unsafe { gemm_raw(out, out_row_stride, accumulate, lhs, rhs, scale) }
 }
 
 /// gemm's product of two views on the calling thread into `out`: (lhs rows, rhs
@@ -308,7 +309,12 @@ unsafe fn gemm_raw(
 }
 
 /// A new (lhs rows, rhs columns) product `scale * lhs · rhs`.
-pub fn product(lhs: Matrix, rhs: Matrix, scale: f32) -> Result<Vec<f32>> {
+pub fn product(
+    lhs: Matrix,
+    rhs: Matrix,
+    scale: f32,
+    precision: ProductPrecision,
+) -> Result<Vec<f32>> {
     let len = lhs.rows * rhs.columns;
     check_shapes(len, lhs, (rhs.rows, rhs.columns))?;
     let mut out = Vec::with_capacity(len);
@@ -316,7 +322,7 @@ pub fn product(lhs: Matrix, rhs: Matrix, scale: f32) -> Result<Vec<f32>> {
     // product it does not accumulate into (zeros when the inner size is 0), so
     // all `len` values are initialised before `set_len`.
     unsafe {
-        parallel_product(out.as_mut_ptr(), false, lhs, rhs, scale);
+        parallel_product(out.as_mut_ptr(), false, lhs, rhs, scale, precision);
         out.set_len(len);
     }
     Ok(out)
@@ -326,6 +332,7 @@ pub fn product(lhs: Matrix, rhs: Matrix, scale: f32) -> Result<Vec<f32>> {
 mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
+    use ProductPrecision::F32;
 
     /// Products of views and transposed views, fresh and accumulated, equal
     /// candle's matmul.
@@ -350,20 +357,20 @@ mod tests {
         let bm = Matrix::new(&b, 3, 7).unwrap();
         let cm = Matrix::new(&c, 5, 3).unwrap();
         // (5, 7) · (3, 7)^T, scaled.
-        let ab = product(am, bm.t(), 2.0).unwrap();
+        let ab = product(am, bm.t(), 2.0, F32).unwrap();
         assert_eq!(
             ab,
             expected(ta.matmul(&tb.t().unwrap()).map(|t| (t * 2.0).unwrap()))
         );
         // (5, 3)^T · (5, 7), then accumulating (3, 7) more.
-        let mut ca = product(cm.t(), am, 1.0).unwrap();
-        product_into(&mut ca, true, cm.t(), am, 1.0).unwrap();
+        let mut ca = product(cm.t(), am, 1.0, F32).unwrap();
+        product_into(&mut ca, true, cm.t(), am, 1.0, F32).unwrap();
         assert_eq!(
             ca,
             expected(tc.t().unwrap().matmul(&ta).map(|t| (t * 2.0).unwrap()))
         );
         assert!(
-            product(am, bm, 1.0).is_err(),
+            product(am, bm, 1.0, F32).is_err(),
             "(5, 7) · (3, 7) has no product"
         );
         // Columns 2..5 of `a` as a strided view equal the same columns copied out.
@@ -371,8 +378,8 @@ mod tests {
         let strided = Matrix::strided(&a[2..], 5, 3, 7).unwrap();
         let copied = Matrix::new(&block, 5, 3).unwrap();
         assert_eq!(
-            product(strided.t(), cm, 1.0).unwrap(),
-            product(copied.t(), cm, 1.0).unwrap()
+            product(strided.t(), cm, 1.0, F32).unwrap(),
+            product(copied.t(), cm, 1.0, F32).unwrap()
         );
         assert!(
             Matrix::strided(&a[5..], 5, 3, 7).is_err(),
@@ -418,11 +425,56 @@ mod tests {
             Matrix::new(&a, m, k).unwrap(),
             Matrix::new(&b, n, k).unwrap(),
         );
-        let mut out = product(am, bm.t(), 1.0).unwrap();
+        let mut out = product(am, bm.t(), 1.0, F32).unwrap();
         for (got, want) in out.iter().zip(&expected) {
             assert!((got - want).abs() < 1e-4, "{got} vs {want}");
         }
-        product_into(&mut out, true, am, bm.t(), -1.0).unwrap();
+        product_into(&mut out, true, am, bm.t(), -1.0, F32).unwrap();
         assert!(out.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
+    }
+
+    /// bf16 products, on whichever kernel this CPU runs, equal the f32 product
+    /// of the operands rounded to bf16, threaded and accumulated alike.
+    #[test]
+    fn bf16_products_equal_the_f32_product_of_rounded_operands() {
+        println!("AVX512-BF16 kernel: {}", bf16_product::available());
+        let (m, k, n) = (9, 300, 150);
+        let values = |len: usize, seed: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| ((i * 37 + seed * 11) % 101) as f32 / 47.0 - 1.0)
+                .collect()
+        };
+        let (a, b) = (values(m * k, 1), values(n * k, 2));
+        let (am, bm) = (
+            Matrix::new(&a, m, k).unwrap(),
+            Matrix::new(&b, n, k).unwrap().t(),
+        );
+        let rounded = (
+            bf16_product::round_to_bf16(am),
+            bf16_product::round_to_bf16(bm),
+        );
+        assert!(
+            rounded.0.iter().zip(&a).any(|(r, x)| r != x),
+            "rounding changes values"
+        );
+        let expected = product(
+            Matrix::new(&rounded.0, m, k).unwrap(),
+            Matrix::new(&rounded.1, k, n).unwrap(),
+            1.0,
+            F32,
+        )
+        .unwrap();
+        let mut got = product(am, bm, 1.0, ProductPrecision::Bf16).unwrap();
+        for (got, want) in got.iter().zip(&expected) {
+            assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        }
+        let unrounded = product(am, bm, 1.0, F32).unwrap();
+        let moved = unrounded.iter().zip(&got).map(|(u, g)| (u - g).abs());
+        assert!(
+            moved.fold(0f32, f32::max) > 1e-3,
+            "bf16 operands move the product"
+        );
+        product_into(&mut got, true, am, bm, -1.0, ProductPrecision::Bf16).unwrap();
+        assert!(got.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
     }
 }

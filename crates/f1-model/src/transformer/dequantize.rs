@@ -212,7 +212,7 @@ mod tests {
     /// than one column block.
     #[test]
     fn blockwise_q4_1_products_match_the_dequantized_weight() {
-        use super::super::dense_product::{blockwise_product, product, Matrix};
+        use super::super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};
         let (rows, outputs, inputs) = (3, 200, 256);
         let values = |n: usize, seed: usize| -> Vec<f32> {
             (0..n)
@@ -241,11 +241,18 @@ mod tests {
             }
         };
         for (lhs, transposed, expected) in [
-            (x, true, product(x, w.t(), 2.0).unwrap()),
-            (g, false, product(g, w, 2.0).unwrap()),
+            (
+                x,
+                true,
+                product(x, w.t(), 2.0, ProductPrecision::F32).unwrap(),
+            ),
+            (g, false, product(g, w, 2.0, ProductPrecision::F32).unwrap()),
         ] {
             let rhs = Q4_1Rows::new(&q, transposed).unwrap();
-            close(&blockwise_product(lhs, &rhs, 2.0).unwrap(), &expected);
+            close(
+                &blockwise_product(lhs, &rhs, 2.0, ProductPrecision::F32).unwrap(),
+                &expected,
+            );
         }
         let q8 = QTensor::quantize(&dense, GgmlDType::Q8_0).unwrap();
         assert!(Q4_1Rows::new(&q8, false).is_err(), "only Q4_1");

@@ -17,18 +17,20 @@ use rten_vecmath::Exp;
 
 use super::autograd::{log_sum_exp, target_index, FrozenWeight};
 use super::cpu_pool::for_each_chunk;
-use super::dense_product::{product, Matrix};
+use super::dense_product::{product, Matrix, ProductPrecision};
 use super::linear::Linear;
 use super::tensor_values::values;
 
 /// `sum(logsumexp(l) - l[target])` over the rows of the logits `l = hidden
 /// head^T` (hidden: (rows, width)), or `None` when the head's weight has no kernel
 /// here (quantized inference, f16, an adapter on the head). Gradients are
-/// prepared only when `hidden` or the head's weight is trained.
+/// prepared only when `hidden` or the head's weight is trained. The products'
+/// operands are at `precision`; the softmax and the loss are f32.
 pub(crate) fn summed_nll(
     hidden: &Tensor,
     head: &Linear,
     targets: &[u32],
+    precision: ProductPrecision,
 ) -> Result<Option<Tensor>> {
     let weight = match (&head.lora, head.frozen_weight(), &head.weight) {
         (None, Some(frozen), _) => HeadWeight::Frozen(frozen),
@@ -53,7 +55,7 @@ pub(crate) fn summed_nll(
     let with_gradients = hidden.track_op() || trained_weight.is_some();
     let h = values(&hidden)?;
     let h = Matrix::new(&h, rows, width)?;
-    let mut logits = weight.product(h, true)?;
+    let mut logits = weight.product(h, true, precision)?;
     let vocab = logits.len() / rows.max(1);
     let mut row_losses = vec![0f32; rows];
     for_each_chunk(
@@ -76,10 +78,10 @@ pub(crate) fn summed_nll(
     let gradients = if with_gradients {
         let g = Matrix::new(&logits, rows, vocab)?;
         let device = hidden.device();
-        let for_hidden = weight.product(g, false)?;
+        let for_hidden = weight.product(g, false, precision)?;
         let for_weight = match &weight {
             HeadWeight::Trained(_) => {
-                let grad = product(g.t(), h, 1.0)?;
+                let grad = product(g.t(), h, 1.0, precision)?;
                 Some(Tensor::from_vec(grad, (vocab, width), device)?)
             }
             HeadWeight::Frozen(_) => None,
@@ -108,14 +110,19 @@ enum HeadWeight {
 
 impl HeadWeight {
     /// `lhs W^T` when `transposed`, else `lhs W`.
-    fn product(&self, lhs: Matrix, transposed: bool) -> Result<Vec<f32>> {
+    fn product(
+        &self,
+        lhs: Matrix,
+        transposed: bool,
+        precision: ProductPrecision,
+    ) -> Result<Vec<f32>> {
         match self {
-            Self::Frozen(weight) => weight.product(lhs, transposed, 1.0),
+            Self::Frozen(weight) => weight.product(lhs, transposed, 1.0, precision),
             Self::Trained(weight) => {
                 let (vocab, width) = weight.dims2()?;
                 let w = values(weight)?;
                 let w = Matrix::new(&w, vocab, width)?;
-                product(lhs, if transposed { w.t() } else { w }, 1.0)
+                product(lhs, if transposed { w.t() } else { w }, 1.0, precision)
             }
         }
     }
@@ -206,7 +213,9 @@ mod tests {
             let input = Var::from_tensor(&random(&[rows, width], 2)).unwrap();
             let input = input.as_tensor();
             let hidden = (input * 3.0).unwrap();
-            let fused = summed_nll(&hidden, head, &targets).unwrap().unwrap();
+            let fused = summed_nll(&hidden, head, &targets, ProductPrecision::F32)
+                .unwrap()
+                .unwrap();
             let target_tensor = Tensor::new(&targets[..], &Device::Cpu).unwrap();
             let logits = head.forward(&hidden, None).unwrap();
             let composed = cross_entropy_sum(&logits, &target_tensor).unwrap();
@@ -236,7 +245,8 @@ mod tests {
     #[test]
     fn refuses_a_target_outside_the_vocabulary() {
         let head = Linear::new(QMatMul::Tensor(random(&[7, 4], 1)));
-        let error = summed_nll(&random(&[1, 4], 2), &head, &[7]).unwrap_err();
+        let error =
+            summed_nll(&random(&[1, 4], 2), &head, &[7], ProductPrecision::F32).unwrap_err();
         assert!(error.to_string().contains("target 7"), "{error}");
     }
 }

@@ -5,6 +5,7 @@ use candle_nn::kv_cache::KvCache;
 
 use super::attention_core::{attention_core, Heads, Rotation};
 use super::config::{Architecture, TransformerConfig};
+use super::dense_product::ProductPrecision;
 use super::gated_activation::{gated_activation, Activation};
 use super::linear::Linear;
 use super::llama_cpp_rounding;
@@ -381,6 +382,9 @@ pub struct ForwardOptions {
     pub use_cache: bool,
     /// Seeds LoRA dropout; `None` (inference, evaluation) turns dropout off.
     pub dropout_seed: Option<u64>,
+    /// The operands of the training pass's matrix products (bf16 for mixed
+    /// precision); other kernels multiply as they always do.
+    pub precision: ProductPrecision,
 }
 
 impl ForwardOptions {
@@ -390,6 +394,7 @@ impl ForwardOptions {
             kernels: Kernels::LlamaCpp,
             use_cache: true,
             dropout_seed: None,
+            precision: ProductPrecision::F32,
         }
     }
 
@@ -401,15 +406,18 @@ impl ForwardOptions {
             kernels: Kernels::Differentiable,
             use_cache: false,
             dropout_seed: None,
+            precision: ProductPrecision::F32,
         }
     }
 
-    /// A training pass over whole sequences, with gradients.
-    pub fn training(dropout_seed: Option<u64>) -> Self {
+    /// A training pass over whole sequences, with gradients, its products at
+    /// `precision`.
+    pub fn training(dropout_seed: Option<u64>, precision: ProductPrecision) -> Self {
         Self {
             kernels: Kernels::Differentiable,
             use_cache: false,
             dropout_seed,
+            precision,
         }
     }
 }

@@ -11,7 +11,7 @@
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::autograd::{with_last_dim, FrozenWeight};
-use super::dense_product::{product, product_into, Matrix};
+use super::dense_product::{product, product_into, Matrix, ProductPrecision};
 use super::tensor_values::{cpu_values, values};
 
 /// `x W^T + scale * (dropout(x) A^T) B^T` for `x` of any rank on the CPU, with
@@ -23,7 +23,7 @@ pub fn lora_projection(
     (a, b, scale): (&Tensor, &Tensor, f64),
     mask: Option<Tensor>,
 ) -> Result<Tensor> {
-    let op = LoraProjection::new(x, weight, scale, mask)?;
+    let op = LoraProjection::new(x, weight, scale, mask, ProductPrecision::F32)?;
     x.contiguous()?.apply_op3(a, b, op)
 }
 
@@ -32,6 +32,7 @@ pub(crate) struct LoraProjection {
     scale: f64,
     /// (rows, in), or `None` without dropout.
     mask: Option<Tensor>,
+    precision: ProductPrecision,
 }
 
 /// `x ⊙ mask`, or `x` itself without a mask.
@@ -49,6 +50,7 @@ impl LoraProjection {
         weight: FrozenWeight,
         scale: f64,
         mask: Option<Tensor>,
+        precision: ProductPrecision,
     ) -> Result<Self> {
         let input = x.dim(candle_core::D::Minus1)?;
         let rows = x.elem_count() / input;
@@ -57,6 +59,7 @@ impl LoraProjection {
             weight,
             scale,
             mask,
+            precision,
         })
     }
 
@@ -79,21 +82,22 @@ impl LoraProjection {
         let xd = Matrix::new(&dropped, rows, input)?;
         let g = Matrix::new(&g, rows, output)?;
         let am = Matrix::new(&a, rank, input)?;
+        let precision = self.precision;
         // u = dropout(x) A^T; y = x W^T + s u B^T.
-        let u = product(xd, am.t(), 1.0)?;
-        let grad_b = product(g.t(), Matrix::new(&u, rows, rank)?, scale)?;
-        let grad_u = product(g, Matrix::new(&b, output, rank)?, scale)?;
+        let u = product(xd, am.t(), 1.0, precision)?;
+        let grad_b = product(g.t(), Matrix::new(&u, rows, rank)?, scale, precision)?;
+        let grad_u = product(g, Matrix::new(&b, output, rank)?, scale, precision)?;
         let grad_u = Matrix::new(&grad_u, rows, rank)?;
-        let grad_a = product(grad_u.t(), xd, 1.0)?;
-        let mut grad_x = self.weight.product(g, false, 1.0)?;
+        let grad_a = product(grad_u.t(), xd, 1.0, precision)?;
+        let mut grad_x = self.weight.product(g, false, 1.0, precision)?;
         match mask.as_deref() {
             Some(mask) => {
-                let through_adapter = product(grad_u, am, 1.0)?;
+                let through_adapter = product(grad_u, am, 1.0, precision)?;
                 for ((dx, t), m) in grad_x.iter_mut().zip(&through_adapter).zip(mask) {
                     *dx += t * m;
                 }
             }
-            None => product_into(&mut grad_x, true, grad_u, am, 1.0)?,
+            None => product_into(&mut grad_x, true, grad_u, am, 1.0, precision)?,
         }
         let device = x.device();
         Ok((
@@ -124,17 +128,20 @@ impl CustomOp3 for LoraProjection {
         let rows = x.len() / input;
         let (a, b) = (cpu_values(a, a_layout)?, cpu_values(b, b_layout)?);
         let mask = self.mask.as_ref().map(values).transpose()?;
+        let precision = self.precision;
         let mut y = self
             .weight
-            .product(Matrix::new(x, rows, input)?, true, 1.0)?;
+            .product(Matrix::new(x, rows, input)?, true, 1.0, precision)?;
         let dropped = dropped(x, mask.as_deref());
         let u = product(
             Matrix::new(&dropped, rows, input)?,
             Matrix::new(a, rank, input)?.t(),
             self.scale as f32,
+            precision,
         )?;
         let um = Matrix::new(&u, rows, rank)?;
-        product_into(&mut y, true, um, Matrix::new(b, output, rank)?.t(), 1.0)?;
+        let b = Matrix::new(b, output, rank)?.t();
+        product_into(&mut y, true, um, b, 1.0, precision)?;
         Ok((CpuStorage::F32(y), with_last_dim(x_layout.shape(), output)))
     }
 

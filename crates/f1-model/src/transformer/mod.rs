@@ -4,6 +4,7 @@
 mod assemble;
 mod attention_core;
 pub mod autograd;
+mod bf16_product;
 mod block_node;
 mod config;
 pub mod cpu_pool;
@@ -21,6 +22,7 @@ mod linear;
 mod llama_cpp_rounding;
 mod lora_projection;
 mod mask;
+mod matrix;
 mod quantized_blocks;
 mod quantized_matmul;
 mod rope;
@@ -35,8 +37,10 @@ use candle_core::quantized::{GgmlDType, QMatMul};
 use candle_core::Module;
 use candle_core::{Device, Result, Tensor, D};
 
+pub use bf16_product::available as bf16_products_available;
 pub use block_node::GradientSink;
 pub use config::{Architecture, RopeStyle, TransformerConfig};
+pub use dense_product::ProductPrecision;
 pub use hugging_face::{CONFIG_FILE, WEIGHTS_FILE};
 pub use int8_matmul::available as int8_products_available;
 pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
@@ -215,9 +219,16 @@ impl Transformer {
 
     /// The summed negative log-likelihood of `targets` (one per row) under the
     /// head's logits for `hidden` (rows, hidden size). On the CPU the head and
-    /// the loss are one autograd node (see `head_loss`).
-    pub fn summed_nll(&self, hidden: &Tensor, targets: &[u32]) -> Result<Tensor> {
-        if let Some(loss) = head_loss::summed_nll(hidden, &self.lm_head, targets)? {
+    /// the loss are one autograd node (see `head_loss`), its products at
+    /// `precision`.
+    pub fn summed_nll(
+        &self,
+        hidden: &Tensor,
+        targets: &[u32],
+        precision: ProductPrecision,
+    ) -> Result<Tensor> {
+        let head = &self.lm_head;
+        if let Some(loss) = head_loss::summed_nll(hidden, head, targets, precision)? {
             return Ok(loss);
         }
         let targets = Tensor::new(targets, hidden.device())?;

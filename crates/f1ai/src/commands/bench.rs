@@ -187,12 +187,20 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
     if args.packing {
         return train_packing(&args, method, &path, workspace, &device);
     }
-    let result =
-        f1_train::bench::bench_train(&path, method, args.batch, args.seq, args.steps, &device)?;
+    let result = f1_train::bench::bench_train(
+        &path,
+        method,
+        args.batch,
+        args.seq,
+        args.steps,
+        &device,
+        args.precision(),
+    )?;
     println!(
-        "{:<10} {:<6} {:<7} {:>6} {:>5} {:>12} {:>10} {:>10} {:>14}",
+        "{:<10} {:<6} {:<9} {:<7} {:>6} {:>5} {:>12} {:>10} {:>10} {:>14}",
         "model",
         "method",
+        "precision",
         "device",
         "batch",
         "seq",
@@ -202,9 +210,10 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
         "peak RSS MiB"
     );
     println!(
-        "{:<10} {:<6} {:<7} {:>6} {:>5} {:>12} {:>10.2} {:>10.1} {:>14.0}",
+        "{:<10} {:<6} {:<9} {:<7} {:>6} {:>5} {:>12} {:>10.2} {:>10.1} {:>14.0}",
         spec.name,
         args.method,
+        args.precision,
         result.device,
         args.batch,
         args.seq,
@@ -221,9 +230,13 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
         .unwrap_or(1));
     crate::output::write_json(
         &workspace.benchmark(&format!(
-            "train-{}-{}{}",
+            "train-{}-{}{}{}",
             spec.name,
             args.method,
+            match args.precision.as_str() {
+                "bf16" => "-bf16",
+                _ => "",
+            },
             device_suffix(&device)
         )),
         &report,

@@ -1,0 +1,556 @@
+//! bf16 matrix products (AVX512-BF16's `vdpbf16ps`): both operands rounded to
+//! bf16 (to nearest, ties to even) as they are packed, the products summed in
+//! f32. This is the matmul of mixed-precision training, as PyTorch's bf16
+//! autocast runs it through oneDNN; master weights, gradients and everything
+//! between the products stay f32.
+//!
+//! A BLIS-style loop on the calling thread: a block of up to [`BLOCK_ROWS`]
+//! left-hand rows by [`DEPTH`] inputs is packed as bf16 pairs (the two inputs
+//! `vdpbf16ps` multiplies per lane) in panels of [`ROWS`] rows, each [`COLUMNS`]
+//! columns of the right-hand side likewise, and a 12 x 32 micro-kernel keeps its
+//! 24 accumulators in registers: per pair of inputs, two loads of the right-hand
+//! panel and 12 broadcasts feed 24 `vdpbf16ps` (32 multiply-adds each, twice an
+//! f32 FMA's). Packing reads strided views in place, vectorized where the pairs
+//! or the columns are contiguous.
+//!
+//! Written by hand because gemm (candle's CPU matmul crate) has no bf16 dot
+//! product kernel. On a CPU without AVX512-BF16, [`round_to_bf16`] gives the
+//! same operands to the f32 product instead (same rounding, f32 speed).
+
+use std::sync::OnceLock;
+
+use super::matrix::Matrix;
+use half::bf16;
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Output rows one micro-kernel call holds.
+const ROWS: usize = 12;
+/// Output columns one micro-kernel call holds: two vectors of 16 lanes.
+const COLUMNS: usize = 32;
+/// Inputs one packed block spans: a right-hand panel is 16 KiB (in L1).
+const DEPTH: usize = 256;
+/// Left-hand rows one packed block spans: 384 KiB at full depth (in L2).
+const BLOCK_ROWS: usize = 64 * ROWS;
+
+/// Whether this CPU runs the bf16 kernel (AVX-512 F and BF16); the choice is
+/// logged once.
+pub fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let available = detect();
+        match available {
+            true => tracing::info!("bf16 products: AVX512-BF16 dot products"),
+            false => tracing::info!(
+                "bf16 products: operands rounded to bf16 and multiplied by the f32 kernel \
+                 (this CPU lacks AVX512-BF16)"
+            ),
+        }
+        available
+    })
+}
+
+fn detect() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `view`'s values rounded to bf16 and back, row-major: the operand the bf16
+/// kernel multiplies, for the f32 kernel on CPUs without AVX512-BF16.
+pub fn round_to_bf16(view: Matrix) -> Vec<f32> {
+    (0..view.rows)
+        .flat_map(|row| (0..view.columns).map(move |column| (row, column)))
+        .map(|(row, column)| {
+            let value = view.values[row * view.row_stride + column * view.column_stride];
+            bf16::from_f32(value).to_f32()
+        })
+        .collect()
+}
+
+/// Two values rounded to bf16, `low` in the low half: the pair one 32-bit lane
+/// of `vdpbf16ps` multiplies.
+fn pair(low: f32, high: f32) -> u32 {
+    u32::from(bf16::from_f32(low).to_bits()) | (u32::from(bf16::from_f32(high).to_bits()) << 16)
+}
+
+/// The product `scale * lhs · rhs` into `out` on the calling thread, added to
+/// what `out` holds when `accumulate`: (lhs rows, rhs columns) values, each row
+/// `out_row_stride` after the one before.
+///
+/// # Safety
+/// [`available`] is true, `lhs.columns == rhs.rows`, and `out` holds (lhs rows,
+/// rhs columns) values at that row stride (read only when `accumulate`). The
+/// views hold their (rows, columns) at their strides (as `Matrix` checks).
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn product_raw(
+    out: *mut f32,
+    out_row_stride: usize,
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+    scale: f32,
+) {
+    let (m, k, n) = (lhs.rows, lhs.columns, rhs.columns);
+    if m == 0 || n == 0 {
+        return;
+    }
+    let mut left = Vec::new();
+    let mut right = vec![0u32; DEPTH / 2 * COLUMNS];
+    // An empty inner size still writes (or keeps) the output, as gemm does.
+    let depths = (0..k.max(1)).step_by(DEPTH);
+    for depth_start in depths {
+        let depth = DEPTH.min(k - depth_start.min(k));
+        let pairs = depth.div_ceil(2);
+        let overwrite = depth_start == 0 && !accumulate;
+        for row_start in (0..m).step_by(BLOCK_ROWS) {
+            let rows = BLOCK_ROWS.min(m - row_start);
+            let panels = rows.div_ceil(ROWS);
+            left.clear();
+            left.resize(panels * pairs * ROWS, 0);
+            for panel in 0..panels {
+                let first = row_start + panel * ROWS;
+                let block = lhs.row_range(first, (first + ROWS).min(m));
+                pack_rows(block, depth_start, depth, &mut left[panel * pairs * ROWS..]);
+            }
+            for column_start in (0..n).step_by(COLUMNS) {
+                let columns = COLUMNS.min(n - column_start);
+                pack_columns(rhs, depth_start, depth, column_start, columns, &mut right);
+                for panel in 0..panels {
+                    let first = row_start + panel * ROWS;
+                    let tile = Tile {
+                        // SAFETY: `first < m` and `column_start < n` (see the
+                        // function's contract).
+                        out: unsafe { out.add(first * out_row_stride + column_start) },
+                        row_stride: out_row_stride,
+                        rows: ROWS.min(m - first),
+                        columns,
+                        scale,
+                        overwrite,
+                    };
+                    // SAFETY: the panels hold `pairs` pairs of ROWS and COLUMNS
+                    // lanes, and the tile lies inside `out`.
+                    unsafe {
+                        micro_kernel(
+                            pairs,
+                            left[panel * pairs * ROWS..].as_ptr(),
+                            right.as_ptr(),
+                            tile,
+                        )
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Where a micro-kernel call writes: `rows` x `columns` of the output.
+struct Tile {
+    out: *mut f32,
+    row_stride: usize,
+    rows: usize,
+    columns: usize,
+    scale: f32,
+    /// Write `scale * sum` rather than add it to what is there.
+    overwrite: bool,
+}
+
+/// Packs `block`'s rows (at most [`ROWS`]), inputs `depth_start..+depth`, as
+/// `packed[pair * ROWS + row]`; rows past the block stay zero, as does the
+/// high half of a last odd input.
+fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]) {
+    let pairs = depth.div_ceil(2);
+    if pairs == 0 {
+        return;
+    }
+    for row in 0..block.rows {
+        let at = |column: usize| {
+            block.values[row * block.row_stride + (depth_start + column) * block.column_stride]
+        };
+        if block.column_stride == 1 {
+            let start = row * block.row_stride + depth_start;
+            pairs_along(
+                &block.values[start..start + depth],
+                packed[row..].iter_mut().step_by(ROWS),
+            );
+        } else if block.row_stride == 1 {
+            // Consecutive rows are adjacent: two inputs' rows at a time.
+            let input_row = |input: usize| {
+                &block.values[(depth_start + input) * block.column_stride..][..block.rows]
+            };
+            for p in 0..pairs {
+                let high = (2 * p + 1 < depth).then(|| input_row(2 * p + 1));
+                pairs_across(
+                    input_row(2 * p),
+                    high,
+                    &mut packed[p * ROWS..(p + 1) * ROWS],
+                );
+            }
+            return;
+        } else {
+            for p in 0..pairs {
+                let high = if 2 * p + 1 < depth {
+                    at(2 * p + 1)
+                } else {
+                    0.0
+                };
+                packed[p * ROWS + row] = pair(at(2 * p), high);
+            }
+        }
+    }
+}
+
+/// Packs `rhs`'s columns `column_start..+columns` (at most [`COLUMNS`]), inputs
+/// `depth_start..+depth`, as `packed[pair * COLUMNS + column]`; columns past
+/// them are zero, as is the high half of a last odd input.
+fn pack_columns(
+    rhs: Matrix,
+    depth_start: usize,
+    depth: usize,
+    column_start: usize,
+    columns: usize,
+    packed: &mut [u32],
+) {
+    let pairs = depth.div_ceil(2);
+    let index = |input: usize, column: usize| {
+        (depth_start + input) * rhs.row_stride + (column_start + column) * rhs.column_stride
+    };
+    if rhs.column_stride == 1 {
+        for p in 0..pairs {
+            let low = &rhs.values[index(2 * p, 0)..][..columns];
+            let high = (2 * p + 1 < depth).then(|| &rhs.values[index(2 * p + 1, 0)..][..columns]);
+            pairs_across(low, high, &mut packed[p * COLUMNS..(p + 1) * COLUMNS]);
+        }
+    } else if rhs.row_stride == 1 {
+        for column in 0..COLUMNS {
+            let lanes = packed[column..].iter_mut().step_by(COLUMNS).take(pairs);
+            match column < columns {
+                true => pairs_along(&rhs.values[index(0, column)..][..depth], lanes),
+                false => lanes.for_each(|lane| *lane = 0),
+            }
+        }
+    } else {
+        for p in 0..pairs {
+            for column in 0..COLUMNS {
+                packed[p * COLUMNS + column] = match column < columns {
+                    true => {
+                        let high = match 2 * p + 1 < depth {
+                            true => rhs.values[index(2 * p + 1, column)],
+                            false => 0.0,
+                        };
+                        pair(rhs.values[index(2 * p, column)], high)
+                    }
+                    false => 0,
+                };
+            }
+        }
+    }
+}
+
+/// `values` (consecutive inputs) as pairs into `lanes`, the last odd value
+/// paired with zero.
+fn pairs_along<'a>(values: &[f32], mut lanes: impl Iterator<Item = &'a mut u32>) {
+    let mut chunks = values.chunks_exact(32);
+    #[cfg(target_arch = "x86_64")]
+    if available() {
+        for chunk in chunks.by_ref() {
+            // SAFETY: AVX512-BF16 is available and the chunk holds 32 values.
+            let converted = unsafe { pairs_of_32(chunk) };
+            // The converted values first: zip would take a lane past the last.
+            for (value, lane) in converted.into_iter().zip(lanes.by_ref()) {
+                *lane = value;
+            }
+        }
+    }
+    let rest = match available() {
+        true => chunks.remainder(),
+        false => values,
+    };
+    for (lane, two) in lanes.zip(rest.chunks(2)) {
+        *lane = pair(two[0], two.get(1).copied().unwrap_or(0.0));
+    }
+}
+
+/// 32 consecutive values as 16 pairs.
+///
+/// # Safety
+/// AVX512-BF16 is available; `values` holds 32 values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn pairs_of_32(values: &[f32]) -> [u32; 16] {
+    // SAFETY: 32 values are readable at `values` (the caller's contract).
+    let (low, high) = unsafe {
+        (
+            _mm512_loadu_ps(values.as_ptr()),
+            _mm512_loadu_ps(values.as_ptr().add(16)),
+        )
+    };
+    // The second operand fills the low 16 halves: values 0..32 in order.
+    let bf16s = _mm512_cvtne2ps_pbh(high, low);
+    // SAFETY: 64 bytes as 16 lanes of 32 bits; every bit pattern is valid.
+    unsafe { std::mem::transmute::<__m512bh, [u32; 16]>(bf16s) }
+}
+
+/// `low[i]` and `high[i]` (zero where `high` is `None`) as pairs into
+/// `lanes[i]`; lanes past `low` (which is no longer than `lanes`) are zero.
+fn pairs_across(low: &[f32], high: Option<&[f32]>, lanes: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if available() {
+        for (index, chunk) in lanes.chunks_mut(16).enumerate() {
+            let start = (16 * index).min(low.len());
+            let count = (low.len() - start).min(16);
+            // SAFETY: AVX512-BF16 is available; both rows hold `count` values
+            // from `start`, at most the chunk's lanes.
+            unsafe {
+                let high = high.map(|high| &high[start..start + count]);
+                across_16(&low[start..start + count], high, chunk)
+            };
+        }
+        return;
+    }
+    for (index, lane) in lanes.iter_mut().enumerate() {
+        *lane = match low.get(index) {
+            Some(&value) => pair(value, high.map_or(0.0, |high| high[index])),
+            None => 0,
+        };
+    }
+}
+
+/// Up to 16 values of two rows as pairs; the lanes past them zero.
+///
+/// # Safety
+/// AVX512-BF16 is available; `lanes` holds at most 16 values, `low` (and
+/// `high`) at most as many.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn across_16(low: &[f32], high: Option<&[f32]>, lanes: &mut [u32]) {
+    let first = |count: usize| ((1u32 << count) - 1) as __mmask16;
+    let mask = first(low.len());
+    let widen = |values: __m512| -> __m512i {
+        // SAFETY: 32 bytes as 16 halves; every bit pattern is valid.
+        let halves =
+            unsafe { std::mem::transmute::<__m256bh, __m256i>(_mm512_cvtneps_pbh(values)) };
+        _mm512_cvtepu16_epi32(halves)
+    };
+    // SAFETY: the masked loads read only the rows' values.
+    let low = widen(unsafe { _mm512_maskz_loadu_ps(mask, low.as_ptr()) });
+    let high = match high {
+        // SAFETY: as for `low`.
+        Some(high) => widen(unsafe { _mm512_maskz_loadu_ps(mask, high.as_ptr()) }),
+        None => _mm512_setzero_si512(),
+    };
+    let pairs = _mm512_or_si512(low, _mm512_slli_epi32::<16>(high));
+    // SAFETY: the masked store writes only `lanes`.
+    unsafe { _mm512_mask_storeu_epi32(lanes.as_mut_ptr().cast(), first(lanes.len()), pairs) };
+}
+
+/// The 12 x 32 tile of `pairs` packed pairs: `left[pair * ROWS + row]` times
+/// `right[pair * COLUMNS + column]`, summed in f32, scaled into `tile`.
+///
+/// # Safety
+/// AVX512-BF16 is available; `left` holds `pairs * ROWS` and `right` `pairs *
+/// COLUMNS` values; the tile's rows and columns (at most ROWS and COLUMNS) lie
+/// in the output.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn micro_kernel(pairs: usize, left: *const u32, right: *const u32, tile: Tile) {
+    let mut sums = [[_mm512_setzero_ps(); 2]; ROWS];
+    for p in 0..pairs {
+        // SAFETY: pair `p` of both panels is in bounds (the contract), and any
+        // 64 bytes are 32 valid bf16 values.
+        let (low, high) = unsafe {
+            (
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(
+                    right.add(p * COLUMNS).cast(),
+                )),
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(
+                    right.add(p * COLUMNS + 16).cast(),
+                )),
+            )
+        };
+        for (row, sum) in sums.iter_mut().enumerate() {
+            // SAFETY: as above.
+            let broadcast = unsafe {
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(
+                    *left.add(p * ROWS + row) as i32,
+                ))
+            };
+            sum[0] = _mm512_dpbf16_ps(sum[0], broadcast, low);
+            sum[1] = _mm512_dpbf16_ps(sum[1], broadcast, high);
+        }
+    }
+    let scale = _mm512_set1_ps(tile.scale);
+    for (row, sum) in sums.iter().enumerate().take(tile.rows) {
+        for (half, &sum) in sum.iter().enumerate() {
+            let start = 16 * half;
+            if start >= tile.columns {
+                break;
+            }
+            let mask = match tile.columns - start {
+                16.. => 0xffff,
+                width => ((1u32 << width) - 1) as __mmask16,
+            };
+            // SAFETY: the tile's row and its first `columns` lie in the output.
+            unsafe {
+                let at = tile.out.add(row * tile.row_stride + start);
+                let value = match tile.overwrite {
+                    true => _mm512_mul_ps(sum, scale),
+                    false => _mm512_fmadd_ps(sum, scale, _mm512_maskz_loadu_ps(mask, at)),
+                };
+                _mm512_mask_storeu_ps(at, mask, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// The f64 product of the operands rounded to bf16: what the kernel computes
+    /// up to f32 summation.
+    fn reference(lhs: Matrix, rhs: Matrix, scale: f32) -> Vec<f64> {
+        let (a, b) = (round_to_bf16(lhs), round_to_bf16(rhs));
+        let (m, k, n) = (lhs.rows, lhs.columns, rhs.columns);
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let sum: f64 = (0..k)
+                    .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
+                    .sum();
+                out[i * n + j] = sum * scale as f64;
+            }
+        }
+        out
+    }
+
+    /// Products of row-major, transposed and strided views, at sizes that leave
+    /// partial panels, odd inputs and several depth and row blocks, fresh and
+    /// accumulated, equal the bf16-rounded product to f32 summation error.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn products_of_every_layout_equal_the_rounded_product() {
+        if !available() {
+            println!("skipped: this CPU lacks AVX512-BF16 (the f32 fallback runs instead)");
+            return;
+        }
+        for (m, k, n) in [
+            (1, 1, 1),
+            (13, 7, 33),
+            (25, 257, 70),
+            (800, 300, 40),
+            (5, 600, 3),
+        ] {
+            let a = values(m * k, 1);
+            let b = values(k * n, 2);
+            let layouts = [
+                (
+                    Matrix::new(&a, m, k).unwrap(),
+                    Matrix::new(&b, k, n).unwrap(),
+                ),
+                (
+                    Matrix::new(&a, k, m).unwrap().t(),
+                    Matrix::new(&b, n, k).unwrap().t(),
+                ),
+            ];
+            for (lhs, rhs) in layouts {
+                let expected = reference(lhs, rhs, 0.5);
+                let bound = |row: usize, column: usize| -> f64 {
+                    let magnitude: f64 = (0..k)
+                        .map(|p| {
+                            let x = lhs.values[row * lhs.row_stride + p * lhs.column_stride];
+                            let w = rhs.values[p * rhs.row_stride + column * rhs.column_stride];
+                            (x as f64 * w as f64).abs()
+                        })
+                        .sum();
+                    1e-6 * magnitude.max(1.0)
+                };
+                let mut out = vec![f32::NAN; m * n];
+                // SAFETY: AVX512-BF16 is available and `out` is (m, n).
+                unsafe { product_raw(out.as_mut_ptr(), n, false, lhs, rhs, 0.5) };
+                for (index, (&got, &want)) in out.iter().zip(&expected).enumerate() {
+                    let (row, column) = (index / n, index % n);
+                    assert!(
+                        (got as f64 - want).abs() <= bound(row, column),
+                        "({m}, {k}, {n}) at ({row}, {column}): {got} vs {want}"
+                    );
+                }
+                // SAFETY: as above; `out` is initialised now.
+                unsafe { product_raw(out.as_mut_ptr(), n, true, lhs, rhs, -0.5) };
+                for (index, &got) in out.iter().enumerate() {
+                    let (row, column) = (index / n, index % n);
+                    assert!(
+                        got.abs() as f64 <= 2.0 * bound(row, column),
+                        "{got}: a product minus itself"
+                    );
+                }
+            }
+        }
+    }
+
+    /// An empty inner size writes zeros, or leaves the output when accumulating.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn an_empty_inner_size_writes_zeros() {
+        if !available() {
+            println!("skipped: this CPU lacks AVX512-BF16 (the f32 fallback runs instead)");
+            return;
+        }
+        let (lhs, rhs) = (
+            Matrix::new(&[], 3, 0).unwrap(),
+            Matrix::new(&[], 0, 2).unwrap(),
+        );
+        let mut out = vec![7.0f32; 6];
+        // SAFETY: available, and `out` is (3, 2).
+        unsafe { product_raw(out.as_mut_ptr(), 2, true, lhs, rhs, 1.0) };
+        assert_eq!(out, [7.0; 6]);
+        // SAFETY: as above.
+        unsafe { product_raw(out.as_mut_ptr(), 2, false, lhs, rhs, 1.0) };
+        assert_eq!(out, [0.0; 6]);
+    }
+
+    /// Rounding is to nearest with ties to even, as the hardware converts, and
+    /// the packed pair puts the first input in the low half.
+    #[test]
+    fn pairs_round_to_nearest_even() {
+        let tie_down = f32::from_bits(0x3f80_8000); // 1 + 2^-8: a tie, 1.0 is even
+        let tie_up = f32::from_bits(0x3f81_8000); // a tie above an odd bf16
+        assert_eq!(pair(tie_down, tie_up), 0x3f82_3f80);
+        let values: Vec<f32> = (0..67)
+            .map(|i| f32::from_bits(0x3f80_0000 + i * 0x3fff))
+            .collect();
+        let mut lanes = [0u32; 34];
+        pairs_along(&values, lanes.iter_mut());
+        for (index, &lane) in lanes.iter().enumerate() {
+            let high = values.get(2 * index + 1).copied().unwrap_or(0.0);
+            assert_eq!(lane, pair(values[2 * index], high), "pair {index}");
+        }
+        let mut across = [u32::MAX; 32];
+        pairs_across(&values[..20], Some(&values[20..40]), &mut across);
+        for (index, &lane) in across.iter().enumerate() {
+            let want = match index < 20 {
+                true => pair(values[index], values[20 + index]),
+                false => 0,
+            };
+            assert_eq!(lane, want, "lane {index}");
+        }
+    }
+}
