@@ -5,7 +5,7 @@
 //! between the products stay f32.
 //!
 //! A BLIS-style loop on the calling thread: a block of up to [`BLOCK_ROWS`]
-//! left-hand rows by [`DEPTH`] inputs is packed as bf16 pairs (the two inputs
+//! left-hand rows by up to [`MAX_DEPTH`] inputs is packed as bf16 pairs (the two inputs
 //! `vdpbf16ps` multiplies per lane) in panels of [`ROWS`] rows, each [`COLUMNS`]
 //! columns of the right-hand side likewise, and a 12 x 32 micro-kernel keeps its
 //! 24 accumulators in registers: per pair of inputs, two loads of the right-hand
@@ -29,8 +29,8 @@ use std::arch::x86_64::*;
 const ROWS: usize = 12;
 /// Output columns one micro-kernel call holds: two vectors of 16 lanes.
 const COLUMNS: usize = 32;
-/// Inputs one packed block spans: a right-hand panel is 16 KiB (in L1).
-const DEPTH: usize = 256;
+/// Inputs one packed block spans at most: a right-hand panel is 20 KiB (in L1).
+const MAX_DEPTH: usize = 320;
 /// Left-hand rows one packed block spans: 384 KiB at full depth (in L2).
 const BLOCK_ROWS: usize = 64 * ROWS;
 
@@ -102,11 +102,12 @@ pub unsafe fn product_raw(
         return;
     }
     let mut left = Vec::new();
-    let mut right = vec![0u32; DEPTH / 2 * COLUMNS];
+    let block_depth = block_depth(k);
+    let mut right = vec![0u32; block_depth / 2 * COLUMNS];
     // An empty inner size still writes (or keeps) the output, as gemm does.
-    let depths = (0..k.max(1)).step_by(DEPTH);
+    let depths = (0..k.max(1)).step_by(block_depth);
     for depth_start in depths {
-        let depth = DEPTH.min(k - depth_start.min(k));
+        let depth = block_depth.min(k - depth_start.min(k));
         let pairs = depth.div_ceil(2);
         let overwrite = depth_start == 0 && !accumulate;
         for row_start in (0..m).step_by(BLOCK_ROWS) {
@@ -150,6 +151,13 @@ pub unsafe fn product_raw(
     }
 }
 
+/// The inputs each packed block spans: `k` split evenly into blocks of at most
+/// [`MAX_DEPTH`] (no short last block), a whole number of pairs.
+fn block_depth(k: usize) -> usize {
+    let blocks = k.div_ceil(MAX_DEPTH).max(1);
+    k.div_ceil(blocks).next_multiple_of(2).max(2)
+}
+
 /// Where a micro-kernel call writes: `rows` x `columns` of the output.
 struct Tile {
     out: *mut f32,
@@ -177,7 +185,8 @@ fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]
             let start = row * block.row_stride + depth_start;
             pairs_along(
                 &block.values[start..start + depth],
-                packed[row..].iter_mut().step_by(ROWS),
+                &mut packed[row..],
+                ROWS,
             );
         } else if block.row_stride == 1 {
             // Consecutive rows are adjacent: two inputs' rows at a time.
@@ -229,10 +238,10 @@ fn pack_columns(
         }
     } else if rhs.row_stride == 1 {
         for column in 0..COLUMNS {
-            let lanes = packed[column..].iter_mut().step_by(COLUMNS).take(pairs);
+            let lanes = &mut packed[column..];
             match column < columns {
-                true => pairs_along(&rhs.values[index(0, column)..][..depth], lanes),
-                false => lanes.for_each(|lane| *lane = 0),
+                true => pairs_along(&rhs.values[index(0, column)..][..depth], lanes, COLUMNS),
+                false => (0..pairs).for_each(|p| lanes[p * COLUMNS] = 0),
             }
         }
     } else {
@@ -253,27 +262,28 @@ fn pack_columns(
     }
 }
 
-/// `values` (consecutive inputs) as pairs into `lanes`, the last odd value
-/// paired with zero.
-fn pairs_along<'a>(values: &[f32], mut lanes: impl Iterator<Item = &'a mut u32>) {
-    let mut chunks = values.chunks_exact(32);
+/// `values` (consecutive inputs) as pairs into every `stride`-th lane of
+/// `lanes`, the last odd value paired with zero.
+fn pairs_along(values: &[f32], lanes: &mut [u32], stride: usize) {
+    let pairs = values.len().div_ceil(2);
+    if pairs == 0 {
+        return;
+    }
+    assert!(lanes.len() > (pairs - 1) * stride, "pairs past the lanes");
+    let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if available() {
-        for chunk in chunks.by_ref() {
+        for chunk in values.chunks_exact(32) {
             // SAFETY: AVX512-BF16 is available and the chunk holds 32 values.
             let converted = unsafe { pairs_of_32(chunk) };
-            // The converted values first: zip would take a lane past the last.
-            for (value, lane) in converted.into_iter().zip(lanes.by_ref()) {
-                *lane = value;
+            for (offset, value) in converted.into_iter().enumerate() {
+                lanes[(done + offset) * stride] = value;
             }
+            done += 16;
         }
     }
-    let rest = match available() {
-        true => chunks.remainder(),
-        false => values,
-    };
-    for (lane, two) in lanes.zip(rest.chunks(2)) {
-        *lane = pair(two[0], two.get(1).copied().unwrap_or(0.0));
+    for (offset, two) in values[2 * done..].chunks(2).enumerate() {
+        lanes[(done + offset) * stride] = pair(two[0], two.get(1).copied().unwrap_or(0.0));
     }
 }
 
@@ -538,7 +548,7 @@ mod tests {
             .map(|i| f32::from_bits(0x3f80_0000 + i * 0x3fff))
             .collect();
         let mut lanes = [0u32; 34];
-        pairs_along(&values, lanes.iter_mut());
+        pairs_along(&values, &mut lanes, 1);
         for (index, &lane) in lanes.iter().enumerate() {
             let high = values.get(2 * index + 1).copied().unwrap_or(0.0);
             assert_eq!(lane, pair(values[2 * index], high), "pair {index}");
