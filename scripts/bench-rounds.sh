@@ -8,8 +8,10 @@
 # environment (scripts/python-env.sh) or llama-cpp-python built here
 # (scripts/llama-cpp-env.sh, about 12 minutes the first time). Prints a line a round
 # and writes results/benchmarks/rounds-<kind>-<model>[-<method>].json.
-# F1AI_PRECISION=int8 decodes with the int8 products (`bench infer --precision`;
-# default native, llama.cpp's own kernels).
+# F1AI_PRECISION: for infer, int8 decodes with the int8 products (`bench infer
+# --precision`; default native, llama.cpp's own kernels); for train, bf16 trains
+# with bf16 products (`bench train --precision`; default f32).
+# ANCHOR_AUTOCAST=bf16 runs the PyTorch anchor under bf16 autocast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,22 +41,29 @@ cargo build --release --quiet --bin f1ai
 f1ai="${CARGO_TARGET_DIR:-$(pwd)/target}/release/f1ai"
 "$f1ai" --workspace "$workspace" models fetch "$model" >&2
 
-name="$kind-$model${method:+-$method}"
+name="$kind-$model${method:+-$method}${F1AI_PRECISION:+-$F1AI_PRECISION}${ANCHOR_AUTOCAST:+-torch-$ANCHOR_AUTOCAST}"
 results="$workspace/results/benchmarks"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for round in $(seq "$rounds"); do
   if [ "$kind" = train ]; then
-    "$f1ai" --workspace "$workspace" bench train --method "$method" --model "$model" >&2
-    ours="$results/train-$model-$method.json"
+    precision="${F1AI_PRECISION:-f32}"
+    "$f1ai" --workspace "$workspace" bench train --method "$method" --model "$model" \
+      --precision "$precision" >&2
+    suffix=""; [ "$precision" = bf16 ] && suffix="-bf16"
+    ours="$results/train-$model-$method$suffix.json"
     reference=$("$python" "$anchors/torch_train_step.py" "$workspace/models/base" "$gguf" "$method" | tail -n 1)
+    if [ "$precision" = bf16 ]; then  # our f32 in the same round, for the bf16/f32 ratio
+      "$f1ai" --workspace "$workspace" bench train --method "$method" --model "$model" >&2
+      extra=", \"ours_f32\": $(tr -d '\n' < "$results/train-$model-$method.json")"
+    fi
   else
     "$f1ai" --workspace "$workspace" bench infer --model "$model" --prompt-tokens 8 --runs 2 \
       --precision "${F1AI_PRECISION:-native}" >&2
     ours="$results/infer-$model.json"
     reference=$("$python" "$anchors/llamacpp_infer.py" "$workspace/models/base/$gguf" "$style" 128 | tail -n 1)
   fi
-  printf '{"round": %s, "ours": %s, "reference": %s}\n' "$round" "$(tr -d '\n' < "$ours")" "$reference" >> "$log"
+  printf '{"round": %s, "ours": %s, "reference": %s%s}\n' "$round" "$(tr -d '\n' < "$ours")" "$reference" "${extra:-}" >> "$log"
 done
 
 python3 - "$kind" "$log" "$results/rounds-$name.json" <<'PY'
@@ -66,9 +75,15 @@ for r in rounds:
     if kind == "train":
         r["speed_ratio"] = ref["s_per_step"] / ours["mean_seconds_per_step"]
         r["memory_ratio"] = ours["peak_rss_mib"] / ref["peak_rss_mib"]
-        print(f'round {r["round"]}: f1ai {ours["mean_seconds_per_step"]:.2f} s/step, {ours["peak_rss_mib"]:.0f} MiB; '
-              f'PyTorch {ref["s_per_step"]:.2f} s/step, {ref["peak_rss_mib"]} MiB; '
-              f'speed {r["speed_ratio"]:.2f}x, memory {r["memory_ratio"]:.2f}x')
+        f32 = ""
+        if "ours_f32" in r:
+            r["speed_over_f32"] = r["ours_f32"]["mean_seconds_per_step"] / ours["mean_seconds_per_step"]
+            f32 = (f'; f1ai f32 {r["ours_f32"]["mean_seconds_per_step"]:.2f} s/step, '
+                   f'{r["ours_f32"]["peak_rss_mib"]:.0f} MiB ({r["speed_over_f32"]:.2f}x)')
+        print(f'round {r["round"]}: f1ai {ours.get("precision", "f32")} {ours["mean_seconds_per_step"]:.2f} s/step, '
+              f'{ours["peak_rss_mib"]:.0f} MiB; PyTorch ({ref.get("autocast", "none")} autocast) '
+              f'{ref["s_per_step"]:.2f} s/step, {ref["peak_rss_mib"]} MiB; '
+              f'speed {r["speed_ratio"]:.2f}x, memory {r["memory_ratio"]:.2f}x{f32}')
     else:
         r["decode_ratio"] = ours["median_decode_tokens_per_second"] / ref["decode_tok_s"]
         print(f'round {r["round"]}: f1ai decode {ours["median_decode_tokens_per_second"]:.1f} tok/s; '

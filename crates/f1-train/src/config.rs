@@ -450,4 +450,20 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn precision_is_f32_unless_bf16_is_asked_for() {
+        let parse = |extra: &str| {
+            let yaml = format!("run_name: t\nmodel: m\nmethod: full\n{extra}");
+            serde_norway::from_str::<TrainConfig>(&yaml).map_err(|e| e.to_string())
+        };
+        assert_eq!(parse("").unwrap().precision, ProductPrecision::F32);
+        let bf16 = parse("precision: bf16\n").unwrap().precision;
+        assert_eq!(bf16, ProductPrecision::Bf16);
+        let error = parse("precision: fp8\n").unwrap_err();
+        assert!(
+            error.contains("precision") && error.contains("bf16"),
+            "{error}"
+        );
+    }
 }
