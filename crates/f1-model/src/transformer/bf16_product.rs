@@ -177,40 +177,38 @@ fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]
     if pairs == 0 {
         return;
     }
+    if block.column_stride == 1 {
+        let lines: Vec<&[f32]> = (0..block.rows)
+            .map(|row| &block.values[row * block.row_stride + depth_start..][..depth])
+            .collect();
+        return pairs_transposed(&lines, ROWS, packed, ROWS);
+    }
+    if block.row_stride == 1 {
+        // Consecutive rows are adjacent: two inputs' rows at a time.
+        let input_row = |input: usize| {
+            &block.values[(depth_start + input) * block.column_stride..][..block.rows]
+        };
+        for p in 0..pairs {
+            let high = (2 * p + 1 < depth).then(|| input_row(2 * p + 1));
+            pairs_across(
+                input_row(2 * p),
+                high,
+                &mut packed[p * ROWS..(p + 1) * ROWS],
+            );
+        }
+        return;
+    }
     for row in 0..block.rows {
         let at = |column: usize| {
             block.values[row * block.row_stride + (depth_start + column) * block.column_stride]
         };
-        if block.column_stride == 1 {
-            let start = row * block.row_stride + depth_start;
-            pairs_along(
-                &block.values[start..start + depth],
-                &mut packed[row..],
-                ROWS,
-            );
-        } else if block.row_stride == 1 {
-            // Consecutive rows are adjacent: two inputs' rows at a time.
-            let input_row = |input: usize| {
-                &block.values[(depth_start + input) * block.column_stride..][..block.rows]
+        for p in 0..pairs {
+            let high = if 2 * p + 1 < depth {
+                at(2 * p + 1)
+            } else {
+                0.0
             };
-            for p in 0..pairs {
-                let high = (2 * p + 1 < depth).then(|| input_row(2 * p + 1));
-                pairs_across(
-                    input_row(2 * p),
-                    high,
-                    &mut packed[p * ROWS..(p + 1) * ROWS],
-                );
-            }
-            return;
-        } else {
-            for p in 0..pairs {
-                let high = if 2 * p + 1 < depth {
-                    at(2 * p + 1)
-                } else {
-                    0.0
-                };
-                packed[p * ROWS + row] = pair(at(2 * p), high);
-            }
+            packed[p * ROWS + row] = pair(at(2 * p), high);
         }
     }
 }
@@ -237,12 +235,12 @@ fn pack_columns(
             pairs_across(low, high, &mut packed[p * COLUMNS..(p + 1) * COLUMNS]);
         }
     } else if rhs.row_stride == 1 {
-        for column in 0..COLUMNS {
-            let lanes = &mut packed[column..];
-            match column < columns {
-                true => pairs_along(&rhs.values[index(0, column)..][..depth], lanes, COLUMNS),
-                false => (0..pairs).for_each(|p| lanes[p * COLUMNS] = 0),
-            }
+        // Each column's inputs are consecutive: 16 columns at a time, transposed.
+        for first in (0..COLUMNS).step_by(16) {
+            let lines: Vec<&[f32]> = (first..columns.min(first + 16))
+                .map(|column| &rhs.values[index(0, column)..][..depth])
+                .collect();
+            pairs_transposed(&lines, 16, &mut packed[first..], COLUMNS);
         }
     } else {
         for p in 0..pairs {
@@ -262,49 +260,116 @@ fn pack_columns(
     }
 }
 
-/// `values` (consecutive inputs) as pairs into every `stride`-th lane of
-/// `lanes`, the last odd value paired with zero.
-fn pairs_along(values: &[f32], lanes: &mut [u32], stride: usize) {
-    let pairs = values.len().div_ceil(2);
+/// Lines of consecutive inputs (up to `width`, all as long) as pairs,
+/// transposed: line `l`'s pair `p` into `packed[p * stride + l]`, zeros into
+/// lanes `lines.len()..width` (`width` at most 16). Whole blocks of 16 pairs go
+/// through a 16 x 16 transpose in registers, the rest one pair at a time.
+fn pairs_transposed(lines: &[&[f32]], width: usize, packed: &mut [u32], stride: usize) {
+    assert!(
+        lines.len() <= width && width <= stride.min(16),
+        "too many lines"
+    );
+    let Some(depth) = lines.first().map(|line| line.len()) else {
+        return;
+    };
+    assert!(
+        lines.iter().all(|line| line.len() == depth),
+        "lines of one length"
+    );
+    let pairs = depth.div_ceil(2);
     if pairs == 0 {
         return;
     }
-    assert!(lanes.len() > (pairs - 1) * stride, "pairs past the lanes");
+    assert!(
+        packed.len() >= (pairs - 1) * stride + width,
+        "pairs past the panel"
+    );
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if available() {
-        for chunk in values.chunks_exact(32) {
-            // SAFETY: AVX512-BF16 is available and the chunk holds 32 values.
-            let converted = unsafe { pairs_of_32(chunk) };
-            for (offset, value) in converted.into_iter().enumerate() {
-                lanes[(done + offset) * stride] = value;
-            }
+        while 2 * done + 32 <= depth {
+            // SAFETY: AVX512-BF16 is available; every line holds 32 values from
+            // `2 * done` and `packed` the 16 pairs' lanes (checked above).
+            unsafe {
+                transpose_16_pairs(lines, 2 * done, width, &mut packed[done * stride..], stride)
+            };
             done += 16;
         }
     }
-    for (offset, two) in values[2 * done..].chunks(2).enumerate() {
-        lanes[(done + offset) * stride] = pair(two[0], two.get(1).copied().unwrap_or(0.0));
+    for p in done..pairs {
+        for lane in 0..width {
+            packed[p * stride + lane] = match lines.get(lane) {
+                Some(line) => pair(line[2 * p], line.get(2 * p + 1).copied().unwrap_or(0.0)),
+                None => 0,
+            };
+        }
     }
 }
 
-/// 32 consecutive values as 16 pairs.
+/// Pairs `from / 2..+16` of each line (zero rows past them), transposed into
+/// `packed[t * stride..][..width]` for t in 0..16.
 ///
 /// # Safety
-/// AVX512-BF16 is available; `values` holds 32 values.
+/// AVX512-BF16 is available; each line holds 32 values from `from`; `packed`
+/// holds `15 * stride + width` values; `width` is at most 16.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn pairs_of_32(values: &[f32]) -> [u32; 16] {
-    // SAFETY: 32 values are readable at `values` (the caller's contract).
-    let (low, high) = unsafe {
-        (
-            _mm512_loadu_ps(values.as_ptr()),
-            _mm512_loadu_ps(values.as_ptr().add(16)),
-        )
-    };
-    // The second operand fills the low 16 halves: values 0..32 in order.
-    let bf16s = _mm512_cvtne2ps_pbh(high, low);
-    // SAFETY: 64 bytes as 16 lanes of 32 bits; every bit pattern is valid.
-    unsafe { std::mem::transmute::<__m512bh, [u32; 16]>(bf16s) }
+unsafe fn transpose_16_pairs(
+    lines: &[&[f32]],
+    from: usize,
+    width: usize,
+    packed: &mut [u32],
+    stride: usize,
+) {
+    let rows: [__m512i; 16] = std::array::from_fn(|line| match lines.get(line) {
+        // SAFETY: 32 values from `from` (the contract); any 64 bytes are 16
+        // valid lanes.
+        Some(line) => unsafe {
+            let (low, high) = (
+                _mm512_loadu_ps(line.as_ptr().add(from)),
+                _mm512_loadu_ps(line.as_ptr().add(from + 16)),
+            );
+            std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(high, low))
+        },
+        None => _mm512_setzero_si512(),
+    });
+    // Rows interleaved by twos, then fours, then 128-bit lanes twice, after
+    // which output `t` holds pair t of every row.
+    let twos: [__m512i; 16] = std::array::from_fn(|i| {
+        let (a, b) = (rows[i & !1], rows[i | 1]);
+        match i % 2 {
+            0 => _mm512_unpacklo_epi32(a, b),
+            _ => _mm512_unpackhi_epi32(a, b),
+        }
+    });
+    let fours: [__m512i; 16] = std::array::from_fn(|i| {
+        let (group, slot) = (i / 4 * 4, i % 4);
+        let (a, b) = (twos[group + slot / 2], twos[group + 2 + slot / 2]);
+        match slot % 2 {
+            0 => _mm512_unpacklo_epi64(a, b),
+            _ => _mm512_unpackhi_epi64(a, b),
+        }
+    });
+    let eights: [__m512i; 16] = std::array::from_fn(|i| {
+        let (half, slot) = (i / 8 * 8, i % 8);
+        let (a, b) = (fours[half + slot % 4], fours[half + 4 + slot % 4]);
+        match slot / 4 {
+            0 => _mm512_shuffle_i32x4::<0x88>(a, b),
+            _ => _mm512_shuffle_i32x4::<0xdd>(a, b),
+        }
+    });
+    let mask = ((1u32 << width) - 1) as __mmask16;
+    for t in 0..16 {
+        let (a, b) = (eights[t % 8], eights[8 + t % 8]);
+        let pairs = match t / 8 {
+            0 => _mm512_shuffle_i32x4::<0x88>(a, b),
+            _ => _mm512_shuffle_i32x4::<0xdd>(a, b),
+        };
+        // SAFETY: `width` lanes at `t * stride` are inside `packed`.
+        unsafe {
+            _mm512_mask_storeu_epi32(packed.as_mut_ptr().add(t * stride).cast(), mask, pairs)
+        };
+    }
 }
 
 /// `low[i]` and `high[i]` (zero where `high` is `None`) as pairs into
@@ -547,11 +612,29 @@ mod tests {
         let values: Vec<f32> = (0..67)
             .map(|i| f32::from_bits(0x3f80_0000 + i * 0x3fff))
             .collect();
-        let mut lanes = [0u32; 34];
-        pairs_along(&values, &mut lanes, 1);
-        for (index, &lane) in lanes.iter().enumerate() {
-            let high = values.get(2 * index + 1).copied().unwrap_or(0.0);
-            assert_eq!(lane, pair(values[2 * index], high), "pair {index}");
+        // 13 lines of 67 values (two blocks of 16 pairs and 2 more), transposed
+        // into lanes of 14 (the last one zero), 15 apart.
+        let lines: Vec<Vec<f32>> = (0..13)
+            .map(|line| {
+                values
+                    .iter()
+                    .map(|v| v * (1.0 + line as f32 / 64.0))
+                    .collect()
+            })
+            .collect();
+        let lines: Vec<&[f32]> = lines.iter().map(Vec::as_slice).collect();
+        let mut transposed = vec![u32::MAX; 34 * 15];
+        pairs_transposed(&lines, 14, &mut transposed, 15);
+        for p in 0..34 {
+            for lane in 0..15 {
+                let got = transposed[p * 15 + lane];
+                let want = match lines.get(lane) {
+                    Some(line) => pair(line[2 * p], line.get(2 * p + 1).copied().unwrap_or(0.0)),
+                    None if lane < 14 => 0,
+                    None => u32::MAX,
+                };
+                assert_eq!(got, want, "pair {p}, lane {lane}");
+            }
         }
         let mut across = [u32::MAX; 32];
         pairs_across(&values[..20], Some(&values[20..40]), &mut across);
