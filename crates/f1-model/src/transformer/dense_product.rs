@@ -54,9 +54,27 @@ unsafe fn parallel_product(
     precision: ProductPrecision,
 ) {
     let n = rhs.columns;
+    let threads = cpu_pool::threads();
+    // bf16 packs the whole left operand in each thread: where it is the larger
+    // operand, the threads split its rows instead, each packing its own.
+    if precision == ProductPrecision::Bf16 && lhs.rows > n && lhs.columns > 0 {
+        if let Some(block) = block_size(lhs.rows, threads, 16) {
+            let out = SharedOutput { values: out };
+            cpu_pool::for_each_index(lhs.rows.div_ceil(block), |index| {
+                let (start, end) = (index * block, ((index + 1) * block).min(lhs.rows));
+                // SAFETY: each block writes its own rows of the checked output.
+                unsafe {
+                    let out_rows = out.at(start * n);
+                    let lhs = lhs.row_range(start, end);
+                    raw_product(out_rows, n, accumulate, lhs, rhs, scale, precision)
+                }
+            });
+            return;
+        }
+    }
     // The blocks run on candle's barrier pool, the threads that run candle's own
     // kernels, so no second pool competes with its waiting workers for the cores.
-    let block = match column_block(n, cpu_pool::threads(), 16) {
+    let block = match block_size(n, threads, 16) {
         Some(block) if lhs.rows > 0 && lhs.columns > 0 => block,
         _ => return raw_product(out, n, accumulate, lhs, rhs, scale, precision),
     };
@@ -90,18 +108,18 @@ unsafe fn for_each_column_block(
     block: usize,
     multiply: impl Fn(usize, usize, *mut f32) + Sync,
 ) {
-    let out = OutputColumns { values: out };
+    let out = SharedOutput { values: out };
     cpu_pool::for_each_index(n.div_ceil(block), |index| {
         let start = index * block;
         // SAFETY: `start < n`, the row stride.
-        multiply(start, block.min(n - start), unsafe { out.column(start) });
+        multiply(start, block.min(n - start), unsafe { out.at(start) });
     });
 }
 
-/// The width of the column blocks `threads` threads split `columns` into: a
-/// multiple of `alignment` (16 for whole AVX-512 registers), none thinner than 64
-/// columns; `None` when one block would hold them all.
-fn column_block(columns: usize, threads: usize, alignment: usize) -> Option<usize> {
+/// The size of the blocks `threads` threads split `columns` (or rows) into: a
+/// multiple of `alignment` (16 for whole AVX-512 registers), none thinner than 64;
+/// `None` when one block would hold them all.
+fn block_size(columns: usize, threads: usize, alignment: usize) -> Option<usize> {
     let block = columns
         .div_ceil(threads.max(1))
         .next_multiple_of(alignment.max(16))
@@ -157,7 +175,7 @@ unsafe fn parallel_blockwise(
     precision: ProductPrecision,
 ) {
     let (k, n) = rhs.dims();
-    let block = column_block(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n.max(1));
+    let block = block_size(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n.max(1));
     for_each_column_block(out, n, block, |start, width, out_block| {
         let mut buffer = Vec::with_capacity(k * width);
         let transposed = rhs.write_block(start, width, &mut buffer);
@@ -172,27 +190,27 @@ unsafe fn parallel_blockwise(
     });
 }
 
-/// A product's output, shared by the threads writing its column blocks.
+/// A product's output, shared by the threads writing its blocks.
 #[derive(Clone, Copy)]
-struct OutputColumns {
+struct SharedOutput {
     values: *mut f32,
 }
 
-impl OutputColumns {
-    /// The first row's value in `column`.
+impl SharedOutput {
+    /// The value `offset` values from the first.
     ///
     /// # Safety
-    /// `column` is less than the row length.
-    unsafe fn column(self, column: usize) -> *mut f32 {
-        self.values.add(column)
+    /// `offset` is inside the output.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        self.values.add(offset)
     }
 }
 
-// SAFETY: the threads holding it write disjoint column blocks (see
-// `for_each_column_block`).
-unsafe impl Send for OutputColumns {}
-// SAFETY: as for `Send`: no two threads touch the same column.
-unsafe impl Sync for OutputColumns {}
+// SAFETY: the threads holding it write disjoint column or row blocks (see
+// `for_each_column_block` and `parallel_product`).
+unsafe impl Send for SharedOutput {}
+// SAFETY: as for `Send`: no two threads touch the same value.
+unsafe impl Sync for SharedOutput {}
 
 /// [`product_into`] on the calling thread alone, for small products that a
 /// caller already runs side by side.
@@ -399,12 +417,12 @@ mod tests {
             (64, 2, 16, None),
         ] {
             assert_eq!(
-                column_block(columns, threads, alignment),
+                block_size(columns, threads, alignment),
                 block,
                 "{columns} on {threads}, aligned to {alignment}"
             );
         }
-        assert_eq!(column_block(1000, 1, 16), None);
+        assert_eq!(block_size(1000, 1, 16), None);
         let (m, k, n) = (3, 70, 200);
         let values = |len: usize, seed: usize| -> Vec<f32> {
             (0..len)
@@ -434,47 +452,52 @@ mod tests {
     }
 
     /// bf16 products, on whichever kernel this CPU runs, equal the f32 product
-    /// of the operands rounded to bf16, threaded and accumulated alike.
+    /// of the operands rounded to bf16, threaded (by columns, and by rows where
+    /// the left operand is the taller) and accumulated alike.
     #[test]
     fn bf16_products_equal_the_f32_product_of_rounded_operands() {
         println!("AVX512-BF16 kernel: {}", bf16_product::available());
-        let (m, k, n) = (9, 300, 150);
-        let values = |len: usize, seed: usize| -> Vec<f32> {
-            (0..len)
-                .map(|i| ((i * 37 + seed * 11) % 101) as f32 / 47.0 - 1.0)
-                .collect()
-        };
-        let (a, b) = (values(m * k, 1), values(n * k, 2));
-        let (am, bm) = (
-            Matrix::new(&a, m, k).unwrap(),
-            Matrix::new(&b, n, k).unwrap().t(),
-        );
-        let rounded = (
-            bf16_product::round_to_bf16(am),
-            bf16_product::round_to_bf16(bm),
-        );
-        assert!(
-            rounded.0.iter().zip(&a).any(|(r, x)| r != x),
-            "rounding changes values"
-        );
-        let expected = product(
-            Matrix::new(&rounded.0, m, k).unwrap(),
-            Matrix::new(&rounded.1, k, n).unwrap(),
-            1.0,
-            F32,
-        )
-        .unwrap();
-        let mut got = product(am, bm, 1.0, ProductPrecision::Bf16).unwrap();
-        for (got, want) in got.iter().zip(&expected) {
-            assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        for (m, k, n) in [(9, 300, 150), (300, 70, 40)] {
+            let values = |len: usize, seed: usize| -> Vec<f32> {
+                (0..len)
+                    .map(|i| ((i * 37 + seed * 11) % 101) as f32 / 47.0 - 1.0)
+                    .collect()
+            };
+            let (a, b) = (values(m * k, 1), values(n * k, 2));
+            let (am, bm) = (
+                Matrix::new(&a, m, k).unwrap(),
+                Matrix::new(&b, n, k).unwrap().t(),
+            );
+            let rounded = (
+                bf16_product::round_to_bf16(am),
+                bf16_product::round_to_bf16(bm),
+            );
+            assert!(
+                rounded.0.iter().zip(&a).any(|(r, x)| r != x),
+                "rounding changes values"
+            );
+            let expected = product(
+                Matrix::new(&rounded.0, m, k).unwrap(),
+                Matrix::new(&rounded.1, k, n).unwrap(),
+                1.0,
+                F32,
+            )
+            .unwrap();
+            let mut got = product(am, bm, 1.0, ProductPrecision::Bf16).unwrap();
+            for (got, want) in got.iter().zip(&expected) {
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "({m}, {k}, {n}): {got} vs {want}"
+                );
+            }
+            let unrounded = product(am, bm, 1.0, F32).unwrap();
+            let moved = unrounded.iter().zip(&got).map(|(u, g)| (u - g).abs());
+            assert!(
+                moved.fold(0f32, f32::max) > 1e-3,
+                "bf16 operands move the product"
+            );
+            product_into(&mut got, true, am, bm, -1.0, ProductPrecision::Bf16).unwrap();
+            assert!(got.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
         }
-        let unrounded = product(am, bm, 1.0, F32).unwrap();
-        let moved = unrounded.iter().zip(&got).map(|(u, g)| (u - g).abs());
-        assert!(
-            moved.fold(0f32, f32::max) > 1e-3,
-            "bf16 operands move the product"
-        );
-        product_into(&mut got, true, am, bm, -1.0, ProductPrecision::Bf16).unwrap();
-        assert!(got.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
     }
 }
