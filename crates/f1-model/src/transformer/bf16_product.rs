@@ -101,54 +101,56 @@ pub unsafe fn product_raw(
     if m == 0 || n == 0 {
         return;
     }
-    let mut left = Vec::new();
-    let block_depth = block_depth(k);
-    let mut right = vec![0u32; block_depth / 2 * COLUMNS];
-    // An empty inner size still writes (or keeps) the output, as gemm does.
-    let depths = (0..k.max(1)).step_by(block_depth);
-    for depth_start in depths {
-        let depth = block_depth.min(k - depth_start.min(k));
-        let pairs = depth.div_ceil(2);
-        let overwrite = depth_start == 0 && !accumulate;
-        for row_start in (0..m).step_by(BLOCK_ROWS) {
-            let rows = BLOCK_ROWS.min(m - row_start);
-            let panels = rows.div_ceil(ROWS);
-            left.clear();
-            left.resize(panels * pairs * ROWS, 0);
-            for panel in 0..panels {
-                let first = row_start + panel * ROWS;
-                let block = lhs.row_range(first, (first + ROWS).min(m));
-                pack_rows(block, depth_start, depth, &mut left[panel * pairs * ROWS..]);
-            }
-            for column_start in (0..n).step_by(COLUMNS) {
-                let columns = COLUMNS.min(n - column_start);
-                pack_columns(rhs, depth_start, depth, column_start, columns, &mut right);
+    PANELS.with_borrow_mut(|Panels { left, right }| {
+        let block_depth = block_depth(k);
+        right.clear();
+        right.resize(block_depth / 2 * COLUMNS, 0);
+        // An empty inner size still writes (or keeps) the output, as gemm does.
+        let depths = (0..k.max(1)).step_by(block_depth);
+        for depth_start in depths {
+            let depth = block_depth.min(k - depth_start.min(k));
+            let pairs = depth.div_ceil(2);
+            let overwrite = depth_start == 0 && !accumulate;
+            for row_start in (0..m).step_by(BLOCK_ROWS) {
+                let rows = BLOCK_ROWS.min(m - row_start);
+                let panels = rows.div_ceil(ROWS);
+                left.clear();
+                left.resize(panels * pairs * ROWS, 0);
                 for panel in 0..panels {
                     let first = row_start + panel * ROWS;
-                    let tile = Tile {
-                        // SAFETY: `first < m` and `column_start < n` (see the
-                        // function's contract).
-                        out: unsafe { out.add(first * out_row_stride + column_start) },
-                        row_stride: out_row_stride,
-                        rows: ROWS.min(m - first),
-                        columns,
-                        scale,
-                        overwrite,
-                    };
-                    // SAFETY: the panels hold `pairs` pairs of ROWS and COLUMNS
-                    // lanes, and the tile lies inside `out`.
-                    unsafe {
-                        micro_kernel(
-                            pairs,
-                            left[panel * pairs * ROWS..].as_ptr(),
-                            right.as_ptr(),
-                            tile,
-                        )
-                    };
+                    let block = lhs.row_range(first, (first + ROWS).min(m));
+                    pack_rows(block, depth_start, depth, &mut left[panel * pairs * ROWS..]);
+                }
+                for column_start in (0..n).step_by(COLUMNS) {
+                    let columns = COLUMNS.min(n - column_start);
+                    pack_columns(rhs, depth_start, depth, column_start, columns, right);
+                    for panel in 0..panels {
+                        let first = row_start + panel * ROWS;
+                        let tile = Tile {
+                            // SAFETY: `first < m` and `column_start < n` (see the
+                            // function's contract).
+                            out: unsafe { out.add(first * out_row_stride + column_start) },
+                            row_stride: out_row_stride,
+                            rows: ROWS.min(m - first),
+                            columns,
+                            scale,
+                            overwrite,
+                        };
+                        // SAFETY: the panels hold `pairs` pairs of ROWS and COLUMNS
+                        // lanes, and the tile lies inside `out`.
+                        unsafe {
+                            micro_kernel(
+                                pairs,
+                                left[panel * pairs * ROWS..].as_ptr(),
+                                right.as_ptr(),
+                                tile,
+                            )
+                        };
+                    }
                 }
             }
         }
-    }
+    });
 }
 
 /// The inputs each packed block spans: `k` split evenly into blocks of at most
@@ -156,6 +158,18 @@ pub unsafe fn product_raw(
 fn block_depth(k: usize) -> usize {
     let blocks = k.div_ceil(MAX_DEPTH).max(1);
     k.div_ceil(blocks).next_multiple_of(2).max(2)
+}
+
+/// A thread's packed panels, kept from one product to the next (a left block
+/// is up to 480 KiB; allocated per product, the allocator kept more of them).
+#[derive(Default)]
+struct Panels {
+    left: Vec<u32>,
+    right: Vec<u32>,
+}
+
+thread_local! {
+    static PANELS: std::cell::RefCell<Panels> = std::cell::RefCell::default();
 }
 
 /// Where a micro-kernel call writes: `rows` x `columns` of the output.
