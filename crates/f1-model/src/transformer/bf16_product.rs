@@ -114,8 +114,11 @@ pub unsafe fn product_raw(
             for row_start in (0..m).step_by(BLOCK_ROWS) {
                 let rows = BLOCK_ROWS.min(m - row_start);
                 let panels = rows.div_ceil(ROWS);
-                left.clear();
-                left.resize(panels * pairs * ROWS, 0);
+                // Not cleared: lanes of rows past `m` may hold an earlier
+                // product's pairs, and their sums are never stored.
+                if left.len() < panels * pairs * ROWS {
+                    left.resize(panels * pairs * ROWS, 0);
+                }
                 for panel in 0..panels {
                     let first = row_start + panel * ROWS;
                     let block = lhs.row_range(first, (first + ROWS).min(m));
@@ -184,8 +187,8 @@ struct Tile {
 }
 
 /// Packs `block`'s rows (at most [`ROWS`]), inputs `depth_start..+depth`, as
-/// `packed[pair * ROWS + row]`; rows past the block stay zero, as does the
-/// high half of a last odd input.
+/// `packed[pair * ROWS + row]`, the high half of a last odd input zero; lanes
+/// of rows past the block are zero or left as they were.
 fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]) {
     let pairs = depth.div_ceil(2);
     if pairs == 0 {
