@@ -544,12 +544,15 @@ mod tests {
             println!("skipped: this CPU lacks AVX512-BF16 (the f32 fallback runs instead)");
             return;
         }
+        // Odd shapes, several depth and row blocks, and a real one: SmolLM2's k
+        // and v projections (576 inputs, 192 outputs) of 64 tokens.
         for (m, k, n) in [
             (1, 1, 1),
             (13, 7, 33),
             (25, 257, 70),
             (800, 300, 40),
             (5, 600, 3),
+            (64, 576, 192),
         ] {
             let a = values(m * k, 1);
             let b = values(k * n, 2);
