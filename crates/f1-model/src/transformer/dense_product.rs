@@ -274,6 +274,23 @@ unsafe fn raw_product(
             bf16_product::product_raw(out, out_row_stride, accumulate, lhs, rhs, scale)
         };
     }
+    // SAFETY: the caller's contract.
+    unsafe { rounded_gemm_raw(out, out_row_stride, accumulate, lhs, rhs, scale) }
+}
+
+/// gemm's product of the two views' values rounded to bf16: the bf16 product
+/// on CPUs without AVX512-BF16.
+///
+/// # Safety
+/// As for [`gemm_raw`].
+unsafe fn rounded_gemm_raw(
+    out: *mut f32,
+    out_row_stride: usize,
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+    scale: f32,
+) {
     let (a, b) = (
         bf16_product::round_to_bf16(lhs),
         bf16_product::round_to_bf16(rhs),
@@ -484,11 +501,13 @@ mod tests {
             )
             .unwrap();
             let mut got = product(am, bm, 1.0, ProductPrecision::Bf16).unwrap();
-            for (got, want) in got.iter().zip(&expected) {
-                assert!(
-                    (got - want).abs() < 1e-4,
-                    "({m}, {k}, {n}): {got} vs {want}"
-                );
+            // The fallback for CPUs without AVX512-BF16, called directly.
+            let mut fallback = vec![0f32; m * n];
+            // SAFETY: the shapes match and `fallback` is (m, n).
+            unsafe { rounded_gemm_raw(fallback.as_mut_ptr(), n, false, am, bm, 1.0) };
+            for ((got, fallback), want) in got.iter().zip(&fallback).zip(&expected) {
+                assert!((got - want).abs() < 1e-4, "({m}, {k}, {n}): {got} vs {want}");
+                assert!((fallback - want).abs() < 1e-4, "fallback {fallback} vs {want}");
             }
             let unrounded = product(am, bm, 1.0, F32).unwrap();
             let moved = unrounded.iter().zip(&got).map(|(u, g)| (u - g).abs());
