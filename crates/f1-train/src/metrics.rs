@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use f1_model::transformer::ProductPrecision;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Method, SelectOn};
@@ -70,6 +71,9 @@ pub struct RunSummary {
     /// The step whose parameters the artifacts hold (the best validation).
     pub exported_step: usize,
     pub stopped_early: bool,
+    /// The training pass's product operands (`f32` or `bf16`).
+    #[serde(default)]
+    pub precision: ProductPrecision,
 }
 
 fn default_select_on() -> SelectOn {

@@ -322,6 +322,7 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
         select_on: t.select_on,
         exported_step,
         stopped_early,
+        precision: config.precision,
     };
     let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
     f1_files::write(&paths.artifacts.join(SUMMARY_FILE), json.as_bytes())?;

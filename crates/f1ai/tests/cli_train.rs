@@ -201,6 +201,40 @@ fn full_training_writes_safetensors_and_a_gguf_our_loader_runs() {
 }
 
 #[test]
+fn a_bf16_run_follows_the_f32_run_and_says_so() {
+    let (work, model) = workspace();
+    let mut runs = Vec::new();
+    for precision in ["f32", "bf16"] {
+        let body = format!(
+            "run_name: {precision}\nmodel: {}\nmethod: full\nprecision: {precision}\ntraining:\n  \
+             max_steps: 6\n  batch_size: 4\n  learning_rate: 0.001\n  warmup_steps: 1\n  \
+             eval_every: 3\n",
+            model.display()
+        );
+        let config = write_config(work.path(), precision, &body);
+        let output = train(work.path(), &config, &[]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let summary = work.path().join(format!(
+            "models/artifacts/{precision}/training_summary.json"
+        ));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+        assert_eq!(summary["precision"], precision);
+        runs.push(losses(work.path(), precision));
+    }
+    let (f32_run, bf16_run) = (&runs[0], &runs[1]);
+    assert_eq!(f32_run.len(), 6);
+    for ((step, f32_loss, _), (_, bf16_loss, _)) in f32_run.iter().zip(bf16_run) {
+        let relative = (bf16_loss - f32_loss).abs() / f32_loss;
+        assert!(
+            relative < 0.02,
+            "step {step}: f32 {f32_loss}, bf16 {bf16_loss}"
+        );
+        assert!(bf16_loss != f32_loss, "step {step}: bf16 changed nothing");
+    }
+}
+
+#[test]
 fn bad_configurations_and_data_are_refused_clearly() {
     let (work, model) = workspace();
     let dir = work.path();

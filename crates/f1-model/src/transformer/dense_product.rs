@@ -506,8 +506,14 @@ mod tests {
             // SAFETY: the shapes match and `fallback` is (m, n).
             unsafe { rounded_gemm_raw(fallback.as_mut_ptr(), n, false, am, bm, 1.0) };
             for ((got, fallback), want) in got.iter().zip(&fallback).zip(&expected) {
-                assert!((got - want).abs() < 1e-4, "({m}, {k}, {n}): {got} vs {want}");
-                assert!((fallback - want).abs() < 1e-4, "fallback {fallback} vs {want}");
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "({m}, {k}, {n}): {got} vs {want}"
+                );
+                assert!(
+                    (fallback - want).abs() < 1e-4,
+                    "fallback {fallback} vs {want}"
+                );
             }
             let unrounded = product(am, bm, 1.0, F32).unwrap();
             let moved = unrounded.iter().zip(&got).map(|(u, g)| (u - g).abs());
