@@ -11,7 +11,8 @@
 //! 24 accumulators in registers: per pair of inputs, two loads of the right-hand
 //! panel and 12 broadcasts feed 24 `vdpbf16ps` (32 multiply-adds each, twice an
 //! f32 FMA's). Packing reads strided views in place, vectorized where the pairs
-//! or the columns are contiguous.
+//! or the columns are contiguous. (The vector conversion treats f32 subnormals,
+//! below 1.2e-38, as zero, as `vcvtne2ps2bf16` does; the scalar edges keep them.)
 //!
 //! Written by hand because gemm (candle's CPU matmul crate) has no bf16 dot
 //! product kernel. On a CPU without AVX512-BF16, [`round_to_bf16`] gives the
