@@ -32,7 +32,7 @@ const ROWS: usize = 12;
 const COLUMNS: usize = 32;
 /// Inputs one packed block spans at most: a right-hand panel is 20 KiB (in L1).
 const MAX_DEPTH: usize = 320;
-/// Left-hand rows one packed block spans: 384 KiB at full depth (in L2).
+/// Left-hand rows one packed block spans: 480 KiB at full depth (in L2).
 const BLOCK_ROWS: usize = 64 * ROWS;
 
 /// Whether this CPU runs the bf16 kernel (AVX-512 F and BF16); the choice is
