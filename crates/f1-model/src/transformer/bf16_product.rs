@@ -104,8 +104,10 @@ pub unsafe fn product_raw(
     }
     PANELS.with_borrow_mut(|Panels { left, right }| {
         let block_depth = block_depth(k);
-        right.clear();
-        right.resize(block_depth / 2 * COLUMNS, 0);
+        // Every lane of a right-hand panel is written as it is packed.
+        if right.len() < block_depth / 2 * COLUMNS {
+            right.resize(block_depth / 2 * COLUMNS, 0);
+        }
         // An empty inner size still writes (or keeps) the output, as gemm does.
         let depths = (0..k.max(1)).step_by(block_depth);
         for depth_start in depths {
@@ -196,10 +198,11 @@ fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]
         return;
     }
     if block.column_stride == 1 {
-        let lines: Vec<&[f32]> = (0..block.rows)
-            .map(|row| &block.values[row * block.row_stride + depth_start..][..depth])
-            .collect();
-        return pairs_transposed(&lines, ROWS, packed, ROWS);
+        let mut lines: [&[f32]; ROWS] = [&[]; ROWS];
+        for (row, line) in lines.iter_mut().enumerate().take(block.rows) {
+            *line = &block.values[row * block.row_stride + depth_start..][..depth];
+        }
+        return pairs_transposed(&lines[..block.rows], ROWS, packed, ROWS);
     }
     if block.row_stride == 1 {
         // Consecutive rows are adjacent: two inputs' rows at a time.
@@ -232,8 +235,9 @@ fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]
 }
 
 /// Packs `rhs`'s columns `column_start..+columns` (at most [`COLUMNS`]), inputs
-/// `depth_start..+depth`, as `packed[pair * COLUMNS + column]`; columns past
-/// them are zero, as is the high half of a last odd input.
+/// `depth_start..+depth`, as `packed[pair * COLUMNS + column]`, the high half
+/// of a last odd input zero; lanes of columns past them are zero or left as
+/// they were (their sums are never stored).
 fn pack_columns(
     rhs: Matrix,
     depth_start: usize,
@@ -255,10 +259,12 @@ fn pack_columns(
     } else if rhs.row_stride == 1 {
         // Each column's inputs are consecutive: 16 columns at a time, transposed.
         for first in (0..COLUMNS).step_by(16) {
-            let lines: Vec<&[f32]> = (first..columns.min(first + 16))
-                .map(|column| &rhs.values[index(0, column)..][..depth])
-                .collect();
-            pairs_transposed(&lines, 16, &mut packed[first..], COLUMNS);
+            let count = columns.saturating_sub(first).min(16);
+            let mut lines: [&[f32]; 16] = [&[]; 16];
+            for (offset, line) in lines.iter_mut().enumerate().take(count) {
+                *line = &rhs.values[index(0, first + offset)..][..depth];
+            }
+            pairs_transposed(&lines[..count], 16, &mut packed[first..], COLUMNS);
         }
     } else {
         for p in 0..pairs {
@@ -280,8 +286,9 @@ fn pack_columns(
 
 /// Lines of consecutive inputs (up to `width`, all as long) as pairs,
 /// transposed: line `l`'s pair `p` into `packed[p * stride + l]`, zeros into
-/// lanes `lines.len()..width` (`width` at most 16). Whole blocks of 16 pairs go
-/// through a 16 x 16 transpose in registers, the rest one pair at a time.
+/// lanes `lines.len()..width` (`width` at most 16; with no lines, nothing is
+/// written). Whole blocks of 16 pairs go through a 16 x 16 transpose in
+/// registers, the rest one pair at a time.
 fn pairs_transposed(lines: &[&[f32]], width: usize, packed: &mut [u32], stride: usize) {
     assert!(
         lines.len() <= width && width <= stride.min(16),

@@ -233,9 +233,9 @@ fn train(args: BenchTrainArgs, workspace: &Workspace) -> Result<()> {
             "train-{}-{}{}{}",
             spec.name,
             args.method,
-            match args.precision.as_str() {
-                "bf16" => "-bf16",
-                _ => "",
+            match args.precision() {
+                f1_model::transformer::ProductPrecision::Bf16 => "-bf16",
+                f1_model::transformer::ProductPrecision::F32 => "",
             },
             device_suffix(&device)
         )),
