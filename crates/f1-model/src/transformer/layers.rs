@@ -8,7 +8,7 @@ use super::config::{Architecture, TransformerConfig};
 use super::dense_product::ProductPrecision;
 use super::gated_activation::{gated_activation, Activation};
 use super::linear::Linear;
-use super::llama_cpp_rounding;
+use super::llama_cpp_rounding::{self, KeysValues};
 use super::rope::{Positions, Rope};
 use super::Kernels;
 
@@ -181,7 +181,8 @@ impl Attention {
     /// One new token for each of several sequences, each with its own KV cache:
     /// `x` is (sequences, 1, hidden), row `r` at position `positions.of(r, 0)`
     /// and attending (under `masks[r]`, if any) to `caches[r]`, which gains its
-    /// key and value. The projections run as one batch; attention runs per row.
+    /// key and value. The projections run as one batch, and on llama.cpp's
+    /// kernels every row's attention in one parallel loop.
     pub(crate) fn forward_rows(
         &mut self,
         x: &Tensor,
@@ -191,20 +192,39 @@ impl Attention {
         options: &ForwardOptions,
     ) -> Result<Tensor> {
         let projected = self.project(x, positions, options)?;
-        let outs = caches
+        let keys_values = caches
             .iter_mut()
             .enumerate()
             .map(|(row, cache)| {
-                let (k, v) = cache.append(
+                cache.append(
                     &projected.k.narrow(0, row, 1)?.contiguous()?,
                     &projected.v.narrow(0, row, 1)?.contiguous()?,
-                )?;
-                let q = projected.q.narrow(0, row, 1)?;
-                self.attend(&q, &k, &v, masks[row], projected.scale_scores, options)
+                )
             })
             .collect::<Result<Vec<_>>>()?;
-        self.o
-            .forward(&Tensor::cat(&outs, 0)?, options.dropout_seed)
+        let out = if options.kernels == Kernels::LlamaCpp && x.device().is_cpu() {
+            // Every row's heads in one parallel loop.
+            let sequences: Vec<KeysValues> = keys_values
+                .iter()
+                .zip(masks)
+                .map(|((k, v), &mask)| KeysValues { k, v, mask })
+                .collect();
+            let scale = self.scores_scale(projected.scale_scores);
+            let out = llama_cpp_rounding::attention_of_sequences(&projected.q, &sequences, scale)?;
+            self.merge_heads(out)?
+        } else {
+            let outs = keys_values
+                .iter()
+                .zip(masks)
+                .enumerate()
+                .map(|(row, ((k, v), &mask))| {
+                    let q = projected.q.narrow(0, row, 1)?;
+                    self.attend(&q, k, v, mask, projected.scale_scores, options)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Tensor::cat(&outs, 0)?
+        };
+        self.o.forward(&out, options.dropout_seed)
     }
 
     /// Swaps this layer's KV cache with `other` (a sequence's own).
@@ -276,19 +296,10 @@ impl Attention {
     ) -> Result<Tensor> {
         let (batch, _, tokens, _) = q.dims4()?;
         let positions = k.dim(2)?;
-        let merge_heads = |out: Tensor| {
-            out.reshape((batch, self.heads, tokens, self.head_dim))?
-                .transpose(1, 2)?
-                .reshape((batch, tokens, self.heads * self.head_dim))
-        };
         let f16_attention = options.kernels == Kernels::LlamaCpp;
         if f16_attention && q.device().is_cpu() {
-            let scale = if scale_scores {
-                self.heads().scale
-            } else {
-                1.0
-            };
-            return merge_heads(llama_cpp_rounding::attention(q, k, v, mask, scale)?);
+            let scale = self.scores_scale(scale_scores);
+            return self.merge_heads(llama_cpp_rounding::attention(q, k, v, mask, scale)?);
         }
         // Queries of one KV group share its keys: (batch, kv_heads, group * tokens, d).
         let group = self.heads / self.kv_heads;
@@ -313,7 +324,26 @@ impl Attention {
         if f16_attention {
             weights = round_to_f16(&weights)?;
         }
-        merge_heads(weights.matmul(v)?)
+        self.merge_heads(weights.matmul(v)?)
+    }
+
+    /// llama.cpp's scale of the scores: 1 once the queries carry it.
+    fn scores_scale(&self, scale_scores: bool) -> f32 {
+        match scale_scores {
+            true => self.heads().scale,
+            false => 1.0,
+        }
+    }
+
+    /// Attention's output (batch, heads, tokens, d), or its heads grouped by
+    /// key/value head, as (batch, tokens, hidden).
+    fn merge_heads(&self, out: Tensor) -> Result<Tensor> {
+        let batch = out.dim(0)?;
+        let hidden = self.heads * self.head_dim;
+        let tokens = out.elem_count() / (batch * hidden).max(1);
+        out.reshape((batch, self.heads, tokens, self.head_dim))?
+            .transpose(1, 2)?
+            .reshape((batch, tokens, hidden))
     }
 
     /// The shape of the heads and the scores' scale.

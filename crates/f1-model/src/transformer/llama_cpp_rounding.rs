@@ -22,7 +22,7 @@ use half::f16;
 use super::cpu_pool::{new_chunked, piece};
 use super::gated_activation::{Activation, CUBIC, SQRT_2_OVER_PI};
 use super::quantized_matmul::has_x86_features;
-use super::tensor_values::{row_blocks, values, with_dense_rows};
+use super::tensor_values::{row_blocks, values, with_dense_rows, Values};
 
 /// Rows per work item on the thread pool.
 const ROWS: usize = 8;
@@ -187,30 +187,71 @@ pub fn attention(
     mask: Option<&Tensor>,
     scale: f32,
 ) -> Result<Tensor> {
+    attention_of_sequences(q, &[KeysValues { k, v, mask }], scale)
+}
+
+/// The keys and values of some of the query rows of [`attention_of_sequences`]
+/// (as [`attention`] takes them), with their mask.
+pub struct KeysValues<'a> {
+    pub k: &'a Tensor,
+    pub v: &'a Tensor,
+    pub mask: Option<&'a Tensor>,
+}
+
+/// [`attention`] of sequences with keys and values of their own (a decode step
+/// of several sequences, each with its cache): query rows (batch, heads, tokens,
+/// head_dim) go in turn to `sequences`, each taking as many as its keys' batch.
+/// One parallel loop over every row's heads; each row computes what it would
+/// alone.
+pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) -> Result<Tensor> {
     let (batch, heads, tokens, dim) = q.dims4()?;
-    let (_, kv_heads, positions, _) = k.dims4()?;
-    if k.dims() != v.dims() || k.dims() != [batch, kv_heads, positions, dim] {
+    let mut rows = Vec::with_capacity(batch);
+    let mut operands = Vec::with_capacity(sequences.len());
+    for (index, sequence) in sequences.iter().enumerate() {
+        let (rows_here, kv_heads, positions, _) = sequence.k.dims4()?;
+        if sequence.k.dims() != sequence.v.dims() || sequence.k.dims()[3] != dim {
+            candle_core::bail!(
+                "attention: queries {:?}, keys {:?}, values {:?}",
+                q.dims(),
+                sequence.k.dims(),
+                sequence.v.dims()
+            );
+        }
+        if kv_heads == 0 || heads % kv_heads != 0 {
+            candle_core::bail!("attention: {heads} heads over {kv_heads} key/value heads");
+        }
+        let mask = sequence
+            .mask
+            .map(|m| {
+                m.broadcast_as((rows_here, 1, 1, tokens, positions))?
+                    .contiguous()
+            })
+            .transpose()?;
+        // The keys and values are read where the cache holds them.
+        let (k, v) = (with_dense_rows(sequence.k)?, with_dense_rows(sequence.v)?);
+        operands.push((k, v, mask, heads / kv_heads, positions));
+        rows.extend((0..rows_here).map(|row| (index, row)));
+    }
+    if rows.len() != batch {
         candle_core::bail!(
-            "attention: queries {:?}, keys {:?}, values {:?}",
-            q.dims(),
-            k.dims(),
-            v.dims()
+            "attention: {batch} query rows for sequences of {} rows",
+            rows.len()
         );
     }
-    if kv_heads == 0 || heads % kv_heads != 0 {
-        candle_core::bail!("attention: {heads} heads over {kv_heads} key/value heads");
-    }
-    let group = heads / kv_heads;
-    // The keys and values are read where the cache holds them.
-    let (q, k, v) = (q.contiguous()?, with_dense_rows(k)?, with_dense_rows(v)?);
-    let mask = mask
-        .map(|m| {
-            m.broadcast_as((batch, 1, 1, tokens, positions))?
-                .contiguous()
+    let q = q.contiguous()?;
+    let qs = values(&q)?;
+    let sequences = operands
+        .iter()
+        .map(|(k, v, mask, group, positions)| {
+            Ok(SequenceOperands {
+                keys: row_blocks(k)?,
+                values: row_blocks(v)?,
+                mask: mask.as_ref().map(values).transpose()?,
+                group: *group,
+                positions: *positions,
+            })
         })
-        .transpose()?;
-    let (qs, (ks, k_strides), (vs, v_strides)) = (values(&q)?, row_blocks(&k)?, row_blocks(&v)?);
-    let masks = mask.as_ref().map(values).transpose()?;
+        .collect::<Result<Vec<_>>>()?;
     // ggml multiplies one new token as vectors, more as tiles; tinyBLAS declines
     // rows that are not whole lanes. Its key/value rows are padded to 256.
     let single = tokens == 1;
@@ -220,12 +261,15 @@ pub fn attention(
         Order::Tiles
     };
     let values_order = if single { Order::Vectors } else { Order::Tiles };
-    let rows = tokens * dim;
-    let [out] = new_chunked([(qs.len(), rows)], batch * heads, |index, [out]| {
-        let (b, head) = (index / heads, index % heads);
-        let block = |strides: [usize; 2]| b * strides[0] + head / group * strides[1];
-        let keys = &ks[block(k_strides)..][..positions * dim];
-        let vals = &vs[block(v_strides)..][..positions * dim];
+    let width = tokens * dim;
+    let [out] = new_chunked([(qs.len(), width)], batch * heads, |index, [out]| {
+        let (sequence, b) = rows[index / heads];
+        let head = index % heads;
+        let operands = &sequences[sequence];
+        let positions = operands.positions;
+        let kv_head = head / operands.group;
+        let keys = head_block(&operands.keys, b, kv_head, positions * dim);
+        let vals = head_block(&operands.values, b, kv_head, positions * dim);
         let mut weights = vec![0f32; positions];
         let key_tiles = (matches!(scores_order, Order::Tiles) && has_x86_features())
             .then(|| key_tiles(keys, dim));
@@ -234,8 +278,9 @@ pub fn attention(
         // Accumulators past the last position stay zero.
         let used = accumulators.min(positions) * dim;
         for (t, out) in out.chunks_exact_mut(dim).enumerate() {
-            let query = &qs[index * rows + t * dim..][..dim];
-            let hidden = masks
+            let query = &qs[index * width + t * dim..][..dim];
+            let hidden = operands
+                .mask
                 .as_ref()
                 .map(|m| &m[(b * tokens + t) * positions..][..positions]);
             match &key_tiles {
@@ -283,6 +328,27 @@ pub fn attention(
         Ok(())
     })?;
     Tensor::from_vec(out, q.shape(), q.device())
+}
+
+/// One sequence's keys and values as [`attention_of_sequences`] reads them.
+struct SequenceOperands<'a> {
+    keys: (Values<'a>, [usize; 2]),
+    values: (Values<'a>, [usize; 2]),
+    mask: Option<Values<'a>>,
+    /// Query heads per key/value head.
+    group: usize,
+    positions: usize,
+}
+
+/// The `len` values of (row `b`, head `head`) in keys or values read by
+/// [`row_blocks`].
+fn head_block<'a>(
+    (values, strides): &'a (Values<'_>, [usize; 2]),
+    b: usize,
+    head: usize,
+    len: usize,
+) -> &'a [f32] {
+    &values[b * strides[0] + head * strides[1]..][..len]
 }
 
 /// The keys (positions, dim) dimension-major in tiles of [`LANES`] positions:
@@ -663,6 +729,44 @@ mod tests {
         assert!(!cached_k.is_contiguous());
         let from_cache = attention(&q, &cached_k, &cached_v, Some(&mask), scale as f32).unwrap();
         assert_eq!(max_diff(&from_cache, &ours), 0.0);
+    }
+
+    #[test]
+    fn sequences_with_their_own_keys_attend_as_each_alone() {
+        let (heads, kv_heads, dim) = (6, 2, 64);
+        // A decode step: one token each over caches of 9, 40 and 17 positions
+        // (the middle one masked at position 3); then two tokens each.
+        for tokens in [1, 2] {
+            let lengths = [9, 40, 17];
+            let q = f16_values(&[lengths.len(), heads, tokens, dim], 20);
+            let kv: Vec<(Tensor, Tensor)> = (0..lengths.len())
+                .map(|s| {
+                    let shape = [1, kv_heads, lengths[s], dim];
+                    let seed = 30 + 2 * s as u64;
+                    (f16_values(&shape, seed), f16_values(&shape, seed + 1))
+                })
+                .collect();
+            let mut hidden = vec![0f32; tokens * lengths[1]];
+            hidden[3] = f32::NEG_INFINITY;
+            let mask =
+                Tensor::from_vec(hidden, (1, 1, 1, tokens, lengths[1]), &Device::Cpu).unwrap();
+            let masks = [None, Some(&mask), None];
+            let sequences: Vec<KeysValues> = kv
+                .iter()
+                .zip(masks)
+                .map(|((k, v), mask)| KeysValues { k, v, mask })
+                .collect();
+            let together = attention_of_sequences(&q, &sequences, 0.125).unwrap();
+            assert_eq!(together.dims(), [lengths.len(), heads, tokens, dim]);
+            for (s, ((k, v), mask)) in kv.iter().zip(masks).enumerate() {
+                let row = q.narrow(0, s, 1).unwrap();
+                let alone = attention(&row, k, v, mask, 0.125).unwrap();
+                let got = together.narrow(0, s, 1).unwrap();
+                assert_eq!(max_diff(&got, &alone), 0.0, "sequence {s}, {tokens} tokens");
+            }
+            // More query rows than the sequences hold is an error.
+            assert!(attention_of_sequences(&q, &sequences[..2], 0.125).is_err());
+        }
     }
 
     #[test]
