@@ -518,11 +518,15 @@ impl Scheduler {
             let tokens: Vec<u32> = decoding.iter().filter_map(|s| s.next).collect();
             let mut caches: Vec<&mut SequenceCache> =
                 decoding.iter_mut().map(|s| &mut s.cache).collect();
+            let started = Instant::now();
             match assistant.model.decode(&tokens, &mut caches) {
                 Ok(logits) => {
+                    let model_ms = started.elapsed().as_secs_f64() * 1e3;
                     for (sequence, logits) in decoding.iter_mut().zip(&logits) {
                         sequence.take(assistant, logits);
                     }
+                    let sampling_ms = started.elapsed().as_secs_f64() * 1e3 - model_ms;
+                    tracing::debug!(rows = tokens.len(), model_ms, sampling_ms, "decode step");
                 }
                 Err(error) => {
                     let error = error.into();

@@ -432,7 +432,7 @@ pub enum BenchCommand {
     /// as the PyTorch anchor measures it.
     Train(BenchTrainArgs),
     /// Many streaming clients against `f1ai serve` on loopback: errors and latency
-    /// percentiles.
+    /// percentiles, after a cold round of the most streams that warms the server.
     Serve(BenchServeArgs),
 }
 

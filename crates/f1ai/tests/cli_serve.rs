@@ -121,6 +121,9 @@ fn bench_serve_reports_each_round_of_streams() {
         assert!(p["p50"].as_f64().unwrap() <= p["p95"].as_f64().unwrap());
         assert!(r["stream_tokens_per_second"]["p50"].as_f64().unwrap() > 0.0);
     }
+    // The cold round (the most streams) warmed the server first.
+    assert_eq!(report["cold"]["streams"], 16, "{report}");
+    assert_eq!(report["cold"]["report"]["completed"], 16, "{report}");
     let long = &rounds[2]["report"]["long_prompt"];
     assert!(long["completion_tokens"].as_u64().unwrap() > 0, "{report}");
     assert!(rounds[1]["report"]["long_prompt"].is_null());

@@ -14,13 +14,15 @@
 //! an ulp that crosses one of those rounding boundaries grew, layer by layer, into
 //! logits 0.1-0.6 apart. Written out because no crate reproduces ggml's roundings.
 
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
 
 use candle_core::{Result, Tensor};
 use half::f16;
 
 use super::cpu_pool::{new_chunked, piece};
 use super::gated_activation::{Activation, CUBIC, SQRT_2_OVER_PI};
+use super::ggml_vectors;
 use super::quantized_matmul::has_x86_features;
 use super::tensor_values::{row_blocks, values, with_dense_rows, Values};
 
@@ -77,6 +79,7 @@ pub fn gated_activation(gate: &Tensor, up: &Tensor, activation: Activation) -> R
     let width = gate.dims().last().copied().unwrap_or(1).max(1);
     let chunk = ROWS * width;
     let table = (activation == Activation::GeluTanh).then(gelu_table);
+    let vector_loops = ggml_vectors::available();
     let [out] = new_chunked(
         [(g.len(), chunk)],
         g.len().div_ceil(chunk),
@@ -95,8 +98,15 @@ pub fn gated_activation(gate: &Tensor, up: &Tensor, activation: Activation) -> R
                     }
                     None => {
                         let vectorized = width / LANES * LANES;
-                        for i in 0..vectorized {
-                            y[i] = g[i] / (1.0 + exp(0.0 - g[i])) * u[i];
+                        if vector_loops {
+                            let (y, g, u) =
+                                (&mut y[..vectorized], &g[..vectorized], &u[..vectorized]);
+                            // SAFETY: `vector_loops` holds only where the CPU has AVX-512F.
+                            unsafe { ggml_vectors::swiglu(g, u, y) };
+                        } else {
+                            for i in 0..vectorized {
+                                y[i] = g[i] / (1.0 + exp(0.0 - g[i])) * u[i];
+                            }
                         }
                         for i in vectorized..width {
                             y[i] = g[i] / (1.0 + (-g[i]).exp()) * u[i];
@@ -261,6 +271,10 @@ pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) 
         Order::Tiles
     };
     let values_order = if single { Order::Vectors } else { Order::Tiles };
+    // The same sums sixteen keys at a time where the CPU has AVX-512.
+    let vector_loops = ggml_vectors::available();
+    let vector_scores =
+        vector_loops && matches!(scores_order, Order::Vectors) && ggml_vectors::scores_take(dim);
     let width = tokens * dim;
     let [out] = new_chunked([(qs.len(), width)], batch * heads, |index, [out]| {
         let (sequence, b) = rows[index / heads];
@@ -301,6 +315,11 @@ pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) 
                         }
                     }
                 }
+                // SAFETY: `vector_loops` holds only where the CPU has AVX-512F, and
+                // the scores are taken only for whole blocks of 64.
+                None if vector_scores => unsafe {
+                    ggml_vectors::scores(query, keys, scale, hidden, &mut weights)
+                },
                 None => {
                     for (p, w) in weights.iter_mut().enumerate() {
                         let hidden = hidden.map_or(0.0, |h| h[p]);
@@ -308,7 +327,11 @@ pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) 
                     }
                 }
             }
-            softmax_f16(&mut weights);
+            match vector_loops {
+                // SAFETY: the CPU has AVX-512F.
+                true => unsafe { ggml_vectors::softmax_f16(&mut weights) },
+                false => softmax_f16(&mut weights),
+            }
             // Accumulator p % accumulators of every dimension sums position p's share;
             // a zero weight adds nothing (the accumulators start at +0, so no sign of
             // zero is lost either).
@@ -517,23 +540,10 @@ pub fn rope(
     if half == 0 || dim % 2 != 0 {
         candle_core::bail!("rope: head dimension {dim} is not a positive even number");
     }
-    let step = base.powf(-2.0 / dim as f32);
-    // (cos, sin) of every pair of every token of every row.
-    let [table] = new_chunked(
-        [(batch * tokens * dim, tokens * dim)],
-        batch,
-        |b, [table]| {
-            for (t, row) in table.chunks_exact_mut(dim).enumerate() {
-                let mut theta = position(b, t) as f32;
-                for pair in row.chunks_exact_mut(2) {
-                    pair[0] = theta.cos();
-                    pair[1] = theta.sin();
-                    theta *= step;
-                }
-            }
-            Ok(())
-        },
-    )?;
+    let positions: Vec<usize> = (0..batch * tokens)
+        .map(|i| position(i / tokens, i % tokens))
+        .collect();
+    let table = rope_angles(positions, tokens, dim, base)?;
     let x = x.contiguous()?;
     let xs = values(&x)?;
     let rows = tokens * dim;
@@ -560,6 +570,46 @@ pub fn rope(
         Ok(())
     })?;
     Tensor::from_vec(out, x.shape(), x.device())
+}
+
+/// The (cos, sin) of every pair of `dim` at each of `positions` (rows of
+/// `tokens`), as [`rope`] rotates by them. Every layer of a forward pass, queries
+/// and keys alike, rotates the same positions, so the last table is kept (per
+/// thread) and handed out again while they match.
+fn rope_angles(positions: Vec<usize>, tokens: usize, dim: usize, base: f32) -> Result<Arc<[f32]>> {
+    type Key = (Vec<usize>, usize, usize, u32);
+    thread_local! {
+        static LAST: RefCell<Option<(Key, Arc<[f32]>)>> = const { RefCell::new(None) };
+    }
+    let key: Key = (positions, tokens, dim, base.to_bits());
+    if let Some(table) = LAST.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(last, _)| *last == key)
+            .map(|(_, table)| table.clone())
+    }) {
+        return Ok(table);
+    }
+    let positions = &key.0;
+    let step = base.powf(-2.0 / dim as f32);
+    let rows = positions.len() / tokens.max(1);
+    let [table] = new_chunked(
+        [(positions.len() * dim, tokens * dim)],
+        rows,
+        |b, [table]| {
+            for (t, row) in table.chunks_exact_mut(dim).enumerate() {
+                let mut theta = positions[b * tokens + t] as f32;
+                for pair in row.chunks_exact_mut(2) {
+                    pair[0] = theta.cos();
+                    pair[1] = theta.sin();
+                    theta *= step;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    let table: Arc<[f32]> = table.into();
+    LAST.set(Some((key, table.clone())));
+    Ok(table)
 }
 
 #[cfg(test)]
@@ -809,6 +859,109 @@ mod tests {
         assert_eq!(Order::Vectors.dot(&longer, &ones), 2.25);
     }
 
+    /// Whether the AVX-512 loops run here; says so when they do not.
+    fn vector_loops_run_here() -> bool {
+        let available = ggml_vectors::available();
+        if !available {
+            println!("skipped: this CPU lacks AVX-512F, so the vector loops never run on it");
+        }
+        available
+    }
+
+    #[test]
+    fn vector_scores_are_the_scalar_sums_bit_for_bit() {
+        if !vector_loops_run_here() {
+            return;
+        }
+        // Terms that cancel (as in `products_are_summed_in_ggmls_orders`) in
+        // every fourth key, so a wrong order of sums changes bits.
+        for (positions, dim) in [(1, 64), (15, 64), (16, 64), (37, 64), (50, 128), (9, 256)] {
+            let mut query = f16_values(&[dim], 40).to_vec1::<f32>().unwrap();
+            let keys = f16_values(&[positions, dim], 41).flatten_all().unwrap();
+            let mut keys = keys.to_vec1::<f32>().unwrap();
+            for term in [0, 16, 32, 48] {
+                query[term] = 1.0;
+            }
+            for key in keys.chunks_exact_mut(dim).step_by(4) {
+                key[..64].copy_from_slice(&[0.0; 64]);
+                (key[0], key[16], key[32], key[48]) = (16_777_216.0, 1.0, -16_777_216.0, 1.0);
+            }
+            let hidden: Vec<f32> = (0..positions)
+                .map(|p| if p % 5 == 3 { f32::NEG_INFINITY } else { 0.0 })
+                .collect();
+            for mask in [None, Some(hidden.as_slice())] {
+                let scale = 0.125;
+                let expected: Vec<f32> = (0..positions)
+                    .map(|p| {
+                        let dot = Order::Vectors.dot(&query, &keys[p * dim..][..dim]);
+                        dot * scale + mask.map_or(0.0, |h| h[p])
+                    })
+                    .collect();
+                let mut got = vec![0f32; positions];
+                // SAFETY: checked above that the CPU has AVX-512F; dim is 64k.
+                unsafe { ggml_vectors::scores(&query, &keys, scale, mask, &mut got) };
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&expected), "{positions} keys of {dim}");
+            }
+        }
+    }
+
+    #[test]
+    fn vector_swiglu_is_the_scalar_swiglu_bit_for_bit() {
+        if !vector_loops_run_here() {
+            return;
+        }
+        let len = 16 * 40;
+        let mut g = (random(&[len], 12) * 20.0)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        // Zero, both signs' saturation and values past them.
+        g[..6].copy_from_slice(&[0.0, -0.0, 90.0, -90.0, 200.0, -200.0]);
+        let u = random(&[len], 13).to_vec1::<f32>().unwrap();
+        let expected: Vec<f32> = g
+            .iter()
+            .zip(&u)
+            .map(|(&g, &u)| g / (1.0 + exp(0.0 - g)) * u)
+            .collect();
+        let mut got = vec![0f32; len];
+        // SAFETY: checked above that the CPU has AVX-512F.
+        unsafe { ggml_vectors::swiglu(&g, &u, &mut got) };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&expected));
+    }
+
+    #[test]
+    fn vector_softmax_is_the_scalar_softmax_bit_for_bit() {
+        if !vector_loops_run_here() {
+            return;
+        }
+        for len in [1, 5, 16, 17, 40, 333] {
+            let mut x = (random(&[len], len as u64) * 30.0)
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            // Hidden positions (a whole sixteen of them where there is room),
+            // and values far enough below the maximum that exp saturates to 0.
+            for (i, v) in x.iter_mut().enumerate() {
+                if (16..32).contains(&i) || i % 7 == 6 {
+                    *v = f32::NEG_INFINITY;
+                } else if i % 11 == 10 {
+                    *v = -1_000.0;
+                } else if i % 13 == 12 {
+                    *v -= 140.0;
+                }
+            }
+            let mut expected = x.clone();
+            softmax_f16(&mut expected);
+            // SAFETY: checked above that the CPU has AVX-512F.
+            unsafe { ggml_vectors::softmax_f16(&mut x) };
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&x), bits(&expected), "{len} values");
+            assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-2);
+        }
+    }
+
     #[test]
     fn rope_matches_candles_rotation_in_both_styles() {
         let (batch, heads, tokens, dim) = (2, 3, 5, 16);
@@ -839,5 +992,23 @@ mod tests {
             );
         }
         assert!(rope(&x.narrow(3, 0, 5).unwrap(), position, base, true).is_err());
+
+        // The angles kept from one call are not handed to other positions or
+        // another base: each call rotates as a fresh thread would.
+        let first = rope(&x, position, base, false).unwrap();
+        let moved = rope(&x, |row, t| position(row, t) + 1, base, false).unwrap();
+        let rebased = rope(&x, position, 500.0, false).unwrap();
+        assert!(max_diff(&moved, &first) > 1e-3 && max_diff(&rebased, &first) > 1e-3);
+        let copy = x.clone();
+        let fresh =
+            std::thread::spawn(move || rope(&copy, |row, t| position(row, t) + 1, base, false))
+                .join()
+                .unwrap()
+                .unwrap();
+        assert_eq!(max_diff(&fresh, &moved), 0.0);
+        assert_eq!(
+            max_diff(&rope(&x, position, base, false).unwrap(), &first),
+            0.0
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod cpu_pool;
 mod dense_product;
 mod dequantize;
 mod gated_activation;
+mod ggml_vectors;
 mod gguf;
 mod head_loss;
 mod hugging_face;

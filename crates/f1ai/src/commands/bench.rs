@@ -303,8 +303,9 @@ fn train_packing(
 }
 
 /// Serves the model in this process on a free loopback port (or measures the
-/// server at `--url`) and runs a round of streaming clients for each `--streams`
-/// count, then one beside a long prompt.
+/// server at `--url`), warms it with a cold round of the most streams, and runs
+/// a round of streaming clients for each `--streams` count, then one beside a
+/// long prompt.
 fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
     use f1_serve::load::{self, LongPrompt};
     use f1_serve::server::ServeOptions;
@@ -348,13 +349,15 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
         }
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    // A first request loads and warms the model; it is not counted, and asks
-    // something else, so that no server answers the rounds from its prompt cache.
+    // A first round of the most streams loads the model and brings in the
+    // memory of that many KV caches (llama-server allocates its slots' at
+    // start); it asks something else, so that no server answers the measured
+    // rounds from its prompt cache, and is reported as the cold round.
     let warm_up = load::LoadTest {
-        question: "Name a Formula 1 circuit.".into(),
-        ..round(1, None)
+        question: format!("Name a Formula 1 circuit. [{most}]"),
+        ..round(most, None)
     };
-    runtime.block_on(load::run(&warm_up))?;
+    let cold = runtime.block_on(load::run(&warm_up))?;
     let mut rounds: Vec<(String, load::LoadReport)> = Vec::new();
     for &clients in &args.streams {
         let report = runtime.block_on(load::run(&round(clients, None)))?;
@@ -374,7 +377,8 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
         "first token ms p50/p95",
         "stream tok/s p50"
     );
-    for (streams, report) in &rounds {
+    let cold_round = (format!("{most} cold"), cold);
+    for (streams, report) in std::iter::once(&cold_round).chain(&rounds) {
         println!(
             "{:<12} {:<10} {:>9} {:>7} {:>10.1} {:>24} {:>16.1}",
             args.label,
@@ -406,6 +410,7 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
         "model": source.id,
         "max_tokens": args.max_tokens,
         "long_prompt_tokens": args.long_prompt_tokens,
+        "cold": {"streams": most, "report": &cold_round.1},
         "rounds": rounds
             .iter()
             .map(|(streams, report)| json!({"streams": streams, "report": report}))
@@ -413,7 +418,7 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
     });
     let name = format!("serve-{}", args.label);
     crate::output::write_json(&workspace.benchmark(&name), &json)?;
-    let errors: usize = rounds.iter().map(|(_, r)| r.errors).sum();
+    let errors: usize = rounds.iter().map(|(_, r)| r.errors).sum::<usize>() + cold_round.1.errors;
     ensure!(errors == 0, "{errors} clients failed");
     Ok(())
 }
