@@ -29,7 +29,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{bail, DType, Result, Tensor};
 use half::f16;
 
-use super::cpu_pool::for_each_index;
+use super::cpu_pool::{self, for_each_chunk, for_each_index};
 use super::k_quant_matmul::q4_k_scales;
 use super::quantized_blocks::SharedCells;
 
@@ -210,19 +210,43 @@ impl Int8Weight {
             bail!("int8 matmul: this CPU lacks AVX512-VNNI");
         }
         let x = x.flatten_all()?.to_vec1::<f32>()?;
-        let rows: Vec<ActivationRow> = x
-            .chunks_exact(self.inputs)
-            .map(|row| ActivationRow::new(row, self.group))
-            .collect();
-        let mut out = vec![0f32; rows.len() * self.outputs];
-        self.product(&rows, &mut out);
+        let rows = self.activation_rows(&x);
+        let len = rows.len() * self.outputs;
+        let mut out = Vec::with_capacity(len);
+        self.product(
+            &rows,
+            &SharedCells::new_uninit(&mut out.spare_capacity_mut()[..len], self.outputs),
+        );
+        // SAFETY: `product` wrote every output of every row.
+        unsafe { out.set_len(len) };
         dims.push(self.outputs);
         Tensor::from_vec(out, dims, &candle_core::Device::Cpu)
     }
 
+    /// The rows of `x` quantized, several rows at once on candle's pool.
+    fn activation_rows(&self, x: &[f32]) -> Vec<ActivationRow> {
+        let count = x.len() / self.inputs;
+        let mut rows: Vec<Option<ActivationRow>> = (0..count).map(|_| None).collect();
+        let rows_per_item = ROWS.min(count.div_ceil(cpu_pool::threads())).max(1);
+        for_each_chunk(
+            [(&mut rows, rows_per_item)],
+            count.div_ceil(rows_per_item),
+            |index, [slots]| {
+                for (i, slot) in slots.iter_mut().enumerate() {
+                    let row = &x[(index * rows_per_item + i) * self.inputs..][..self.inputs];
+                    *slot = Some(ActivationRow::new(row, self.group));
+                }
+                Ok(())
+            },
+        )
+        .expect("each row's slot is in range");
+        rows.into_iter()
+            .map(|row| row.expect("every row quantized"))
+            .collect()
+    }
+
     /// Fills `out` (rows, outputs), one tile per work item on candle's pool.
-    fn product(&self, rows: &[ActivationRow], out: &mut [f32]) {
-        let out = SharedCells::new(out, self.outputs);
+    fn product(&self, rows: &[ActivationRow], out: &SharedCells) {
         let groups = rows.chunks_exact(ROWS);
         let left_over = groups.remainder();
         let grouped = rows.len() - left_over.len();

@@ -3,6 +3,7 @@
 //! candle's thread pool, and ggml's horizontal sum of eight lanes.
 
 use candle_core::{bail, Result};
+use std::mem::MaybeUninit;
 
 use super::cpu_pool::for_each_index;
 
@@ -111,6 +112,15 @@ impl SharedCells {
         }
     }
 
+    /// Cells not yet written: the caller reads them only after filling them all.
+    pub(crate) fn new_uninit(out: &mut [MaybeUninit<f32>], outputs: usize) -> Self {
+        Self {
+            start: out.as_mut_ptr() as usize,
+            len: out.len(),
+            outputs,
+        }
+    }
+
     /// Writes `values` from cell (row, first) on, cut at the row's end.
     ///
     /// # Safety
@@ -120,10 +130,15 @@ impl SharedCells {
         let count = values.len().min(self.outputs - first);
         let offset = row * self.outputs + first;
         assert!(offset + count <= self.len, "cell outside the output");
-        // SAFETY: inside the output (checked above), written by this caller alone.
-        let cells =
-            unsafe { std::slice::from_raw_parts_mut((self.start as *mut f32).add(offset), count) };
-        cells.copy_from_slice(&values[..count]);
+        // SAFETY: inside the output (checked above), written by this caller alone;
+        // no reference to the (maybe uninitialised) cells is made.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                values.as_ptr(),
+                (self.start as *mut f32).add(offset),
+                count,
+            )
+        };
     }
 }
 
