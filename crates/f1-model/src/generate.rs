@@ -137,19 +137,12 @@ impl Decoder {
         logits: &[f32],
         on_text: &mut impl FnMut(&str) -> bool,
     ) -> Result<Option<u32>> {
-        let candle = |e: candle_core::Error| Error::Tokenizer(format!("sampling: {e}"));
+        let greedy = self.config.temperature <= 0.0 && self.config.repeat_penalty == 1.0;
+        let next = match greedy {
+            true => first_max(logits),
+            false => self.sample(logits)?,
+        };
         let config = &self.config;
-        let mut scores = Tensor::new(logits, &Device::Cpu).map_err(candle)?;
-        if config.repeat_penalty != 1.0 {
-            let recent = &self.context[self.context.len().saturating_sub(config.repeat_last_n)..];
-            scores = candle_transformers::utils::apply_repeat_penalty(
-                &scores,
-                config.repeat_penalty,
-                recent,
-            )
-            .map_err(candle)?;
-        }
-        let next = self.sampler.sample(&scores).map_err(candle)?;
         if self.ends.contains(&next) {
             return Ok(self.end(FinishReason::Stop));
         }
@@ -184,6 +177,23 @@ impl Decoder {
         Ok(Some(next))
     }
 
+    /// The next token drawn by the sampler, after the repetition penalty.
+    fn sample(&mut self, logits: &[f32]) -> Result<u32> {
+        let candle = |e: candle_core::Error| Error::Tokenizer(format!("sampling: {e}"));
+        let config = &self.config;
+        let mut scores = Tensor::new(logits, &Device::Cpu).map_err(candle)?;
+        if config.repeat_penalty != 1.0 {
+            let recent = &self.context[self.context.len().saturating_sub(config.repeat_last_n)..];
+            scores = candle_transformers::utils::apply_repeat_penalty(
+                &scores,
+                config.repeat_penalty,
+                recent,
+            )
+            .map_err(candle)?;
+        }
+        self.sampler.sample(&scores).map_err(candle)
+    }
+
     fn end(&mut self, reason: FinishReason) -> Option<u32> {
         self.finish_reason = Some(reason);
         None
@@ -215,6 +225,34 @@ impl Decoder {
             decode_seconds,
         })
     }
+}
+
+/// The greedy choice as candle's `argmax` makes it (the first of equal maxima;
+/// a NaN never replaces the best so far), read where the logits lie instead of
+/// copied into a tensor twice: a decode step of many sequences spends its
+/// serial time here.
+fn first_max(logits: &[f32]) -> u32 {
+    const LANES: usize = 16;
+    let Some(&first) = logits.first().filter(|first| !first.is_nan()) else {
+        return 0;
+    };
+    // The largest value in sixteen lanes side by side (vectorized), then the
+    // first position that holds it.
+    let mut lanes = [first; LANES];
+    let chunks = logits.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &value) in lanes.iter_mut().zip(chunk) {
+            if *lane < value {
+                *lane = value;
+            }
+        }
+    }
+    let best = lanes.iter().chain(rest).fold(
+        first,
+        |best, &value| if best < value { value } else { best },
+    );
+    logits.iter().position(|&value| value == best).unwrap_or(0) as u32
 }
 
 fn check_prompt(prompt: &[u32]) -> Result<()> {
@@ -313,4 +351,32 @@ pub fn generate_batch(
         .zip(decode_seconds)
         .map(|(decoder, seconds)| decoder.finish(tokenizer, prompt_seconds, seconds, &mut |_| true))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_greedy_choice_is_candles_argmax() {
+        let long: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 1009) as f32).collect();
+        // Equal maxima in two lanes of the vectorized part and in the rest.
+        let mut ties = vec![0f32; 40];
+        (ties[20], ties[35], ties[38]) = (5.0, 5.0, 5.0);
+        ties[3] = f32::NAN;
+        let cases: [&[f32]; 7] = [
+            &long,
+            &ties,
+            &[0.5, 2.0, -1.0, 2.0],
+            &[f32::NAN, 3.0, 1.0],
+            &[1.0, f32::NAN, 3.0, 3.0],
+            &[f32::NEG_INFINITY, f32::NEG_INFINITY],
+            &[-0.0, 0.0, -5.0],
+        ];
+        for logits in cases {
+            let tensor = Tensor::new(logits, &Device::Cpu).unwrap();
+            let candle = tensor.argmax(0).unwrap().to_scalar::<u32>().unwrap();
+            assert_eq!(first_max(logits), candle, "{logits:?}");
+        }
+    }
 }
