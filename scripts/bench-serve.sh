@@ -7,13 +7,16 @@
 # $F1AI_LLAMA_SERVER_DIR (default ~/.cache/f1-conversational-ai/llama-server; about
 # 15 minutes on 2 cores). On CPUs with AMX its AMX kernels are left out (they crash
 # on batched prompts: ggml-org/llama.cpp issue 20824), and the script says so.
-#   scripts/bench-serve.sh [ROUNDS]   (default 2)
+#   scripts/bench-serve.sh [ROUNDS] [BENCH SERVE OPTIONS...]   (default 2 rounds;
+#   options such as --ignore-eos go to both servers' `f1ai bench serve`)
 # Writes results/benchmarks/serve-<server>-<round>.json and prints a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds="${1:-2}"
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [ROUNDS]" >&2; exit 2; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [ROUNDS] [BENCH SERVE OPTIONS...]" >&2; exit 2; }
+shift $(($# > 0 ? 1 : 0))
+options=("$@")
 workspace="${F1AI_WORKSPACE:-.}"
 dir="${F1AI_LLAMA_SERVER_DIR:-$HOME/.cache/f1-conversational-ai/llama-server}"
 version=0.3.36
@@ -59,18 +62,18 @@ llama_round() {
     sleep 0.5
   done
   "$f1ai" --workspace "$workspace" bench serve --url "http://127.0.0.1:$port" \
-    --label "llama-server-$1" || { kill "$pid"; exit 1; }
+    --label "llama-server-$1" "${options[@]}" || { kill "$pid"; exit 1; }
   kill "$pid" && wait "$pid" 2>/dev/null || true
 }
 
 for round in $(seq "$rounds"); do
   # Alternate which server goes first, so drift does not favour one.
   if [ $((round % 2)) = 1 ]; then
-    "$f1ai" --workspace "$workspace" bench serve --label "f1ai-$round"
+    "$f1ai" --workspace "$workspace" bench serve --label "f1ai-$round" "${options[@]}"
     llama_round "$round"
   else
     llama_round "$round"
-    "$f1ai" --workspace "$workspace" bench serve --label "f1ai-$round"
+    "$f1ai" --workspace "$workspace" bench serve --label "f1ai-$round" "${options[@]}"
   fi
 done
 

@@ -26,6 +26,9 @@ pub struct GenerationConfig {
     pub seed: u64,
     /// Generation ends before any of these strings.
     pub stop: Vec<String>,
+    /// End-of-sequence and end-of-turn tokens are never picked (llama.cpp's and
+    /// vLLM's `ignore_eos`): generation runs to `max_tokens` or a stop string.
+    pub ignore_eos: bool,
 }
 
 impl Default for GenerationConfig {
@@ -39,6 +42,7 @@ impl Default for GenerationConfig {
             repeat_last_n: 64,
             seed: 42,
             stop: Vec::new(),
+            ignore_eos: false,
         }
     }
 }
@@ -137,6 +141,15 @@ impl Decoder {
         logits: &[f32],
         on_text: &mut impl FnMut(&str) -> bool,
     ) -> Result<Option<u32>> {
+        // As llama.cpp's `ignore_eos`: the end tokens' logits set to -inf.
+        let masked: Vec<f32>;
+        let logits = match self.config.ignore_eos {
+            true => {
+                masked = self.without_ends(logits);
+                &masked
+            }
+            false => logits,
+        };
         let greedy = self.config.temperature <= 0.0 && self.config.repeat_penalty == 1.0;
         let next = match greedy {
             true => first_max(logits),
@@ -175,6 +188,17 @@ impl Decoder {
             return Ok(self.end(FinishReason::Length));
         }
         Ok(Some(next))
+    }
+
+    /// `logits` with every end token's at -inf.
+    fn without_ends(&self, logits: &[f32]) -> Vec<f32> {
+        let mut masked = logits.to_vec();
+        for &end in &self.ends {
+            if let Some(logit) = masked.get_mut(end as usize) {
+                *logit = f32::NEG_INFINITY;
+            }
+        }
+        masked
     }
 
     /// The next token drawn by the sampler, after the repetition penalty.

@@ -78,6 +78,19 @@ fn greedy_chat_answers_and_stops_at_the_end_of_the_turn() {
     // Greedy decoding is deterministic.
     let again = generate(&mut smol.model, &smol.tokenizer, &prompt, &config, |_| true).unwrap();
     assert_eq!(again.tokens, out.tokens);
+
+    // With `ignore_eos` the end of the turn is never picked: the same answer,
+    // then more, to the budget.
+    let on = GenerationConfig {
+        ignore_eos: true,
+        ..config.clone()
+    };
+    let longer = generate(&mut smol.model, &smol.tokenizer, &prompt, &on, |_| true).unwrap();
+    assert_eq!(longer.finish_reason, FinishReason::Length);
+    assert_eq!(longer.tokens.len(), 40);
+    assert_eq!(longer.tokens[..out.tokens.len()], out.tokens[..]);
+    let end = smol.tokenizer.token_id("<|im_end|>").unwrap();
+    assert!(!longer.tokens.contains(&end));
 }
 
 #[test]

@@ -23,6 +23,9 @@ pub struct LoadTest {
     pub api_key: Option<String>,
     /// Each client's question ends with its number, so prompts differ.
     pub question: String,
+    /// Every client asks for `ignore_eos` (llama.cpp's and vLLM's extension), so
+    /// each gets exactly `max_tokens` tokens.
+    pub ignore_eos: bool,
     /// A client that has not finished by then counts as an error.
     pub timeout: Duration,
     /// Sent by one more client just before the others: a long prompt that the
@@ -175,7 +178,7 @@ async fn one_client(
     question: String,
     max_tokens: usize,
 ) -> std::result::Result<ClientResult, String> {
-    let body = json!({
+    let mut body = json!({
         "model": test.model,
         "messages": [{"role": "user", "content": question}],
         "max_tokens": max_tokens,
@@ -183,6 +186,9 @@ async fn one_client(
         "stream": true,
         "stream_options": {"include_usage": true},
     });
+    if test.ignore_eos {
+        body["ignore_eos"] = json!(true);
+    }
     let mut request = client
         .post(format!("{}/v1/chat/completions", test.url))
         .json(&body);

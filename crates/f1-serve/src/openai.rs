@@ -34,6 +34,10 @@ pub struct ChatCompletionRequest {
     pub top_k: Option<usize>,
     /// Not OpenAI's; vLLM's name for llama.cpp's repeat penalty.
     pub repetition_penalty: Option<f32>,
+    /// Not OpenAI's; llama.cpp's and vLLM's: never end at an end token, so the
+    /// reply runs to max_tokens (or a stop string). For benchmarks.
+    #[serde(default)]
+    pub ignore_eos: bool,
     pub seed: Option<u64>,
     pub stop: Option<Stop>,
     pub n: Option<usize>,
@@ -283,6 +287,7 @@ impl ChatCompletionRequest {
                 repeat_penalty: self.repetition_penalty.unwrap_or(1.0),
                 seed: self.seed.unwrap_or_else(clock_seed),
                 stop,
+                ignore_eos: self.ignore_eos,
                 ..GenerationConfig::default()
             },
             lookup,
@@ -513,8 +518,15 @@ mod tests {
         assert_eq!(r.config.max_tokens, 64);
         assert_eq!(r.config.temperature, DEFAULT_TEMPERATURE);
         assert_eq!(r.config.stop, vec!["\n".to_string()]);
+        assert!(!r.config.ignore_eos);
         assert_eq!(r.messages[0], ChatMessage::new("system", "be brief"));
         assert_eq!(r.messages[1].content, "Who won?");
+        let r = request(
+            r#"{"model":"m","messages":[{"role":"user","content":"Hi"}],"ignore_eos":true}"#,
+        )
+        .to_request(64, false)
+        .unwrap();
+        assert!(r.config.ignore_eos);
     }
 
     #[test]

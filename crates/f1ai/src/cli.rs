@@ -452,6 +452,11 @@ pub struct BenchServeArgs {
     /// about this many tokens (0: none).
     #[arg(long, default_value_t = 8000)]
     pub long_prompt_tokens: usize,
+    /// Every client asks for `ignore_eos` (llama.cpp's and vLLM's extension) and
+    /// gets exactly --max-tokens tokens: batching's throughput without the
+    /// spread of answer lengths (the rounds' tail of few streams).
+    #[arg(long)]
+    pub ignore_eos: bool,
     /// Measure this OpenAI-compatible server instead of starting ours (e.g.
     /// llama-server's http://127.0.0.1:8081).
     #[arg(long)]

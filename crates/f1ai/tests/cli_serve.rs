@@ -76,7 +76,8 @@ fn a_browser_sends_a_message_and_sees_the_streamed_reply() {
 }
 
 /// `bench serve`: a round of 1 and of 16 streaming clients, then 16 beside a
-/// 3,000-token prompt; every stream complete and counted.
+/// 3,000-token prompt; every stream complete and counted, each exactly its
+/// budget long (`--ignore-eos`).
 #[test]
 fn bench_serve_reports_each_round_of_streams() {
     let work = tempfile::tempdir().unwrap();
@@ -94,6 +95,7 @@ fn bench_serve_reports_each_round_of_streams() {
             "8",
             "--long-prompt-tokens",
             "3000",
+            "--ignore-eos",
         ],
     );
     assert!(
@@ -121,6 +123,8 @@ fn bench_serve_reports_each_round_of_streams() {
         assert!(p["p50"].as_f64().unwrap() <= p["p95"].as_f64().unwrap());
         assert!(r["stream_tokens_per_second"]["p50"].as_f64().unwrap() > 0.0);
     }
+    // Every client got exactly its 8 tokens (`ignore_eos` sent and honoured).
+    assert_eq!(report["ignore_eos"], true, "{report}");
     // The cold round (the most streams) warmed the server first.
     assert_eq!(report["cold"]["streams"], 16, "{report}");
     assert_eq!(report["cold"]["report"]["completed"], 16, "{report}");

@@ -344,6 +344,7 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
             max_tokens: args.max_tokens,
             api_key: None,
             question: format!("Who won the 2021 Abu Dhabi Grand Prix? [{clients}{beside}]"),
+            ignore_eos: args.ignore_eos,
             timeout: std::time::Duration::from_secs(600),
             long_prompt,
         }
@@ -410,6 +411,7 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
         "model": source.id,
         "max_tokens": args.max_tokens,
         "long_prompt_tokens": args.long_prompt_tokens,
+        "ignore_eos": args.ignore_eos,
         "cold": {"streams": most, "report": &cold_round.1},
         "rounds": rounds
             .iter()
