@@ -18,6 +18,8 @@ use f1_baseline::tool_loop::{self, ToolStep};
 use f1_model::assistant::Assistant;
 use f1_model::chat::ChatMessage;
 use f1_model::generate::{Decoder, FinishReason, GenerationConfig};
+use f1_model::tokenizer::Tokenizer;
+use f1_model::transformer::cpu_pool::for_each_chunk;
 use f1_model::transformer::SequenceCache;
 use f1_tools::Toolbox;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -243,13 +245,11 @@ impl Sequence {
     }
 
     /// Passes `logits` to the decoder, sending new text.
-    fn take(&mut self, assistant: &Assistant, logits: &[f32]) {
+    fn take(&mut self, tokenizer: &Tokenizer, logits: &[f32]) {
         let events = &self.job.events;
-        let next = self
-            .decoder
-            .step(&assistant.tokenizer, logits, &mut |text| {
-                events.send(Event::Text(text.to_string())).is_ok()
-            });
+        let next = self.decoder.step(tokenizer, logits, &mut |text| {
+            events.send(Event::Text(text.to_string())).is_ok()
+        });
         self.decode_started.get_or_insert_with(Instant::now);
         match next {
             Ok(next) => self.next = next,
@@ -492,7 +492,7 @@ impl Scheduler {
                 Ok(logits) => {
                     sequence.prompt_seconds += started.elapsed().as_secs_f64();
                     if !sequence.reading_prompt() {
-                        sequence.take(assistant, &logits);
+                        sequence.take(&assistant.tokenizer, &logits);
                         if sequence.prompt.len() <= CACHED_PROMPT_TOKENS {
                             finished = Some(index);
                         }
@@ -522,9 +522,14 @@ impl Scheduler {
             match assistant.model.decode(&tokens, &mut caches) {
                 Ok(logits) => {
                     let model_ms = started.elapsed().as_secs_f64() * 1e3;
-                    for (sequence, logits) in decoding.iter_mut().zip(&logits) {
-                        sequence.take(assistant, logits);
-                    }
+                    // Each sequence picks and sends its token on candle's threads.
+                    let tokenizer = &assistant.tokenizer;
+                    let rows = decoding.len();
+                    for_each_chunk([(&mut decoding[..], 1)], rows, |row, [sequence]| {
+                        sequence[0].take(tokenizer, &logits[row]);
+                        Ok(())
+                    })
+                    .expect("one sequence a row");
                     let sampling_ms = started.elapsed().as_secs_f64() * 1e3 - model_ms;
                     tracing::debug!(rows = tokens.len(), model_ms, sampling_ms, "decode step");
                 }
