@@ -253,8 +253,7 @@ impl Decoder {
 
 /// The greedy choice as candle's `argmax` makes it (the first of equal maxima;
 /// a NaN never replaces the best so far), read where the logits lie instead of
-/// copied into a tensor twice: a decode step of many sequences spends its
-/// serial time here.
+/// copied into a tensor twice: every sequence runs it at every step.
 fn first_max(logits: &[f32]) -> u32 {
     const LANES: usize = 16;
     let Some(&first) = logits.first().filter(|first| !first.is_nan()) else {

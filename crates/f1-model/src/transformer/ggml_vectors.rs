@@ -162,6 +162,12 @@ unsafe fn sum_lanes(v: __m512) -> f32 {
     _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)))
 }
 
+/// The first `len` (at most sixteen) lanes of a register.
+#[cfg(target_arch = "x86_64")]
+fn present(len: usize) -> u16 {
+    (1u32 << len).wrapping_sub(1) as u16
+}
+
 /// ggml's softmax of `x` in place as `llama_cpp_rounding`'s scalar form computes
 /// it: its exp of each value less the maximum, each sixteen summed in lanes and
 /// the sums added in f64 (sixteen hidden positions weigh exactly 0), the results
@@ -176,7 +182,7 @@ pub unsafe fn softmax_f16(x: &mut [f32]) {
     let (max_lanes, hidden) = (_mm512_set1_ps(max), _mm512_set1_ps(f32::NEG_INFINITY));
     let mut sum = 0f64;
     for chunk in x.chunks_mut(LANES) {
-        let present: __mmask16 = (1u32 << chunk.len()).wrapping_sub(1) as __mmask16;
+        let present = present(chunk.len());
         let values = _mm512_mask_loadu_ps(hidden, present, chunk.as_ptr());
         if _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(values, hidden) == 0xFFFF {
             chunk.fill(0.0);
@@ -188,7 +194,7 @@ pub unsafe fn softmax_f16(x: &mut [f32]) {
     }
     let inverse = _mm512_set1_ps((1.0 / sum) as f32);
     for chunk in x.chunks_mut(LANES) {
-        let present: __mmask16 = (1u32 << chunk.len()).wrapping_sub(1) as __mmask16;
+        let present = present(chunk.len());
         let values = _mm512_maskz_loadu_ps(present, chunk.as_ptr());
         let halves = _mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
             _mm512_mul_ps(values, inverse),
