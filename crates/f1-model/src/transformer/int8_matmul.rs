@@ -253,34 +253,34 @@ impl Int8Weight {
         for_each_index(self.outputs.div_ceil(LANES), |tile| {
             for (index, group) in groups.clone().enumerate() {
                 let group = std::array::from_fn(|i| &group[i]);
-                // SAFETY: `matmul` checked the CPU's features.
-                for (i, values) in unsafe { self.tile::<ROWS>(tile, group) }.iter().enumerate() {
-                    // SAFETY: this item alone writes outputs of tile `tile`.
-                    unsafe { out.write(index * ROWS + i, tile * LANES, values) };
-                }
+                // SAFETY: `matmul` checked the CPU's features; this item alone
+                // writes outputs of tile `tile`.
+                unsafe { self.tile::<ROWS>(tile, group, out, index * ROWS) };
             }
             for (i, row) in left_over.iter().enumerate() {
                 // SAFETY: as above.
-                let [values] = unsafe { self.tile::<1>(tile, [row]) };
-                // SAFETY: as above.
-                unsafe { out.write(grouped + i, tile * LANES, &values) };
+                unsafe { self.tile::<1>(tile, [row], out, grouped + i) };
             }
         });
     }
 
-    /// A tile's 16 outputs for `R` activation rows.
+    /// A tile's 16 outputs for `R` activation rows, written to rows `first_row..`
+    /// of `out`.
     ///
     /// # Safety
-    /// The CPU must have AVX-512 F and BW and VNNI.
+    /// The CPU must have AVX-512 F and BW and VNNI; no other thread may touch
+    /// those cells meanwhile.
     unsafe fn tile<const R: usize>(
         &self,
         tile: usize,
         rows: [&ActivationRow; R],
-    ) -> [[f32; LANES]; R] {
+        out: &SharedCells,
+        first_row: usize,
+    ) {
         match (self.group, self.nibbles()) {
-            (16, false) => tile_product::<16, R, false>(self, tile, rows),
-            (32, false) => tile_product::<32, R, false>(self, tile, rows),
-            (32, true) => tile_product::<32, R, true>(self, tile, rows),
+            (16, false) => tile_product::<16, R, false>(self, tile, rows, out, first_row),
+            (32, false) => tile_product::<32, R, false>(self, tile, rows, out, first_row),
+            (32, true) => tile_product::<32, R, true>(self, tile, rows, out, first_row),
             _ => unreachable!("Int8Weight::new makes groups of 16 or 32, nibbles of 32"),
         }
     }
@@ -386,7 +386,7 @@ unsafe fn round_row(_: &[f32], _: &mut [i8], _: (&mut [f32], &mut [f32]), _: &mu
 
 /// [`Int8Weight::tile`] for groups of `G` inputs, their `q`s in nibbles
 /// (with each row's minimum times the activation group's scaled sum added)
-/// where `NIBBLES`.
+/// where `NIBBLES`. Each row's sums are stored straight from their register.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline(never)]
@@ -394,7 +394,9 @@ unsafe fn tile_product<const G: usize, const R: usize, const NIBBLES: bool>(
     weight: &Int8Weight,
     tile: usize,
     rows: [&ActivationRow; R],
-) -> [[f32; LANES]; R] {
+    out: &SharedCells,
+    first_row: usize,
+) {
     let groups = weight.inputs / G;
     let quads_per_group = if NIBBLES { G / 8 } else { G / 4 };
     let low_nibbles = _mm512_set1_epi8(0x0F);
@@ -438,11 +440,12 @@ unsafe fn tile_product<const G: usize, const R: usize, const NIBBLES: bool>(
             }
         }
     }
-    acc.map(|acc| {
-        let mut values = [0f32; LANES];
-        _mm512_storeu_ps(values.as_mut_ptr(), acc);
-        values
-    })
+    for (i, acc) in acc.into_iter().enumerate() {
+        // The last tile's rows past the weight's end are not outputs.
+        let (at, count) = out.row_from(first_row + i, tile * LANES);
+        let present = (1u32 << count.min(LANES)).wrapping_sub(1) as u16;
+        _mm512_mask_storeu_ps(at, present, acc);
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -450,7 +453,9 @@ unsafe fn tile_product<const G: usize, const R: usize, const MIN: bool>(
     _: &Int8Weight,
     _: usize,
     _: [&ActivationRow; R],
-) -> [[f32; LANES]; R] {
+    _: &SharedCells,
+    _: usize,
+) {
     unreachable!("`available` is false off x86_64")
 }
 

@@ -127,18 +127,20 @@ impl SharedCells {
     /// No other thread may read or write these cells meanwhile, and the slice
     /// this was made from must outlive the call.
     pub(crate) unsafe fn write(&self, row: usize, first: usize, values: &[f32]) {
-        let count = values.len().min(self.outputs - first);
-        let offset = row * self.outputs + first;
+        let (at, count) = self.row_from(row, first);
+        // SAFETY: `count` cells from `at` are inside the output, written by this
+        // caller alone; no reference to the (maybe uninitialised) cells is made.
+        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), at, values.len().min(count)) };
+    }
+
+    /// Where cell (row, first) lies, and how many cells of its row start there.
+    /// Panics outside the output.
+    pub(crate) fn row_from(&self, row: usize, first: usize) -> (*mut f32, usize) {
+        assert!(first < self.outputs, "cell outside the output");
+        let (offset, count) = (row * self.outputs + first, self.outputs - first);
         assert!(offset + count <= self.len, "cell outside the output");
-        // SAFETY: inside the output (checked above), written by this caller alone;
-        // no reference to the (maybe uninitialised) cells is made.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                values.as_ptr(),
-                (self.start as *mut f32).add(offset),
-                count,
-            )
-        };
+        // `offset` is inside the slice this was made from (checked above).
+        ((self.start as *mut f32).wrapping_add(offset), count)
     }
 }
 
