@@ -1,12 +1,15 @@
-//! AVX-512 forms of three of `llama_cpp_rounding`'s loops, bit for bit: a new
+//! AVX-512 forms of four of `llama_cpp_rounding`'s loops, bit for bit: a new
 //! token's attention scores (ggml's `ggml_vec_dot_f16` order, sixteen keys at a
-//! time), and the softmax and SiLU with ggml's vectorized `expf`. The scalar forms stay the
-//! reference (and the path on CPUs without AVX-512); tests there hold the two
-//! equal.
+//! time) and its weighted sum of values (the same order, sixteen dimensions at a
+//! time), and the softmax and SiLU with ggml's vectorized `expf`. The scalar
+//! forms stay the reference (and the path on CPUs without AVX-512); tests there
+//! hold the two equal.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 use std::sync::OnceLock;
+
+use half::f16;
 
 /// Values one AVX-512 register holds.
 const LANES: usize = 16;
@@ -36,7 +39,7 @@ pub fn scores_take(dim: usize) -> bool {
 /// `weights[p]` = (`query` · key `p`) * `scale` + `hidden[p]` (0 without a
 /// mask), each product summed as `Order::Vectors` sums it: term `i` fused into
 /// accumulator `i % 64`, registers 0 + 2 and 1 + 3, then those two, then the
-/// lanes as `_mm512_reduce_add_ps`. Keys are `(positions, dim)` rows.
+/// lanes as `_mm512_reduce_add_ps`. Keys are `(positions, dim)` rows of f16.
 ///
 /// # Safety
 /// The CPU must have AVX-512F; `dim` must be [taken](scores_take).
@@ -44,7 +47,7 @@ pub fn scores_take(dim: usize) -> bool {
 #[target_feature(enable = "avx512f")]
 pub unsafe fn scores(
     query: &[f32],
-    keys: &[f32],
+    keys: &[f16],
     scale: f32,
     hidden: Option<&[f32]>,
     weights: &mut [f32],
@@ -65,7 +68,7 @@ pub unsafe fn scores(
             for (q, key) in query.chunks_exact(BLOCK).zip(key.chunks_exact(BLOCK)) {
                 for (r, acc) in acc.iter_mut().enumerate() {
                     let q = _mm512_loadu_ps(q[r * LANES..].as_ptr());
-                    let k = _mm512_loadu_ps(key[r * LANES..].as_ptr());
+                    let k = load_f16(key[r * LANES..].as_ptr());
                     *acc = _mm512_fmadd_ps(q, k, *acc);
                 }
             }
@@ -77,6 +80,83 @@ pub unsafe fn scores(
             *w = sums[i] * scale + hidden.map_or(0.0, |h| h[first + i]);
         }
     }
+}
+
+/// Whether [`weighted_values`] takes values of `dim` dimensions: whole registers.
+pub fn values_take(dim: usize) -> bool {
+    dim > 0 && dim.is_multiple_of(LANES)
+}
+
+/// `out[d]` = the sum over positions `p` of `weights[p] * values[p][d]`, each of
+/// the `dim` sums in `Order::Vectors`' order (ggml's product of the transposed
+/// values with the weights): term `p` fused into accumulator `p % 64`, then
+/// accumulators `l + 32` into `l`, `l + 16` into `l`, and the sixteen left as
+/// `_mm512_reduce_add_ps` adds lanes. Values are `(positions, dim)` rows of f16.
+///
+/// Sixteen dimensions at a time, the sixteen accumulators of a quarter of the
+/// 64 in registers while every 64th position is fused in, so nothing but the
+/// 64 finished accumulators of those dimensions goes through memory.
+///
+/// # Safety
+/// The CPU must have AVX-512F; `dim` must be [taken](values_take).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn weighted_values(weights: &[f32], values: &[f16], out: &mut [f32]) {
+    let dim = out.len();
+    let positions = weights.len();
+    assert!(values_take(dim) && values.len() == positions * dim);
+    let zero = _mm512_setzero_ps();
+    for (slice, out) in out.chunks_exact_mut(LANES).enumerate() {
+        let column = values.as_ptr().add(slice * LANES);
+        // Accumulator `l` of these sixteen dimensions: positions l, l + 64, ...
+        let mut accumulators = [zero; BLOCK];
+        for (quarter, accumulators) in accumulators.chunks_exact_mut(LANES).enumerate() {
+            let mut acc = [zero; LANES];
+            let mut first = quarter * LANES;
+            while first + LANES <= positions {
+                for (j, acc) in acc.iter_mut().enumerate() {
+                    let p = first + j;
+                    let value = load_f16(column.add(p * dim));
+                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(weights[p]), value, *acc);
+                }
+                first += BLOCK;
+            }
+            for (j, acc) in acc
+                .iter_mut()
+                .enumerate()
+                .take(positions.saturating_sub(first))
+            {
+                let p = first + j;
+                let value = load_f16(column.add(p * dim));
+                *acc = _mm512_fmadd_ps(_mm512_set1_ps(weights[p]), value, *acc);
+            }
+            accumulators.copy_from_slice(&acc);
+        }
+        let a = &accumulators;
+        // Registers 0 + 2 and 1 + 3, then those two: one sum per lane `j`.
+        let lanes: [__m512; LANES] = std::array::from_fn(|j| {
+            _mm512_add_ps(
+                _mm512_add_ps(a[j], a[j + 2 * LANES]),
+                _mm512_add_ps(a[j + LANES], a[j + 3 * LANES]),
+            )
+        });
+        // The lanes as `_mm512_reduce_add_ps` adds them, each dimension apart.
+        let halves: [__m512; 8] = std::array::from_fn(|i| _mm512_add_ps(lanes[i], lanes[i + 8]));
+        let quarters: [__m512; 4] =
+            std::array::from_fn(|i| _mm512_add_ps(halves[i], halves[i + 4]));
+        let total = _mm512_add_ps(
+            _mm512_add_ps(quarters[0], quarters[2]),
+            _mm512_add_ps(quarters[1], quarters[3]),
+        );
+        _mm512_storeu_ps(out.as_mut_ptr(), total);
+    }
+}
+
+/// Sixteen f16 values from `at` on, widened to f32 (exactly).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn load_f16(at: *const f16) -> __m512 {
+    _mm512_cvtph_ps(_mm256_loadu_si256(at.cast()))
 }
 
 /// Lane `k` of the result is register `k`'s sixteen lanes added as
@@ -228,7 +308,12 @@ pub unsafe fn swiglu(g: &[f32], u: &[f32], y: &mut [f32]) {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub unsafe fn scores(_: &[f32], _: &[f32], _: f32, _: Option<&[f32]>, _: &mut [f32]) {
+pub unsafe fn scores(_: &[f32], _: &[f16], _: f32, _: Option<&[f32]>, _: &mut [f32]) {
+    unreachable!("`available` is false off x86_64")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn weighted_values(_: &[f32], _: &[f16], _: &mut [f32]) {
     unreachable!("`available` is false off x86_64")
 }
 

@@ -272,8 +272,13 @@ impl Attention {
                 scale_scores = false;
             }
             q = round_to_f16(&q)?;
-            k = round_to_f16(&k)?;
-            v = round_to_f16(&v)?;
+            // On the CPU keys and values stay f16, as llama.cpp's KV cache holds
+            // them (half the bytes each decode step reads); elsewhere candle's f32
+            // attention reads them.
+            (k, v) = match x.device().is_cpu() {
+                true => (k.to_dtype(DType::F16)?, v.to_dtype(DType::F16)?),
+                false => (round_to_f16(&k)?, round_to_f16(&v)?),
+            };
         }
         Ok(Projected {
             q,

@@ -17,7 +17,7 @@
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
-use candle_core::{Result, Tensor};
+use candle_core::{DType, Result, Tensor};
 use half::f16;
 
 use super::cpu_pool::{new_chunked, piece};
@@ -183,8 +183,8 @@ fn geglu(table: &[f16], x: f32, up: f32) -> f32 {
 }
 
 /// Attention of `q` (batch, heads, tokens, head_dim) over `k` and `v` (batch,
-/// kv_heads, positions, head_dim), whose values are f16 (rounded so by the
-/// caller, as llama.cpp's f16 KV cache and its f16 copy of the queries), with the
+/// kv_heads, positions, head_dim): f16 keys and values, as llama.cpp's f16 KV
+/// cache holds them, and f32 queries of f16 values (its f16 copy), with the
 /// additive `mask` (rows, 1, 1, tokens, positions) where some position is hidden.
 /// As ggml's CPU attention without flash attention: each product summed in the
 /// order of [`Order`]; the softmax with ggml's exp, summed per sixteen positions
@@ -238,6 +238,13 @@ pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) 
             })
             .transpose()?;
         // The keys and values are read where the cache holds them.
+        if sequence.k.dtype() != DType::F16 || sequence.v.dtype() != DType::F16 {
+            candle_core::bail!(
+                "attention: keys {:?} and values {:?} are not f16 (llama.cpp's KV cache)",
+                sequence.k.dtype(),
+                sequence.v.dtype()
+            );
+        }
         let (k, v) = (with_dense_rows(sequence.k)?, with_dense_rows(sequence.v)?);
         operands.push((k, v, mask, heads / kv_heads, positions));
         rows.extend((0..rows_here).map(|row| (index, row)));
@@ -275,6 +282,8 @@ pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) 
     let vector_loops = ggml_vectors::available();
     let vector_scores =
         vector_loops && matches!(scores_order, Order::Vectors) && ggml_vectors::scores_take(dim);
+    let vector_values =
+        vector_loops && matches!(values_order, Order::Vectors) && ggml_vectors::values_take(dim);
     let width = tokens * dim;
     let [out] = new_chunked([(qs.len(), width)], batch * heads, |index, [out]| {
         let (sequence, b) = rows[index / heads];
@@ -285,12 +294,10 @@ pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) 
         let keys = head_block(&operands.keys, b, kv_head, positions * dim);
         let vals = head_block(&operands.values, b, kv_head, positions * dim);
         let mut weights = vec![0f32; positions];
+        // The scalar scores' key, widened.
+        let mut key = Vec::new();
         let key_tiles = (matches!(scores_order, Order::Tiles) && has_x86_features())
             .then(|| key_tiles(keys, dim));
-        let accumulators = values_order.accumulators();
-        let mut lanes = vec![0f32; accumulators * dim];
-        // Accumulators past the last position stay zero.
-        let used = accumulators.min(positions) * dim;
         for (t, out) in out.chunks_exact_mut(dim).enumerate() {
             let query = &qs[index * width + t * dim..][..dim];
             let hidden = operands
@@ -323,7 +330,9 @@ pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) 
                 None => {
                     for (p, w) in weights.iter_mut().enumerate() {
                         let hidden = hidden.map_or(0.0, |h| h[p]);
-                        *w = scores_order.dot(query, &keys[p * dim..][..dim]) * scale + hidden;
+                        key.clear();
+                        key.extend(keys[p * dim..][..dim].iter().map(|k| k.to_f32()));
+                        *w = scores_order.dot(query, &key) * scale + hidden;
                     }
                 }
             }
@@ -332,31 +341,44 @@ pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) 
                 true => unsafe { ggml_vectors::softmax_f16(&mut weights) },
                 false => softmax_f16(&mut weights),
             }
-            // Accumulator p % accumulators of every dimension sums position p's share;
-            // a zero weight adds nothing (the accumulators start at +0, so no sign of
-            // zero is lost either).
-            lanes[..used].fill(0.0);
-            for (p, &w) in weights.iter().enumerate() {
-                if w == 0.0 {
-                    continue;
-                }
-                let lane = &mut lanes[p % accumulators * dim..][..dim];
-                for (acc, &value) in lane.iter_mut().zip(&vals[p * dim..][..dim]) {
-                    *acc = w.mul_add(value, *acc);
-                }
+            match vector_values {
+                // SAFETY: `vector_loops` holds only where the CPU has AVX-512F, and
+                // the values are taken only in whole registers.
+                true => unsafe { ggml_vectors::weighted_values(&weights, vals, out) },
+                false => weighted_values(values_order, &weights, vals, out),
             }
-            values_order.fold(&mut lanes, dim);
-            out.copy_from_slice(&lanes[..dim]);
         }
         Ok(())
     })?;
     Tensor::from_vec(out, q.shape(), q.device())
 }
 
+/// `out[d]` = the sum over positions `p` of `weights[p] * values[p][d]` (values
+/// as `(positions, dim)` rows), each sum in `order`: accumulator `p %
+/// accumulators` of every dimension takes position `p`'s term, then
+/// [`Order::fold`]. A zero weight adds nothing (the accumulators start at +0, so
+/// no sign of zero is lost either).
+fn weighted_values(order: Order, weights: &[f32], values: &[f16], out: &mut [f32]) {
+    let dim = out.len();
+    let accumulators = order.accumulators();
+    let mut lanes = vec![0f32; accumulators * dim];
+    for (p, &w) in weights.iter().enumerate() {
+        if w == 0.0 {
+            continue;
+        }
+        let lane = &mut lanes[p % accumulators * dim..][..dim];
+        for (acc, &value) in lane.iter_mut().zip(&values[p * dim..][..dim]) {
+            *acc = w.mul_add(value.to_f32(), *acc);
+        }
+    }
+    order.fold(&mut lanes, dim);
+    out.copy_from_slice(&lanes[..dim]);
+}
+
 /// One sequence's keys and values as [`attention_of_sequences`] reads them.
 struct SequenceOperands<'a> {
-    keys: (Values<'a>, [usize; 2]),
-    values: (Values<'a>, [usize; 2]),
+    keys: (Values<'a, f16>, [usize; 2]),
+    values: (Values<'a, f16>, [usize; 2]),
     mask: Option<Values<'a>>,
     /// Query heads per key/value head.
     group: usize,
@@ -366,24 +388,24 @@ struct SequenceOperands<'a> {
 /// The `len` values of (row `b`, head `head`) in keys or values read by
 /// [`row_blocks`].
 fn head_block<'a>(
-    (values, strides): &'a (Values<'_>, [usize; 2]),
+    (values, strides): &'a (Values<'_, f16>, [usize; 2]),
     b: usize,
     head: usize,
     len: usize,
-) -> &'a [f32] {
+) -> &'a [f16] {
     &values[b * strides[0] + head * strides[1]..][..len]
 }
 
 /// The keys (positions, dim) dimension-major in tiles of [`LANES`] positions:
 /// value `d` of position `p` at `(p / LANES * dim + d) * LANES + p % LANES`; the
 /// last tile padded with zeros.
-fn key_tiles(keys: &[f32], dim: usize) -> Vec<f32> {
+fn key_tiles(keys: &[f16], dim: usize) -> Vec<f32> {
     let positions = keys.len() / dim;
     let mut tiles = vec![0f32; positions.div_ceil(LANES) * LANES * dim];
     for (p, key) in keys.chunks_exact(dim).enumerate() {
         let tile = &mut tiles[p / LANES * LANES * dim..][..LANES * dim];
         for (d, &value) in key.iter().enumerate() {
-            tile[d * LANES + p % LANES] = value;
+            tile[d * LANES + p % LANES] = value.to_f32();
         }
     }
     tiles
@@ -627,6 +649,11 @@ mod tests {
             .unwrap()
     }
 
+    /// [`f16_values`] held as f16, as a KV cache holds keys and values.
+    fn f16_tensor(shape: &[usize], seed: u64) -> Tensor {
+        f16_values(shape, seed).to_dtype(DType::F16).unwrap()
+    }
+
     /// Units in the last place between `got` and the correctly rounded `exact`.
     fn ulps(got: f32, exact: f64) -> f64 {
         let rounded = exact as f32;
@@ -733,8 +760,8 @@ mod tests {
     fn attention_matches_a_reference_and_hides_masked_positions() {
         let (heads, kv_heads, tokens, positions, dim) = (4, 2, 3, 21, 32);
         let q = f16_values(&[2, heads, tokens, dim], 6);
-        let k = f16_values(&[2, kv_heads, positions, dim], 7);
-        let v = f16_values(&[2, kv_heads, positions, dim], 8);
+        let k = f16_tensor(&[2, kv_heads, positions, dim], 7);
+        let v = f16_tensor(&[2, kv_heads, positions, dim], 8);
         // Row 0 hides position 5 from every token, row 1 the last two positions.
         let mut hidden = vec![0f32; 2 * tokens * positions];
         for t in 0..tokens {
@@ -760,17 +787,24 @@ mod tests {
         let poisoned = v
             .slice_assign(
                 &[0..2, 0..kv_heads, 5..6, 0..dim],
-                &Tensor::full(1e4f32, (2, kv_heads, 1, dim), &Device::Cpu).unwrap(),
+                &Tensor::full(f16::from_f32(1e4), (2, kv_heads, 1, dim), &Device::Cpu).unwrap(),
             )
             .unwrap();
         let again = attention(&q, &k, &poisoned, Some(&mask), scale as f32).unwrap();
         assert_eq!(max_diff(&again.get(0).unwrap(), &ours.get(0).unwrap()), 0.0);
         assert!(max_diff(&again.get(1).unwrap(), &ours.get(1).unwrap()) > 1.0);
         assert!(attention(&q, &k, &v.narrow(2, 0, 3).unwrap(), None, 1.0).is_err());
+        // Keys and values must be f16, as llama.cpp's cache holds them.
+        let (k32, v32) = (
+            k.to_dtype(DType::F32).unwrap(),
+            v.to_dtype(DType::F32).unwrap(),
+        );
+        let error = attention(&q, &k32, &v32, Some(&mask), 1.0).unwrap_err();
+        assert!(error.to_string().contains("not f16"), "{error}");
 
         // Keys and values in a larger cache narrowed to its filled positions (not
         // contiguous) are read where they lie, with the same result.
-        let spare = Tensor::zeros((2, kv_heads, 4, dim), DType::F32, &Device::Cpu).unwrap();
+        let spare = Tensor::zeros((2, kv_heads, 4, dim), DType::F16, &Device::Cpu).unwrap();
         let cached = |t: &Tensor| {
             let wide = Tensor::cat(&[t, &spare], 2).unwrap();
             wide.narrow(2, 0, positions).unwrap()
@@ -793,7 +827,7 @@ mod tests {
                 .map(|s| {
                     let shape = [1, kv_heads, lengths[s], dim];
                     let seed = 30 + 2 * s as u64;
-                    (f16_values(&shape, seed), f16_values(&shape, seed + 1))
+                    (f16_tensor(&shape, seed), f16_tensor(&shape, seed + 1))
                 })
                 .collect();
             let mut hidden = vec![0f32; tokens * lengths[1]];
@@ -826,7 +860,8 @@ mod tests {
             let keys = keys.to_vec1::<f32>().unwrap();
             let query = f16_values(&[dim], 12).to_vec1::<f32>().unwrap();
             assert!(has_x86_features(), "tiled scores need AVX2 and FMA");
-            let tiles = key_tiles(&keys, dim);
+            let halves: Vec<f16> = keys.iter().map(|&k| f16::from_f32(k)).collect();
+            let tiles = key_tiles(&halves, dim);
             assert_eq!(tiles.len(), positions.div_ceil(LANES) * LANES * dim);
             for (p, key) in keys.chunks_exact(dim).enumerate() {
                 let tile = &tiles[p / LANES * LANES * dim..][..LANES * dim];
@@ -879,13 +914,16 @@ mod tests {
             let mut query = f16_values(&[dim], 40).to_vec1::<f32>().unwrap();
             let keys = f16_values(&[positions, dim], 41).flatten_all().unwrap();
             let mut keys = keys.to_vec1::<f32>().unwrap();
+            // Products 2^24, 1, -2^24, 1 from f16 keys (4096 * 4096 = 2^24).
             for term in [0, 16, 32, 48] {
-                query[term] = 1.0;
+                query[term] = 4096.0;
             }
+            let tiny = 1.0 / 4096.0;
             for key in keys.chunks_exact_mut(dim).step_by(4) {
                 key[..64].copy_from_slice(&[0.0; 64]);
-                (key[0], key[16], key[32], key[48]) = (16_777_216.0, 1.0, -16_777_216.0, 1.0);
+                (key[0], key[16], key[32], key[48]) = (4096.0, tiny, -4096.0, tiny);
             }
+            let halves: Vec<f16> = keys.iter().map(|&k| f16::from_f32(k)).collect();
             let hidden: Vec<f32> = (0..positions)
                 .map(|p| if p % 5 == 3 { f32::NEG_INFINITY } else { 0.0 })
                 .collect();
@@ -899,10 +937,51 @@ mod tests {
                     .collect();
                 let mut got = vec![0f32; positions];
                 // SAFETY: checked above that the CPU has AVX-512F; dim is 64k.
-                unsafe { ggml_vectors::scores(&query, &keys, scale, mask, &mut got) };
+                unsafe { ggml_vectors::scores(&query, &halves, scale, mask, &mut got) };
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&got), bits(&expected), "{positions} keys of {dim}");
             }
+        }
+    }
+
+    #[test]
+    fn vector_weighted_values_are_the_scalar_sums_bit_for_bit() {
+        if !vector_loops_run_here() {
+            return;
+        }
+        // Weights that cancel across the accumulators a fold adds first (p and
+        // p + 32, p + 16 and p + 48) and across turns of one accumulator (p and
+        // p + 64), so a wrong order of sums changes bits; zero weights too.
+        for (positions, dim) in [
+            (1, 64),
+            (15, 16),
+            (64, 64),
+            (100, 64),
+            (200, 32),
+            (300, 128),
+        ] {
+            let values = f16_values(&[positions, dim], 42).flatten_all().unwrap();
+            let mut values = values.to_vec1::<f32>().unwrap();
+            let mut weights = f16_values(&[positions], 43).to_vec1::<f32>().unwrap();
+            for (p, w) in weights.iter_mut().enumerate() {
+                match p % 80 {
+                    0 | 16 => *w = 16_777_216.0,
+                    32 | 48 | 64 => *w = -16_777_216.0,
+                    7 => *w = 0.0,
+                    _ => {}
+                }
+            }
+            for value in values.chunks_exact_mut(dim).step_by(16) {
+                value.fill(1.0);
+            }
+            let values: Vec<f16> = values.iter().map(|&v| f16::from_f32(v)).collect();
+            let mut expected = vec![0f32; dim];
+            weighted_values(Order::Vectors, &weights, &values, &mut expected);
+            let mut got = vec![0f32; dim];
+            // SAFETY: checked above that the CPU has AVX-512F; dim is 16k.
+            unsafe { ggml_vectors::weighted_values(&weights, &values, &mut got) };
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&expected), "{positions} values of {dim}");
         }
     }
 

@@ -1,7 +1,43 @@
-//! f32 CPU tensors' values as slices, for the kernels that run outside candle's
-//! ops (custom ops' inputs, the optimizer's updates).
+//! CPU tensors' values as slices, for the kernels that run outside candle's ops
+//! (custom ops' inputs, the optimizer's updates, an f16 KV cache).
+
+use std::marker::PhantomData;
 
 use candle_core::{CpuStorage, Layout, Result, Storage, StorageRef, Tensor};
+use half::f16;
+
+/// An element type whose CPU storage the kernels read as a slice.
+pub trait Element: Sized {
+    /// The type's name in errors.
+    const NAME: &'static str;
+    /// The values of `storage`, if it holds this type.
+    fn slice(storage: &CpuStorage) -> Option<&[Self]>;
+}
+
+impl Element for f32 {
+    const NAME: &'static str = "f32";
+    fn slice(storage: &CpuStorage) -> Option<&[f32]> {
+        match storage {
+            CpuStorage::F32(values) => Some(values),
+            _ => None,
+        }
+    }
+}
+
+impl Element for f16 {
+    const NAME: &'static str = "f16";
+    fn slice(storage: &CpuStorage) -> Option<&[f16]> {
+        match storage {
+            CpuStorage::F16(values) => Some(values),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `storage` is CPU storage of `T`.
+fn holds<T: Element>(storage: &Storage) -> bool {
+    matches!(storage, Storage::Cpu(cpu) if T::slice(cpu).is_some())
+}
 
 /// A custom op's contiguous f32 CPU input.
 pub fn cpu_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
@@ -14,19 +50,20 @@ pub fn cpu_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f
     }
 }
 
-/// A contiguous f32 CPU tensor's values, readable while the guard lives.
-pub struct Values<'a> {
+/// A CPU tensor's values (f32 unless said), readable while the guard lives.
+pub struct Values<'a, T: Element = f32> {
     storage: StorageRef<'a>,
     range: std::ops::Range<usize>,
+    element: PhantomData<T>,
 }
 
-impl std::ops::Deref for Values<'_> {
-    type Target = [f32];
+impl<T: Element> std::ops::Deref for Values<'_, T> {
+    type Target = [T];
 
-    fn deref(&self) -> &[f32] {
+    fn deref(&self) -> &[T] {
         match &*self.storage {
-            Storage::Cpu(CpuStorage::F32(values)) => &values[self.range.clone()],
-            _ => unreachable!("`values` accepts only f32 CPU storage"),
+            Storage::Cpu(cpu) => &T::slice(cpu).expect("checked when made")[self.range.clone()],
+            _ => unreachable!("`Values` are made only of CPU storage"),
         }
     }
 }
@@ -38,12 +75,13 @@ pub fn values(t: &Tensor) -> Result<Values<'_>> {
     let Some((start, end)) = layout.contiguous_offsets() else {
         candle_core::bail!("expected a contiguous tensor");
     };
-    if !matches!(&*storage, Storage::Cpu(CpuStorage::F32(_))) {
+    if !holds::<f32>(&storage) {
         candle_core::bail!("expected an f32 CPU tensor");
     }
     Ok(Values {
         storage,
         range: start..end,
+        element: PhantomData,
     })
 }
 
@@ -62,10 +100,10 @@ pub fn with_dense_rows(t: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// The values of a rank-4 f32 CPU tensor whose (i, j) blocks of rows are dense,
-/// from its first element on (block (i, j) at `i * strides[0] + j * strides[1]`),
-/// and those strides: a KV cache read where it lies, not copied.
-pub fn row_blocks(t: &Tensor) -> Result<(Values<'_>, [usize; 2])> {
+/// The values of a rank-4 CPU tensor of `T` whose (i, j) blocks of rows are
+/// dense, from its first element on (block (i, j) at `i * strides[0] + j *
+/// strides[1]`), and those strides: a KV cache read where it lies, not copied.
+pub fn row_blocks<T: Element>(t: &Tensor) -> Result<(Values<'_, T>, [usize; 2])> {
     if !has_dense_rows(t) {
         candle_core::bail!(
             "expected dense rows of a rank-4 tensor: dims {:?}, strides {:?}",
@@ -74,8 +112,8 @@ pub fn row_blocks(t: &Tensor) -> Result<(Values<'_>, [usize; 2])> {
         );
     }
     let (storage, layout) = t.storage_and_layout();
-    if !matches!(&*storage, Storage::Cpu(CpuStorage::F32(_))) {
-        candle_core::bail!("expected an f32 CPU tensor");
+    if !holds::<T>(&storage) {
+        candle_core::bail!("expected an {} CPU tensor, got {:?}", T::NAME, t.dtype());
     }
     let (dims, stride) = (layout.dims(), layout.stride());
     let span = match dims.contains(&0) {
@@ -93,6 +131,7 @@ pub fn row_blocks(t: &Tensor) -> Result<(Values<'_>, [usize; 2])> {
         Values {
             storage,
             range: start..start + span,
+            element: PhantomData,
         },
         [stride[0], stride[1]],
     ))
