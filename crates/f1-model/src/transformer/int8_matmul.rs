@@ -196,34 +196,12 @@ impl Int8Weight {
     /// `x W^T` for `x` of any rank ending in the weight's input size. Call only
     /// where [`available`] holds.
     pub fn matmul(&self, x: &Tensor) -> Result<Tensor> {
-        let mut dims = x.dims().to_vec();
-        if dims.pop() != Some(self.inputs) || x.dtype() != DType::F32 {
-            bail!(
-                "int8 matmul: input {:?} {:?} does not fit a ({}, {}) weight",
-                x.dims(),
-                x.dtype(),
-                self.outputs,
-                self.inputs
-            );
-        }
-        if !cpu_has_vnni() {
-            bail!("int8 matmul: this CPU lacks AVX512-VNNI");
-        }
-        let x = x.flatten_all()?.to_vec1::<f32>()?;
-        let rows = self.activation_rows(&x);
-        let len = rows.len() * self.outputs;
-        let mut out = Vec::with_capacity(len);
-        self.product(
-            &rows,
-            &SharedCells::new_uninit(&mut out.spare_capacity_mut()[..len], self.outputs),
-        );
-        // SAFETY: `product` wrote every output of every row.
-        unsafe { out.set_len(len) };
-        dims.push(self.outputs);
-        Tensor::from_vec(out, dims, &candle_core::Device::Cpu)
+        let [y] = matmul_each([self], x)?;
+        Ok(y)
     }
 
-    /// The rows of `x` quantized, several rows at once on candle's pool.
+    /// The rows of `x` (rows of this weight's inputs) quantized, several rows
+    /// at once on candle's pool.
     fn activation_rows(&self, x: &[f32]) -> Vec<ActivationRow> {
         let count = x.len() / self.inputs;
         let mut rows: Vec<Option<ActivationRow>> = (0..count).map(|_| None).collect();
@@ -245,23 +223,21 @@ impl Int8Weight {
             .collect()
     }
 
-    /// Fills `out` (rows, outputs), one tile per work item on candle's pool.
-    fn product(&self, rows: &[ActivationRow], out: &SharedCells) {
+    /// Tile `tile`'s outputs of every row in `rows`, written to `out` (rows,
+    /// outputs), eight rows a kernel call and the rest one at a time.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F and BW and VNNI; no other thread may touch
+    /// this tile's cells meanwhile.
+    unsafe fn tile_of_rows(&self, tile: usize, rows: &[ActivationRow], out: &SharedCells) {
         let groups = rows.chunks_exact(ROWS);
-        let left_over = groups.remainder();
-        let grouped = rows.len() - left_over.len();
-        for_each_index(self.outputs.div_ceil(LANES), |tile| {
-            for (index, group) in groups.clone().enumerate() {
-                let group = std::array::from_fn(|i| &group[i]);
-                // SAFETY: `matmul` checked the CPU's features; this item alone
-                // writes outputs of tile `tile`.
-                unsafe { self.tile::<ROWS>(tile, group, out, index * ROWS) };
-            }
-            for (i, row) in left_over.iter().enumerate() {
-                // SAFETY: as above.
-                unsafe { self.tile::<1>(tile, [row], out, grouped + i) };
-            }
-        });
+        let grouped = rows.len() - groups.remainder().len();
+        for (i, row) in groups.remainder().iter().enumerate() {
+            self.tile::<1>(tile, [row], out, grouped + i);
+        }
+        for (index, group) in groups.enumerate() {
+            self.tile::<ROWS>(tile, std::array::from_fn(|i| &group[i]), out, index * ROWS);
+        }
     }
 
     /// A tile's 16 outputs for `R` activation rows, written to rows `first_row..`
@@ -284,6 +260,70 @@ impl Int8Weight {
             _ => unreachable!("Int8Weight::new makes groups of 16 or 32, nibbles of 32"),
         }
     }
+}
+
+/// `x W^T` for each of `weights` (all of `x`'s input size, e.g. a layer's
+/// query, key and value projections): `x`'s rows rounded to 8 bits once per
+/// group size, and every weight's tiles in one parallel loop. Call only where
+/// [`available`] holds.
+pub fn matmul_each<const N: usize>(weights: [&Int8Weight; N], x: &Tensor) -> Result<[Tensor; N]> {
+    let mut dims = x.dims().to_vec();
+    let inputs = dims.pop();
+    for weight in weights {
+        if inputs != Some(weight.inputs) || x.dtype() != DType::F32 {
+            bail!(
+                "int8 matmul: input {:?} {:?} does not fit a ({}, {}) weight",
+                x.dims(),
+                x.dtype(),
+                weight.outputs,
+                weight.inputs
+            );
+        }
+    }
+    if !cpu_has_vnni() {
+        bail!("int8 matmul: this CPU lacks AVX512-VNNI");
+    }
+    let x = x.flatten_all()?.to_vec1::<f32>()?;
+    // The activations' sums are per weight group: one rounding per group size.
+    let mut rounded: Vec<(usize, Vec<ActivationRow>)> = Vec::new();
+    for weight in weights {
+        if !rounded.iter().any(|(group, _)| *group == weight.group) {
+            rounded.push((weight.group, weight.activation_rows(&x)));
+        }
+    }
+    let rows_of = |weight: &Int8Weight| {
+        let (_, rows) = (rounded.iter().find(|(group, _)| *group == weight.group))
+            .expect("rounded for every group size");
+        rows
+    };
+    let count = x.len() / inputs.unwrap_or(1).max(1);
+    let mut outs: [Vec<f32>; N] =
+        std::array::from_fn(|i| Vec::with_capacity(count * weights[i].outputs));
+    let cells: [SharedCells; N] = std::array::from_fn(|i| {
+        let len = count * weights[i].outputs;
+        SharedCells::new_uninit(&mut outs[i].spare_capacity_mut()[..len], weights[i].outputs)
+    });
+    let tiles: [usize; N] = weights.map(|weight| weight.outputs.div_ceil(LANES));
+    for_each_index(tiles.iter().sum(), |mut index| {
+        let mut which = 0;
+        while index >= tiles[which] {
+            index -= tiles[which];
+            which += 1;
+        }
+        let weight = weights[which];
+        // SAFETY: the CPU's features are checked above; this item alone writes
+        // this tile of this weight's outputs.
+        unsafe { weight.tile_of_rows(index, rows_of(weight), &cells[which]) };
+    });
+    let mut tensors = Vec::with_capacity(N);
+    for (mut out, weight) in outs.into_iter().zip(weights) {
+        // SAFETY: every tile of every row was written above.
+        unsafe { out.set_len(count * weight.outputs) };
+        let mut dims = dims.clone();
+        dims.push(weight.outputs);
+        tensors.push(Tensor::from_vec(out, dims, &candle_core::Device::Cpu)?);
+    }
+    Ok(tensors.try_into().expect("one tensor per weight"))
 }
 
 /// An activation row rounded to 8 bits per 32 values as llama.cpp rounds them
@@ -648,6 +688,42 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn products_of_one_input_together_equal_each_alone() {
+        if !runs_here() {
+            return;
+        }
+        // Formats of both group sizes (Q6_K's 16 rounds the input apart), whole
+        // and partial tiles, 11 rows (a group of 8 and 3 alone).
+        let x = uniform(11, 512, 6).reshape((11, 1, 512)).unwrap();
+        let weights: Vec<Int8Weight> = [
+            (GgmlDType::Q4_1, 37),
+            (GgmlDType::Q6K, 20),
+            (GgmlDType::Q8_0, 64),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (dtype, outputs))| {
+            let q = QTensor::quantize(&uniform(outputs, 512, 7 + i as u64), dtype).unwrap();
+            Int8Weight::new(&q).unwrap()
+        })
+        .collect();
+        let together = matmul_each([&weights[0], &weights[1], &weights[2]], &x).unwrap();
+        for (weight, product) in weights.iter().zip(&together) {
+            let alone = weight.matmul(&x).unwrap();
+            assert_eq!(product.dims(), [11, 1, weight.outputs]);
+            let bits = |t: &Tensor| -> Vec<u32> {
+                let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                values.into_iter().map(f32::to_bits).collect()
+            };
+            assert_eq!(bits(product), bits(&alone));
+        }
+        let other =
+            Int8Weight::new(&QTensor::quantize(&uniform(16, 256, 9), GgmlDType::Q8_0).unwrap())
+                .unwrap();
+        assert!(matmul_each([&weights[0], &other], &x).is_err());
     }
 
     #[test]

@@ -58,7 +58,13 @@ impl Mlp {
             Architecture::Llama => Activation::Silu,
             Architecture::Gemma3 => Activation::GeluTanh,
         };
-        let (gate, up) = (self.gate.forward(x, seed)?, self.up.forward(x, seed)?);
+        let (gate, up) = match Linear::int8_matmul_each([&self.gate, &self.up], x) {
+            Some(products) => {
+                let [gate, up] = products?;
+                (gate, up)
+            }
+            None => (self.gate.forward(x, seed)?, self.up.forward(x, seed)?),
+        };
         let gated = if options.kernels == Kernels::LlamaCpp && gate.device().is_cpu() {
             llama_cpp_rounding::gated_activation(&gate, &up, activation)?
         } else {
@@ -252,9 +258,20 @@ impl Attention {
                 .transpose(1, 2)
         };
         let seed = options.dropout_seed;
-        let mut q = split(self.q.forward(x, seed)?, self.heads)?;
-        let mut k = split(self.k.forward(x, seed)?, self.kv_heads)?;
-        let mut v = split(self.v.forward(x, seed)?, self.kv_heads)?.contiguous()?;
+        let (q, k, v) = match Linear::int8_matmul_each([&self.q, &self.k, &self.v], x) {
+            Some(products) => {
+                let [q, k, v] = products?;
+                (q, k, v)
+            }
+            None => (
+                self.q.forward(x, seed)?,
+                self.k.forward(x, seed)?,
+                self.v.forward(x, seed)?,
+            ),
+        };
+        let mut q = split(q, self.heads)?;
+        let mut k = split(k, self.kv_heads)?;
+        let mut v = split(v, self.kv_heads)?.contiguous()?;
         if let Some(norm) = &self.q_norm {
             q = norm.forward(&q.contiguous()?, options.kernels)?;
         }

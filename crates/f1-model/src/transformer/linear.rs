@@ -128,6 +128,23 @@ impl Linear {
         fits.then(|| weight.matmul(x))
     }
 
+    /// `x W^T` of each of `projections` with the int8 kernels in one pass (`x`
+    /// rounded to 8 bits once, one parallel loop), where all of them use those
+    /// kernels without an adapter and `x` is an f32 CPU input without
+    /// gradients; else `None`.
+    pub(crate) fn int8_matmul_each<const N: usize>(
+        projections: [&Linear; N],
+        x: &Tensor,
+    ) -> Option<Result<[Tensor; N]>> {
+        let fits = x.device().is_cpu() && x.dtype() == candle_core::DType::F32 && !x.track_op();
+        let weights: Vec<&Int8Weight> = (projections.iter())
+            .filter(|projection| projection.lora.is_none())
+            .filter_map(|projection| projection.int8.as_deref())
+            .collect();
+        let weights: [&Int8Weight; N] = weights.try_into().ok()?;
+        fits.then(|| int8_matmul::matmul_each(weights, x))
+    }
+
     /// A quantized weight multiplied in f32 (see [`Linear::dequantize`]).
     pub fn dequantized(weight: QMatMul) -> Self {
         Self {
