@@ -58,28 +58,76 @@ pub unsafe fn scores(
     let zero = _mm512_setzero_ps();
     for (tile, weights) in weights.chunks_mut(LANES).enumerate() {
         let first = tile * LANES;
-        // Each key's four accumulators folded to one register; missing keys zero.
-        let folded: [__m512; LANES] = std::array::from_fn(|k| {
-            if k >= weights.len() {
-                return zero;
-            }
-            let key = &keys[(first + k) * dim..][..dim];
-            let mut acc = [zero; 4];
-            for (q, key) in query.chunks_exact(BLOCK).zip(key.chunks_exact(BLOCK)) {
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let q = _mm512_loadu_ps(q[r * LANES..].as_ptr());
-                    let k = load_f16(key[r * LANES..].as_ptr());
-                    *acc = _mm512_fmadd_ps(q, k, *acc);
+        // Key `k`'s four accumulators folded to one register; missing keys zero.
+        let fold = |k: usize| match k < weights.len() {
+            true => key_product(query, keys.as_ptr().add((first + k) * dim)),
+            false => zero,
+        };
+        // Lane `k` of the total is key `k`'s sixteen lanes added as
+        // `_mm512_reduce_add_ps` adds them - halves (`i + 8`), quarters (`i +
+        // 4`), then `(q0 + q2) + (q1 + q3)` - for sixteen keys side by side,
+        // each key's sum exact. The tree is built as the keys come, so that few
+        // registers are live at once.
+        let mut pairs = [zero; 2];
+        for (m2, pair) in pairs.iter_mut().enumerate() {
+            let mut quarters = [zero; 2];
+            for (m1, quarter) in quarters.iter_mut().enumerate() {
+                // Halves: keys 2m and 2m + 1 in one register, eight sums each.
+                let mut halves = [zero; 2];
+                for (m0, half) in halves.iter_mut().enumerate() {
+                    let k = 8 * m2 + 4 * m1 + 2 * m0;
+                    let (a, b) = (fold(k), fold(k + 1));
+                    *half = _mm512_add_ps(
+                        _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b),
+                        _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b),
+                    );
                 }
+                // Quarters: keys 4m..4m + 4, one per 128-bit lane.
+                let [a, b] = halves;
+                *quarter = _mm512_add_ps(
+                    _mm512_shuffle_f32x4::<0b10_00_10_00>(a, b),
+                    _mm512_shuffle_f32x4::<0b11_01_11_01>(a, b),
+                );
             }
-            _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]))
-        });
+            // (q0 + q2, q1 + q3) of keys L and 4 + L (first), 8 + L and 12 + L
+            // (second) in 128-bit lane L.
+            let [a, b] = quarters;
+            *pair = _mm512_add_ps(
+                _mm512_shuffle_ps::<0b01_00_01_00>(a, b),
+                _mm512_shuffle_ps::<0b11_10_11_10>(a, b),
+            );
+        }
+        let [a, b] = pairs;
+        // Lane 4L + j holds key 4j + L.
+        let totals = _mm512_add_ps(
+            _mm512_shuffle_ps::<0b10_00_10_00>(a, b),
+            _mm512_shuffle_ps::<0b11_01_11_01>(a, b),
+        );
+        let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
         let mut sums = [0f32; LANES];
-        _mm512_storeu_ps(sums.as_mut_ptr(), reduce_each(folded));
+        _mm512_storeu_ps(sums.as_mut_ptr(), _mm512_permutexvar_ps(order, totals));
         for (i, w) in weights.iter_mut().enumerate() {
             *w = sums[i] * scale + hidden.map_or(0.0, |h| h[first + i]);
         }
     }
+}
+
+/// `query` times the f16 key at `key` (as long), term `i` fused into
+/// accumulator `i % 64` (four registers), registers 0 + 2 and 1 + 3 added, then
+/// those two.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn key_product(query: &[f32], key: *const f16) -> __m512 {
+    let mut acc = [_mm512_setzero_ps(); 4];
+    for block in (0..query.len()).step_by(BLOCK) {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let at = block + r * LANES;
+            let q = _mm512_loadu_ps(query.as_ptr().add(at));
+            *acc = _mm512_fmadd_ps(q, load_f16(key.add(at)), *acc);
+        }
+    }
+    _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]))
 }
 
 /// Whether [`weighted_values`] takes values of `dim` dimensions: whole registers.
@@ -114,10 +162,10 @@ pub unsafe fn weighted_values(weights: &[f32], values: &[f16], out: &mut [f32]) 
             let mut acc = [zero; LANES];
             let mut first = quarter * LANES;
             while first + LANES <= positions {
+                let weights = &weights[first..first + LANES];
                 for (j, acc) in acc.iter_mut().enumerate() {
-                    let p = first + j;
-                    let value = load_f16(column.add(p * dim));
-                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(weights[p]), value, *acc);
+                    let value = load_f16(column.add((first + j) * dim));
+                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(weights[j]), value, *acc);
                 }
                 first += BLOCK;
             }
@@ -157,46 +205,6 @@ pub unsafe fn weighted_values(weights: &[f32], values: &[f16], out: &mut [f32]) 
 #[target_feature(enable = "avx512f")]
 unsafe fn load_f16(at: *const f16) -> __m512 {
     _mm512_cvtph_ps(_mm256_loadu_si256(at.cast()))
-}
-
-/// Lane `k` of the result is register `k`'s sixteen lanes added as
-/// `_mm512_reduce_add_ps` adds them: halves (`i + 8`), quarters (`i + 4`), then
-/// `(q0 + q2) + (q1 + q3)`; sixteen sums side by side, each exact.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn reduce_each(v: [__m512; LANES]) -> __m512 {
-    // Halves: keys 2m and 2m + 1 in one register, eight sums each.
-    let halves: [__m512; 8] = std::array::from_fn(|m| {
-        let (a, b) = (v[2 * m], v[2 * m + 1]);
-        _mm512_add_ps(
-            _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b),
-            _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b),
-        )
-    });
-    // Quarters: keys 4m..4m + 4, one per 128-bit lane.
-    let quarters: [__m512; 4] = std::array::from_fn(|m| {
-        let (a, b) = (halves[2 * m], halves[2 * m + 1]);
-        _mm512_add_ps(
-            _mm512_shuffle_f32x4::<0b10_00_10_00>(a, b),
-            _mm512_shuffle_f32x4::<0b11_01_11_01>(a, b),
-        )
-    });
-    // (q0 + q2, q1 + q3) of keys L and 4 + L (first), 8 + L and 12 + L (second)
-    // in 128-bit lane L.
-    let pairs: [__m512; 2] = std::array::from_fn(|m| {
-        let (a, b) = (quarters[2 * m], quarters[2 * m + 1]);
-        _mm512_add_ps(
-            _mm512_shuffle_ps::<0b01_00_01_00>(a, b),
-            _mm512_shuffle_ps::<0b11_10_11_10>(a, b),
-        )
-    });
-    // Lane 4L + j holds key 4j + L.
-    let totals = _mm512_add_ps(
-        _mm512_shuffle_ps::<0b10_00_10_00>(pairs[0], pairs[1]),
-        _mm512_shuffle_ps::<0b11_01_11_01>(pairs[0], pairs[1]),
-    );
-    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    _mm512_permutexvar_ps(order, totals)
 }
 
 /// ggml's vectorized `expf` (`ggml_v_expf`) on sixteen values.
