@@ -32,6 +32,7 @@ use half::f16;
 use super::cpu_pool::{self, for_each_chunk, for_each_index};
 use super::k_quant_matmul::q4_k_scales;
 use super::quantized_blocks::SharedCells;
+use super::tensor_values::values;
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -285,7 +286,9 @@ pub fn matmul_each<const N: usize>(weights: [&Int8Weight; N], x: &Tensor) -> Res
     if !cpu_has_vnni() {
         bail!("int8 matmul: this CPU lacks AVX512-VNNI");
     }
-    let x = x.flatten_all()?.to_vec1::<f32>()?;
+    // Read where it lies (a copy only if it is not contiguous).
+    let x = x.contiguous()?;
+    let x = values(&x)?;
     // The activations' sums are per weight group: one rounding per group size.
     let mut rounded: Vec<(usize, Vec<ActivationRow>)> = Vec::new();
     for weight in weights {
