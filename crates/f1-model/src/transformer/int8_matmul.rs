@@ -227,16 +227,25 @@ impl Int8Weight {
     }
 
     /// Tile `tile`'s outputs of every row in `rows`, written to `out` (rows,
-    /// outputs), eight rows a kernel call and the rest one at a time.
+    /// outputs), eight rows a kernel call and the rest four, two or one at a time.
     ///
     /// # Safety
     /// The CPU must have AVX-512 F and BW and VNNI; no other thread may touch
     /// this tile's cells meanwhile.
     unsafe fn tile_of_rows(&self, tile: usize, rows: &[ActivationRow], out: &SharedCells) {
         let groups = rows.chunks_exact(ROWS);
-        let grouped = rows.len() - groups.remainder().len();
-        for (i, row) in groups.remainder().iter().enumerate() {
-            self.tile::<1>(tile, [row], out, grouped + i);
+        let mut first = rows.len() - groups.remainder().len();
+        // The rows past the last eight four, two or one at a time, so that each
+        // pass reads the tile once for as many rows as it can.
+        let mut rest = groups.remainder();
+        while !rest.is_empty() {
+            let taken = match rest.len() {
+                4.. => self.tile::<4>(tile, std::array::from_fn(|i| &rest[i]), out, first),
+                2..=3 => self.tile::<2>(tile, std::array::from_fn(|i| &rest[i]), out, first),
+                _ => self.tile::<1>(tile, [&rest[0]], out, first),
+            };
+            first += taken;
+            rest = &rest[taken..];
         }
         for (index, group) in groups.enumerate() {
             self.tile::<ROWS>(tile, std::array::from_fn(|i| &group[i]), out, index * ROWS);
@@ -244,7 +253,7 @@ impl Int8Weight {
     }
 
     /// A tile's 16 outputs for `R` activation rows, written to rows `first_row..`
-    /// of `out`.
+    /// of `out`; returns `R`.
     ///
     /// # Safety
     /// The CPU must have AVX-512 F and BW and VNNI; no other thread may touch
@@ -255,13 +264,14 @@ impl Int8Weight {
         rows: [&ActivationRow; R],
         out: &SharedCells,
         first_row: usize,
-    ) {
+    ) -> usize {
         match (self.group, self.nibbles()) {
             (16, false) => tile_product::<16, R, false>(self, tile, rows, out, first_row),
             (32, false) => tile_product::<32, R, false>(self, tile, rows, out, first_row),
             (32, true) => tile_product::<32, R, true>(self, tile, rows, out, first_row),
             _ => unreachable!("Int8Weight::new makes groups of 16 or 32, nibbles of 32"),
         }
+        R
     }
 }
 
@@ -691,13 +701,13 @@ mod tests {
         if !runs_here() {
             return;
         }
-        // A kernel's group of 8 rows and 4 alone.
-        let x = uniform(12, 256, 3).reshape((2, 6, 256)).unwrap();
+        // A kernel call of 8 rows, then of 4, 2 and 1.
+        let x = uniform(15, 256, 3).reshape((3, 5, 256)).unwrap();
         for dtype in FORMATS {
             let weight =
                 Int8Weight::new(&QTensor::quantize(&uniform(20, 256, 4), dtype).unwrap()).unwrap();
             let batch = weight.matmul(&x).unwrap();
-            assert_eq!(batch.dims(), [2, 6, 20]);
+            assert_eq!(batch.dims(), [3, 5, 20]);
             let batch = batch.flatten_to(1).unwrap().to_vec2::<f32>().unwrap();
             let rows = x.flatten_to(1).unwrap();
             for (row, values) in batch.iter().enumerate() {
