@@ -464,7 +464,7 @@ unsafe fn tile_product<const G: usize, const R: usize, const NIBBLES: bool>(
         // (this tile's, then the next tile's) before it needs them; for one
         // row the hardware's prefetcher keeps up alone (prefetching here cost
         // 8% of a one-row step).
-        if R == ROWS {
+        if R >= 2 {
             let ahead = at + PREFETCH_GROUPS;
             let base = weight.quads.as_ptr().wrapping_add(ahead * quads_per_group);
             for line in 0..quads_per_group {
