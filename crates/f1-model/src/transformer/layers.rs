@@ -5,6 +5,7 @@ use candle_nn::kv_cache::KvCache;
 
 use super::attention_core::{attention_core, Heads, Rotation};
 use super::config::{Architecture, TransformerConfig};
+use super::cpu_pool::for_each_chunk;
 use super::dense_product::ProductPrecision;
 use super::gated_activation::{gated_activation, Activation};
 use super::linear::Linear;
@@ -198,16 +199,24 @@ impl Attention {
         options: &ForwardOptions,
     ) -> Result<Tensor> {
         let projected = self.project(x, positions, options)?;
-        let keys_values = caches
+        // Each row's keys and values join its cache, the rows on candle's threads.
+        let mut appended: Vec<(&mut KvCache, Option<(Tensor, Tensor)>)> = caches
             .iter_mut()
-            .enumerate()
-            .map(|(row, cache)| {
-                cache.append(
-                    &projected.k.narrow(0, row, 1)?.contiguous()?,
-                    &projected.v.narrow(0, row, 1)?.contiguous()?,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .map(|cache| (&mut **cache, None))
+            .collect();
+        let rows = appended.len();
+        for_each_chunk([(&mut appended[..], 1)], rows, |row, [slot]| {
+            let (cache, keys_values) = &mut slot[0];
+            *keys_values = Some(cache.append(
+                &projected.k.narrow(0, row, 1)?.contiguous()?,
+                &projected.v.narrow(0, row, 1)?.contiguous()?,
+            )?);
+            Ok(())
+        })?;
+        let keys_values: Vec<(Tensor, Tensor)> = appended
+            .into_iter()
+            .map(|(_, keys_values)| keys_values.expect("every row appended"))
+            .collect();
         let out = if options.kernels == Kernels::LlamaCpp && x.device().is_cpu() {
             // Every row's heads in one parallel loop.
             let sequences: Vec<KeysValues> = keys_values
