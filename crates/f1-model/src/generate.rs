@@ -141,19 +141,18 @@ impl Decoder {
         logits: &[f32],
         on_text: &mut impl FnMut(&str) -> bool,
     ) -> Result<Option<u32>> {
-        // As llama.cpp's `ignore_eos`: the end tokens' logits set to -inf.
-        let masked: Vec<f32>;
-        let logits = match self.config.ignore_eos {
-            true => {
-                masked = self.without_ends(logits);
-                &masked
-            }
-            false => logits,
-        };
         let greedy = self.config.temperature <= 0.0 && self.config.repeat_penalty == 1.0;
-        let next = match greedy {
-            true => first_max(logits),
-            false => self.sample(logits)?,
+        // As llama.cpp's `ignore_eos`: the end tokens' logits set to -inf. A
+        // greedy pick that is no end token is the pick among the others too, so
+        // the logits are copied only when it is one, or to sample.
+        let next = match (greedy, self.config.ignore_eos) {
+            (true, false) => first_max(logits),
+            (true, true) => match first_max(logits) {
+                next if self.ends.contains(&next) => first_max(&self.without_ends(logits)),
+                next => next,
+            },
+            (false, false) => self.sample(logits)?,
+            (false, true) => self.sample(&self.without_ends(logits))?,
         };
         let config = &self.config;
         if self.ends.contains(&next) {

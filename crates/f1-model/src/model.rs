@@ -7,6 +7,7 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::gguf::GgufMetadata;
+use crate::transformer::tensor_values::{values, Values};
 use crate::transformer::{ForwardOptions, Kernels, SequenceCache, Transformer, WeightFormat};
 
 pub use crate::transformer::Architecture;
@@ -152,10 +153,13 @@ impl GgufModel {
         &mut self,
         tokens: &[u32],
         caches: &mut [&mut SequenceCache],
-    ) -> Result<Vec<Vec<f32>>> {
+    ) -> Result<StepLogits> {
         self.transformer
             .decode_rows(tokens, caches, &self.options)
-            .and_then(|logits| logits.to_dtype(DType::F32)?.to_vec2::<f32>())
+            .and_then(|logits| {
+                let logits = logits.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
+                Ok(StepLogits(logits.contiguous()?))
+            })
             .map_err(|e| self.failed(e))
     }
 
@@ -165,6 +169,23 @@ impl GgufModel {
             path: self.path.clone(),
             message: error.to_string(),
         }
+    }
+}
+
+/// Each sequence's next-token logits after [`GgufModel::decode`], a row of the
+/// vocabulary each, read where the model wrote them rather than copied out (16
+/// rows of SmolLM2's vocabulary are 3 MB a step).
+pub struct StepLogits(Tensor);
+
+impl StepLogits {
+    /// Every row's logits, row `r` from `r * vocab` on.
+    pub fn values(&self) -> Result<Values<'_>> {
+        Ok(values(&self.0)?)
+    }
+
+    /// The logits in a row.
+    pub fn vocab(&self) -> usize {
+        self.0.dims().last().copied().unwrap_or(0)
     }
 }
 

@@ -301,7 +301,8 @@ fn continuously(
             let mut caches: Vec<&mut SequenceCache> =
                 live.iter_mut().map(|l| &mut l.cache).collect();
             let logits = model.decode(&tokens, &mut caches).unwrap();
-            for (sequence, logits) in live.iter_mut().zip(&logits) {
+            let (values, vocab) = (logits.values().unwrap(), logits.vocab());
+            for (sequence, logits) in live.iter_mut().zip(values.chunks_exact(vocab)) {
                 if let Some(next) = sequence
                     .decoder
                     .step(tokenizer, logits, &mut |_| true)
@@ -449,8 +450,13 @@ fn a_prompt_read_after_a_copied_prefix_computes_what_it_does_alone() {
         let next = (0..logits[0].len())
             .max_by(|&a, &b| logits[0][a].total_cmp(&logits[0][b]))
             .unwrap() as u32;
-        logits = model
+        let step = model
             .decode(&[next, next], &mut [&mut reused, &mut whole])
             .unwrap();
+        let values = step.values().unwrap();
+        logits = values
+            .chunks_exact(step.vocab())
+            .map(<[f32]>::to_vec)
+            .collect();
     }
 }

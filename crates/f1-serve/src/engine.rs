@@ -525,11 +525,21 @@ impl Scheduler {
                     // Each sequence picks and sends its token on candle's threads.
                     let tokenizer = &assistant.tokenizer;
                     let rows = decoding.len();
-                    for_each_chunk([(&mut decoding[..], 1)], rows, |row, [sequence]| {
-                        sequence[0].take(tokenizer, &logits[row]);
-                        Ok(())
-                    })
-                    .expect("one sequence a row");
+                    let vocab = logits.vocab();
+                    match logits.values() {
+                        Ok(values) => {
+                            let values: &[f32] = &values;
+                            for_each_chunk([(&mut decoding[..], 1)], rows, |row, [sequence]| {
+                                sequence[0].take(tokenizer, &values[row * vocab..][..vocab]);
+                                Ok(())
+                            })
+                            .expect("one sequence a row");
+                        }
+                        Err(error) => {
+                            let error = error.into();
+                            decoding.iter_mut().for_each(|s| s.fail(&error));
+                        }
+                    }
                     let sampling_ms = started.elapsed().as_secs_f64() * 1e3 - model_ms;
                     tracing::debug!(rows = tokens.len(), model_ms, sampling_ms, "decode step");
                 }
