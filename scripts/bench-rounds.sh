@@ -4,6 +4,8 @@
 # so only ratios taken in the same round mean much.
 #   scripts/bench-rounds.sh train lora|full smollm2|gemma3 [ROUNDS]  against PyTorch (+ PEFT)
 #   scripts/bench-rounds.sh infer smollm2|gemma3 [ROUNDS]            against llama.cpp
+# On CPUs with AMX, llama.cpp's prompt is fed a token at a time (its AMX kernels crash
+# on batched prompts); F1AI_LLAMA_CPP_AMX=off compares with llama.cpp built without them.
 # The references are ../shared/golden/anchors' scripts, run in the pinned PyTorch
 # environment (scripts/python-env.sh) or llama-cpp-python built here
 # (scripts/llama-cpp-env.sh, about 12 minutes the first time). Prints a line a round
@@ -37,11 +39,25 @@ case "$kind" in
   train) python="$(./scripts/python-env.sh)" ;;
   infer) python="$(./scripts/llama-cpp-env.sh)" ;;
 esac
+# On CPUs with AMX llama.cpp's AMX kernels crash on batched prompts: with them its
+# prompt goes in a token at a time (its decode speed, what is compared, is the
+# same); F1AI_LLAMA_CPP_AMX=off measures llama.cpp built without them.
+anchor=""
+if [ "$kind" = infer ] && grep -q amx_tile /proc/cpuinfo; then
+  if [ "${F1AI_LLAMA_CPP_AMX:-on}" = off ]; then
+    anchor=llama-no-amx
+    echo "this CPU has AMX: llama.cpp is built without its AMX kernels" >&2
+  else
+    anchor=llama-amx
+    export ANCHOR_PROMPT=token
+    echo "this CPU has AMX: llama.cpp runs its AMX kernels, its prompt fed a token at a time" >&2
+  fi
+fi
 cargo build --release --quiet --bin f1ai
 f1ai="${CARGO_TARGET_DIR:-$(pwd)/target}/release/f1ai"
 "$f1ai" --workspace "$workspace" models fetch "$model" >&2
 
-name="$kind-$model${method:+-$method}${F1AI_PRECISION:+-$F1AI_PRECISION}${ANCHOR_AUTOCAST:+-torch-$ANCHOR_AUTOCAST}"
+name="$kind-$model${method:+-$method}${F1AI_PRECISION:+-$F1AI_PRECISION}${ANCHOR_AUTOCAST:+-torch-$ANCHOR_AUTOCAST}${anchor:+-$anchor}"
 results="$workspace/results/benchmarks"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
