@@ -59,11 +59,8 @@ impl Mlp {
             Architecture::Llama => Activation::Silu,
             Architecture::Gemma3 => Activation::GeluTanh,
         };
-        let (gate, up) = match Linear::int8_matmul_each([&self.gate, &self.up], x) {
-            Some(products) => {
-                let [gate, up] = products?;
-                (gate, up)
-            }
+        let (gate, up) = match Linear::int8_matmul_each([&self.gate, &self.up], x).transpose()? {
+            Some([gate, up]) => (gate, up),
             None => (self.gate.forward(x, seed)?, self.up.forward(x, seed)?),
         };
         let gated = if options.kernels == Kernels::LlamaCpp && gate.device().is_cpu() {
@@ -267,17 +264,15 @@ impl Attention {
                 .transpose(1, 2)
         };
         let seed = options.dropout_seed;
-        let (q, k, v) = match Linear::int8_matmul_each([&self.q, &self.k, &self.v], x) {
-            Some(products) => {
-                let [q, k, v] = products?;
-                (q, k, v)
-            }
-            None => (
-                self.q.forward(x, seed)?,
-                self.k.forward(x, seed)?,
-                self.v.forward(x, seed)?,
-            ),
-        };
+        let (q, k, v) =
+            match Linear::int8_matmul_each([&self.q, &self.k, &self.v], x).transpose()? {
+                Some([q, k, v]) => (q, k, v),
+                None => (
+                    self.q.forward(x, seed)?,
+                    self.k.forward(x, seed)?,
+                    self.v.forward(x, seed)?,
+                ),
+            };
         let mut q = split(q, self.heads)?;
         let mut k = split(k, self.kv_heads)?;
         let mut v = split(v, self.kv_heads)?.contiguous()?;
