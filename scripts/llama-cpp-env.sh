@@ -24,9 +24,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$build" ]; then
   echo "setting up $env_dir ($build, builds llama.cpp)" >&2
   rm -rf "$env_dir"
   python3 -m venv "$env_dir"
+  cmake_args="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF"
   # GCC keeps an explicit -mno-amx-* against the -march=native that GGML_NATIVE
   # adds (scikit-build-core splits CMAKE_ARGS as a shell would).
-  CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF '-DCMAKE_C_FLAGS=$flags' '-DCMAKE_CXX_FLAGS=$flags'" \
+  if [ -n "$flags" ]; then
+    cmake_args="$cmake_args '-DCMAKE_C_FLAGS=$flags' '-DCMAKE_CXX_FLAGS=$flags'"
+  fi
+  CMAKE_ARGS="$cmake_args" \
     "$env_dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
     "$package" numpy >&2
   # (grep reads all of objdump's output: -q would end the pipe early, and pipefail fail it.)
