@@ -20,6 +20,7 @@
 
 use std::sync::OnceLock;
 
+use super::amx;
 use super::matrix::Matrix;
 use half::bf16;
 
@@ -41,7 +42,7 @@ pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         let available = detect();
-        match (available, has_amx_bf16()) {
+        match (available, amx::has_bf16()) {
             (true, false) => tracing::info!("bf16 products: AVX512-BF16 dot products"),
             (true, true) => tracing::warn!(
                 "bf16 products: AVX512-BF16 dot products, which on CPUs with AMX (Intel \
@@ -55,22 +56,6 @@ pub fn available() -> bool {
         }
         available
     })
-}
-
-/// Whether the CPU has AMX-BF16 tiles (CPUID leaf 7, EDX bit 22): Intel's
-/// Sapphire Rapids and later, where `vdpbf16ps` has no edge over the f32 kernel.
-/// (Read from CPUID: `is_x86_feature_detected!` for AMX is unstable.)
-fn has_amx_bf16() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{__cpuid_count, __get_cpuid_max};
-        // Leaf 7 is read only where the highest basic leaf reaches it.
-        __get_cpuid_max(0).0 >= 7 && __cpuid_count(7, 0).edx & (1 << 22) != 0
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 fn detect() -> bool {
@@ -533,18 +518,6 @@ unsafe fn micro_kernel(pairs: usize, left: *const u32, right: *const u32, tile: 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amx_bf16_is_read_as_the_kernel_reports_it() {
-        // Linux lists the CPU's flags as its kernel read them from CPUID.
-        let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") else {
-            println!("skipped: no /proc/cpuinfo to compare with");
-            return;
-        };
-        let flags = cpuinfo.lines().find(|l| l.starts_with("flags"));
-        let listed = flags.is_some_and(|f| f.split_whitespace().any(|flag| flag == "amx_bf16"));
-        assert_eq!(has_amx_bf16(), listed);
-    }
 
     fn values(len: usize, seed: u64) -> Vec<f32> {
         let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;

@@ -20,15 +20,22 @@
 //! (ours lands closer to the f32 product; both checked in the tests). A row's
 //! outputs do not depend on the rows multiplied beside it.
 //!
+//! Where the CPU has AMX tiles (Sapphire Rapids and later) and enough rows come
+//! at once (batched decoding, prompts), one tile instruction multiplies 16 rows
+//! by a tile's group instead: the same integer sums, scaled in the same order,
+//! so the outputs are the same to the bit.
+//!
 //! Written by hand because no maintained crate multiplies GGUF's formats with
-//! VNNI. AMX tiles are not used: no machine here has them to test on.
+//! VNNI or AMX.
 
+use std::mem::MaybeUninit;
 use std::sync::Once;
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{bail, DType, Result, Tensor};
 use half::f16;
 
+use super::amx;
 use super::cpu_pool::{self, for_each_chunk, for_each_index};
 use super::k_quant_matmul::q4_k_scales;
 use super::quantized_blocks::SharedCells;
@@ -45,6 +52,12 @@ const ACTIVATION_BLOCK: usize = 32;
 const ROWS: usize = 8;
 /// How many groups ahead of the one multiplied the kernel prefetches the weight.
 const PREFETCH_GROUPS: usize = 8;
+/// Activation rows from which AMX tiles multiply faster than VNNI (measured
+/// on Sapphire Rapids, docs/BENCHMARKS.md): a tile product costs as much for one
+/// row as for 16, and each group's sums need a store, so few rows stay on VNNI.
+/// Groups of 32 whole bytes (Q5_0, Q8_0) pay from 8 rows; nibbles, which are
+/// unpacked for the tile, and Q6_K's groups of 16 from 12.
+const AMX_MIN_ROWS: [usize; 2] = [8, 12];
 
 /// 64 bytes: four consecutive inputs of each of a tile's 16 rows, or of 4-bit
 /// formats eight: the second four in the high nibbles.
@@ -63,6 +76,9 @@ pub fn available() -> bool {
     static LOGGED: Once = Once::new();
     let available = cpu_has_vnni();
     LOGGED.call_once(|| match available {
+        true if amx::int8_available() => tracing::info!(
+            "quantized products: int8 dot products (AVX512-VNNI, and AMX tiles for many rows)"
+        ),
         true => tracing::info!("quantized products: int8 dot products (AVX512-VNNI)"),
         false => tracing::info!(
             "quantized products: llama.cpp's kernels (this CPU lacks AVX512-VNNI for the int8 ones)"
@@ -203,57 +219,58 @@ impl Int8Weight {
         Ok(y)
     }
 
-    /// The rows of `x` (rows of this weight's inputs) quantized, several rows
-    /// at once on candle's pool.
-    fn activation_rows(&self, x: &[f32]) -> Vec<ActivationRow> {
-        let count = x.len() / self.inputs;
-        let mut rows: Vec<Option<ActivationRow>> = (0..count).map(|_| None).collect();
-        let rows_per_item = ROWS.min(count.div_ceil(cpu_pool::threads())).max(1);
-        for_each_chunk(
-            [(&mut rows, rows_per_item)],
-            count.div_ceil(rows_per_item),
-            |index, [slots]| {
-                for (i, slot) in slots.iter_mut().enumerate() {
-                    let row = &x[(index * rows_per_item + i) * self.inputs..][..self.inputs];
-                    *slot = Some(ActivationRow::new(row, self.group));
-                }
-                Ok(())
-            },
-        )
-        .expect("each row's slot is in range");
-        rows.into_iter()
-            .map(|row| row.expect("every row quantized"))
-            .collect()
-    }
-
-    /// Tile `tile`'s outputs of every row in `rows`, written to `out` (rows,
-    /// outputs), eight rows a kernel call and the rest four, two or one at a time.
+    /// Tile `tile`'s outputs of every row of `rows`, written to `out` (rows,
+    /// outputs): on AMX tiles 16 rows at a time where they pay, else eight rows
+    /// a kernel call and the rest four, two or one at a time.
     ///
     /// # Safety
     /// The CPU must have AVX-512 F and BW and VNNI; no other thread may touch
     /// this tile's cells meanwhile.
-    unsafe fn tile_of_rows(&self, tile: usize, rows: &[ActivationRow], out: &SharedCells) {
-        let groups = rows.chunks_exact(ROWS);
-        let mut first = rows.len() - groups.remainder().len();
+    unsafe fn tile_of_rows(&self, tile: usize, rows: &Activations, out: &SharedCells) {
+        let mut first = 0;
+        if amx::int8_available() {
+            let fewest = AMX_MIN_ROWS[usize::from(self.nibbles() || self.group == 16)];
+            while rows.count() - first >= fewest {
+                let taken = amx::ROWS.min(rows.count() - first);
+                // SAFETY: AMX is usable (checked above); the caller's promises.
+                unsafe { self.amx_tile(tile, rows, first..first + taken, out) };
+                first += taken;
+            }
+        }
+        self.vnni_tile_of_rows(tile, rows, first, out);
+    }
+
+    /// [`Self::tile_of_rows`] on VNNI for the rows from `first` on: eight rows
+    /// a kernel call, and the rest four, two or one at a time.
+    ///
+    /// # Safety
+    /// As [`Self::tile_of_rows`].
+    unsafe fn vnni_tile_of_rows(
+        &self,
+        tile: usize,
+        rows: &Activations,
+        first: usize,
+        out: &SharedCells,
+    ) {
+        let (start, end) = (first, rows.count());
+        let whole = start + (end - start) / ROWS * ROWS;
         // The rows past the last eight four, two or one at a time, so that each
         // pass reads the tile once for as many rows as it can.
-        let mut rest = groups.remainder();
-        while !rest.is_empty() {
-            let taken = match rest.len() {
-                4.. => self.tile::<4>(tile, std::array::from_fn(|i| &rest[i]), out, first),
-                2..=3 => self.tile::<2>(tile, std::array::from_fn(|i| &rest[i]), out, first),
-                _ => self.tile::<1>(tile, [&rest[0]], out, first),
+        let mut first = whole;
+        while first < end {
+            first += match end - first {
+                4.. => self.tile::<4>(tile, rows, first, out),
+                2..=3 => self.tile::<2>(tile, rows, first, out),
+                _ => self.tile::<1>(tile, rows, first, out),
             };
-            first += taken;
-            rest = &rest[taken..];
         }
-        for (index, group) in groups.enumerate() {
-            self.tile::<ROWS>(tile, std::array::from_fn(|i| &group[i]), out, index * ROWS);
+        for first in (start..whole).step_by(ROWS) {
+            self.tile::<ROWS>(tile, rows, first, out);
         }
     }
 
-    /// A tile's 16 outputs for `R` activation rows, written to rows `first_row..`
-    /// of `out`; returns `R`.
+    /// A tile's 16 outputs for the `R` rows of `rows` from `first` on, written
+    /// to the same rows of `out`; returns `R`.
     ///
     /// # Safety
     /// The CPU must have AVX-512 F and BW and VNNI; no other thread may touch
@@ -261,17 +278,37 @@ impl Int8Weight {
     unsafe fn tile<const R: usize>(
         &self,
         tile: usize,
-        rows: [&ActivationRow; R],
+        rows: &Activations,
+        first: usize,
         out: &SharedCells,
-        first_row: usize,
     ) -> usize {
         match (self.group, self.nibbles()) {
-            (16, false) => tile_product::<16, R, false>(self, tile, rows, out, first_row),
-            (32, false) => tile_product::<32, R, false>(self, tile, rows, out, first_row),
-            (32, true) => tile_product::<32, R, true>(self, tile, rows, out, first_row),
+            (16, false) => tile_product::<16, R, false>(self, tile, rows, first, out),
+            (32, false) => tile_product::<32, R, false>(self, tile, rows, first, out),
+            (32, true) => tile_product::<32, R, true>(self, tile, rows, first, out),
             _ => unreachable!("Int8Weight::new makes groups of 16 or 32, nibbles of 32"),
         }
         R
+    }
+
+    /// [`Self::tile`] on AMX tiles for up to 16 rows (`which`).
+    ///
+    /// # Safety
+    /// [`amx::int8_available`] must hold; no other thread may touch those cells
+    /// meanwhile.
+    unsafe fn amx_tile(
+        &self,
+        tile: usize,
+        rows: &Activations,
+        which: std::ops::Range<usize>,
+        out: &SharedCells,
+    ) {
+        match (self.group, self.nibbles()) {
+            (16, false) => amx_tile_product::<16, false>(self, tile, rows, which, out),
+            (32, false) => amx_tile_product::<32, false>(self, tile, rows, which, out),
+            (32, true) => amx_tile_product::<32, true>(self, tile, rows, which, out),
+            _ => unreachable!("Int8Weight::new makes groups of 16 or 32, nibbles of 32"),
+        }
     }
 }
 
@@ -300,16 +337,15 @@ pub fn matmul_each<const N: usize>(weights: [&Int8Weight; N], x: &Tensor) -> Res
     let x = x.contiguous()?;
     let x = values(&x)?;
     // The activations' sums are per weight group: one rounding per group size.
-    let mut rounded: Vec<(usize, Vec<ActivationRow>)> = Vec::new();
+    let mut rounded: Vec<Activations> = Vec::new();
     for weight in weights {
-        if !rounded.iter().any(|(group, _)| *group == weight.group) {
-            rounded.push((weight.group, weight.activation_rows(&x)));
+        if !rounded.iter().any(|rows| rows.group == weight.group) {
+            rounded.push(Activations::new(&x, weight.inputs, weight.group));
         }
     }
     let rows_of = |weight: &Int8Weight| {
-        let (_, rows) = (rounded.iter().find(|(group, _)| *group == weight.group))
-            .expect("rounded for every group size");
-        rows
+        (rounded.iter().find(|rows| rows.group == weight.group))
+            .expect("rounded for every group size")
     };
     let count = x.len() / inputs.unwrap_or(1).max(1);
     let mut outs: [Vec<f32>; N] =
@@ -341,51 +377,113 @@ pub fn matmul_each<const N: usize>(weights: [&Int8Weight; N], x: &Tensor) -> Res
     Ok(tensors.try_into().expect("one tensor per weight"))
 }
 
-/// An activation row rounded to 8 bits per 32 values as llama.cpp rounds them
+/// A matrix's rows rounded to 8 bits per 32 values as llama.cpp rounds them
 /// (scale `max / 127` held in f16, halves to even), with each weight group's
-/// sum of `q`s, and for groups of 32 `quantize_row_q8_1`'s scaled sum (the
+/// sum of `q`s and, per 32 values, `quantize_row_q8_1`'s scaled sum (the
 /// unrounded scale times the sum, held in f16), which multiplies the minimums.
-struct ActivationRow {
+/// Row after row in one buffer each, as AMX tiles load them.
+struct Activations {
+    inputs: usize,
+    /// Inputs per weight group (16 or 32).
+    group: usize,
+    /// Per row, per input.
     q: Vec<i8>,
-    /// Per 32 inputs.
+    /// Per row, per 32 inputs.
     scales: Vec<f32>,
-    /// Per weight group.
+    /// Per row, per weight group.
     sums: Vec<i32>,
-    /// Per 32 inputs where the groups are 32.
+    /// Per row, per 32 inputs.
     scaled_sums: Vec<f32>,
 }
 
-impl ActivationRow {
-    /// Call only where [`cpu_has_vnni`] holds.
-    fn new(x: &[f32], group: usize) -> Self {
-        let blocks = x.len() / ACTIVATION_BLOCK;
-        let mut row = Self {
+impl Activations {
+    /// `x`'s rows of `inputs`, several rows at once on candle's pool. Call only
+    /// where [`cpu_has_vnni`] holds.
+    fn new(x: &[f32], inputs: usize, group: usize) -> Self {
+        let count = x.len() / inputs;
+        let blocks = inputs / ACTIVATION_BLOCK;
+        let mut rows = Self {
+            inputs,
+            group,
             q: vec![0; x.len()],
-            scales: vec![0.0; blocks],
-            sums: vec![0; blocks * 2],
-            scaled_sums: Vec::new(),
+            scales: vec![0.0; count * blocks],
+            sums: vec![0; count * (inputs / group)],
+            scaled_sums: vec![0.0; count * blocks],
         };
-        let mut unrounded = vec![0.0; blocks];
-        // SAFETY: the caller checked the CPU's features; the lengths fit.
-        unsafe {
-            round_row(
-                x,
-                &mut row.q,
-                (&mut row.scales, &mut unrounded),
-                &mut row.sums,
-            )
-        };
-        if group == ACTIVATION_BLOCK {
-            row.sums = row
-                .sums
-                .chunks_exact(2)
-                .map(|pair| pair[0] + pair[1])
-                .collect();
-            row.scaled_sums = (row.sums.iter().zip(&unrounded))
-                .map(|(&sum, d)| f16::from_f32(d * sum as f32).to_f32())
-                .collect();
+        // Each row's pieces of the four buffers.
+        let mut slots: Vec<_> = (rows.q.chunks_exact_mut(inputs))
+            .zip(rows.scales.chunks_exact_mut(blocks))
+            .zip(rows.sums.chunks_exact_mut(inputs / group))
+            .zip(rows.scaled_sums.chunks_exact_mut(blocks))
+            .collect();
+        let rows_per_item = ROWS.min(count.div_ceil(cpu_pool::threads())).max(1);
+        for_each_chunk(
+            [(&mut slots, rows_per_item)],
+            count.div_ceil(rows_per_item),
+            |index, [slots]| {
+                for (i, (((q, scales), sums), scaled_sums)) in slots.iter_mut().enumerate() {
+                    let x = &x[(index * rows_per_item + i) * inputs..][..inputs];
+                    round_into(x, group, q, scales, sums, scaled_sums);
+                }
+                Ok(())
+            },
+        )
+        .expect("each row's slot is in range");
+        rows
+    }
+
+    fn count(&self) -> usize {
+        self.q.len() / self.inputs
+    }
+
+    /// Row `row`'s `q`s.
+    fn q(&self, row: usize) -> &[i8] {
+        &self.q[row * self.inputs..][..self.inputs]
+    }
+
+    /// Row `row`'s scale of the 32 inputs from `input` on.
+    fn scale(&self, row: usize, input: usize) -> f32 {
+        self.scales[(row * self.inputs + input) / ACTIVATION_BLOCK]
+    }
+
+    /// Row `row`'s sum of weight group `g`'s `q`s.
+    fn sum(&self, row: usize, g: usize) -> i32 {
+        self.sums[row * (self.inputs / self.group) + g]
+    }
+
+    /// Row `row`'s scaled sum of the 32 inputs from `input` on.
+    fn scaled_sum(&self, row: usize, input: usize) -> f32 {
+        self.scaled_sums[(row * self.inputs + input) / ACTIVATION_BLOCK]
+    }
+}
+
+/// One row of [`Activations`] rounded into its pieces of the buffers.
+fn round_into(
+    x: &[f32],
+    group: usize,
+    q: &mut [i8],
+    scales: &mut [f32],
+    sums: &mut [i32],
+    scaled_sums: &mut [f32],
+) {
+    let mut unrounded = vec![0.0; scales.len()];
+    let mut sixteens = vec![0; 2 * scales.len()];
+    // SAFETY: the caller checked the CPU's features; the lengths fit.
+    unsafe { round_row(x, q, (scales, &mut unrounded), &mut sixteens) };
+    for ((scaled, pair), d) in scaled_sums
+        .iter_mut()
+        .zip(sixteens.chunks_exact(2))
+        .zip(&unrounded)
+    {
+        *scaled = f16::from_f32(d * (pair[0] + pair[1]) as f32).to_f32();
+    }
+    match group {
+        16 => sums.copy_from_slice(&sixteens),
+        _ => {
+            for (sum, pair) in sums.iter_mut().zip(sixteens.chunks_exact(2)) {
+                *sum = pair[0] + pair[1];
+            }
         }
-        row
     }
 }
 
@@ -448,13 +546,14 @@ unsafe fn round_row(_: &[f32], _: &mut [i8], _: (&mut [f32], &mut [f32]), _: &mu
 unsafe fn tile_product<const G: usize, const R: usize, const NIBBLES: bool>(
     weight: &Int8Weight,
     tile: usize,
-    rows: [&ActivationRow; R],
+    rows: &Activations,
+    first: usize,
     out: &SharedCells,
-    first_row: usize,
 ) {
     let groups = weight.inputs / G;
     let quads_per_group = if NIBBLES { G / 8 } else { G / 4 };
     let low_nibbles = _mm512_set1_epi8(0x0F);
+    let which: [usize; R] = std::array::from_fn(|i| first + i);
     let mut acc = [_mm512_setzero_ps(); R];
     for g in 0..groups {
         let at = tile * groups + g;
@@ -465,21 +564,14 @@ unsafe fn tile_product<const G: usize, const R: usize, const NIBBLES: bool>(
         // row the hardware's prefetcher keeps up alone (prefetching here cost
         // 8% of a one-row step).
         if R >= 2 {
-            let ahead = at + PREFETCH_GROUPS;
-            let base = weight.quads.as_ptr().wrapping_add(ahead * quads_per_group);
-            for line in 0..quads_per_group {
-                _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(line).cast());
-            }
-            _mm_prefetch::<_MM_HINT_T0>(weight.scales.as_ptr().wrapping_add(ahead).cast());
-            if NIBBLES {
-                _mm_prefetch::<_MM_HINT_T0>(weight.mins.as_ptr().wrapping_add(ahead).cast());
-            }
+            prefetch_group::<NIBBLES>(weight, at + PREFETCH_GROUPS, quads_per_group);
         }
         let mut sums = [_mm512_setzero_si512(); R];
         // Adds the products of four inputs from `input` on, `w` holding the rows' `q`s.
         let mut add = |w: __m512i, input: usize| {
-            for (sum, row) in sums.iter_mut().zip(&rows) {
-                let x = std::ptr::read_unaligned(row.q.as_ptr().add(g * G + input).cast::<i32>());
+            for (sum, &row) in sums.iter_mut().zip(&which) {
+                let x = rows.q(row).as_ptr().add(g * G + input);
+                let x = std::ptr::read_unaligned(x.cast::<i32>());
                 *sum = _mm512_dpbusd_epi32(*sum, w, _mm512_set1_epi32(x));
             }
         };
@@ -495,37 +587,214 @@ unsafe fn tile_product<const G: usize, const R: usize, const NIBBLES: bool>(
                 add(w, 4 * i);
             }
         }
-        let scale = _mm512_load_ps(weight.scales[at].0.as_ptr());
-        for ((acc, sum), row) in acc.iter_mut().zip(sums).zip(&rows) {
-            let d = row.scales[g * G / ACTIVATION_BLOCK];
-            // The 4-bit formats have no zero point (their minimum is added below).
-            let sum = match NIBBLES {
-                true => sum,
-                false => _mm512_sub_epi32(sum, _mm512_set1_epi32(weight.zero * row.sums[g])),
+        for ((acc, sum), &row) in acc.iter_mut().zip(sums).zip(&which) {
+            accumulate::<G, NIBBLES>(acc, sum, weight, at, rows, row, g);
+        }
+    }
+    for (acc, row) in acc.into_iter().zip(which) {
+        store_outputs(acc, out, row, tile);
+    }
+}
+
+/// [`tile_product`] on AMX tiles for up to 16 rows (`which`): per group, one
+/// `tdpbsud` multiplies the rows' `q`s (tile 0) by the weight's (tile 1, the
+/// tile's quads as they lie, or the nibbles unpacked) into each row's 16 sums
+/// (tile 2), which are stored and scaled as [`tile_product`] scales its
+/// registers' sums: the same outputs to the bit.
+///
+/// # Safety
+/// [`amx::int8_available`] must hold (which implies AVX-512 F and BW); no
+/// other thread may touch those cells meanwhile.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline(never)]
+unsafe fn amx_tile_product<const G: usize, const NIBBLES: bool>(
+    weight: &Int8Weight,
+    tile: usize,
+    rows: &Activations,
+    which: std::ops::Range<usize>,
+    out: &SharedCells,
+) {
+    assert!(!which.is_empty() && which.len() <= amx::ROWS && which.end <= rows.count());
+    let groups = weight.inputs / G;
+    let quads_per_group = if NIBBLES { G / 8 } else { G / 4 };
+    let stride = rows.inputs;
+    let config = (amx::TileConfig::new())
+        .with(0, which.len(), G)
+        .with(1, G / 4, 64)
+        .with(2, which.len(), 64)
+        .with(3, which.len(), G)
+        .with(4, G / 4, 64)
+        .with(5, which.len(), 64);
+    // Each buffer two deep: a tile load right behind the stores that fill its
+    // bytes (or vector loads right behind a tile store) wait for the stores to
+    // reach the cache, so group `g`'s nibbles are unpacked while group `g - 1`
+    // is multiplied, and its sums scaled while group `g + 1` is.
+    // Not zeroed (that cost 3% of a 16-row step): each is written before it is
+    // read, the sums' rows by the tile store, the unpacked quads by the unpacking.
+    let mut sums = [[MaybeUninit::<PerRowSums>::uninit(); amx::ROWS]; 2];
+    let mut unpacked = [[MaybeUninit::<Quad>::uninit(); 8]; 2];
+    let mut acc = [_mm512_setzero_ps(); amx::ROWS];
+    let x = rows.q(which.start).as_ptr();
+    let quads_of = |g: usize| {
+        let at = (tile * groups + g) * quads_per_group;
+        &weight.quads[at..at + quads_per_group]
+    };
+    if NIBBLES {
+        unpack_nibbles(quads_of(0), &mut unpacked[0]);
+    }
+    amx::configure(&config);
+    for g in 0..=groups {
+        if g < groups {
+            let at = tile * groups + g;
+            prefetch_group::<NIBBLES>(weight, at + PREFETCH_GROUPS, quads_per_group);
+            if NIBBLES && g + 1 < groups {
+                unpack_nibbles(quads_of(g + 1), &mut unpacked[(g + 1) % 2]);
+            }
+            let weight_tile = match NIBBLES {
+                true => unpacked[g % 2].as_ptr().cast::<Quad>(),
+                false => quads_of(g).as_ptr(),
             };
-            let scale = _mm512_mul_ps(scale, _mm512_set1_ps(d));
-            *acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), *acc);
-            if NIBBLES {
-                let min = _mm512_load_ps(weight.mins[at].0.as_ptr());
-                *acc = _mm512_fmadd_ps(min, _mm512_set1_ps(row.scaled_sums[g]), *acc);
+            let (x, sums) = (x.add(g * G), sums[g % 2].as_mut_ptr().cast());
+            // Alternate groups on separate tiles, so that one's product need
+            // not wait for the other's sums to be stored.
+            match g % 2 {
+                0 => multiply_group::<0, 1, 2>(x, stride, weight_tile.cast(), sums),
+                _ => multiply_group::<3, 4, 5>(x, stride, weight_tile.cast(), sums),
+            }
+        }
+        if g > 0 {
+            let (g, at) = (g - 1, tile * groups + g - 1);
+            for ((acc, sum), row) in acc.iter_mut().zip(&sums[g % 2]).zip(which.clone()) {
+                let sum = _mm512_load_si512(sum.as_ptr().cast());
+                accumulate::<G, NIBBLES>(acc, sum, weight, at, rows, row, g);
             }
         }
     }
-    for (i, acc) in acc.into_iter().enumerate() {
-        // The last tile's rows past the weight's end are not outputs.
-        let (at, count) = out.row_from(first_row + i, tile * LANES);
-        let present = (1u32 << count.min(LANES)).wrapping_sub(1) as u16;
-        _mm512_mask_storeu_ps(at, present, acc);
+    amx::release();
+    for (acc, row) in acc.into_iter().zip(which) {
+        store_outputs(acc, out, row, tile);
     }
+}
+
+/// A 4-bit group's quads as an AMX tile multiplies them: four inputs a tile
+/// row, the low nibbles' fours, then the high ones'.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn unpack_nibbles(quads: &[Quad], unpacked: &mut [MaybeUninit<Quad>; 8]) {
+    let low_nibbles = _mm512_set1_epi8(0x0F);
+    let (low, high) = unpacked.split_at_mut(quads.len());
+    for ((quad, low), high) in quads.iter().zip(low).zip(high) {
+        let w = _mm512_load_si512(quad.0.as_ptr().cast());
+        _mm512_store_si512(low.as_mut_ptr().cast(), _mm512_and_si512(w, low_nibbles));
+        let shifted = _mm512_srli_epi16(w, 4);
+        _mm512_store_si512(
+            high.as_mut_ptr().cast(),
+            _mm512_and_si512(shifted, low_nibbles),
+        );
+    }
+}
+
+/// Tiles `A` (the rows' `q`s from `x`, a row every `stride` bytes) and `B`
+/// (the weight's, from `weight`) multiplied into tile `C`, stored to `sums`.
+///
+/// # Safety
+/// A configuration shaping the tiles must be loaded, and the bytes lie there.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn multiply_group<const A: u8, const B: u8, const C: u8>(
+    x: *const i8,
+    stride: usize,
+    weight: *const u8,
+    sums: *mut u8,
+) {
+    amx::zero::<C>();
+    amx::load::<A>(x.cast(), stride);
+    amx::load::<B>(weight, 64);
+    amx::add_signed_by_unsigned::<C, A, B>();
+    amx::store::<C>(sums, 64);
+}
+
+/// One row's 16 integer sums, as a tile row stores them.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct PerRowSums([i32; LANES]);
+
+/// Asks for group `ahead`'s weight lines (quads, scales, minimums) to be
+/// brought into L1 (a hint: past the weight's end it does nothing).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn prefetch_group<const NIBBLES: bool>(weight: &Int8Weight, ahead: usize, quads: usize) {
+    let base = weight.quads.as_ptr().wrapping_add(ahead * quads);
+    for line in 0..quads {
+        _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(line).cast());
+    }
+    _mm_prefetch::<_MM_HINT_T0>(weight.scales.as_ptr().wrapping_add(ahead).cast());
+    if NIBBLES {
+        _mm_prefetch::<_MM_HINT_T0>(weight.mins.as_ptr().wrapping_add(ahead).cast());
+    }
+}
+
+/// Adds group `g`'s 16 integer sums of activation row `row` (with the tile's
+/// rows at weight position `at`) to `acc`: less the zero point, times both
+/// scales, plus the minimums times the scaled sum for the 4-bit formats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn accumulate<const G: usize, const NIBBLES: bool>(
+    acc: &mut __m512,
+    sum: __m512i,
+    weight: &Int8Weight,
+    at: usize,
+    rows: &Activations,
+    row: usize,
+    g: usize,
+) {
+    // The 4-bit formats have no zero point (their minimum is added below).
+    let sum = match NIBBLES {
+        true => sum,
+        false => _mm512_sub_epi32(sum, _mm512_set1_epi32(weight.zero * rows.sum(row, g))),
+    };
+    let scale = _mm512_load_ps(weight.scales[at].0.as_ptr());
+    let scale = _mm512_mul_ps(scale, _mm512_set1_ps(rows.scale(row, g * G)));
+    *acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), *acc);
+    if NIBBLES {
+        let min = _mm512_load_ps(weight.mins[at].0.as_ptr());
+        *acc = _mm512_fmadd_ps(min, _mm512_set1_ps(rows.scaled_sum(row, g * G)), *acc);
+    }
+}
+
+/// Writes a tile's 16 outputs of row `row`, less those past the weight's end.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn store_outputs(acc: __m512, out: &SharedCells, row: usize, tile: usize) {
+    // The last tile's rows past the weight's end are not outputs.
+    let (at, count) = out.row_from(row, tile * LANES);
+    let present = (1u32 << count.min(LANES)).wrapping_sub(1) as u16;
+    _mm512_mask_storeu_ps(at, present, acc);
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn tile_product<const G: usize, const R: usize, const MIN: bool>(
     _: &Int8Weight,
     _: usize,
-    _: [&ActivationRow; R],
-    _: &SharedCells,
+    _: &Activations,
     _: usize,
+    _: &SharedCells,
+) {
+    unreachable!("`available` is false off x86_64")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn amx_tile_product<const G: usize, const MIN: bool>(
+    _: &Int8Weight,
+    _: usize,
+    _: &Activations,
+    _: std::ops::Range<usize>,
+    _: &SharedCells,
 ) {
     unreachable!("`available` is false off x86_64")
 }
@@ -701,13 +970,14 @@ mod tests {
         if !runs_here() {
             return;
         }
-        // A kernel call of 8 rows, then of 4, 2 and 1.
-        let x = uniform(15, 256, 3).reshape((3, 5, 256)).unwrap();
+        // 21 rows: VNNI kernel calls of 8 rows twice, then of 4 and 1; where the
+        // CPU has AMX, a tile call of 16 rows, then VNNI's 4 and 1.
+        let x = uniform(21, 256, 3).reshape((3, 7, 256)).unwrap();
         for dtype in FORMATS {
             let weight =
                 Int8Weight::new(&QTensor::quantize(&uniform(20, 256, 4), dtype).unwrap()).unwrap();
             let batch = weight.matmul(&x).unwrap();
-            assert_eq!(batch.dims(), [3, 5, 20]);
+            assert_eq!(batch.dims(), [3, 7, 20]);
             let batch = batch.flatten_to(1).unwrap().to_vec2::<f32>().unwrap();
             let rows = x.flatten_to(1).unwrap();
             for (row, values) in batch.iter().enumerate() {
@@ -765,20 +1035,73 @@ mod tests {
         // Halves go to the even neighbour at scale 1; the rest as `round_ties_even`.
         let mut x: Vec<f32> = uniform(1, 64, 9).to_vec2::<f32>().unwrap().remove(0);
         x[..6].copy_from_slice(&[127.0, 0.5, 1.5, 2.5, -0.5, -2.5]);
-        let row = ActivationRow::new(&x, 16);
-        assert_eq!(row.q[..6], [127, 0, 2, 2, 0, -2]);
-        assert_eq!(row.scales[0], 1.0);
+        let rows = Activations::new(&x, 64, 16);
+        assert_eq!(rows.q(0)[..6], [127, 0, 2, 2, 0, -2]);
+        assert_eq!(rows.scale(0, 0), 1.0);
         let max = x[32..].iter().fold(0f32, |m, v| m.max(v.abs()));
         for (i, &v) in x[32..].iter().enumerate() {
-            assert_eq!(row.q[32 + i], (v * (127.0 / max)).round_ties_even() as i8);
+            assert_eq!(
+                rows.q(0)[32 + i],
+                (v * (127.0 / max)).round_ties_even() as i8
+            );
         }
-        let sum = |r: std::ops::Range<usize>| row.q[r].iter().map(|&q| i32::from(q)).sum::<i32>();
+        let sum =
+            |r: std::ops::Range<usize>| rows.q(0)[r].iter().map(|&q| i32::from(q)).sum::<i32>();
         assert_eq!(
-            row.sums,
+            rows.sums,
             [sum(0..16), sum(16..32), sum(32..48), sum(48..64)]
         );
-        assert_eq!(ActivationRow::new(&x, 32).sums, [sum(0..32), sum(32..64)]);
-        assert_eq!(ActivationRow::new(&[0.0; 32], 32).q, [0; 32]);
+        let by_32 = Activations::new(&x, 64, 32);
+        assert_eq!(by_32.sums, [sum(0..32), sum(32..64)]);
+        assert_eq!(
+            by_32.scaled_sum(0, 32),
+            f16::from_f32(max / 127.0 * sum(32..64) as f32).to_f32()
+        );
+        assert_eq!(Activations::new(&[0.0; 32], 32, 32).q, [0; 32]);
+        // Rows lie one after another, each rounded alone.
+        let two: Vec<f32> = [&x[..], &x[..]].concat();
+        let both = Activations::new(&two, 64, 16);
+        assert_eq!((both.count(), both.q(1)), (2, rows.q(0)));
+        assert_eq!(both.scale(1, 32), rows.scale(0, 32));
+        assert_eq!(both.sum(1, 3), rows.sum(0, 3));
+    }
+
+    #[test]
+    fn amx_tiles_give_the_vnni_kernels_outputs_to_the_bit() {
+        if !runs_here() {
+            return;
+        }
+        if !amx::int8_available() {
+            println!("skipped: this CPU (or kernel) has no AMX-INT8 tiles");
+            return;
+        }
+        // Whole and partial tiles of outputs; 1 to 16 rows in one tile call.
+        for dtype in FORMATS {
+            let q = QTensor::quantize(&uniform(37, 512, 12), dtype).unwrap();
+            let weight = Int8Weight::new(&q).unwrap();
+            for count in [1, 3, 8, 13, 16] {
+                let x = uniform(count, 512, 13 + count as u64)
+                    .flatten_all()
+                    .unwrap();
+                let rows = Activations::new(&values(&x).unwrap(), 512, weight.group);
+                let [mut amx_out, mut vnni_out] = [(); 2].map(|_| vec![0f32; count * 37]);
+                let (amx_cells, vnni_cells) = (
+                    SharedCells::new(&mut amx_out, 37),
+                    SharedCells::new(&mut vnni_out, 37),
+                );
+                for tile in 0..37usize.div_ceil(LANES) {
+                    // SAFETY: the features are checked above; one thread.
+                    unsafe {
+                        weight.amx_tile(tile, &rows, 0..count, &amx_cells);
+                        for row in 0..count {
+                            weight.tile::<1>(tile, &rows, row, &vnni_cells);
+                        }
+                    }
+                }
+                let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&amx_out), bits(&vnni_out), "{dtype:?}, {count} rows");
+            }
+        }
     }
 
     #[test]

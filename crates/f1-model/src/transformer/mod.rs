@@ -1,6 +1,7 @@
 //! A decoder-only transformer (Llama and Gemma 3) written on candle's tensor ops,
 //! so that inference, llama.cpp parity and training share one forward pass.
 
+mod amx;
 mod assemble;
 mod attention_core;
 pub mod autograd;

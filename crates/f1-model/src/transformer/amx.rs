@@ -1,0 +1,253 @@
+//! Intel's AMX tiles (Sapphire Rapids and later): whether this CPU has them and
+//! may use them, and the few tile instructions the int8 products need.
+//!
+//! Stable Rust has no AMX intrinsics (nor `is_x86_feature_detected!` for AMX),
+//! so the features are read from CPUID and the instructions written as inline
+//! assembly, the tile registers named in the templates: the compiler never
+//! allocates them, so no other code disturbs them. Each kernel loads its own
+//! configuration and releases the tiles when it returns.
+
+/// Rows a tile holds at most.
+pub const ROWS: usize = 16;
+
+/// Whether the CPU has AMX-BF16 tiles (CPUID leaf 7, EDX bit 22).
+pub fn has_bf16() -> bool {
+    leaf_7_edx() & (1 << 22) != 0
+}
+
+/// Whether AMX-INT8 tiles run here: the CPU has them (CPUID leaf 7, EDX bits
+/// 24 and 25) and Linux granted this process the tile data state
+/// (`ARCH_REQ_XCOMP_PERM`, which without a grant makes the first tile
+/// instruction fault). Asked once.
+pub fn int8_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let tiles = 1 << 24 | 1 << 25;
+        leaf_7_edx() & tiles == tiles && request_tile_data()
+    })
+}
+
+fn leaf_7_edx() -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__cpuid_count, __get_cpuid_max};
+        // Leaf 7 is read only where the highest basic leaf reaches it.
+        if __get_cpuid_max(0).0 >= 7 {
+            return __cpuid_count(7, 0).edx;
+        }
+    }
+    0
+}
+
+/// Asks Linux for the AMX tile data state (a process-wide grant).
+fn request_tile_data() -> bool {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        /// `arch_prctl` code and state component number, from Linux's
+        /// `arch/x86/include/uapi/asm/prctl.h` and `fpu/types.h`.
+        const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+        const XFEATURE_XTILEDATA: libc::c_long = 18;
+        // SAFETY: `arch_prctl(ARCH_REQ_XCOMP_PERM, ..)` reads no memory of ours;
+        // it only widens which register states this process may use.
+        let granted = unsafe {
+            libc::syscall(
+                libc::SYS_arch_prctl,
+                ARCH_REQ_XCOMP_PERM,
+                XFEATURE_XTILEDATA,
+            )
+        };
+        if granted != 0 {
+            tracing::info!("AMX tiles: Linux refused the tile data state; not used");
+        }
+        granted == 0
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    {
+        false
+    }
+}
+
+/// A tile configuration (palette 1): each tile's rows and bytes per row.
+#[repr(C, align(64))]
+pub struct TileConfig([u8; 64]);
+
+impl TileConfig {
+    /// No tile in use.
+    pub fn new() -> Self {
+        let mut bytes = [0; 64];
+        bytes[0] = 1;
+        Self(bytes)
+    }
+
+    /// Tile `tile` of `rows` (at most 16) rows of `bytes` (at most 64) each.
+    pub fn with(mut self, tile: usize, rows: usize, bytes: usize) -> Self {
+        assert!(tile < 8 && (1..=16).contains(&rows) && (1..=64).contains(&bytes));
+        self.0[16 + 2 * tile..18 + 2 * tile].copy_from_slice(&(bytes as u16).to_le_bytes());
+        self.0[48 + tile] = rows as u8;
+        self
+    }
+}
+
+/// Loads `config` (`ldtilecfg`).
+///
+/// # Safety
+/// [`int8_available`] must hold.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn configure(config: &TileConfig) {
+    // SAFETY: the caller checked AMX is usable; the 64 bytes are readable.
+    unsafe {
+        std::arch::asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly))
+    };
+}
+
+/// Returns the tiles to their unused state (`tilerelease`), so that context
+/// switches stop saving them.
+///
+/// # Safety
+/// [`int8_available`] must hold.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn release() {
+    // SAFETY: the caller checked AMX is usable.
+    unsafe { std::arch::asm!("tilerelease", options(nostack, nomem)) };
+}
+
+/// Sets tile `T`'s configured cells to zero (`tilezero`).
+///
+/// # Safety
+/// A configuration that gives tile `T` a shape must be loaded.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn zero<const T: u8>() {
+    // SAFETY: the caller loaded a configuration shaping tile `T`.
+    unsafe { std::arch::asm!("tilezero tmm{t}", t = const T, options(nostack, nomem)) };
+}
+
+/// Loads tile `T`'s rows from `rows`, one every `stride` bytes (`tileloadd`).
+///
+/// # Safety
+/// A configuration shaping tile `T` must be loaded, and each of its rows'
+/// bytes readable at `rows + i * stride`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn load<const T: u8>(rows: *const u8, stride: usize) {
+    // SAFETY: the caller loaded the configuration and vouches for the bytes.
+    unsafe {
+        std::arch::asm!(
+            "tileloadd tmm{t}, [{rows} + {stride} * 1]",
+            t = const T,
+            rows = in(reg) rows,
+            stride = in(reg) stride,
+            options(nostack, readonly)
+        )
+    };
+}
+
+/// Stores tile `T`'s rows to `rows`, one every `stride` bytes (`tilestored`).
+///
+/// # Safety
+/// A configuration shaping tile `T` must be loaded, and each of its rows'
+/// bytes writable at `rows + i * stride`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn store<const T: u8>(rows: *mut u8, stride: usize) {
+    // SAFETY: the caller loaded the configuration and vouches for the bytes.
+    unsafe {
+        std::arch::asm!(
+            "tilestored [{rows} + {stride} * 1], tmm{t}",
+            t = const T,
+            rows = in(reg) rows,
+            stride = in(reg) stride,
+            options(nostack)
+        )
+    };
+}
+
+/// Tile `C` (i32 sums) += tile `A` (signed bytes, one row per output row)
+/// times tile `B` (unsigned bytes, four inputs of each output column a row
+/// segment: VNNI's order) (`tdpbsud`).
+///
+/// # Safety
+/// A configuration giving the three tiles matching shapes must be loaded.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn add_signed_by_unsigned<const C: u8, const A: u8, const B: u8>() {
+    // SAFETY: the caller loaded a configuration shaping the tiles to fit.
+    unsafe {
+        std::arch::asm!(
+            "tdpbsud tmm{c}, tmm{a}, tmm{b}",
+            c = const C,
+            a = const A,
+            b = const B,
+            options(nostack, nomem)
+        )
+    };
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpuid_reads_as_the_kernel_reports_it() {
+        let flags = std::fs::read_to_string("/proc/cpuinfo").ok();
+        let listed = |name: &str| {
+            (flags.as_deref())
+                .and_then(|f| f.lines().find(|line| line.starts_with("flags")))
+                .is_some_and(|line| line.split_whitespace().any(|flag| flag == name))
+        };
+        if flags.is_none() {
+            println!("skipped: no /proc/cpuinfo to compare CPUID with");
+            return;
+        }
+        assert_eq!(has_bf16(), listed("amx_bf16"));
+        // The kernel lists the flags only where it supports the tiles.
+        assert_eq!(int8_available(), listed("amx_tile") && listed("amx_int8"));
+    }
+
+    #[test]
+    fn a_tile_product_equals_the_integer_product() {
+        if !int8_available() {
+            println!("skipped: this CPU (or kernel) has no AMX-INT8 tiles");
+            return;
+        }
+        // 13 rows of 32 signed bytes times 32 inputs of 16 columns (VNNI order).
+        let (rows, inputs) = (13, 32);
+        let a: Vec<i8> = (0..rows * inputs)
+            .map(|i| ((i * 37) % 255) as u8 as i8)
+            .collect();
+        let b: Vec<u8> = (0..inputs * 16).map(|i| ((i * 91) % 256) as u8).collect();
+        let mut c = [[7i32; 16]; 16];
+        let config = TileConfig::new()
+            .with(0, rows, inputs)
+            .with(1, inputs / 4, 64)
+            .with(2, rows, 64);
+        // SAFETY: AMX is usable (checked above); the tiles' rows lie inside
+        // `a`, `b` and `c` as configured.
+        unsafe {
+            configure(&config);
+            zero::<2>();
+            load::<0>(a.as_ptr().cast(), inputs);
+            load::<1>(b.as_ptr(), 64);
+            add_signed_by_unsigned::<2, 0, 1>();
+            store::<2>(c.as_mut_ptr().cast(), 64);
+            release();
+        }
+        for (row, sums) in c.iter().enumerate() {
+            for (column, &sum) in sums.iter().enumerate() {
+                let expected: i32 = match row < rows {
+                    true => (0..inputs)
+                        .map(|k| {
+                            let weight = b[(k / 4) * 64 + column * 4 + k % 4];
+                            i32::from(a[row * inputs + k]) * i32::from(weight)
+                        })
+                        .sum(),
+                    // Rows past the configured ones are not stored.
+                    false => 7,
+                };
+                assert_eq!(sum, expected, "row {row} column {column}");
+            }
+        }
+    }
+}
