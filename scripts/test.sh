@@ -34,6 +34,11 @@ if grep -qw avx512_vnni /proc/cpuinfo 2>/dev/null; then
 else
   echo "test.sh: this CPU lacks AVX512-VNNI: the int8 product tests return early (nothing to run them on)"
 fi
+if grep -qw amx_int8 /proc/cpuinfo 2>/dev/null; then
+  echo "test.sh: this CPU has AMX-INT8: the AMX tile tests run"
+else
+  echo "test.sh: this CPU lacks AMX-INT8: the AMX tile tests return early (the int8 products use VNNI alone)"
+fi
 if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
   echo "test.sh: this CPU has AVX512-BF16: the bf16 kernel tests run"
 else
