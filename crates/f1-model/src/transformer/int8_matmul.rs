@@ -52,12 +52,6 @@ const ACTIVATION_BLOCK: usize = 32;
 const ROWS: usize = 8;
 /// How many groups ahead of the one multiplied the kernel prefetches the weight.
 const PREFETCH_GROUPS: usize = 8;
-/// Activation rows from which AMX tiles multiply faster than VNNI (measured
-/// on Sapphire Rapids, docs/BENCHMARKS.md): a tile product costs as much for one
-/// row as for 16, and each group's sums need a store, so few rows stay on VNNI.
-/// Groups of 32 whole bytes (Q5_0, Q8_0) pay from 8 rows; nibbles, which are
-/// unpacked for the tile, and Q6_K's groups of 16 from 12.
-const AMX_MIN_ROWS: [usize; 2] = [8, 12];
 
 /// 64 bytes: four consecutive inputs of each of a tile's 16 rows, or of 4-bit
 /// formats eight: the second four in the high nibbles.
@@ -219,6 +213,19 @@ impl Int8Weight {
         Ok(y)
     }
 
+    /// Activation rows from which AMX tiles multiply this weight faster than
+    /// VNNI (measured on Sapphire Rapids, docs/BENCHMARKS.md): a tile product
+    /// costs as much for one row as for 16, and each group's sums need a store,
+    /// so few rows stay on VNNI. Groups of 32 whole bytes (Q5_0, Q8_0) pay from
+    /// 8 rows; nibbles, which are unpacked for the tile, and Q6_K's groups of 16
+    /// from 12.
+    fn amx_min_rows(&self) -> usize {
+        match self.nibbles() || self.group == 16 {
+            true => 12,
+            false => 8,
+        }
+    }
+
     /// Tile `tile`'s outputs of every row of `rows`, written to `out` (rows,
     /// outputs): on AMX tiles 16 rows at a time where they pay, else eight rows
     /// a kernel call and the rest four, two or one at a time.
@@ -229,8 +236,7 @@ impl Int8Weight {
     unsafe fn tile_of_rows(&self, tile: usize, rows: &Activations, out: &SharedCells) {
         let mut first = 0;
         if amx::int8_available() {
-            let fewest = AMX_MIN_ROWS[usize::from(self.nibbles() || self.group == 16)];
-            while rows.count() - first >= fewest {
+            while rows.count() - first >= self.amx_min_rows() {
                 let taken = amx::ROWS.min(rows.count() - first);
                 // SAFETY: AMX is usable (checked above); the caller's promises.
                 unsafe { self.amx_tile(tile, rows, first..first + taken, out) };
