@@ -4,7 +4,7 @@
 mod common;
 
 use candle_core::{Device, Tensor};
-use f1_model::transformer::{bf16_products_available, ProductPrecision};
+use f1_model::transformer::{bf16_kernel, ProductPrecision};
 use f1_train::config::{LoraConfig, Method, TrainConfig};
 use f1_train::trainable::Parameter;
 use f1_train::training_model::TrainingModel;
@@ -89,10 +89,7 @@ fn bf16_lora_gradients_match_finite_differences() {
 }
 
 fn lora_gradients_at(precision: ProductPrecision) {
-    println!(
-        "bf16 products on AVX512-BF16: {}",
-        bf16_products_available()
-    );
+    println!("bf16 products on {:?}", bf16_kernel());
     let dir = tempfile::tempdir().unwrap();
     for name in ["smollm2", "gemma3"] {
         let path = common::tiny_model(name, dir.path(), 3);
@@ -141,10 +138,7 @@ fn bf16_full_gradients_match_finite_differences() {
 }
 
 fn full_gradients_at(precision: ProductPrecision) {
-    println!(
-        "bf16 products on AVX512-BF16: {}",
-        bf16_products_available()
-    );
+    println!("bf16 products on {:?}", bf16_kernel());
     let dir = tempfile::tempdir().unwrap();
     for (name, norms) in [
         ("smollm2", vec!["layers.1.post_attention_layernorm.weight"]),

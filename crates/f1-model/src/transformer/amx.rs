@@ -1,5 +1,5 @@
 //! Intel's AMX tiles (Sapphire Rapids and later): whether this CPU has them and
-//! may use them, and the few tile instructions the int8 products need.
+//! may use them, and the few tile instructions the int8 and bf16 products need.
 //!
 //! Stable Rust has no AMX intrinsics (nor `is_x86_feature_detected!` for AMX),
 //! so the features are read from CPUID and the instructions written as inline
@@ -7,24 +7,34 @@
 //! allocates them, so no other code disturbs them. Each kernel loads its own
 //! configuration and releases the tiles when it returns.
 
+use std::sync::OnceLock;
+
 /// Rows a tile holds at most.
 pub const ROWS: usize = 16;
 
-/// Whether the CPU has AMX-BF16 tiles (CPUID leaf 7, EDX bit 22).
-pub fn has_bf16() -> bool {
-    leaf_7_edx() & (1 << 22) != 0
+/// CPUID leaf 7 EDX bits: AMX-BF16, AMX-TILE, AMX-INT8.
+const BF16: u32 = 1 << 22;
+const TILE: u32 = 1 << 24;
+const INT8: u32 = 1 << 25;
+
+/// Whether AMX-INT8 tiles run here: the CPU has them and Linux granted this
+/// process the tile data state (`ARCH_REQ_XCOMP_PERM`, which without a grant
+/// makes the first tile instruction fault). Asked once (CPUID is slow in a VM).
+pub fn int8_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| leaf_7_edx() & (TILE | INT8) == TILE | INT8 && tile_data_granted())
 }
 
-/// Whether AMX-INT8 tiles run here: the CPU has them (CPUID leaf 7, EDX bits
-/// 24 and 25) and Linux granted this process the tile data state
-/// (`ARCH_REQ_XCOMP_PERM`, which without a grant makes the first tile
-/// instruction fault). Asked once.
-pub fn int8_available() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        let tiles = 1 << 24 | 1 << 25;
-        leaf_7_edx() & tiles == tiles && request_tile_data()
-    })
+/// Whether AMX-BF16 tiles run here, as [`int8_available`] for `tdpbf16ps`.
+pub fn bf16_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| leaf_7_edx() & (TILE | BF16) == TILE | BF16 && tile_data_granted())
+}
+
+/// Whether Linux granted the tile data state; asked once.
+fn tile_data_granted() -> bool {
+    static GRANTED: OnceLock<bool> = OnceLock::new();
+    *GRANTED.get_or_init(request_tile_data)
 }
 
 fn leaf_7_edx() -> u32 {
@@ -91,7 +101,7 @@ impl TileConfig {
 /// Loads `config` (`ldtilecfg`).
 ///
 /// # Safety
-/// [`int8_available`] must hold.
+/// [`int8_available`] or [`bf16_available`] must hold.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn configure(config: &TileConfig) {
@@ -105,7 +115,7 @@ pub unsafe fn configure(config: &TileConfig) {
 /// switches stop saving them.
 ///
 /// # Safety
-/// [`int8_available`] must hold.
+/// [`int8_available`] or [`bf16_available`] must hold.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn release() {
@@ -185,6 +195,27 @@ pub unsafe fn add_signed_by_unsigned<const C: u8, const A: u8, const B: u8>() {
     };
 }
 
+/// Tile `C` (f32 sums) += tile `A` (bf16 pairs, one row per output row) times
+/// tile `B` (bf16 pairs, one row per pair of inputs, one pair per output
+/// column) (`tdpbf16ps`).
+///
+/// # Safety
+/// A configuration giving the three tiles matching shapes must be loaded.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn add_bf16_products<const C: u8, const A: u8, const B: u8>() {
+    // SAFETY: the caller loaded a configuration shaping the tiles to fit.
+    unsafe {
+        std::arch::asm!(
+            "tdpbf16ps tmm{c}, tmm{a}, tmm{b}",
+            c = const C,
+            a = const A,
+            b = const B,
+            options(nostack, nomem)
+        )
+    };
+}
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
@@ -201,9 +232,9 @@ mod tests {
             println!("skipped: no /proc/cpuinfo to compare CPUID with");
             return;
         }
-        assert_eq!(has_bf16(), listed("amx_bf16"));
         // The kernel lists the flags only where it supports the tiles.
         assert_eq!(int8_available(), listed("amx_tile") && listed("amx_int8"));
+        assert_eq!(bf16_available(), listed("amx_tile") && listed("amx_bf16"));
     }
 
     #[test]

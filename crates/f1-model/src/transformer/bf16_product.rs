@@ -20,7 +20,6 @@
 
 use std::sync::OnceLock;
 
-use super::amx;
 use super::matrix::Matrix;
 use half::bf16;
 
@@ -30,32 +29,16 @@ use std::arch::x86_64::*;
 /// Output rows one micro-kernel call holds.
 const ROWS: usize = 12;
 /// Output columns one micro-kernel call holds: two vectors of 16 lanes.
-const COLUMNS: usize = 32;
+pub(super) const COLUMNS: usize = 32;
 /// Inputs one packed block spans at most: a right-hand panel is 20 KiB (in L1).
 const MAX_DEPTH: usize = 320;
 /// Left-hand rows one packed block spans: 480 KiB at full depth (in L2).
 const BLOCK_ROWS: usize = 64 * ROWS;
 
-/// Whether this CPU runs the bf16 kernel (AVX-512 F and BF16); the choice is
-/// logged once.
+/// Whether this CPU runs the bf16 kernel (AVX-512 F and BF16).
 pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        let available = detect();
-        match (available, amx::has_bf16()) {
-            (true, false) => tracing::info!("bf16 products: AVX512-BF16 dot products"),
-            (true, true) => tracing::warn!(
-                "bf16 products: AVX512-BF16 dot products, which on CPUs with AMX (Intel \
-                 Sapphire Rapids and later) measured slower than f32 training \
-                 (docs/BENCHMARKS.md): `precision: f32` trains faster here"
-            ),
-            (false, _) => tracing::info!(
-                "bf16 products: operands rounded to bf16 and multiplied by the f32 kernel \
-                 (this CPU lacks AVX512-BF16)"
-            ),
-        }
-        available
-    })
+    *AVAILABLE.get_or_init(detect)
 }
 
 fn detect() -> bool {
@@ -83,7 +66,7 @@ pub fn round_to_bf16(view: Matrix) -> Vec<f32> {
 
 /// Two values rounded to bf16, `low` in the low half: the pair one 32-bit lane
 /// of `vdpbf16ps` multiplies.
-fn pair(low: f32, high: f32) -> u32 {
+pub(super) fn pair(low: f32, high: f32) -> u32 {
     u32::from(bf16::from_f32(low).to_bits()) | (u32::from(bf16::from_f32(high).to_bits()) << 16)
 }
 
@@ -185,14 +168,47 @@ thread_local! {
 }
 
 /// Where a micro-kernel call writes: `rows` x `columns` of the output.
-struct Tile {
-    out: *mut f32,
-    row_stride: usize,
-    rows: usize,
-    columns: usize,
-    scale: f32,
+pub(super) struct Tile {
+    pub(super) out: *mut f32,
+    pub(super) row_stride: usize,
+    pub(super) rows: usize,
+    pub(super) columns: usize,
+    pub(super) scale: f32,
     /// Write `scale * sum` rather than add it to what is there.
-    overwrite: bool,
+    pub(super) overwrite: bool,
+}
+
+impl Tile {
+    /// Writes (or adds) `scale` times row `row`'s sums of columns 0..32 (those
+    /// past the tile's columns are dropped).
+    ///
+    /// # Safety
+    /// AVX-512 F is available; `row` is below `rows`, and the tile's rows and
+    /// columns (at most [`COLUMNS`]) lie in the output.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn store_row(&self, row: usize, sums: [__m512; 2]) {
+        let scale = _mm512_set1_ps(self.scale);
+        for (half, sum) in sums.into_iter().enumerate() {
+            let start = 16 * half;
+            if start >= self.columns {
+                break;
+            }
+            let mask = match self.columns - start {
+                16.. => 0xffff,
+                width => ((1u32 << width) - 1) as __mmask16,
+            };
+            // SAFETY: the tile's row and its first `columns` lie in the output.
+            unsafe {
+                let at = self.out.add(row * self.row_stride + start);
+                let value = match self.overwrite {
+                    true => _mm512_mul_ps(sum, scale),
+                    false => _mm512_fmadd_ps(sum, scale, _mm512_maskz_loadu_ps(mask, at)),
+                };
+                _mm512_mask_storeu_ps(at, mask, value);
+            }
+        }
+    }
 }
 
 /// Packs `block`'s rows (at most [`ROWS`]), inputs `depth_start..+depth`, as
@@ -244,7 +260,7 @@ fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]
 /// `depth_start..+depth`, as `packed[pair * COLUMNS + column]`, the high half
 /// of a last odd input zero; lanes of columns past them are zero or left as
 /// they were (their sums are never stored).
-fn pack_columns(
+pub(super) fn pack_columns(
     rhs: Matrix,
     depth_start: usize,
     depth: usize,
@@ -364,8 +380,22 @@ unsafe fn transpose_16_pairs(
         },
         None => _mm512_setzero_si512(),
     });
-    // Rows interleaved by twos, then fours, then 128-bit lanes twice, after
-    // which output `t` holds pair t of every row.
+    let pairs = transpose_16x16(rows);
+    let mask = ((1u32 << width) - 1) as __mmask16;
+    for (t, pairs) in pairs.into_iter().enumerate() {
+        // SAFETY: `width` lanes at `t * stride` are inside `packed`.
+        unsafe {
+            _mm512_mask_storeu_epi32(packed.as_mut_ptr().add(t * stride).cast(), mask, pairs)
+        };
+    }
+}
+
+/// The transpose of 16 rows of 16 32-bit lanes: output `t` holds lane `t` of
+/// every row.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(super) fn transpose_16x16(rows: [__m512i; 16]) -> [__m512i; 16] {
+    // Rows interleaved by twos, then fours, then 128-bit lanes twice.
     let twos: [__m512i; 16] = std::array::from_fn(|i| {
         let (a, b) = (rows[i & !1], rows[i | 1]);
         match i % 2 {
@@ -389,18 +419,13 @@ unsafe fn transpose_16_pairs(
             _ => _mm512_shuffle_i32x4::<0xdd>(a, b),
         }
     });
-    let mask = ((1u32 << width) - 1) as __mmask16;
-    for t in 0..16 {
+    std::array::from_fn(|t| {
         let (a, b) = (eights[t % 8], eights[8 + t % 8]);
-        let pairs = match t / 8 {
+        match t / 8 {
             0 => _mm512_shuffle_i32x4::<0x88>(a, b),
             _ => _mm512_shuffle_i32x4::<0xdd>(a, b),
-        };
-        // SAFETY: `width` lanes at `t * stride` are inside `packed`.
-        unsafe {
-            _mm512_mask_storeu_epi32(packed.as_mut_ptr().add(t * stride).cast(), mask, pairs)
-        };
-    }
+        }
+    })
 }
 
 /// `low[i]` and `high[i]` (zero where `high` is `None`) as pairs into
@@ -491,27 +516,9 @@ unsafe fn micro_kernel(pairs: usize, left: *const u32, right: *const u32, tile: 
             sum[1] = _mm512_dpbf16_ps(sum[1], broadcast, high);
         }
     }
-    let scale = _mm512_set1_ps(tile.scale);
-    for (row, sum) in sums.iter().enumerate().take(tile.rows) {
-        for (half, &sum) in sum.iter().enumerate() {
-            let start = 16 * half;
-            if start >= tile.columns {
-                break;
-            }
-            let mask = match tile.columns - start {
-                16.. => 0xffff,
-                width => ((1u32 << width) - 1) as __mmask16,
-            };
-            // SAFETY: the tile's row and its first `columns` lie in the output.
-            unsafe {
-                let at = tile.out.add(row * tile.row_stride + start);
-                let value = match tile.overwrite {
-                    true => _mm512_mul_ps(sum, scale),
-                    false => _mm512_fmadd_ps(sum, scale, _mm512_maskz_loadu_ps(mask, at)),
-                };
-                _mm512_mask_storeu_ps(at, mask, value);
-            }
-        }
+    for (row, &sum) in sums.iter().enumerate().take(tile.rows) {
+        // SAFETY: the row is in the tile, which lies in the output.
+        unsafe { tile.store_row(row, sum) };
     }
 }
 

@@ -1,10 +1,12 @@
 //! Matrix products straight into a custom op's output, in f32 with gemm (the
-//! crate candle's CPU matmul calls) or in bf16 (`bf16_product`). Through
+//! crate candle's CPU matmul calls) or in bf16 (`bf16_tiles`, `bf16_product`). Through
 //! candle's tensors, each product in a custom op copied its input in, its result
 //! out, and needed a separate pass to add a second product; these read strided
 //! inputs in place and accumulate.
 
 use super::bf16_product;
+#[cfg(target_arch = "x86_64")]
+use super::bf16_tiles;
 use super::cpu_pool;
 pub use super::matrix::Matrix;
 use candle_core::Result;
@@ -19,6 +21,45 @@ pub enum ProductPrecision {
     /// Rounded to bf16, the products summed in f32: mixed-precision training's
     /// matmul (see `bf16_product`).
     Bf16,
+}
+
+/// The kernel that runs bf16 products on this CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bf16Kernel {
+    /// AMX tiles' `tdpbf16ps` (Intel Sapphire Rapids and later).
+    Tiles,
+    /// AVX512-BF16's `vdpbf16ps` (AMD Zen 4, Intel Cooper Lake and later).
+    DotProducts,
+    /// gemm's f32 product of the operands rounded to bf16 (same results as
+    /// the others up to summation order, at f32 speed).
+    RoundedF32,
+}
+
+/// The bf16 kernel, chosen by CPU features once and logged.
+pub fn bf16_kernel() -> Bf16Kernel {
+    static KERNEL: std::sync::OnceLock<Bf16Kernel> = std::sync::OnceLock::new();
+    *KERNEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        let tiles = bf16_tiles::available();
+        #[cfg(not(target_arch = "x86_64"))]
+        let tiles = false;
+        let kernel = match (tiles, bf16_product::available()) {
+            (true, _) => Bf16Kernel::Tiles,
+            (false, true) => Bf16Kernel::DotProducts,
+            (false, false) => Bf16Kernel::RoundedF32,
+        };
+        tracing::info!(
+            "bf16 products: {}",
+            match kernel {
+                Bf16Kernel::Tiles => "AMX tiles (tdpbf16ps)",
+                Bf16Kernel::DotProducts => "AVX512-BF16 dot products (vdpbf16ps)",
+                Bf16Kernel::RoundedF32 =>
+                    "operands rounded to bf16 and multiplied by the f32 kernel (this CPU lacks \
+                     AVX512-BF16)",
+            }
+        );
+        kernel
+    })
 }
 
 /// `out = scale * lhs · rhs`, or `out += scale * lhs · rhs` when `accumulate`;
@@ -78,6 +119,11 @@ unsafe fn parallel_product(
         Some(block) if lhs.rows > 0 && lhs.columns > 0 => block,
         _ => return raw_product(out, n, accumulate, lhs, rhs, scale, precision),
     };
+    #[cfg(target_arch = "x86_64")]
+    if precision == ProductPrecision::Bf16 && bf16_kernel() == Bf16Kernel::Tiles {
+        let shared = (block, MAX_SHARED_LEFT_BYTES);
+        return tiles_product(out, accumulate, lhs, rhs, scale, shared);
+    }
     for_each_column_block(out, n, block, |start, width, out_block| {
         // SAFETY: the block's output columns are its own (see
         // `for_each_column_block`), and the view is a block of the checked rhs.
@@ -92,6 +138,89 @@ unsafe fn parallel_product(
                 precision,
             )
         }
+    });
+}
+
+/// The most bytes a left-hand side packed for the tiles and shared by the
+/// threads takes (a product over the vocabulary's 49,152 inputs packed whole
+/// took 48 MiB, kept between products).
+#[cfg(target_arch = "x86_64")]
+const MAX_SHARED_LEFT_BYTES: usize = 8 << 20;
+
+/// [`parallel_product`] on the AMX tiles: the left side packed once for all
+/// threads, as many inputs at a time as fit `max_bytes`, then each thread
+/// multiplies a block of `block` columns.
+///
+/// # Safety
+/// As for [`parallel_product`]; the tiles are usable and `lhs` has rows and
+/// columns.
+#[cfg(target_arch = "x86_64")]
+unsafe fn tiles_product(
+    out: *mut f32,
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+    scale: f32,
+    (block, max_bytes): (usize, usize),
+) {
+    let n = rhs.columns;
+    let rows = lhs.rows.next_multiple_of(32);
+    let inputs = (max_bytes / (2 * rows)) / bf16_tiles::GROUP_INPUTS;
+    let inputs = inputs.max(1) * bf16_tiles::GROUP_INPUTS;
+    for start in (0..lhs.columns).step_by(inputs) {
+        let end = (start + inputs).min(lhs.columns);
+        let (lhs, rhs) = (
+            lhs.columns_from(start, end - start),
+            rhs.row_range(start, end),
+        );
+        let accumulate = accumulate || start > 0;
+        with_tiles_left(lhs, |packed| {
+            for_each_column_block(out, n, block, |start, width, out_block| {
+                // SAFETY: the tiles are usable; the block's output columns are
+                // its own, and the views are blocks of the checked operands.
+                unsafe {
+                    let rhs = rhs.columns_from(start, width);
+                    bf16_tiles::packed_product_raw(out_block, n, accumulate, packed, rhs, scale)
+                }
+            })
+        });
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+thread_local! {
+    /// A left-hand side packed for the AMX tiles, shared by the threads of one
+    /// product (kept by the calling thread from one product to the next).
+    static TILES_LEFT: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::default();
+}
+
+/// Calls `multiply` with `lhs` packed for the AMX tiles once, its rows packed
+/// on all of candle's threads (each thread packing the whole of it was a tenth
+/// of a bf16 training step).
+///
+/// `lhs` has rows and columns.
+#[cfg(target_arch = "x86_64")]
+fn with_tiles_left(lhs: Matrix, multiply: impl FnOnce(bf16_tiles::PackedRows)) {
+    TILES_LEFT.with_borrow_mut(|buffer| {
+        let len = bf16_tiles::packed_len(lhs.rows, lhs.columns);
+        if buffer.len() < len {
+            buffer.resize(len, 0);
+        }
+        let rows_per_chunk = lhs.rows.div_ceil(cpu_pool::threads());
+        let chunk = rows_per_chunk * bf16_tiles::row_pairs(lhs.columns);
+        let chunks = lhs.rows.div_ceil(rows_per_chunk);
+        cpu_pool::for_each_chunk([(&mut buffer[..len], chunk)], chunks, |index, [packed]| {
+            let start = index * rows_per_chunk;
+            let end = (start + rows_per_chunk).min(lhs.rows);
+            bf16_tiles::pack_rows(lhs.row_range(start, end), packed);
+            Ok(())
+        })
+        .expect("the chunks cover the packed rows");
+        multiply(bf16_tiles::PackedRows::new(
+            &buffer[..len],
+            lhs.rows,
+            lhs.columns,
+        ))
     });
 }
 
@@ -176,18 +305,47 @@ unsafe fn parallel_blockwise(
 ) {
     let (k, n) = rhs.dims();
     let block = block_size(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n.max(1));
+    #[cfg(target_arch = "x86_64")]
+    if precision == ProductPrecision::Bf16 && bf16_kernel() == Bf16Kernel::Tiles {
+        let bytes = 4 * bf16_tiles::packed_len(lhs.rows, lhs.columns);
+        if lhs.rows > 0 && k > 0 && n > block && bytes <= MAX_SHARED_LEFT_BYTES {
+            return with_tiles_left(lhs, |packed| {
+                for_each_column_block(out, n, block, |start, width, out_block| {
+                    let mut buffer = Vec::with_capacity(k * width);
+                    let rhs_block = column_block(rhs, start, width, &mut buffer);
+                    // SAFETY: the tiles are usable; as below.
+                    unsafe {
+                        bf16_tiles::packed_product_raw(
+                            out_block, n, false, packed, rhs_block, scale,
+                        )
+                    }
+                })
+            });
+        }
+    }
     for_each_column_block(out, n, block, |start, width, out_block| {
         let mut buffer = Vec::with_capacity(k * width);
-        let transposed = rhs.write_block(start, width, &mut buffer);
-        let rhs_block = match transposed {
-            false => Matrix::new(&buffer, k, width),
-            true => Matrix::new(&buffer, width, k).map(Matrix::t),
-        }
-        .expect("a column block holds (k, width) values");
+        let rhs_block = column_block(rhs, start, width, &mut buffer);
         // SAFETY: the block's output columns are its own (see
         // `for_each_column_block`); its shape is checked above.
         unsafe { raw_product(out_block, n, false, lhs, rhs_block, scale, precision) }
     });
+}
+
+/// Columns `start..start + width` of `rhs`, written into the empty `buffer`.
+fn column_block<'a>(
+    rhs: &impl ColumnBlocks,
+    start: usize,
+    width: usize,
+    buffer: &'a mut Vec<f32>,
+) -> Matrix<'a> {
+    let k = rhs.dims().0;
+    let transposed = rhs.write_block(start, width, buffer);
+    match transposed {
+        false => Matrix::new(buffer, k, width),
+        true => Matrix::new(buffer, width, k).map(Matrix::t),
+    }
+    .expect("a column block holds (k, width) values")
 }
 
 /// A product's output, shared by the threads writing its blocks.
@@ -249,8 +407,7 @@ fn check_shapes(out_len: usize, lhs: Matrix, (rows, n): (usize, usize)) -> Resul
 }
 
 /// The product of two views on the calling thread into `out`, at `precision`:
-/// bf16 by `bf16_product` where the CPU has AVX512-BF16, else gemm's f32 product
-/// of the operands rounded to bf16.
+/// bf16 on [`bf16_kernel`]'s kernel.
 ///
 /// # Safety
 /// As for [`gemm_raw`].
@@ -267,15 +424,20 @@ unsafe fn raw_product(
         // SAFETY: the caller's contract.
         return unsafe { gemm_raw(out, out_row_stride, accumulate, lhs, rhs, scale) };
     }
-    #[cfg(target_arch = "x86_64")]
-    if bf16_product::available() {
+    match bf16_kernel() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the tiles are usable; the rest is the caller's contract.
+        Bf16Kernel::Tiles => unsafe {
+            bf16_tiles::product_raw(out, out_row_stride, accumulate, lhs, rhs, scale)
+        },
+        #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX512-BF16 is available; the rest is the caller's contract.
-        return unsafe {
+        Bf16Kernel::DotProducts => unsafe {
             bf16_product::product_raw(out, out_row_stride, accumulate, lhs, rhs, scale)
-        };
+        },
+        // SAFETY: the caller's contract.
+        _ => unsafe { rounded_gemm_raw(out, out_row_stride, accumulate, lhs, rhs, scale) },
     }
-    // SAFETY: the caller's contract.
-    unsafe { rounded_gemm_raw(out, out_row_stride, accumulate, lhs, rhs, scale) }
 }
 
 /// gemm's product of the two views' values rounded to bf16: the bf16 product
@@ -468,12 +630,57 @@ mod tests {
         assert!(out.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
     }
 
+    /// On AMX tiles, a left side packed in parts (here 128 inputs at a time)
+    /// and shared by the threads gives the product of the rounded operands,
+    /// fresh and accumulated.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn tiles_products_pack_the_left_side_in_parts() {
+        if bf16_kernel() != Bf16Kernel::Tiles {
+            println!("skipped: this CPU (or kernel) has no AMX-BF16 tiles");
+            return;
+        }
+        let (m, k, n) = (40, 700, 150);
+        let values = |len: usize, seed: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| ((i * 37 + seed * 11) % 101) as f32 / 47.0 - 1.0)
+                .collect()
+        };
+        let (a, b) = (values(m * k, 1), values(n * k, 2));
+        let (am, bm) = (
+            Matrix::new(&a, m, k).unwrap(),
+            Matrix::new(&b, n, k).unwrap().t(),
+        );
+        let (ra, rb) = (
+            bf16_product::round_to_bf16(am),
+            bf16_product::round_to_bf16(bm),
+        );
+        let (ram, rbm) = (
+            Matrix::new(&ra, m, k).unwrap(),
+            Matrix::new(&rb, k, n).unwrap(),
+        );
+        let expected = product(ram, rbm, 0.5, F32).unwrap();
+        let mut out = vec![f32::NAN; m * n];
+        // SAFETY: the tiles are usable, the shapes match and `out` is (m, n);
+        // 16 KiB holds 64 rows of 128 inputs.
+        unsafe { tiles_product(out.as_mut_ptr(), false, am, bm, 0.5, (64, 16 << 10)) };
+        for (got, want) in out.iter().zip(&expected) {
+            assert!(
+                (got - want).abs() < 1e-4 * want.abs().max(1.0),
+                "{got} vs {want}"
+            );
+        }
+        // SAFETY: as above; `out` is initialised now.
+        unsafe { tiles_product(out.as_mut_ptr(), true, am, bm, -0.5, (64, 16 << 10)) };
+        assert!(out.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
+    }
+
     /// bf16 products, on whichever kernel this CPU runs, equal the f32 product
     /// of the operands rounded to bf16, threaded (by columns, and by rows where
     /// the left operand is the taller) and accumulated alike.
     #[test]
     fn bf16_products_equal_the_f32_product_of_rounded_operands() {
-        println!("AVX512-BF16 kernel: {}", bf16_product::available());
+        println!("bf16 kernel: {:?}", bf16_kernel());
         for (m, k, n) in [(9, 300, 150), (300, 70, 40)] {
             let values = |len: usize, seed: usize| -> Vec<f32> {
                 (0..len)

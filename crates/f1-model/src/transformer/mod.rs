@@ -6,6 +6,8 @@ mod assemble;
 mod attention_core;
 pub mod autograd;
 mod bf16_product;
+#[cfg(target_arch = "x86_64")]
+mod bf16_tiles;
 mod block_node;
 mod config;
 pub mod cpu_pool;
@@ -39,10 +41,9 @@ use candle_core::quantized::{GgmlDType, QMatMul};
 use candle_core::Module;
 use candle_core::{Device, Result, Tensor, D};
 
-pub use bf16_product::available as bf16_products_available;
 pub use block_node::GradientSink;
 pub use config::{Architecture, RopeStyle, TransformerConfig};
-pub use dense_product::ProductPrecision;
+pub use dense_product::{bf16_kernel, Bf16Kernel, ProductPrecision};
 pub use hugging_face::{CONFIG_FILE, WEIGHTS_FILE};
 pub use int8_matmul::available as int8_products_available;
 pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
