@@ -39,6 +39,11 @@ if grep -qw amx_int8 /proc/cpuinfo 2>/dev/null; then
 else
   echo "test.sh: this CPU lacks AMX-INT8: the AMX tile tests return early (the int8 products use VNNI alone)"
 fi
+if grep -qw amx_bf16 /proc/cpuinfo 2>/dev/null; then
+  echo "test.sh: this CPU has AMX-BF16: the bf16 tile tests run (bf16 training runs on the tiles)"
+else
+  echo "test.sh: this CPU lacks AMX-BF16: the bf16 tile tests return early"
+fi
 if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
   echo "test.sh: this CPU has AVX512-BF16: the bf16 kernel tests run"
 else

@@ -496,7 +496,7 @@ pub struct BenchTrainArgs {
     #[arg(long, default_value = "data/curated/train.jsonl")]
     pub data: PathBuf,
     /// The products' operands: f32, or bf16 (mixed precision, as a training
-    /// config's `precision: bf16`; AVX512-BF16 where the CPU has it).
+    /// config's `precision: bf16`; AMX tiles or AVX512-BF16 where the CPU has them).
     #[arg(long, default_value = "f32", value_parser = ["f32", "bf16"])]
     pub precision: String,
     #[command(flatten)]
