@@ -526,38 +526,11 @@ unsafe fn micro_kernel(pairs: usize, left: *const u32, right: *const u32, tile: 
 mod tests {
     use super::*;
 
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
+    use crate::transformer::test_support;
 
-    /// The f64 product of the operands rounded to bf16: what the kernel computes
-    /// up to f32 summation.
-    fn reference(lhs: Matrix, rhs: Matrix, scale: f32) -> Vec<f64> {
-        let (a, b) = (round_to_bf16(lhs), round_to_bf16(rhs));
-        let (m, k, n) = (lhs.rows, lhs.columns, rhs.columns);
-        let mut out = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                let sum: f64 = (0..k)
-                    .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
-                    .sum();
-                out[i * n + j] = sum * scale as f64;
-            }
-        }
-        out
-    }
-
-    /// Products of row-major, transposed and strided views, at sizes that leave
-    /// partial panels, odd inputs and several depth and row blocks, fresh and
-    /// accumulated, equal the bf16-rounded product to f32 summation error.
+    /// Products of every layout, at sizes that leave partial panels, odd
+    /// inputs and several depth and row blocks, and a real one (SmolLM2's k and
+    /// v projections of 64 tokens), equal the product of the rounded operands.
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn products_of_every_layout_equal_the_rounded_product() {
@@ -565,82 +538,16 @@ mod tests {
             println!("skipped: this CPU lacks AVX512-BF16 (the f32 fallback runs instead)");
             return;
         }
-        // Odd shapes, several depth and row blocks, and a real one: SmolLM2's k
-        // and v projections (576 inputs, 192 outputs) of 64 tokens.
-        for (m, k, n) in [
+        let shapes = [
             (1, 1, 1),
             (13, 7, 33),
             (25, 257, 70),
             (800, 300, 40),
             (5, 600, 3),
             (64, 576, 192),
-        ] {
-            let a = values(m * k, 1);
-            let b = values(k * n, 2);
-            let layouts = [
-                (
-                    Matrix::new(&a, m, k).unwrap(),
-                    Matrix::new(&b, k, n).unwrap(),
-                ),
-                (
-                    Matrix::new(&a, k, m).unwrap().t(),
-                    Matrix::new(&b, n, k).unwrap().t(),
-                ),
-            ];
-            for (lhs, rhs) in layouts {
-                let expected = reference(lhs, rhs, 0.5);
-                let bound = |row: usize, column: usize| -> f64 {
-                    let magnitude: f64 = (0..k)
-                        .map(|p| {
-                            let x = lhs.values[row * lhs.row_stride + p * lhs.column_stride];
-                            let w = rhs.values[p * rhs.row_stride + column * rhs.column_stride];
-                            (x as f64 * w as f64).abs()
-                        })
-                        .sum();
-                    1e-6 * magnitude.max(1.0)
-                };
-                let mut out = vec![f32::NAN; m * n];
-                // SAFETY: AVX512-BF16 is available and `out` is (m, n).
-                unsafe { product_raw(out.as_mut_ptr(), n, false, lhs, rhs, 0.5) };
-                for (index, (&got, &want)) in out.iter().zip(&expected).enumerate() {
-                    let (row, column) = (index / n, index % n);
-                    assert!(
-                        (got as f64 - want).abs() <= bound(row, column),
-                        "({m}, {k}, {n}) at ({row}, {column}): {got} vs {want}"
-                    );
-                }
-                // SAFETY: as above; `out` is initialised now.
-                unsafe { product_raw(out.as_mut_ptr(), n, true, lhs, rhs, -0.5) };
-                for (index, &got) in out.iter().enumerate() {
-                    let (row, column) = (index / n, index % n);
-                    assert!(
-                        got.abs() as f64 <= 2.0 * bound(row, column),
-                        "{got}: a product minus itself"
-                    );
-                }
-            }
-        }
-    }
-
-    /// An empty inner size writes zeros, or leaves the output when accumulating.
-    #[test]
-    #[cfg(target_arch = "x86_64")]
-    fn an_empty_inner_size_writes_zeros() {
-        if !available() {
-            println!("skipped: this CPU lacks AVX512-BF16 (the f32 fallback runs instead)");
-            return;
-        }
-        let (lhs, rhs) = (
-            Matrix::new(&[], 3, 0).unwrap(),
-            Matrix::new(&[], 0, 2).unwrap(),
-        );
-        let mut out = vec![7.0f32; 6];
-        // SAFETY: available, and `out` is (3, 2).
-        unsafe { product_raw(out.as_mut_ptr(), 2, true, lhs, rhs, 1.0) };
-        assert_eq!(out, [7.0; 6]);
-        // SAFETY: as above.
-        unsafe { product_raw(out.as_mut_ptr(), 2, false, lhs, rhs, 1.0) };
-        assert_eq!(out, [0.0; 6]);
+        ];
+        // SAFETY: AVX512-BF16 is available.
+        unsafe { test_support::assert_bf16_products(product_raw, &shapes) };
     }
 
     /// Rounding is to nearest with ties to even, as the hardware converts, and

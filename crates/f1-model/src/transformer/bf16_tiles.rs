@@ -406,35 +406,18 @@ unsafe fn panel_product(
 mod tests {
     use super::*;
 
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
+    use crate::transformer::test_support::{self, xorshift_values as values};
 
-    /// `view`'s value at (row, column), rounded to bf16.
-    fn rounded(view: Matrix, row: usize, column: usize) -> f64 {
-        let value = view.values[row * view.row_stride + column * view.column_stride];
-        half::bf16::from_f32(value).to_f64()
-    }
-
-    /// Products of row-major, transposed and strided views, at sizes that leave
-    /// partial panels and groups, odd inputs and several depth and row blocks,
-    /// fresh and accumulated, equal the f64 product of the bf16-rounded
-    /// operands to f32 summation error.
+    /// Products of every layout, at sizes that leave partial panels and
+    /// groups, odd inputs, several depth and row blocks and left parts, equal
+    /// the product of the rounded operands.
     #[test]
     fn products_of_every_layout_equal_the_rounded_product() {
         if !available() {
             println!("skipped: this CPU (or kernel) has no AMX-BF16 tiles");
             return;
         }
-        for (m, k, n) in [
+        let shapes = [
             (1, 1, 1),
             (13, 7, 33),
             (33, 1100, 70),
@@ -442,68 +425,12 @@ mod tests {
             (600, 300, 17),
             (5, 64, 3),
             (64, 576, 192),
-        ] {
-            let (a, b) = (values(m * k, 1), values(k * n, 2));
-            // Every other value of rows twice as long (plus one).
-            let (a2, b2) = (values(m * (2 * k + 1), 3), values(k * (2 * n + 1), 4));
-            let layouts = [
-                (
-                    Matrix::new(&a, m, k).unwrap(),
-                    Matrix::new(&b, k, n).unwrap(),
-                ),
-                (
-                    Matrix::new(&a, k, m).unwrap().t(),
-                    Matrix::new(&b, n, k).unwrap().t(),
-                ),
-                (
-                    Matrix {
-                        values: &a2,
-                        rows: m,
-                        columns: k,
-                        row_stride: 2 * k + 1,
-                        column_stride: 2,
-                    },
-                    Matrix {
-                        values: &b2,
-                        rows: k,
-                        columns: n,
-                        row_stride: 2 * n + 1,
-                        column_stride: 2,
-                    },
-                ),
-            ];
-            for (lhs, rhs) in layouts {
-                let mut out = vec![f32::NAN; m * n];
-                // SAFETY: the tiles are usable and `out` is (m, n).
-                unsafe { product_raw(out.as_mut_ptr(), n, false, lhs, rhs, 0.5) };
-                let mut bounds = Vec::with_capacity(m * n);
-                for (index, &got) in out.iter().enumerate() {
-                    let (row, column) = (index / n, index % n);
-                    let terms = (0..k).map(|p| rounded(lhs, row, p) * rounded(rhs, p, column));
-                    let (want, magnitude) =
-                        terms.fold((0.0, 0.0), |(sum, size), t| (sum + t, size + t.abs()));
-                    let bound = 1e-6 * f64::max(magnitude, 1.0);
-                    assert!(
-                        (got as f64 - 0.5 * want).abs() <= bound,
-                        "({m}, {k}, {n}) at ({row}, {column}): {got} vs {}",
-                        0.5 * want
-                    );
-                    bounds.push(bound);
-                }
-                // SAFETY: as above; `out` is initialised now.
-                unsafe { product_raw(out.as_mut_ptr(), n, true, lhs, rhs, -0.5) };
-                for (&got, bound) in out.iter().zip(bounds) {
-                    assert!(
-                        got.abs() as f64 <= 2.0 * bound,
-                        "{got}: a product minus itself"
-                    );
-                }
-            }
-        }
+        ];
+        // SAFETY: the tiles are usable.
+        unsafe { test_support::assert_bf16_products(product_raw, &shapes) };
     }
 
-    /// Tiles write only their rows and columns of a wider output, and an
-    /// empty inner size writes zeros (or keeps the output when accumulating).
+    /// Tiles write only their rows and columns of a wider output.
     #[test]
     fn products_write_only_their_block_of_the_output() {
         if !available() {
@@ -527,16 +454,5 @@ mod tests {
                 assert_ne!(value, 7.0, "({row}, {column}) is written");
             }
         }
-        let (lhs, rhs) = (
-            Matrix::new(&[], 3, 0).unwrap(),
-            Matrix::new(&[], 0, 2).unwrap(),
-        );
-        let mut out = vec![7.0f32; 6];
-        // SAFETY: as above; `out` is (3, 2).
-        unsafe { product_raw(out.as_mut_ptr(), 2, true, lhs, rhs, 1.0) };
-        assert_eq!(out, [7.0; 6]);
-        // SAFETY: as above.
-        unsafe { product_raw(out.as_mut_ptr(), 2, false, lhs, rhs, 1.0) };
-        assert_eq!(out, [0.0; 6]);
     }
 }

@@ -531,6 +531,13 @@ mod tests {
     use candle_core::{Device, Tensor};
     use ProductPrecision::F32;
 
+    /// Values in [-1, 1.13] that rounding to bf16 moves.
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 37 + seed * 11) % 101) as f32 / 47.0 - 1.0)
+            .collect()
+    }
+
     /// Products of views and transposed views, fresh and accumulated, equal
     /// candle's matmul.
     #[test]
@@ -641,11 +648,6 @@ mod tests {
             return;
         }
         let (m, k, n) = (40, 700, 150);
-        let values = |len: usize, seed: usize| -> Vec<f32> {
-            (0..len)
-                .map(|i| ((i * 37 + seed * 11) % 101) as f32 / 47.0 - 1.0)
-                .collect()
-        };
         let (a, b) = (values(m * k, 1), values(n * k, 2));
         let (am, bm) = (
             Matrix::new(&a, m, k).unwrap(),
@@ -682,11 +684,6 @@ mod tests {
     fn bf16_products_equal_the_f32_product_of_rounded_operands() {
         println!("bf16 kernel: {:?}", bf16_kernel());
         for (m, k, n) in [(9, 300, 150), (300, 70, 40)] {
-            let values = |len: usize, seed: usize| -> Vec<f32> {
-                (0..len)
-                    .map(|i| ((i * 37 + seed * 11) % 101) as f32 / 47.0 - 1.0)
-                    .collect()
-            };
             let (a, b) = (values(m * k, 1), values(n * k, 2));
             let (am, bm) = (
                 Matrix::new(&a, m, k).unwrap(),

@@ -1,5 +1,6 @@
 //! Tensors for the transformer's unit tests.
 
+use super::matrix::Matrix;
 use candle_core::quantized::QTensor;
 use candle_core::{Device, Tensor};
 
@@ -10,6 +11,106 @@ pub fn random(shape: &[usize], seed: u64) -> Tensor {
         .map(|i| (((i as u64 + 1) * 2654435761 + seed * 97) % 1000) as f32 / 500.0 - 1.0)
         .collect();
     Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
+}
+
+/// `len` values in [-1, 1) from a seeded xorshift generator, finer than bf16
+/// (23 random bits), so rounding to bf16 moves them.
+pub fn xorshift_values(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// A bf16 product into a raw output, as the bf16 kernels' `product_raw`: (out,
+/// out row stride, accumulate, lhs, rhs, scale).
+pub type RawProduct = unsafe fn(*mut f32, usize, bool, Matrix, Matrix, f32);
+
+/// Checks a bf16 kernel on row-major, transposed and strided (both strides
+/// above one) views of each (m, k, n): `0.5 * lhs · rhs` equals the f64 product
+/// of the bf16-rounded operands to within 1e-6 of the terms' magnitude, and
+/// adding `-0.5 * lhs · rhs` to it leaves (nearly) zero; an empty inner size
+/// writes zeros, or keeps the output when accumulating.
+///
+/// # Safety
+/// `product` may run on this CPU.
+pub unsafe fn assert_bf16_products(product: RawProduct, shapes: &[(usize, usize, usize)]) {
+    let rounded = |view: Matrix, row: usize, column: usize| {
+        let value = view.values[row * view.row_stride + column * view.column_stride];
+        half::bf16::from_f32(value).to_f64()
+    };
+    for &(m, k, n) in shapes {
+        let (a, b) = (xorshift_values(m * k, 1), xorshift_values(k * n, 2));
+        // Every other value of rows twice as long (plus one).
+        let (a2, b2) = (
+            xorshift_values(m * (2 * k + 1), 3),
+            xorshift_values(k * (2 * n + 1), 4),
+        );
+        let strided = |values, rows, columns| Matrix {
+            values,
+            rows,
+            columns,
+            row_stride: 2 * columns + 1,
+            column_stride: 2,
+        };
+        let layouts = [
+            (
+                Matrix::new(&a, m, k).unwrap(),
+                Matrix::new(&b, k, n).unwrap(),
+            ),
+            (
+                Matrix::new(&a, k, m).unwrap().t(),
+                Matrix::new(&b, n, k).unwrap().t(),
+            ),
+            (strided(&a2, m, k), strided(&b2, k, n)),
+        ];
+        for (lhs, rhs) in layouts {
+            let mut out = vec![f32::NAN; m * n];
+            // SAFETY: the caller's contract; `out` is (m, n).
+            unsafe { product(out.as_mut_ptr(), n, false, lhs, rhs, 0.5) };
+            let mut bounds = Vec::with_capacity(m * n);
+            for (index, &got) in out.iter().enumerate() {
+                let (row, column) = (index / n, index % n);
+                let terms = (0..k).map(|p| rounded(lhs, row, p) * rounded(rhs, p, column));
+                let (want, magnitude) =
+                    terms.fold((0.0, 0.0), |(sum, size), t| (sum + t, size + t.abs()));
+                let bound = 1e-6 * f64::max(magnitude, 1.0);
+                assert!(
+                    (got as f64 - 0.5 * want).abs() <= bound,
+                    "({m}, {k}, {n}) at ({row}, {column}): {got} vs {}",
+                    0.5 * want
+                );
+                bounds.push(bound);
+            }
+            // SAFETY: as above; `out` is initialised now.
+            unsafe { product(out.as_mut_ptr(), n, true, lhs, rhs, -0.5) };
+            for (&got, bound) in out.iter().zip(bounds) {
+                assert!(
+                    got.abs() as f64 <= 2.0 * bound,
+                    "{got}: a product minus itself"
+                );
+            }
+        }
+    }
+    let (lhs, rhs) = (
+        Matrix::new(&[], 3, 0).unwrap(),
+        Matrix::new(&[], 0, 2).unwrap(),
+    );
+    let mut out = vec![7.0f32; 6];
+    // SAFETY: the caller's contract; `out` is (3, 2).
+    unsafe { product(out.as_mut_ptr(), 2, true, lhs, rhs, 1.0) };
+    assert_eq!(
+        out, [7.0; 6],
+        "accumulating an empty product keeps the output"
+    );
+    // SAFETY: as above.
+    unsafe { product(out.as_mut_ptr(), 2, false, lhs, rhs, 1.0) };
+    assert_eq!(out, [0.0; 6], "an empty product is zero");
 }
 
 /// The largest element-wise difference of two same-shaped tensors.
