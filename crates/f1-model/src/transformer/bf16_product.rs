@@ -10,8 +10,9 @@
 //! columns of the right-hand side likewise, and a 12 x 32 micro-kernel keeps its
 //! 24 accumulators in registers: per pair of inputs, two loads of the right-hand
 //! panel and 12 broadcasts feed 24 `vdpbf16ps` (32 multiply-adds each, twice an
-//! f32 FMA's). Packing reads strided views in place, vectorized where the pairs
-//! or the columns are contiguous. (The vector conversion treats f32 subnormals,
+//! f32 FMA's). The caller may instead pack the whole left side once for all its
+//! threads ([`pack_panels`], then [`packed_product_raw`]). Packing reads strided
+//! views in place, vectorized where the pairs or the columns are contiguous. (The vector conversion treats f32 subnormals,
 //! below 1.2e-38, as zero, as `vcvtne2ps2bf16` does; the scalar edges keep them.)
 //!
 //! Written by hand because gemm (candle's CPU matmul crate) has no bf16 dot
@@ -87,11 +88,78 @@ pub unsafe fn product_raw(
     rhs: Matrix,
     scale: f32,
 ) {
-    let (m, k, n) = (lhs.rows, lhs.columns, rhs.columns);
+    let shape = (lhs.rows, lhs.columns);
+    LEFT.with_borrow_mut(|left| {
+        // SAFETY: the caller's contract.
+        unsafe {
+            multiply(
+                out,
+                out_row_stride,
+                accumulate,
+                shape,
+                Left::Unpacked(lhs, left),
+                rhs,
+                scale,
+            )
+        }
+    });
+}
+
+/// [`product_raw`] for a left-hand side already packed by [`pack_panels`].
+///
+/// # Safety
+/// As for [`product_raw`], `lhs` packed from `rhs.rows` inputs.
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn packed_product_raw(
+    out: *mut f32,
+    out_row_stride: usize,
+    accumulate: bool,
+    lhs: PackedPanels,
+    rhs: Matrix,
+    scale: f32,
+) {
+    assert_eq!(lhs.inputs, rhs.rows, "panels packed from other inputs");
+    let shape = (lhs.rows, lhs.inputs);
+    // SAFETY: the caller's contract.
+    unsafe {
+        multiply(
+            out,
+            out_row_stride,
+            accumulate,
+            shape,
+            Left::Packed(lhs),
+            rhs,
+            scale,
+        )
+    }
+}
+
+/// A left-hand side: a view, packed here a block at a time into the buffer,
+/// or packed already.
+enum Left<'a, 'b> {
+    Unpacked(Matrix<'a>, &'b mut Vec<u32>),
+    Packed(PackedPanels<'a>),
+}
+
+/// [`product_raw`] for a left side of (m, k).
+///
+/// # Safety
+/// As for [`product_raw`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn multiply(
+    out: *mut f32,
+    out_row_stride: usize,
+    accumulate: bool,
+    (m, k): (usize, usize),
+    mut lhs: Left,
+    rhs: Matrix,
+    scale: f32,
+) {
+    let n = rhs.columns;
     if m == 0 || n == 0 {
         return;
     }
-    PANELS.with_borrow_mut(|Panels { left, right }| {
+    RIGHT.with_borrow_mut(|right| {
         let block_depth = block_depth(k);
         // Every lane of a right-hand panel is written as it is packed.
         if right.len() < block_depth / 2 * COLUMNS {
@@ -106,16 +174,27 @@ pub unsafe fn product_raw(
             for row_start in (0..m).step_by(BLOCK_ROWS) {
                 let rows = BLOCK_ROWS.min(m - row_start);
                 let panels = rows.div_ceil(ROWS);
-                // Not cleared: lanes of rows past `m` may hold an earlier
-                // product's pairs, and their sums are never stored.
-                if left.len() < panels * pairs * ROWS {
-                    left.resize(panels * pairs * ROWS, 0);
-                }
-                for panel in 0..panels {
-                    let first = row_start + panel * ROWS;
-                    let block = lhs.row_range(first, (first + ROWS).min(m));
-                    pack_rows(block, depth_start, depth, &mut left[panel * pairs * ROWS..]);
-                }
+                // Where panel `p` of the block holds its `pairs` pairs.
+                let (left, panel_stride): (&[u32], usize) = match &mut lhs {
+                    Left::Unpacked(lhs, left) => {
+                        // Not cleared: lanes of rows past `m` may hold an earlier
+                        // product's pairs, and their sums are never stored.
+                        if left.len() < panels * pairs * ROWS {
+                            left.resize(panels * pairs * ROWS, 0);
+                        }
+                        for panel in 0..panels {
+                            let first = row_start + panel * ROWS;
+                            let block = lhs.row_range(first, (first + ROWS).min(m));
+                            pack_rows(block, depth_start, depth, &mut left[panel * pairs * ROWS..]);
+                        }
+                        (left, pairs * ROWS)
+                    }
+                    Left::Packed(packed) => {
+                        let stride = ROWS * k.div_ceil(2);
+                        let start = row_start / ROWS * stride + ROWS * depth_start / 2;
+                        (&packed.values[start..], stride)
+                    }
+                };
                 for column_start in (0..n).step_by(COLUMNS) {
                     let columns = COLUMNS.min(n - column_start);
                     pack_columns(rhs, depth_start, depth, column_start, columns, right);
@@ -131,21 +210,73 @@ pub unsafe fn product_raw(
                             scale,
                             overwrite,
                         };
+                        let left = &left[panel * panel_stride..][..pairs * ROWS];
                         // SAFETY: the panels hold `pairs` pairs of ROWS and COLUMNS
                         // lanes, and the tile lies inside `out`.
-                        unsafe {
-                            micro_kernel(
-                                pairs,
-                                left[panel * pairs * ROWS..].as_ptr(),
-                                right.as_ptr(),
-                                tile,
-                            )
-                        };
+                        unsafe { micro_kernel(pairs, left.as_ptr(), right.as_ptr(), tile) };
                     }
                 }
             }
         }
     });
+}
+
+/// A left-hand side packed for [`packed_product_raw`]: panel `p` (rows `12p..`)
+/// at `values[p * ROWS * pairs..]`, where `pairs` is half the inputs rounded
+/// up, holding the depth blocks one after another, each as [`pack_rows`] packs
+/// it.
+#[derive(Clone, Copy)]
+pub struct PackedPanels<'a> {
+    values: &'a [u32],
+    rows: usize,
+    inputs: usize,
+}
+
+impl<'a> PackedPanels<'a> {
+    /// `rows` rows of `inputs` inputs each, as [`pack_panels`] wrote them.
+    pub fn new(values: &'a [u32], rows: usize, inputs: usize) -> Self {
+        assert!(
+            values.len() >= packed_len(rows, inputs),
+            "packed panels too short"
+        );
+        Self {
+            values,
+            rows,
+            inputs,
+        }
+    }
+}
+
+/// Rows packed panels come in: `pack_panels`' row blocks start at multiples.
+pub const PANEL_ROWS: usize = ROWS;
+
+/// The values [`pack_panels`] writes for `rows` rows of `inputs`.
+pub fn packed_len(rows: usize, inputs: usize) -> usize {
+    rows.div_ceil(ROWS) * ROWS * inputs.div_ceil(2)
+}
+
+/// Packs `lhs`'s rows for [`packed_product_raw`] into `packed`, which holds
+/// [`packed_len`] values for them.
+pub fn pack_panels(lhs: Matrix, packed: &mut [u32]) {
+    let panel_len = ROWS * lhs.columns.div_ceil(2);
+    let block_depth = block_depth(lhs.columns);
+    for (panel, lanes) in packed
+        .chunks_mut(panel_len)
+        .take(lhs.rows.div_ceil(ROWS))
+        .enumerate()
+    {
+        let first = panel * ROWS;
+        let block = lhs.row_range(first, (first + ROWS).min(lhs.rows));
+        for depth_start in (0..lhs.columns).step_by(block_depth) {
+            let depth = block_depth.min(lhs.columns - depth_start);
+            pack_rows(
+                block,
+                depth_start,
+                depth,
+                &mut lanes[ROWS * depth_start / 2..],
+            );
+        }
+    }
 }
 
 /// The inputs each packed block spans: `k` split evenly into blocks of at most
@@ -155,16 +286,12 @@ fn block_depth(k: usize) -> usize {
     k.div_ceil(blocks).next_multiple_of(2).max(2)
 }
 
-/// A thread's packed panels, kept from one product to the next (a left block
-/// is up to 480 KiB; allocated per product, the allocator kept more of them).
-#[derive(Default)]
-struct Panels {
-    left: Vec<u32>,
-    right: Vec<u32>,
-}
-
 thread_local! {
-    static PANELS: std::cell::RefCell<Panels> = std::cell::RefCell::default();
+    /// A thread's packed left block and right panel, kept from one product to
+    /// the next (a left block is up to 480 KiB; allocated per product, the
+    /// allocator kept more of them).
+    static LEFT: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::default();
+    static RIGHT: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::default();
 }
 
 /// Where a micro-kernel call writes: `rows` x `columns` of the output.

@@ -120,9 +120,9 @@ unsafe fn parallel_product(
         _ => return raw_product(out, n, accumulate, lhs, rhs, scale, precision),
     };
     #[cfg(target_arch = "x86_64")]
-    if precision == ProductPrecision::Bf16 && bf16_kernel() == Bf16Kernel::Tiles {
+    if let Some(kernel) = shared_left_kernel(precision) {
         let shared = (block, MAX_SHARED_LEFT_BYTES);
-        return tiles_product(out, accumulate, lhs, rhs, scale, shared);
+        return shared_left_product(kernel, out, accumulate, lhs, rhs, scale, shared);
     }
     for_each_column_block(out, n, block, |start, width, out_block| {
         // SAFETY: the block's output columns are its own (see
@@ -141,21 +141,32 @@ unsafe fn parallel_product(
     });
 }
 
-/// The most bytes a left-hand side packed for the tiles and shared by the
-/// threads takes (a product over the vocabulary's 49,152 inputs packed whole
-/// took 48 MiB, kept between products).
+/// The most bytes a left-hand side packed once and shared by the threads takes
+/// (a product over the vocabulary's 49,152 inputs packed whole took 48 MiB,
+/// kept between products).
 #[cfg(target_arch = "x86_64")]
 const MAX_SHARED_LEFT_BYTES: usize = 8 << 20;
 
-/// [`parallel_product`] on the AMX tiles: the left side packed once for all
-/// threads, as many inputs at a time as fit `max_bytes`, then each thread
+/// The kernel whose bf16 products share one packing of the left side among
+/// the threads (each thread packing all of it was a tenth of a bf16 training
+/// step on the tiles), if `precision` is bf16 and the CPU has one.
+#[cfg(target_arch = "x86_64")]
+fn shared_left_kernel(precision: ProductPrecision) -> Option<Bf16Kernel> {
+    let kernel = bf16_kernel();
+    let packs = matches!(kernel, Bf16Kernel::Tiles | Bf16Kernel::DotProducts);
+    (precision == ProductPrecision::Bf16 && packs).then_some(kernel)
+}
+
+/// [`parallel_product`] on a kernel with a shared left side: packed once for
+/// all threads, as many inputs at a time as fit `max_bytes`, then each thread
 /// multiplies a block of `block` columns.
 ///
 /// # Safety
-/// As for [`parallel_product`]; the tiles are usable and `lhs` has rows and
+/// As for [`parallel_product`]; `kernel` runs here and `lhs` has rows and
 /// columns.
 #[cfg(target_arch = "x86_64")]
-unsafe fn tiles_product(
+unsafe fn shared_left_product(
+    kernel: Bf16Kernel,
     out: *mut f32,
     accumulate: bool,
     lhs: Matrix,
@@ -174,53 +185,112 @@ unsafe fn tiles_product(
             rhs.row_range(start, end),
         );
         let accumulate = accumulate || start > 0;
-        with_tiles_left(lhs, |packed| {
+        with_shared_left(kernel, lhs, |packed| {
             for_each_column_block(out, n, block, |start, width, out_block| {
-                // SAFETY: the tiles are usable; the block's output columns are
+                // SAFETY: the kernel runs here; the block's output columns are
                 // its own, and the views are blocks of the checked operands.
                 unsafe {
                     let rhs = rhs.columns_from(start, width);
-                    bf16_tiles::packed_product_raw(out_block, n, accumulate, packed, rhs, scale)
+                    packed.product_raw(out_block, n, accumulate, rhs, scale)
                 }
             })
         });
     }
 }
 
+/// A left-hand side packed once for all threads' products.
 #[cfg(target_arch = "x86_64")]
-thread_local! {
-    /// A left-hand side packed for the AMX tiles, shared by the threads of one
-    /// product (kept by the calling thread from one product to the next).
-    static TILES_LEFT: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::default();
+#[derive(Clone, Copy)]
+enum SharedLeft<'a> {
+    Tiles(bf16_tiles::PackedRows<'a>),
+    DotProducts(bf16_product::PackedPanels<'a>),
 }
 
-/// Calls `multiply` with `lhs` packed for the AMX tiles once, its rows packed
-/// on all of candle's threads (each thread packing the whole of it was a tenth
-/// of a bf16 training step).
+#[cfg(target_arch = "x86_64")]
+impl SharedLeft<'_> {
+    /// The kernel's `packed_product_raw`.
+    ///
+    /// # Safety
+    /// As for the kernels' `packed_product_raw`.
+    unsafe fn product_raw(
+        self,
+        out: *mut f32,
+        out_row_stride: usize,
+        accumulate: bool,
+        rhs: Matrix,
+        scale: f32,
+    ) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            match self {
+                Self::Tiles(lhs) => {
+                    bf16_tiles::packed_product_raw(out, out_row_stride, accumulate, lhs, rhs, scale)
+                }
+                Self::DotProducts(lhs) => bf16_product::packed_product_raw(
+                    out,
+                    out_row_stride,
+                    accumulate,
+                    lhs,
+                    rhs,
+                    scale,
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+thread_local! {
+    /// A left-hand side packed for a bf16 kernel, shared by the threads of one
+    /// product (kept by the calling thread from one product to the next).
+    static SHARED_LEFT: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::default();
+}
+
+/// The values `kernel` packs `rows` rows of `inputs` into.
+#[cfg(target_arch = "x86_64")]
+fn shared_left_len(kernel: Bf16Kernel, rows: usize, inputs: usize) -> usize {
+    match kernel {
+        Bf16Kernel::Tiles => bf16_tiles::packed_len(rows, inputs),
+        _ => bf16_product::packed_len(rows, inputs),
+    }
+}
+
+/// Calls `multiply` with `lhs` packed for `kernel` (tiles or dot products)
+/// once, its rows packed on all of candle's threads.
 ///
 /// `lhs` has rows and columns.
 #[cfg(target_arch = "x86_64")]
-fn with_tiles_left(lhs: Matrix, multiply: impl FnOnce(bf16_tiles::PackedRows)) {
-    TILES_LEFT.with_borrow_mut(|buffer| {
-        let len = bf16_tiles::packed_len(lhs.rows, lhs.columns);
+fn with_shared_left(kernel: Bf16Kernel, lhs: Matrix, multiply: impl FnOnce(SharedLeft)) {
+    SHARED_LEFT.with_borrow_mut(|buffer| {
+        let (m, k) = (lhs.rows, lhs.columns);
+        let len = shared_left_len(kernel, m, k);
         if buffer.len() < len {
             buffer.resize(len, 0);
         }
-        let rows_per_chunk = lhs.rows.div_ceil(cpu_pool::threads());
-        let chunk = rows_per_chunk * bf16_tiles::row_pairs(lhs.columns);
-        let chunks = lhs.rows.div_ceil(rows_per_chunk);
+        // Chunks of whole panels, so that each thread's rows are its own values:
+        // (rows a panel packs, values a row takes).
+        let (panel_rows, row_len) = match kernel {
+            Bf16Kernel::Tiles => (1, bf16_tiles::row_pairs(k)),
+            _ => (bf16_product::PANEL_ROWS, k.div_ceil(2)),
+        };
+        let rows_per_chunk = m.div_ceil(cpu_pool::threads()).next_multiple_of(panel_rows);
+        let chunk = rows_per_chunk * row_len;
+        let chunks = m.div_ceil(rows_per_chunk);
         cpu_pool::for_each_chunk([(&mut buffer[..len], chunk)], chunks, |index, [packed]| {
             let start = index * rows_per_chunk;
-            let end = (start + rows_per_chunk).min(lhs.rows);
-            bf16_tiles::pack_rows(lhs.row_range(start, end), packed);
+            let rows = lhs.row_range(start, (start + rows_per_chunk).min(m));
+            match kernel {
+                Bf16Kernel::Tiles => bf16_tiles::pack_rows(rows, packed),
+                _ => bf16_product::pack_panels(rows, packed),
+            }
             Ok(())
         })
         .expect("the chunks cover the packed rows");
-        multiply(bf16_tiles::PackedRows::new(
-            &buffer[..len],
-            lhs.rows,
-            lhs.columns,
-        ))
+        let values = &buffer[..len];
+        multiply(match kernel {
+            Bf16Kernel::Tiles => SharedLeft::Tiles(bf16_tiles::PackedRows::new(values, m, k)),
+            _ => SharedLeft::DotProducts(bf16_product::PackedPanels::new(values, m, k)),
+        })
     });
 }
 
@@ -306,19 +376,15 @@ unsafe fn parallel_blockwise(
     let (k, n) = rhs.dims();
     let block = block_size(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n.max(1));
     #[cfg(target_arch = "x86_64")]
-    if precision == ProductPrecision::Bf16 && bf16_kernel() == Bf16Kernel::Tiles {
-        let bytes = 4 * bf16_tiles::packed_len(lhs.rows, lhs.columns);
+    if let Some(kernel) = shared_left_kernel(precision) {
+        let bytes = 4 * shared_left_len(kernel, lhs.rows, lhs.columns);
         if lhs.rows > 0 && k > 0 && n > block && bytes <= MAX_SHARED_LEFT_BYTES {
-            return with_tiles_left(lhs, |packed| {
+            return with_shared_left(kernel, lhs, |packed| {
                 for_each_column_block(out, n, block, |start, width, out_block| {
                     let mut buffer = Vec::with_capacity(k * width);
                     let rhs_block = column_block(rhs, start, width, &mut buffer);
-                    // SAFETY: the tiles are usable; as below.
-                    unsafe {
-                        bf16_tiles::packed_product_raw(
-                            out_block, n, false, packed, rhs_block, scale,
-                        )
-                    }
+                    // SAFETY: the kernel runs here; as below.
+                    unsafe { packed.product_raw(out_block, n, false, rhs_block, scale) }
                 })
             });
         }
@@ -637,44 +703,62 @@ mod tests {
         assert!(out.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
     }
 
-    /// On AMX tiles, a left side packed in parts (here 128 inputs at a time)
-    /// and shared by the threads gives the product of the rounded operands,
-    /// fresh and accumulated.
+    /// On each bf16 kernel this CPU has (AMX tiles, AVX512-BF16), a left side
+    /// packed in parts (here 128 inputs at a time) and shared by the threads
+    /// (in whole panels) gives the product of the rounded operands, fresh and
+    /// accumulated.
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn tiles_products_pack_the_left_side_in_parts() {
-        if bf16_kernel() != Bf16Kernel::Tiles {
-            println!("skipped: this CPU (or kernel) has no AMX-BF16 tiles");
-            return;
-        }
-        let (m, k, n) = (40, 700, 150);
-        let (a, b) = (values(m * k, 1), values(n * k, 2));
-        let (am, bm) = (
-            Matrix::new(&a, m, k).unwrap(),
-            Matrix::new(&b, n, k).unwrap().t(),
-        );
-        let (ra, rb) = (
-            bf16_product::round_to_bf16(am),
-            bf16_product::round_to_bf16(bm),
-        );
-        let (ram, rbm) = (
-            Matrix::new(&ra, m, k).unwrap(),
-            Matrix::new(&rb, k, n).unwrap(),
-        );
-        let expected = product(ram, rbm, 0.5, F32).unwrap();
-        let mut out = vec![f32::NAN; m * n];
-        // SAFETY: the tiles are usable, the shapes match and `out` is (m, n);
-        // 16 KiB holds 64 rows of 128 inputs.
-        unsafe { tiles_product(out.as_mut_ptr(), false, am, bm, 0.5, (64, 16 << 10)) };
-        for (got, want) in out.iter().zip(&expected) {
-            assert!(
-                (got - want).abs() < 1e-4 * want.abs().max(1.0),
-                "{got} vs {want}"
+    fn shared_left_sides_are_packed_in_parts() {
+        let kernels = [
+            (Bf16Kernel::Tiles, bf16_tiles::available()),
+            (Bf16Kernel::DotProducts, bf16_product::available()),
+        ];
+        for (kernel, available) in kernels {
+            if !available {
+                println!("skipped: this CPU does not run {kernel:?}");
+                continue;
+            }
+            let (m, k, n) = (40, 700, 150);
+            let (a, b) = (values(m * k, 1), values(n * k, 2));
+            let (am, bm) = (
+                Matrix::new(&a, m, k).unwrap(),
+                Matrix::new(&b, n, k).unwrap().t(),
             );
+            let (ra, rb) = (
+                bf16_product::round_to_bf16(am),
+                bf16_product::round_to_bf16(bm),
+            );
+            let (ram, rbm) = (
+                Matrix::new(&ra, m, k).unwrap(),
+                Matrix::new(&rb, k, n).unwrap(),
+            );
+            let expected = product(ram, rbm, 0.5, F32).unwrap();
+            // 16 KiB holds 64 rows of 128 inputs; 1 MiB all 700 (in several
+            // depth blocks).
+            for max_bytes in [16 << 10, 1 << 20] {
+                let mut out = vec![f32::NAN; m * n];
+                let shared = (64, max_bytes);
+                // SAFETY: the kernel runs here, the shapes match, `out` is (m, n).
+                unsafe {
+                    shared_left_product(kernel, out.as_mut_ptr(), false, am, bm, 0.5, shared)
+                };
+                for (got, want) in out.iter().zip(&expected) {
+                    assert!(
+                        (got - want).abs() < 1e-4 * want.abs().max(1.0),
+                        "{kernel:?}: {got} vs {want}"
+                    );
+                }
+                // SAFETY: as above; `out` is initialised now.
+                unsafe {
+                    shared_left_product(kernel, out.as_mut_ptr(), true, am, bm, -0.5, shared)
+                };
+                assert!(
+                    out.iter().all(|v| v.abs() < 1e-4),
+                    "{kernel:?}: minus itself"
+                );
+            }
         }
-        // SAFETY: as above; `out` is initialised now.
-        unsafe { tiles_product(out.as_mut_ptr(), true, am, bm, -0.5, (64, 16 << 10)) };
-        assert!(out.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
     }
 
     /// bf16 products, on whichever kernel this CPU runs, equal the f32 product
