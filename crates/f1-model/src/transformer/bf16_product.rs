@@ -12,8 +12,9 @@
 //! panel and 12 broadcasts feed 24 `vdpbf16ps` (32 multiply-adds each, twice an
 //! f32 FMA's). The caller may instead pack the whole left side once for all its
 //! threads ([`pack_panels`], then [`packed_product_raw`]). Packing reads strided
-//! views in place, vectorized where the pairs or the columns are contiguous. (The vector conversion treats f32 subnormals,
-//! below 1.2e-38, as zero, as `vcvtne2ps2bf16` does; the scalar edges keep them.)
+//! views in place, vectorized where the pairs or the columns are contiguous.
+//! (The vector conversion treats f32 subnormals, below 1.2e-38, as zero, as
+//! `vcvtne2ps2bf16` does; the scalar edges keep them.)
 //!
 //! Written by hand because gemm (candle's CPU matmul crate) has no bf16 dot
 //! product kernel. On a CPU without AVX512-BF16, [`round_to_bf16`] gives the
@@ -88,20 +89,10 @@ pub unsafe fn product_raw(
     rhs: Matrix,
     scale: f32,
 ) {
-    let shape = (lhs.rows, lhs.columns);
     LEFT.with_borrow_mut(|left| {
+        let lhs = Left::Unpacked(lhs, left);
         // SAFETY: the caller's contract.
-        unsafe {
-            multiply(
-                out,
-                out_row_stride,
-                accumulate,
-                shape,
-                Left::Unpacked(lhs, left),
-                rhs,
-                scale,
-            )
-        }
+        unsafe { multiply(out, out_row_stride, accumulate, lhs, rhs, scale) }
     });
 }
 
@@ -119,14 +110,12 @@ pub unsafe fn packed_product_raw(
     scale: f32,
 ) {
     assert_eq!(lhs.inputs, rhs.rows, "panels packed from other inputs");
-    let shape = (lhs.rows, lhs.inputs);
     // SAFETY: the caller's contract.
     unsafe {
         multiply(
             out,
             out_row_stride,
             accumulate,
-            shape,
             Left::Packed(lhs),
             rhs,
             scale,
@@ -141,7 +130,17 @@ enum Left<'a, 'b> {
     Packed(PackedPanels<'a>),
 }
 
-/// [`product_raw`] for a left side of (m, k).
+impl Left<'_, '_> {
+    /// (rows, inputs).
+    fn shape(&self) -> (usize, usize) {
+        match self {
+            Self::Unpacked(lhs, _) => (lhs.rows, lhs.columns),
+            Self::Packed(packed) => (packed.rows, packed.inputs),
+        }
+    }
+}
+
+/// [`product_raw`] for either kind of left side.
 ///
 /// # Safety
 /// As for [`product_raw`].
@@ -150,12 +149,11 @@ unsafe fn multiply(
     out: *mut f32,
     out_row_stride: usize,
     accumulate: bool,
-    (m, k): (usize, usize),
     mut lhs: Left,
     rhs: Matrix,
     scale: f32,
 ) {
-    let n = rhs.columns;
+    let ((m, k), n) = (lhs.shape(), rhs.columns);
     if m == 0 || n == 0 {
         return;
     }
