@@ -771,7 +771,7 @@ unsafe fn tile_product<const G: usize, const R: usize, const MIN: bool>(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn amx_tile_product<const G: usize, const MIN: bool>(
+unsafe fn amx_tile_product<const G: usize, const NIBBLES: bool>(
     _: &Int8Weight,
     _: usize,
     _: &Activations,
