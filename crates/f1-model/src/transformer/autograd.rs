@@ -52,8 +52,9 @@ pub(crate) fn cpu_storage(y: Tensor) -> Result<(CpuStorage, Shape)> {
 #[derive(Debug, Clone)]
 pub enum FrozenWeight {
     Dense(Tensor),
-    /// Kept quantized and dequantized to f32 for each product, so that only the
-    /// quantized bytes stay in memory (QLoRA's storage with dense f32 maths, as
+    /// Kept quantized and dequantized for each product (to f32, or for bf16
+    /// products a Q4_1 weight straight to the kernel's bf16 panels), so that
+    /// only the quantized bytes stay in memory (QLoRA's storage, as
     /// bitsandbytes does).
     Quantized(Arc<QTensor>),
 }
@@ -77,8 +78,8 @@ impl FrozenWeight {
 
     /// `scale * lhs · W^T` when `transposed`, else `scale * lhs · W`, in a new
     /// buffer. A Q4_1 weight is decoded a column block at a time by the thread
-    /// that multiplies it (and, for bf16, rounded as it is packed); others are
-    /// dequantized whole.
+    /// that multiplies it (for bf16 on AVX512-BF16, straight into the kernel's
+    /// packed panels); others are dequantized whole.
     pub(crate) fn product(
         &self,
         lhs: Matrix,

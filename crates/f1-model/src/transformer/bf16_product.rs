@@ -11,7 +11,9 @@
 //! 24 accumulators in registers: per pair of inputs, two loads of the right-hand
 //! panel and 12 broadcasts feed 24 `vdpbf16ps` (32 multiply-adds each, twice an
 //! f32 FMA's). The caller may instead pack the whole left side once for all its
-//! threads ([`pack_panels`], then [`packed_product_raw`]). Packing reads strided
+//! threads ([`pack_panels`], then [`packed_product_raw`]), and give the right
+//! side packed whole ([`Right::Packed`], as `q4_1_bf16` decodes a weight
+//! straight into it; both kernels read that layout). Packing reads strided
 //! views in place, vectorized where the pairs or the columns are contiguous.
 //! (The vector conversion treats f32 subnormals, below 1.2e-38, as zero, as
 //! `vcvtne2ps2bf16` does; the scalar edges keep them.)
@@ -77,16 +79,16 @@ pub(super) fn pair(low: f32, high: f32) -> u32 {
 /// `out_row_stride` after the one before.
 ///
 /// # Safety
-/// [`available`] is true, `lhs.columns == rhs.rows`, and `out` holds (lhs rows,
-/// rhs columns) values at that row stride (read only when `accumulate`). The
-/// views hold their (rows, columns) at their strides (as `Matrix` checks).
+/// [`available`] is true, `lhs.columns` is `rhs`'s inputs, and `out` holds (lhs
+/// rows, rhs columns) values at that row stride (read only when `accumulate`).
+/// The views hold their (rows, columns) at their strides (as `Matrix` checks).
 #[cfg(target_arch = "x86_64")]
 pub unsafe fn product_raw(
     out: *mut f32,
     out_row_stride: usize,
     accumulate: bool,
     lhs: Matrix,
-    rhs: Matrix,
+    rhs: Right,
     scale: f32,
 ) {
     LEFT.with_borrow_mut(|left| {
@@ -99,17 +101,17 @@ pub unsafe fn product_raw(
 /// [`product_raw`] for a left-hand side already packed by [`pack_panels`].
 ///
 /// # Safety
-/// As for [`product_raw`], `lhs` packed from `rhs.rows` inputs.
+/// As for [`product_raw`], `lhs` packed from `rhs`'s inputs.
 #[cfg(target_arch = "x86_64")]
 pub unsafe fn packed_product_raw(
     out: *mut f32,
     out_row_stride: usize,
     accumulate: bool,
     lhs: PackedPanels,
-    rhs: Matrix,
+    rhs: Right,
     scale: f32,
 ) {
-    assert_eq!(lhs.inputs, rhs.rows, "panels packed from other inputs");
+    assert_eq!(lhs.inputs, rhs.shape().0, "panels packed from other inputs");
     // SAFETY: the caller's contract.
     unsafe {
         multiply(
@@ -150,19 +152,15 @@ unsafe fn multiply(
     out_row_stride: usize,
     accumulate: bool,
     mut lhs: Left,
-    rhs: Matrix,
+    rhs: Right,
     scale: f32,
 ) {
-    let ((m, k), n) = (lhs.shape(), rhs.columns);
+    let ((m, k), n) = (lhs.shape(), rhs.shape().1);
     if m == 0 || n == 0 {
         return;
     }
     RIGHT.with_borrow_mut(|right| {
         let block_depth = block_depth(k);
-        // Every lane of a right-hand panel is written as it is packed.
-        if right.len() < block_depth / 2 * COLUMNS {
-            right.resize(block_depth / 2 * COLUMNS, 0);
-        }
         // An empty inner size still writes (or keeps) the output, as gemm does.
         let depths = (0..k.max(1)).step_by(block_depth);
         for depth_start in depths {
@@ -195,7 +193,8 @@ unsafe fn multiply(
                 };
                 for column_start in (0..n).step_by(COLUMNS) {
                     let columns = COLUMNS.min(n - column_start);
-                    pack_columns(rhs, depth_start, depth, column_start, columns, right);
+                    let right =
+                        rhs.panel((depth_start, depth, pairs), (column_start, columns), right);
                     for panel in 0..panels {
                         let first = row_start + panel * ROWS;
                         let tile = Tile {
@@ -377,6 +376,154 @@ fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]
                 0.0
             };
             packed[p * ROWS + row] = pair(at(2 * p), high);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+/// Inputs a whole packed right-hand panel is zero-padded to a multiple of: a
+/// tile row's (what `bf16_tiles` multiplies at a time).
+pub const PANEL_INPUTS: usize = 32;
+
+#[cfg(target_arch = "x86_64")]
+/// Pairs a whole packed right-hand panel holds for `inputs` inputs.
+fn panel_pairs(inputs: usize) -> usize {
+    inputs.div_ceil(PANEL_INPUTS) * PANEL_INPUTS / 2
+}
+
+#[cfg(target_arch = "x86_64")]
+/// The values a right-hand side of (`inputs`, `columns`) takes packed whole.
+pub fn packed_columns_len(inputs: usize, columns: usize) -> usize {
+    columns.div_ceil(COLUMNS) * panel_pairs(inputs) * COLUMNS
+}
+
+#[cfg(target_arch = "x86_64")]
+/// A right-hand side packed whole: panel `c` (columns `32c..`) at `values[c *
+/// panel_len..]`, laid out as [`pack_columns`] packs a block (`pair * COLUMNS
+/// + column`) over all the inputs, zero past the last input (to a multiple of
+/// [`PANEL_INPUTS`]) and in the lanes past the last column. Written by
+/// [`pack_all_columns`], or straight from a quantized weight.
+#[derive(Clone, Copy)]
+pub struct PackedColumns<'a> {
+    values: &'a [u32],
+    /// Inputs from `first_pair`'s.
+    inputs: usize,
+    columns: usize,
+    first_pair: usize,
+    panel_len: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> PackedColumns<'a> {
+    /// (`inputs`, `columns`) packed whole in `values`.
+    pub fn new(values: &'a [u32], inputs: usize, columns: usize) -> Self {
+        assert!(
+            values.len() >= packed_columns_len(inputs, columns),
+            "packed columns too short"
+        );
+        Self {
+            values,
+            inputs,
+            columns,
+            first_pair: 0,
+            panel_len: panel_pairs(inputs) * COLUMNS,
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+/// Packs `rhs` whole into `packed`, which holds [`packed_columns_len`] values
+/// for it.
+pub fn pack_all_columns(rhs: Matrix, packed: &mut [u32]) {
+    let panel_len = panel_pairs(rhs.rows) * COLUMNS;
+    let packed = &mut packed[..packed_columns_len(rhs.rows, rhs.columns)];
+    packed.fill(0);
+    for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
+        let start = panel * COLUMNS;
+        let columns = COLUMNS.min(rhs.columns - start);
+        pack_columns(rhs, 0, rhs.rows, start, columns, lanes);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+/// A right-hand side: a view, packed a panel at a time as it is multiplied,
+/// or packed whole already.
+#[derive(Clone, Copy)]
+pub enum Right<'a> {
+    View(Matrix<'a>),
+    Packed(PackedColumns<'a>),
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> From<Matrix<'a>> for Right<'a> {
+    fn from(view: Matrix<'a>) -> Self {
+        Self::View(view)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> Right<'a> {
+    /// (inputs, columns).
+    pub fn shape(&self) -> (usize, usize) {
+        match self {
+            Self::View(view) => (view.rows, view.columns),
+            Self::Packed(packed) => (packed.inputs, packed.columns),
+        }
+    }
+
+    /// Inputs `start..end` (for a packed side, each a multiple of
+    /// [`PANEL_INPUTS`] or the end).
+    pub fn row_range(self, start: usize, end: usize) -> Self {
+        match self {
+            Self::View(view) => Self::View(view.row_range(start, end)),
+            Self::Packed(packed) => {
+                let whole = |at: usize| at.is_multiple_of(PANEL_INPUTS) || at == packed.inputs;
+                assert!(
+                    whole(start) && whole(end) && start <= end && end <= packed.inputs,
+                    "inputs {start}..{end} of packed columns"
+                );
+                Self::Packed(PackedColumns {
+                    inputs: end - start,
+                    first_pair: packed.first_pair + start / 2,
+                    ..packed
+                })
+            }
+        }
+    }
+
+    /// The panel of columns `column_start..` (a multiple of [`COLUMNS`]), its
+    /// pairs `depth_start / 2..` (`depth_start` even), `pairs` of them, the
+    /// ones past `depth` inputs zero: packed into `buffer` from a view, or
+    /// where a packed side holds them.
+    pub(super) fn panel<'b>(
+        &'b self,
+        (depth_start, depth, pairs): (usize, usize, usize),
+        (column_start, columns): (usize, usize),
+        buffer: &'b mut Vec<u32>,
+    ) -> &'b [u32] {
+        let len = pairs * COLUMNS;
+        match self {
+            Self::View(view) => {
+                if buffer.len() < len {
+                    buffer.resize(len, 0);
+                }
+                pack_columns(*view, depth_start, depth, column_start, columns, buffer);
+                buffer[depth.div_ceil(2) * COLUMNS..len].fill(0);
+                &buffer[..len]
+            }
+            Self::Packed(packed) => {
+                let first = packed.first_pair + depth_start / 2;
+                assert!(
+                    depth_start.is_multiple_of(2) && column_start.is_multiple_of(COLUMNS),
+                    "a packed panel starts at a pair and a panel"
+                );
+                assert!(
+                    (first + pairs) * COLUMNS <= packed.panel_len,
+                    "pairs past the packed panel"
+                );
+                let panel = column_start / COLUMNS * packed.panel_len;
+                &packed.values[panel + first * COLUMNS..][..len]
+            }
         }
     }
 }

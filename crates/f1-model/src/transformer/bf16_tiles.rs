@@ -21,7 +21,7 @@
 use std::sync::OnceLock;
 
 use super::amx;
-use super::bf16_product::{self, Tile, COLUMNS};
+use super::bf16_product::{self, Right, Tile, COLUMNS};
 use super::matrix::Matrix;
 
 use std::arch::x86_64::*;
@@ -104,15 +104,15 @@ thread_local! {
 /// [`BLOCK_ROWS`] rows by up to [`PACKED_INPUTS`] inputs at a time.
 ///
 /// # Safety
-/// [`available`] is true, `lhs.columns == rhs.rows`, and `out` holds (lhs rows,
-/// rhs columns) values at that row stride (read only when `accumulate`). The
-/// views hold their (rows, columns) at their strides (as `Matrix` checks).
+/// [`available`] is true, `lhs.columns` is `rhs`'s inputs, and `out` holds (lhs
+/// rows, rhs columns) values at that row stride (read only when `accumulate`).
+/// The views hold their (rows, columns) at their strides (as `Matrix` checks).
 pub unsafe fn product_raw(
     out: *mut f32,
     out_row_stride: usize,
     accumulate: bool,
     lhs: Matrix,
-    rhs: Matrix,
+    rhs: Right,
     scale: f32,
 ) {
     let k = lhs.columns;
@@ -144,16 +144,16 @@ pub unsafe fn product_raw(
 /// [`product_raw`] for a left-hand side already packed.
 ///
 /// # Safety
-/// As for [`product_raw`], `lhs` packed from `rhs.rows` inputs.
+/// As for [`product_raw`], `lhs` packed from `rhs`'s inputs.
 pub unsafe fn packed_product_raw(
     out: *mut f32,
     out_row_stride: usize,
     accumulate: bool,
     lhs: PackedRows,
-    rhs: Matrix,
+    rhs: Right,
     scale: f32,
 ) {
-    let (m, k, n) = (lhs.rows, rhs.rows, rhs.columns);
+    let (m, (k, n)) = (lhs.rows, rhs.shape());
     assert_eq!(lhs.row_pairs, row_pairs(k), "rows packed from other inputs");
     if m == 0 || n == 0 {
         return;
@@ -179,24 +179,14 @@ pub unsafe fn packed_product_raw(
             let depth = block_depth.min(k - depth_start);
             let groups = depth.div_ceil(GROUP_INPUTS);
             let overwrite = depth_start == 0 && !accumulate;
-            if right.len() < groups * GROUP_PAIRS * COLUMNS {
-                right.resize(groups * GROUP_PAIRS * COLUMNS, 0);
-            }
             for row_start in (0..m).step_by(BLOCK_ROWS) {
                 let rows = BLOCK_ROWS.min(m - row_start);
                 for column_start in (0..n).step_by(COLUMNS) {
                     let columns = COLUMNS.min(n - column_start);
-                    bf16_product::pack_columns(
-                        rhs,
-                        depth_start,
-                        depth,
-                        column_start,
-                        columns,
-                        right,
-                    );
                     // The padding pairs are zero in both operands (stale lanes
                     // times zero could be NaN).
-                    right[depth.div_ceil(2) * COLUMNS..groups * GROUP_PAIRS * COLUMNS].fill(0);
+                    let depths = (depth_start, depth, groups * GROUP_PAIRS);
+                    let right = rhs.panel(depths, (column_start, columns), right);
                     for first in (row_start..row_start + rows).step_by(PANEL_ROWS) {
                         let tile = Tile {
                             // SAFETY: `first < m` and `column_start < n`.
@@ -445,7 +435,7 @@ mod tests {
         );
         let mut out = vec![7.0f32; m * stride];
         // SAFETY: the tiles are usable; (m, n) at row stride `stride` is inside.
-        unsafe { product_raw(out.as_mut_ptr(), stride, false, lhs, rhs, 1.0) };
+        unsafe { product_raw(out.as_mut_ptr(), stride, false, lhs, rhs.into(), 1.0) };
         for (index, &value) in out.iter().enumerate() {
             let (row, column) = (index / stride, index % stride);
             if column >= n {

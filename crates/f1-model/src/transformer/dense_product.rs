@@ -6,6 +6,8 @@
 
 use super::bf16_product;
 #[cfg(target_arch = "x86_64")]
+use super::bf16_product::{PackedColumns, Right};
+#[cfg(target_arch = "x86_64")]
 use super::bf16_tiles;
 use super::cpu_pool;
 pub use super::matrix::Matrix;
@@ -190,7 +192,7 @@ unsafe fn shared_left_product(
                 // SAFETY: the kernel runs here; the block's output columns are
                 // its own, and the views are blocks of the checked operands.
                 unsafe {
-                    let rhs = rhs.columns_from(start, width);
+                    let rhs = rhs.columns_from(start, width).into();
                     packed.product_raw(out_block, n, accumulate, rhs, scale)
                 }
             })
@@ -217,7 +219,7 @@ impl SharedLeft<'_> {
         out: *mut f32,
         out_row_stride: usize,
         accumulate: bool,
-        rhs: Matrix,
+        rhs: Right,
         scale: f32,
     ) {
         // SAFETY: the caller's contract.
@@ -244,6 +246,9 @@ thread_local! {
     /// A left-hand side packed for a bf16 kernel, shared by the threads of one
     /// product (kept by the calling thread from one product to the next).
     static SHARED_LEFT: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::default();
+    /// A thread's block of a [`ColumnBlocks`] right-hand side packed for a
+    /// bf16 kernel (kept from one product to the next).
+    static PACKED_RIGHT: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::default();
 }
 
 /// The values `kernel` packs `rows` rows of `inputs` into.
@@ -339,6 +344,13 @@ pub trait ColumnBlocks: Sync {
     /// Writes columns `start..start + width` into the empty `buffer`, row-major
     /// as (k, width) values or, when it returns `true`, as their transpose.
     fn write_block(&self, start: usize, width: usize, buffer: &mut Vec<f32>) -> bool;
+
+    /// Writes columns `start..start + width` packed whole for the bf16 kernels
+    /// (`bf16_product::PackedColumns`) into `packed`, which holds
+    /// `bf16_product::packed_columns_len(k, width)` values, rounded to bf16
+    /// straight from what is stored. Called only where AVX512-BF16 is.
+    #[cfg(target_arch = "x86_64")]
+    fn pack_bf16_block(&self, start: usize, width: usize, packed: &mut [u32]);
 }
 
 /// A new (lhs rows, rhs columns) product `scale * lhs · rhs` for a right-hand side
@@ -377,17 +389,36 @@ unsafe fn parallel_blockwise(
     let block = block_size(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n.max(1));
     #[cfg(target_arch = "x86_64")]
     if let Some(kernel) = shared_left_kernel(precision) {
+        // Each thread packs its block of columns for the kernel straight from
+        // what `rhs` stores (no f32 block written and read back).
+        let multiply = |left: Option<SharedLeft>| {
+            for_each_column_block(out, n, block, |start, width, out_block| {
+                PACKED_RIGHT.with_borrow_mut(|packed| {
+                    let len = bf16_product::packed_columns_len(k, width);
+                    if packed.len() < len {
+                        packed.resize(len, 0);
+                    }
+                    rhs.pack_bf16_block(start, width, &mut packed[..len]);
+                    let rhs_block = PackedColumns::new(&packed[..len], k, width);
+                    let rhs_block = Right::Packed(rhs_block);
+                    // SAFETY: the kernel runs here; the block's output columns
+                    // are its own and its shape is checked above.
+                    unsafe {
+                        match left {
+                            Some(left) => left.product_raw(out_block, n, false, rhs_block, scale),
+                            None => packing_product_raw(
+                                kernel, out_block, n, false, lhs, rhs_block, scale,
+                            ),
+                        }
+                    }
+                })
+            })
+        };
         let bytes = 4 * shared_left_len(kernel, lhs.rows, lhs.columns);
         if lhs.rows > 0 && k > 0 && n > block && bytes <= MAX_SHARED_LEFT_BYTES {
-            return with_shared_left(kernel, lhs, |packed| {
-                for_each_column_block(out, n, block, |start, width, out_block| {
-                    let mut buffer = Vec::with_capacity(k * width);
-                    let rhs_block = column_block(rhs, start, width, &mut buffer);
-                    // SAFETY: the kernel runs here; as below.
-                    unsafe { packed.product_raw(out_block, n, false, rhs_block, scale) }
-                })
-            });
+            return with_shared_left(kernel, lhs, |packed| multiply(Some(packed)));
         }
+        return multiply(None);
     }
     for_each_column_block(out, n, block, |start, width, out_block| {
         let mut buffer = Vec::with_capacity(k * width);
@@ -492,17 +523,41 @@ unsafe fn raw_product(
     }
     match bf16_kernel() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the tiles are usable; the rest is the caller's contract.
-        Bf16Kernel::Tiles => unsafe {
-            bf16_tiles::product_raw(out, out_row_stride, accumulate, lhs, rhs, scale)
-        },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: AVX512-BF16 is available; the rest is the caller's contract.
-        Bf16Kernel::DotProducts => unsafe {
-            bf16_product::product_raw(out, out_row_stride, accumulate, lhs, rhs, scale)
+        // SAFETY: the kernel runs here (`bf16_kernel`); the rest is the
+        // caller's contract.
+        kernel @ (Bf16Kernel::Tiles | Bf16Kernel::DotProducts) => unsafe {
+            let rhs = rhs.into();
+            packing_product_raw(kernel, out, out_row_stride, accumulate, lhs, rhs, scale)
         },
         // SAFETY: the caller's contract.
         _ => unsafe { rounded_gemm_raw(out, out_row_stride, accumulate, lhs, rhs, scale) },
+    }
+}
+
+/// The product on `kernel`, tiles or dot products (the kernels that pack
+/// their operands).
+///
+/// # Safety
+/// `kernel` runs on this CPU; the rest as for [`gemm_raw`], with `rhs`'s
+/// inputs as its rows.
+#[cfg(target_arch = "x86_64")]
+unsafe fn packing_product_raw(
+    kernel: Bf16Kernel,
+    out: *mut f32,
+    out_row_stride: usize,
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Right,
+    scale: f32,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        match kernel {
+            Bf16Kernel::Tiles => {
+                bf16_tiles::product_raw(out, out_row_stride, accumulate, lhs, rhs, scale)
+            }
+            _ => bf16_product::product_raw(out, out_row_stride, accumulate, lhs, rhs, scale),
+        }
     }
 }
 

@@ -17,6 +17,8 @@ use std::borrow::Cow;
 
 use super::cpu_pool::new_chunked;
 use super::dense_product::ColumnBlocks;
+#[cfg(target_arch = "x86_64")]
+use super::q4_1_bf16;
 use super::quantized_blocks::blocks;
 use super::quantized_matmul::{self, BLOCK};
 
@@ -157,6 +159,18 @@ impl ColumnBlocks for Q4_1Rows<'_> {
         }
         self.transposed
     }
+
+    #[cfg(target_arch = "x86_64")]
+    fn pack_bf16_block(&self, start: usize, width: usize, packed: &mut [u32]) {
+        let per_row = self.inputs / BLOCK;
+        match self.transposed {
+            true => q4_1_bf16::pack_rows(self.blocks(), per_row, start, width, packed),
+            false => {
+                let shape = (self.outputs, per_row);
+                q4_1_bf16::pack_inputs(self.blocks(), shape, start, width, packed)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -208,52 +222,50 @@ mod tests {
     }
 
     /// Products with a Q4_1 weight decoded a column block at a time, `x W^T`
-    /// and `g W`, equal products with the weight dequantized whole, over more
-    /// than one column block.
+    /// and `g W`, equal products with the weight dequantized whole, in f32 and
+    /// in bf16 (packed straight from the blocks where the kernel packs), over
+    /// more than one column block and within one.
     #[test]
     fn blockwise_q4_1_products_match_the_dequantized_weight() {
         use super::super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};
-        let (rows, outputs, inputs) = (3, 200, 256);
         let values = |n: usize, seed: usize| -> Vec<f32> {
             (0..n)
                 .map(|i| ((i * 7919 + seed * 31) % 1001) as f32 / 500.0 - 1.0)
                 .collect()
         };
-        let dense =
-            Tensor::from_vec(values(outputs * inputs, 1), (outputs, inputs), &Device::Cpu).unwrap();
-        let q = QTensor::quantize(&dense, GgmlDType::Q4_1).unwrap();
-        let w = dequantize(&q)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let w = Matrix::new(&w, outputs, inputs).unwrap();
-        let (x, g) = (values(rows * inputs, 2), values(rows * outputs, 3));
-        let (x, g) = (
-            Matrix::new(&x, rows, inputs).unwrap(),
-            Matrix::new(&g, rows, outputs).unwrap(),
-        );
-        let close = |a: &[f32], b: &[f32]| {
-            assert_eq!(a.len(), b.len());
-            for (a, b) in a.iter().zip(b) {
-                assert!((a - b).abs() < 1e-3, "{a} vs {b}");
-            }
-        };
-        for (lhs, transposed, expected) in [
-            (
-                x,
-                true,
-                product(x, w.t(), 2.0, ProductPrecision::F32).unwrap(),
-            ),
-            (g, false, product(g, w, 2.0, ProductPrecision::F32).unwrap()),
-        ] {
-            let rhs = Q4_1Rows::new(&q, transposed).unwrap();
-            close(
-                &blockwise_product(lhs, &rhs, 2.0, ProductPrecision::F32).unwrap(),
-                &expected,
+        for (rows, outputs, inputs) in [(3, 200, 256), (5, 40, 64)] {
+            let dense =
+                Tensor::from_vec(values(outputs * inputs, 1), (outputs, inputs), &Device::Cpu)
+                    .unwrap();
+            let q = QTensor::quantize(&dense, GgmlDType::Q4_1).unwrap();
+            let w = dequantize(&q)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let w = Matrix::new(&w, outputs, inputs).unwrap();
+            let (x, g) = (values(rows * inputs, 2), values(rows * outputs, 3));
+            let (x, g) = (
+                Matrix::new(&x, rows, inputs).unwrap(),
+                Matrix::new(&g, rows, outputs).unwrap(),
             );
+            for precision in [ProductPrecision::F32, ProductPrecision::Bf16] {
+                for (lhs, transposed, rhs) in [(x, true, w.t()), (g, false, w)] {
+                    let expected = product(lhs, rhs, 2.0, precision).unwrap();
+                    let q_rows = Q4_1Rows::new(&q, transposed).unwrap();
+                    let got = blockwise_product(lhs, &q_rows, 2.0, precision).unwrap();
+                    assert_eq!(got.len(), expected.len());
+                    for (a, b) in got.iter().zip(&expected) {
+                        assert!(
+                            (a - b).abs() < 1e-3,
+                            "{precision:?}, {transposed}: {a} vs {b}"
+                        );
+                    }
+                }
+            }
         }
+        let dense = Tensor::from_vec(values(64 * 64, 1), (64, 64), &Device::Cpu).unwrap();
         let q8 = QTensor::quantize(&dense, GgmlDType::Q8_0).unwrap();
         assert!(Q4_1Rows::new(&q8, false).is_err(), "only Q4_1");
     }

@@ -27,6 +27,8 @@ mod llama_cpp_rounding;
 mod lora_projection;
 mod mask;
 mod matrix;
+#[cfg(target_arch = "x86_64")]
+mod q4_1_bf16;
 mod quantized_blocks;
 mod quantized_matmul;
 mod rope;

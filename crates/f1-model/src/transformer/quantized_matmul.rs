@@ -47,6 +47,12 @@ impl BlockQ4_1 {
         }
         values
     }
+
+    /// The scale `d`, the minimum `m` and the nibbles: input `i` (below 16) is
+    /// `d * (qs[i] & 15) + m`, input `16 + i` is `d * (qs[i] >> 4) + m`.
+    pub(crate) fn parts(&self) -> (f32, f32, &[u8; BLOCK / 2]) {
+        (self.d.to_f32(), self.m.to_f32(), &self.qs)
+    }
 }
 
 /// A Q5_0 block: `d * (q - 16)` for 5-bit `q`, the fifth bits in `qh`.

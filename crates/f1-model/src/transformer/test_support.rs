@@ -1,5 +1,7 @@
 //! Tensors for the transformer's unit tests.
 
+#[cfg(target_arch = "x86_64")]
+use super::bf16_product::{self, Right};
 use super::matrix::Matrix;
 use candle_core::quantized::QTensor;
 use candle_core::{Device, Tensor};
@@ -29,16 +31,19 @@ pub fn xorshift_values(len: usize, seed: u64) -> Vec<f32> {
 
 /// A bf16 product into a raw output, as the bf16 kernels' `product_raw`: (out,
 /// out row stride, accumulate, lhs, rhs, scale).
-pub type RawProduct = unsafe fn(*mut f32, usize, bool, Matrix, Matrix, f32);
+#[cfg(target_arch = "x86_64")]
+pub type RawProduct = unsafe fn(*mut f32, usize, bool, Matrix, Right, f32);
 
 /// Checks a bf16 kernel on row-major, transposed and strided (both strides
-/// above one) views of each (m, k, n): `0.5 * lhs · rhs` equals the f64 product
+/// above one) views of each (m, k, n), and on the row-major right side packed
+/// whole: `0.5 * lhs · rhs` equals the f64 product
 /// of the bf16-rounded operands to within 1e-6 of the terms' magnitude, and
 /// adding `-0.5 * lhs · rhs` to it leaves (nearly) zero; an empty inner size
 /// writes zeros, or keeps the output when accumulating.
 ///
 /// # Safety
 /// `product` may run on this CPU.
+#[cfg(target_arch = "x86_64")]
 pub unsafe fn assert_bf16_products(product: RawProduct, shapes: &[(usize, usize, usize)]) {
     let rounded = |view: Matrix, row: usize, column: usize| {
         let value = view.values[row * view.row_stride + column * view.column_stride];
@@ -69,10 +74,18 @@ pub unsafe fn assert_bf16_products(product: RawProduct, shapes: &[(usize, usize,
             ),
             (strided(&a2, m, k), strided(&b2, k, n)),
         ];
-        for (lhs, rhs) in layouts {
+        let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(k, n)];
+        bf16_product::pack_all_columns(layouts[0].1, &mut packed);
+        let packed = Right::Packed(bf16_product::PackedColumns::new(&packed, k, n));
+        let rights = layouts.iter().map(|&(_, rhs)| Right::View(rhs));
+        for ((lhs, rhs), right) in layouts
+            .into_iter()
+            .chain([layouts[0]])
+            .zip(rights.chain([packed]))
+        {
             let mut out = vec![f32::NAN; m * n];
             // SAFETY: the caller's contract; `out` is (m, n).
-            unsafe { product(out.as_mut_ptr(), n, false, lhs, rhs, 0.5) };
+            unsafe { product(out.as_mut_ptr(), n, false, lhs, right, 0.5) };
             let mut bounds = Vec::with_capacity(m * n);
             for (index, &got) in out.iter().enumerate() {
                 let (row, column) = (index / n, index % n);
@@ -88,7 +101,7 @@ pub unsafe fn assert_bf16_products(product: RawProduct, shapes: &[(usize, usize,
                 bounds.push(bound);
             }
             // SAFETY: as above; `out` is initialised now.
-            unsafe { product(out.as_mut_ptr(), n, true, lhs, rhs, -0.5) };
+            unsafe { product(out.as_mut_ptr(), n, true, lhs, right, -0.5) };
             for (&got, bound) in out.iter().zip(bounds) {
                 assert!(
                     got.abs() as f64 <= 2.0 * bound,
@@ -101,7 +114,7 @@ pub unsafe fn assert_bf16_products(product: RawProduct, shapes: &[(usize, usize,
         Matrix::new(&[], 3, 0).unwrap(),
         Matrix::new(&[], 0, 2).unwrap(),
     );
-    let mut out = vec![7.0f32; 6];
+    let (rhs, mut out) = (Right::View(rhs), vec![7.0f32; 6]);
     // SAFETY: the caller's contract; `out` is (3, 2).
     unsafe { product(out.as_mut_ptr(), 2, true, lhs, rhs, 1.0) };
     assert_eq!(

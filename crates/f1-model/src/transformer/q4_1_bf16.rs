@@ -1,0 +1,205 @@
+//! A Q4_1 weight rounded to bf16 straight from its blocks into the bf16
+//! kernels' packed right-hand side (`bf16_product::PackedColumns`): each block's
+//! 32 values are decoded in two registers (`d * q + m`, as `BlockQ4_1::values`
+//! computes them, so the rounded pairs equal those of the f32 weight) and
+//! stored as pairs where the kernels read them. Decoding to f32 and packing
+//! that had been a fifth of a bf16 LoRA step on SmolLM2's Q4_1 base.
+//!
+//! Written by hand: the layout is this crate's own.
+
+use std::arch::x86_64::*;
+
+use super::bf16_product::{self, COLUMNS};
+use super::quantized_matmul::{BlockQ4_1, BLOCK};
+
+/// Rows `first..first + count` of the weight `blocks` (`per_row` blocks a row)
+/// as the columns of `W^T` (inputs down, one column per row), packed whole
+/// into `packed`, which holds `bf16_product::packed_columns_len(32 * per_row,
+/// count)` values.
+pub fn pack_rows(
+    blocks: &[BlockQ4_1],
+    per_row: usize,
+    first: usize,
+    count: usize,
+    packed: &mut [u32],
+) {
+    assert!(bf16_product::available(), "AVX512-BF16 packs bf16");
+    assert!(
+        (first + count) * per_row <= blocks.len(),
+        "rows past the weight"
+    );
+    let panel_len = bf16_product::packed_columns_len(per_row * BLOCK, COLUMNS);
+    let packed = &mut packed[..bf16_product::packed_columns_len(per_row * BLOCK, count)];
+    for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
+        for half in 0..2 {
+            let start = panel * COLUMNS + half * 16;
+            let rows = count.saturating_sub(start).min(16);
+            let row_blocks: [&[BlockQ4_1]; 16] = std::array::from_fn(|row| match row < rows {
+                true => &blocks[(first + start + row) * per_row..][..per_row],
+                false => &[],
+            });
+            // SAFETY: AVX512-BF16 is available; each of the 16 halves' lanes
+            // lies in the panel (`per_row * 16` pairs of COLUMNS lanes).
+            unsafe { pack_16_rows(&row_blocks, per_row, &mut lanes[half * 16..]) };
+        }
+    }
+}
+
+/// Inputs `start..start + width` (whole blocks) of every one of the weight's
+/// `outputs` rows (`per_row` blocks a row) as the columns of `W` (outputs
+/// down), packed whole into `packed`, which holds
+/// `bf16_product::packed_columns_len(outputs, width)` values.
+pub fn pack_inputs(
+    blocks: &[BlockQ4_1],
+    (outputs, per_row): (usize, usize),
+    start: usize,
+    width: usize,
+    packed: &mut [u32],
+) {
+    assert!(bf16_product::available(), "AVX512-BF16 packs bf16");
+    assert!(
+        start.is_multiple_of(BLOCK)
+            && width.is_multiple_of(BLOCK)
+            && start + width <= per_row * BLOCK,
+        "inputs {start}..+{width} of a Q4_1 row"
+    );
+    assert_eq!(blocks.len(), outputs * per_row, "the weight's blocks");
+    let pairs = outputs.div_ceil(2);
+    let panel_len = bf16_product::packed_columns_len(outputs, COLUMNS);
+    let packed = &mut packed[..bf16_product::packed_columns_len(outputs, width)];
+    for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
+        let block = start / BLOCK + panel;
+        for pair in 0..pairs {
+            let low = &blocks[2 * pair * per_row + block];
+            let high = blocks.get((2 * pair + 1) * per_row + block);
+            let high = high.filter(|_| 2 * pair + 1 < outputs);
+            // SAFETY: AVX512-BF16 is available; the pair's COLUMNS lanes lie in
+            // the panel.
+            unsafe { pack_pair_of_rows(low, high, &mut lanes[pair * COLUMNS..][..COLUMNS]) };
+        }
+        lanes[pairs * COLUMNS..].fill(0);
+    }
+}
+
+/// A block's 32 values, inputs 0..16 and 16..32, each `d * q + m` rounded
+/// as f32 (multiply, then add: as `BlockQ4_1::values`).
+///
+/// # Safety
+/// AVX-512 F is available.
+#[target_feature(enable = "avx512f")]
+unsafe fn block_values(block: &BlockQ4_1) -> [__m512; 2] {
+    let (d, m, nibbles) = block.parts();
+    // SAFETY: 16 bytes.
+    let bytes = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(nibbles.as_ptr().cast()) });
+    let (d, m) = (_mm512_set1_ps(d), _mm512_set1_ps(m));
+    let value = |q: __m512i| _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(q), d), m);
+    [
+        value(_mm512_and_si512(bytes, _mm512_set1_epi32(0x0F))),
+        value(_mm512_srli_epi32::<4>(bytes)),
+    ]
+}
+
+/// Up to 16 rows' blocks (the rest empty) as 16 lanes of pairs, row `r` in
+/// lane `r`: block `b`'s pair `p` at `lanes[(16 * b + p) * COLUMNS + r]`, zero
+/// in the lanes of empty rows.
+///
+/// # Safety
+/// AVX512-BF16 is available; `lanes` holds `16 * per_row` pairs of COLUMNS
+/// values (the last one's first 16); each non-empty row holds `per_row` blocks.
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn pack_16_rows(rows: &[&[BlockQ4_1]; 16], per_row: usize, lanes: &mut [u32]) {
+    assert!(
+        lanes.len() >= (16 * per_row - 1) * COLUMNS + 16,
+        "pairs past the panel"
+    );
+    for block in 0..per_row {
+        let pairs: [__m512i; 16] = std::array::from_fn(|row| match rows[row].get(block) {
+            Some(block) => {
+                // SAFETY: AVX-512 F is available.
+                let [low, high] = unsafe { block_values(block) };
+                // Inputs in order, so lane `p` pairs inputs 2p and 2p + 1.
+                std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(high, low))
+            }
+            None => _mm512_setzero_si512(),
+        });
+        for (pair, lanes16) in bf16_product::transpose_16x16(pairs).iter().enumerate() {
+            let at = (16 * block + pair) * COLUMNS;
+            // SAFETY: 16 lanes from `at` lie in `lanes` (asserted above).
+            unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().add(at).cast(), *lanes16) };
+        }
+    }
+}
+
+/// Two rows' blocks of the same inputs as one pair of rows: lane `i` pairs
+/// input `i` of `low` with input `i` of `high` (zero without one).
+///
+/// # Safety
+/// AVX512-BF16 is available; `lanes` holds COLUMNS values.
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn pack_pair_of_rows(low: &BlockQ4_1, high: Option<&BlockQ4_1>, lanes: &mut [u32]) {
+    let widen = |values: __m512| -> __m512i {
+        // SAFETY: 16 halves; every bit pattern is valid.
+        let halves =
+            unsafe { std::mem::transmute::<__m256bh, __m256i>(_mm512_cvtneps_pbh(values)) };
+        _mm512_cvtepu16_epi32(halves)
+    };
+    // SAFETY: AVX-512 F is available (both).
+    let (low, high) = unsafe { (block_values(low), high.map(|block| block_values(block))) };
+    for half in 0..2 {
+        let pairs = match high {
+            Some(high) => {
+                _mm512_or_si512(widen(low[half]), _mm512_slli_epi32::<16>(widen(high[half])))
+            }
+            None => widen(low[half]),
+        };
+        // SAFETY: 16 lanes of the pair's COLUMNS.
+        unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().add(16 * half).cast(), pairs) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transformer::matrix::Matrix;
+    use crate::transformer::quantized_blocks::blocks;
+    use crate::transformer::test_support::xorshift_values;
+    use candle_core::quantized::{GgmlDType, QTensor};
+    use candle_core::{Device, Tensor};
+
+    /// Packed straight from the blocks, both ways, equals the f32 weight
+    /// packed, bit for bit: an odd number of rows (a pair with no high half,
+    /// a partial last panel), offsets inside the weight, several blocks a row.
+    #[test]
+    fn packs_equal_the_f32_weights_packing() {
+        if !bf16_product::available() {
+            println!("skipped: this CPU lacks AVX512-BF16");
+            return;
+        }
+        let (outputs, inputs) = (45, 4 * BLOCK);
+        let per_row = inputs / BLOCK;
+        let values = xorshift_values(outputs * inputs, 9);
+        let dense = Tensor::from_vec(values, (outputs, inputs), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&dense, GgmlDType::Q4_1).unwrap();
+        let bytes = q.data().unwrap();
+        let weight = blocks::<BlockQ4_1>(&bytes, outputs * per_row).unwrap();
+        let f32_weight: Vec<f32> = weight.iter().flat_map(BlockQ4_1::values).collect();
+        let w = Matrix::new(&f32_weight, outputs, inputs).unwrap();
+        let expected = |rhs: Matrix| {
+            let mut packed = vec![0; bf16_product::packed_columns_len(rhs.rows, rhs.columns)];
+            bf16_product::pack_all_columns(rhs, &mut packed);
+            packed
+        };
+        for (first, count) in [(0, outputs), (7, 33), (44, 1)] {
+            let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(inputs, count)];
+            pack_rows(weight, per_row, first, count, &mut packed);
+            let rows = w.t().columns_from(first, count);
+            assert_eq!(packed, expected(rows), "rows {first}..+{count}");
+        }
+        for (start, width) in [(0, inputs), (BLOCK, 2 * BLOCK)] {
+            let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(outputs, width)];
+            pack_inputs(weight, (outputs, per_row), start, width, &mut packed);
+            let columns = w.columns_from(start, width);
+            assert_eq!(packed, expected(columns), "inputs {start}..+{width}");
+        }
+    }
+}
