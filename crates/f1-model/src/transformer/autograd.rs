@@ -10,9 +10,9 @@ use rten_vecmath::{Exp, SumExpSub};
 
 use super::cpu_pool::{self, for_each_chunk, new_chunked, piece};
 use super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};
-use super::dequantize::Q4_1Rows;
+use super::dequantize::QuantizedRows;
 use super::tensor_values::{cpu_values, values};
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
 
 /// Runs `f` on a CPU storage viewed as a tensor and returns the result's storage.
@@ -53,9 +53,8 @@ pub(crate) fn cpu_storage(y: Tensor) -> Result<(CpuStorage, Shape)> {
 pub enum FrozenWeight {
     Dense(Tensor),
     /// Kept quantized and dequantized for each product (to f32, or for bf16
-    /// products a Q4_1 weight straight to the kernel's bf16 panels), so that
-    /// only the quantized bytes stay in memory (QLoRA's storage, as
-    /// bitsandbytes does).
+    /// products straight to the kernel's bf16 panels), so that only the
+    /// quantized bytes stay in memory (QLoRA's storage, as bitsandbytes does).
     Quantized(Arc<QTensor>),
 }
 
@@ -77,9 +76,9 @@ impl FrozenWeight {
     }
 
     /// `scale * lhs · W^T` when `transposed`, else `scale * lhs · W`, in a new
-    /// buffer. A Q4_1 weight is decoded a column block at a time by the thread
-    /// that multiplies it (for bf16 on AVX512-BF16, straight into the kernel's
-    /// packed panels); others are dequantized whole.
+    /// buffer. A quantized weight is decoded a column block at a time by the
+    /// thread that multiplies it (for bf16 on AVX512-BF16, straight into the
+    /// kernel's packed panels).
     pub(crate) fn product(
         &self,
         lhs: Matrix,
@@ -88,8 +87,7 @@ impl FrozenWeight {
         precision: ProductPrecision,
     ) -> Result<Vec<f32>> {
         if let Self::Quantized(q) = self {
-            if q.dtype() == GgmlDType::Q4_1 && q.device().is_cpu() {
-                let rows = Q4_1Rows::new(q, transposed)?;
+            if let Some(rows) = QuantizedRows::new(q, transposed)? {
                 return blockwise_product(lhs, &rows, scale, precision);
             }
         }

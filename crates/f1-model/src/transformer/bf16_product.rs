@@ -583,7 +583,7 @@ pub(super) fn pack_columns(
 /// lanes `lines.len()..width` (`width` at most 16; with no lines, nothing is
 /// written). Whole blocks of 16 pairs go through a 16 x 16 transpose in
 /// registers, the rest one pair at a time.
-fn pairs_transposed(lines: &[&[f32]], width: usize, packed: &mut [u32], stride: usize) {
+pub(super) fn pairs_transposed(lines: &[&[f32]], width: usize, packed: &mut [u32], stride: usize) {
     assert!(
         lines.len() <= width && width <= stride.min(16),
         "too many lines"
@@ -702,7 +702,7 @@ pub(super) fn transpose_16x16(rows: [__m512i; 16]) -> [__m512i; 16] {
 
 /// `low[i]` and `high[i]` (zero where `high` is `None`) as pairs into
 /// `lanes[i]`; lanes past `low` (which is no longer than `lanes`) are zero.
-fn pairs_across(low: &[f32], high: Option<&[f32]>, lanes: &mut [u32]) {
+pub(super) fn pairs_across(low: &[f32], high: Option<&[f32]>, lanes: &mut [u32]) {
     #[cfg(target_arch = "x86_64")]
     if available() {
         for (index, chunk) in lanes.chunks_mut(16).enumerate() {

@@ -18,111 +18,152 @@ use std::borrow::Cow;
 use super::cpu_pool::new_chunked;
 use super::dense_product::ColumnBlocks;
 #[cfg(target_arch = "x86_64")]
-use super::q4_1_bf16;
+use super::quantized_bf16;
 use super::quantized_blocks::blocks;
 use super::quantized_matmul::{self, BLOCK};
 
 /// `weight` in f32, its blocks decoded in parallel on the CPU (on other devices,
 /// or for unquantized types, candle's own dequantize).
 pub fn dequantize(weight: &QTensor) -> Result<Tensor> {
-    if !weight.device().is_cpu() {
-        return weight.dequantize(&weight.device());
+    let decode = match decoder(weight.dtype()) {
+        Some(decode) if weight.device().is_cpu() => decode,
+        _ => return weight.dequantize(&weight.device()),
+    };
+    let dtype = weight.dtype();
+    let (block_inputs, block_bytes) = (dtype.block_size(), dtype.type_size());
+    let elements = weight.shape().elem_count();
+    let bytes = weight.data()?;
+    let block_count = elements / block_inputs;
+    if bytes.len() != block_count * block_bytes {
+        candle_core::bail!(
+            "a {dtype:?} weight of {elements} values in {} bytes",
+            bytes.len()
+        );
     }
-    match weight.dtype() {
-        GgmlDType::Q4_0 => decode::<BlockQ4_0>(weight),
-        GgmlDType::Q4_1 => decode_q4_1(weight),
-        GgmlDType::Q5_0 => decode::<BlockQ5_0>(weight),
-        GgmlDType::Q5_1 => decode::<BlockQ5_1>(weight),
-        GgmlDType::Q8_0 => decode::<BlockQ8_0>(weight),
-        GgmlDType::Q2K => decode::<BlockQ2K>(weight),
-        GgmlDType::Q3K => decode::<BlockQ3K>(weight),
-        GgmlDType::Q4K => decode::<BlockQ4K>(weight),
-        GgmlDType::Q5K => decode::<BlockQ5K>(weight),
-        GgmlDType::Q6K => decode::<BlockQ6K>(weight),
-        GgmlDType::Q8K => decode::<BlockQ8K>(weight),
-        _ => weight.dequantize(&weight.device()),
-    }
+    let [out] = new_chunked(
+        [(elements, BLOCKS_PER_ITEM * block_inputs)],
+        block_count.div_ceil(BLOCKS_PER_ITEM),
+        |item, [values]| {
+            let first = item * BLOCKS_PER_ITEM * block_bytes;
+            decode(
+                &bytes[first..][..values.len() / block_inputs * block_bytes],
+                values,
+            );
+            Ok(())
+        },
+    )?;
+    Tensor::from_vec(out, weight.shape(), &candle_core::Device::Cpu)
 }
 
 /// Blocks decoded per work item: big enough to amortise the hand-off.
 const BLOCKS_PER_ITEM: usize = 256;
 
-fn decode<T: GgmlType + Sync>(weight: &QTensor) -> Result<Tensor> {
-    let elements = weight.shape().elem_count();
-    let bytes = weight.data()?;
-    let weight_blocks = blocks::<T>(&bytes, elements / T::BLCK_SIZE)?;
-    let items = weight_blocks.len().div_ceil(BLOCKS_PER_ITEM);
-    let [out] = new_chunked(
-        [(elements, BLOCKS_PER_ITEM * T::BLCK_SIZE)],
-        items,
-        |item, [values]| {
-            let first = item * BLOCKS_PER_ITEM;
-            let last = (first + BLOCKS_PER_ITEM).min(weight_blocks.len());
-            T::to_float(&weight_blocks[first..last], values);
-            Ok(())
-        },
-    )?;
-    Tensor::from_vec(out, weight.shape(), &candle_core::Device::Cpu)
+/// Decodes whole blocks (bytes) into f32 values.
+type Decoder = fn(&[u8], &mut [f32]);
+
+/// The block format `dtype`'s decoder: Q4_1 here, the others candle's
+/// `to_float`.
+fn decoder(dtype: GgmlDType) -> Option<Decoder> {
+    Some(match dtype {
+        GgmlDType::Q4_0 => decode_bytes::<BlockQ4_0>,
+        GgmlDType::Q4_1 => decode_q4_1_bytes,
+        GgmlDType::Q5_0 => decode_bytes::<BlockQ5_0>,
+        GgmlDType::Q5_1 => decode_bytes::<BlockQ5_1>,
+        GgmlDType::Q8_0 => decode_bytes::<BlockQ8_0>,
+        GgmlDType::Q2K => decode_bytes::<BlockQ2K>,
+        GgmlDType::Q3K => decode_bytes::<BlockQ3K>,
+        GgmlDType::Q4K => decode_bytes::<BlockQ4K>,
+        GgmlDType::Q5K => decode_bytes::<BlockQ5K>,
+        GgmlDType::Q6K => decode_bytes::<BlockQ6K>,
+        GgmlDType::Q8K => decode_bytes::<BlockQ8K>,
+        _ => return None,
+    })
 }
 
-/// A Q4_1 weight in f32: each value `d * q + m`, low nibbles first.
-fn decode_q4_1(weight: &QTensor) -> Result<Tensor> {
-    let bytes = weight.data()?;
-    let elements = weight.shape().elem_count();
-    let blocks = blocks::<quantized_matmul::BlockQ4_1>(&bytes, elements / BLOCK)?;
-    let [out] = new_chunked(
-        [(blocks.len() * BLOCK, BLOCKS_PER_ITEM * BLOCK)],
-        blocks.len().div_ceil(BLOCKS_PER_ITEM),
-        |item, [values]| {
-            let first = item * BLOCKS_PER_ITEM;
-            for (block, values) in blocks[first..].iter().zip(values.chunks_exact_mut(BLOCK)) {
-                for (value, decoded) in values.iter_mut().zip(block.values()) {
-                    *value = decoded;
-                }
-            }
-            Ok(())
-        },
-    )?;
-    Tensor::from_vec(out, weight.shape(), &candle_core::Device::Cpu)
+/// Whole blocks of `T` in `bytes` decoded into `out` by candle.
+fn decode_bytes<T: GgmlType>(bytes: &[u8], out: &mut [f32]) {
+    let count = bytes.len() / size_of::<T>();
+    T::to_float(blocks::<T>(bytes, count).expect("whole blocks"), out);
 }
 
-/// A Q4_1 weight (out, in) as the right-hand side of a product, `W` or (when
-/// `transposed`) `W^T`, decoded a column block at a time by the thread that
-/// multiplies it: no weight-sized f32 buffer is written and read back.
-pub struct Q4_1Rows<'a> {
+/// Whole Q4_1 blocks in `bytes` decoded into `out`: each value `d * q + m`,
+/// low nibbles first.
+fn decode_q4_1_bytes(bytes: &[u8], out: &mut [f32]) {
+    let count = bytes.len() / size_of::<quantized_matmul::BlockQ4_1>();
+    let blocks = blocks::<quantized_matmul::BlockQ4_1>(bytes, count).expect("whole blocks");
+    for (block, out) in blocks.iter().zip(out.chunks_exact_mut(BLOCK)) {
+        out.copy_from_slice(&block.values());
+    }
+}
+
+/// A quantized weight (out, in) as the right-hand side of a product, `W` or
+/// (when `transposed`) `W^T`, decoded a column block at a time by the thread
+/// that multiplies it: no weight-sized f32 buffer is written and read back.
+pub struct QuantizedRows<'a> {
     bytes: Cow<'a, [u8]>,
+    dtype: GgmlDType,
     outputs: usize,
     inputs: usize,
     transposed: bool,
+    /// Inputs and bytes a block holds.
+    block: (usize, usize),
+    /// Decodes whole blocks, as [`dequantize`] does.
+    decode: Decoder,
 }
 
-impl<'a> Q4_1Rows<'a> {
-    /// Fails unless `weight` is a 2-d Q4_1 tensor on the CPU.
-    pub fn new(weight: &'a QTensor, transposed: bool) -> Result<Self> {
-        let (outputs, inputs) = weight.shape().dims2()?;
-        if weight.dtype() != GgmlDType::Q4_1 || !weight.device().is_cpu() {
-            candle_core::bail!("Q4_1 rows: a {:?} weight", weight.dtype());
+impl<'a> QuantizedRows<'a> {
+    /// `None` unless `weight` is a 2-d tensor on the CPU in a block format
+    /// [`dequantize`] decodes.
+    pub fn new(weight: &'a QTensor, transposed: bool) -> Result<Option<Self>> {
+        let Some(decode) = decoder(weight.dtype()) else {
+            return Ok(None);
+        };
+        let Ok((outputs, inputs)) = weight.shape().dims2() else {
+            return Ok(None);
+        };
+        if !weight.device().is_cpu() {
+            return Ok(None);
         }
-        let rows = Self {
-            bytes: weight.data()?,
+        let dtype = weight.dtype();
+        let (block_inputs, block_bytes) = (dtype.block_size(), dtype.type_size());
+        let bytes = weight.data()?;
+        if inputs % block_inputs != 0
+            || bytes.len() != outputs * inputs / block_inputs * block_bytes
+        {
+            candle_core::bail!(
+                "a {dtype:?} weight ({outputs}, {inputs}) of {} bytes",
+                bytes.len()
+            );
+        }
+        Ok(Some(Self {
+            bytes,
+            dtype,
             outputs,
             inputs,
             transposed,
-        };
-        blocks::<quantized_matmul::BlockQ4_1>(&rows.bytes, rows.block_count())?;
-        Ok(rows)
+            block: (block_inputs, block_bytes),
+            decode,
+        }))
     }
 
-    fn block_count(&self) -> usize {
-        self.outputs * self.inputs / BLOCK
+    /// Writes inputs `start..start + out.len()` (whole blocks) of row `row`
+    /// into `out`.
+    fn decode_inputs(&self, row: usize, start: usize, out: &mut [f32]) {
+        let (block_inputs, block_bytes) = self.block;
+        let first = (row * self.inputs + start) / block_inputs * block_bytes;
+        let bytes = &self.bytes[first..][..out.len() / block_inputs * block_bytes];
+        (self.decode)(bytes, out);
     }
 
-    fn blocks(&self) -> &[quantized_matmul::BlockQ4_1] {
-        blocks(&self.bytes, self.block_count()).expect("checked when the rows were made")
+    /// The weight's Q4_1 blocks.
+    #[cfg(target_arch = "x86_64")]
+    fn q4_1_blocks(&self) -> &[quantized_matmul::BlockQ4_1] {
+        let count = self.outputs * self.inputs / BLOCK;
+        blocks(&self.bytes, count).expect("checked when the rows were made")
     }
 }
 
-impl ColumnBlocks for Q4_1Rows<'_> {
+impl ColumnBlocks for QuantizedRows<'_> {
     fn dims(&self) -> (usize, usize) {
         match self.transposed {
             true => (self.inputs, self.outputs),
@@ -135,26 +176,22 @@ impl ColumnBlocks for Q4_1Rows<'_> {
         if self.transposed {
             1
         } else {
-            BLOCK
+            self.block.0
         }
     }
 
     fn write_block(&self, start: usize, width: usize, buffer: &mut Vec<f32>) -> bool {
-        let per_row = self.inputs / BLOCK;
-        let blocks = self.blocks();
-        let mut decode = |blocks: &[quantized_matmul::BlockQ4_1]| {
-            for block in blocks {
-                buffer.extend_from_slice(&block.values());
-            }
-        };
         if self.transposed {
             // Rows `start..start + width` of W: (width, in), the block's transpose.
-            decode(&blocks[start * per_row..(start + width) * per_row]);
+            buffer.resize(width * self.inputs, 0.0);
+            for (row, out) in buffer.chunks_exact_mut(self.inputs).enumerate() {
+                self.decode_inputs(start + row, 0, out);
+            }
         } else {
             // Inputs `start..start + width` of every row: (out, width).
-            let (first, count) = (start / BLOCK, width / BLOCK);
-            for row in blocks.chunks_exact(per_row) {
-                decode(&row[first..first + count]);
+            buffer.resize(self.outputs * width, 0.0);
+            for (row, out) in buffer.chunks_exact_mut(width.max(1)).enumerate() {
+                self.decode_inputs(row, start, out);
             }
         }
         self.transposed
@@ -162,12 +199,23 @@ impl ColumnBlocks for Q4_1Rows<'_> {
 
     #[cfg(target_arch = "x86_64")]
     fn pack_bf16_block(&self, start: usize, width: usize, packed: &mut [u32]) {
-        let per_row = self.inputs / BLOCK;
-        match self.transposed {
-            true => q4_1_bf16::pack_rows(self.blocks(), per_row, start, width, packed),
-            false => {
+        let per_row = self.inputs / self.block.0;
+        let decode =
+            |row: usize, start: usize, out: &mut [f32]| self.decode_inputs(row, start, out);
+        match (self.dtype, self.transposed) {
+            (GgmlDType::Q4_1, true) => {
+                quantized_bf16::pack_rows(self.q4_1_blocks(), per_row, start, width, packed)
+            }
+            (GgmlDType::Q4_1, false) => {
                 let shape = (self.outputs, per_row);
-                q4_1_bf16::pack_inputs(self.blocks(), shape, start, width, packed)
+                quantized_bf16::pack_inputs(self.q4_1_blocks(), shape, start, width, packed)
+            }
+            (_, true) => {
+                let shape = (self.inputs, self.block.0);
+                quantized_bf16::pack_decoded_rows(decode, shape, start, width, packed)
+            }
+            (_, false) => {
+                quantized_bf16::pack_decoded_inputs(decode, self.outputs, start, width, packed)
             }
         }
     }
@@ -221,23 +269,32 @@ mod tests {
         );
     }
 
-    /// Products with a Q4_1 weight decoded a column block at a time, `x W^T`
-    /// and `g W`, equal products with the weight dequantized whole, in f32 and
-    /// in bf16 (packed straight from the blocks where the kernel packs), over
-    /// more than one column block and within one.
+    /// Products with a quantized weight decoded a column block at a time, `x
+    /// W^T` and `g W`, equal products with the weight dequantized whole, in f32
+    /// and in bf16 (packed straight from the blocks where the kernel packs),
+    /// over more than one column block and within one, for Q4_1 (its own
+    /// decoder) and formats candle decodes (blocks of 32 and of 256).
     #[test]
-    fn blockwise_q4_1_products_match_the_dequantized_weight() {
+    fn blockwise_products_match_the_dequantized_weight() {
         use super::super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};
         let values = |n: usize, seed: usize| -> Vec<f32> {
             (0..n)
                 .map(|i| ((i * 7919 + seed * 31) % 1001) as f32 / 500.0 - 1.0)
                 .collect()
         };
-        for (rows, outputs, inputs) in [(3, 200, 256), (5, 40, 64)] {
+        let cases = [
+            (GgmlDType::Q4_1, (3, 200, 256)),
+            (GgmlDType::Q4_1, (5, 40, 64)),
+            (GgmlDType::Q5_0, (3, 70, 640)),
+            (GgmlDType::Q8_0, (5, 40, 64)),
+            (GgmlDType::Q4K, (3, 100, 768)),
+            (GgmlDType::Q6K, (2, 33, 512)),
+        ];
+        for (dtype, (rows, outputs, inputs)) in cases {
             let dense =
                 Tensor::from_vec(values(outputs * inputs, 1), (outputs, inputs), &Device::Cpu)
                     .unwrap();
-            let q = QTensor::quantize(&dense, GgmlDType::Q4_1).unwrap();
+            let q = QTensor::quantize(&dense, dtype).unwrap();
             let w = dequantize(&q)
                 .unwrap()
                 .flatten_all()
@@ -253,20 +310,21 @@ mod tests {
             for precision in [ProductPrecision::F32, ProductPrecision::Bf16] {
                 for (lhs, transposed, rhs) in [(x, true, w.t()), (g, false, w)] {
                     let expected = product(lhs, rhs, 2.0, precision).unwrap();
-                    let q_rows = Q4_1Rows::new(&q, transposed).unwrap();
+                    let q_rows = QuantizedRows::new(&q, transposed).unwrap().unwrap();
                     let got = blockwise_product(lhs, &q_rows, 2.0, precision).unwrap();
                     assert_eq!(got.len(), expected.len());
+                    let case = format!("{dtype:?}, {precision:?}, transposed {transposed}");
                     for (a, b) in got.iter().zip(&expected) {
-                        assert!(
-                            (a - b).abs() < 1e-3,
-                            "{precision:?}, {transposed}: {a} vs {b}"
-                        );
+                        assert!((a - b).abs() < 1e-3, "{case}: {a} vs {b}");
                     }
                 }
             }
         }
         let dense = Tensor::from_vec(values(64 * 64, 1), (64, 64), &Device::Cpu).unwrap();
-        let q8 = QTensor::quantize(&dense, GgmlDType::Q8_0).unwrap();
-        assert!(Q4_1Rows::new(&q8, false).is_err(), "only Q4_1");
+        let f16 = QTensor::quantize(&dense, GgmlDType::F16).unwrap();
+        assert!(
+            QuantizedRows::new(&f16, false).unwrap().is_none(),
+            "not blocks"
+        );
     }
 }

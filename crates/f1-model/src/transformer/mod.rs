@@ -28,7 +28,7 @@ mod lora_projection;
 mod mask;
 mod matrix;
 #[cfg(target_arch = "x86_64")]
-mod q4_1_bf16;
+mod quantized_bf16;
 mod quantized_blocks;
 mod quantized_matmul;
 mod rope;

@@ -1,16 +1,101 @@
-//! A Q4_1 weight rounded to bf16 straight from its blocks into the bf16
-//! kernels' packed right-hand side (`bf16_product::PackedColumns`): each block's
-//! 32 values are decoded in two registers (`d * q + m`, as `BlockQ4_1::values`
-//! computes them, so the rounded pairs equal those of the f32 weight) and
-//! stored as pairs where the kernels read them. Decoding to f32 and packing
-//! that had been a fifth of a bf16 LoRA step on SmolLM2's Q4_1 base.
+//! A quantized weight rounded to bf16 straight from its blocks into the bf16
+//! kernels' packed right-hand side (`bf16_product::PackedColumns`), with no
+//! f32 copy of the weight (or of a block of its columns) in between. Decoding
+//! a Q4_1 block to f32 and packing that had been a fifth of a bf16 LoRA step on
+//! SmolLM2's Q4_1 base.
+//!
+//! Q4_1 is decoded in registers: a block's 32 values in two (`d * q + m`, as
+//! `BlockQ4_1::values` computes them, so the pairs equal those of the f32
+//! weight) stored as pairs where the kernels read them. Other formats are
+//! decoded a block of 16 rows (or two whole rows of the block's inputs) at a
+//! time into a small buffer, which stays in L1, and packed from there.
 //!
 //! Written by hand: the layout is this crate's own.
 
 use std::arch::x86_64::*;
 
-use super::bf16_product::{self, COLUMNS};
+use super::bf16_product::{self, COLUMNS, PANEL_INPUTS};
 use super::quantized_matmul::{BlockQ4_1, BLOCK};
+
+/// Rows `first..first + count` of a weight of `inputs` inputs (a multiple of
+/// `block_inputs`) as the columns of `W^T`, packed whole into `packed`, which
+/// holds `bf16_product::packed_columns_len(inputs, count)` values;
+/// `decode(row, start, out)` writes the block of inputs `start..start +
+/// block_inputs` of a row into `out`.
+pub fn pack_decoded_rows(
+    decode: impl Fn(usize, usize, &mut [f32]),
+    (inputs, block_inputs): (usize, usize),
+    first: usize,
+    count: usize,
+    packed: &mut [u32],
+) {
+    assert!(
+        block_inputs > 0
+            && inputs.is_multiple_of(block_inputs)
+            && inputs.is_multiple_of(PANEL_INPUTS),
+        "{inputs} inputs in blocks of {block_inputs}"
+    );
+    let panel_len = bf16_product::packed_columns_len(inputs, COLUMNS);
+    let packed = &mut packed[..bf16_product::packed_columns_len(inputs, count)];
+    let mut values = vec![0f32; 16 * block_inputs];
+    for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
+        for half in 0..2 {
+            let start = panel * COLUMNS + half * 16;
+            let rows = count.saturating_sub(start).min(16);
+            if rows == 0 {
+                for pair in lanes.chunks_exact_mut(COLUMNS) {
+                    pair[16 * half..][..16].fill(0);
+                }
+                continue;
+            }
+            for block_start in (0..inputs).step_by(block_inputs) {
+                for (row, values) in values.chunks_exact_mut(block_inputs).take(rows).enumerate() {
+                    decode(first + start + row, block_start, values);
+                }
+                let mut lines: [&[f32]; 16] = [&[]; 16];
+                for (line, values) in lines.iter_mut().zip(values.chunks_exact(block_inputs)) {
+                    *line = values;
+                }
+                let lines = &lines[..rows];
+                let at = block_start / 2 * COLUMNS + 16 * half;
+                bf16_product::pairs_transposed(lines, 16, &mut lanes[at..], COLUMNS);
+            }
+        }
+    }
+}
+
+/// Inputs `start..start + width` of each of a weight's `outputs` rows as the
+/// columns of `W`, packed whole into `packed`, which holds
+/// `bf16_product::packed_columns_len(outputs, width)` values; `decode(row,
+/// start, out)` writes inputs `start..start + out.len()` of a row into `out`.
+pub fn pack_decoded_inputs(
+    decode: impl Fn(usize, usize, &mut [f32]),
+    outputs: usize,
+    start: usize,
+    width: usize,
+    packed: &mut [u32],
+) {
+    let pairs = outputs.div_ceil(2);
+    let panel_len = bf16_product::packed_columns_len(outputs, COLUMNS);
+    let packed = &mut packed[..bf16_product::packed_columns_len(outputs, width)];
+    let (mut low, mut high) = (vec![0f32; width], vec![0f32; width]);
+    for pair in 0..pairs {
+        decode(2 * pair, start, &mut low);
+        let has_high = 2 * pair + 1 < outputs;
+        if has_high {
+            decode(2 * pair + 1, start, &mut high);
+        }
+        for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
+            let columns = panel * COLUMNS..((panel + 1) * COLUMNS).min(width);
+            let high = has_high.then(|| &high[columns.clone()]);
+            let lanes = &mut lanes[pair * COLUMNS..][..COLUMNS];
+            bf16_product::pairs_across(&low[columns], high, lanes);
+        }
+    }
+    for lanes in packed.chunks_exact_mut(panel_len) {
+        lanes[pairs * COLUMNS..].fill(0);
+    }
+}
 
 /// Rows `first..first + count` of the weight `blocks` (`per_row` blocks a row)
 /// as the columns of `W^T` (inputs down, one column per row), packed whole
