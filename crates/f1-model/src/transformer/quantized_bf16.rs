@@ -287,4 +287,45 @@ mod tests {
             assert_eq!(packed, expected(columns), "inputs {start}..+{width}");
         }
     }
+
+    /// The generic packers, fed Q6_K rows (blocks of 256) by candle's decoder,
+    /// equal the f32 weight packed, bit for bit, both ways.
+    #[test]
+    fn decoded_packs_equal_the_f32_weights_packing() {
+        use candle_core::quantized::k_quants::{BlockQ6K, GgmlType};
+        if !bf16_product::available() {
+            println!("skipped: this CPU lacks AVX512-BF16");
+            return;
+        }
+        let (outputs, inputs) = (37, 512);
+        let values = xorshift_values(outputs * inputs, 4);
+        let dense = Tensor::from_vec(values, (outputs, inputs), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&dense, GgmlDType::Q6K).unwrap();
+        let bytes = q.data().unwrap();
+        let weight = blocks::<BlockQ6K>(&bytes, outputs * inputs / 256).unwrap();
+        let mut f32_weight = vec![0f32; outputs * inputs];
+        BlockQ6K::to_float(weight, &mut f32_weight);
+        let decode = |row: usize, start: usize, out: &mut [f32]| {
+            let first = (row * inputs + start) / 256;
+            BlockQ6K::to_float(&weight[first..first + out.len() / 256], out);
+        };
+        let w = Matrix::new(&f32_weight, outputs, inputs).unwrap();
+        let expected = |rhs: Matrix| {
+            let mut packed = vec![0; bf16_product::packed_columns_len(rhs.rows, rhs.columns)];
+            bf16_product::pack_all_columns(rhs, &mut packed);
+            packed
+        };
+        for (first, count) in [(0, outputs), (3, 20)] {
+            let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(inputs, count)];
+            pack_decoded_rows(decode, (inputs, 256), first, count, &mut packed);
+            let rows = w.t().columns_from(first, count);
+            assert_eq!(packed, expected(rows), "rows {first}..+{count}");
+        }
+        for (start, width) in [(0, inputs), (256, 256)] {
+            let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(outputs, width)];
+            pack_decoded_inputs(decode, outputs, start, width, &mut packed);
+            let columns = w.columns_from(start, width);
+            assert_eq!(packed, expected(columns), "inputs {start}..+{width}");
+        }
+    }
 }
