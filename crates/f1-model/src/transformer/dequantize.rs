@@ -204,11 +204,11 @@ impl ColumnBlocks for QuantizedRows<'_> {
             |row: usize, start: usize, out: &mut [f32]| self.decode_inputs(row, start, out);
         match (self.dtype, self.transposed) {
             (GgmlDType::Q4_1, true) => {
-                quantized_bf16::pack_rows(self.q4_1_blocks(), per_row, start, width, packed)
+                quantized_bf16::pack_q4_1_rows(self.q4_1_blocks(), per_row, start, width, packed)
             }
             (GgmlDType::Q4_1, false) => {
                 let shape = (self.outputs, per_row);
-                quantized_bf16::pack_inputs(self.q4_1_blocks(), shape, start, width, packed)
+                quantized_bf16::pack_q4_1_inputs(self.q4_1_blocks(), shape, start, width, packed)
             }
             (_, true) => {
                 let shape = (self.inputs, self.block.0);

@@ -101,7 +101,7 @@ pub fn pack_decoded_inputs(
 /// as the columns of `W^T` (inputs down, one column per row), packed whole
 /// into `packed`, which holds `bf16_product::packed_columns_len(32 * per_row,
 /// count)` values.
-pub fn pack_rows(
+pub fn pack_q4_1_rows(
     blocks: &[BlockQ4_1],
     per_row: usize,
     first: usize,
@@ -134,7 +134,7 @@ pub fn pack_rows(
 /// `outputs` rows (`per_row` blocks a row) as the columns of `W` (outputs
 /// down), packed whole into `packed`, which holds
 /// `bf16_product::packed_columns_len(outputs, width)` values.
-pub fn pack_inputs(
+pub fn pack_q4_1_inputs(
     blocks: &[BlockQ4_1],
     (outputs, per_row): (usize, usize),
     start: usize,
@@ -276,13 +276,13 @@ mod tests {
         };
         for (first, count) in [(0, outputs), (7, 33), (44, 1)] {
             let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(inputs, count)];
-            pack_rows(weight, per_row, first, count, &mut packed);
+            pack_q4_1_rows(weight, per_row, first, count, &mut packed);
             let rows = w.t().columns_from(first, count);
             assert_eq!(packed, expected(rows), "rows {first}..+{count}");
         }
         for (start, width) in [(0, inputs), (BLOCK, 2 * BLOCK)] {
             let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(outputs, width)];
-            pack_inputs(weight, (outputs, per_row), start, width, &mut packed);
+            pack_q4_1_inputs(weight, (outputs, per_row), start, width, &mut packed);
             let columns = w.columns_from(start, width);
             assert_eq!(packed, expected(columns), "inputs {start}..+{width}");
         }

@@ -36,10 +36,11 @@ pub type RawProduct = unsafe fn(*mut f32, usize, bool, Matrix, Right, f32);
 
 /// Checks a bf16 kernel on row-major, transposed and strided (both strides
 /// above one) views of each (m, k, n), and on the row-major right side packed
-/// whole: `0.5 * lhs · rhs` equals the f64 product
-/// of the bf16-rounded operands to within 1e-6 of the terms' magnitude, and
-/// adding `-0.5 * lhs · rhs` to it leaves (nearly) zero; an empty inner size
-/// writes zeros, or keeps the output when accumulating.
+/// whole: `0.5 * lhs · rhs` equals the f64 product of the bf16-rounded
+/// operands to within 1e-6 of the terms' magnitude, adding `-0.5 * lhs · rhs`
+/// to it leaves (nearly) zero, and the unscaled product, written and then
+/// added, is the product and twice it; an empty inner size writes zeros, or
+/// keeps the output when accumulating.
 ///
 /// # Safety
 /// `product` may run on this CPU.
@@ -86,7 +87,7 @@ pub unsafe fn assert_bf16_products(product: RawProduct, shapes: &[(usize, usize,
             let mut out = vec![f32::NAN; m * n];
             // SAFETY: the caller's contract; `out` is (m, n).
             unsafe { product(out.as_mut_ptr(), n, false, lhs, right, 0.5) };
-            let mut bounds = Vec::with_capacity(m * n);
+            let mut wants = Vec::with_capacity(m * n);
             for (index, &got) in out.iter().enumerate() {
                 let (row, column) = (index / n, index % n);
                 let terms = (0..k).map(|p| rounded(lhs, row, p) * rounded(rhs, p, column));
@@ -98,15 +99,28 @@ pub unsafe fn assert_bf16_products(product: RawProduct, shapes: &[(usize, usize,
                     "({m}, {k}, {n}) at ({row}, {column}): {got} vs {}",
                     0.5 * want
                 );
-                bounds.push(bound);
+                wants.push((want, bound));
             }
             // SAFETY: as above; `out` is initialised now.
             unsafe { product(out.as_mut_ptr(), n, true, lhs, right, -0.5) };
-            for (&got, bound) in out.iter().zip(bounds) {
+            for (&got, &(_, bound)) in out.iter().zip(&wants) {
                 assert!(
                     got.abs() as f64 <= 2.0 * bound,
                     "{got}: a product minus itself"
                 );
+            }
+            // Unscaled, fresh and then accumulated (sums the tiles may keep in
+            // the output itself).
+            for (accumulate, times) in [(false, 1.0), (true, 2.0)] {
+                // SAFETY: as above.
+                unsafe { product(out.as_mut_ptr(), n, accumulate, lhs, right, 1.0) };
+                for (&got, &(want, bound)) in out.iter().zip(&wants) {
+                    assert!(
+                        (got as f64 - times * want).abs() <= 2.0 * times * bound,
+                        "({m}, {k}, {n}): {got} vs {}",
+                        times * want
+                    );
+                }
             }
         }
     }
