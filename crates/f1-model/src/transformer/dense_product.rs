@@ -389,36 +389,8 @@ unsafe fn parallel_blockwise(
     let block = block_size(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n.max(1));
     #[cfg(target_arch = "x86_64")]
     if let Some(kernel) = shared_left_kernel(precision) {
-        // Each thread packs its block of columns for the kernel straight from
-        // what `rhs` stores (no f32 block written and read back).
-        let multiply = |left: Option<SharedLeft>| {
-            for_each_column_block(out, n, block, |start, width, out_block| {
-                PACKED_RIGHT.with_borrow_mut(|packed| {
-                    let len = bf16_product::packed_columns_len(k, width);
-                    if packed.len() < len {
-                        packed.resize(len, 0);
-                    }
-                    rhs.pack_bf16_block(start, width, &mut packed[..len]);
-                    let rhs_block = PackedColumns::new(&packed[..len], k, width);
-                    let rhs_block = Right::Packed(rhs_block);
-                    // SAFETY: the kernel runs here; the block's output columns
-                    // are its own and its shape is checked above.
-                    unsafe {
-                        match left {
-                            Some(left) => left.product_raw(out_block, n, false, rhs_block, scale),
-                            None => packing_product_raw(
-                                kernel, out_block, n, false, lhs, rhs_block, scale,
-                            ),
-                        }
-                    }
-                })
-            })
-        };
-        let bytes = 4 * shared_left_len(kernel, lhs.rows, lhs.columns);
-        if lhs.rows > 0 && k > 0 && n > block && bytes <= MAX_SHARED_LEFT_BYTES {
-            return with_shared_left(kernel, lhs, |packed| multiply(Some(packed)));
-        }
-        return multiply(None);
+        // SAFETY: the kernel runs here; the caller's contract.
+        return unsafe { packed_blockwise(kernel, out, lhs, rhs, scale, block) };
     }
     for_each_column_block(out, n, block, |start, width, out_block| {
         let mut buffer = Vec::with_capacity(k * width);
@@ -427,6 +399,52 @@ unsafe fn parallel_blockwise(
         // `for_each_column_block`); its shape is checked above.
         unsafe { raw_product(out_block, n, false, lhs, rhs_block, scale, precision) }
     });
+}
+
+/// [`parallel_blockwise`] on a kernel that packs: each thread packs its block
+/// of `block` columns straight from what `rhs` stores (no f32 block written
+/// and read back), the left side packed once for all where it fits.
+///
+/// # Safety
+/// As for [`parallel_blockwise`]; `kernel` (tiles or dot products) runs here.
+#[cfg(target_arch = "x86_64")]
+unsafe fn packed_blockwise(
+    kernel: Bf16Kernel,
+    out: *mut f32,
+    lhs: Matrix,
+    rhs: &impl ColumnBlocks,
+    scale: f32,
+    block: usize,
+) {
+    let (k, n) = rhs.dims();
+    let multiply = |left: Option<SharedLeft>| {
+        for_each_column_block(out, n, block, |start, width, out_block| {
+            PACKED_RIGHT.with_borrow_mut(|packed| {
+                let len = bf16_product::packed_columns_len(k, width);
+                if packed.len() < len {
+                    packed.resize(len, 0);
+                }
+                rhs.pack_bf16_block(start, width, &mut packed[..len]);
+                let rhs_block = Right::Packed(PackedColumns::new(&packed[..len], k, width));
+                // SAFETY: the kernel runs here; the block's output columns are
+                // its own and its shape is checked by the caller.
+                unsafe {
+                    match left {
+                        Some(left) => left.product_raw(out_block, n, false, rhs_block, scale),
+                        None => {
+                            packing_product_raw(kernel, out_block, n, false, lhs, rhs_block, scale)
+                        }
+                    }
+                }
+            })
+        })
+    };
+    let bytes = 4 * shared_left_len(kernel, lhs.rows, lhs.columns);
+    if lhs.rows > 0 && k > 0 && n > block && bytes <= MAX_SHARED_LEFT_BYTES {
+        with_shared_left(kernel, lhs, |packed| multiply(Some(packed)));
+    } else {
+        multiply(None);
+    }
 }
 
 /// Columns `start..start + width` of `rhs`, written into the empty `buffer`.
@@ -762,6 +780,61 @@ mod tests {
     /// packed in parts (here 128 inputs at a time) and shared by the threads
     /// (in whole panels) gives the product of the rounded operands, fresh and
     /// accumulated.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn column_blocks_are_packed_for_either_kernel() {
+        /// A dense right-hand side handed out a column block at a time.
+        struct DenseColumns<'a>(Matrix<'a>);
+        impl ColumnBlocks for DenseColumns<'_> {
+            fn dims(&self) -> (usize, usize) {
+                (self.0.rows, self.0.columns)
+            }
+            fn alignment(&self) -> usize {
+                32
+            }
+            fn write_block(&self, start: usize, width: usize, buffer: &mut Vec<f32>) -> bool {
+                let block = self.0.columns_from(start, width);
+                for row in 0..block.rows {
+                    buffer.extend((0..width).map(|c| block.values[row * block.row_stride + c]));
+                }
+                false
+            }
+            fn pack_bf16_block(&self, start: usize, width: usize, packed: &mut [u32]) {
+                bf16_product::pack_all_columns(self.0.columns_from(start, width), packed);
+            }
+        }
+        let (m, k, n) = (20, 256, 150);
+        let (a, b) = (values(m * k, 4), values(k * n, 5));
+        let (lhs, rhs) = (
+            Matrix::new(&a, m, k).unwrap(),
+            Matrix::new(&b, k, n).unwrap(),
+        );
+        let expected = product(lhs, rhs, 0.5, ProductPrecision::Bf16).unwrap();
+        let kernels = [
+            (Bf16Kernel::Tiles, bf16_tiles::available()),
+            (Bf16Kernel::DotProducts, bf16_product::available()),
+        ];
+        // Two column blocks on a shared left side, or one block alone.
+        for (kernel, available) in kernels {
+            for block in [n.div_ceil(2).next_multiple_of(32), n] {
+                if !available {
+                    println!("skipped: this CPU does not run {kernel:?}");
+                    continue;
+                }
+                let mut out = vec![f32::NAN; m * n];
+                let columns = DenseColumns(rhs);
+                // SAFETY: the kernel runs here; `out` is (m, n).
+                unsafe { packed_blockwise(kernel, out.as_mut_ptr(), lhs, &columns, 0.5, block) };
+                for (got, want) in out.iter().zip(&expected) {
+                    assert!(
+                        (got - want).abs() < 1e-4 * want.abs().max(1.0),
+                        "{kernel:?}, blocks of {block}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn shared_left_sides_are_packed_in_parts() {
