@@ -12,7 +12,7 @@
 //! panel and 12 broadcasts feed 24 `vdpbf16ps` (32 multiply-adds each, twice an
 //! f32 FMA's). The caller may instead pack the whole left side once for all its
 //! threads ([`pack_panels`], then [`packed_product_raw`]), and give the right
-//! side packed whole ([`Right::Packed`], as `q4_1_bf16` decodes a weight
+//! side packed whole ([`Right::Packed`], as `quantized_bf16` decodes a weight
 //! straight into it; both kernels read that layout). Packing reads strided
 //! views in place, vectorized where the pairs or the columns are contiguous.
 //! (The vector conversion treats f32 subnormals, below 1.2e-38, as zero, as

@@ -83,14 +83,18 @@ fn decoder(dtype: GgmlDType) -> Option<Decoder> {
 /// Whole blocks of `T` in `bytes` decoded into `out` by candle.
 fn decode_bytes<T: GgmlType>(bytes: &[u8], out: &mut [f32]) {
     let count = bytes.len() / size_of::<T>();
-    T::to_float(blocks::<T>(bytes, count).expect("whole blocks"), out);
+    T::to_float(
+        blocks::<T>(bytes, count).expect("whole blocks, aligned as candle stores them"),
+        out,
+    );
 }
 
 /// Whole Q4_1 blocks in `bytes` decoded into `out`: each value `d * q + m`,
 /// low nibbles first.
 fn decode_q4_1_bytes(bytes: &[u8], out: &mut [f32]) {
     let count = bytes.len() / size_of::<quantized_matmul::BlockQ4_1>();
-    let blocks = blocks::<quantized_matmul::BlockQ4_1>(bytes, count).expect("whole blocks");
+    let blocks = blocks::<quantized_matmul::BlockQ4_1>(bytes, count)
+        .expect("whole blocks, aligned as candle stores them");
     for (block, out) in blocks.iter().zip(out.chunks_exact_mut(BLOCK)) {
         out.copy_from_slice(&block.values());
     }
