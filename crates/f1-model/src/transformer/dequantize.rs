@@ -105,6 +105,8 @@ fn decode_q4_1_bytes(bytes: &[u8], out: &mut [f32]) {
 /// that multiplies it: no weight-sized f32 buffer is written and read back.
 pub struct QuantizedRows<'a> {
     bytes: Cow<'a, [u8]>,
+    /// Which bf16 packer takes it (Q4_1 has its own).
+    #[cfg(target_arch = "x86_64")]
     dtype: GgmlDType,
     outputs: usize,
     inputs: usize,
@@ -141,6 +143,7 @@ impl<'a> QuantizedRows<'a> {
         }
         Ok(Some(Self {
             bytes,
+            #[cfg(target_arch = "x86_64")]
             dtype,
             outputs,
             inputs,
