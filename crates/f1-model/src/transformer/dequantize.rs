@@ -58,6 +58,9 @@ pub fn dequantize(weight: &QTensor) -> Result<Tensor> {
 /// Blocks decoded per work item: big enough to amortise the hand-off.
 const BLOCKS_PER_ITEM: usize = 256;
 
+/// The most inputs a block format's block holds (the k-quants' 256).
+const MAX_BLOCK_INPUTS: usize = 256;
+
 /// Decodes whole blocks (bytes) into f32 values.
 type Decoder = fn(&[u8], &mut [f32]);
 
@@ -133,7 +136,8 @@ impl<'a> QuantizedRows<'a> {
         let dtype = weight.dtype();
         let (block_inputs, block_bytes) = (dtype.block_size(), dtype.type_size());
         let bytes = weight.data()?;
-        if inputs % block_inputs != 0
+        if block_inputs > MAX_BLOCK_INPUTS
+            || inputs % block_inputs != 0
             || bytes.len() != outputs * inputs / block_inputs * block_bytes
         {
             candle_core::bail!(
@@ -160,6 +164,18 @@ impl<'a> QuantizedRows<'a> {
         let first = (row * self.inputs + start) / block_inputs * block_bytes;
         let bytes = &self.bytes[first..][..out.len() / block_inputs * block_bytes];
         (self.decode)(bytes, out);
+    }
+
+    /// Appends inputs `start..start + count` (whole blocks) of row `row` to
+    /// `out` a block at a time through the stack, so `out` is written once
+    /// (not zeroed first).
+    fn append_inputs(&self, row: usize, start: usize, count: usize, out: &mut Vec<f32>) {
+        let mut values = [0f32; MAX_BLOCK_INPUTS];
+        let values = &mut values[..self.block.0];
+        for at in (start..start + count).step_by(self.block.0) {
+            self.decode_inputs(row, at, values);
+            out.extend_from_slice(values);
+        }
     }
 
     /// The weight's Q4_1 blocks.
@@ -190,15 +206,13 @@ impl ColumnBlocks for QuantizedRows<'_> {
     fn write_block(&self, start: usize, width: usize, buffer: &mut Vec<f32>) -> bool {
         if self.transposed {
             // Rows `start..start + width` of W: (width, in), the block's transpose.
-            buffer.resize(width * self.inputs, 0.0);
-            for (row, out) in buffer.chunks_exact_mut(self.inputs).enumerate() {
-                self.decode_inputs(start + row, 0, out);
+            for row in start..start + width {
+                self.append_inputs(row, 0, self.inputs, buffer);
             }
         } else {
             // Inputs `start..start + width` of every row: (out, width).
-            buffer.resize(self.outputs * width, 0.0);
-            for (row, out) in buffer.chunks_exact_mut(width.max(1)).enumerate() {
-                self.decode_inputs(row, start, out);
+            for row in 0..self.outputs {
+                self.append_inputs(row, start, width, buffer);
             }
         }
         self.transposed
