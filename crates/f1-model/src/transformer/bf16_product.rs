@@ -380,29 +380,29 @@ fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 /// Inputs a whole packed right-hand panel is zero-padded to a multiple of: a
 /// tile row's (what `bf16_tiles` multiplies at a time).
+#[cfg(target_arch = "x86_64")]
 pub const PANEL_INPUTS: usize = 32;
 
-#[cfg(target_arch = "x86_64")]
 /// Pairs a whole packed right-hand panel holds for `inputs` inputs.
+#[cfg(target_arch = "x86_64")]
 fn panel_pairs(inputs: usize) -> usize {
     inputs.div_ceil(PANEL_INPUTS) * PANEL_INPUTS / 2
 }
 
-#[cfg(target_arch = "x86_64")]
 /// The values a right-hand side of (`inputs`, `columns`) takes packed whole.
+#[cfg(target_arch = "x86_64")]
 pub fn packed_columns_len(inputs: usize, columns: usize) -> usize {
     columns.div_ceil(COLUMNS) * panel_pairs(inputs) * COLUMNS
 }
 
-#[cfg(target_arch = "x86_64")]
 /// A right-hand side packed whole: panel `c` (columns `32c..`) at `values[c *
 /// panel_len..]`, laid out as [`pack_columns`] packs a block (`pair * COLUMNS
 /// + column`) over all the inputs, zero past the last input (to a multiple of
 /// [`PANEL_INPUTS`]) and in the lanes past the last column. Written by
 /// [`pack_all_columns`], or straight from a quantized weight.
+#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 pub struct PackedColumns<'a> {
     values: &'a [u32],
@@ -431,9 +431,9 @@ impl<'a> PackedColumns<'a> {
     }
 }
 
-#[cfg(all(test, target_arch = "x86_64"))]
 /// Packs `rhs` whole into `packed`, which holds [`packed_columns_len`] values
 /// for it.
+#[cfg(all(test, target_arch = "x86_64"))]
 pub fn pack_all_columns(rhs: Matrix, packed: &mut [u32]) {
     let panel_len = panel_pairs(rhs.rows) * COLUMNS;
     let packed = &mut packed[..packed_columns_len(rhs.rows, rhs.columns)];
@@ -445,9 +445,9 @@ pub fn pack_all_columns(rhs: Matrix, packed: &mut [u32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 /// A right-hand side: a view, packed a panel at a time as it is multiplied,
 /// or packed whole already.
+#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 pub enum Right<'a> {
     View(Matrix<'a>),

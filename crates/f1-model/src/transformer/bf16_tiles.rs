@@ -32,6 +32,9 @@ const PANEL_ROWS: usize = 2 * amx::ROWS;
 const GROUP_PAIRS: usize = 16;
 /// Inputs one group of pairs spans.
 pub const GROUP_INPUTS: usize = 2 * GROUP_PAIRS;
+// A right side packed whole (`bf16_product::PackedColumns`) is zero-padded to
+// whole groups, which the tiles read to their end.
+const _: () = assert!(bf16_product::PANEL_INPUTS.is_multiple_of(GROUP_INPUTS));
 /// Inputs one right panel spans at most: 16 KiB, beside a 16 KiB left panel
 /// in L1 (128, 192, 512 and 1024 measured slower on SmolLM2's shapes).
 const MAX_DEPTH: usize = 256;
