@@ -50,6 +50,9 @@ const LANES: usize = 16;
 const ACTIVATION_BLOCK: usize = 32;
 /// Activation rows each kernel call takes (the tile's bytes loaded once for all).
 const ROWS: usize = 8;
+/// The fewest activation rows any weight multiplies on AMX tiles (see
+/// `Int8Weight::amx_min_rows`).
+const AMX_LEAST_ROWS: usize = 8;
 /// How many groups ahead of the one multiplied the kernel prefetches the weight.
 const PREFETCH_GROUPS: usize = 8;
 
@@ -222,7 +225,7 @@ impl Int8Weight {
     fn amx_min_rows(&self) -> usize {
         match self.nibbles() || self.group == 16 {
             true => 12,
-            false => 8,
+            false => AMX_LEAST_ROWS,
         }
     }
 
@@ -342,18 +345,20 @@ pub fn matmul_each<const N: usize>(weights: [&Int8Weight; N], x: &Tensor) -> Res
     // Read where it lies (a copy only if it is not contiguous).
     let x = x.contiguous()?;
     let x = values(&x)?;
+    let count = x.len() / inputs.unwrap_or(1).max(1);
+    // Laid out for AMX tiles too where enough rows come for any weight to use them.
+    let tiled = amx::int8_available() && count >= AMX_LEAST_ROWS;
     // The activations' sums are per weight group: one rounding per group size.
     let mut rounded: Vec<Activations> = Vec::new();
     for weight in weights {
         if !rounded.iter().any(|rows| rows.group == weight.group) {
-            rounded.push(Activations::new(&x, weight.inputs, weight.group));
+            rounded.push(Activations::new(&x, weight.inputs, weight.group, tiled));
         }
     }
     let rows_of = |weight: &Int8Weight| {
         (rounded.iter().find(|rows| rows.group == weight.group))
             .expect("rounded for every group size")
     };
-    let count = x.len() / inputs.unwrap_or(1).max(1);
     let mut outs: [Vec<f32>; N] =
         std::array::from_fn(|i| Vec::with_capacity(count * weights[i].outputs));
     let cells: [SharedCells; N] = std::array::from_fn(|i| {
@@ -392,7 +397,10 @@ struct Activations {
     inputs: usize,
     /// Inputs per weight group (16 or 32).
     group: usize,
-    /// Per row, per input.
+    /// Rows rounded (the padding not counted).
+    count: usize,
+    /// Per row, per input; where AMX tiles may multiply the rows, zero rows
+    /// follow up to a whole tile of rows.
     q: Vec<i8>,
     /// Per row, per 32 inputs.
     scales: Vec<f32>,
@@ -400,24 +408,82 @@ struct Activations {
     sums: Vec<i32>,
     /// Per row, per 32 inputs.
     scaled_sums: Vec<f32>,
+    /// The same per group, where AMX tiles may multiply the rows.
+    by_group: Option<GroupMajor>,
+}
+
+/// [`Activations`]' scales, group sums and scaled sums group by group, each
+/// group's rows side by side (zeros past the last row, up to a whole tile of
+/// rows), as the AMX kernel reads a tile's 16 rows of one group.
+struct GroupMajor {
+    /// Rows a group holds (the padded count).
+    rows: usize,
+    /// Per 32 inputs, per row.
+    scales: Vec<f32>,
+    /// Per weight group, per row.
+    sums: Vec<i32>,
+    /// Per 32 inputs, per row.
+    scaled_sums: Vec<f32>,
+}
+
+impl GroupMajor {
+    /// `values` (per row, `per_row` each) transposed, with zeros past its
+    /// rows up to `rows`.
+    fn transpose<T: Copy + Default>(values: &[T], per_row: usize, rows: usize) -> Vec<T> {
+        let mut out = vec![T::default(); per_row * rows];
+        for (row, values) in values.chunks_exact(per_row).enumerate() {
+            for (i, &value) in values.iter().enumerate() {
+                out[i * rows + row] = value;
+            }
+        }
+        out
+    }
+
+    /// Tile rows `first..first + 16`'s values of activation block `block`
+    /// (scales, scaled sums) or weight group `g` (sums).
+    fn scales(&self, first: usize, block: usize) -> &[f32; amx::ROWS] {
+        self.scales[block * self.rows + first..][..amx::ROWS]
+            .try_into()
+            .expect("a whole tile of rows")
+    }
+
+    fn scaled_sums(&self, first: usize, block: usize) -> &[f32; amx::ROWS] {
+        self.scaled_sums[block * self.rows + first..][..amx::ROWS]
+            .try_into()
+            .expect("a whole tile of rows")
+    }
+
+    fn sums(&self, first: usize, g: usize) -> &[i32; amx::ROWS] {
+        self.sums[g * self.rows + first..][..amx::ROWS]
+            .try_into()
+            .expect("a whole tile of rows")
+    }
 }
 
 impl Activations {
-    /// `x`'s rows of `inputs`, several rows at once on candle's pool. Call only
-    /// where [`cpu_has_vnni`] holds.
-    fn new(x: &[f32], inputs: usize, group: usize) -> Self {
+    /// `x`'s rows of `inputs`, several rows at once on candle's pool, and
+    /// where `tiled`, padded and laid out for AMX tiles too. Call only where
+    /// [`cpu_has_vnni`] holds.
+    fn new(x: &[f32], inputs: usize, group: usize, tiled: bool) -> Self {
         let count = x.len() / inputs;
         let blocks = inputs / ACTIVATION_BLOCK;
+        // Whole tiles of rows, however few rows the last holds.
+        let padded = match tiled {
+            true => count.next_multiple_of(amx::ROWS),
+            false => count,
+        };
         let mut rows = Self {
             inputs,
             group,
-            q: vec![0; x.len()],
+            count,
+            q: vec![0; padded * inputs],
             scales: vec![0.0; count * blocks],
             sums: vec![0; count * (inputs / group)],
             scaled_sums: vec![0.0; count * blocks],
+            by_group: None,
         };
         // Each row's pieces of the four buffers.
-        let mut slots: Vec<_> = (rows.q.chunks_exact_mut(inputs))
+        let mut slots: Vec<_> = (rows.q[..count * inputs].chunks_exact_mut(inputs))
             .zip(rows.scales.chunks_exact_mut(blocks))
             .zip(rows.sums.chunks_exact_mut(inputs / group))
             .zip(rows.scaled_sums.chunks_exact_mut(blocks))
@@ -435,11 +501,19 @@ impl Activations {
             },
         )
         .expect("each row's slot is in range");
+        if tiled {
+            rows.by_group = Some(GroupMajor {
+                rows: padded,
+                scales: GroupMajor::transpose(&rows.scales, blocks, padded),
+                sums: GroupMajor::transpose(&rows.sums, inputs / group, padded),
+                scaled_sums: GroupMajor::transpose(&rows.scaled_sums, blocks, padded),
+            });
+        }
         rows
     }
 
     fn count(&self) -> usize {
-        self.q.len() / self.inputs
+        self.count
     }
 
     /// Row `row`'s `q`s.
@@ -594,7 +668,13 @@ unsafe fn tile_product<const G: usize, const R: usize, const NIBBLES: bool>(
             }
         }
         for ((acc, sum), &row) in acc.iter_mut().zip(sums).zip(&which) {
-            accumulate::<G, NIBBLES>(acc, sum, weight, at, rows, row, g);
+            accumulate::<NIBBLES>(
+                acc,
+                sum,
+                weight,
+                at,
+                row_of_group::<G, NIBBLES>(rows, row, g),
+            );
         }
     }
     for (acc, row) in acc.into_iter().zip(which) {
@@ -607,6 +687,13 @@ unsafe fn tile_product<const G: usize, const R: usize, const NIBBLES: bool>(
 /// tile's quads as they lie, or the nibbles unpacked) into each row's 16 sums
 /// (tile 2), which are stored and scaled as [`tile_product`] scales its
 /// registers' sums: the same outputs to the bit.
+///
+/// The tile always holds 16 rows (past the activations' last come zero rows,
+/// whose outputs are not stored), so that the 16 rows' scaling is unrolled,
+/// their sums in registers and each group's activation values read side by
+/// side ([`GroupMajor`]): scaled row by row in a loop, with the sums in memory
+/// and each value's index computed, the scaling took as long as the tile
+/// products.
 ///
 /// # Safety
 /// [`amx::int8_available`] must hold (which implies AVX-512 F and BW); no
@@ -621,14 +708,16 @@ unsafe fn amx_tile_product<const G: usize, const NIBBLES: bool>(
     which: std::ops::Range<usize>,
     out: &SharedCells,
 ) {
+    let by_group = rows.by_group.as_ref().expect("rows padded for AMX tiles");
     assert!(!which.is_empty() && which.len() <= amx::ROWS && which.end <= rows.count());
+    assert!(which.start + amx::ROWS <= by_group.rows);
     let groups = weight.inputs / G;
     let quads_per_group = if NIBBLES { G / 8 } else { G / 4 };
     let stride = rows.inputs;
     let config = (amx::TileConfig::new())
-        .with(0, which.len(), G)
+        .with(0, amx::ROWS, G)
         .with(1, G / 4, 64)
-        .with(2, which.len(), 64);
+        .with(2, amx::ROWS, 64);
     // Each buffer two deep: a tile load right behind the stores that fill its
     // bytes (or vector loads right behind a tile store) wait for the stores to
     // reach the cache, so group `g`'s nibbles are unpacked while group `g - 1`
@@ -639,7 +728,7 @@ unsafe fn amx_tile_product<const G: usize, const NIBBLES: bool>(
     let mut sums = [[MaybeUninit::<PerRowSums>::uninit(); amx::ROWS]; 2];
     let mut unpacked = [[MaybeUninit::<Quad>::uninit(); 8]; 2];
     let mut acc = [_mm512_setzero_ps(); amx::ROWS];
-    let x = rows.q(which.start).as_ptr();
+    let x = rows.q.as_ptr().add(which.start * stride);
     let quads_of = |g: usize| {
         let at = (tile * groups + g) * quads_per_group;
         &weight.quads[at..at + quads_per_group]
@@ -667,9 +756,14 @@ unsafe fn amx_tile_product<const G: usize, const NIBBLES: bool>(
         }
         if g > 0 {
             let (g, at) = (g - 1, tile * groups + g - 1);
-            for ((acc, sum), row) in acc.iter_mut().zip(&sums[g % 2]).zip(which.clone()) {
+            let block = g * G / ACTIVATION_BLOCK;
+            let scales = by_group.scales(which.start, block);
+            let row_sums = by_group.sums(which.start, g);
+            let scaled_sums = by_group.scaled_sums(which.start, block);
+            for (r, (acc, sum)) in acc.iter_mut().zip(&sums[g % 2]).enumerate() {
                 let sum = _mm512_load_si512(sum.as_ptr().cast());
-                accumulate::<G, NIBBLES>(acc, sum, weight, at, rows, row, g);
+                let row = (scales[r], row_sums[r], scaled_sums[r]);
+                accumulate::<NIBBLES>(acc, sum, weight, at, row);
             }
         }
     }
@@ -719,32 +813,46 @@ unsafe fn prefetch_group<const NIBBLES: bool>(weight: &Int8Weight, ahead: usize,
     }
 }
 
-/// Adds group `g`'s 16 integer sums of activation row `row` (with the tile's
-/// rows at weight position `at`) to `acc`: less the zero point, times both
-/// scales, plus the minimums times the scaled sum for the 4-bit formats.
+/// Adds a group's 16 integer sums of one activation row (with the tile's rows
+/// at weight position `at`) to `acc`: less the zero point times the row's
+/// `sum` of the group's `q`s, times both scales (the row's is `scale`), plus
+/// the minimums times the row's `scaled_sum` for the 4-bit formats.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn accumulate<const G: usize, const NIBBLES: bool>(
+unsafe fn accumulate<const NIBBLES: bool>(
     acc: &mut __m512,
-    sum: __m512i,
+    sums: __m512i,
     weight: &Int8Weight,
     at: usize,
+    (scale, sum, scaled_sum): (f32, i32, f32),
+) {
+    // The 4-bit formats have no zero point (their minimum is added below).
+    let sums = match NIBBLES {
+        true => sums,
+        false => _mm512_sub_epi32(sums, _mm512_set1_epi32(weight.zero * sum)),
+    };
+    let weight_scale = _mm512_load_ps(weight.scales[at].0.as_ptr());
+    let scale = _mm512_mul_ps(weight_scale, _mm512_set1_ps(scale));
+    *acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sums), *acc);
+    if NIBBLES {
+        let min = _mm512_load_ps(weight.mins[at].0.as_ptr());
+        *acc = _mm512_fmadd_ps(min, _mm512_set1_ps(scaled_sum), *acc);
+    }
+}
+
+/// Row `row`'s activation values of group `g` as [`accumulate`] takes them,
+/// each read only where the format needs it.
+#[inline]
+fn row_of_group<const G: usize, const NIBBLES: bool>(
     rows: &Activations,
     row: usize,
     g: usize,
-) {
-    // The 4-bit formats have no zero point (their minimum is added below).
-    let sum = match NIBBLES {
-        true => sum,
-        false => _mm512_sub_epi32(sum, _mm512_set1_epi32(weight.zero * rows.sum(row, g))),
-    };
-    let scale = _mm512_load_ps(weight.scales[at].0.as_ptr());
-    let scale = _mm512_mul_ps(scale, _mm512_set1_ps(rows.scale(row, g * G)));
-    *acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), *acc);
-    if NIBBLES {
-        let min = _mm512_load_ps(weight.mins[at].0.as_ptr());
-        *acc = _mm512_fmadd_ps(min, _mm512_set1_ps(rows.scaled_sum(row, g * G)), *acc);
+) -> (f32, i32, f32) {
+    let input = g * G;
+    match NIBBLES {
+        true => (rows.scale(row, input), 0, rows.scaled_sum(row, input)),
+        false => (rows.scale(row, input), rows.sum(row, g), 0.0),
     }
 }
 
@@ -1017,7 +1125,7 @@ mod tests {
         // Halves go to the even neighbour at scale 1; the rest as `round_ties_even`.
         let mut x: Vec<f32> = uniform(1, 64, 9).to_vec2::<f32>().unwrap().remove(0);
         x[..6].copy_from_slice(&[127.0, 0.5, 1.5, 2.5, -0.5, -2.5]);
-        let rows = Activations::new(&x, 64, 16);
+        let rows = Activations::new(&x, 64, 16, false);
         assert_eq!(rows.q(0)[..6], [127, 0, 2, 2, 0, -2]);
         assert_eq!(rows.scale(0, 0), 1.0);
         let max = x[32..].iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -1033,19 +1141,36 @@ mod tests {
             rows.sums,
             [sum(0..16), sum(16..32), sum(32..48), sum(48..64)]
         );
-        let by_32 = Activations::new(&x, 64, 32);
+        let by_32 = Activations::new(&x, 64, 32, false);
         assert_eq!(by_32.sums, [sum(0..32), sum(32..64)]);
         assert_eq!(
             by_32.scaled_sum(0, 32),
             f16::from_f32(max / 127.0 * sum(32..64) as f32).to_f32()
         );
-        assert_eq!(Activations::new(&[0.0; 32], 32, 32).q, [0; 32]);
+        assert_eq!(Activations::new(&[0.0; 32], 32, 32, false).q, [0; 32]);
         // Rows lie one after another, each rounded alone.
         let two: Vec<f32> = [&x[..], &x[..]].concat();
-        let both = Activations::new(&two, 64, 16);
+        let both = Activations::new(&two, 64, 16, false);
         assert_eq!((both.count(), both.q(1)), (2, rows.q(0)));
         assert_eq!(both.scale(1, 32), rows.scale(0, 32));
         assert_eq!(both.sum(1, 3), rows.sum(0, 3));
+        // Laid out for tiles: zero rows up to 16, each group's rows side by side.
+        let tiled = Activations::new(&two, 64, 16, true);
+        assert_eq!((tiled.count(), tiled.q.len()), (2, 16 * 64));
+        assert!(tiled.q[2 * 64..].iter().all(|&q| q == 0));
+        let by_group = tiled.by_group.as_ref().unwrap();
+        let padded = |first: f32, second: f32| {
+            let mut values = [0.0; 16];
+            values[..2].copy_from_slice(&[first, second]);
+            values
+        };
+        let scale = rows.scale(0, 32);
+        assert_eq!(*by_group.scales(0, 1), padded(scale, scale));
+        let scaled_sum = rows.scaled_sum(0, 32);
+        assert_eq!(*by_group.scaled_sums(0, 1), padded(scaled_sum, scaled_sum));
+        let mut sums = [0; 16];
+        sums[..2].copy_from_slice(&[rows.sum(0, 3); 2]);
+        assert_eq!(*by_group.sums(0, 3), sums);
     }
 
     #[test]
@@ -1065,7 +1190,7 @@ mod tests {
                 let x = uniform(count, 512, 13 + count as u64)
                     .flatten_all()
                     .unwrap();
-                let rows = Activations::new(&values(&x).unwrap(), 512, weight.group);
+                let rows = Activations::new(&values(&x).unwrap(), 512, weight.group, true);
                 let [mut amx_out, mut vnni_out] = [(); 2].map(|_| vec![0f32; count * 37]);
                 let (amx_cells, vnni_cells) = (
                     SharedCells::new(&mut amx_out, 37),
