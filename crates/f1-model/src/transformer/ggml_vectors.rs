@@ -1,7 +1,8 @@
 //! AVX-512 forms of four of `llama_cpp_rounding`'s loops, bit for bit: a new
 //! token's attention scores (ggml's `ggml_vec_dot_f16` order, sixteen keys at a
 //! time) and its weighted sum of values (the same order, sixteen dimensions at a
-//! time), and the softmax and SiLU with ggml's vectorized `expf`. The scalar
+//! time), both for up to three heads that share the keys and values at once,
+//! and the softmax and SiLU with ggml's vectorized `expf`. The scalar
 //! forms stay the reference (and the path on CPUs without AVX-512); tests there
 //! hold the two equal.
 
@@ -36,98 +37,125 @@ pub fn scores_take(dim: usize) -> bool {
     dim > 0 && dim.is_multiple_of(BLOCK)
 }
 
-/// `weights[p]` = (`query` · key `p`) * `scale` + `hidden[p]` (0 without a
-/// mask), each product summed as `Order::Vectors` sums it: term `i` fused into
-/// accumulator `i % 64`, registers 0 + 2 and 1 + 3, then those two, then the
-/// lanes as `_mm512_reduce_add_ps`. Keys are `(positions, dim)` rows of f16.
+/// The most heads [`scores`] and [`weighted_values`] take at once (their
+/// registers: three heads' accumulators and the shared key or value).
+pub const MAX_HEADS: usize = 3;
+
+/// For each of `H` heads that share the keys (grouped-query attention), `H` at
+/// most [`MAX_HEADS`]: `weights[h][p]` = (`queries[h]` · key `p`) * `scale` +
+/// `hidden[p]` (0 without a mask), each product summed as `Order::Vectors`
+/// sums it: term `i` fused into accumulator `i % 64`, registers 0 + 2 and 1 +
+/// 3, then those two, then the lanes as `_mm512_reduce_add_ps`. Keys are
+/// `(positions, dim)` rows of f16, each widened once for all the heads.
 ///
 /// # Safety
 /// The CPU must have AVX-512F; `dim` must be [taken](scores_take).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub unsafe fn scores(
-    query: &[f32],
+pub unsafe fn scores<const H: usize>(
+    queries: [&[f32]; H],
     keys: &[f16],
     scale: f32,
     hidden: Option<&[f32]>,
-    weights: &mut [f32],
+    mut weights: [&mut [f32]; H],
 ) {
-    let dim = query.len();
-    assert!(scores_take(dim) && keys.len() == weights.len() * dim);
-    assert!(hidden.is_none_or(|h| h.len() == weights.len()));
+    const { assert!(H >= 1 && H <= MAX_HEADS) };
+    let dim = queries[0].len();
+    let positions = weights[0].len();
+    assert!(scores_take(dim) && keys.len() == positions * dim);
+    assert!((queries.iter()).all(|q| q.len() == dim));
+    assert!((weights.iter()).all(|w| w.len() == positions));
+    assert!(hidden.is_none_or(|h| h.len() == positions));
     let zero = _mm512_setzero_ps();
-    for (tile, weights) in weights.chunks_mut(LANES).enumerate() {
-        let first = tile * LANES;
-        // Key `k`'s four accumulators folded to one register; missing keys zero.
-        let fold = |k: usize| match k < weights.len() {
-            true => key_product(query, keys.as_ptr().add((first + k) * dim)),
-            false => zero,
-        };
-        // Lane `k` of the total is key `k`'s sixteen lanes added as
-        // `_mm512_reduce_add_ps` adds them - halves (`i + 8`), quarters (`i +
-        // 4`), then `(q0 + q2) + (q1 + q3)` - for sixteen keys side by side,
-        // each key's sum exact. The tree is built as the keys come, so that few
-        // registers are live at once.
-        let mut pairs = [zero; 2];
-        for (m2, pair) in pairs.iter_mut().enumerate() {
-            let mut quarters = [zero; 2];
-            for (m1, quarter) in quarters.iter_mut().enumerate() {
-                // Halves: keys 2m and 2m + 1 in one register, eight sums each.
-                let mut halves = [zero; 2];
-                for (m0, half) in halves.iter_mut().enumerate() {
-                    let k = 8 * m2 + 4 * m1 + 2 * m0;
-                    let (a, b) = (fold(k), fold(k + 1));
-                    *half = _mm512_add_ps(
-                        _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b),
-                        _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b),
-                    );
-                }
-                // Quarters: keys 4m..4m + 4, one per 128-bit lane.
-                let [a, b] = halves;
-                *quarter = _mm512_add_ps(
-                    _mm512_shuffle_f32x4::<0b10_00_10_00>(a, b),
-                    _mm512_shuffle_f32x4::<0b11_01_11_01>(a, b),
-                );
+    for first in (0..positions).step_by(LANES) {
+        let count = LANES.min(positions - first);
+        // Each head's four accumulators of key `k`, folded to one register;
+        // missing keys zero.
+        let mut folded = [[zero; LANES]; H];
+        for k in 0..count {
+            let products = key_products(&queries, keys.as_ptr().add((first + k) * dim));
+            for (folded, product) in folded.iter_mut().zip(products) {
+                folded[k] = product;
             }
-            // (q0 + q2, q1 + q3) of keys L and 4 + L (first), 8 + L and 12 + L
-            // (second) in 128-bit lane L.
-            let [a, b] = quarters;
-            *pair = _mm512_add_ps(
-                _mm512_shuffle_ps::<0b01_00_01_00>(a, b),
-                _mm512_shuffle_ps::<0b11_10_11_10>(a, b),
-            );
         }
-        let [a, b] = pairs;
-        // Lane 4L + j holds key 4j + L.
-        let totals = _mm512_add_ps(
-            _mm512_shuffle_ps::<0b10_00_10_00>(a, b),
-            _mm512_shuffle_ps::<0b11_01_11_01>(a, b),
-        );
-        let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-        let mut sums = [0f32; LANES];
-        _mm512_storeu_ps(sums.as_mut_ptr(), _mm512_permutexvar_ps(order, totals));
-        for (i, w) in weights.iter_mut().enumerate() {
-            *w = sums[i] * scale + hidden.map_or(0.0, |h| h[first + i]);
+        for (weights, folded) in weights.iter_mut().zip(&folded) {
+            let sums = lane_totals(folded);
+            for (i, w) in weights[first..first + count].iter_mut().enumerate() {
+                *w = sums[i] * scale + hidden.map_or(0.0, |h| h[first + i]);
+            }
         }
     }
 }
 
-/// `query` times the f16 key at `key` (as long), term `i` fused into
-/// accumulator `i % 64` (four registers), registers 0 + 2 and 1 + 3 added, then
-/// those two.
+/// Lane `k` of the result is `folded[k]`'s sixteen lanes added as
+/// `_mm512_reduce_add_ps` adds them - halves (`i + 8`), quarters (`i + 4`),
+/// then `(q0 + q2) + (q1 + q3)` - for sixteen keys side by side, each key's
+/// sum exact.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn key_product(query: &[f32], key: *const f16) -> __m512 {
-    let mut acc = [_mm512_setzero_ps(); 4];
-    for block in (0..query.len()).step_by(BLOCK) {
-        for (r, acc) in acc.iter_mut().enumerate() {
+unsafe fn lane_totals(folded: &[__m512; LANES]) -> [f32; LANES] {
+    let zero = _mm512_setzero_ps();
+    let mut pairs = [zero; 2];
+    for (m2, pair) in pairs.iter_mut().enumerate() {
+        let mut quarters = [zero; 2];
+        for (m1, quarter) in quarters.iter_mut().enumerate() {
+            // Halves: keys 2m and 2m + 1 in one register, eight sums each.
+            let mut halves = [zero; 2];
+            for (m0, half) in halves.iter_mut().enumerate() {
+                let k = 8 * m2 + 4 * m1 + 2 * m0;
+                let (a, b) = (folded[k], folded[k + 1]);
+                *half = _mm512_add_ps(
+                    _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b),
+                    _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b),
+                );
+            }
+            // Quarters: keys 4m..4m + 4, one per 128-bit lane.
+            let [a, b] = halves;
+            *quarter = _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0b10_00_10_00>(a, b),
+                _mm512_shuffle_f32x4::<0b11_01_11_01>(a, b),
+            );
+        }
+        // (q0 + q2, q1 + q3) of keys L and 4 + L (first), 8 + L and 12 + L
+        // (second) in 128-bit lane L.
+        let [a, b] = quarters;
+        *pair = _mm512_add_ps(
+            _mm512_shuffle_ps::<0b01_00_01_00>(a, b),
+            _mm512_shuffle_ps::<0b11_10_11_10>(a, b),
+        );
+    }
+    let [a, b] = pairs;
+    // Lane 4L + j holds key 4j + L.
+    let totals = _mm512_add_ps(
+        _mm512_shuffle_ps::<0b10_00_10_00>(a, b),
+        _mm512_shuffle_ps::<0b11_01_11_01>(a, b),
+    );
+    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    let mut sums = [0f32; LANES];
+    _mm512_storeu_ps(sums.as_mut_ptr(), _mm512_permutexvar_ps(order, totals));
+    sums
+}
+
+/// Each of `queries` times the f16 key at `key` (as long), widened once: term
+/// `i` fused into accumulator `i % 64` (four registers a query), registers 0 +
+/// 2 and 1 + 3 added, then those two.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn key_products<const H: usize>(queries: &[&[f32]; H], key: *const f16) -> [__m512; H] {
+    let mut acc = [[_mm512_setzero_ps(); 4]; H];
+    for block in (0..queries[0].len()).step_by(BLOCK) {
+        for r in 0..4 {
             let at = block + r * LANES;
-            let q = _mm512_loadu_ps(query.as_ptr().add(at));
-            *acc = _mm512_fmadd_ps(q, load_f16(key.add(at)), *acc);
+            let key = load_f16(key.add(at));
+            for (acc, query) in acc.iter_mut().zip(queries) {
+                let q = _mm512_loadu_ps(query.as_ptr().add(at));
+                acc[r] = _mm512_fmadd_ps(q, key, acc[r]);
+            }
         }
     }
-    _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]))
+    acc.map(|acc| _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])))
 }
 
 /// Whether [`weighted_values`] takes values of `dim` dimensions: whole registers.
@@ -135,68 +163,82 @@ pub fn values_take(dim: usize) -> bool {
     dim > 0 && dim.is_multiple_of(LANES)
 }
 
-/// `out[d]` = the sum over positions `p` of `weights[p] * values[p][d]`, each of
-/// the `dim` sums in `Order::Vectors`' order (ggml's product of the transposed
-/// values with the weights): term `p` fused into accumulator `p % 64`, then
-/// accumulators `l + 32` into `l`, `l + 16` into `l`, and the sixteen left as
-/// `_mm512_reduce_add_ps` adds lanes. Values are `(positions, dim)` rows of f16.
+/// Accumulators of one head that [`weighted_values`] keeps in registers at once.
+const ACCUMULATORS_AT_ONCE: usize = 8;
+
+/// For each of `H` heads that share the values (grouped-query attention), `H`
+/// at most [`MAX_HEADS`]: `outs[h][d]` = the sum over positions `p` of
+/// `weights[h][p] * values[p][d]`, each of the `dim` sums in `Order::Vectors`'
+/// order (ggml's product of the transposed values with the weights): term `p`
+/// fused into accumulator `p % 64`, then accumulators `l + 32` into `l`, `l +
+/// 16` into `l`, and the sixteen left as `_mm512_reduce_add_ps` adds lanes.
+/// Values are `(positions, dim)` rows of f16, each widened once for all the
+/// heads.
 ///
-/// Sixteen dimensions at a time, the sixteen accumulators of a quarter of the
-/// 64 in registers while every 64th position is fused in, so nothing but the
-/// 64 finished accumulators of those dimensions goes through memory.
+/// Sixteen dimensions at a time, eight of each head's 64 accumulators of
+/// those dimensions in registers while every 64th position is fused in, so
+/// nothing but the finished accumulators goes through memory.
 ///
 /// # Safety
 /// The CPU must have AVX-512F; `dim` must be [taken](values_take).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub unsafe fn weighted_values(weights: &[f32], values: &[f16], out: &mut [f32]) {
-    let dim = out.len();
-    let positions = weights.len();
+pub unsafe fn weighted_values<const H: usize>(
+    weights: [&[f32]; H],
+    values: &[f16],
+    mut outs: [&mut [f32]; H],
+) {
+    const { assert!(H >= 1 && H <= MAX_HEADS) };
+    let dim = outs[0].len();
+    let positions = weights[0].len();
     assert!(values_take(dim) && values.len() == positions * dim);
+    assert!((weights.iter()).all(|w| w.len() == positions));
+    assert!((outs.iter()).all(|out| out.len() == dim));
     let zero = _mm512_setzero_ps();
-    for (slice, out) in out.chunks_exact_mut(LANES).enumerate() {
+    for slice in 0..dim / LANES {
         let column = values.as_ptr().add(slice * LANES);
         // Accumulator `l` of these sixteen dimensions: positions l, l + 64, ...
-        let mut accumulators = [zero; BLOCK];
-        for (quarter, accumulators) in accumulators.chunks_exact_mut(LANES).enumerate() {
-            let mut acc = [zero; LANES];
-            let mut first = quarter * LANES;
-            while first + LANES <= positions {
-                let weights = &weights[first..first + LANES];
-                for (j, acc) in acc.iter_mut().enumerate() {
-                    let value = load_f16(column.add((first + j) * dim));
-                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(weights[j]), value, *acc);
+        let mut accumulators = [[zero; BLOCK]; H];
+        for start in (0..BLOCK).step_by(ACCUMULATORS_AT_ONCE) {
+            let mut acc = [[zero; ACCUMULATORS_AT_ONCE]; H];
+            let mut first = start;
+            loop {
+                let count = ACCUMULATORS_AT_ONCE.min(positions.saturating_sub(first));
+                for j in 0..count {
+                    let p = first + j;
+                    let value = load_f16(column.add(p * dim));
+                    for (acc, weights) in acc.iter_mut().zip(&weights) {
+                        acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(weights[p]), value, acc[j]);
+                    }
+                }
+                if count < ACCUMULATORS_AT_ONCE {
+                    break;
                 }
                 first += BLOCK;
             }
-            for (j, acc) in acc
-                .iter_mut()
-                .enumerate()
-                .take(positions.saturating_sub(first))
-            {
-                let p = first + j;
-                let value = load_f16(column.add(p * dim));
-                *acc = _mm512_fmadd_ps(_mm512_set1_ps(weights[p]), value, *acc);
+            for (accumulators, acc) in accumulators.iter_mut().zip(&acc) {
+                accumulators[start..start + ACCUMULATORS_AT_ONCE].copy_from_slice(acc);
             }
-            accumulators.copy_from_slice(&acc);
         }
-        let a = &accumulators;
-        // Registers 0 + 2 and 1 + 3, then those two: one sum per lane `j`.
-        let lanes: [__m512; LANES] = std::array::from_fn(|j| {
-            _mm512_add_ps(
-                _mm512_add_ps(a[j], a[j + 2 * LANES]),
-                _mm512_add_ps(a[j + LANES], a[j + 3 * LANES]),
-            )
-        });
-        // The lanes as `_mm512_reduce_add_ps` adds them, each dimension apart.
-        let halves: [__m512; 8] = std::array::from_fn(|i| _mm512_add_ps(lanes[i], lanes[i + 8]));
-        let quarters: [__m512; 4] =
-            std::array::from_fn(|i| _mm512_add_ps(halves[i], halves[i + 4]));
-        let total = _mm512_add_ps(
-            _mm512_add_ps(quarters[0], quarters[2]),
-            _mm512_add_ps(quarters[1], quarters[3]),
-        );
-        _mm512_storeu_ps(out.as_mut_ptr(), total);
+        for (out, a) in outs.iter_mut().zip(&accumulators) {
+            // Registers 0 + 2 and 1 + 3, then those two: one sum per lane `j`.
+            let lanes: [__m512; LANES] = std::array::from_fn(|j| {
+                _mm512_add_ps(
+                    _mm512_add_ps(a[j], a[j + 2 * LANES]),
+                    _mm512_add_ps(a[j + LANES], a[j + 3 * LANES]),
+                )
+            });
+            // The lanes as `_mm512_reduce_add_ps` adds them, each dimension apart.
+            let halves: [__m512; 8] =
+                std::array::from_fn(|i| _mm512_add_ps(lanes[i], lanes[i + 8]));
+            let quarters: [__m512; 4] =
+                std::array::from_fn(|i| _mm512_add_ps(halves[i], halves[i + 4]));
+            let total = _mm512_add_ps(
+                _mm512_add_ps(quarters[0], quarters[2]),
+                _mm512_add_ps(quarters[1], quarters[3]),
+            );
+            _mm512_storeu_ps(out.as_mut_ptr().add(slice * LANES), total);
+        }
     }
 }
 
@@ -316,12 +358,18 @@ pub unsafe fn swiglu(g: &[f32], u: &[f32], y: &mut [f32]) {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub unsafe fn scores(_: &[f32], _: &[f16], _: f32, _: Option<&[f32]>, _: &mut [f32]) {
+pub unsafe fn scores<const H: usize>(
+    _: [&[f32]; H],
+    _: &[f16],
+    _: f32,
+    _: Option<&[f32]>,
+    _: [&mut [f32]; H],
+) {
     unreachable!("`available` is false off x86_64")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub unsafe fn weighted_values(_: &[f32], _: &[f16], _: &mut [f32]) {
+pub unsafe fn weighted_values<const H: usize>(_: [&[f32]; H], _: &[f16], _: [&mut [f32]; H]) {
     unreachable!("`available` is false off x86_64")
 }
 
