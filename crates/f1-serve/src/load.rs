@@ -1,7 +1,8 @@
 //! A load test for an OpenAI-compatible API (ours or llama-server's): many
-//! streaming clients at once, each checked for a complete, well-formed stream;
-//! aggregate throughput, time to first token and per-stream speed reported,
-//! optionally while one long prompt is being read.
+//! streaming clients at once, each sending one request or several one after
+//! another, each stream checked for being complete and well-formed; aggregate
+//! throughput, time to first token and per-stream speed reported, optionally
+//! while one long prompt is being read.
 
 use std::time::{Duration, Instant};
 
@@ -19,9 +20,15 @@ pub struct LoadTest {
     pub url: String,
     pub model: String,
     pub clients: usize,
+    /// Requests each client sends, one after another (at least one). With
+    /// several, the server holds `clients` streams through most of the round,
+    /// as under a steady load (vLLM's `--max-concurrency`, llama.cpp's k6
+    /// virtual users), instead of a single burst whose streams end one by one.
+    pub requests: usize,
     pub max_tokens: usize,
     pub api_key: Option<String>,
-    /// Each client's question ends with its number, so prompts differ.
+    /// Each request's question ends with its client's number and its own, so
+    /// prompts differ.
     pub question: String,
     /// Every client asks for `ignore_eos` (llama.cpp's and vLLM's extension), so
     /// each gets exactly `max_tokens` tokens.
@@ -77,6 +84,9 @@ impl Percentiles {
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadReport {
     pub clients: usize,
+    /// Requests sent, all clients together.
+    pub requests: usize,
+    /// Requests that completed; the rest are errors.
     pub completed: usize,
     pub errors: usize,
     /// The first few error messages.
@@ -93,7 +103,7 @@ pub struct LoadReport {
     pub long_prompt: Option<ClientResult>,
 }
 
-/// One client's request, as it saw it.
+/// One request, as its client saw it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientResult {
     pub first_token_ms: f64,
@@ -112,7 +122,8 @@ impl ClientResult {
     }
 }
 
-/// Runs `test.clients` streaming requests at once and waits for all of them.
+/// Runs `test.clients` clients at once, each sending its requests one after
+/// another, and waits for all of them.
 pub async fn run(test: &LoadTest) -> Result<LoadReport> {
     let client = reqwest::Client::builder()
         .timeout(test.timeout)
@@ -129,11 +140,20 @@ pub async fn run(test: &LoadTest) -> Result<LoadReport> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let started = Instant::now();
-    let results = join_all((0..test.clients).map(|n| {
-        let question = format!("{} ({n})", test.question);
-        one_client(&client, test, n.to_string(), question, test.max_tokens)
+    let client = &client;
+    let results: Vec<_> = join_all((0..test.clients).map(|n| async move {
+        let mut results = Vec::with_capacity(test.requests);
+        for k in 0..test.requests {
+            let question = format!("{} ({n}.{k})", test.question);
+            let name = format!("{n}.{k}");
+            results.push(one_client(client, test, name, question, test.max_tokens).await);
+        }
+        results
     }))
-    .await;
+    .await
+    .into_iter()
+    .flatten()
+    .collect();
     let wall_seconds = started.elapsed().as_secs_f64();
     let long_prompt = match long {
         Some(handle) => Some(
@@ -153,6 +173,7 @@ pub async fn run(test: &LoadTest) -> Result<LoadReport> {
     let completion_tokens = ok.iter().map(|r| r.completion_tokens).sum();
     Ok(LoadReport {
         clients: test.clients,
+        requests: test.clients * test.requests,
         completed: ok.len(),
         errors: error_samples.len(),
         error_samples: error_samples.into_iter().take(5).collect(),
@@ -170,7 +191,7 @@ pub async fn run(test: &LoadTest) -> Result<LoadReport> {
     })
 }
 
-/// One streaming request of `question`; `n` names the client in errors.
+/// One streaming request of `question`; `n` names it in errors.
 async fn one_client(
     client: &reqwest::Client,
     test: &LoadTest,

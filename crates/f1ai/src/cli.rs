@@ -457,6 +457,12 @@ pub struct BenchServeArgs {
     /// spread of answer lengths (the rounds' tail of few streams).
     #[arg(long)]
     pub ignore_eos: bool,
+    /// Requests each client sends, one after another: with more than one, a
+    /// round keeps its streams busy as a steady load does (vLLM's
+    /// `--max-concurrency`, llama.cpp's k6 virtual users) instead of one burst
+    /// whose streams end one by one. The cold round sends one.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub requests: u16,
     /// Measure this OpenAI-compatible server instead of starting ours (e.g.
     /// llama-server's http://127.0.0.1:8081).
     #[arg(long)]

@@ -75,9 +75,10 @@ fn a_browser_sends_a_message_and_sees_the_streamed_reply() {
     );
 }
 
-/// `bench serve`: a round of 1 and of 16 streaming clients, then 16 beside a
-/// 3,000-token prompt; every stream complete and counted, each exactly its
-/// budget long (`--ignore-eos`).
+/// `bench serve`: a round of 1 and of 16 streaming clients, each sending three
+/// requests one after another, then 16 beside a 3,000-token prompt; every
+/// stream complete and counted, each exactly its budget long (`--ignore-eos`);
+/// the cold round one request a client.
 #[test]
 fn bench_serve_reports_each_round_of_streams() {
     let work = tempfile::tempdir().unwrap();
@@ -96,6 +97,8 @@ fn bench_serve_reports_each_round_of_streams() {
             "--long-prompt-tokens",
             "3000",
             "--ignore-eos",
+            "--requests",
+            "3",
         ],
     );
     assert!(
@@ -114,11 +117,14 @@ fn bench_serve_reports_each_round_of_streams() {
         .map(|r| r["streams"].as_str().unwrap())
         .collect();
     assert_eq!(streams, ["1", "16", "16 + long"], "{report}");
+    assert_eq!(report["requests_per_stream"], 3, "{report}");
     for (round, clients) in rounds.iter().zip([1, 16, 16]) {
         let r = &round["report"];
-        assert_eq!(r["completed"], clients, "{report}");
+        assert_eq!(r["clients"], clients, "{report}");
+        assert_eq!(r["requests"], clients * 3, "{report}");
+        assert_eq!(r["completed"], clients * 3, "{report}");
         assert_eq!(r["errors"], 0, "{report}");
-        assert_eq!(r["completion_tokens"], clients * 8, "{report}");
+        assert_eq!(r["completion_tokens"], clients * 3 * 8, "{report}");
         let p = &r["first_token_ms"];
         assert!(p["p50"].as_f64().unwrap() <= p["p95"].as_f64().unwrap());
         assert!(r["stream_tokens_per_second"]["p50"].as_f64().unwrap() > 0.0);
@@ -127,6 +133,7 @@ fn bench_serve_reports_each_round_of_streams() {
     assert_eq!(report["ignore_eos"], true, "{report}");
     // The cold round (the most streams) warmed the server first.
     assert_eq!(report["cold"]["streams"], 16, "{report}");
+    assert_eq!(report["cold"]["report"]["requests"], 16, "{report}");
     assert_eq!(report["cold"]["report"]["completed"], 16, "{report}");
     let long = &rounds[2]["report"]["long_prompt"];
     assert!(long["completion_tokens"].as_u64().unwrap() > 0, "{report}");

@@ -341,6 +341,7 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
             url: url.clone(),
             model: source.id.clone(),
             clients,
+            requests: usize::from(args.requests),
             max_tokens: args.max_tokens,
             api_key: None,
             question: format!("Who won the 2021 Abu Dhabi Grand Prix? [{clients}{beside}]"),
@@ -356,6 +357,7 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
     // rounds from its prompt cache, and is reported as the cold round.
     let warm_up = load::LoadTest {
         question: format!("Name a Formula 1 circuit. [{most}]"),
+        requests: 1,
         ..round(most, None)
     };
     let cold = runtime.block_on(load::run(&warm_up))?;
@@ -367,6 +369,12 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
     if let Some(long) = long_prompt {
         let report = runtime.block_on(load::run(&round(most, Some(long))))?;
         rounds.push((format!("{most} + long"), report));
+    }
+    if args.requests > 1 {
+        println!(
+            "each stream sends {} requests, one after another",
+            args.requests
+        );
     }
     println!(
         "{:<12} {:<10} {:>9} {:>7} {:>10} {:>24} {:>16}",
@@ -412,6 +420,7 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
         "max_tokens": args.max_tokens,
         "long_prompt_tokens": args.long_prompt_tokens,
         "ignore_eos": args.ignore_eos,
+        "requests_per_stream": args.requests,
         "cold": {"streams": most, "report": &cold_round.1},
         "rounds": rounds
             .iter()
