@@ -283,27 +283,30 @@ pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) 
         vector_loops && matches!(scores_order, Order::Vectors) && ggml_vectors::scores_take(dim);
     let vector_values =
         vector_loops && matches!(values_order, Order::Vectors) && ggml_vectors::values_take(dim);
-    // A unit of work is one row's heads that share a key/value head (all of
-    // them at once in the vector loops: each key and value widened once).
     let group = operands.first().map_or(1, |o| o.3);
     if operands.iter().any(|o| o.3 != group) {
         candle_core::bail!("attention: sequences with different numbers of key/value heads");
     }
-    let kv_heads = heads / group;
+    // A unit of work is one row's head, or in the vector loops for one token
+    // all the heads that share a key/value head (each key and value widened
+    // once for them). Several tokens of one row keep a unit per head, so that
+    // a prompt's heads spread over the threads.
     let grouped = single && vector_scores && vector_values;
+    let unit_heads = if grouped { group } else { 1 };
     let width = tokens * dim;
     let [out] = new_chunked(
-        [(qs.len(), group * width)],
-        batch * kv_heads,
+        [(qs.len(), unit_heads * width)],
+        batch * heads / unit_heads,
         |unit, [out]| {
-            let (sequence, b) = rows[unit / kv_heads];
-            let kv_head = unit % kv_heads;
+            let first_head = unit * unit_heads;
+            let (sequence, b) = rows[first_head / heads];
+            let kv_head = first_head % heads / group;
             let operands = &sequences[sequence];
             let positions = operands.positions;
             let keys = head_block(&operands.keys, b, kv_head, positions * dim);
             let vals = head_block(&operands.values, b, kv_head, positions * dim);
-            // Query rows of heads `unit * group..`, one token each where grouped.
-            let queries = &qs[unit * group * width..][..group * width];
+            // Query rows of heads `first_head..`, one token each where grouped.
+            let queries = &qs[first_head * width..][..unit_heads * width];
             if grouped {
                 let hidden = operands
                     .mask
@@ -1248,45 +1251,5 @@ mod tests {
             max_diff(&rope(&x, position, base, false).unwrap(), &first),
             0.0
         );
-    }
-}
-
-#[cfg(test)]
-mod probe {
-    use super::*;
-    use candle_core::{DType, Device};
-
-    #[test]
-    #[ignore]
-    fn probe_attention_cache() {
-        let (rows, heads, kv_heads, dim, positions) = (16, 9, 3, 64, 140);
-        let layers = 30;
-        let dev = Device::Cpu;
-        let caches: Vec<Vec<(Tensor, Tensor)>> = (0..layers)
-            .map(|_| {
-                (0..rows)
-                    .map(|_| {
-                        let k = Tensor::randn(0f32, 1.0, (1, kv_heads, positions, dim), &dev).unwrap().to_dtype(DType::F16).unwrap();
-                        let v = Tensor::randn(0f32, 1.0, (1, kv_heads, positions, dim), &dev).unwrap().to_dtype(DType::F16).unwrap();
-                        (k, v)
-                    })
-                    .collect()
-            })
-            .collect();
-        let q = Tensor::randn(0f32, 1.0, (rows, heads, 1, dim), &dev).unwrap();
-        let run = |layer: usize| {
-            let seqs: Vec<KeysValues> = caches[layer].iter().map(|(k, v)| KeysValues { k, v, mask: None }).collect();
-            attention_of_sequences(&q, &seqs, 0.125).unwrap();
-        };
-        let (mut cold, mut hot) = (0.0, 0.0);
-        for _ in 0..5 {
-            let t = std::time::Instant::now();
-            for _ in 0..10 { for l in 0..layers { run(l); } }
-            cold += t.elapsed().as_secs_f64() * 1e3 / 50.0;
-            let t = std::time::Instant::now();
-            for _ in 0..10 { for _ in 0..layers { run(0); } }
-            hot += t.elapsed().as_secs_f64() * 1e3 / 50.0;
-        }
-        println!("30 layers' caches {cold:.2} ms, one layer's 30 times {hot:.2} ms");
     }
 }
