@@ -125,8 +125,13 @@ impl ClientResult {
 /// Runs `test.clients` clients at once, each sending its requests one after
 /// another, and waits for all of them.
 pub async fn run(test: &LoadTest) -> Result<LoadReport> {
+    // A new connection for every request: sent back to back on kept-alive
+    // connections, 10 of 128 requests to llama-server (cpp-httplib) failed
+    // ("error sending request") as it closed them; on loopback a connection
+    // costs far less than a request.
     let client = reqwest::Client::builder()
         .timeout(test.timeout)
+        .pool_max_idle_per_host(0)
         .build()
         .map_err(|e| Error::Http(e.to_string()))?;
     let long = test.long_prompt.as_ref().map(|long| {

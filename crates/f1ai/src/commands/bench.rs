@@ -430,7 +430,7 @@ fn serve(args: BenchServeArgs, workspace: &Workspace) -> Result<()> {
     let name = format!("serve-{}", args.label);
     crate::output::write_json(&workspace.benchmark(&name), &json)?;
     let errors: usize = rounds.iter().map(|(_, r)| r.errors).sum::<usize>() + cold_round.1.errors;
-    ensure!(errors == 0, "{errors} clients failed");
+    ensure!(errors == 0, "{errors} requests failed");
     Ok(())
 }
 
