@@ -331,58 +331,56 @@ pub fn attention_of_sequences(q: &Tensor, sequences: &[KeysValues], scale: f32) 
             let mut key = Vec::new();
             let key_tiles = (matches!(scores_order, Order::Tiles) && has_x86_features())
                 .then(|| key_tiles(keys, dim));
-            for (queries, out) in queries.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
-                for (t, out) in out.chunks_exact_mut(dim).enumerate() {
-                    let query = &queries[t * dim..][..dim];
-                    let hidden = operands
-                        .mask
-                        .as_ref()
-                        .map(|m| &m[(b * tokens + t) * positions..][..positions]);
-                    match &key_tiles {
-                        Some(tiles) => {
-                            let tiles = tiles.chunks_exact(LANES * dim);
-                            for (tile, (weights, keys)) in
-                                weights.chunks_mut(LANES).zip(tiles).enumerate()
-                            {
-                                let hidden = hidden.map(|h| &h[tile * LANES..][..weights.len()]);
-                                // A hidden position's score is -inf whatever its product.
-                                if hidden.is_some_and(|h| h.iter().all(|&h| h == f32::NEG_INFINITY))
-                                {
-                                    weights.fill(f32::NEG_INFINITY);
-                                    continue;
-                                }
-                                // SAFETY: tiles are made only where the CPU has AVX2 and FMA.
-                                let scores = unsafe { tile_scores(query, keys) };
-                                for (i, w) in weights.iter_mut().enumerate() {
-                                    *w = scores[i] * scale + hidden.map_or(0.0, |h| h[i]);
-                                }
+            // One head: `queries` and `out` are its rows.
+            for (t, out) in out.chunks_exact_mut(dim).enumerate() {
+                let query = &queries[t * dim..][..dim];
+                let hidden = operands
+                    .mask
+                    .as_ref()
+                    .map(|m| &m[(b * tokens + t) * positions..][..positions]);
+                match &key_tiles {
+                    Some(tiles) => {
+                        let tiles = tiles.chunks_exact(LANES * dim);
+                        for (tile, (weights, keys)) in
+                            weights.chunks_mut(LANES).zip(tiles).enumerate()
+                        {
+                            let hidden = hidden.map(|h| &h[tile * LANES..][..weights.len()]);
+                            // A hidden position's score is -inf whatever its product.
+                            if hidden.is_some_and(|h| h.iter().all(|&h| h == f32::NEG_INFINITY)) {
+                                weights.fill(f32::NEG_INFINITY);
+                                continue;
                             }
-                        }
-                        // SAFETY: `vector_loops` holds only where the CPU has AVX-512F, and
-                        // the scores are taken only for whole blocks of 64.
-                        None if vector_scores => unsafe {
-                            ggml_vectors::scores([query], keys, scale, hidden, [&mut weights])
-                        },
-                        None => {
-                            for (p, w) in weights.iter_mut().enumerate() {
-                                let hidden = hidden.map_or(0.0, |h| h[p]);
-                                key.clear();
-                                key.extend(keys[p * dim..][..dim].iter().map(|k| k.to_f32()));
-                                *w = scores_order.dot(query, &key) * scale + hidden;
+                            // SAFETY: tiles are made only where the CPU has AVX2 and FMA.
+                            let scores = unsafe { tile_scores(query, keys) };
+                            for (i, w) in weights.iter_mut().enumerate() {
+                                *w = scores[i] * scale + hidden.map_or(0.0, |h| h[i]);
                             }
                         }
                     }
-                    match vector_loops {
-                        // SAFETY: the CPU has AVX-512F.
-                        true => unsafe { ggml_vectors::softmax_f16(&mut weights) },
-                        false => softmax_f16(&mut weights),
+                    // SAFETY: `vector_loops` holds only where the CPU has AVX-512F, and
+                    // the scores are taken only for whole blocks of 64.
+                    None if vector_scores => unsafe {
+                        ggml_vectors::scores([query], keys, scale, hidden, [&mut weights])
+                    },
+                    None => {
+                        for (p, w) in weights.iter_mut().enumerate() {
+                            let hidden = hidden.map_or(0.0, |h| h[p]);
+                            key.clear();
+                            key.extend(keys[p * dim..][..dim].iter().map(|k| k.to_f32()));
+                            *w = scores_order.dot(query, &key) * scale + hidden;
+                        }
                     }
-                    match vector_values {
-                        // SAFETY: `vector_loops` holds only where the CPU has AVX-512F, and
-                        // the values are taken only in whole registers.
-                        true => unsafe { ggml_vectors::weighted_values([&weights], vals, [out]) },
-                        false => weighted_values(values_order, &weights, vals, out),
-                    }
+                }
+                match vector_loops {
+                    // SAFETY: the CPU has AVX-512F.
+                    true => unsafe { ggml_vectors::softmax_f16(&mut weights) },
+                    false => softmax_f16(&mut weights),
+                }
+                match vector_values {
+                    // SAFETY: `vector_loops` holds only where the CPU has AVX-512F, and
+                    // the values are taken only in whole registers.
+                    true => unsafe { ggml_vectors::weighted_values([&weights], vals, [out]) },
+                    false => weighted_values(values_order, &weights, vals, out),
                 }
             }
             Ok(())
