@@ -442,19 +442,20 @@ impl GroupMajor {
     /// Tile rows `first..first + 16`'s values of activation block `block`
     /// (scales, scaled sums) or weight group `g` (sums).
     fn scales(&self, first: usize, block: usize) -> &[f32; amx::ROWS] {
-        self.scales[block * self.rows + first..][..amx::ROWS]
-            .try_into()
-            .expect("a whole tile of rows")
+        self.tile_rows(&self.scales, first, block)
     }
 
     fn scaled_sums(&self, first: usize, block: usize) -> &[f32; amx::ROWS] {
-        self.scaled_sums[block * self.rows + first..][..amx::ROWS]
-            .try_into()
-            .expect("a whole tile of rows")
+        self.tile_rows(&self.scaled_sums, first, block)
     }
 
     fn sums(&self, first: usize, g: usize) -> &[i32; amx::ROWS] {
-        self.sums[g * self.rows + first..][..amx::ROWS]
+        self.tile_rows(&self.sums, first, g)
+    }
+
+    /// Rows `first..first + 16` of one group's values in `values`.
+    fn tile_rows<'a, T>(&self, values: &'a [T], first: usize, group: usize) -> &'a [T; amx::ROWS] {
+        values[group * self.rows + first..][..amx::ROWS]
             .try_into()
             .expect("a whole tile of rows")
     }
