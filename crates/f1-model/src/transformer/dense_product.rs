@@ -776,10 +776,9 @@ mod tests {
         assert!(out.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
     }
 
-    /// On each bf16 kernel this CPU has (AMX tiles, AVX512-BF16), a left side
-    /// packed in parts (here 128 inputs at a time) and shared by the threads
-    /// (in whole panels) gives the product of the rounded operands, fresh and
-    /// accumulated.
+    /// `packed_blockwise` on each bf16 kernel this CPU has, a right side packed
+    /// a column block at a time, over two blocks (the left side shared) or one:
+    /// the product of the rounded operands.
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn column_blocks_are_packed_for_either_kernel() {
@@ -835,6 +834,10 @@ mod tests {
         }
     }
 
+    /// On each bf16 kernel this CPU has (AMX tiles, AVX512-BF16), a left side
+    /// packed in parts (here 128 inputs at a time) and shared by the threads
+    /// (in whole panels) gives the product of the rounded operands, fresh and
+    /// accumulated.
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn shared_left_sides_are_packed_in_parts() {
