@@ -137,7 +137,7 @@ pub async fn run(test: &LoadTest) -> Result<LoadReport> {
     let long = test.long_prompt.as_ref().map(|long| {
         let (client, test, long) = (client.clone(), test.clone(), long.clone());
         tokio::spawn(async move {
-            one_client(&client, &test, "long".into(), long.text, long.max_tokens).await
+            one_request(&client, &test, "long".into(), long.text, long.max_tokens).await
         })
     });
     if long.is_some() {
@@ -151,7 +151,7 @@ pub async fn run(test: &LoadTest) -> Result<LoadReport> {
         for k in 0..test.requests {
             let question = format!("{} ({n}.{k})", test.question);
             let name = format!("{n}.{k}");
-            results.push(one_client(client, test, name, question, test.max_tokens).await);
+            results.push(one_request(client, test, name, question, test.max_tokens).await);
         }
         results
     }))
@@ -197,7 +197,7 @@ pub async fn run(test: &LoadTest) -> Result<LoadReport> {
 }
 
 /// One streaming request of `question`; `n` names it in errors.
-async fn one_client(
+async fn one_request(
     client: &reqwest::Client,
     test: &LoadTest,
     n: String,
