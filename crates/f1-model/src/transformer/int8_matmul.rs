@@ -50,9 +50,6 @@ const LANES: usize = 16;
 const ACTIVATION_BLOCK: usize = 32;
 /// Activation rows each kernel call takes (the tile's bytes loaded once for all).
 const ROWS: usize = 8;
-/// The fewest activation rows any weight multiplies on AMX tiles (see
-/// `Int8Weight::amx_min_rows`).
-const AMX_LEAST_ROWS: usize = 8;
 /// How many groups ahead of the one multiplied the kernel prefetches the weight.
 const PREFETCH_GROUPS: usize = 8;
 
@@ -225,7 +222,7 @@ impl Int8Weight {
     fn amx_min_rows(&self) -> usize {
         match self.nibbles() || self.group == 16 {
             true => 12,
-            false => AMX_LEAST_ROWS,
+            false => 8,
         }
     }
 
@@ -346,8 +343,8 @@ pub fn matmul_each<const N: usize>(weights: [&Int8Weight; N], x: &Tensor) -> Res
     let x = x.contiguous()?;
     let x = values(&x)?;
     let count = x.len() / inputs.unwrap_or(1).max(1);
-    // Laid out for AMX tiles too where enough rows come for any weight to use them.
-    let tiled = amx::int8_available() && count >= AMX_LEAST_ROWS;
+    // Laid out for AMX tiles too where enough rows come for a weight to use them.
+    let tiled = amx::int8_available() && weights.iter().any(|w| count >= w.amx_min_rows());
     // The activations' sums are per weight group: one rounding per group size.
     let mut rounded: Vec<Activations> = Vec::new();
     for weight in weights {
