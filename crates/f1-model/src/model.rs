@@ -130,7 +130,7 @@ impl GgufModel {
     }
 
     /// An empty KV cache for a new sequence decoded with others (see
-    /// [`GgufModel::prefill`] and [`GgufModel::decode`]), with room for `room`
+    /// [`GgufModel::prefill`] and [`GgufModel::step`]), with room for `room`
     /// positions (the prompt and the tokens it may generate) before it grows.
     pub fn new_sequence(&self, room: usize) -> SequenceCache {
         self.transformer.new_sequence_cache(room)
@@ -146,16 +146,16 @@ impl GgufModel {
         logits
     }
 
-    /// One step of several sequences at once: `tokens[r]` extends the sequence
-    /// whose cache is `caches[r]`. Returns each sequence's next-token logits, as
-    /// it would compute them alone.
-    pub fn decode(
+    /// One step of several sequences at once: `inputs[r]` (the next token, or a
+    /// chunk of the prompt) extends the sequence whose cache is `caches[r]`.
+    /// Returns each sequence's next-token logits, as it would compute them alone.
+    pub fn step(
         &mut self,
-        tokens: &[u32],
+        inputs: &[&[u32]],
         caches: &mut [&mut SequenceCache],
     ) -> Result<StepLogits> {
         self.transformer
-            .decode_rows(tokens, caches, &self.options)
+            .step_rows(inputs, caches, &self.options)
             .and_then(|logits| {
                 let logits = logits.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
                 Ok(StepLogits(logits.contiguous()?))
@@ -172,7 +172,7 @@ impl GgufModel {
     }
 }
 
-/// Each sequence's next-token logits after [`GgufModel::decode`], a row of the
+/// Each sequence's next-token logits after [`GgufModel::step`], a row of the
 /// vocabulary each, read where the model wrote them rather than copied out (16
 /// rows of SmolLM2's vocabulary are 3 MB a step).
 pub struct StepLogits(Tensor);

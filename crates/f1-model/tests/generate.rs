@@ -9,7 +9,7 @@ use f1_model::generate::{
 };
 use f1_model::gguf::GgufMetadata;
 use f1_model::gguf_write::{write_tiny_random, TinyShape};
-use f1_model::model::GgufModel;
+use f1_model::model::{GgufModel, Precision};
 use f1_model::transformer::{ForwardOptions, SequenceCache, Transformer, WeightFormat};
 use f1_model::Tokenizer;
 
@@ -257,9 +257,9 @@ fn a_batch_of_prompts_decodes_as_each_prompt_alone() {
 }
 
 /// Decodes `prompts` with continuous batching, as a server does: prompt `i`
-/// joins at step `3 * i`, its prompt run in chunks of 4 tokens on its own KV
-/// cache; each step decodes one token of every joined sequence together, and a
-/// sequence leaves as soon as it ends.
+/// joins at step `3 * i`, its prompt read 4 tokens a step (never leaving one) on
+/// its own KV cache in the same steps as every other sequence's next token, and
+/// a sequence leaves as soon as it ends.
 fn continuously(
     model: &mut GgufModel,
     tokenizer: &Tokenizer,
@@ -270,6 +270,8 @@ fn continuously(
         index: usize,
         decoder: Decoder,
         cache: SequenceCache,
+        /// The prompt tokens read, or `None` once the sequence decodes `next`.
+        read: Option<usize>,
         next: u32,
     }
     let finish = |decoder: Decoder| decoder.finish(tokenizer, 0.0, 0.0, &mut |_| true).unwrap();
@@ -278,31 +280,47 @@ fn continuously(
     let mut step = 0;
     while done.iter().any(Option::is_none) {
         if let Some(prompt) = prompts.get(step / 3).filter(|_| step % 3 == 0) {
-            let index = step / 3;
-            let mut cache = model.new_sequence(64);
-            let mut logits = Vec::new();
-            for chunk in prompt.chunks(4) {
-                logits = model.prefill(&mut cache, chunk).unwrap();
-            }
-            assert_eq!(cache.len(), prompt.len());
-            let mut decoder = Decoder::new(tokenizer, config, prompt);
-            match decoder.step(tokenizer, &logits, &mut |_| true).unwrap() {
-                Some(next) => live.push(Live {
-                    index,
-                    decoder,
-                    cache,
-                    next,
-                }),
-                None => done[index] = Some(finish(decoder)),
-            }
+            live.push(Live {
+                index: step / 3,
+                decoder: Decoder::new(tokenizer, config, prompt),
+                cache: model.new_sequence(64),
+                read: Some(0),
+                next: 0,
+            });
         }
         if !live.is_empty() {
-            let tokens: Vec<u32> = live.iter().map(|l| l.next).collect();
+            let chunks: Vec<Option<std::ops::Range<usize>>> = (live.iter())
+                .map(|l| {
+                    let (read, left) = (l.read?, prompts[l.index].len() - l.read?);
+                    let mut take = left.min(4);
+                    if left - take == 1 {
+                        take -= 1;
+                    }
+                    Some(read..read + take)
+                })
+                .collect();
+            let nexts: Vec<u32> = live.iter().map(|l| l.next).collect();
+            let inputs: Vec<&[u32]> = (live.iter().zip(&chunks).zip(&nexts))
+                .map(|((l, chunk), next)| match chunk {
+                    Some(chunk) => &prompts[l.index][chunk.clone()],
+                    None => std::slice::from_ref(next),
+                })
+                .collect();
             let mut caches: Vec<&mut SequenceCache> =
                 live.iter_mut().map(|l| &mut l.cache).collect();
-            let logits = model.decode(&tokens, &mut caches).unwrap();
+            let logits = model.step(&inputs, &mut caches).unwrap();
             let (values, vocab) = (logits.values().unwrap(), logits.vocab());
-            for (sequence, logits) in live.iter_mut().zip(values.chunks_exact(vocab)) {
+            for ((sequence, logits), chunk) in
+                live.iter_mut().zip(values.chunks_exact(vocab)).zip(chunks)
+            {
+                if let Some(chunk) = chunk {
+                    sequence.read =
+                        Some(chunk.end).filter(|&read| read < prompts[sequence.index].len());
+                    assert_eq!(sequence.cache.len(), chunk.end);
+                    if sequence.read.is_some() {
+                        continue;
+                    }
+                }
                 if let Some(next) = sequence
                     .decoder
                     .step(tokenizer, logits, &mut |_| true)
@@ -451,12 +469,74 @@ fn a_prompt_read_after_a_copied_prefix_computes_what_it_does_alone() {
             .max_by(|&a, &b| logits[0][a].total_cmp(&logits[0][b]))
             .unwrap() as u32;
         let step = model
-            .decode(&[next, next], &mut [&mut reused, &mut whole])
+            .step(&[&[next], &[next]], &mut [&mut reused, &mut whole])
             .unwrap();
         let values = step.values().unwrap();
         logits = values
             .chunks_exact(step.vocab())
             .map(<[f32]>::to_vec)
             .collect();
+    }
+}
+
+#[test]
+fn a_step_of_prompt_chunks_and_a_decoding_row_gives_each_its_logits_alone() {
+    // In one step a sequence decodes a token, one reads its whole prompt and one
+    // the rest of its prompt; each gets, bit for bit, the logits it gets alone.
+    // SmolLM2 (Q4_1) and Gemma 3 (Q4_K), with llama.cpp's kernels and with the
+    // int8 products: all rows in one pass, except Gemma 3's chunks with llama.cpp's
+    // kernels (they tile a prompt's tokens), which run alone.
+    let int8 = f1_model::transformer::int8_products_available();
+    if !int8 {
+        println!("int8 part skipped: this CPU lacks AVX512-VNNI");
+    }
+    for name in ["smollm2", "gemma3"] {
+        let path = common::model(name);
+        let metadata = GgufMetadata::read(&path).unwrap();
+        let tokenizer = Tokenizer::from_gguf(&path).unwrap();
+        let template = ChatTemplate::from_gguf(&metadata).unwrap();
+        let prompt = |text: &str| {
+            let chat = template
+                .render(&[ChatMessage::new("user", text)], true)
+                .unwrap();
+            tokenizer.encode_prompt(&chat).unwrap()
+        };
+        let decoding = prompt("Who won in 1988?");
+        let whole = prompt("Name three Formula 1 world champions.");
+        let rest = prompt("What is the capital of France?");
+        let next = tokenizer.encode_prompt("The").unwrap()[0];
+        let precisions = [Precision::Native, Precision::Int8];
+        for &precision in &precisions[..1 + usize::from(int8)] {
+            let mut model = GgufModel::from_metadata(&metadata, &Device::Cpu, precision).unwrap();
+            let mut sequences: Vec<SequenceCache> =
+                (0..6).map(|_| model.new_sequence(16)).collect();
+            let (alone, together) = sequences.split_at_mut(3);
+            for caches in [&mut *alone, &mut *together] {
+                model.prefill(&mut caches[0], &decoding).unwrap();
+                model.prefill(&mut caches[2], &rest[..5]).unwrap();
+            }
+            let [a, b, c] = alone else { unreachable!() };
+            let step = model.step(&[&[next]], &mut [a]).unwrap();
+            let expected = [
+                step.values().unwrap().to_vec(),
+                model.prefill(b, &whole).unwrap(),
+                model.prefill(c, &rest[5..]).unwrap(),
+            ];
+            let [a, b, c] = together else { unreachable!() };
+            let step = model
+                .step(&[&[next], &whole, &rest[5..]], &mut [a, b, c])
+                .unwrap();
+            let values = step.values().unwrap();
+            let rows: Vec<&[f32]> = values.chunks_exact(step.vocab()).collect();
+            for (row, what) in ["the decoding row", "the whole prompt", "the prompt's rest"]
+                .iter()
+                .enumerate()
+            {
+                assert!(rows[row] == expected[row], "{name} {precision:?}: {what}");
+            }
+            let lengths: Vec<usize> = sequences.iter().map(SequenceCache::len).collect();
+            assert_eq!(lengths[..3], lengths[3..], "{name} {precision:?}");
+            assert_eq!(lengths[1], whole.len());
+        }
     }
 }

@@ -2,12 +2,13 @@
 //! wait in a bounded queue; up to `parallel` of them (of one model) decode
 //! together, one token each per step, each on its own KV cache with its own
 //! sampling settings, joining and leaving between steps. New prompts are read
-//! between steps, up to 256 tokens a step and shortest first, so a long one
-//! cannot stall the others.
+//! in the same steps, as more rows of the same pass (up to 256 tokens a step,
+//! shortest first, so a long one cannot stall the others).
 //! A request whose client went away stops within one step. An answer through the
 //! built-in tools runs alone, its rounds to the end.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -449,9 +450,10 @@ impl Scheduler {
         }
     }
 
-    /// One step: up to [`PREFILL_TOKENS`] prompt tokens (the prompts with the
-    /// fewest left first), then one token of every sequence that has read its
-    /// prompt; ended sequences leave.
+    /// One step, one pass through the model: up to [`PREFILL_TOKENS`] prompt
+    /// tokens (the prompts with the fewest left first) and one token of every
+    /// sequence that has read its prompt, the weights read once for all of them;
+    /// ended sequences leave.
     fn step(&mut self) {
         let Some(model) = self.running.first().map(|s| s.job.request.model.clone()) else {
             return;
@@ -465,44 +467,104 @@ impl Scheduler {
             }
         };
         // Prompts are read shortest first, up to PREFILL_TOKENS tokens a step (see
-        // `chunk`).
+        // `chunk`), in the same pass as every decoding sequence's next token.
         let decoding = self.running.iter().any(Sequence::decoding);
-        let mut reading: Vec<(usize, &mut Sequence)> = self
+        let mut reading: Vec<(usize, &Sequence)> = self
             .running
-            .iter_mut()
+            .iter()
             .enumerate()
             .filter(|(_, s)| s.reading_prompt())
             .collect();
         reading.sort_by_key(|(_, s)| s.prompt.len() - s.cache.len());
         let mut budget = PREFILL_TOKENS;
-        // The last prompt of at most CACHED_PROMPT_TOKENS this step finished.
-        let mut finished = None;
+        // Each sequence's tokens this step: a chunk of its prompt, or its next token.
+        let mut reads: Vec<Option<Range<usize>>> = vec![None; self.running.len()];
         for (index, sequence) in reading {
-            let started = Instant::now();
             let read = sequence.cache.len();
-            let Some(take) = chunk(sequence.prompt.len() - read, budget, decoding) else {
-                continue;
-            };
-            let end = read + take;
-            budget -= take;
-            match assistant
-                .model
-                .prefill(&mut sequence.cache, &sequence.prompt[read..end])
-            {
-                Ok(logits) => {
-                    sequence.prompt_seconds += started.elapsed().as_secs_f64();
-                    if !sequence.reading_prompt() {
-                        sequence.take(&assistant.tokenizer, &logits);
-                        if sequence.prompt.len() <= CACHED_PROMPT_TOKENS {
-                            finished = Some(index);
-                        }
-                    }
+            if let Some(take) = chunk(sequence.prompt.len() - read, budget, decoding) {
+                budget -= take;
+                reads[index] = Some(read..read + take);
+            }
+        }
+        let runs: Vec<bool> = (self.running.iter().zip(&reads))
+            .map(|(s, read)| read.is_some() || s.decoding())
+            .collect();
+        if !runs.contains(&true) {
+            return end_finished(&mut self.running, limits, assistant, &self.generated);
+        }
+        let mut inputs: Vec<&[u32]> = Vec::new();
+        let mut caches: Vec<&mut SequenceCache> = Vec::new();
+        let mut prompt_tokens = 0;
+        for ((sequence, read), &run) in self.running.iter_mut().zip(&reads).zip(&runs) {
+            let Sequence {
+                prompt,
+                cache,
+                next,
+                ..
+            } = sequence;
+            match read {
+                Some(read) => {
+                    prompt_tokens += read.len();
+                    inputs.push(&prompt[read.clone()]);
                 }
-                Err(error) => sequence.fail(&error.into()),
+                None if run => inputs.push(next.as_slice()),
+                None => continue,
+            }
+            caches.push(cache);
+        }
+        let started = Instant::now();
+        let logits = assistant.model.step(&inputs, &mut caches);
+        let model_seconds = started.elapsed().as_secs_f64();
+        let rows = inputs.len();
+        drop((inputs, caches));
+        // The sequences that ran, each with whether it read a chunk of its prompt.
+        let mut stepped: Vec<(&mut Sequence, bool)> = (self.running.iter_mut())
+            .zip(reads.iter().zip(&runs))
+            .filter(|(_, (_, &run))| run)
+            .map(|(sequence, (read, _))| (sequence, read.is_some()))
+            .collect();
+        let logits = match logits {
+            Ok(logits) => logits,
+            Err(error) => {
+                let error = error.into();
+                stepped.iter_mut().for_each(|(s, _)| s.fail(&error));
+                return end_finished(&mut self.running, limits, assistant, &self.generated);
+            }
+        };
+        for (sequence, read) in &mut stepped {
+            if *read {
+                sequence.prompt_seconds += model_seconds;
+            }
+        }
+        // The last prompt of at most CACHED_PROMPT_TOKENS this step finished.
+        let finished = stepped.iter().rposition(|(s, read)| {
+            *read && !s.reading_prompt() && s.prompt.len() <= CACHED_PROMPT_TOKENS
+        });
+        // Each sequence with a token to pick picks and sends it, on candle's threads.
+        let tokenizer = &assistant.tokenizer;
+        let vocab = logits.vocab();
+        match logits.values() {
+            Ok(values) => {
+                let values: &[f32] = &values;
+                let mut picking: Vec<(usize, &mut Sequence)> = (stepped.iter_mut().enumerate())
+                    .filter(|(_, (s, _))| !s.reading_prompt())
+                    .map(|(row, (s, _))| (row, &mut **s))
+                    .collect();
+                let count = picking.len();
+                for_each_chunk([(&mut picking[..], 1)], count, |_, [slot]| {
+                    let (row, sequence) = &mut slot[0];
+                    sequence.take(tokenizer, &values[*row * vocab..][..vocab]);
+                    Ok(())
+                })
+                .expect("one sequence a row");
+            }
+            Err(error) => {
+                let error = error.into();
+                stepped.iter_mut().for_each(|(s, _)| s.fail(&error));
             }
         }
         // Its keys and values are copied once, for the prompts that follow.
-        if let Some(sequence) = finished.map(|index| &self.running[index]) {
+        if let Some((sequence, _)) = finished.map(|row| &stepped[row]) {
             let positions = sequence.prompt.len();
             if let Ok(cache) = sequence.cache.prefix(positions, positions) {
                 self.last_prompt = Some(CachedPrompt {
@@ -512,52 +574,15 @@ impl Scheduler {
                 });
             }
         }
-        let mut decoding: Vec<&mut Sequence> =
-            self.running.iter_mut().filter(|s| s.decoding()).collect();
-        if !decoding.is_empty() {
-            let tokens: Vec<u32> = decoding.iter().filter_map(|s| s.next).collect();
-            let mut caches: Vec<&mut SequenceCache> =
-                decoding.iter_mut().map(|s| &mut s.cache).collect();
-            let started = Instant::now();
-            match assistant.model.decode(&tokens, &mut caches) {
-                Ok(logits) => {
-                    let model_ms = started.elapsed().as_secs_f64() * 1e3;
-                    // Each sequence picks and sends its token on candle's threads.
-                    let tokenizer = &assistant.tokenizer;
-                    let rows = decoding.len();
-                    let vocab = logits.vocab();
-                    match logits.values() {
-                        Ok(values) => {
-                            let values: &[f32] = &values;
-                            for_each_chunk([(&mut decoding[..], 1)], rows, |row, [sequence]| {
-                                sequence[0].take(tokenizer, &values[row * vocab..][..vocab]);
-                                Ok(())
-                            })
-                            .expect("one sequence a row");
-                        }
-                        Err(error) => {
-                            let error = error.into();
-                            decoding.iter_mut().for_each(|s| s.fail(&error));
-                        }
-                    }
-                    let sampling_ms = started.elapsed().as_secs_f64() * 1e3 - model_ms;
-                    tracing::debug!(rows = tokens.len(), model_ms, sampling_ms, "decode step");
-                }
-                Err(error) => {
-                    let error = error.into();
-                    decoding.iter_mut().for_each(|s| s.fail(&error));
-                }
-            }
-        }
-        // Even while reading a prompt, a sequence stops here once its client
-        // has gone or its time is up.
-        self.running.iter_mut().for_each(|s| s.check(limits));
-        let (ended, running): (Vec<Sequence>, Vec<Sequence>) =
-            self.running.drain(..).partition(|s| s.decoder.finished());
-        self.running = running;
-        for sequence in ended {
-            sequence.finish(assistant, &self.generated);
-        }
+        let sampling_ms = (started.elapsed().as_secs_f64() - model_seconds) * 1e3;
+        tracing::debug!(
+            rows,
+            prompt_tokens,
+            model_ms = model_seconds * 1e3,
+            sampling_ms,
+            "step"
+        );
+        end_finished(&mut self.running, limits, assistant, &self.generated);
     }
 
     /// Answers `job` through the built-in tools, alone: call, read the result,
@@ -605,6 +630,24 @@ impl Scheduler {
 }
 
 /// Reports `error` to `job`'s client (and the log).
+/// Ends the sequences of `running` whose client has gone, whose time is up or
+/// whose answer is done (even while reading a prompt), sending each its last
+/// events; the tokens they generated are added to `generated`.
+fn end_finished(
+    running: &mut Vec<Sequence>,
+    limits: Limits,
+    assistant: &Assistant,
+    generated: &AtomicU64,
+) {
+    running.iter_mut().for_each(|s| s.check(limits));
+    let (ended, still_running): (Vec<Sequence>, Vec<Sequence>) =
+        running.drain(..).partition(|s| s.decoder.finished());
+    *running = still_running;
+    for sequence in ended {
+        sequence.finish(assistant, generated);
+    }
+}
+
 fn fail(job: &Job, error: &Error) {
     tracing::warn!(model = job.request.model, %error, "generation failed");
     let _ = job.events.send(Event::Failed(error.to_string()));

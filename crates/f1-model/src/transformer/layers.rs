@@ -182,27 +182,71 @@ impl Attention {
         self.o.forward(&out, options.dropout_seed)
     }
 
-    /// One new token for each of several sequences, each with its own KV cache:
-    /// `x` is (sequences, 1, hidden), row `r` at position `positions.of(r, 0)`
-    /// and attending (under `masks[r]`, if any) to `caches[r]`, which gains its
-    /// key and value. The projections run as one batch, and on llama.cpp's
-    /// kernels every row's attention in one parallel loop.
+    /// The new tokens of several sequences, each with its own KV cache, as the
+    /// rows of `x` (rows, 1, hidden) laid out as `rows` says. The projections run
+    /// over every row as one batch; on llama.cpp's kernels the decoding rows'
+    /// attention runs in one parallel loop, and each prompt chunk's as it would
+    /// alone. `caches[i]` is the cache of the `i`-th sequence in that layout.
     pub(crate) fn forward_rows(
         &mut self,
         x: &Tensor,
-        positions: Positions,
+        rows: &StepRows,
         caches: &mut [&mut KvCache],
-        masks: &[Option<&Tensor>],
         options: &ForwardOptions,
     ) -> Result<Tensor> {
-        let projected = self.project(x, positions, options)?;
+        let [q, k, v] = self.projections(x, options.dropout_seed)?;
+        let decoding = rows.decoding_masks.len();
+        let (decoding_caches, chunk_caches) = caches.split_at_mut(decoding);
+        let mut outs = Vec::with_capacity(1 + rows.chunks.len());
+        if decoding > 0 {
+            let first = |t: &Tensor| t.narrow(0, 0, decoding);
+            let projected =
+                self.prepare([first(&q)?, first(&k)?, first(&v)?], rows.decoding, options)?;
+            outs.push(self.attend_decoding(projected, decoding_caches, rows, options)?);
+        }
+        let mut first_row = decoding;
+        for (chunk, cache) in rows.chunks.iter().zip(chunk_caches) {
+            let tokens = chunk.tokens;
+            let own = |t: &Tensor| t.narrow(0, first_row, tokens)?.reshape((1, tokens, ()));
+            let projected =
+                self.prepare([own(&q)?, own(&k)?, own(&v)?], chunk.positions, options)?;
+            let (k, v) = cache.append(&projected.k, &projected.v)?;
+            let out = self.attend(
+                &projected.q,
+                &k,
+                &v,
+                chunk.mask,
+                projected.scale_scores,
+                options,
+            )?;
+            outs.push(out.reshape((tokens, 1, ()))?);
+            first_row += tokens;
+        }
+        let out = match outs.len() {
+            1 => outs.remove(0),
+            _ => Tensor::cat(&outs, 0)?,
+        };
+        self.o.forward(&out, options.dropout_seed)
+    }
+
+    /// The attention of the decoding rows (one new token each, `projected` of
+    /// shape (rows, heads, 1, head_dim)): each row's keys and values join its
+    /// cache, then on llama.cpp's kernels every row's heads run in one parallel
+    /// loop. Returns (rows, 1, hidden).
+    fn attend_decoding(
+        &self,
+        projected: Projected,
+        caches: &mut [&mut KvCache],
+        rows: &StepRows,
+        options: &ForwardOptions,
+    ) -> Result<Tensor> {
         // Each row's keys and values join its cache, the rows on candle's threads.
         let mut appended: Vec<(&mut KvCache, Option<(Tensor, Tensor)>)> = caches
             .iter_mut()
             .map(|cache| (&mut **cache, None))
             .collect();
-        let rows = appended.len();
-        for_each_chunk([(&mut appended[..], 1)], rows, |row, [slot]| {
+        let count = appended.len();
+        for_each_chunk([(&mut appended[..], 1)], count, |row, [slot]| {
             let (cache, keys_values) = &mut slot[0];
             *keys_values = Some(cache.append(
                 &projected.k.narrow(0, row, 1)?.contiguous()?,
@@ -214,7 +258,8 @@ impl Attention {
             .into_iter()
             .map(|(_, keys_values)| keys_values.expect("every row appended"))
             .collect();
-        let out = if options.kernels == Kernels::LlamaCpp && x.device().is_cpu() {
+        let masks = rows.decoding_masks;
+        if options.kernels == Kernels::LlamaCpp && projected.q.device().is_cpu() {
             // Every row's heads in one parallel loop.
             let sequences: Vec<KeysValues> = keys_values
                 .iter()
@@ -223,20 +268,18 @@ impl Attention {
                 .collect();
             let scale = self.scores_scale(projected.scale_scores);
             let out = llama_cpp_rounding::attention_of_sequences(&projected.q, &sequences, scale)?;
-            self.merge_heads(out)?
-        } else {
-            let outs = keys_values
-                .iter()
-                .zip(masks)
-                .enumerate()
-                .map(|(row, ((k, v), &mask))| {
-                    let q = projected.q.narrow(0, row, 1)?;
-                    self.attend(&q, k, v, mask, projected.scale_scores, options)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Tensor::cat(&outs, 0)?
-        };
-        self.o.forward(&out, options.dropout_seed)
+            return self.merge_heads(out);
+        }
+        let outs = keys_values
+            .iter()
+            .zip(masks)
+            .enumerate()
+            .map(|(row, ((k, v), &mask))| {
+                let q = projected.q.narrow(0, row, 1)?;
+                self.attend(&q, k, v, mask, projected.scale_scores, options)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::cat(&outs, 0)
     }
 
     /// Swaps this layer's KV cache with `other` (a sequence's own).
@@ -258,21 +301,35 @@ impl Attention {
         positions: Positions,
         options: &ForwardOptions,
     ) -> Result<Projected> {
-        let (batch, tokens, _) = x.dims3()?;
+        let projections = self.projections(x, options.dropout_seed)?;
+        self.prepare(projections, positions, options)
+    }
+
+    /// The query, key and value projections of `x` (batch, tokens, hidden).
+    fn projections(&self, x: &Tensor, seed: Option<u64>) -> Result<[Tensor; 3]> {
+        match Linear::int8_matmul_each([&self.q, &self.k, &self.v], x).transpose()? {
+            Some(projections) => Ok(projections),
+            None => Ok([
+                self.q.forward(x, seed)?,
+                self.k.forward(x, seed)?,
+                self.v.forward(x, seed)?,
+            ]),
+        }
+    }
+
+    /// [`Attention::project`] after the projections `[q, k, v]`, each (batch,
+    /// tokens, heads * head_dim).
+    fn prepare(
+        &self,
+        [q, k, v]: [Tensor; 3],
+        positions: Positions,
+        options: &ForwardOptions,
+    ) -> Result<Projected> {
+        let (batch, tokens, _) = q.dims3()?;
         let split = |t: Tensor, heads: usize| {
             t.reshape((batch, tokens, heads, self.head_dim))?
                 .transpose(1, 2)
         };
-        let seed = options.dropout_seed;
-        let (q, k, v) =
-            match Linear::int8_matmul_each([&self.q, &self.k, &self.v], x).transpose()? {
-                Some([q, k, v]) => (q, k, v),
-                None => (
-                    self.q.forward(x, seed)?,
-                    self.k.forward(x, seed)?,
-                    self.v.forward(x, seed)?,
-                ),
-            };
         let mut q = split(q, self.heads)?;
         let mut k = split(k, self.kv_heads)?;
         let mut v = split(v, self.kv_heads)?.contiguous()?;
@@ -296,7 +353,7 @@ impl Attention {
             // On the CPU keys and values stay f16, as llama.cpp's KV cache holds
             // them (half the bytes each decode step reads); elsewhere candle's f32
             // attention reads them.
-            (k, v) = match x.device().is_cpu() {
+            (k, v) = match q.device().is_cpu() {
                 true => (k.to_dtype(DType::F16)?, v.to_dtype(DType::F16)?),
                 false => (round_to_f16(&k)?, round_to_f16(&v)?),
             };
@@ -421,6 +478,24 @@ fn round_to_f16(x: &Tensor) -> Result<Tensor> {
     x.to_dtype(DType::F16)?.to_dtype(DType::F32)
 }
 
+/// How the rows of a step of several sequences lie (see
+/// `Transformer::step_rows`): first one new token of each decoding sequence,
+/// then each prompt chunk's tokens in turn.
+pub(crate) struct StepRows<'a> {
+    /// The decoding rows' positions.
+    pub decoding: Positions<'a>,
+    /// Each decoding row's mask (`None`: it sees its whole cache).
+    pub decoding_masks: &'a [Option<&'a Tensor>],
+    pub chunks: &'a [PromptChunk<'a>],
+}
+
+/// Consecutive tokens of one sequence's prompt, read in a step.
+pub(crate) struct PromptChunk<'a> {
+    pub tokens: usize,
+    pub positions: Positions<'a>,
+    pub mask: Option<&'a Tensor>,
+}
+
 /// An attention layer's queries, keys and values for new tokens.
 struct Projected {
     q: Tensor,
@@ -508,18 +583,17 @@ impl Block {
         })
     }
 
-    /// The block for one new token of each of several sequences, each with its
-    /// own KV cache (see [`Attention::forward_rows`]).
+    /// The block for the new tokens of several sequences, each with its own KV
+    /// cache (see [`Attention::forward_rows`]).
     pub(crate) fn forward_rows(
         &mut self,
         x: &Tensor,
-        positions: Positions,
+        rows: &StepRows,
         caches: &mut [&mut KvCache],
-        masks: &[Option<&Tensor>],
         options: &ForwardOptions,
     ) -> Result<Tensor> {
         self.forward_with(x, options, |attention, h| {
-            attention.forward_rows(h, positions, caches, masks, options)
+            attention.forward_rows(h, rows, caches, options)
         })
     }
 

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use candle_core::quantized::QMatMul;
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Module, Result, Tensor, TensorId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -143,6 +143,15 @@ impl Linear {
             .collect();
         let weights: [&Int8Weight; N] = weights.try_into().ok()?;
         fits.then(|| int8_matmul::matmul_each(weights, x))
+    }
+
+    /// Whether a row of `x W^T` comes out the same however the rows are grouped
+    /// into sequences: not with llama.cpp's K-quant kernels, which tile a
+    /// sequence's tokens in fours or eights (`k_quant_matmul`).
+    pub(crate) fn rows_independent(&self) -> bool {
+        let k_quant = |q: &QTensor| matches!(q.dtype(), GgmlDType::Q4K | GgmlDType::Q6K);
+        self.int8.is_some()
+            || !matches!(&self.weight, QMatMul::QTensor(q) if !self.dequantize && k_quant(q))
     }
 
     /// A quantized weight multiplied in f32 (see [`Linear::dequantize`]).
