@@ -106,11 +106,7 @@ impl Transformer {
         let order: Vec<usize> = decoding.iter().chain(&chunks).copied().collect();
         let ids: Vec<u32> = order.iter().flat_map(|&r| inputs[r]).copied().collect();
         let rows = ids.len();
-        let mut slots: Vec<Option<&mut SequenceCache>> =
-            caches.iter_mut().map(|cache| Some(&mut **cache)).collect();
-        let mut ordered: Vec<&mut SequenceCache> = (order.iter())
-            .map(|&r| slots[r].take().expect("each sequence once"))
-            .collect();
+        let mut ordered = in_order(caches, &order);
         let lengths: Vec<usize> = ordered.iter().map(|cache| cache.len()).collect();
         // Slot `start` of a decoding row with `start - length` padding slots is
         // position `length`.
@@ -186,12 +182,7 @@ impl Transformer {
         }
         if !decoding.is_empty() {
             let tokens: Vec<&[u32]> = decoding.iter().map(|&r| inputs[r]).collect();
-            let mut slots: Vec<Option<&mut SequenceCache>> =
-                caches.iter_mut().map(|cache| Some(&mut **cache)).collect();
-            let mut decoding_caches: Vec<&mut SequenceCache> = (decoding.iter())
-                .map(|&r| slots[r].take().expect("each sequence once"))
-                .collect();
-            let rows = self.step_rows(&tokens, &mut decoding_caches, options)?;
+            let rows = self.step_rows(&tokens, &mut in_order(caches, decoding), options)?;
             for (row, &r) in decoding.iter().enumerate() {
                 logits[r] = Some(rows.narrow(0, row, 1)?);
             }
@@ -202,4 +193,16 @@ impl Transformer {
             .collect();
         Tensor::cat(&logits, 0)
     }
+}
+
+/// `caches[order[0]]`, `caches[order[1]]`, ..., each index at most once.
+fn in_order<'a>(
+    caches: &'a mut [&mut SequenceCache],
+    order: &[usize],
+) -> Vec<&'a mut SequenceCache> {
+    let mut slots: Vec<Option<&mut SequenceCache>> =
+        caches.iter_mut().map(|cache| Some(&mut **cache)).collect();
+    (order.iter())
+        .map(|&r| slots[r].take().expect("each sequence once"))
+        .collect()
 }
