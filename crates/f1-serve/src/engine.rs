@@ -516,7 +516,6 @@ impl Scheduler {
         let logits = assistant.model.step(&inputs, &mut caches);
         let model_seconds = started.elapsed().as_secs_f64();
         let rows = inputs.len();
-        drop((inputs, caches));
         // The sequences that ran, each with whether it read a chunk of its prompt.
         let mut stepped: Vec<(&mut Sequence, bool)> = (self.running.iter_mut())
             .zip(reads.iter().zip(&runs))

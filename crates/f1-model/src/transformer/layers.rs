@@ -202,7 +202,12 @@ impl Attention {
             let first = |t: &Tensor| t.narrow(0, 0, decoding);
             let projected =
                 self.prepare([first(&q)?, first(&k)?, first(&v)?], rows.decoding, options)?;
-            outs.push(self.attend_decoding(projected, decoding_caches, rows, options)?);
+            outs.push(self.attend_decoding(
+                projected,
+                decoding_caches,
+                rows.decoding_masks,
+                options,
+            )?);
         }
         let mut first_row = decoding;
         for (chunk, cache) in rows.chunks.iter().zip(chunk_caches) {
@@ -222,22 +227,19 @@ impl Attention {
             outs.push(out.reshape((tokens, 1, ()))?);
             first_row += tokens;
         }
-        let out = match outs.len() {
-            1 => outs.remove(0),
-            _ => Tensor::cat(&outs, 0)?,
-        };
-        self.o.forward(&out, options.dropout_seed)
+        self.o
+            .forward(&Tensor::cat(&outs, 0)?, options.dropout_seed)
     }
 
     /// The attention of the decoding rows (one new token each, `projected` of
     /// shape (rows, heads, 1, head_dim)): each row's keys and values join its
-    /// cache, then on llama.cpp's kernels every row's heads run in one parallel
-    /// loop. Returns (rows, 1, hidden).
+    /// cache, then (under `masks[r]`, if any) on llama.cpp's kernels every row's
+    /// heads run in one parallel loop. Returns (rows, 1, hidden).
     fn attend_decoding(
         &self,
         projected: Projected,
         caches: &mut [&mut KvCache],
-        rows: &StepRows,
+        masks: &[Option<&Tensor>],
         options: &ForwardOptions,
     ) -> Result<Tensor> {
         // Each row's keys and values join its cache, the rows on candle's threads.
@@ -258,7 +260,6 @@ impl Attention {
             .into_iter()
             .map(|(_, keys_values)| keys_values.expect("every row appended"))
             .collect();
-        let masks = rows.decoding_masks;
         if options.kernels == Kernels::LlamaCpp && projected.q.device().is_cpu() {
             // Every row's heads in one parallel loop.
             let sequences: Vec<KeysValues> = keys_values

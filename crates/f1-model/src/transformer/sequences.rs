@@ -97,9 +97,7 @@ impl Transformer {
         }
         let (decoding, chunks): (Vec<usize>, Vec<usize>) =
             (0..inputs.len()).partition(|&r| inputs[r].len() == 1);
-        let chunks_alone = !chunks.is_empty()
-            && !(self.projections_mut().iter()).all(|(_, linear)| linear.rows_independent());
-        if chunks_alone {
+        if !chunks.is_empty() && !self.rows_independent() {
             return self.step_chunks_alone(inputs, caches, &decoding, options);
         }
         // The rows: the decoding sequences' tokens, then each chunk's.

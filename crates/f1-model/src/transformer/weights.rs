@@ -27,6 +27,15 @@ impl Transformer {
         projections(&mut self.blocks)
     }
 
+    /// Whether each row of every projection comes out the same however the rows
+    /// group into sequences (see [`Linear::rows_independent`]).
+    pub(crate) fn rows_independent(&mut self) -> bool {
+        self.blocks.iter_mut().all(|block| {
+            let (linears, _) = split_block(&mut block.attention, &mut block.mlp);
+            linears.iter().all(|linear| linear.rows_independent())
+        })
+    }
+
     /// How many weights the model has, quantized projections included (LoRA
     /// adapters not; a tied head counted once).
     pub fn parameter_count(&mut self) -> Result<usize> {
