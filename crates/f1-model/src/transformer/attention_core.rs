@@ -198,20 +198,29 @@ impl AttentionCore {
         let d = self.heads.head_dim;
         let half = d / 2;
         let table = (row % self.table_rows) * self.tokens * half;
+        // One loop a pairing, without indexing, so that each vectorises.
         for i in 0..self.tokens {
             let x = &rows.values[i * rows.row_stride..][..d];
             let y = &mut out[i * d..][..d];
             let cos = &self.cos[table + i * half..][..half];
             let sin = &self.sin[table + i * half..][..half];
-            for j in 0..half {
-                let (a, b) = if self.interleaved {
-                    (2 * j, 2 * j + 1)
-                } else {
-                    (j, j + half)
-                };
-                let (s, c) = (sign * sin[j], cos[j]);
-                y[a] = x[a] * c - x[b] * s;
-                y[b] = x[a] * s + x[b] * c;
+            let angles = cos.iter().zip(sin);
+            if self.interleaved {
+                let pairs = y.chunks_exact_mut(2).zip(x.chunks_exact(2));
+                for ((y, x), (&c, &s)) in pairs.zip(angles) {
+                    let s = sign * s;
+                    y[0] = x[0] * c - x[1] * s;
+                    y[1] = x[0] * s + x[1] * c;
+                }
+            } else {
+                let ((x_low, x_high), (y_low, y_high)) = (x.split_at(half), y.split_at_mut(half));
+                let lows = y_low.iter_mut().zip(x_low);
+                let highs = y_high.iter_mut().zip(x_high);
+                for (((y_a, &a), (y_b, &b)), (&c, &s)) in lows.zip(highs).zip(angles) {
+                    let s = sign * s;
+                    *y_a = a * c - b * s;
+                    *y_b = a * s + b * c;
+                }
             }
         }
     }
