@@ -37,7 +37,13 @@ pub enum Bf16Kernel {
     RoundedF32,
 }
 
-/// The bf16 kernel, chosen by CPU features once and logged.
+/// The variable that picks a bf16 kernel below the CPU's best
+/// (`tiles`, `dot-products` or `rounded-f32`), as oneDNN's `ONEDNN_MAX_CPU_ISA`
+/// does: to measure or test AVX512-BF16's kernel on an AMX machine.
+pub const BF16_KERNEL_VARIABLE: &str = "F1AI_BF16_KERNEL";
+
+/// The bf16 kernel, chosen by CPU features (and [`BF16_KERNEL_VARIABLE`]) once
+/// and logged.
 pub fn bf16_kernel() -> Bf16Kernel {
     static KERNEL: std::sync::OnceLock<Bf16Kernel> = std::sync::OnceLock::new();
     *KERNEL.get_or_init(|| {
@@ -45,23 +51,59 @@ pub fn bf16_kernel() -> Bf16Kernel {
         let tiles = bf16_tiles::available();
         #[cfg(not(target_arch = "x86_64"))]
         let tiles = false;
-        let kernel = match (tiles, bf16_product::available()) {
-            (true, _) => Bf16Kernel::Tiles,
-            (false, true) => Bf16Kernel::DotProducts,
-            (false, false) => Bf16Kernel::RoundedF32,
-        };
+        let requested = std::env::var(BF16_KERNEL_VARIABLE).ok();
+        let kernel = choose_bf16_kernel(tiles, bf16_product::available(), requested.as_deref())
+            .unwrap_or_else(|(message, best)| {
+                tracing::warn!("{BF16_KERNEL_VARIABLE}: {message}");
+                best
+            });
         tracing::info!(
             "bf16 products: {}",
             match kernel {
                 Bf16Kernel::Tiles => "AMX tiles (tdpbf16ps)",
                 Bf16Kernel::DotProducts => "AVX512-BF16 dot products (vdpbf16ps)",
                 Bf16Kernel::RoundedF32 =>
-                    "operands rounded to bf16 and multiplied by the f32 kernel (this CPU lacks \
-                     AVX512-BF16)",
+                    "operands rounded to bf16 and multiplied by the f32 kernel",
             }
         );
         kernel
     })
+}
+
+/// The best kernel the CPU runs (`tiles`, `dot_products`: whether it has AMX,
+/// AVX512-BF16), or the `requested` one; a request the CPU cannot run, or
+/// that names no kernel, gives a message and the best.
+fn choose_bf16_kernel(
+    tiles: bool,
+    dot_products: bool,
+    requested: Option<&str>,
+) -> std::result::Result<Bf16Kernel, (String, Bf16Kernel)> {
+    let best = match (tiles, dot_products) {
+        (true, _) => Bf16Kernel::Tiles,
+        (false, true) => Bf16Kernel::DotProducts,
+        (false, false) => Bf16Kernel::RoundedF32,
+    };
+    let Some(requested) = requested else {
+        return Ok(best);
+    };
+    let (kernel, runs) = match requested.trim() {
+        "tiles" => (Bf16Kernel::Tiles, tiles),
+        "dot-products" => (Bf16Kernel::DotProducts, dot_products),
+        "rounded-f32" => (Bf16Kernel::RoundedF32, true),
+        other => {
+            let message = format!(
+                "\"{other}\" is no bf16 kernel (tiles, dot-products or rounded-f32); using {best:?}"
+            );
+            return Err((message, best));
+        }
+    };
+    match runs {
+        true => Ok(kernel),
+        false => Err((
+            format!("this CPU cannot run {kernel:?}; using {best:?}"),
+            best,
+        )),
+    }
 }
 
 /// `out = scale * lhs · rhs`, or `out += scale * lhs · rhs` when `accumulate`;
@@ -890,6 +932,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The variable picks any kernel the CPU runs; one it cannot run, or an
+    /// unknown name, falls back to the best with a message.
+    #[test]
+    fn the_bf16_kernel_variable_picks_a_kernel_the_cpu_runs() {
+        use Bf16Kernel::*;
+        assert_eq!(choose_bf16_kernel(true, true, None), Ok(Tiles));
+        assert_eq!(choose_bf16_kernel(false, true, None), Ok(DotProducts));
+        assert_eq!(choose_bf16_kernel(false, false, None), Ok(RoundedF32));
+        assert_eq!(
+            choose_bf16_kernel(true, true, Some("dot-products")),
+            Ok(DotProducts)
+        );
+        assert_eq!(
+            choose_bf16_kernel(true, true, Some("rounded-f32")),
+            Ok(RoundedF32)
+        );
+        let (message, best) = choose_bf16_kernel(false, true, Some("tiles")).unwrap_err();
+        assert_eq!(best, DotProducts);
+        assert!(message.contains("cannot run Tiles"), "{message}");
+        let (message, best) = choose_bf16_kernel(true, true, Some("amx")).unwrap_err();
+        assert_eq!(best, Tiles);
+        assert!(message.contains("\"amx\" is no bf16 kernel"), "{message}");
     }
 
     /// bf16 products, on whichever kernel this CPU runs, equal the f32 product
