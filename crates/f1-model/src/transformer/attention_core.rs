@@ -16,6 +16,7 @@ use rten_vecmath::Softmax;
 
 use super::cpu_pool::new_chunked;
 use super::dense_product::{serial_product_into, Matrix, ProductPrecision};
+use super::lane_sums;
 use super::tensor_values::{cpu_values, values};
 
 /// The heads of one attention layer.
@@ -349,7 +350,7 @@ impl AttentionCore {
                 serial_product_into(grad_p, false, grad_out, values.t(), 1.0, self.precision)?;
                 // dS = P (dP - rowsum(dP P)), the softmax's backward.
                 for (ds, p) in grad_p.chunks_exact_mut(keys).zip(p.chunks_exact(keys)) {
-                    let dot: f32 = ds.iter().zip(p).map(|(g, p)| g * p).sum();
+                    let dot = lane_sums::dot(ds, p);
                     ds.iter_mut().zip(p).for_each(|(g, p)| *g = p * (*g - dot));
                 }
                 let grad_s = Matrix::new(grad_p, rows, keys)?;

@@ -11,6 +11,7 @@ use rten_vecmath::{Exp, SumExpSub};
 use super::cpu_pool::{self, for_each_chunk, new_chunked, piece};
 use super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};
 use super::dequantize::QuantizedRows;
+use super::lane_sums;
 use super::tensor_values::{cpu_values, values};
 use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
@@ -284,7 +285,7 @@ impl RmsNorm {
 
     /// `1 / rms(row)`.
     fn inverse_rms(&self, row: &[f32]) -> f32 {
-        let mean_square = row.iter().map(|x| x * x).sum::<f32>() / row.len() as f32;
+        let mean_square = lane_sums::sum_of_squares(row) / row.len() as f32;
         1.0 / (mean_square + self.eps).sqrt()
     }
 
@@ -303,16 +304,13 @@ impl RmsNorm {
         let [grad_x] = new_chunked([(xs.len(), hidden)], rows, |index, [dx]| {
             let (x, g) = (piece(&xs, hidden, index), piece(&g, hidden, index));
             let inverse = self.inverse_rms(x);
-            let mean = x
-                .iter()
-                .zip(g)
-                .zip(w.iter())
-                .map(|((x, g), w)| g * w * x)
-                .sum::<f32>()
-                * inverse
-                / hidden as f32;
-            for (((dx, x), g), w) in dx.iter_mut().zip(x).zip(g).zip(w.iter()) {
-                *dx = (g * w - x * inverse * mean) * inverse;
+            // g w first, in dx's place.
+            for ((dx, g), w) in dx.iter_mut().zip(g).zip(w.iter()) {
+                *dx = g * w;
+            }
+            let mean = lane_sums::dot(dx, x) * inverse / hidden as f32;
+            for (dx, x) in dx.iter_mut().zip(x) {
+                *dx = (*dx - x * inverse * mean) * inverse;
             }
             Ok(())
         })?;

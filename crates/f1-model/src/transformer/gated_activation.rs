@@ -100,10 +100,11 @@ impl GatedActivation {
                     piece(&d, CHUNK, index),
                 );
                 self.0.inner(g, grad_gate);
-                for i in 0..g.len() {
-                    let (value, slope) = self.0.value_and_slope(g[i], grad_gate[i]);
-                    grad_gate[i] = d[i] * u[i] * slope;
-                    grad_up[i] = d[i] * value;
+                let outputs = grad_gate.iter_mut().zip(grad_up.iter_mut());
+                for ((((grad_gate, grad_up), &x), &u), &d) in outputs.zip(g).zip(u).zip(d) {
+                    let (value, slope) = self.0.value_and_slope(x, *grad_gate);
+                    *grad_gate = d * u * slope;
+                    *grad_up = d * value;
                 }
                 Ok(())
             },

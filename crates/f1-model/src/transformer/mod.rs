@@ -21,6 +21,7 @@ mod hugging_face;
 mod int8_matmul;
 pub use gguf::WeightFormat;
 mod k_quant_matmul;
+mod lane_sums;
 mod layers;
 mod linear;
 mod llama_cpp_rounding;
