@@ -6,15 +6,18 @@
 //!
 //! A BLIS-style loop on the calling thread: a block of up to [`BLOCK_ROWS`]
 //! left-hand rows by up to [`MAX_DEPTH`] inputs is packed as bf16 pairs (the two inputs
-//! `vdpbf16ps` multiplies per lane) in panels of [`ROWS`] rows, each [`COLUMNS`]
-//! columns of the right-hand side likewise, and a 12 x 32 micro-kernel keeps its
+//! `vdpbf16ps` multiplies per lane) in panels of [`ROWS`] rows, the right-hand
+//! side's inputs of that depth block likewise in panels of [`COLUMNS`] columns
+//! (up to [`MAX_RIGHT_BYTES`] of them at a time, packed once for all the row
+//! blocks), and a 12 x 32 micro-kernel keeps its
 //! 24 accumulators in registers: per pair of inputs, two loads of the right-hand
 //! panel and 12 broadcasts feed 24 `vdpbf16ps` (32 multiply-adds each, twice an
 //! f32 FMA's). The caller may instead pack the whole left side once for all its
 //! threads ([`pack_panels`], then [`packed_product_raw`]), and give the right
 //! side packed whole ([`Right::Packed`], as `quantized_bf16` decodes a weight
 //! straight into it; both kernels read that layout). Packing reads strided
-//! views in place, vectorized where the pairs or the columns are contiguous.
+//! views in place, vectorized where the pairs or the columns are contiguous,
+//! and reads each input's values in order where they are contiguous.
 //! (The vector conversion treats f32 subnormals, below 1.2e-38, as zero, as
 //! `vcvtne2ps2bf16` does; the scalar edges keep them.)
 //!
@@ -167,55 +170,70 @@ unsafe fn multiply(
             let depth = block_depth.min(k - depth_start.min(k));
             let pairs = depth.div_ceil(2);
             let overwrite = depth_start == 0 && !accumulate;
-            for row_start in (0..m).step_by(BLOCK_ROWS) {
-                let rows = BLOCK_ROWS.min(m - row_start);
-                let panels = rows.div_ceil(ROWS);
-                // Where panel `p` of the block holds its `pairs` pairs.
-                let (left, panel_stride): (&[u32], usize) = match &mut lhs {
-                    Left::Unpacked(lhs, left) => {
-                        // Not cleared: lanes of rows past `m` may hold an earlier
-                        // product's pairs, and their sums are never stored.
-                        if left.len() < panels * pairs * ROWS {
-                            left.resize(panels * pairs * ROWS, 0);
+            let group_columns = right_group_columns(depth);
+            for group_start in (0..n).step_by(group_columns) {
+                let group_width = group_columns.min(n - group_start);
+                let group =
+                    rhs.packed_block((depth_start, depth), (group_start, group_width), right);
+                for row_start in (0..m).step_by(BLOCK_ROWS) {
+                    let rows = BLOCK_ROWS.min(m - row_start);
+                    let panels = rows.div_ceil(ROWS);
+                    // Where panel `p` of the block holds its `pairs` pairs.
+                    let (left, panel_stride): (&[u32], usize) = match &mut lhs {
+                        Left::Unpacked(lhs, left) => {
+                            // Not cleared: lanes of rows past `m` may hold an earlier
+                            // product's pairs, and their sums are never stored.
+                            if left.len() < panels * pairs * ROWS {
+                                left.resize(panels * pairs * ROWS, 0);
+                            }
+                            let block = lhs.row_range(row_start, row_start + rows);
+                            pack_block_rows(block, depth_start, depth, left, pairs * ROWS);
+                            (left, pairs * ROWS)
                         }
+                        Left::Packed(packed) => {
+                            let stride = ROWS * k.div_ceil(2);
+                            let start = row_start / ROWS * stride + ROWS * depth_start / 2;
+                            (&packed.values[start..], stride)
+                        }
+                    };
+                    for column_start in (0..group_width).step_by(COLUMNS) {
+                        let columns = COLUMNS.min(group_width - column_start);
+                        let right = group.panel(pairs, column_start);
                         for panel in 0..panels {
                             let first = row_start + panel * ROWS;
-                            let block = lhs.row_range(first, (first + ROWS).min(m));
-                            pack_rows(block, depth_start, depth, &mut left[panel * pairs * ROWS..]);
+                            let tile = Tile {
+                                // SAFETY: `first < m` and `group_start + column_start
+                                // < n` (see the function's contract).
+                                out: unsafe {
+                                    out.add(first * out_row_stride + group_start + column_start)
+                                },
+                                row_stride: out_row_stride,
+                                rows: ROWS.min(m - first),
+                                columns,
+                                scale,
+                                overwrite,
+                            };
+                            let left = &left[panel * panel_stride..][..pairs * ROWS];
+                            // SAFETY: the panels hold `pairs` pairs of ROWS and
+                            // COLUMNS lanes, and the tile lies inside `out`.
+                            unsafe { micro_kernel(pairs, left.as_ptr(), right.as_ptr(), tile) };
                         }
-                        (left, pairs * ROWS)
-                    }
-                    Left::Packed(packed) => {
-                        let stride = ROWS * k.div_ceil(2);
-                        let start = row_start / ROWS * stride + ROWS * depth_start / 2;
-                        (&packed.values[start..], stride)
-                    }
-                };
-                for column_start in (0..n).step_by(COLUMNS) {
-                    let columns = COLUMNS.min(n - column_start);
-                    let right =
-                        rhs.panel((depth_start, depth, pairs), (column_start, columns), right);
-                    for panel in 0..panels {
-                        let first = row_start + panel * ROWS;
-                        let tile = Tile {
-                            // SAFETY: `first < m` and `column_start < n` (see the
-                            // function's contract).
-                            out: unsafe { out.add(first * out_row_stride + column_start) },
-                            row_stride: out_row_stride,
-                            rows: ROWS.min(m - first),
-                            columns,
-                            scale,
-                            overwrite,
-                        };
-                        let left = &left[panel * panel_stride..][..pairs * ROWS];
-                        // SAFETY: the panels hold `pairs` pairs of ROWS and COLUMNS
-                        // lanes, and the tile lies inside `out`.
-                        unsafe { micro_kernel(pairs, left.as_ptr(), right.as_ptr(), tile) };
                     }
                 }
             }
         }
     });
+}
+
+/// The most bytes a thread's right-hand side packed for one depth block
+/// takes: the columns of a product are packed this many at a time.
+const MAX_RIGHT_BYTES: usize = 512 << 10;
+
+/// Columns of a right-hand side packed at a time for a depth block of `depth`
+/// inputs: a whole number of panels within [`MAX_RIGHT_BYTES`], at least one.
+fn right_group_columns(depth: usize) -> usize {
+    let panel_bytes = 4 * COLUMNS * panel_pairs(depth).max(1);
+    (MAX_RIGHT_BYTES / panel_bytes).max(1) * COLUMNS
 }
 
 /// A left-hand side packed for [`packed_product_raw`]: panel `p` (rows `12p..`)
@@ -256,6 +274,10 @@ pub fn packed_len(rows: usize, inputs: usize) -> usize {
 /// [`packed_len`] values for them.
 pub fn pack_panels(lhs: Matrix, packed: &mut [u32]) {
     let panel_len = ROWS * lhs.columns.div_ceil(2);
+    if lhs.row_stride == 1 && lhs.column_stride != 1 {
+        // The depth blocks lie one after another in a panel: one block.
+        return pack_block_rows(lhs, 0, lhs.columns, packed, panel_len);
+    }
     let block_depth = block_depth(lhs.columns);
     for (panel, lanes) in packed
         .chunks_mut(panel_len)
@@ -350,21 +372,6 @@ fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]
         }
         return pairs_transposed(&lines[..block.rows], ROWS, packed, ROWS);
     }
-    if block.row_stride == 1 {
-        // Consecutive rows are adjacent: two inputs' rows at a time.
-        let input_row = |input: usize| {
-            &block.values[(depth_start + input) * block.column_stride..][..block.rows]
-        };
-        for p in 0..pairs {
-            let high = (2 * p + 1 < depth).then(|| input_row(2 * p + 1));
-            pairs_across(
-                input_row(2 * p),
-                high,
-                &mut packed[p * ROWS..(p + 1) * ROWS],
-            );
-        }
-        return;
-    }
     for row in 0..block.rows {
         let at = |column: usize| {
             block.values[row * block.row_stride + (depth_start + column) * block.column_stride]
@@ -376,6 +383,46 @@ fn pack_rows(block: Matrix, depth_start: usize, depth: usize, packed: &mut [u32]
                 0.0
             };
             packed[p * ROWS + row] = pair(at(2 * p), high);
+        }
+    }
+}
+
+/// Packs `block`'s rows, inputs `depth_start..+depth`, into panels of [`ROWS`]
+/// rows `panel_stride` apart in `packed`, each as [`pack_rows`] packs it (lanes
+/// of rows past the block zero or left as they were). Where the rows are
+/// adjacent (row stride 1), two inputs at a time across all the panels: each
+/// input's values are read in order, not [`ROWS`] at a time a panel apart (the
+/// strided reads missed the caches for a tenth of a full bf16 step on Zen 4).
+fn pack_block_rows(
+    block: Matrix,
+    depth_start: usize,
+    depth: usize,
+    packed: &mut [u32],
+    panel_stride: usize,
+) {
+    let panels = block.rows.div_ceil(ROWS);
+    if block.row_stride != 1 || block.column_stride == 1 {
+        for panel in 0..panels {
+            let first = panel * ROWS;
+            let rows = block.row_range(first, (first + ROWS).min(block.rows));
+            pack_rows(
+                rows,
+                depth_start,
+                depth,
+                &mut packed[panel * panel_stride..],
+            );
+        }
+        return;
+    }
+    let input =
+        |input: usize| &block.values[(depth_start + input) * block.column_stride..][..block.rows];
+    for p in 0..depth.div_ceil(2) {
+        let (low, high) = (input(2 * p), (2 * p + 1 < depth).then(|| input(2 * p + 1)));
+        for panel in 0..panels {
+            let rows = panel * ROWS..(panel * ROWS + ROWS).min(block.rows);
+            let high = high.map(|high| &high[rows.clone()]);
+            let lanes = &mut packed[panel * panel_stride + p * ROWS..][..ROWS];
+            pairs_across(&low[rows], high, lanes);
         }
     }
 }
@@ -432,16 +479,43 @@ impl<'a> PackedColumns<'a> {
 }
 
 /// Packs `rhs` whole into `packed`, which holds [`packed_columns_len`] values
-/// for it.
-#[cfg(all(test, target_arch = "x86_64"))]
+/// for it. Where its rows are contiguous (column stride 1), two inputs at a
+/// time across all the panels, each input's values read in order (a panel at a
+/// time, 32 values a row apart, the reads missed the caches for a tenth of a
+/// full bf16 step on Zen 4); otherwise a panel at a time.
+#[cfg(target_arch = "x86_64")]
 pub fn pack_all_columns(rhs: Matrix, packed: &mut [u32]) {
-    let panel_len = panel_pairs(rhs.rows) * COLUMNS;
+    let (pairs, panel_len) = (rhs.rows.div_ceil(2), panel_pairs(rhs.rows) * COLUMNS);
+    if pairs == 0 || rhs.columns == 0 {
+        return;
+    }
     let packed = &mut packed[..packed_columns_len(rhs.rows, rhs.columns)];
-    packed.fill(0);
-    for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
-        let start = panel * COLUMNS;
-        let columns = COLUMNS.min(rhs.columns - start);
-        pack_columns(rhs, 0, rhs.rows, start, columns, lanes);
+    let panel_columns =
+        |panel: usize| panel * COLUMNS..(panel * COLUMNS + COLUMNS).min(rhs.columns);
+    if rhs.column_stride == 1 {
+        let input = |input: usize| &rhs.values[input * rhs.row_stride..][..rhs.columns];
+        for p in 0..pairs {
+            let (low, high) = (
+                input(2 * p),
+                (2 * p + 1 < rhs.rows).then(|| input(2 * p + 1)),
+            );
+            for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
+                let columns = panel_columns(panel);
+                let high = high.map(|high| &high[columns.clone()]);
+                pairs_across(&low[columns], high, &mut lanes[p * COLUMNS..][..COLUMNS]);
+            }
+        }
+    } else {
+        for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
+            let columns = panel_columns(panel);
+            if columns.len() < COLUMNS {
+                lanes.fill(0);
+            }
+            pack_columns(rhs, 0, rhs.rows, columns.start, columns.len(), lanes);
+        }
+    }
+    for lanes in packed.chunks_exact_mut(panel_len) {
+        lanes[pairs * COLUMNS..].fill(0);
     }
 }
 
@@ -512,19 +586,85 @@ impl<'a> Right<'a> {
                 &buffer[..len]
             }
             Self::Packed(packed) => {
-                let first = packed.first_pair + depth_start / 2;
                 assert!(
-                    depth_start.is_multiple_of(2) && column_start.is_multiple_of(COLUMNS),
-                    "a packed panel starts at a pair and a panel"
+                    depth_start.is_multiple_of(2),
+                    "a packed panel starts at a pair"
                 );
-                assert!(
-                    (first + pairs) * COLUMNS <= packed.panel_len,
-                    "pairs past the packed panel"
-                );
-                let panel = column_start / COLUMNS * packed.panel_len;
-                &packed.values[panel + first * COLUMNS..][..len]
+                packed
+                    .skip_pairs(depth_start / 2)
+                    .panel(pairs, column_start)
             }
         }
+    }
+
+    /// Inputs `depth_start..+depth` (`depth_start` even) of columns
+    /// `column_start..+columns` (`column_start` a multiple of [`COLUMNS`]),
+    /// packed whole: where a packed side holds them, or packed from a view into
+    /// `buffer` by [`pack_all_columns`].
+    pub(super) fn packed_block<'b>(
+        &'b self,
+        (depth_start, depth): (usize, usize),
+        (column_start, columns): (usize, usize),
+        buffer: &'b mut Vec<u32>,
+    ) -> PackedColumns<'b> {
+        match self {
+            Self::View(view) => {
+                let view = view
+                    .row_range(depth_start, depth_start + depth)
+                    .columns_from(column_start, columns);
+                let len = packed_columns_len(depth, columns);
+                if buffer.len() < len {
+                    // At its largest at once: grown by steps, the freed
+                    // smaller buffers stayed in the allocator's pages.
+                    buffer.resize(len.max(MAX_RIGHT_BYTES / 4), 0);
+                }
+                pack_all_columns(view, buffer);
+                PackedColumns::new(&buffer[..len], depth, columns)
+            }
+            Self::Packed(packed) => {
+                assert!(
+                    depth_start.is_multiple_of(2) && column_start.is_multiple_of(COLUMNS),
+                    "a packed block starts at a pair and a panel"
+                );
+                assert!(
+                    depth_start + depth <= packed.inputs
+                        && column_start + columns <= packed.columns,
+                    "a block past the packed side"
+                );
+                PackedColumns {
+                    values: &packed.values[column_start / COLUMNS * packed.panel_len..],
+                    inputs: depth,
+                    columns,
+                    ..packed.skip_pairs(depth_start / 2)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> PackedColumns<'a> {
+    /// The same panels from `pairs` pairs further on.
+    fn skip_pairs(self, pairs: usize) -> Self {
+        Self {
+            first_pair: self.first_pair + pairs,
+            ..self
+        }
+    }
+
+    /// The `pairs` pairs of the panel of columns `column_start..` (a multiple of
+    /// [`COLUMNS`]), `COLUMNS` lanes a pair.
+    pub(super) fn panel(&self, pairs: usize, column_start: usize) -> &'a [u32] {
+        assert!(
+            column_start.is_multiple_of(COLUMNS),
+            "a packed panel starts at a panel"
+        );
+        assert!(
+            (self.first_pair + pairs) * COLUMNS <= self.panel_len,
+            "pairs past the packed panel"
+        );
+        let panel = column_start / COLUMNS * self.panel_len;
+        &self.values[panel + self.first_pair * COLUMNS..][..pairs * COLUMNS]
     }
 }
 
@@ -820,6 +960,43 @@ mod tests {
         ];
         // SAFETY: AVX512-BF16 is available.
         unsafe { test_support::assert_bf16_products(product_raw, &shapes) };
+    }
+
+    /// Sides packed from rows that lie far apart (read an input at a time
+    /// across all the panels) equal those packed from a contiguous copy, at
+    /// sizes that leave partial panels, odd inputs and several depth blocks.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn sides_packed_across_rows_equal_those_packed_from_a_copy() {
+        for (rows, inputs) in [(1, 1), (13, 7), (25, 657), (40, 64)] {
+            let values = test_support::xorshift_values(rows * inputs, 5);
+            // The transpose of (inputs, rows) values: adjacent rows.
+            let transposed = Matrix::new(&values, inputs, rows).unwrap().t();
+            let copy: Vec<f32> = (0..rows)
+                .flat_map(|row| {
+                    let values = &values;
+                    (0..inputs).map(move |input| values[input * rows + row])
+                })
+                .collect();
+            let copy = Matrix::new(&copy, rows, inputs).unwrap();
+            let mut panels = [
+                vec![u32::MAX; packed_len(rows, inputs)],
+                vec![0; packed_len(rows, inputs)],
+            ];
+            for (view, packed) in [transposed, copy].into_iter().zip(&mut panels) {
+                pack_panels(view, packed);
+            }
+            assert_eq!(panels[0], panels[1], "left side of {rows} x {inputs}");
+            // As a right-hand side: (inputs, columns) with contiguous rows, and
+            // its transpose's copy (each column's inputs contiguous).
+            let (right, copy) = (transposed.t(), copy.t());
+            let len = packed_columns_len(inputs, rows);
+            let mut columns = [vec![u32::MAX; len], vec![u32::MAX; len]];
+            for (view, packed) in [right, copy].into_iter().zip(&mut columns) {
+                pack_all_columns(view, packed);
+            }
+            assert_eq!(columns[0], columns[1], "right side of {inputs} x {rows}");
+        }
     }
 
     /// Rounding is to nearest with ties to even, as the hardware converts, and

@@ -189,7 +189,7 @@ unsafe fn parallel_product(
 /// (a product over the vocabulary's 49,152 inputs packed whole took 48 MiB,
 /// kept between products).
 #[cfg(target_arch = "x86_64")]
-const MAX_SHARED_LEFT_BYTES: usize = 8 << 20;
+const MAX_SHARED_LEFT_BYTES: usize = 2 << 20;
 
 /// The kernel whose bf16 products share one packing of the left side among
 /// the threads (each thread packing all of it was a tenth of a bf16 training
