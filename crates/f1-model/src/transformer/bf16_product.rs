@@ -273,29 +273,9 @@ pub fn packed_len(rows: usize, inputs: usize) -> usize {
 /// Packs `lhs`'s rows for [`packed_product_raw`] into `packed`, which holds
 /// [`packed_len`] values for them.
 pub fn pack_panels(lhs: Matrix, packed: &mut [u32]) {
+    // A panel's depth blocks lie one after another: packed as one block.
     let panel_len = ROWS * lhs.columns.div_ceil(2);
-    if lhs.row_stride == 1 && lhs.column_stride != 1 {
-        // The depth blocks lie one after another in a panel: one block.
-        return pack_block_rows(lhs, 0, lhs.columns, packed, panel_len);
-    }
-    let block_depth = block_depth(lhs.columns);
-    for (panel, lanes) in packed
-        .chunks_mut(panel_len)
-        .take(lhs.rows.div_ceil(ROWS))
-        .enumerate()
-    {
-        let first = panel * ROWS;
-        let block = lhs.row_range(first, (first + ROWS).min(lhs.rows));
-        for depth_start in (0..lhs.columns).step_by(block_depth) {
-            let depth = block_depth.min(lhs.columns - depth_start);
-            pack_rows(
-                block,
-                depth_start,
-                depth,
-                &mut lanes[ROWS * depth_start / 2..],
-            );
-        }
-    }
+    pack_block_rows(lhs, 0, lhs.columns, packed, panel_len);
 }
 
 /// The inputs each packed block spans: `k` split evenly into blocks of at most
