@@ -12,6 +12,8 @@ use super::cpu_pool::{self, for_each_chunk, new_chunked, piece};
 use super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};
 use super::dequantize::QuantizedRows;
 use super::lane_sums;
+#[cfg(target_arch = "x86_64")]
+use super::packed_input::PackedInput;
 use super::tensor_values::{cpu_values, values};
 use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
@@ -119,14 +121,14 @@ pub(crate) struct FrozenMatmul {
 }
 
 impl FrozenMatmul {
-    /// The gradient of the input `x`, `grad · W`.
-    pub(crate) fn input_gradient(&self, x: &Tensor, grad: &Tensor) -> Result<Tensor> {
-        let output = self.weight.dims()?.0;
+    /// The gradient of the input, `grad · W` (which needs no input values).
+    pub(crate) fn input_gradient(&self, grad: &Tensor) -> Result<Tensor> {
+        let (output, input) = self.weight.dims()?;
         let grad = grad.contiguous()?;
         let g = values(&grad)?;
         let g = Matrix::new(&g, g.len() / output, output)?;
         let x_grad = self.weight.product(g, false, 1.0, self.precision)?;
-        Tensor::from_vec(x_grad, x.shape(), x.device())
+        Tensor::from_vec(x_grad, with_last_dim(grad.shape(), input), grad.device())
     }
 }
 
@@ -143,8 +145,8 @@ impl CustomOp1 for FrozenMatmul {
         Ok((CpuStorage::F32(y), with_last_dim(layout.shape(), output)))
     }
 
-    fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        self.input_gradient(x, grad).map(Some)
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        self.input_gradient(grad).map(Some)
     }
 }
 
@@ -175,27 +177,44 @@ impl TrainedMatmul {
         weight: &Tensor,
         grad: &Tensor,
     ) -> Result<(Tensor, Tensor)> {
+        let input = weight.dims2()?.1;
+        let x_values = values(x)?;
+        let x = Matrix::new(&x_values, x.elem_count() / input, input)?;
+        self.gradients_with(weight, grad, |g| product(g.t(), x, 1.0, self.precision))
+    }
+
+    /// [`Self::gradients`] for an input kept packed as bf16, which the
+    /// weight's gradient reads in place.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn packed_input_gradients(
+        &self,
+        x: &PackedInput,
+        weight: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        self.gradients_with(weight, grad, |g| {
+            blockwise_product(g.t(), x, 1.0, self.precision)
+        })
+    }
+
+    /// The input's gradient `G W` and the weight's, `weight_gradient(G)`.
+    fn gradients_with(
+        &self,
+        weight: &Tensor,
+        grad: &Tensor,
+        weight_gradient: impl FnOnce(Matrix) -> Result<Vec<f32>>,
+    ) -> Result<(Tensor, Tensor)> {
         let (output, input) = weight.dims2()?;
-        let rows = x.elem_count() / input;
         let grad = grad.contiguous()?;
         let g = values(&grad)?;
-        let g = Matrix::new(&g, rows, output)?;
-        let precision = self.precision;
-        let grad_x = product(
-            g,
-            Matrix::new(&values(weight)?, output, input)?,
-            1.0,
-            precision,
-        )?;
-        let grad_w = product(
-            g.t(),
-            Matrix::new(&values(x)?, rows, input)?,
-            1.0,
-            precision,
-        )?;
+        let g = Matrix::new(&g, g.len() / output, output)?;
+        let w = values(weight)?;
+        let grad_x = product(g, Matrix::new(&w, output, input)?, 1.0, self.precision)?;
+        let grad_w = weight_gradient(g)?;
+        let device = grad.device();
         Ok((
-            Tensor::from_vec(grad_x, x.shape(), x.device())?,
-            Tensor::from_vec(grad_w, (output, input), x.device())?,
+            Tensor::from_vec(grad_x, with_last_dim(grad.shape(), input), device)?,
+            Tensor::from_vec(grad_w, (output, input), device)?,
         ))
     }
 }

@@ -12,6 +12,8 @@
 //! their gradients go to a [`GradientSink`] that `Transformer::backward` merges
 //! with candle's.
 
+#[cfg(target_arch = "x86_64")]
+use std::cell::OnceCell;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use candle_core::backprop::GradStore;
@@ -28,6 +30,8 @@ use super::lora_projection::LoraProjection;
 use super::rope::Positions;
 use super::tensor_values::values;
 use super::Kernels;
+#[cfg(target_arch = "x86_64")]
+use super::{matrix::Matrix, packed_input::PackedInput};
 
 /// Gradients of trained weights computed inside block nodes.
 #[derive(Debug, Clone, Default)]
@@ -186,7 +190,8 @@ impl BlockPass {
     }
 
     /// The gradient of the block's input; the weights' go to `sink`.
-    fn backward(&self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
+    /// Each kernel's activations are freed as soon as its backward is done.
+    fn backward(self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
         let grad_mid = (grad + self.mlp.backward(grad, sink)?)?;
         &grad_mid + self.attention.backward(&grad_mid, sink)?
     }
@@ -242,6 +247,7 @@ impl AttentionBranch {
         let (batch, tokens, _) = x.dims3()?;
         let heads = attention.heads();
         let (norm, h) = Normed::run(&block.attention_norm, x)?;
+        let h = ProjectionInput::new(&h);
         let projected = |linear| Projected::run(linear, &h, options);
         let (Some((q, queries)), Some((k, keys)), Some((v, values))) = (
             projected(&attention.q)?,
@@ -263,6 +269,7 @@ impl AttentionBranch {
         };
         let core = AttentionCore::new(&queries, heads, rotation, mask, options.precision)?;
         let attended = queries.apply_op3_no_bwd(&keys, &values, &core)?;
+        let attended = ProjectionInput::new(&attended);
         let Some((o, out)) = Projected::run(&attention.o, &attended, options)? else {
             return Ok(None);
         };
@@ -286,14 +293,15 @@ impl AttentionBranch {
         Ok(Some((branch, out)))
     }
 
-    fn backward(&self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
-        let grad = Normed::backward_optional(self.post_norm.as_ref(), grad.clone(), sink)?;
+    fn backward(self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
+        let grad = Normed::backward_optional(self.post_norm, grad.clone(), sink)?;
         let grad = self.o.backward(&grad, sink)?;
         let (grad_q, grad_k, grad_v) =
             self.core
                 .gradients(&self.queries, &self.keys, &self.values, &grad)?;
-        let grad_q = Normed::backward_optional(self.q_norm.as_ref(), grad_q, sink)?;
-        let grad_k = Normed::backward_optional(self.k_norm.as_ref(), grad_k, sink)?;
+        drop((self.core, self.queries, self.keys, self.values));
+        let grad_q = Normed::backward_optional(self.q_norm, grad_q, sink)?;
+        let grad_k = Normed::backward_optional(self.k_norm, grad_k, sink)?;
         let grad_h = ((self.q.backward(&grad_q, sink)? + self.k.backward(&grad_k, sink)?)?
             + self.v.backward(&grad_v, sink)?)?;
         self.norm.backward(&grad_h, sink)
@@ -317,6 +325,7 @@ impl MlpBranch {
     fn run(block: &Block, x: &Tensor, options: &ForwardOptions) -> Result<Option<(Self, Tensor)>> {
         let mlp = &block.mlp;
         let (norm, h) = Normed::run(&block.mlp_norm, x)?;
+        let h = ProjectionInput::new(&h);
         let (Some((gate, gates)), Some((up, ups))) = (
             Projected::run(&mlp.gate, &h, options)?,
             Projected::run(&mlp.up, &h, options)?,
@@ -328,6 +337,7 @@ impl MlpBranch {
             Architecture::Gemma3 => Activation::GeluTanh,
         });
         let gated = gates.apply_op2_no_bwd(&ups, &activation)?;
+        let gated = ProjectionInput::new(&gated);
         let Some((down, out)) = Projected::run(&mlp.down, &gated, options)? else {
             return Ok(None);
         };
@@ -346,10 +356,11 @@ impl MlpBranch {
         Ok(Some((branch, out)))
     }
 
-    fn backward(&self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
-        let grad = Normed::backward_optional(self.post_norm.as_ref(), grad.clone(), sink)?;
+    fn backward(self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
+        let grad = Normed::backward_optional(self.post_norm, grad.clone(), sink)?;
         let grad = self.down.backward(&grad, sink)?;
         let (grad_gate, grad_up) = self.activation.gradients(&self.gates, &self.ups, &grad)?;
+        drop((self.gates, self.ups));
         let grad_h = (self.gate.backward(&grad_gate, sink)? + self.up.backward(&grad_up, sink)?)?;
         self.norm.backward(&grad_h, sink)
     }
@@ -389,7 +400,7 @@ impl Normed {
         Ok((Some(normed), output.reshape(input.shape())?))
     }
 
-    fn backward(&self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
+    fn backward(self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
         let (grad_x, grad_w) = self.kernel.gradients(&self.input, &self.weight, grad)?;
         if let Some(grad_w) = grad_w {
             sink.push(&self.weight, grad_w);
@@ -397,11 +408,13 @@ impl Normed {
         Ok(grad_x)
     }
 
-    fn backward_optional(norm: Option<&Self>, grad: Tensor, sink: &GradientSink) -> Result<Tensor> {
+    fn backward_optional(norm: Option<Self>, grad: Tensor, sink: &GradientSink) -> Result<Tensor> {
         match norm {
-            Some(norm) => norm
-                .backward(&grad.reshape(norm.input.shape())?, sink)?
-                .reshape(grad.shape()),
+            Some(norm) => {
+                let shape = norm.input.shape().clone();
+                norm.backward(&grad.reshape(shape)?, sink)?
+                    .reshape(grad.shape())
+            }
             None => Ok(grad),
         }
     }
@@ -426,10 +439,58 @@ enum ProjectionKernel {
     },
 }
 
-/// A projection and its input.
+/// What a projection keeps of its input for the backward pass.
+enum SavedInput {
+    /// Nothing: a frozen weight's input gradient reads only the output's.
+    Nothing,
+    Values(Tensor),
+    /// Rounded to bf16 and packed for the trained weight's gradient, shared by
+    /// the projections of one input.
+    #[cfg(target_arch = "x86_64")]
+    Packed(Arc<PackedInput>),
+}
+
+/// The input of one or more projections (q, k and v share one), packed for
+/// their weights' gradients at most once.
+struct ProjectionInput<'a> {
+    values: &'a Tensor,
+    #[cfg(target_arch = "x86_64")]
+    packed: OnceCell<Arc<PackedInput>>,
+}
+
+impl<'a> ProjectionInput<'a> {
+    fn new(values: &'a Tensor) -> Self {
+        Self {
+            values,
+            #[cfg(target_arch = "x86_64")]
+            packed: OnceCell::new(),
+        }
+    }
+
+    /// What a projection through `kernel` keeps of this input.
+    fn saved(&self, kernel: &ProjectionKernel) -> Result<SavedInput> {
+        match kernel {
+            ProjectionKernel::Frozen(_) => Ok(SavedInput::Nothing),
+            #[cfg(target_arch = "x86_64")]
+            ProjectionKernel::Trained { kernel, .. } if PackedInput::read_by(kernel.precision) => {
+                if self.packed.get().is_none() {
+                    let columns = self.values.dim(candle_core::D::Minus1)?;
+                    let x = values(self.values)?;
+                    let x = Matrix::new(&x, x.len() / columns.max(1), columns)?;
+                    let _ = self.packed.set(Arc::new(PackedInput::pack(x)?));
+                }
+                let packed = self.packed.get().expect("packed just above");
+                Ok(SavedInput::Packed(packed.clone()))
+            }
+            _ => Ok(SavedInput::Values(self.values.clone())),
+        }
+    }
+}
+
+/// A projection and what it keeps of its input.
 struct Projected {
     kernel: ProjectionKernel,
-    input: Tensor,
+    input: SavedInput,
 }
 
 impl Projected {
@@ -437,17 +498,18 @@ impl Projected {
     /// inference, f16), which have no backward here.
     fn run(
         linear: &Linear,
-        input: &Tensor,
+        input: &ProjectionInput,
         options: &ForwardOptions,
     ) -> Result<Option<(Self, Tensor)>> {
         let precision = options.precision;
+        let x = input.values;
         let kernel = match linear.training_kernel() {
             Some(TrainingKernel::Adapted(weight, lora)) => ProjectionKernel::Adapted {
                 kernel: LoraProjection::new(
-                    input,
+                    x,
                     weight,
                     lora.scale,
-                    lora.dropout_mask(input, options.dropout_seed)?,
+                    lora.dropout_mask(x, options.dropout_seed)?,
                     precision,
                 )?,
                 a: lora.a.clone(),
@@ -463,34 +525,36 @@ impl Projected {
             None => return Ok(None),
         };
         let output = match &kernel {
-            ProjectionKernel::Adapted { kernel, a, b } => input.apply_op3_no_bwd(a, b, kernel)?,
-            ProjectionKernel::Frozen(kernel) => input.apply_op1_no_bwd(kernel)?,
-            ProjectionKernel::Trained { kernel, weight } => {
-                input.apply_op2_no_bwd(weight, kernel)?
-            }
+            ProjectionKernel::Adapted { kernel, a, b } => x.apply_op3_no_bwd(a, b, kernel)?,
+            ProjectionKernel::Frozen(kernel) => x.apply_op1_no_bwd(kernel)?,
+            ProjectionKernel::Trained { kernel, weight } => x.apply_op2_no_bwd(weight, kernel)?,
         };
-        let projected = Self {
-            kernel,
-            input: input.clone(),
-        };
-        Ok(Some((projected, output)))
+        let input = input.saved(&kernel)?;
+        Ok(Some((Self { kernel, input }, output)))
     }
 
     /// The input's gradient; the trained matrices' go to `sink`.
-    fn backward(&self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
-        match &self.kernel {
-            ProjectionKernel::Adapted { kernel, a, b } => {
-                let (grad_x, grad_a, grad_b) = kernel.gradients(&self.input, a, b, grad)?;
+    fn backward(self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
+        let unsaved = || candle_core::Error::Msg("projection: its input was not kept".into());
+        match (&self.kernel, &self.input) {
+            (ProjectionKernel::Adapted { kernel, a, b }, SavedInput::Values(x)) => {
+                let (grad_x, grad_a, grad_b) = kernel.gradients(x, a, b, grad)?;
                 sink.push(a, grad_a);
                 sink.push(b, grad_b);
                 Ok(grad_x)
             }
-            ProjectionKernel::Frozen(kernel) => kernel.input_gradient(&self.input, grad),
-            ProjectionKernel::Trained { kernel, weight } => {
-                let (grad_x, grad_w) = kernel.gradients(&self.input, weight, grad)?;
+            (ProjectionKernel::Frozen(kernel), _) => kernel.input_gradient(grad),
+            (ProjectionKernel::Trained { kernel, weight }, input) => {
+                let (grad_x, grad_w) = match input {
+                    SavedInput::Values(x) => kernel.gradients(x, weight, grad)?,
+                    #[cfg(target_arch = "x86_64")]
+                    SavedInput::Packed(x) => kernel.packed_input_gradients(x, weight, grad)?,
+                    SavedInput::Nothing => return Err(unsaved()),
+                };
                 sink.push(weight, grad_w);
                 Ok(grad_x)
             }
+            (ProjectionKernel::Adapted { .. }, _) => Err(unsaved()),
         }
     }
 

@@ -76,13 +76,13 @@ where
 /// (length, piece size) of buffer `i`, which must hold exactly `items` pieces.
 /// Each piece is zeroed by the thread that fills it, just before `work` gets it,
 /// so no thread zeroes a whole buffer alone beforehand while the others wait.
-pub fn new_chunked<const N: usize, F>(
+pub fn new_chunked<const N: usize, T: Copy + Default + Send, F>(
     outputs: [(usize, usize); N],
     items: usize,
     work: F,
-) -> Result<[Vec<f32>; N]>
+) -> Result<[Vec<T>; N]>
 where
-    F: Fn(usize, [&mut [f32]; N]) -> Result<()> + Sync,
+    F: Fn(usize, [&mut [T]; N]) -> Result<()> + Sync,
 {
     for (len, chunk) in outputs {
         if chunk == 0 || len.div_ceil(chunk) != items {
@@ -91,7 +91,7 @@ where
             )));
         }
     }
-    let mut buffers = outputs.map(|(len, _)| Vec::<f32>::with_capacity(len));
+    let mut buffers = outputs.map(|(len, _)| Vec::<T>::with_capacity(len));
     let mut sizes = outputs.into_iter();
     let pieces = buffers.each_mut().map(|buffer| {
         let (len, chunk) = sizes.next().expect("one size a buffer");
@@ -99,9 +99,9 @@ where
     });
     for_each_chunk(pieces, items, |index, pieces| {
         let pieces = pieces.map(|piece| {
-            piece.fill(MaybeUninit::new(0.0));
+            piece.fill(MaybeUninit::new(T::default()));
             // SAFETY: every value of the piece was just initialised.
-            unsafe { &mut *(piece as *mut [MaybeUninit<f32>] as *mut [f32]) }
+            unsafe { &mut *(piece as *mut [MaybeUninit<T>] as *mut [T]) }
         });
         work(index, pieces)
     })?;
@@ -184,16 +184,16 @@ mod tests {
         }
         assert_eq!(narrow[..100], [10.0; 100]);
         assert_eq!(narrow[100], 3.0);
-        let untouched = new_chunked([(64, 8)], 8, |_, _| Ok(())).unwrap();
+        let untouched = new_chunked::<1, f32, _>([(64, 8)], 8, |_, _| Ok(())).unwrap();
         assert_eq!(untouched, [vec![0.0; 64]]);
     }
 
     #[test]
     fn new_buffers_need_exactly_their_pieces() {
-        assert!(new_chunked([(64, 8)], 7, |_, _| Ok(())).is_err());
-        assert!(new_chunked([(64, 8)], 9, |_, _| Ok(())).is_err());
-        assert!(new_chunked([(64, 0)], 0, |_, _| Ok(())).is_err());
-        let failed = new_chunked([(64, 1)], 64, |index, _| {
+        assert!(new_chunked::<1, f32, _>([(64, 8)], 7, |_, _| Ok(())).is_err());
+        assert!(new_chunked::<1, f32, _>([(64, 8)], 9, |_, _| Ok(())).is_err());
+        assert!(new_chunked::<1, f32, _>([(64, 0)], 0, |_, _| Ok(())).is_err());
+        let failed = new_chunked::<1, f32, _>([(64, 1)], 64, |index, _| {
             if index == 7 {
                 candle_core::bail!("piece {index}");
             }

@@ -164,7 +164,7 @@ unsafe fn parallel_product(
         _ => return raw_product(out, n, accumulate, lhs, rhs, scale, precision),
     };
     #[cfg(target_arch = "x86_64")]
-    if let Some(kernel) = shared_left_kernel(precision) {
+    if let Some(kernel) = packing_bf16_kernel(precision) {
         let shared = (block, MAX_SHARED_LEFT_BYTES);
         return shared_left_product(kernel, out, accumulate, lhs, rhs, scale, shared);
     }
@@ -191,11 +191,12 @@ unsafe fn parallel_product(
 #[cfg(target_arch = "x86_64")]
 const MAX_SHARED_LEFT_BYTES: usize = 2 << 20;
 
-/// The kernel whose bf16 products share one packing of the left side among
-/// the threads (each thread packing all of it was a tenth of a bf16 training
-/// step on the tiles), if `precision` is bf16 and the CPU has one.
+/// The kernel that packs bf16 operands (tiles or dot products), if `precision`
+/// is bf16 and the CPU has one: its products share one packing of the left side
+/// among the threads (each thread packing all of it was a tenth of a bf16
+/// training step on the tiles), and read right sides packed beforehand.
 #[cfg(target_arch = "x86_64")]
-fn shared_left_kernel(precision: ProductPrecision) -> Option<Bf16Kernel> {
+pub(super) fn packing_bf16_kernel(precision: ProductPrecision) -> Option<Bf16Kernel> {
     let kernel = bf16_kernel();
     let packs = matches!(kernel, Bf16Kernel::Tiles | Bf16Kernel::DotProducts);
     (precision == ProductPrecision::Bf16 && packs).then_some(kernel)
@@ -393,6 +394,13 @@ pub trait ColumnBlocks: Sync {
     /// straight from what is stored. Called only where AVX512-BF16 is.
     #[cfg(target_arch = "x86_64")]
     fn pack_bf16_block(&self, start: usize, width: usize, packed: &mut [u32]);
+
+    /// The side already packed whole for the bf16 kernels, if it is held so:
+    /// its column blocks are then read in place.
+    #[cfg(target_arch = "x86_64")]
+    fn packed_whole(&self) -> Option<PackedColumns<'_>> {
+        None
+    }
 }
 
 /// A new (lhs rows, rhs columns) product `scale * lhs · rhs` for a right-hand side
@@ -430,7 +438,7 @@ unsafe fn parallel_blockwise(
     let (k, n) = rhs.dims();
     let block = block_size(n, cpu_pool::threads(), rhs.alignment()).unwrap_or(n.max(1));
     #[cfg(target_arch = "x86_64")]
-    if let Some(kernel) = shared_left_kernel(precision) {
+    if let Some(kernel) = packing_bf16_kernel(precision) {
         // SAFETY: the kernel runs here; the caller's contract.
         return unsafe { packed_blockwise(kernel, out, lhs, rhs, scale, block) };
     }
@@ -445,7 +453,8 @@ unsafe fn parallel_blockwise(
 
 /// [`parallel_blockwise`] on a kernel that packs: each thread packs its block
 /// of `block` columns straight from what `rhs` stores (no f32 block written
-/// and read back), the left side packed once for all where it fits.
+/// and read back), or reads it in place where `rhs` is held packed; the left
+/// side packed once for all where it fits.
 ///
 /// # Safety
 /// As for [`parallel_blockwise`]; `kernel` (tiles or dot products) runs here.
@@ -459,15 +468,23 @@ unsafe fn packed_blockwise(
     block: usize,
 ) {
     let (k, n) = rhs.dims();
+    let whole = rhs.packed_whole().map(Right::Packed);
     let multiply = |left: Option<SharedLeft>| {
         for_each_column_block(out, n, block, |start, width, out_block| {
             PACKED_RIGHT.with_borrow_mut(|packed| {
-                let len = bf16_product::packed_columns_len(k, width);
-                if packed.len() < len {
-                    packed.resize(len, 0);
-                }
-                rhs.pack_bf16_block(start, width, &mut packed[..len]);
-                let rhs_block = Right::Packed(PackedColumns::new(&packed[..len], k, width));
+                let rhs_block = match &whole {
+                    Some(whole) => {
+                        Right::Packed(whole.packed_block((0, k), (start, width), packed))
+                    }
+                    None => {
+                        let len = bf16_product::packed_columns_len(k, width);
+                        if packed.len() < len {
+                            packed.resize(len, 0);
+                        }
+                        rhs.pack_bf16_block(start, width, &mut packed[..len]);
+                        Right::Packed(PackedColumns::new(&packed[..len], k, width))
+                    }
+                };
                 // SAFETY: the kernel runs here; the block's output columns are
                 // its own and its shape is checked by the caller.
                 unsafe {

@@ -29,6 +29,8 @@ mod lora_projection;
 mod mask;
 mod matrix;
 #[cfg(target_arch = "x86_64")]
+mod packed_input;
+#[cfg(target_arch = "x86_64")]
 mod quantized_bf16;
 mod quantized_blocks;
 mod quantized_matmul;
