@@ -14,9 +14,8 @@
 
 #[cfg(target_arch = "x86_64")]
 use std::cell::OnceCell;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::attention_core::{AttentionCore, Rotation};
@@ -24,6 +23,7 @@ use super::autograd::{self, FrozenMatmul, TrainedMatmul};
 use super::config::Architecture;
 use super::cpu_pool::{new_chunked, piece};
 use super::gated_activation::{Activation, GatedActivation};
+use super::gradient_sink::GradientSink;
 use super::layers::{Block, ForwardOptions, RmsNorm};
 use super::linear::{Linear, TrainingKernel};
 use super::lora_projection::LoraProjection;
@@ -32,38 +32,6 @@ use super::tensor_values::values;
 use super::Kernels;
 #[cfg(target_arch = "x86_64")]
 use super::{matrix::Matrix, packed_input::PackedInput};
-
-/// Gradients of trained weights computed inside block nodes.
-#[derive(Debug, Clone, Default)]
-pub struct GradientSink(Arc<Mutex<Vec<(Tensor, Tensor)>>>);
-
-impl GradientSink {
-    fn lock(&self) -> MutexGuard<'_, Vec<(Tensor, Tensor)>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn push(&self, parameter: &Tensor, gradient: Tensor) {
-        self.lock().push((parameter.clone(), gradient));
-    }
-
-    /// Forgets what was collected.
-    pub(crate) fn clear(&self) {
-        self.lock().clear();
-    }
-
-    /// Moves the collected gradients into `grads`, adding to any candle computed
-    /// for the same tensor.
-    pub(crate) fn merge_into(&self, grads: &mut GradStore) -> Result<()> {
-        for (parameter, gradient) in self.lock().drain(..) {
-            let sum = match grads.remove(&parameter) {
-                Some(earlier) => (earlier + gradient)?,
-                None => gradient,
-            };
-            grads.insert(&parameter, sum);
-        }
-        Ok(())
-    }
-}
 
 /// `block` applied to `x` as one node when this is a training pass on the CPU
 /// over whole sequences and every projection has a kernel here; `None` (nothing

@@ -18,6 +18,7 @@ use rten_vecmath::Exp;
 use super::autograd::{log_sum_exp, target_index, FrozenWeight};
 use super::cpu_pool::for_each_chunk;
 use super::dense_product::{product, Matrix, ProductPrecision};
+use super::gradient_sink::GradientSink;
 use super::linear::Linear;
 use super::tensor_values::values;
 
@@ -31,6 +32,7 @@ pub(crate) fn summed_nll(
     head: &Linear,
     targets: &[u32],
     precision: ProductPrecision,
+    sink: &GradientSink,
 ) -> Result<Option<Tensor>> {
     let weight = match (&head.lora, head.frozen_weight(), &head.weight) {
         (None, Some(frozen), _) => HeadWeight::Frozen(frozen),
@@ -80,10 +82,7 @@ pub(crate) fn summed_nll(
         let device = hidden.device();
         let for_hidden = weight.product(g, false, precision)?;
         let for_weight = match &weight {
-            HeadWeight::Trained(_) => {
-                let grad = product(g.t(), h, 1.0, precision)?;
-                Some(Tensor::from_vec(grad, (vocab, width), device)?)
-            }
+            HeadWeight::Trained(w) => Some((w.clone(), product(g.t(), h, 1.0, precision)?)),
             HeadWeight::Frozen(_) => None,
         };
         Some(Gradients {
@@ -97,6 +96,7 @@ pub(crate) fn summed_nll(
     let node = HeadLoss {
         loss,
         gradients: Mutex::new(gradients),
+        sink: sink.clone(),
     };
     // Recorded when the weight is trained even if the input is not.
     let anchor = trained_weight.unwrap_or_else(|| hidden.clone());
@@ -131,13 +131,17 @@ impl HeadWeight {
 /// The loss's gradients for a unit incoming gradient.
 struct Gradients {
     hidden: Tensor,
-    weight: Option<Tensor>,
+    /// A trained weight and its gradient's values.
+    weight: Option<(Tensor, Vec<f32>)>,
 }
 
 struct HeadLoss {
     loss: f32,
     /// Taken (and so freed) by the backward call.
     gradients: Mutex<Option<Gradients>>,
+    /// Where the weight's gradient goes, scaled in place (returned to candle,
+    /// it would be copied into a zeroed vocabulary-sized tensor).
+    sink: GradientSink,
 }
 
 impl CustomOp2 for HeadLoss {
@@ -172,17 +176,15 @@ impl CustomOp2 for HeadLoss {
                 "head loss: backward through a pass that kept no gradients, or twice"
             );
         };
-        let scale = f64::from(grad.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
+        let scale = grad.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
         let for_hidden = hidden
             .track_op()
-            .then(|| gradients.hidden.affine(scale, 0.0))
+            .then(|| gradients.hidden.affine(f64::from(scale), 0.0))
             .transpose()?;
-        let for_weight = gradients
-            .weight
-            .as_ref()
-            .map(|w| w.affine(scale, 0.0))
-            .transpose()?;
-        Ok((for_hidden, for_weight))
+        if let Some((weight, values)) = gradients.weight {
+            self.sink.push_scaled(&weight, values, scale)?;
+        }
+        Ok((for_hidden, None))
     }
 }
 
@@ -213,7 +215,8 @@ mod tests {
             let input = Var::from_tensor(&random(&[rows, width], 2)).unwrap();
             let input = input.as_tensor();
             let hidden = (input * 3.0).unwrap();
-            let fused = summed_nll(&hidden, head, &targets, ProductPrecision::F32)
+            let sink = GradientSink::default();
+            let fused = summed_nll(&hidden, head, &targets, ProductPrecision::F32, &sink)
                 .unwrap()
                 .unwrap();
             let target_tensor = Tensor::new(&targets[..], &Device::Cpu).unwrap();
@@ -225,7 +228,8 @@ mod tests {
             );
             // A scale on the loss, as the trainer's mean over tokens puts there.
             let grads = |loss: &Tensor| (loss * 0.25).unwrap().backward().unwrap();
-            let (fused_grads, composed_grads) = (grads(&fused), grads(&composed));
+            let (mut fused_grads, composed_grads) = (grads(&fused), grads(&composed));
+            sink.merge_into(&mut fused_grads).unwrap();
             let mut checked = vec![input];
             if case == 2 {
                 checked.push(&trained);
@@ -245,8 +249,14 @@ mod tests {
     #[test]
     fn refuses_a_target_outside_the_vocabulary() {
         let head = Linear::new(QMatMul::Tensor(random(&[7, 4], 1)));
-        let error =
-            summed_nll(&random(&[1, 4], 2), &head, &[7], ProductPrecision::F32).unwrap_err();
+        let error = summed_nll(
+            &random(&[1, 4], 2),
+            &head,
+            &[7],
+            ProductPrecision::F32,
+            &GradientSink::default(),
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("target 7"), "{error}");
     }
 }

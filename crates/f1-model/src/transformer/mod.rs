@@ -13,9 +13,11 @@ mod config;
 pub mod cpu_pool;
 mod dense_product;
 mod dequantize;
+mod embedding_lookup;
 mod gated_activation;
 mod ggml_vectors;
 mod gguf;
+mod gradient_sink;
 mod head_loss;
 mod hugging_face;
 mod int8_matmul;
@@ -46,9 +48,9 @@ use candle_core::quantized::{GgmlDType, QMatMul};
 use candle_core::Module;
 use candle_core::{Device, Result, Tensor, D};
 
-pub use block_node::GradientSink;
 pub use config::{Architecture, RopeStyle, TransformerConfig};
 pub use dense_product::{bf16_kernel, Bf16Kernel, ProductPrecision};
+pub use gradient_sink::GradientSink;
 pub use hugging_face::{CONFIG_FILE, WEIGHTS_FILE};
 pub use int8_matmul::available as int8_products_available;
 pub use layers::{Attention, Block, ForwardOptions, Mlp, RmsNorm};
@@ -129,7 +131,7 @@ impl Transformer {
         masks: &mask::Masks,
         options: &ForwardOptions,
     ) -> Result<Tensor> {
-        let mut x = self.embed(ids)?;
+        let mut x = self.embed(ids, options.kernels)?;
         for block in &mut self.blocks {
             let mask = masks.for_block(block.sliding);
             // A training pass on the CPU runs the block as one autograd node.
@@ -142,13 +144,22 @@ impl Transformer {
     }
 
     /// The embeddings (batch, tokens, hidden) of `ids` (batch, tokens), scaled
-    /// as the architecture wants.
-    fn embed(&self, ids: &Tensor) -> Result<Tensor> {
+    /// as the architecture wants. With differentiable kernels on the CPU, a
+    /// trained matrix's gradient goes to the sink (see `embedding_lookup`).
+    fn embed(&self, ids: &Tensor, kernels: Kernels) -> Result<Tensor> {
         let (batch, tokens) = ids.dims2()?;
-        let x = self
-            .embedding
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((batch, tokens, self.config.hidden_size))?;
+        let ids = ids.flatten_all()?;
+        let training = kernels == Kernels::Differentiable
+            && self.embedding.is_variable()
+            && self.device.is_cpu();
+        let x = match training {
+            true => {
+                let ids = ids.to_dtype(candle_core::DType::U32)?.to_vec1::<u32>()?;
+                embedding_lookup::lookup(&self.embedding, ids, &self.gradients)?
+            }
+            false => self.embedding.index_select(&ids, 0)?,
+        }
+        .reshape((batch, tokens, self.config.hidden_size))?;
         match self.config.architecture {
             Architecture::Gemma3 => x * (self.config.hidden_size as f64).sqrt(),
             Architecture::Llama => Ok(x),
@@ -236,7 +247,9 @@ impl Transformer {
         precision: ProductPrecision,
     ) -> Result<Tensor> {
         let head = &self.lm_head;
-        if let Some(loss) = head_loss::summed_nll(hidden, head, targets, precision)? {
+        if let Some(loss) =
+            head_loss::summed_nll(hidden, head, targets, precision, &self.gradients)?
+        {
             return Ok(loss);
         }
         let targets = Tensor::new(targets, hidden.device())?;

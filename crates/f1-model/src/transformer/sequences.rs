@@ -8,7 +8,7 @@ use candle_nn::kv_cache::KvCache;
 use super::layers::{Attention, ForwardOptions, PromptChunk, StepRows};
 use super::mask::Masks;
 use super::rope::Positions;
-use super::Transformer;
+use super::{Kernels, Transformer};
 
 /// One sequence's keys and values, a cache per layer.
 #[derive(Debug)]
@@ -124,7 +124,7 @@ impl Transformer {
             .map(|(&r, &length)| masks(inputs[r].len(), length))
             .collect::<Result<Vec<_>>>()?;
         let ids = Tensor::new(ids, &device)?.reshape((rows, 1))?;
-        let mut x = self.embed(&ids)?;
+        let mut x = self.embed(&ids, Kernels::Fused)?;
         for (layer, block) in self.blocks.iter_mut().enumerate() {
             let row_masks: Vec<Option<&Tensor>> = (decoding_masks.iter())
                 .map(|m| m.for_block(block.sliding))

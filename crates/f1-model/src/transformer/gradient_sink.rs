@@ -1,0 +1,161 @@
+//! Gradients of trained weights computed outside candle's graph: by the block
+//! nodes, the head and the embedding lookup, merged into candle's after its
+//! backward pass.
+//!
+//! Returned to candle, a custom op's gradient is added into a zeroed tensor of
+//! its size (`GradStore::or_insert`, then `add`), and an embedding lookup's
+//! gradient into a copy of what was there (`index_add`): for SmolLM2's tied
+//! 49,152 x 576 embedding, three 113 MB buffers written each full training step
+//! beside the head's own. Here the head's gradient is scaled in place and the
+//! lookup's rows are added into it, in the order `index_add` adds them.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use candle_core::backprop::GradStore;
+use candle_core::{Result, Tensor};
+
+use super::cpu_pool::for_each_chunk;
+
+/// Values per work item of an in-place scaling.
+const SCALE_CHUNK: usize = 1 << 16;
+
+/// One collected gradient of a parameter.
+enum Collected {
+    Tensor(Tensor),
+    /// Values of the parameter's shape, owned so that rows add in place.
+    Owned(Vec<f32>),
+    /// `rows` (`ids.len()` rows of the parameter's last dimension) to add into
+    /// its rows `ids`, one after another: an embedding lookup's gradient.
+    Rows {
+        ids: Vec<u32>,
+        rows: Vec<f32>,
+    },
+}
+
+/// Gradients of trained weights computed outside candle's graph.
+#[derive(Clone, Default)]
+pub struct GradientSink(Arc<Mutex<Vec<(Tensor, Collected)>>>);
+
+impl std::fmt::Debug for GradientSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GradientSink({} collected)", self.lock().len())
+    }
+}
+
+impl GradientSink {
+    fn lock(&self) -> MutexGuard<'_, Vec<(Tensor, Collected)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn collect(&self, parameter: &Tensor, gradient: Collected) {
+        self.lock().push((parameter.clone(), gradient));
+    }
+
+    /// `gradient` for `parameter`.
+    pub(crate) fn push(&self, parameter: &Tensor, gradient: Tensor) {
+        self.collect(parameter, Collected::Tensor(gradient));
+    }
+
+    /// `scale * values` for `parameter` (its values, row-major), scaled in place.
+    pub(crate) fn push_scaled(
+        &self,
+        parameter: &Tensor,
+        mut values: Vec<f32>,
+        scale: f32,
+    ) -> Result<()> {
+        let len = values.len();
+        if len != parameter.elem_count() {
+            candle_core::bail!(
+                "gradient: {len} values for a {:?} parameter",
+                parameter.shape()
+            );
+        }
+        if scale != 1.0 && len > 0 {
+            for_each_chunk(
+                [(&mut values, SCALE_CHUNK)],
+                len.div_ceil(SCALE_CHUNK),
+                |_, [piece]| {
+                    piece.iter_mut().for_each(|value| *value *= scale);
+                    Ok(())
+                },
+            )?;
+        }
+        self.collect(parameter, Collected::Owned(values));
+        Ok(())
+    }
+
+    /// `rows` to add into rows `ids` of `parameter`'s gradient, in order.
+    pub(crate) fn push_rows(&self, parameter: &Tensor, ids: Vec<u32>, rows: Vec<f32>) {
+        self.collect(parameter, Collected::Rows { ids, rows });
+    }
+
+    /// Forgets what was collected.
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// Moves the collected gradients into `grads`: those of one parameter summed
+    /// in the order they came, then added to any candle computed for it.
+    pub(crate) fn merge_into(&self, grads: &mut GradStore) -> Result<()> {
+        let mut sums: Vec<(Tensor, Collected)> = Vec::new();
+        for (parameter, gradient) in self.lock().drain(..) {
+            match sums.iter_mut().find(|(p, _)| p.id() == parameter.id()) {
+                Some((_, sum)) => {
+                    let earlier = std::mem::replace(sum, Collected::Owned(Vec::new()));
+                    *sum = earlier.add(gradient, &parameter)?;
+                }
+                None => sums.push((parameter, gradient)),
+            }
+        }
+        for (parameter, sum) in sums {
+            let gradient = sum.into_tensor(&parameter)?;
+            let sum = match grads.remove(&parameter) {
+                Some(earlier) => (earlier + gradient)?,
+                None => gradient,
+            };
+            grads.insert(&parameter, sum);
+        }
+        Ok(())
+    }
+}
+
+impl Collected {
+    /// `self + gradient` for `parameter`: rows added in place.
+    fn add(self, gradient: Self, parameter: &Tensor) -> Result<Self> {
+        let Self::Rows { ids, rows } = gradient else {
+            let sum = (self.into_tensor(parameter)? + gradient.into_tensor(parameter)?)?;
+            return Ok(Self::Tensor(sum));
+        };
+        let mut values = match self {
+            Self::Owned(values) => values,
+            other => other.into_tensor(parameter)?.flatten_all()?.to_vec1()?,
+        };
+        let width = parameter.dims().last().copied().unwrap_or(1).max(1);
+        if rows.len() != ids.len() * width {
+            candle_core::bail!(
+                "gradient: {} rows of {width} values in {}",
+                ids.len(),
+                rows.len()
+            );
+        }
+        for (&id, row) in ids.iter().zip(rows.chunks_exact(width)) {
+            let start = id as usize * width;
+            let Some(target) = values.get_mut(start..start + width) else {
+                candle_core::bail!("gradient: row {id} past the parameter's rows");
+            };
+            target.iter_mut().zip(row).for_each(|(t, r)| *t += r);
+        }
+        Ok(Self::Owned(values))
+    }
+
+    /// The gradient as a tensor of `parameter`'s shape.
+    fn into_tensor(self, parameter: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Tensor(t) => Ok(t),
+            Self::Owned(values) => Tensor::from_vec(values, parameter.shape(), parameter.device()),
+            Self::Rows { ids, rows } => Self::Owned(vec![0.0; parameter.elem_count()])
+                .add(Self::Rows { ids, rows }, parameter)?
+                .into_tensor(parameter),
+        }
+    }
+}
