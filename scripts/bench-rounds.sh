@@ -68,11 +68,11 @@ for round in $(seq "$rounds"); do
       --precision "$precision" >&2
     suffix=""; [ "$precision" = bf16 ] && suffix="-bf16"
     ours="$results/train-$model-$method$suffix.json"
-    reference=$("$python" "$anchors/torch_train_step.py" "$workspace/models/base" "$gguf" "$method" | tail -n 1)
-    if [ "$precision" = bf16 ]; then  # our f32 in the same round, for the bf16/f32 ratio
+    if [ "$precision" = bf16 ]; then  # our f32 right after, for the bf16/f32 ratio
       "$f1ai" --workspace "$workspace" bench train --method "$method" --model "$model" >&2
       extra=", \"ours_f32\": $(tr -d '\n' < "$results/train-$model-$method.json")"
     fi
+    reference=$("$python" "$anchors/torch_train_step.py" "$workspace/models/base" "$gguf" "$method" | tail -n 1)
   else
     "$f1ai" --workspace "$workspace" bench infer --model "$model" --prompt-tokens 8 --runs 2 \
       --precision "${F1AI_PRECISION:-native}" >&2
