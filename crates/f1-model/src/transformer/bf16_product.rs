@@ -398,7 +398,9 @@ fn pack_block_rows(
         |input: usize| &block.values[(depth_start + input) * block.column_stride..][..block.rows];
     for p in 0..depth.div_ceil(2) {
         let (low, high) = (input(2 * p), (2 * p + 1 < depth).then(|| input(2 * p + 1)));
-        for panel in 0..panels {
+        let lanes = &mut packed[p * ROWS..];
+        let first = pairs_across_panels(low, high, lanes, panel_stride);
+        for panel in first..panels {
             let rows = panel * ROWS..(panel * ROWS + ROWS).min(block.rows);
             let high = high.map(|high| &high[rows.clone()]);
             let lanes = &mut packed[panel * panel_stride + p * ROWS..][..ROWS];
@@ -854,23 +856,108 @@ pub(super) fn pairs_across(low: &[f32], high: Option<&[f32]>, lanes: &mut [u32])
 #[target_feature(enable = "avx512f,avx512bf16")]
 unsafe fn across_16(low: &[f32], high: Option<&[f32]>, lanes: &mut [u32]) {
     let first = |count: usize| ((1u32 << count) - 1) as __mmask16;
-    let mask = first(low.len());
+    // SAFETY: AVX512-BF16 is available; the mask covers `low`'s values.
+    let pairs = unsafe { pairs_16(first(low.len()), low, high) };
+    // SAFETY: the masked store writes only `lanes`.
+    unsafe { _mm512_mask_storeu_epi32(lanes.as_mut_ptr().cast(), first(lanes.len()), pairs) };
+}
+
+/// The values of `low` and `high` (zero where `None`) that `mask` selects as
+/// 16 pairs, zero in the other lanes.
+///
+/// # Safety
+/// AVX512-BF16 is available; both rows hold the values `mask` selects.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn pairs_16(mask: __mmask16, low: &[f32], high: Option<&[f32]>) -> __m512i {
     let widen = |values: __m512| -> __m512i {
         // SAFETY: 32 bytes as 16 halves; every bit pattern is valid.
         let halves =
             unsafe { std::mem::transmute::<__m256bh, __m256i>(_mm512_cvtneps_pbh(values)) };
         _mm512_cvtepu16_epi32(halves)
     };
-    // SAFETY: the masked loads read only the rows' values.
+    // SAFETY: the masked loads read only the values the caller vouches for.
     let low = widen(unsafe { _mm512_maskz_loadu_ps(mask, low.as_ptr()) });
     let high = match high {
         // SAFETY: as for `low`.
         Some(high) => widen(unsafe { _mm512_maskz_loadu_ps(mask, high.as_ptr()) }),
         None => _mm512_setzero_si512(),
     };
-    let pairs = _mm512_or_si512(low, _mm512_slli_epi32::<16>(high));
-    // SAFETY: the masked store writes only `lanes`.
-    unsafe { _mm512_mask_storeu_epi32(lanes.as_mut_ptr().cast(), first(lanes.len()), pairs) };
+    _mm512_or_si512(low, _mm512_slli_epi32::<16>(high))
+}
+
+/// Rows of `low` and `high` (zero where `None`) as pairs into panels of
+/// [`ROWS`] lanes `panel_stride` apart in `lanes` (panel `q` at `q *
+/// panel_stride`), four panels (48 rows) at a time where the CPU has
+/// AVX512-BF16: three vectors of pairs split across the four panels in
+/// registers, where one [`pairs_across`] call a panel spent most of its time
+/// outside the conversion. Returns how many panels it packed (the caller packs
+/// the rest).
+fn pairs_across_panels(
+    low: &[f32],
+    high: Option<&[f32]>,
+    lanes: &mut [u32],
+    panel_stride: usize,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if available() {
+        const GROUP: usize = 4 * ROWS;
+        let groups = low.len() / GROUP;
+        if groups == 0 {
+            return 0;
+        }
+        assert!(
+            high.is_none_or(|high| high.len() >= groups * GROUP),
+            "rows of one length"
+        );
+        assert!(
+            lanes.len() >= (4 * groups - 1) * panel_stride + ROWS,
+            "panels past the packed lanes"
+        );
+        for group in 0..groups {
+            let rows = group * GROUP..(group + 1) * GROUP;
+            let high = high.map(|high| &high[rows.clone()]);
+            // SAFETY: AVX512-BF16 is available; the rows hold 48 values and
+            // the four panels' 12 lanes lie in `lanes` (checked above).
+            unsafe {
+                let out = lanes.as_mut_ptr().add(4 * group * panel_stride);
+                across_48(&low[rows], high, out, panel_stride)
+            };
+        }
+        return 4 * groups;
+    }
+    0
+}
+
+/// 48 values of two rows as pairs into four panels of [`ROWS`] lanes,
+/// `panel_stride` apart from `out`.
+///
+/// # Safety
+/// AVX512-BF16 is available; the rows hold 48 values and the panels' lanes
+/// lie in one buffer from `out`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn across_48(low: &[f32], high: Option<&[f32]>, out: *mut u32, panel_stride: usize) {
+    // SAFETY: the rows hold 48 values.
+    let pairs: [__m512i; 3] = std::array::from_fn(|i| unsafe {
+        pairs_16(0xffff, &low[16 * i..], high.map(|high| &high[16 * i..]))
+    });
+    // Panel lanes 0..12 from pairs 0..12, 12..24, 24..36 and 36..48.
+    let second = _mm512_setr_epi32(12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 0, 0, 0, 0);
+    let third = _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 0, 0, 0, 0);
+    let panels = [
+        pairs[0],
+        _mm512_permutex2var_epi32(pairs[0], second, pairs[1]),
+        _mm512_permutex2var_epi32(pairs[1], third, pairs[2]),
+        _mm512_alignr_epi32::<4>(pairs[2], pairs[2]),
+    ];
+    for (panel, values) in panels.into_iter().enumerate() {
+        // SAFETY: the panel's 12 lanes lie in the buffer (the contract).
+        unsafe {
+            let at = out.add(panel * panel_stride);
+            _mm512_mask_storeu_epi32(at.cast(), 0x0fff, values)
+        };
+    }
 }
 
 /// The 12 x 32 tile of `pairs` packed pairs: `left[pair * ROWS + row]` times
@@ -948,7 +1035,7 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn sides_packed_across_rows_equal_those_packed_from_a_copy() {
-        for (rows, inputs) in [(1, 1), (13, 7), (25, 657), (40, 64)] {
+        for (rows, inputs) in [(1, 1), (13, 7), (25, 657), (40, 64), (100, 9), (96, 4)] {
             let values = test_support::xorshift_values(rows * inputs, 5);
             // The transpose of (inputs, rows) values: adjacent rows.
             let transposed = Matrix::new(&values, inputs, rows).unwrap().t();
