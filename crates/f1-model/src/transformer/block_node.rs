@@ -26,7 +26,7 @@ use super::gated_activation::{Activation, GatedActivation};
 use super::gradient_sink::GradientSink;
 use super::layers::{Block, ForwardOptions, RmsNorm};
 use super::linear::{Linear, TrainingKernel};
-use super::lora_projection::LoraProjection;
+use super::lora_projection::{LoraInput, LoraProjection};
 use super::rope::Positions;
 use super::tensor_values::values;
 use super::Kernels;
@@ -412,8 +412,9 @@ enum SavedInput {
     /// Nothing: a frozen weight's input gradient reads only the output's.
     Nothing,
     Values(Tensor),
-    /// Rounded to bf16 and packed for the trained weight's gradient, shared by
-    /// the projections of one input.
+    /// Rounded to bf16 and packed for the gradient of the trained weight (or
+    /// of a LoRA adapter's A, without dropout), shared by the projections of
+    /// one input.
     #[cfg(target_arch = "x86_64")]
     Packed(Arc<PackedInput>),
 }
@@ -441,17 +442,30 @@ impl<'a> ProjectionInput<'a> {
             ProjectionKernel::Frozen(_) => Ok(SavedInput::Nothing),
             #[cfg(target_arch = "x86_64")]
             ProjectionKernel::Trained { kernel, .. } if PackedInput::read_by(kernel.precision) => {
-                if self.packed.get().is_none() {
-                    let columns = self.values.dim(candle_core::D::Minus1)?;
-                    let x = values(self.values)?;
-                    let x = Matrix::new(&x, x.len() / columns.max(1), columns)?;
-                    let _ = self.packed.set(Arc::new(PackedInput::pack(x)?));
-                }
-                let packed = self.packed.get().expect("packed just above");
-                Ok(SavedInput::Packed(packed.clone()))
+                self.packed().map(SavedInput::Packed)
+            }
+            #[cfg(target_arch = "x86_64")]
+            ProjectionKernel::Adapted { kernel, .. }
+                if !kernel.has_dropout() && PackedInput::read_by(kernel.precision) =>
+            {
+                self.packed().map(SavedInput::Packed)
             }
             _ => Ok(SavedInput::Values(self.values.clone())),
         }
+    }
+
+    /// The input packed (at most once).
+    #[cfg(target_arch = "x86_64")]
+    fn packed(&self) -> Result<Arc<PackedInput>> {
+        if let Some(packed) = self.packed.get() {
+            return Ok(packed.clone());
+        }
+        let columns = self.values.dim(candle_core::D::Minus1)?;
+        let x = values(self.values)?;
+        let x = Matrix::new(&x, x.len() / columns.max(1), columns)?;
+        let packed = Arc::new(PackedInput::pack(x)?);
+        let _ = self.packed.set(packed.clone());
+        Ok(packed)
     }
 }
 
@@ -505,7 +519,13 @@ impl Projected {
     fn backward(self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
         let unsaved = || candle_core::Error::Msg("projection: its input was not kept".into());
         match (&self.kernel, &self.input) {
-            (ProjectionKernel::Adapted { kernel, a, b }, SavedInput::Values(x)) => {
+            (ProjectionKernel::Adapted { kernel, a, b }, input) => {
+                let x = match input {
+                    SavedInput::Values(x) => LoraInput::Values(x),
+                    #[cfg(target_arch = "x86_64")]
+                    SavedInput::Packed(x) => LoraInput::Packed(x),
+                    SavedInput::Nothing => return Err(unsaved()),
+                };
                 let (grad_x, grad_a, grad_b) = kernel.gradients(x, a, b, grad)?;
                 sink.push(a, grad_a);
                 sink.push(b, grad_b);
@@ -522,7 +542,6 @@ impl Projected {
                 sink.push(weight, grad_w);
                 Ok(grad_x)
             }
-            (ProjectionKernel::Adapted { .. }, _) => Err(unsaved()),
         }
     }
 

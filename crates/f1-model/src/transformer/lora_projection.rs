@@ -6,12 +6,22 @@
 //! allocates a zeroed gradient and adds into it for every input of every node: a
 //! dozen activation-sized passes per projection that do no maths. Here the
 //! forward is two products and an add, and the backward computes the input's and
-//! both adapter matrices' gradients directly.
+//! both adapter matrices' gradients directly. The forward keeps `u = dropout(x)
+//! A^T` (rows, rank) for the backward, so that without dropout the input is read
+//! again only by A's gradient (in bf16, from its packed copy); the scale
+//! multiplies u's product with B (the same bits as scaling u when the scale is
+//! a power of two, as alpha / r is in every shipped configuration).
+
+use std::sync::{Mutex, PoisonError};
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::autograd::{with_last_dim, FrozenWeight};
+#[cfg(target_arch = "x86_64")]
+use super::dense_product::blockwise_product;
 use super::dense_product::{product, product_into, Matrix, ProductPrecision};
+#[cfg(target_arch = "x86_64")]
+use super::packed_input::PackedInput;
 use super::tensor_values::{cpu_values, values};
 
 /// `x W^T + scale * (dropout(x) A^T) B^T` for `x` of any rank on the CPU, with
@@ -32,7 +42,18 @@ pub(crate) struct LoraProjection {
     scale: f64,
     /// (rows, in), or `None` without dropout.
     mask: Option<Tensor>,
-    precision: ProductPrecision,
+    pub(crate) precision: ProductPrecision,
+    /// `u = dropout(x) A^T` (rows, rank) from the forward pass, taken by the
+    /// backward, which then reads the input only for A's gradient.
+    down: Mutex<Option<Vec<f32>>>,
+}
+
+/// The input as the backward reads it.
+pub(crate) enum LoraInput<'a> {
+    Values(&'a Tensor),
+    /// Without dropout: the input packed as bf16 for A's gradient.
+    #[cfg(target_arch = "x86_64")]
+    Packed(&'a PackedInput),
 }
 
 /// `x ⊙ mask`, or `x` itself without a mask.
@@ -60,35 +81,66 @@ impl LoraProjection {
             scale,
             mask,
             precision,
+            down: Mutex::default(),
         })
+    }
+
+    /// Whether dropout masks the input (its product operand is then not the
+    /// input itself).
+    pub(crate) fn has_dropout(&self) -> bool {
+        self.mask.is_some()
     }
 
     /// The gradients of the input and of the adapter's A and B.
     pub(crate) fn gradients(
         &self,
-        x: &Tensor,
+        x: LoraInput,
         a: &Tensor,
         b: &Tensor,
         grad: &Tensor,
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let (rank, input) = a.dims2()?;
         let output = b.dim(0)?;
-        let rows = x.elem_count() / input;
         let scale = self.scale as f32;
         let grad = grad.contiguous()?;
         let mask = self.mask.as_ref().map(values).transpose()?;
-        let (xs, a, b, g) = (values(x)?, values(a)?, values(b)?, values(&grad)?);
-        let dropped = dropped(&xs, mask.as_deref());
-        let xd = Matrix::new(&dropped, rows, input)?;
+        let (a, b, g) = (values(a)?, values(b)?, values(&grad)?);
+        let rows = g.len() / output.max(1);
         let g = Matrix::new(&g, rows, output)?;
         let am = Matrix::new(&a, rank, input)?;
         let precision = self.precision;
+        let kept = self
+            .down
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let xs = match x {
+            LoraInput::Values(x) => Some(values(x)?),
+            #[cfg(target_arch = "x86_64")]
+            LoraInput::Packed(_) => None,
+        };
+        let dropped = xs.as_deref().map(|xs| dropped(xs, mask.as_deref()));
+        let xd = dropped
+            .as_deref()
+            .map(|xd| Matrix::new(xd, rows, input))
+            .transpose()?;
         // u = dropout(x) A^T; y = x W^T + s u B^T.
-        let u = product(xd, am.t(), 1.0, precision)?;
+        let u = match (kept, xd) {
+            (Some(u), _) => u,
+            (None, Some(xd)) => product(xd, am.t(), 1.0, precision)?,
+            (None, None) => candle_core::bail!("LoRA projection: backward before forward"),
+        };
         let grad_b = product(g.t(), Matrix::new(&u, rows, rank)?, scale, precision)?;
         let grad_u = product(g, Matrix::new(&b, output, rank)?, scale, precision)?;
         let grad_u = Matrix::new(&grad_u, rows, rank)?;
-        let grad_a = product(grad_u.t(), xd, 1.0, precision)?;
+        let grad_a = match (xd, x) {
+            (Some(xd), _) => product(grad_u.t(), xd, 1.0, precision)?,
+            #[cfg(target_arch = "x86_64")]
+            (None, LoraInput::Packed(packed)) => {
+                blockwise_product(grad_u.t(), packed, 1.0, precision)?
+            }
+            (None, _) => unreachable!("an input's values give its dropped values"),
+        };
         let mut grad_x = self.weight.product(g, false, 1.0, precision)?;
         match mask.as_deref() {
             Some(mask) => {
@@ -99,9 +151,9 @@ impl LoraProjection {
             }
             None => product_into(&mut grad_x, true, grad_u, am, 1.0, precision)?,
         }
-        let device = x.device();
+        let device = grad.device();
         Ok((
-            Tensor::from_vec(grad_x, x.shape(), device)?,
+            Tensor::from_vec(grad_x, with_last_dim(grad.shape(), input), device)?,
             Tensor::from_vec(grad_a, (rank, input), device)?,
             Tensor::from_vec(grad_b, (output, rank), device)?,
         ))
@@ -136,12 +188,13 @@ impl CustomOp3 for LoraProjection {
         let u = product(
             Matrix::new(&dropped, rows, input)?,
             Matrix::new(a, rank, input)?.t(),
-            self.scale as f32,
+            1.0,
             precision,
         )?;
         let um = Matrix::new(&u, rows, rank)?;
         let b = Matrix::new(b, output, rank)?.t();
-        product_into(&mut y, true, um, b, 1.0, precision)?;
+        product_into(&mut y, true, um, b, self.scale as f32, precision)?;
+        *self.down.lock().unwrap_or_else(PoisonError::into_inner) = Some(u);
         Ok((CpuStorage::F32(y), with_last_dim(x_layout.shape(), output)))
     }
 
@@ -153,7 +206,7 @@ impl CustomOp3 for LoraProjection {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (grad_x, grad_a, grad_b) = self.gradients(x, a, b, grad)?;
+        let (grad_x, grad_a, grad_b) = self.gradients(LoraInput::Values(x), a, b, grad)?;
         Ok((Some(grad_x), Some(grad_a), Some(grad_b)))
     }
 }

@@ -1,12 +1,12 @@
-//! A trained projection's input kept for its weight's gradient as bf16, packed
-//! as that product's right-hand side. `dW = Gᵀ X` multiplies the input X
-//! (tokens, features) with the tokens as inputs; a bf16 product rounds X to
-//! bf16 anyway, so the forward pass keeps X packed as the kernels read it (as
-//! PyTorch's autocast keeps its linear layers' bf16 inputs): half of f32's
-//! bytes (100 MiB less at the peak of a full SmolLM2 bf16 step, 4 x 128), and
-//! the backward packs nothing of it. Only on x86-64 with a bf16 kernel that
-//! packs (tiles or dot products); the sums are bit for bit those of the f32
-//! input.
+//! A projection's input kept for its weight's gradient as bf16, packed as that
+//! product's right-hand side. `dW = Gᵀ X` (and a LoRA adapter's `dA = Uᵀ X`
+//! without dropout) multiplies the input X (tokens, features) with the tokens
+//! as inputs; a bf16 product rounds X to bf16 anyway, so the forward pass keeps
+//! X packed as the kernels read it (as PyTorch's autocast keeps its linear
+//! layers' bf16 inputs): half of f32's bytes (100 MiB less at the peak of a
+//! full SmolLM2 bf16 step, 4 x 128), and the backward packs nothing of it. Only
+//! on x86-64 with a bf16 kernel that packs (tiles or dot products); the sums
+//! are bit for bit those of the f32 input.
 
 use super::bf16_product::{self, PackedColumns, COLUMNS};
 use super::cpu_pool::{self, new_chunked};
