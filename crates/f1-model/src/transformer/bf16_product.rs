@@ -893,6 +893,7 @@ unsafe fn pairs_16(mask: __mmask16, low: &[f32], high: Option<&[f32]>) -> __m512
 /// registers, where one [`pairs_across`] call a panel spent most of its time
 /// outside the conversion. Returns how many panels it packed (the caller packs
 /// the rest).
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn pairs_across_panels(
     low: &[f32],
     high: Option<&[f32]>,
