@@ -159,3 +159,57 @@ impl Collected {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::random;
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    /// Rows alone (an untied embedding) give `index_add` into zeros; rows after
+    /// a tensor gradient add to it; gradients of one parameter are summed in
+    /// the order they came, then added to candle's own.
+    #[test]
+    fn merges_rows_tensors_and_candles_gradients() {
+        let (embedding, other) = (
+            Var::from_tensor(&random(&[4, 3], 1)).unwrap(),
+            Var::from_tensor(&random(&[2, 3], 2)).unwrap(),
+        );
+        let (e, o) = (embedding.as_tensor(), other.as_tensor());
+        let ids = [2u32, 0, 2];
+        let rows = random(&[3, 3], 3);
+        let index = Tensor::new(&ids[..], &Device::Cpu).unwrap();
+        let sink = GradientSink::default();
+        sink.push_rows(e, ids.to_vec(), values(&rows));
+        let first = random(&[2, 3], 4);
+        sink.push(o, first.clone());
+        sink.push_rows(o, vec![1], vec![1.0, 2.0, 3.0]);
+        let mut grads = o.sum_all().unwrap().backward().unwrap();
+        let candles = grads.get(o).unwrap().clone();
+        sink.merge_into(&mut grads).unwrap();
+
+        let expected = e.zeros_like().unwrap().index_add(&index, &rows, 0).unwrap();
+        assert_eq!(values(grads.get(e).unwrap()), values(&expected));
+        let one_row = Tensor::new(&[[1f32, 2.0, 3.0]], &Device::Cpu).unwrap();
+        let expected = (candles
+            + first
+                .index_add(&Tensor::new(&[1u32], &Device::Cpu).unwrap(), &one_row, 0)
+                .unwrap())
+        .unwrap();
+        assert_eq!(values(grads.get(o).unwrap()), values(&expected));
+        assert_eq!(format!("{sink:?}"), "GradientSink(0 collected)");
+    }
+
+    #[test]
+    fn refuses_rows_past_the_parameter() {
+        let table = Var::from_tensor(&random(&[2, 2], 1)).unwrap();
+        let sink = GradientSink::default();
+        sink.push_rows(table.as_tensor(), vec![2], vec![1.0, 1.0]);
+        let error = sink.merge_into(&mut GradStore::default()).unwrap_err();
+        assert!(error.to_string().contains("row 2"), "{error}");
+    }
+}
