@@ -1,8 +1,8 @@
 //! The lookup of a trained embedding matrix's rows as an autograd node on the
 //! CPU: its backward hands the rows' gradients to the [`GradientSink`], which
 //! adds them into the matrix's gradient in place. candle's `index_select`
-//! backward writes a zeroed copy of the whole matrix and then another with the
-//! rows added (for SmolLM2's 49,152 x 576 embedding, 113 MB each).
+//! backward writes a copy of the matrix's gradient so far (zeros when there is
+//! none) with the rows added (for SmolLM2's 49,152 x 576 embedding, 113 MB).
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 

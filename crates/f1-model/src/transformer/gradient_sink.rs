@@ -2,12 +2,13 @@
 //! nodes, the head and the embedding lookup, merged into candle's after its
 //! backward pass.
 //!
-//! Returned to candle, a custom op's gradient is added into a zeroed tensor of
-//! its size (`GradStore::or_insert`, then `add`), and an embedding lookup's
-//! gradient into a copy of what was there (`index_add`): for SmolLM2's tied
-//! 49,152 x 576 embedding, three 113 MB buffers written each full training step
-//! beside the head's own. Here the head's gradient is scaled in place and the
-//! lookup's rows are added into it, in the order `index_add` adds them.
+//! Returned to candle, the head's gradient was scaled into a copy and added
+//! into a zeroed tensor of its size (`GradStore::or_insert`, then `add`), and
+//! an embedding lookup's gradient into a copy of what was there (`index_add`):
+//! for SmolLM2's tied 49,152 x 576 embedding, four 113 MB buffers written each
+//! full training step beside the head's own. Here the head's gradient is scaled
+//! in place and the lookup's rows are added into it, in the order `index_add`
+//! adds them.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
