@@ -169,40 +169,42 @@ pub(crate) struct TrainedMatmul {
     pub(crate) precision: ProductPrecision,
 }
 
+/// A projection's input as its backward reads it.
+pub(crate) enum KeptInput<'a> {
+    Values(&'a Tensor),
+    /// Packed as bf16 for the weight's gradient, which reads it in place.
+    #[cfg(target_arch = "x86_64")]
+    Packed(&'a PackedInput),
+}
+
+impl KeptInput<'_> {
+    /// `scale * lhs · x` (`x` as (rows, input) values), at `precision`.
+    pub(crate) fn product_with(
+        &self,
+        lhs: Matrix,
+        input: usize,
+        scale: f32,
+        precision: ProductPrecision,
+    ) -> Result<Vec<f32>> {
+        match self {
+            Self::Values(x) => {
+                let values = values(x)?;
+                let x = Matrix::new(&values, x.elem_count() / input.max(1), input)?;
+                product(lhs, x, scale, precision)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Self::Packed(x) => blockwise_product(lhs, *x, scale, precision),
+        }
+    }
+}
+
 impl TrainedMatmul {
-    /// The gradients of the input and of the weight.
+    /// The gradients of the input, `G W`, and of the weight, `Gᵀ x`.
     pub(crate) fn gradients(
         &self,
-        x: &Tensor,
+        x: KeptInput,
         weight: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Tensor, Tensor)> {
-        let input = weight.dims2()?.1;
-        let x_values = values(x)?;
-        let x = Matrix::new(&x_values, x.elem_count() / input, input)?;
-        self.gradients_with(weight, grad, |g| product(g.t(), x, 1.0, self.precision))
-    }
-
-    /// [`Self::gradients`] for an input kept packed as bf16, which the
-    /// weight's gradient reads in place.
-    #[cfg(target_arch = "x86_64")]
-    pub(crate) fn packed_input_gradients(
-        &self,
-        x: &PackedInput,
-        weight: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Tensor, Tensor)> {
-        self.gradients_with(weight, grad, |g| {
-            blockwise_product(g.t(), x, 1.0, self.precision)
-        })
-    }
-
-    /// The input's gradient `G W` and the weight's, `weight_gradient(G)`.
-    fn gradients_with(
-        &self,
-        weight: &Tensor,
-        grad: &Tensor,
-        weight_gradient: impl FnOnce(Matrix) -> Result<Vec<f32>>,
     ) -> Result<(Tensor, Tensor)> {
         let (output, input) = weight.dims2()?;
         let grad = grad.contiguous()?;
@@ -210,7 +212,7 @@ impl TrainedMatmul {
         let g = Matrix::new(&g, g.len() / output, output)?;
         let w = values(weight)?;
         let grad_x = product(g, Matrix::new(&w, output, input)?, 1.0, self.precision)?;
-        let grad_w = weight_gradient(g)?;
+        let grad_w = x.product_with(g.t(), input, 1.0, self.precision)?;
         let device = grad.device();
         Ok((
             Tensor::from_vec(grad_x, with_last_dim(grad.shape(), input), device)?,
@@ -249,7 +251,7 @@ impl CustomOp2 for TrainedMatmul {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (grad_x, grad_w) = self.gradients(x, weight, grad)?;
+        let (grad_x, grad_w) = self.gradients(KeptInput::Values(x), weight, grad)?;
         Ok((Some(grad_x), Some(grad_w)))
     }
 }

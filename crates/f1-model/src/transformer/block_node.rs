@@ -19,14 +19,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::attention_core::{AttentionCore, Rotation};
-use super::autograd::{self, FrozenMatmul, TrainedMatmul};
+use super::autograd::{self, FrozenMatmul, KeptInput, TrainedMatmul};
 use super::config::Architecture;
 use super::cpu_pool::{new_chunked, piece};
 use super::gated_activation::{Activation, GatedActivation};
 use super::gradient_sink::GradientSink;
 use super::layers::{Block, ForwardOptions, RmsNorm};
 use super::linear::{Linear, TrainingKernel};
-use super::lora_projection::{LoraInput, LoraProjection};
+use super::lora_projection::LoraProjection;
 use super::rope::Positions;
 use super::tensor_values::values;
 use super::Kernels;
@@ -517,28 +517,24 @@ impl Projected {
 
     /// The input's gradient; the trained matrices' go to `sink`.
     fn backward(self, grad: &Tensor, sink: &GradientSink) -> Result<Tensor> {
+        let x = match &self.input {
+            SavedInput::Values(x) => Some(KeptInput::Values(x)),
+            #[cfg(target_arch = "x86_64")]
+            SavedInput::Packed(x) => Some(KeptInput::Packed(x)),
+            SavedInput::Nothing => None,
+        };
         let unsaved = || candle_core::Error::Msg("projection: its input was not kept".into());
-        match (&self.kernel, &self.input) {
-            (ProjectionKernel::Adapted { kernel, a, b }, input) => {
-                let x = match input {
-                    SavedInput::Values(x) => LoraInput::Values(x),
-                    #[cfg(target_arch = "x86_64")]
-                    SavedInput::Packed(x) => LoraInput::Packed(x),
-                    SavedInput::Nothing => return Err(unsaved()),
-                };
-                let (grad_x, grad_a, grad_b) = kernel.gradients(x, a, b, grad)?;
+        match &self.kernel {
+            ProjectionKernel::Adapted { kernel, a, b } => {
+                let (grad_x, grad_a, grad_b) =
+                    kernel.gradients(x.ok_or_else(unsaved)?, a, b, grad)?;
                 sink.push(a, grad_a);
                 sink.push(b, grad_b);
                 Ok(grad_x)
             }
-            (ProjectionKernel::Frozen(kernel), _) => kernel.input_gradient(grad),
-            (ProjectionKernel::Trained { kernel, weight }, input) => {
-                let (grad_x, grad_w) = match input {
-                    SavedInput::Values(x) => kernel.gradients(x, weight, grad)?,
-                    #[cfg(target_arch = "x86_64")]
-                    SavedInput::Packed(x) => kernel.packed_input_gradients(x, weight, grad)?,
-                    SavedInput::Nothing => return Err(unsaved()),
-                };
+            ProjectionKernel::Frozen(kernel) => kernel.input_gradient(grad),
+            ProjectionKernel::Trained { kernel, weight } => {
+                let (grad_x, grad_w) = kernel.gradients(x.ok_or_else(unsaved)?, weight, grad)?;
                 sink.push(weight, grad_w);
                 Ok(grad_x)
             }

@@ -16,12 +16,8 @@ use std::sync::{Mutex, PoisonError};
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::autograd::{with_last_dim, FrozenWeight};
-#[cfg(target_arch = "x86_64")]
-use super::dense_product::blockwise_product;
+use super::autograd::{with_last_dim, FrozenWeight, KeptInput};
 use super::dense_product::{product, product_into, Matrix, ProductPrecision};
-#[cfg(target_arch = "x86_64")]
-use super::packed_input::PackedInput;
 use super::tensor_values::{cpu_values, values};
 
 /// `x W^T + scale * (dropout(x) A^T) B^T` for `x` of any rank on the CPU, with
@@ -43,17 +39,9 @@ pub(crate) struct LoraProjection {
     /// (rows, in), or `None` without dropout.
     mask: Option<Tensor>,
     pub(crate) precision: ProductPrecision,
-    /// `u = dropout(x) A^T` (rows, rank) from the forward pass, taken by the
+    /// `u = dropout(x) A^T` (rows, rank) from the forward pass, for the
     /// backward, which then reads the input only for A's gradient.
     down: Mutex<Option<Vec<f32>>>,
-}
-
-/// The input as the backward reads it.
-pub(crate) enum LoraInput<'a> {
-    Values(&'a Tensor),
-    /// Without dropout: the input packed as bf16 for A's gradient.
-    #[cfg(target_arch = "x86_64")]
-    Packed(&'a PackedInput),
 }
 
 /// `x ⊙ mask`, or `x` itself without a mask.
@@ -91,10 +79,11 @@ impl LoraProjection {
         self.mask.is_some()
     }
 
-    /// The gradients of the input and of the adapter's A and B.
+    /// The gradients of the input and of the adapter's A and B (`x` packed
+    /// only without dropout, when it is A's gradient's operand as it is).
     pub(crate) fn gradients(
         &self,
-        x: LoraInput,
+        x: KeptInput,
         a: &Tensor,
         b: &Tensor,
         grad: &Tensor,
@@ -109,37 +98,29 @@ impl LoraProjection {
         let g = Matrix::new(&g, rows, output)?;
         let am = Matrix::new(&a, rank, input)?;
         let precision = self.precision;
-        let kept = self
+        // u = dropout(x) A^T; y = x W^T + s u B^T.
+        let u = self
             .down
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let xs = match x {
-            LoraInput::Values(x) => Some(values(x)?),
-            #[cfg(target_arch = "x86_64")]
-            LoraInput::Packed(_) => None,
-        };
-        let dropped = xs.as_deref().map(|xs| dropped(xs, mask.as_deref()));
-        let xd = dropped
-            .as_deref()
-            .map(|xd| Matrix::new(xd, rows, input))
-            .transpose()?;
-        // u = dropout(x) A^T; y = x W^T + s u B^T.
-        let u = match (kept, xd) {
-            (Some(u), _) => u,
-            (None, Some(xd)) => product(xd, am.t(), 1.0, precision)?,
-            (None, None) => candle_core::bail!("LoRA projection: backward before forward"),
-        };
+            .clone();
+        let u = u.ok_or_else(|| {
+            candle_core::Error::Msg("LoRA projection: backward before forward".into())
+        })?;
         let grad_b = product(g.t(), Matrix::new(&u, rows, rank)?, scale, precision)?;
         let grad_u = product(g, Matrix::new(&b, output, rank)?, scale, precision)?;
         let grad_u = Matrix::new(&grad_u, rows, rank)?;
-        let grad_a = match (xd, x) {
-            (Some(xd), _) => product(grad_u.t(), xd, 1.0, precision)?,
-            #[cfg(target_arch = "x86_64")]
-            (None, LoraInput::Packed(packed)) => {
-                blockwise_product(grad_u.t(), packed, 1.0, precision)?
+        let grad_a = match (&x, mask.as_deref()) {
+            (KeptInput::Values(x), Some(mask)) => {
+                let dropped = dropped(&values(x)?, Some(mask)).into_owned();
+                product(
+                    grad_u.t(),
+                    Matrix::new(&dropped, rows, input)?,
+                    1.0,
+                    precision,
+                )?
             }
-            (None, _) => unreachable!("an input's values give its dropped values"),
+            _ => x.product_with(grad_u.t(), input, 1.0, precision)?,
         };
         let mut grad_x = self.weight.product(g, false, 1.0, precision)?;
         match mask.as_deref() {
@@ -206,7 +187,7 @@ impl CustomOp3 for LoraProjection {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (grad_x, grad_a, grad_b) = self.gradients(LoraInput::Values(x), a, b, grad)?;
+        let (grad_x, grad_a, grad_b) = self.gradients(KeptInput::Values(x), a, b, grad)?;
         Ok((Some(grad_x), Some(grad_a), Some(grad_b)))
     }
 }
