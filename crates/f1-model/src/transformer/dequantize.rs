@@ -108,7 +108,7 @@ fn decode_q4_1_bytes(bytes: &[u8], out: &mut [f32]) {
 /// that multiplies it: no weight-sized f32 buffer is written and read back.
 pub struct QuantizedRows<'a> {
     bytes: Cow<'a, [u8]>,
-    /// Which bf16 packer takes it (Q4_1 has its own).
+    /// Which bf16 packer takes it (Q4_1, Q5_0 and Q8_0 decode in registers).
     #[cfg(target_arch = "x86_64")]
     dtype: GgmlDType,
     outputs: usize,
@@ -178,11 +178,25 @@ impl<'a> QuantizedRows<'a> {
         }
     }
 
-    /// The weight's Q4_1 blocks.
+    /// [`ColumnBlocks::pack_bf16_block`] for a format decoded in registers
+    /// (its blocks are [`BLOCK`] inputs).
     #[cfg(target_arch = "x86_64")]
-    fn q4_1_blocks(&self) -> &[quantized_matmul::BlockQ4_1] {
-        let count = self.outputs * self.inputs / BLOCK;
-        blocks(&self.bytes, count).expect("checked when the rows were made")
+    fn pack_register_blocks<B: quantized_bf16::RegisterBlock>(
+        &self,
+        start: usize,
+        width: usize,
+        packed: &mut [u32],
+    ) {
+        let per_row = self.inputs / BLOCK;
+        let weight = blocks::<B>(&self.bytes, self.outputs * per_row)
+            .expect("checked when the rows were made");
+        match self.transposed {
+            true => quantized_bf16::pack_block_rows(weight, per_row, start, width, packed),
+            false => {
+                let shape = (self.outputs, per_row);
+                quantized_bf16::pack_block_inputs(weight, shape, start, width, packed)
+            }
+        }
     }
 }
 
@@ -220,23 +234,32 @@ impl ColumnBlocks for QuantizedRows<'_> {
 
     #[cfg(target_arch = "x86_64")]
     fn pack_bf16_block(&self, start: usize, width: usize, packed: &mut [u32]) {
-        let per_row = self.inputs / self.block.0;
-        let decode =
-            |row: usize, start: usize, out: &mut [f32]| self.decode_inputs(row, start, out);
-        match (self.dtype, self.transposed) {
-            (GgmlDType::Q4_1, true) => {
-                quantized_bf16::pack_q4_1_rows(self.q4_1_blocks(), per_row, start, width, packed)
+        match self.dtype {
+            GgmlDType::Q4_1 => {
+                self.pack_register_blocks::<quantized_matmul::BlockQ4_1>(start, width, packed)
             }
-            (GgmlDType::Q4_1, false) => {
-                let shape = (self.outputs, per_row);
-                quantized_bf16::pack_q4_1_inputs(self.q4_1_blocks(), shape, start, width, packed)
+            GgmlDType::Q5_0 => {
+                self.pack_register_blocks::<quantized_matmul::BlockQ5_0>(start, width, packed)
             }
-            (_, true) => {
-                let shape = (self.inputs, self.block.0);
-                quantized_bf16::pack_decoded_rows(decode, shape, start, width, packed)
+            GgmlDType::Q8_0 => {
+                self.pack_register_blocks::<quantized_matmul::BlockQ8_0>(start, width, packed)
             }
-            (_, false) => {
-                quantized_bf16::pack_decoded_inputs(decode, self.outputs, start, width, packed)
+            _ => {
+                let decode =
+                    |row: usize, start: usize, out: &mut [f32]| self.decode_inputs(row, start, out);
+                match self.transposed {
+                    true => {
+                        let shape = (self.inputs, self.block.0);
+                        quantized_bf16::pack_decoded_rows(decode, shape, start, width, packed)
+                    }
+                    false => quantized_bf16::pack_decoded_inputs(
+                        decode,
+                        self.outputs,
+                        start,
+                        width,
+                        packed,
+                    ),
+                }
             }
         }
     }

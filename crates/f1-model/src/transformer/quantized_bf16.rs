@@ -4,18 +4,20 @@
 //! a Q4_1 block to f32 and packing that had been a fifth of a bf16 LoRA step on
 //! SmolLM2's Q4_1 base.
 //!
-//! Q4_1 is decoded in registers: a block's 32 values in two (`d * q + m`, as
-//! `BlockQ4_1::values` computes them, so the pairs equal those of the f32
-//! weight) stored as pairs where the kernels read them. Other formats are
-//! decoded a block of 16 rows (or two whole rows of the block's inputs) at a
-//! time into a small buffer, which stays in L1, and packed from there.
+//! Q4_1, Q5_0 and Q8_0 are decoded in registers ([`RegisterBlock`]): a block's
+//! 32 values in two vectors, computed as candle's `to_float` computes them (so
+//! the pairs equal those of the f32 weight), stored as pairs where the kernels
+//! read them. (Packing the tied Q8_0 head through an f32 buffer was a tenth of
+//! a bf16 LoRA step on Gemma 3.) Other formats are decoded a block of 16 rows
+//! (or two whole rows of the block's inputs) at a time into a small buffer,
+//! which stays in L1, and packed from there.
 //!
 //! Written by hand: the layout is this crate's own.
 
 use std::arch::x86_64::*;
 
 use super::bf16_product::{self, COLUMNS, PANEL_INPUTS};
-use super::quantized_matmul::{BlockQ4_1, BLOCK};
+use super::quantized_matmul::{BlockQ4_1, BlockQ5_0, BlockQ8_0, BLOCK};
 
 /// Rows `first..first + count` of a weight of `inputs` inputs (a multiple of
 /// `block_inputs`) as the columns of `W^T`, packed whole into `packed`, which
@@ -97,12 +99,85 @@ pub fn pack_decoded_inputs(
     }
 }
 
+/// A block format of [`BLOCK`] inputs that the packers decode in registers,
+/// each value rounded as candle's `to_float` rounds it (so the pairs equal
+/// those of the f32 weight): Q4_1 (SmolLM2's projections), Q5_0 and Q8_0 (the
+/// tied embeddings and Gemma 3's projections).
+pub trait RegisterBlock: Sync {
+    /// The block's inputs 0..16 and 16..32.
+    ///
+    /// # Safety
+    /// AVX-512 F is available.
+    unsafe fn values(&self) -> [__m512; 2];
+}
+
+impl RegisterBlock for BlockQ4_1 {
+    /// `d * q + m`: multiply, then add (as `BlockQ4_1::values`).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn values(&self) -> [__m512; 2] {
+        let (d, m, nibbles) = self.parts();
+        let (low, high) = nibbles_as_lanes(nibbles);
+        let (d, m) = (_mm512_set1_ps(d), _mm512_set1_ps(m));
+        let value = |q: __m512i| _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(q), d), m);
+        [value(low), value(high)]
+    }
+}
+
+impl RegisterBlock for BlockQ5_0 {
+    /// `d * (q - 16)`, `q` a nibble and its fifth bit from `qh`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn values(&self) -> [__m512; 2] {
+        let (d, fifth_bits, nibbles) = self.parts();
+        let (low, high) = nibbles_as_lanes(nibbles);
+        let bits = _mm512_set1_epi32(fifth_bits as i32);
+        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        // Bit `first + lane` of `qh` as 16 (the fifth bit's weight).
+        let fifth = |first: i32| {
+            let shifted = _mm512_srlv_epi32(bits, _mm512_add_epi32(lane, _mm512_set1_epi32(first)));
+            _mm512_slli_epi32::<4>(_mm512_and_si512(shifted, _mm512_set1_epi32(1)))
+        };
+        let d = _mm512_set1_ps(d);
+        let value = |q: __m512i, first: i32| {
+            let q = _mm512_sub_epi32(_mm512_or_si512(q, fifth(first)), _mm512_set1_epi32(16));
+            _mm512_mul_ps(_mm512_cvtepi32_ps(q), d)
+        };
+        [value(low, 0), value(high, 16)]
+    }
+}
+
+impl RegisterBlock for BlockQ8_0 {
+    /// `d * q`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn values(&self) -> [__m512; 2] {
+        let (d, values) = self.parts();
+        let d = _mm512_set1_ps(d);
+        let half = |from: usize| {
+            // SAFETY: 16 of the block's 32 bytes from `from`.
+            let bytes = unsafe { _mm_loadu_si128(values.as_ptr().add(from).cast()) };
+            _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)), d)
+        };
+        [half(0), half(16)]
+    }
+}
+
+/// A block's 16 bytes of nibbles as two vectors of 16 lanes: the low nibbles
+/// (inputs 0..16), then the high ones (inputs 16..32).
+#[target_feature(enable = "avx512f")]
+fn nibbles_as_lanes(nibbles: &[u8; BLOCK / 2]) -> (__m512i, __m512i) {
+    // SAFETY: 16 bytes.
+    let bytes = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(nibbles.as_ptr().cast()) });
+    (
+        _mm512_and_si512(bytes, _mm512_set1_epi32(0x0F)),
+        _mm512_srli_epi32::<4>(bytes),
+    )
+}
+
 /// Rows `first..first + count` of the weight `blocks` (`per_row` blocks a row)
 /// as the columns of `W^T` (inputs down, one column per row), packed whole
 /// into `packed`, which holds `bf16_product::packed_columns_len(32 * per_row,
 /// count)` values.
-pub fn pack_q4_1_rows(
-    blocks: &[BlockQ4_1],
+pub fn pack_block_rows<B: RegisterBlock>(
+    blocks: &[B],
     per_row: usize,
     first: usize,
     count: usize,
@@ -119,7 +194,7 @@ pub fn pack_q4_1_rows(
         for half in 0..2 {
             let start = panel * COLUMNS + half * 16;
             let rows = count.saturating_sub(start).min(16);
-            let row_blocks: [&[BlockQ4_1]; 16] = std::array::from_fn(|row| match row < rows {
+            let row_blocks: [&[B]; 16] = std::array::from_fn(|row| match row < rows {
                 true => &blocks[(first + start + row) * per_row..][..per_row],
                 false => &[],
             });
@@ -134,8 +209,8 @@ pub fn pack_q4_1_rows(
 /// `outputs` rows (`per_row` blocks a row) as the columns of `W` (outputs
 /// down), packed whole into `packed`, which holds
 /// `bf16_product::packed_columns_len(outputs, width)` values.
-pub fn pack_q4_1_inputs(
-    blocks: &[BlockQ4_1],
+pub fn pack_block_inputs<B: RegisterBlock>(
+    blocks: &[B],
     (outputs, per_row): (usize, usize),
     start: usize,
     width: usize,
@@ -146,42 +221,29 @@ pub fn pack_q4_1_inputs(
         start.is_multiple_of(BLOCK)
             && width.is_multiple_of(BLOCK)
             && start + width <= per_row * BLOCK,
-        "inputs {start}..+{width} of a Q4_1 row"
+        "inputs {start}..+{width} of a row of {per_row} blocks"
     );
     assert_eq!(blocks.len(), outputs * per_row, "the weight's blocks");
     let pairs = outputs.div_ceil(2);
     let panel_len = bf16_product::packed_columns_len(outputs, COLUMNS);
     let packed = &mut packed[..bf16_product::packed_columns_len(outputs, width)];
-    for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
-        let block = start / BLOCK + panel;
-        for pair in 0..pairs {
-            let low = &blocks[2 * pair * per_row + block];
-            let high = blocks.get((2 * pair + 1) * per_row + block);
-            let high = high.filter(|_| 2 * pair + 1 < outputs);
+    // A panel is one block of inputs. Two rows at a time, each row's blocks
+    // read in order: a panel at a time read every row a block apart, and a
+    // head of 49,152 rows missed the caches on each.
+    let row = |row: usize| &blocks[row * per_row + start / BLOCK..][..width / BLOCK];
+    for pair in 0..pairs {
+        let high = (2 * pair + 1 < outputs).then(|| row(2 * pair + 1));
+        let panels = packed.chunks_exact_mut(panel_len);
+        for ((panel, lanes), low) in panels.enumerate().zip(row(2 * pair)) {
+            let high = high.map(|high| &high[panel]);
             // SAFETY: AVX512-BF16 is available; the pair's COLUMNS lanes lie in
             // the panel.
             unsafe { pack_pair_of_rows(low, high, &mut lanes[pair * COLUMNS..][..COLUMNS]) };
         }
+    }
+    for lanes in packed.chunks_exact_mut(panel_len) {
         lanes[pairs * COLUMNS..].fill(0);
     }
-}
-
-/// A block's 32 values, inputs 0..16 and 16..32, each `d * q + m` rounded
-/// as f32 (multiply, then add: as `BlockQ4_1::values`).
-///
-/// # Safety
-/// AVX-512 F is available.
-#[target_feature(enable = "avx512f")]
-unsafe fn block_values(block: &BlockQ4_1) -> [__m512; 2] {
-    let (d, m, nibbles) = block.parts();
-    // SAFETY: 16 bytes.
-    let bytes = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(nibbles.as_ptr().cast()) });
-    let (d, m) = (_mm512_set1_ps(d), _mm512_set1_ps(m));
-    let value = |q: __m512i| _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(q), d), m);
-    [
-        value(_mm512_and_si512(bytes, _mm512_set1_epi32(0x0F))),
-        value(_mm512_srli_epi32::<4>(bytes)),
-    ]
 }
 
 /// Up to 16 rows' blocks (the rest empty) as 16 lanes of pairs, row `r` in
@@ -192,7 +254,7 @@ unsafe fn block_values(block: &BlockQ4_1) -> [__m512; 2] {
 /// AVX512-BF16 is available; `lanes` holds `16 * per_row` pairs of COLUMNS
 /// values (the last one's first 16); each non-empty row holds `per_row` blocks.
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn pack_16_rows(rows: &[&[BlockQ4_1]; 16], per_row: usize, lanes: &mut [u32]) {
+unsafe fn pack_16_rows<B: RegisterBlock>(rows: &[&[B]; 16], per_row: usize, lanes: &mut [u32]) {
     assert!(
         lanes.len() >= (16 * per_row - 1) * COLUMNS + 16,
         "pairs past the panel"
@@ -201,7 +263,7 @@ unsafe fn pack_16_rows(rows: &[&[BlockQ4_1]; 16], per_row: usize, lanes: &mut [u
         let pairs: [__m512i; 16] = std::array::from_fn(|row| match rows[row].get(block) {
             Some(block) => {
                 // SAFETY: AVX-512 F is available.
-                let [low, high] = unsafe { block_values(block) };
+                let [low, high] = unsafe { block.values() };
                 // Inputs in order, so lane `p` pairs inputs 2p and 2p + 1.
                 std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(high, low))
             }
@@ -221,7 +283,7 @@ unsafe fn pack_16_rows(rows: &[&[BlockQ4_1]; 16], per_row: usize, lanes: &mut [u
 /// # Safety
 /// AVX512-BF16 is available; `lanes` holds COLUMNS values.
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn pack_pair_of_rows(low: &BlockQ4_1, high: Option<&BlockQ4_1>, lanes: &mut [u32]) {
+unsafe fn pack_pair_of_rows<B: RegisterBlock>(low: &B, high: Option<&B>, lanes: &mut [u32]) {
     let widen = |values: __m512| -> __m512i {
         // SAFETY: 16 halves; every bit pattern is valid.
         let halves =
@@ -229,7 +291,7 @@ unsafe fn pack_pair_of_rows(low: &BlockQ4_1, high: Option<&BlockQ4_1>, lanes: &m
         _mm512_cvtepu16_epi32(halves)
     };
     // SAFETY: AVX-512 F is available (both).
-    let (low, high) = unsafe { (block_values(low), high.map(|block| block_values(block))) };
+    let (low, high) = unsafe { (low.values(), high.map(|block| block.values())) };
     for half in 0..2 {
         let pairs = match high {
             Some(high) => {
@@ -252,22 +314,30 @@ mod tests {
     use candle_core::{Device, Tensor};
 
     /// Packed straight from the blocks, both ways, equals the f32 weight
-    /// packed, bit for bit: an odd number of rows (a pair with no high half,
-    /// a partial last panel), offsets inside the weight, several blocks a row.
+    /// (candle's decoding) packed, bit for bit, in each format decoded in
+    /// registers: an odd number of rows (a pair with no high half, a partial
+    /// last panel), offsets inside the weight, several blocks a row.
     #[test]
     fn packs_equal_the_f32_weights_packing() {
         if !bf16_product::available() {
             println!("skipped: this CPU lacks AVX512-BF16");
             return;
         }
+        packs_of::<BlockQ4_1>(GgmlDType::Q4_1);
+        packs_of::<BlockQ5_0>(GgmlDType::Q5_0);
+        packs_of::<BlockQ8_0>(GgmlDType::Q8_0);
+    }
+
+    fn packs_of<B: RegisterBlock>(dtype: GgmlDType) {
         let (outputs, inputs) = (45, 4 * BLOCK);
         let per_row = inputs / BLOCK;
         let values = xorshift_values(outputs * inputs, 9);
         let dense = Tensor::from_vec(values, (outputs, inputs), &Device::Cpu).unwrap();
-        let q = QTensor::quantize(&dense, GgmlDType::Q4_1).unwrap();
+        let q = QTensor::quantize(&dense, dtype).unwrap();
         let bytes = q.data().unwrap();
-        let weight = blocks::<BlockQ4_1>(&bytes, outputs * per_row).unwrap();
-        let f32_weight: Vec<f32> = weight.iter().flat_map(BlockQ4_1::values).collect();
+        let weight = blocks::<B>(&bytes, outputs * per_row).unwrap();
+        let decoded = q.dequantize(&Device::Cpu).unwrap();
+        let f32_weight: Vec<f32> = decoded.flatten_all().unwrap().to_vec1().unwrap();
         let w = Matrix::new(&f32_weight, outputs, inputs).unwrap();
         let expected = |rhs: Matrix| {
             let mut packed = vec![0; bf16_product::packed_columns_len(rhs.rows, rhs.columns)];
@@ -276,15 +346,19 @@ mod tests {
         };
         for (first, count) in [(0, outputs), (7, 33), (44, 1)] {
             let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(inputs, count)];
-            pack_q4_1_rows(weight, per_row, first, count, &mut packed);
+            pack_block_rows(weight, per_row, first, count, &mut packed);
             let rows = w.t().columns_from(first, count);
-            assert_eq!(packed, expected(rows), "rows {first}..+{count}");
+            assert_eq!(packed, expected(rows), "{dtype:?} rows {first}..+{count}");
         }
         for (start, width) in [(0, inputs), (BLOCK, 2 * BLOCK)] {
             let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(outputs, width)];
-            pack_q4_1_inputs(weight, (outputs, per_row), start, width, &mut packed);
+            pack_block_inputs(weight, (outputs, per_row), start, width, &mut packed);
             let columns = w.columns_from(start, width);
-            assert_eq!(packed, expected(columns), "inputs {start}..+{width}");
+            assert_eq!(
+                packed,
+                expected(columns),
+                "{dtype:?} inputs {start}..+{width}"
+            );
         }
     }
 

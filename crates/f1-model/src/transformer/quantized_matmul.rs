@@ -57,17 +57,33 @@ impl BlockQ4_1 {
 
 /// A Q5_0 block: `d * (q - 16)` for 5-bit `q`, the fifth bits in `qh`.
 #[repr(C)]
-struct BlockQ5_0 {
+pub(crate) struct BlockQ5_0 {
     d: f16,
     qh: [u8; 4],
     qs: [u8; BLOCK / 2],
 }
 
+impl BlockQ5_0 {
+    /// The scale `d`, the fifth bits and the nibbles: input `i` (below 16) is
+    /// `d * ((qs[i] & 15 | bit i of qh << 4) - 16)`, input `16 + i` likewise
+    /// from `qs[i] >> 4` and bit `16 + i`.
+    pub(crate) fn parts(&self) -> (f32, u32, &[u8; BLOCK / 2]) {
+        (self.d.to_f32(), u32::from_le_bytes(self.qh), &self.qs)
+    }
+}
+
 /// A Q8_0 block: `d * q` for 8-bit `q`.
 #[repr(C)]
-struct BlockQ8_0 {
+pub(crate) struct BlockQ8_0 {
     d: f16,
     qs: [i8; BLOCK],
+}
+
+impl BlockQ8_0 {
+    /// The scale `d` and the values `q`: input `i` is `d * qs[i]`.
+    pub(crate) fn parts(&self) -> (f32, &[i8; BLOCK]) {
+        (self.d.to_f32(), &self.qs)
+    }
 }
 
 /// An activation block in 8 bits: Q8_0's values, its f16 scale held as f32 so
