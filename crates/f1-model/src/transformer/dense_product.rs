@@ -388,12 +388,20 @@ pub trait ColumnBlocks: Sync {
     /// as (k, width) values or, when it returns `true`, as their transpose.
     fn write_block(&self, start: usize, width: usize, buffer: &mut Vec<f32>) -> bool;
 
-    /// Writes columns `start..start + width` packed whole for the bf16 kernels
-    /// (`bf16_product::PackedColumns`) into `packed`, which holds
-    /// `bf16_product::packed_columns_len(k, width)` values, rounded to bf16
-    /// straight from what is stored. Called only where AVX512-BF16 is.
+    /// Writes inputs `depth.0..depth.0 + depth.1` of columns `start..start +
+    /// width` packed whole for the bf16 kernels (`bf16_product::PackedColumns`)
+    /// into `packed`, which holds `bf16_product::packed_columns_len(depth.1,
+    /// width)` values, rounded to bf16 straight from what is stored. The depth
+    /// range is the whole `k` or starts and ends at multiples of
+    /// [`DEPTH_ALIGNMENT`] (or at `k`). Called only where AVX512-BF16 is.
     #[cfg(target_arch = "x86_64")]
-    fn pack_bf16_block(&self, start: usize, width: usize, packed: &mut [u32]);
+    fn pack_bf16_block(
+        &self,
+        depth: (usize, usize),
+        start: usize,
+        width: usize,
+        packed: &mut [u32],
+    );
 
     /// The side already packed whole for the bf16 kernels, if it is held so:
     /// its column blocks are then read in place.
@@ -402,6 +410,18 @@ pub trait ColumnBlocks: Sync {
         None
     }
 }
+
+/// What the depth ranges a [`ColumnBlocks`] side packs start at multiples of:
+/// the k-quants' blocks of 256 inputs (a whole number of Q4_1's, Q8_0's and
+/// the tiles' groups).
+pub const DEPTH_ALIGNMENT: usize = 256;
+
+/// The most bytes a thread's block of a [`ColumnBlocks`] side takes packed
+/// where the left side is shared: wider blocks are packed and multiplied this
+/// much at a time (the head's 24,576 columns a thread had packed at once took
+/// 28 MiB on SmolLM2, 168 MiB on Gemma 3, and went out to memory and back).
+#[cfg(target_arch = "x86_64")]
+const MAX_PACKED_RIGHT_BYTES: usize = 1 << 20;
 
 /// A new (lhs rows, rhs columns) product `scale * lhs · rhs` for a right-hand side
 /// built a column block at a time.
@@ -453,8 +473,10 @@ unsafe fn parallel_blockwise(
 
 /// [`parallel_blockwise`] on a kernel that packs: each thread packs its block
 /// of `block` columns straight from what `rhs` stores (no f32 block written
-/// and read back), or reads it in place where `rhs` is held packed; the left
-/// side packed once for all where it fits.
+/// and read back), or reads it in place where `rhs` is held packed. The left
+/// side is packed once for all where it fits, or else, where it is no taller
+/// than `rhs` is wide (the head's input gradient: 512 rows by the vocabulary),
+/// a depth range at a time that fits, the products of the ranges summed.
 ///
 /// # Safety
 /// As for [`parallel_blockwise`]; `kernel` (tiles or dot products) runs here.
@@ -469,41 +491,75 @@ unsafe fn packed_blockwise(
 ) {
     let (k, n) = rhs.dims();
     let whole = rhs.packed_whole().map(Right::Packed);
-    let multiply = |left: Option<SharedLeft>| {
+    // Inputs `depth` of every column block times `left` (those inputs of `lhs`
+    // packed, or `None`: each thread packs `lhs` itself), into `out` or added.
+    let multiply = |left: Option<SharedLeft>, depth: (usize, usize), accumulate: bool| {
         for_each_column_block(out, n, block, |start, width, out_block| {
-            PACKED_RIGHT.with_borrow_mut(|packed| {
-                let rhs_block = match &whole {
-                    Some(whole) => {
-                        Right::Packed(whole.packed_block((0, k), (start, width), packed))
-                    }
-                    None => {
-                        let len = bf16_product::packed_columns_len(k, width);
-                        if packed.len() < len {
-                            packed.resize(len, 0);
+            // With a shared left side, a thread's block is packed a part at a
+            // time; unshared, each part would pack the left side again.
+            let part = match left {
+                Some(_) => packed_right_columns(depth.1, rhs.alignment()).min(width),
+                None => width,
+            };
+            for offset in (0..width).step_by(part.max(1)) {
+                let (start, width) = (start + offset, part.min(width - offset));
+                PACKED_RIGHT.with_borrow_mut(|packed| {
+                    let rhs_block = match &whole {
+                        Some(whole) => {
+                            Right::Packed(whole.packed_block(depth, (start, width), packed))
                         }
-                        rhs.pack_bf16_block(start, width, &mut packed[..len]);
-                        Right::Packed(PackedColumns::new(&packed[..len], k, width))
-                    }
-                };
-                // SAFETY: the kernel runs here; the block's output columns are
-                // its own and its shape is checked by the caller.
-                unsafe {
-                    match left {
-                        Some(left) => left.product_raw(out_block, n, false, rhs_block, scale),
                         None => {
-                            packing_product_raw(kernel, out_block, n, false, lhs, rhs_block, scale)
+                            let len = bf16_product::packed_columns_len(depth.1, width);
+                            if packed.len() < len {
+                                packed.resize(len, 0);
+                            }
+                            rhs.pack_bf16_block(depth, start, width, &mut packed[..len]);
+                            Right::Packed(PackedColumns::new(&packed[..len], depth.1, width))
+                        }
+                    };
+                    // SAFETY: the kernel runs here; the part's output columns
+                    // are its block's own and its shape is checked by the caller.
+                    unsafe {
+                        let out = out_block.add(offset);
+                        match left {
+                            Some(left) => left.product_raw(out, n, accumulate, rhs_block, scale),
+                            None => {
+                                let lhs = lhs.columns_from(depth.0, depth.1);
+                                packing_product_raw(
+                                    kernel, out, n, accumulate, lhs, rhs_block, scale,
+                                )
+                            }
                         }
                     }
-                }
-            })
+                })
+            }
         })
     };
     let bytes = 4 * shared_left_len(kernel, lhs.rows, lhs.columns);
-    if lhs.rows > 0 && k > 0 && n > block && bytes <= MAX_SHARED_LEFT_BYTES {
-        with_shared_left(kernel, lhs, |packed| multiply(Some(packed)));
+    let shares = lhs.rows > 0 && k > 0 && n > block;
+    if shares && bytes <= MAX_SHARED_LEFT_BYTES {
+        with_shared_left(kernel, lhs, |left| multiply(Some(left), (0, k), false));
+    } else if shares && lhs.rows <= n {
+        let rows = lhs.rows.next_multiple_of(32);
+        let depth = (MAX_SHARED_LEFT_BYTES / (2 * rows)) / DEPTH_ALIGNMENT * DEPTH_ALIGNMENT;
+        let depth = depth.max(DEPTH_ALIGNMENT);
+        for first in (0..k).step_by(depth) {
+            let range = (first, depth.min(k - first));
+            let part = lhs.columns_from(range.0, range.1);
+            with_shared_left(kernel, part, |left| multiply(Some(left), range, first > 0));
+        }
     } else {
-        multiply(None);
+        multiply(None, (0, k), false);
     }
+}
+
+/// Columns of a right-hand side of `depth` inputs packed at a time within
+/// [`MAX_PACKED_RIGHT_BYTES`]: whole panels, a multiple of `alignment`.
+#[cfg(target_arch = "x86_64")]
+fn packed_right_columns(depth: usize, alignment: usize) -> usize {
+    let step = bf16_product::COLUMNS.max(alignment);
+    let bytes = 4 * bf16_product::packed_columns_len(depth, step);
+    (MAX_PACKED_RIGHT_BYTES / bytes.max(1)).max(1) * step
 }
 
 /// Columns `start..start + width` of `rhs`, written into the empty `buffer`.
@@ -857,37 +913,58 @@ mod tests {
                 }
                 false
             }
-            fn pack_bf16_block(&self, start: usize, width: usize, packed: &mut [u32]) {
-                bf16_product::pack_all_columns(self.0.columns_from(start, width), packed);
+            fn pack_bf16_block(
+                &self,
+                (first, depth): (usize, usize),
+                start: usize,
+                width: usize,
+                packed: &mut [u32],
+            ) {
+                let block = self.0.row_range(first, first + depth);
+                bf16_product::pack_all_columns(block.columns_from(start, width), packed);
             }
         }
-        let (m, k, n) = (20, 256, 150);
-        let (a, b) = (values(m * k, 4), values(k * n, 5));
-        let (lhs, rhs) = (
-            Matrix::new(&a, m, k).unwrap(),
-            Matrix::new(&b, k, n).unwrap(),
-        );
-        let expected = product(lhs, rhs, 0.5, ProductPrecision::Bf16).unwrap();
         let kernels = [
             (Bf16Kernel::Tiles, bf16_tiles::available()),
             (Bf16Kernel::DotProducts, bf16_product::available()),
         ];
-        // Two column blocks on a shared left side, or one block alone.
-        for (kernel, available) in kernels {
-            for block in [n.div_ceil(2).next_multiple_of(32), n] {
-                if !available {
-                    println!("skipped: this CPU does not run {kernel:?}");
-                    continue;
-                }
-                let mut out = vec![f32::NAN; m * n];
-                let columns = DenseColumns(rhs);
-                // SAFETY: the kernel runs here; `out` is (m, n).
-                unsafe { packed_blockwise(kernel, out.as_mut_ptr(), lhs, &columns, 0.5, block) };
-                for (got, want) in out.iter().zip(&expected) {
-                    assert!(
-                        (got - want).abs() < 1e-4 * want.abs().max(1.0),
-                        "{kernel:?}, blocks of {block}: {got} vs {want}"
-                    );
+        // Two column blocks on a shared left side, or one block alone; blocks
+        // wider than a thread packs at once; a left side too big to share
+        // whole, shared a depth range at a time.
+        for (m, k, n) in [(20, 256, 150), (20, 256, 5000), (40, 22_528, 100)] {
+            let (a, b) = (values(m * k, 4), values(k * n, 5));
+            let (lhs, rhs) = (
+                Matrix::new(&a, m, k).unwrap(),
+                Matrix::new(&b, k, n).unwrap(),
+            );
+            let (ra, rb) = (
+                bf16_product::round_to_bf16(lhs),
+                bf16_product::round_to_bf16(rhs),
+            );
+            let (ram, rbm) = (
+                Matrix::new(&ra, m, k).unwrap(),
+                Matrix::new(&rb, k, n).unwrap(),
+            );
+            let expected = product(ram, rbm, 0.5, F32).unwrap();
+            for (kernel, available) in kernels {
+                for block in [n.div_ceil(2).next_multiple_of(32), n] {
+                    if !available {
+                        println!("skipped: this CPU does not run {kernel:?}");
+                        continue;
+                    }
+                    let mut out = vec![f32::NAN; m * n];
+                    let columns = DenseColumns(rhs);
+                    // SAFETY: the kernel runs here; `out` is (m, n).
+                    unsafe {
+                        packed_blockwise(kernel, out.as_mut_ptr(), lhs, &columns, 0.5, block)
+                    };
+                    for (got, want) in out.iter().zip(&expected) {
+                        let tolerance = 1e-4 * want.abs().max(1.0) + 1e-6 * k as f32;
+                        assert!(
+                            (got - want).abs() < tolerance,
+                            "{kernel:?}, ({m}, {k}, {n}) in blocks of {block}: {got} vs {want}"
+                        );
+                    }
                 }
             }
         }

@@ -183,6 +183,7 @@ impl<'a> QuantizedRows<'a> {
     #[cfg(target_arch = "x86_64")]
     fn pack_register_blocks<B: quantized_bf16::RegisterBlock>(
         &self,
+        depth: (usize, usize),
         start: usize,
         width: usize,
         packed: &mut [u32],
@@ -191,10 +192,15 @@ impl<'a> QuantizedRows<'a> {
         let weight = blocks::<B>(&self.bytes, self.outputs * per_row)
             .expect("checked when the rows were made");
         match self.transposed {
-            true => quantized_bf16::pack_block_rows(weight, per_row, start, width, packed),
+            true => {
+                let shape = (per_row, depth);
+                quantized_bf16::pack_block_rows(weight, shape, start, width, packed)
+            }
             false => {
-                let shape = (self.outputs, per_row);
-                quantized_bf16::pack_block_inputs(weight, shape, start, width, packed)
+                // The depth is a range of rows.
+                let rows = &weight[depth.0 * per_row..][..depth.1 * per_row];
+                let shape = (depth.1, per_row);
+                quantized_bf16::pack_block_inputs(rows, shape, start, width, packed)
             }
         }
     }
@@ -233,34 +239,36 @@ impl ColumnBlocks for QuantizedRows<'_> {
     }
 
     #[cfg(target_arch = "x86_64")]
-    fn pack_bf16_block(&self, start: usize, width: usize, packed: &mut [u32]) {
+    fn pack_bf16_block(
+        &self,
+        depth: (usize, usize),
+        start: usize,
+        width: usize,
+        packed: &mut [u32],
+    ) {
         match self.dtype {
-            GgmlDType::Q4_1 => {
-                self.pack_register_blocks::<quantized_matmul::BlockQ4_1>(start, width, packed)
-            }
-            GgmlDType::Q5_0 => {
-                self.pack_register_blocks::<quantized_matmul::BlockQ5_0>(start, width, packed)
-            }
-            GgmlDType::Q8_0 => {
-                self.pack_register_blocks::<quantized_matmul::BlockQ8_0>(start, width, packed)
-            }
-            _ => {
-                let decode =
-                    |row: usize, start: usize, out: &mut [f32]| self.decode_inputs(row, start, out);
-                match self.transposed {
-                    true => {
-                        let shape = (self.inputs, self.block.0);
-                        quantized_bf16::pack_decoded_rows(decode, shape, start, width, packed)
-                    }
-                    false => quantized_bf16::pack_decoded_inputs(
-                        decode,
-                        self.outputs,
-                        start,
-                        width,
-                        packed,
-                    ),
+            GgmlDType::Q4_1 => self
+                .pack_register_blocks::<quantized_matmul::BlockQ4_1>(depth, start, width, packed),
+            GgmlDType::Q5_0 => self
+                .pack_register_blocks::<quantized_matmul::BlockQ5_0>(depth, start, width, packed),
+            GgmlDType::Q8_0 => self
+                .pack_register_blocks::<quantized_matmul::BlockQ8_0>(depth, start, width, packed),
+            _ => match self.transposed {
+                true => {
+                    let decode = |row: usize, start: usize, out: &mut [f32]| {
+                        self.decode_inputs(row, start, out)
+                    };
+                    let shape = (depth, self.block.0);
+                    quantized_bf16::pack_decoded_rows(decode, shape, start, width, packed)
                 }
-            }
+                false => {
+                    // The depth is a range of rows.
+                    let decode = |row: usize, start: usize, out: &mut [f32]| {
+                        self.decode_inputs(depth.0 + row, start, out)
+                    };
+                    quantized_bf16::pack_decoded_inputs(decode, depth.1, start, width, packed)
+                }
+            },
         }
     }
 }
@@ -318,6 +326,55 @@ mod tests {
     /// and in bf16 (packed straight from the blocks where the kernel packs),
     /// over more than one column block and within one, for Q4_1 (its own
     /// decoder) and formats candle decodes (blocks of 32 and of 256).
+    /// A depth range of a column block, packed straight from the blocks in
+    /// every format, both ways, equals the dequantized weight's range packed,
+    /// bit for bit (a range inside the weight and one ending at its last row).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn depth_ranges_pack_as_the_dequantized_weight() {
+        use super::super::bf16_product::{self, pack_all_columns, packed_columns_len};
+        use super::super::dense_product::Matrix;
+        if !bf16_product::available() {
+            println!("skipped: this CPU lacks AVX512-BF16");
+            return;
+        }
+        let (outputs, inputs) = (520, 512);
+        let values: Vec<f32> = (0..outputs * inputs)
+            .map(|i| ((i * 7919) % 1001) as f32 / 500.0 - 1.0)
+            .collect();
+        let dense = Tensor::from_vec(values, (outputs, inputs), &Device::Cpu).unwrap();
+        let formats = [
+            GgmlDType::Q4_1,
+            GgmlDType::Q5_0,
+            GgmlDType::Q8_0,
+            GgmlDType::Q4K,
+            GgmlDType::Q6K,
+        ];
+        for dtype in formats {
+            let q = QTensor::quantize(&dense, dtype).unwrap();
+            let w = dequantize(&q).unwrap().flatten_all().unwrap();
+            let w = w.to_vec1::<f32>().unwrap();
+            let w = Matrix::new(&w, outputs, inputs).unwrap();
+            let cases = [
+                (true, w.t(), (256, 256), (40, 70)),
+                (false, w, (256, 256), (256, 256)),
+                (false, w, (512, 8), (0, 256)),
+            ];
+            for (transposed, view, (first, depth), (start, width)) in cases {
+                let rows = QuantizedRows::new(&q, transposed).unwrap().unwrap();
+                let mut packed = vec![u32::MAX; packed_columns_len(depth, width)];
+                rows.pack_bf16_block((first, depth), start, width, &mut packed);
+                let block = view
+                    .row_range(first, first + depth)
+                    .columns_from(start, width);
+                let mut expected = vec![0; packed.len()];
+                pack_all_columns(block, &mut expected);
+                let case = format!("{dtype:?}, transposed {transposed}, depth {first}..+{depth}");
+                assert_eq!(packed, expected, "{case}");
+            }
+        }
+    }
+
     #[test]
     fn blockwise_products_match_the_dequantized_weight() {
         use super::super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};

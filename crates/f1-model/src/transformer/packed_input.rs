@@ -90,13 +90,22 @@ impl ColumnBlocks for PackedInput {
         false
     }
 
-    fn pack_bf16_block(&self, start: usize, width: usize, packed: &mut [u32]) {
-        let first = start / COLUMNS * self.panel_len();
-        packed.copy_from_slice(&self.values[first..][..packed.len()]);
-        debug_assert_eq!(
-            packed.len(),
-            bf16_product::packed_columns_len(self.rows, width)
-        );
+    fn pack_bf16_block(
+        &self,
+        (first, depth): (usize, usize),
+        start: usize,
+        width: usize,
+        packed: &mut [u32],
+    ) {
+        let pairs = depth.div_ceil(2);
+        let panel_len = bf16_product::packed_columns_len(depth, COLUMNS);
+        for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
+            let from = (start / COLUMNS + panel) * self.panel_len() + first / 2 * COLUMNS;
+            let (kept, padding) = lanes.split_at_mut(pairs * COLUMNS);
+            kept.copy_from_slice(&self.values[from..][..pairs * COLUMNS]);
+            padding.fill(0);
+        }
+        debug_assert_eq!(packed.len(), bf16_product::packed_columns_len(depth, width));
     }
 
     fn packed_whole(&self) -> Option<PackedColumns<'_>> {

@@ -19,26 +19,28 @@ use std::arch::x86_64::*;
 use super::bf16_product::{self, COLUMNS, PANEL_INPUTS};
 use super::quantized_matmul::{BlockQ4_1, BlockQ5_0, BlockQ8_0, BLOCK};
 
-/// Rows `first..first + count` of a weight of `inputs` inputs (a multiple of
-/// `block_inputs`) as the columns of `W^T`, packed whole into `packed`, which
-/// holds `bf16_product::packed_columns_len(inputs, count)` values;
-/// `decode(row, start, out)` writes the block of inputs `start..start +
-/// block_inputs` of a row into `out`.
+/// Inputs `depth_start..depth_start + depth` (whole blocks of `block_inputs`,
+/// `depth` a multiple of 32) of rows `first..first + count` of a weight as the
+/// columns of `W^T`, packed whole into `packed`, which holds
+/// `bf16_product::packed_columns_len(depth, count)` values; `decode(row, start,
+/// out)` writes the block of inputs `start..start + block_inputs` of a row into
+/// `out`.
 pub fn pack_decoded_rows(
     decode: impl Fn(usize, usize, &mut [f32]),
-    (inputs, block_inputs): (usize, usize),
+    ((depth_start, depth), block_inputs): ((usize, usize), usize),
     first: usize,
     count: usize,
     packed: &mut [u32],
 ) {
     assert!(
         block_inputs > 0
-            && inputs.is_multiple_of(block_inputs)
-            && inputs.is_multiple_of(PANEL_INPUTS),
-        "{inputs} inputs in blocks of {block_inputs}"
+            && depth_start.is_multiple_of(block_inputs)
+            && depth.is_multiple_of(block_inputs)
+            && depth.is_multiple_of(PANEL_INPUTS),
+        "inputs {depth_start}..+{depth} in blocks of {block_inputs}"
     );
-    let panel_len = bf16_product::packed_columns_len(inputs, COLUMNS);
-    let packed = &mut packed[..bf16_product::packed_columns_len(inputs, count)];
+    let panel_len = bf16_product::packed_columns_len(depth, COLUMNS);
+    let packed = &mut packed[..bf16_product::packed_columns_len(depth, count)];
     let mut values = vec![0f32; 16 * block_inputs];
     for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
         for half in 0..2 {
@@ -50,7 +52,7 @@ pub fn pack_decoded_rows(
                 }
                 continue;
             }
-            for block_start in (0..inputs).step_by(block_inputs) {
+            for block_start in (depth_start..depth_start + depth).step_by(block_inputs) {
                 for (row, values) in values.chunks_exact_mut(block_inputs).take(rows).enumerate() {
                     decode(first + start + row, block_start, values);
                 }
@@ -59,7 +61,7 @@ pub fn pack_decoded_rows(
                     *line = values;
                 }
                 let lines = &lines[..rows];
-                let at = block_start / 2 * COLUMNS + 16 * half;
+                let at = (block_start - depth_start) / 2 * COLUMNS + 16 * half;
                 bf16_product::pairs_transposed(lines, 16, &mut lanes[at..], COLUMNS);
             }
         }
@@ -172,13 +174,13 @@ fn nibbles_as_lanes(nibbles: &[u8; BLOCK / 2]) -> (__m512i, __m512i) {
     )
 }
 
-/// Rows `first..first + count` of the weight `blocks` (`per_row` blocks a row)
-/// as the columns of `W^T` (inputs down, one column per row), packed whole
-/// into `packed`, which holds `bf16_product::packed_columns_len(32 * per_row,
-/// count)` values.
+/// Inputs `depth_start..depth_start + depth` (whole blocks) of rows `first..first
+/// + count` of the weight `blocks` (`per_row` blocks a row) as the columns of
+/// `W^T` (inputs down, one column per row), packed whole into `packed`, which
+/// holds `bf16_product::packed_columns_len(depth, count)` values.
 pub fn pack_block_rows<B: RegisterBlock>(
     blocks: &[B],
-    per_row: usize,
+    (per_row, (depth_start, depth)): (usize, (usize, usize)),
     first: usize,
     count: usize,
     packed: &mut [u32],
@@ -188,19 +190,26 @@ pub fn pack_block_rows<B: RegisterBlock>(
         (first + count) * per_row <= blocks.len(),
         "rows past the weight"
     );
-    let panel_len = bf16_product::packed_columns_len(per_row * BLOCK, COLUMNS);
-    let packed = &mut packed[..bf16_product::packed_columns_len(per_row * BLOCK, count)];
+    assert!(
+        depth_start.is_multiple_of(BLOCK)
+            && depth.is_multiple_of(BLOCK)
+            && depth_start + depth <= per_row * BLOCK,
+        "inputs {depth_start}..+{depth} of a row of {per_row} blocks"
+    );
+    let (skipped, kept) = (depth_start / BLOCK, depth / BLOCK);
+    let panel_len = bf16_product::packed_columns_len(depth, COLUMNS);
+    let packed = &mut packed[..bf16_product::packed_columns_len(depth, count)];
     for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
         for half in 0..2 {
             let start = panel * COLUMNS + half * 16;
             let rows = count.saturating_sub(start).min(16);
             let row_blocks: [&[B]; 16] = std::array::from_fn(|row| match row < rows {
-                true => &blocks[(first + start + row) * per_row..][..per_row],
+                true => &blocks[(first + start + row) * per_row + skipped..][..kept],
                 false => &[],
             });
             // SAFETY: AVX512-BF16 is available; each of the 16 halves' lanes
-            // lies in the panel (`per_row * 16` pairs of COLUMNS lanes).
-            unsafe { pack_16_rows(&row_blocks, per_row, &mut lanes[half * 16..]) };
+            // lies in the panel (`kept * 16` pairs of COLUMNS lanes).
+            unsafe { pack_16_rows(&row_blocks, kept, &mut lanes[half * 16..]) };
         }
     }
 }
@@ -345,10 +354,16 @@ mod tests {
             packed
         };
         for (first, count) in [(0, outputs), (7, 33), (44, 1)] {
-            let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(inputs, count)];
-            pack_block_rows(weight, per_row, first, count, &mut packed);
-            let rows = w.t().columns_from(first, count);
-            assert_eq!(packed, expected(rows), "{dtype:?} rows {first}..+{count}");
+            for (start, depth) in [(0, inputs), (BLOCK, 2 * BLOCK)] {
+                let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(depth, count)];
+                pack_block_rows(weight, (per_row, (start, depth)), first, count, &mut packed);
+                let rows = w
+                    .t()
+                    .row_range(start, start + depth)
+                    .columns_from(first, count);
+                let at = format!("{dtype:?} rows {first}..+{count}, inputs {start}..+{depth}");
+                assert_eq!(packed, expected(rows), "{at}");
+            }
         }
         for (start, width) in [(0, inputs), (BLOCK, 2 * BLOCK)] {
             let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(outputs, width)];
@@ -390,10 +405,16 @@ mod tests {
             packed
         };
         for (first, count) in [(0, outputs), (3, 20)] {
-            let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(inputs, count)];
-            pack_decoded_rows(decode, (inputs, 256), first, count, &mut packed);
-            let rows = w.t().columns_from(first, count);
-            assert_eq!(packed, expected(rows), "rows {first}..+{count}");
+            for (start, depth) in [(0, inputs), (256, 256)] {
+                let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(depth, count)];
+                pack_decoded_rows(decode, ((start, depth), 256), first, count, &mut packed);
+                let rows = w
+                    .t()
+                    .row_range(start, start + depth)
+                    .columns_from(first, count);
+                let at = format!("rows {first}..+{count}, inputs {start}..+{depth}");
+                assert_eq!(packed, expected(rows), "{at}");
+            }
         }
         for (start, width) in [(0, inputs), (256, 256)] {
             let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(outputs, width)];
