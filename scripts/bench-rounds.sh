@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs an f1ai benchmark and its reference in interleaved rounds on this machine, as
 # the README's comparisons were measured: the machine's speed drifts within minutes,
-# so only ratios taken in the same round mean much.
+# so only ratios taken in the same round mean much (the last line gives their median).
 #   scripts/bench-rounds.sh train lora|full smollm2|gemma3 [ROUNDS]  against PyTorch (+ PEFT)
 #   scripts/bench-rounds.sh infer smollm2|gemma3 [ROUNDS]            against llama.cpp
 # On CPUs with AMX, llama.cpp's prompt is fed a token at a time (its AMX kernels crash
@@ -83,7 +83,7 @@ for round in $(seq "$rounds"); do
 done
 
 python3 - "$kind" "$log" "$results/rounds-$name.json" <<'PY'
-import json, os, sys
+import json, os, statistics, sys
 kind, log, out = sys.argv[1:]
 rounds = [json.loads(line) for line in open(log)]
 for r in rounds:
@@ -104,6 +104,15 @@ for r in rounds:
         r["decode_ratio"] = ours["median_decode_tokens_per_second"] / ref["decode_tok_s"]
         print(f'round {r["round"]}: f1ai decode {ours["median_decode_tokens_per_second"]:.1f} tok/s; '
               f'llama.cpp {ref["decode_tok_s"]:.1f} tok/s; {r["decode_ratio"]:.2f}x')
+if kind == "train" and rounds:
+    # The machine's speed drifts between runs: the median round, with the range.
+    def spread(key):
+        values = [r[key] for r in rounds if key in r]
+        if values:
+            return f"{statistics.median(values):.2f}x (range {min(values):.2f}-{max(values):.2f})"
+    over_f32 = spread("speed_over_f32")
+    print(f"median of {len(rounds)} rounds: speed {spread('speed_ratio')}"
+          + (f"; over f32 {over_f32}" if over_f32 else ""))
 tmp = out + ".tmp"
 with open(tmp, "w") as f:
     json.dump({"benchmark": f"rounds-{kind}", "rounds": rounds}, f, indent=2)
