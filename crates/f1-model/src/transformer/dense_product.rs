@@ -892,7 +892,8 @@ mod tests {
     }
 
     /// `packed_blockwise` on each bf16 kernel this CPU has, a right side packed
-    /// a column block at a time, over two blocks (the left side shared) or one:
+    /// a column block at a time, over two blocks (the left side shared) or one,
+    /// blocks packed in parts, and a left side shared a depth range at a time:
     /// the product of the rounded operands.
     #[test]
     #[cfg(target_arch = "x86_64")]

@@ -321,11 +321,6 @@ mod tests {
         );
     }
 
-    /// Products with a quantized weight decoded a column block at a time, `x
-    /// W^T` and `g W`, equal products with the weight dequantized whole, in f32
-    /// and in bf16 (packed straight from the blocks where the kernel packs),
-    /// over more than one column block and within one, for Q4_1 (its own
-    /// decoder) and formats candle decodes (blocks of 32 and of 256).
     /// A depth range of a column block, packed straight from the blocks in
     /// every format, both ways, equals the dequantized weight's range packed,
     /// bit for bit (a range inside the weight and one ending at its last row).
@@ -375,6 +370,11 @@ mod tests {
         }
     }
 
+    /// Products with a quantized weight decoded a column block at a time, `x
+    /// W^T` and `g W`, equal products with the weight dequantized whole, in f32
+    /// and in bf16 (packed straight from the blocks where the kernel packs),
+    /// over more than one column block and within one, for Q4_1 (its own
+    /// decoder) and formats candle decodes (blocks of 32 and of 256).
     #[test]
     fn blockwise_products_match_the_dequantized_weight() {
         use super::super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};

@@ -7,10 +7,10 @@
 //! Q4_1, Q5_0 and Q8_0 are decoded in registers ([`RegisterBlock`]): a block's
 //! 32 values in two vectors, computed as candle's `to_float` computes them (so
 //! the pairs equal those of the f32 weight), stored as pairs where the kernels
-//! read them. (Packing the tied Q8_0 head through an f32 buffer was a tenth of
-//! a bf16 LoRA step on Gemma 3.) Other formats are decoded a block of 16 rows
-//! (or two whole rows of the block's inputs) at a time into a small buffer,
-//! which stays in L1, and packed from there.
+//! read them (one thread's half of SmolLM2's Q8_0 head packs in 5.0 ms each
+//! way; through an f32 buffer, 20.5 ms as `W^T` and 9.3 as `W`). Other formats
+//! are decoded a block of 16 rows (or two whole rows of the block's inputs) at
+//! a time into a small buffer, which stays in L1, and packed from there.
 //!
 //! Written by hand: the layout is this crate's own.
 
