@@ -18,6 +18,8 @@ use std::borrow::Cow;
 use super::cpu_pool::new_chunked;
 use super::dense_product::ColumnBlocks;
 #[cfg(target_arch = "x86_64")]
+use super::k_quant_matmul;
+#[cfg(target_arch = "x86_64")]
 use super::quantized_bf16;
 use super::quantized_blocks::blocks;
 use super::quantized_matmul::{self, BLOCK};
@@ -108,7 +110,8 @@ fn decode_q4_1_bytes(bytes: &[u8], out: &mut [f32]) {
 /// that multiplies it: no weight-sized f32 buffer is written and read back.
 pub struct QuantizedRows<'a> {
     bytes: Cow<'a, [u8]>,
-    /// Which bf16 packer takes it (Q4_1, Q5_0 and Q8_0 decode in registers).
+    /// Which bf16 packer takes it (Q4_1, Q5_0, Q8_0 and Q4_K decode in
+    /// registers).
     #[cfg(target_arch = "x86_64")]
     dtype: GgmlDType,
     outputs: usize,
@@ -178,8 +181,7 @@ impl<'a> QuantizedRows<'a> {
         }
     }
 
-    /// [`ColumnBlocks::pack_bf16_block`] for a format decoded in registers
-    /// (its blocks are [`BLOCK`] inputs).
+    /// [`ColumnBlocks::pack_bf16_block`] for a format decoded in registers.
     #[cfg(target_arch = "x86_64")]
     fn pack_register_blocks<B: quantized_bf16::RegisterBlock>(
         &self,
@@ -188,7 +190,7 @@ impl<'a> QuantizedRows<'a> {
         width: usize,
         packed: &mut [u32],
     ) {
-        let per_row = self.inputs / BLOCK;
+        let per_row = self.inputs / self.block.0;
         let weight = blocks::<B>(&self.bytes, self.outputs * per_row)
             .expect("checked when the rows were made");
         match self.transposed {
@@ -253,6 +255,9 @@ impl ColumnBlocks for QuantizedRows<'_> {
                 .pack_register_blocks::<quantized_matmul::BlockQ5_0>(depth, start, width, packed),
             GgmlDType::Q8_0 => self
                 .pack_register_blocks::<quantized_matmul::BlockQ8_0>(depth, start, width, packed),
+            GgmlDType::Q4K => {
+                self.pack_register_blocks::<k_quant_matmul::BlockQ4K>(depth, start, width, packed)
+            }
             _ => match self.transposed {
                 true => {
                     let decode = |row: usize, start: usize, out: &mut [f32]| {

@@ -36,11 +36,19 @@ const SUPER_BLOCK: usize = 256;
 /// 6-bit scales and mins packed in `scales`, 4-bit `q` in `qs` (per 64 values,
 /// the low nibbles of 32 bytes, then their high nibbles).
 #[repr(C)]
-struct BlockQ4K {
+pub(crate) struct BlockQ4K {
     d: f16,
     dmin: f16,
     scales: [u8; 12],
     qs: [u8; SUPER_BLOCK / 2],
+}
+
+impl BlockQ4K {
+    /// `d`, `dmin`, the packed scales and mins ([`q4_k_scales`] unpacks them)
+    /// and the nibbles.
+    pub(crate) fn parts(&self) -> (f32, f32, &[u8; 12], &[u8; SUPER_BLOCK / 2]) {
+        (self.d.to_f32(), self.dmin.to_f32(), &self.scales, &self.qs)
+    }
 }
 
 /// A Q6_K super-block: 16 groups of 16 values `d * scale * (q - 32)`, 6-bit `q`

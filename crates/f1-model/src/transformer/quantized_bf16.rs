@@ -4,8 +4,8 @@
 //! a Q4_1 block to f32 and packing that had been a fifth of a bf16 LoRA step on
 //! SmolLM2's Q4_1 base.
 //!
-//! Q4_1, Q5_0 and Q8_0 are decoded in registers ([`RegisterBlock`]): a block's
-//! 32 values in two vectors, computed as candle's `to_float` computes them (so
+//! Q4_1, Q5_0, Q8_0 and Q4_K are decoded in registers ([`RegisterBlock`]), 32
+//! values in two vectors at a time, computed as candle's `to_float` computes them (so
 //! the pairs equal those of the f32 weight), stored as pairs where the kernels
 //! read them (one thread's half of SmolLM2's Q8_0 head packs in 5.0 ms each
 //! way; through an f32 buffer, 20.5 ms as `W^T` and 9.3 as `W`). Other formats
@@ -17,6 +17,7 @@
 use std::arch::x86_64::*;
 
 use super::bf16_product::{self, COLUMNS, PANEL_INPUTS};
+use super::k_quant_matmul::{q4_k_scales, BlockQ4K};
 use super::quantized_matmul::{BlockQ4_1, BlockQ5_0, BlockQ8_0, BLOCK};
 
 /// Inputs `depth_start..depth_start + depth` (whole blocks of `block_inputs`,
@@ -101,22 +102,28 @@ pub fn pack_decoded_inputs(
     }
 }
 
-/// A block format of [`BLOCK`] inputs that the packers decode in registers,
-/// each value rounded as candle's `to_float` rounds it (so the pairs equal
-/// those of the f32 weight): Q4_1 (SmolLM2's projections), Q5_0 and Q8_0 (the
-/// tied embeddings and Gemma 3's projections).
+/// Inputs a [`RegisterBlock`] decodes at a time: two vectors of 16.
+const UNIT: usize = 32;
+
+/// A block format that the packers decode in registers, [`UNIT`] inputs at a
+/// time, each value rounded as candle's `to_float` rounds it (so the pairs
+/// equal those of the f32 weight): Q4_1 (SmolLM2's projections), Q5_0, Q8_0
+/// and Q4_K (the tied embeddings and Gemma 3's projections).
 pub trait RegisterBlock: Sync {
-    /// The block's inputs 0..16 and 16..32.
+    /// The block's inputs, in units of [`UNIT`].
+    const UNITS: usize = 1;
+
+    /// The block's inputs `UNIT * unit..UNIT * (unit + 1)`, 16 to a vector.
     ///
     /// # Safety
-    /// AVX-512 F is available.
-    unsafe fn values(&self) -> [__m512; 2];
+    /// AVX-512 F is available; `unit` is below [`Self::UNITS`].
+    unsafe fn values(&self, unit: usize) -> [__m512; 2];
 }
 
 impl RegisterBlock for BlockQ4_1 {
     /// `d * q + m`: multiply, then add (as `BlockQ4_1::values`).
     #[target_feature(enable = "avx512f")]
-    unsafe fn values(&self) -> [__m512; 2] {
+    unsafe fn values(&self, _: usize) -> [__m512; 2] {
         let (d, m, nibbles) = self.parts();
         let (low, high) = nibbles_as_lanes(nibbles);
         let (d, m) = (_mm512_set1_ps(d), _mm512_set1_ps(m));
@@ -128,7 +135,7 @@ impl RegisterBlock for BlockQ4_1 {
 impl RegisterBlock for BlockQ5_0 {
     /// `d * (q - 16)`, `q` a nibble and its fifth bit from `qh`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn values(&self) -> [__m512; 2] {
+    unsafe fn values(&self, _: usize) -> [__m512; 2] {
         let (d, fifth_bits, nibbles) = self.parts();
         let (low, high) = nibbles_as_lanes(nibbles);
         let bits = _mm512_set1_epi32(fifth_bits as i32);
@@ -150,13 +157,40 @@ impl RegisterBlock for BlockQ5_0 {
 impl RegisterBlock for BlockQ8_0 {
     /// `d * q`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn values(&self) -> [__m512; 2] {
+    unsafe fn values(&self, _: usize) -> [__m512; 2] {
         let (d, values) = self.parts();
         let d = _mm512_set1_ps(d);
         let half = |from: usize| {
             // SAFETY: 16 of the block's 32 bytes from `from`.
             let bytes = unsafe { _mm_loadu_si128(values.as_ptr().add(from).cast()) };
             _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)), d)
+        };
+        [half(0), half(16)]
+    }
+}
+
+impl RegisterBlock for BlockQ4K {
+    const UNITS: usize = 8;
+
+    /// Sub-block `unit`: `d * scale * q - dmin * min`, the products in f32
+    /// first, then the difference (as candle's `to_float`).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn values(&self, unit: usize) -> [__m512; 2] {
+        let (d, dmin, packed_scales, nibbles) = self.parts();
+        let scales = q4_k_scales(packed_scales);
+        let scale = _mm512_set1_ps(d * f32::from(scales[unit]));
+        let min = _mm512_set1_ps(dmin * f32::from(scales[8 + unit]));
+        // Each 64 inputs are the low nibbles of 32 bytes, then their high ones.
+        let bytes = &nibbles[32 * (unit / 2)..][..32];
+        let half = |from: usize| {
+            // SAFETY: 16 of the 32 bytes from `from`.
+            let bytes = unsafe { _mm_loadu_si128(bytes.as_ptr().add(from).cast()) };
+            let bytes = _mm512_cvtepu8_epi32(bytes);
+            let q = match unit % 2 {
+                0 => _mm512_and_si512(bytes, _mm512_set1_epi32(0x0F)),
+                _ => _mm512_srli_epi32::<4>(bytes),
+            };
+            _mm512_sub_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(q), scale), min)
         };
         [half(0), half(16)]
     }
@@ -191,12 +225,12 @@ pub fn pack_block_rows<B: RegisterBlock>(
         "rows past the weight"
     );
     assert!(
-        depth_start.is_multiple_of(BLOCK)
-            && depth.is_multiple_of(BLOCK)
-            && depth_start + depth <= per_row * BLOCK,
+        depth_start.is_multiple_of(UNIT)
+            && depth.is_multiple_of(UNIT)
+            && depth_start + depth <= per_row * B::UNITS * UNIT,
         "inputs {depth_start}..+{depth} of a row of {per_row} blocks"
     );
-    let (skipped, kept) = (depth_start / BLOCK, depth / BLOCK);
+    let units = (depth_start / UNIT, depth / UNIT);
     let panel_len = bf16_product::packed_columns_len(depth, COLUMNS);
     let packed = &mut packed[..bf16_product::packed_columns_len(depth, count)];
     for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
@@ -204,12 +238,12 @@ pub fn pack_block_rows<B: RegisterBlock>(
             let start = panel * COLUMNS + half * 16;
             let rows = count.saturating_sub(start).min(16);
             let row_blocks: [&[B]; 16] = std::array::from_fn(|row| match row < rows {
-                true => &blocks[(first + start + row) * per_row + skipped..][..kept],
+                true => &blocks[(first + start + row) * per_row..][..per_row],
                 false => &[],
             });
             // SAFETY: AVX512-BF16 is available; each of the 16 halves' lanes
-            // lies in the panel (`kept * 16` pairs of COLUMNS lanes).
-            unsafe { pack_16_rows(&row_blocks, kept, &mut lanes[half * 16..]) };
+            // lies in the panel (`units.1 * 16` pairs of COLUMNS lanes).
+            unsafe { pack_16_rows(&row_blocks, units, &mut lanes[half * 16..]) };
         }
     }
 }
@@ -227,27 +261,32 @@ pub fn pack_block_inputs<B: RegisterBlock>(
 ) {
     assert!(bf16_product::available(), "AVX512-BF16 packs bf16");
     assert!(
-        start.is_multiple_of(BLOCK)
-            && width.is_multiple_of(BLOCK)
-            && start + width <= per_row * BLOCK,
+        start.is_multiple_of(UNIT)
+            && width.is_multiple_of(UNIT)
+            && start + width <= per_row * B::UNITS * UNIT,
         "inputs {start}..+{width} of a row of {per_row} blocks"
     );
     assert_eq!(blocks.len(), outputs * per_row, "the weight's blocks");
     let pairs = outputs.div_ceil(2);
     let panel_len = bf16_product::packed_columns_len(outputs, COLUMNS);
     let packed = &mut packed[..bf16_product::packed_columns_len(outputs, width)];
-    // A panel is one block of inputs. Two rows at a time, each row's blocks
+    // A panel is one unit of inputs. Two rows at a time, each row's blocks
     // read in order: a panel at a time read every row a block apart, and a
     // head of 49,152 rows missed the caches on each.
-    let row = |row: usize| &blocks[row * per_row + start / BLOCK..][..width / BLOCK];
+    let row = |row: usize| &blocks[row * per_row..][..per_row];
     for pair in 0..pairs {
-        let high = (2 * pair + 1 < outputs).then(|| row(2 * pair + 1));
-        let panels = packed.chunks_exact_mut(panel_len);
-        for ((panel, lanes), low) in panels.enumerate().zip(row(2 * pair)) {
-            let high = high.map(|high| &high[panel]);
+        let (low, high) = (
+            row(2 * pair),
+            (2 * pair + 1 < outputs).then(|| row(2 * pair + 1)),
+        );
+        for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
+            let unit = start / UNIT + panel;
+            let (block, part) = (unit / B::UNITS, unit % B::UNITS);
+            let high = high.map(|high| &high[block]);
+            let lanes = &mut lanes[pair * COLUMNS..][..COLUMNS];
             // SAFETY: AVX512-BF16 is available; the pair's COLUMNS lanes lie in
-            // the panel.
-            unsafe { pack_pair_of_rows(low, high, &mut lanes[pair * COLUMNS..][..COLUMNS]) };
+            // the panel, and `part` is a unit of the block.
+            unsafe { pack_pair_of_rows((&low[block], high), part, lanes) };
         }
     }
     for lanes in packed.chunks_exact_mut(panel_len) {
@@ -255,44 +294,55 @@ pub fn pack_block_inputs<B: RegisterBlock>(
     }
 }
 
-/// Up to 16 rows' blocks (the rest empty) as 16 lanes of pairs, row `r` in
-/// lane `r`: block `b`'s pair `p` at `lanes[(16 * b + p) * COLUMNS + r]`, zero
-/// in the lanes of empty rows.
+/// Units `first..first + count` of up to 16 rows (the rest empty) as 16 lanes
+/// of pairs, row `r` in lane `r`: unit `first + u`'s pair `p` at `lanes[(16 *
+/// u + p) * COLUMNS + r]`, zero in the lanes of empty rows.
 ///
 /// # Safety
-/// AVX512-BF16 is available; `lanes` holds `16 * per_row` pairs of COLUMNS
-/// values (the last one's first 16); each non-empty row holds `per_row` blocks.
+/// AVX512-BF16 is available; `lanes` holds `16 * count` pairs of COLUMNS
+/// values (the last one's first 16); each non-empty row holds the units.
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn pack_16_rows<B: RegisterBlock>(rows: &[&[B]; 16], per_row: usize, lanes: &mut [u32]) {
+unsafe fn pack_16_rows<B: RegisterBlock>(
+    rows: &[&[B]; 16],
+    (first, count): (usize, usize),
+    lanes: &mut [u32],
+) {
     assert!(
-        lanes.len() >= (16 * per_row - 1) * COLUMNS + 16,
+        lanes.len() >= (16 * count - 1) * COLUMNS + 16,
         "pairs past the panel"
     );
-    for block in 0..per_row {
+    for unit in 0..count {
+        let (block, part) = ((first + unit) / B::UNITS, (first + unit) % B::UNITS);
         let pairs: [__m512i; 16] = std::array::from_fn(|row| match rows[row].get(block) {
             Some(block) => {
-                // SAFETY: AVX-512 F is available.
-                let [low, high] = unsafe { block.values() };
+                // SAFETY: AVX-512 F is available; `part` is a unit of the block.
+                let [low, high] = unsafe { block.values(part) };
                 // Inputs in order, so lane `p` pairs inputs 2p and 2p + 1.
                 std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(high, low))
             }
             None => _mm512_setzero_si512(),
         });
         for (pair, lanes16) in bf16_product::transpose_16x16(pairs).iter().enumerate() {
-            let at = (16 * block + pair) * COLUMNS;
+            let at = (16 * unit + pair) * COLUMNS;
             // SAFETY: 16 lanes from `at` lie in `lanes` (asserted above).
             unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().add(at).cast(), *lanes16) };
         }
     }
 }
 
-/// Two rows' blocks of the same inputs as one pair of rows: lane `i` pairs
-/// input `i` of `low` with input `i` of `high` (zero without one).
+/// Unit `unit` of two rows' blocks of the same inputs as one pair of rows:
+/// lane `i` pairs input `i` of `low` with input `i` of `high` (zero without
+/// one).
 ///
 /// # Safety
-/// AVX512-BF16 is available; `lanes` holds COLUMNS values.
+/// AVX512-BF16 is available; `lanes` holds COLUMNS values; `unit` is below
+/// `B::UNITS`.
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn pack_pair_of_rows<B: RegisterBlock>(low: &B, high: Option<&B>, lanes: &mut [u32]) {
+unsafe fn pack_pair_of_rows<B: RegisterBlock>(
+    (low, high): (&B, Option<&B>),
+    unit: usize,
+    lanes: &mut [u32],
+) {
     let widen = |values: __m512| -> __m512i {
         // SAFETY: 16 halves; every bit pattern is valid.
         let halves =
@@ -300,7 +350,7 @@ unsafe fn pack_pair_of_rows<B: RegisterBlock>(low: &B, high: Option<&B>, lanes: 
         _mm512_cvtepu16_epi32(halves)
     };
     // SAFETY: AVX-512 F is available (both).
-    let (low, high) = unsafe { (low.values(), high.map(|block| block.values())) };
+    let (low, high) = unsafe { (low.values(unit), high.map(|block| block.values(unit))) };
     for half in 0..2 {
         let pairs = match high {
             Some(high) => {
@@ -325,7 +375,8 @@ mod tests {
     /// Packed straight from the blocks, both ways, equals the f32 weight
     /// (candle's decoding) packed, bit for bit, in each format decoded in
     /// registers: an odd number of rows (a pair with no high half, a partial
-    /// last panel), offsets inside the weight, several blocks a row.
+    /// last panel), offsets inside the weight and inside a Q4_K block, several
+    /// blocks a row.
     #[test]
     fn packs_equal_the_f32_weights_packing() {
         if !bf16_product::available() {
@@ -335,11 +386,12 @@ mod tests {
         packs_of::<BlockQ4_1>(GgmlDType::Q4_1);
         packs_of::<BlockQ5_0>(GgmlDType::Q5_0);
         packs_of::<BlockQ8_0>(GgmlDType::Q8_0);
+        packs_of::<BlockQ4K>(GgmlDType::Q4K);
     }
 
     fn packs_of<B: RegisterBlock>(dtype: GgmlDType) {
-        let (outputs, inputs) = (45, 4 * BLOCK);
-        let per_row = inputs / BLOCK;
+        let (outputs, inputs) = (45, 512);
+        let per_row = inputs / (B::UNITS * UNIT);
         let values = xorshift_values(outputs * inputs, 9);
         let dense = Tensor::from_vec(values, (outputs, inputs), &Device::Cpu).unwrap();
         let q = QTensor::quantize(&dense, dtype).unwrap();
@@ -354,7 +406,7 @@ mod tests {
             packed
         };
         for (first, count) in [(0, outputs), (7, 33), (44, 1)] {
-            for (start, depth) in [(0, inputs), (BLOCK, 2 * BLOCK)] {
+            for (start, depth) in [(0, inputs), (UNIT, 2 * UNIT)] {
                 let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(depth, count)];
                 pack_block_rows(weight, (per_row, (start, depth)), first, count, &mut packed);
                 let rows = w
@@ -365,7 +417,7 @@ mod tests {
                 assert_eq!(packed, expected(rows), "{at}");
             }
         }
-        for (start, width) in [(0, inputs), (BLOCK, 2 * BLOCK)] {
+        for (start, width) in [(0, inputs), (UNIT, 2 * UNIT)] {
             let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(outputs, width)];
             pack_block_inputs(weight, (outputs, per_row), start, width, &mut packed);
             let columns = w.columns_from(start, width);
