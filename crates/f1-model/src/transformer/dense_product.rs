@@ -414,6 +414,7 @@ pub trait ColumnBlocks: Sync {
 /// What the depth ranges a [`ColumnBlocks`] side packs start at multiples of:
 /// the k-quants' blocks of 256 inputs (a whole number of Q4_1's, Q8_0's and
 /// the tiles' groups).
+#[cfg(target_arch = "x86_64")]
 pub const DEPTH_ALIGNMENT: usize = 256;
 
 /// The most bytes a thread's block of a [`ColumnBlocks`] side takes packed

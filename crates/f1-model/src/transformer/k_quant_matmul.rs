@@ -46,6 +46,7 @@ pub(crate) struct BlockQ4K {
 impl BlockQ4K {
     /// `d`, `dmin`, the packed scales and mins ([`q4_k_scales`] unpacks them)
     /// and the nibbles.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn parts(&self) -> (f32, f32, &[u8; 12], &[u8; SUPER_BLOCK / 2]) {
         (self.d.to_f32(), self.dmin.to_f32(), &self.scales, &self.qs)
     }

@@ -67,6 +67,7 @@ impl BlockQ5_0 {
     /// The scale `d`, the fifth bits and the nibbles: input `i` (below 16) is
     /// `d * ((qs[i] & 15 | bit i of qh << 4) - 16)`, input `16 + i` likewise
     /// from `qs[i] >> 4` and bit `16 + i`.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn parts(&self) -> (f32, u32, &[u8; BLOCK / 2]) {
         (self.d.to_f32(), u32::from_le_bytes(self.qh), &self.qs)
     }
@@ -81,6 +82,7 @@ pub(crate) struct BlockQ8_0 {
 
 impl BlockQ8_0 {
     /// The scale `d` and the values `q`: input `i` is `d * qs[i]`.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn parts(&self) -> (f32, &[i8; BLOCK]) {
         (self.d.to_f32(), &self.qs)
     }
