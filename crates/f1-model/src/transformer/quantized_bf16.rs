@@ -208,10 +208,11 @@ fn nibbles_as_lanes(nibbles: &[u8; BLOCK / 2]) -> (__m512i, __m512i) {
     )
 }
 
-/// Inputs `depth_start..depth_start + depth` (whole blocks) of rows `first..first
-/// + count` of the weight `blocks` (`per_row` blocks a row) as the columns of
-/// `W^T` (inputs down, one column per row), packed whole into `packed`, which
-/// holds `bf16_product::packed_columns_len(depth, count)` values.
+/// Inputs `depth_start..depth_start + depth` (whole [`UNIT`]s) of rows
+/// `first..first + count` of the weight `blocks` (`per_row` blocks a row) as
+/// the columns of `W^T` (inputs down, one column per row), packed whole into
+/// `packed`, which holds `bf16_product::packed_columns_len(depth, count)`
+/// values.
 pub fn pack_block_rows<B: RegisterBlock>(
     blocks: &[B],
     (per_row, (depth_start, depth)): (usize, (usize, usize)),
@@ -248,7 +249,7 @@ pub fn pack_block_rows<B: RegisterBlock>(
     }
 }
 
-/// Inputs `start..start + width` (whole blocks) of every one of the weight's
+/// Inputs `start..start + width` (whole [`UNIT`]s) of every one of the weight's
 /// `outputs` rows (`per_row` blocks a row) as the columns of `W` (outputs
 /// down), packed whole into `packed`, which holds
 /// `bf16_product::packed_columns_len(outputs, width)` values.
