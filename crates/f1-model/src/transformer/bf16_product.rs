@@ -603,29 +603,37 @@ impl<'a> Right<'a> {
                 pack_all_columns(view, buffer);
                 PackedColumns::new(&buffer[..len], depth, columns)
             }
-            Self::Packed(packed) => {
-                assert!(
-                    depth_start.is_multiple_of(2) && column_start.is_multiple_of(COLUMNS),
-                    "a packed block starts at a pair and a panel"
-                );
-                assert!(
-                    depth_start + depth <= packed.inputs
-                        && column_start + columns <= packed.columns,
-                    "a block past the packed side"
-                );
-                PackedColumns {
-                    values: &packed.values[column_start / COLUMNS * packed.panel_len..],
-                    inputs: depth,
-                    columns,
-                    ..packed.skip_pairs(depth_start / 2)
-                }
-            }
+            Self::Packed(packed) => packed.block((depth_start, depth), (column_start, columns)),
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 impl<'a> PackedColumns<'a> {
+    /// Inputs `depth_start..+depth` (`depth_start` even) of columns
+    /// `column_start..+columns` (`column_start` a multiple of [`COLUMNS`]), in
+    /// place.
+    pub fn block(
+        self,
+        (depth_start, depth): (usize, usize),
+        (column_start, columns): (usize, usize),
+    ) -> Self {
+        assert!(
+            depth_start.is_multiple_of(2) && column_start.is_multiple_of(COLUMNS),
+            "a packed block starts at a pair and a panel"
+        );
+        assert!(
+            depth_start + depth <= self.inputs && column_start + columns <= self.columns,
+            "a block past the packed side"
+        );
+        PackedColumns {
+            values: &self.values[column_start / COLUMNS * self.panel_len..],
+            inputs: depth,
+            columns,
+            ..self.skip_pairs(depth_start / 2)
+        }
+    }
+
     /// The same panels from `pairs` pairs further on.
     fn skip_pairs(self, pairs: usize) -> Self {
         Self {

@@ -388,27 +388,35 @@ pub trait ColumnBlocks: Sync {
     /// as (k, width) values or, when it returns `true`, as their transpose.
     fn write_block(&self, start: usize, width: usize, buffer: &mut Vec<f32>) -> bool;
 
-    /// Writes inputs `depth.0..depth.0 + depth.1` of columns `start..start +
-    /// width` packed whole for the bf16 kernels (`bf16_product::PackedColumns`)
-    /// into `packed`, which holds `bf16_product::packed_columns_len(depth.1,
-    /// width)` values, rounded to bf16 straight from what is stored. The depth
-    /// range is the whole `k` or starts and ends at multiples of
-    /// [`DEPTH_ALIGNMENT`] (or at `k`). Called only where AVX512-BF16 is.
+    /// Inputs `depth.0..depth.0 + depth.1` of columns `start..start + width`
+    /// packed whole for the bf16 kernels: rounded to bf16 straight from what is
+    /// stored into `buffer` (grown as needed, see [`pack_into`]), or read in
+    /// place where the side is held packed. The depth range is the whole `k` or
+    /// starts and ends at multiples of [`DEPTH_ALIGNMENT`] (or at `k`). Called
+    /// only where AVX512-BF16 is.
     #[cfg(target_arch = "x86_64")]
-    fn pack_bf16_block(
-        &self,
+    fn packed_block<'a>(
+        &'a self,
         depth: (usize, usize),
-        start: usize,
-        width: usize,
-        packed: &mut [u32],
-    );
+        columns: (usize, usize),
+        buffer: &'a mut Vec<u32>,
+    ) -> PackedColumns<'a>;
+}
 
-    /// The side already packed whole for the bf16 kernels, if it is held so:
-    /// its column blocks are then read in place.
-    #[cfg(target_arch = "x86_64")]
-    fn packed_whole(&self) -> Option<PackedColumns<'_>> {
-        None
+/// `depth` inputs of `width` columns packed by `pack` into `buffer`, grown to
+/// `bf16_product::packed_columns_len(depth, width)` values where it is shorter.
+#[cfg(target_arch = "x86_64")]
+pub fn pack_into(
+    buffer: &mut Vec<u32>,
+    (depth, width): (usize, usize),
+    pack: impl FnOnce(&mut [u32]),
+) -> PackedColumns<'_> {
+    let len = bf16_product::packed_columns_len(depth, width);
+    if buffer.len() < len {
+        buffer.resize(len, 0);
     }
+    pack(&mut buffer[..len]);
+    PackedColumns::new(&buffer[..len], depth, width)
 }
 
 /// What the depth ranges a [`ColumnBlocks`] side packs start at multiples of:
@@ -472,9 +480,9 @@ unsafe fn parallel_blockwise(
     });
 }
 
-/// [`parallel_blockwise`] on a kernel that packs: each thread packs its block
-/// of `block` columns straight from what `rhs` stores (no f32 block written
-/// and read back), or reads it in place where `rhs` is held packed. The left
+/// [`parallel_blockwise`] on a kernel that packs: each thread has its block of
+/// `block` columns packed straight from what `rhs` stores (no f32 block
+/// written and read back), or read in place where `rhs` is held packed. The left
 /// side is packed once for all where it fits, or else, where it is no taller
 /// than `rhs` is wide (the head's input gradient: 512 rows by the vocabulary),
 /// a depth range at a time that fits, the products of the ranges summed.
@@ -491,7 +499,6 @@ unsafe fn packed_blockwise(
     block: usize,
 ) {
     let (k, n) = rhs.dims();
-    let whole = rhs.packed_whole().map(Right::Packed);
     // Inputs `depth` of every column block times `left` (those inputs of `lhs`
     // packed, or `None`: each thread packs `lhs` itself), into `out` or added.
     let multiply = |left: Option<SharedLeft>, depth: (usize, usize), accumulate: bool| {
@@ -505,19 +512,7 @@ unsafe fn packed_blockwise(
             for offset in (0..width).step_by(part.max(1)) {
                 let (start, width) = (start + offset, part.min(width - offset));
                 PACKED_RIGHT.with_borrow_mut(|packed| {
-                    let rhs_block = match &whole {
-                        Some(whole) => {
-                            Right::Packed(whole.packed_block(depth, (start, width), packed))
-                        }
-                        None => {
-                            let len = bf16_product::packed_columns_len(depth.1, width);
-                            if packed.len() < len {
-                                packed.resize(len, 0);
-                            }
-                            rhs.pack_bf16_block(depth, start, width, &mut packed[..len]);
-                            Right::Packed(PackedColumns::new(&packed[..len], depth.1, width))
-                        }
-                    };
+                    let rhs_block = Right::Packed(rhs.packed_block(depth, (start, width), packed));
                     // SAFETY: the kernel runs here; the part's output columns
                     // are its block's own and its shape is checked by the caller.
                     unsafe {
@@ -915,15 +910,16 @@ mod tests {
                 }
                 false
             }
-            fn pack_bf16_block(
-                &self,
+            fn packed_block<'a>(
+                &'a self,
                 (first, depth): (usize, usize),
-                start: usize,
-                width: usize,
-                packed: &mut [u32],
-            ) {
+                (start, width): (usize, usize),
+                buffer: &'a mut Vec<u32>,
+            ) -> PackedColumns<'a> {
                 let block = self.0.row_range(first, first + depth);
-                bf16_product::pack_all_columns(block.columns_from(start, width), packed);
+                pack_into(buffer, (depth, width), |packed| {
+                    bf16_product::pack_all_columns(block.columns_from(start, width), packed)
+                })
             }
         }
         let kernels = [

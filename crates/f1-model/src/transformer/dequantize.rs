@@ -23,6 +23,8 @@ use super::k_quant_matmul;
 use super::quantized_bf16;
 use super::quantized_blocks::blocks;
 use super::quantized_matmul::{self, BLOCK};
+#[cfg(target_arch = "x86_64")]
+use super::{bf16_product::PackedColumns, dense_product::pack_into};
 
 /// `weight` in f32, its blocks decoded in parallel on the CPU (on other devices,
 /// or for unquantized types, candle's own dequantize).
@@ -181,7 +183,7 @@ impl<'a> QuantizedRows<'a> {
         }
     }
 
-    /// [`ColumnBlocks::pack_bf16_block`] for a format decoded in registers.
+    /// [`Self::pack_bf16_block`] for a format decoded in registers.
     #[cfg(target_arch = "x86_64")]
     fn pack_register_blocks<B: quantized_bf16::RegisterBlock>(
         &self,
@@ -204,6 +206,48 @@ impl<'a> QuantizedRows<'a> {
                 let shape = (depth.1, per_row);
                 quantized_bf16::pack_block_inputs(rows, shape, start, width, packed)
             }
+        }
+    }
+}
+
+impl QuantizedRows<'_> {
+    /// Inputs `depth.0..depth.0 + depth.1` of columns `start..start + width`
+    /// packed for the bf16 kernels into `packed`, which holds
+    /// `bf16_product::packed_columns_len(depth.1, width)` values.
+    #[cfg(target_arch = "x86_64")]
+    fn pack_bf16_block(
+        &self,
+        depth: (usize, usize),
+        start: usize,
+        width: usize,
+        packed: &mut [u32],
+    ) {
+        match self.dtype {
+            GgmlDType::Q4_1 => self
+                .pack_register_blocks::<quantized_matmul::BlockQ4_1>(depth, start, width, packed),
+            GgmlDType::Q5_0 => self
+                .pack_register_blocks::<quantized_matmul::BlockQ5_0>(depth, start, width, packed),
+            GgmlDType::Q8_0 => self
+                .pack_register_blocks::<quantized_matmul::BlockQ8_0>(depth, start, width, packed),
+            GgmlDType::Q4K => {
+                self.pack_register_blocks::<k_quant_matmul::BlockQ4K>(depth, start, width, packed)
+            }
+            _ => match self.transposed {
+                true => {
+                    let decode = |row: usize, start: usize, out: &mut [f32]| {
+                        self.decode_inputs(row, start, out)
+                    };
+                    let shape = (depth, self.block.0);
+                    quantized_bf16::pack_decoded_rows(decode, shape, start, width, packed)
+                }
+                false => {
+                    // The depth is a range of rows.
+                    let decode = |row: usize, start: usize, out: &mut [f32]| {
+                        self.decode_inputs(depth.0 + row, start, out)
+                    };
+                    quantized_bf16::pack_decoded_inputs(decode, depth.1, start, width, packed)
+                }
+            },
         }
     }
 }
@@ -241,40 +285,15 @@ impl ColumnBlocks for QuantizedRows<'_> {
     }
 
     #[cfg(target_arch = "x86_64")]
-    fn pack_bf16_block(
-        &self,
+    fn packed_block<'a>(
+        &'a self,
         depth: (usize, usize),
-        start: usize,
-        width: usize,
-        packed: &mut [u32],
-    ) {
-        match self.dtype {
-            GgmlDType::Q4_1 => self
-                .pack_register_blocks::<quantized_matmul::BlockQ4_1>(depth, start, width, packed),
-            GgmlDType::Q5_0 => self
-                .pack_register_blocks::<quantized_matmul::BlockQ5_0>(depth, start, width, packed),
-            GgmlDType::Q8_0 => self
-                .pack_register_blocks::<quantized_matmul::BlockQ8_0>(depth, start, width, packed),
-            GgmlDType::Q4K => {
-                self.pack_register_blocks::<k_quant_matmul::BlockQ4K>(depth, start, width, packed)
-            }
-            _ => match self.transposed {
-                true => {
-                    let decode = |row: usize, start: usize, out: &mut [f32]| {
-                        self.decode_inputs(row, start, out)
-                    };
-                    let shape = (depth, self.block.0);
-                    quantized_bf16::pack_decoded_rows(decode, shape, start, width, packed)
-                }
-                false => {
-                    // The depth is a range of rows.
-                    let decode = |row: usize, start: usize, out: &mut [f32]| {
-                        self.decode_inputs(depth.0 + row, start, out)
-                    };
-                    quantized_bf16::pack_decoded_inputs(decode, depth.1, start, width, packed)
-                }
-            },
-        }
+        (start, width): (usize, usize),
+        buffer: &'a mut Vec<u32>,
+    ) -> PackedColumns<'a> {
+        pack_into(buffer, (depth.1, width), |packed| {
+            self.pack_bf16_block(depth, start, width, packed)
+        })
     }
 }
 

@@ -90,26 +90,14 @@ impl ColumnBlocks for PackedInput {
         false
     }
 
-    fn pack_bf16_block(
-        &self,
-        (first, depth): (usize, usize),
-        start: usize,
-        width: usize,
-        packed: &mut [u32],
-    ) {
-        let pairs = depth.div_ceil(2);
-        let panel_len = bf16_product::packed_columns_len(depth, COLUMNS);
-        for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
-            let from = (start / COLUMNS + panel) * self.panel_len() + first / 2 * COLUMNS;
-            let (kept, padding) = lanes.split_at_mut(pairs * COLUMNS);
-            kept.copy_from_slice(&self.values[from..][..pairs * COLUMNS]);
-            padding.fill(0);
-        }
-        debug_assert_eq!(packed.len(), bf16_product::packed_columns_len(depth, width));
-    }
-
-    fn packed_whole(&self) -> Option<PackedColumns<'_>> {
-        Some(PackedColumns::new(&self.values, self.rows, self.columns))
+    /// Read in place: nothing is packed again.
+    fn packed_block<'a>(
+        &'a self,
+        depth: (usize, usize),
+        columns: (usize, usize),
+        _: &'a mut Vec<u32>,
+    ) -> PackedColumns<'a> {
+        PackedColumns::new(&self.values, self.rows, self.columns).block(depth, columns)
     }
 }
 
