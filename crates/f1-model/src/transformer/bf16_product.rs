@@ -9,7 +9,9 @@
 //! `vdpbf16ps` multiplies per lane) in panels of [`ROWS`] rows, the right-hand
 //! side's inputs of that depth block likewise in panels of [`COLUMNS`] columns
 //! (up to [`MAX_RIGHT_BYTES`] of them at a time, packed once for all the row
-//! blocks), and a 12 x 32 micro-kernel keeps its
+//! blocks; all the depth blocks of one group of columns run before the next
+//! group, so the output's sums stay in the caches between depth blocks rather
+//! than go through memory once per block), and a 12 x 32 micro-kernel keeps its
 //! 24 accumulators in registers: per pair of inputs, two loads of the right-hand
 //! panel and 12 broadcasts feed 24 `vdpbf16ps` (32 multiply-adds each, twice an
 //! f32 FMA's). The caller may instead pack the whole left side once for all its
@@ -164,15 +166,14 @@ unsafe fn multiply(
     }
     RIGHT.with_borrow_mut(|right| {
         let block_depth = block_depth(k);
-        // An empty inner size still writes (or keeps) the output, as gemm does.
-        let depths = (0..k.max(1)).step_by(block_depth);
-        for depth_start in depths {
-            let depth = block_depth.min(k - depth_start.min(k));
-            let pairs = depth.div_ceil(2);
-            let overwrite = depth_start == 0 && !accumulate;
-            let group_columns = right_group_columns(depth);
-            for group_start in (0..n).step_by(group_columns) {
-                let group_width = group_columns.min(n - group_start);
+        let group_columns = right_group_columns(block_depth);
+        for group_start in (0..n).step_by(group_columns) {
+            let group_width = group_columns.min(n - group_start);
+            // An empty inner size still writes (or keeps) the output, as gemm does.
+            for depth_start in (0..k.max(1)).step_by(block_depth) {
+                let depth = block_depth.min(k - depth_start.min(k));
+                let pairs = depth.div_ceil(2);
+                let overwrite = depth_start == 0 && !accumulate;
                 let group =
                     rhs.packed_block((depth_start, depth), (group_start, group_width), right);
                 for row_start in (0..m).step_by(BLOCK_ROWS) {
