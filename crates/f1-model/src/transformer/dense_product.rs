@@ -984,7 +984,7 @@ mod tests {
                 println!("skipped: this CPU does not run {kernel:?}");
                 continue;
             }
-            let (m, k, n) = (40, 700, 150);
+            let (m, k, n) = (40, 1700, 150);
             let (a, b) = (values(m * k, 1), values(n * k, 2));
             let (am, bm) = (
                 Matrix::new(&a, m, k).unwrap(),
@@ -999,7 +999,7 @@ mod tests {
                 Matrix::new(&rb, k, n).unwrap(),
             );
             let expected = product(ram, rbm, 0.5, F32).unwrap();
-            // 16 KiB holds 64 rows of 128 inputs; 1 MiB all 700 (in several
+            // 16 KiB holds 64 rows of 128 inputs; 1 MiB all 1700 (in several
             // depth blocks).
             for max_bytes in [16 << 10, 1 << 20] {
                 let mut out = vec![f32::NAN; m * n];
