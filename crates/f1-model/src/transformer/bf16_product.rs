@@ -44,7 +44,7 @@ pub(super) const COLUMNS: usize = 32;
 /// The projections of SmolLM2 and Gemma 3 (576 and 640 inputs) and their heads
 /// take one block, so each output is written once: at 320 they took two, and
 /// the second read back and rewrote every sum (Zen 4, products interleaved in
-/// one process: 4-12% slower).
+/// one process: 3-18% slower).
 const MAX_DEPTH: usize = 768;
 /// Left-hand rows one packed block spans: 576 KiB at full depth (in L2).
 const BLOCK_ROWS: usize = 32 * ROWS;
