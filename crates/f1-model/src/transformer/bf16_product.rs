@@ -39,8 +39,8 @@ use std::arch::x86_64::*;
 const ROWS: usize = 12;
 /// Output columns one micro-kernel call holds: two vectors of 16 lanes.
 pub(super) const COLUMNS: usize = 32;
-/// Inputs one packed block spans at most: a right-hand panel is 48 KiB (in L2,
-/// which feeds its two loads a pair well within the 24 `vdpbf16ps` they feed).
+/// Inputs one packed block spans at most: a right-hand panel is 48 KiB, read
+/// from L2 (two loads a pair for 24 `vdpbf16ps`, well within its bandwidth).
 /// The projections of SmolLM2 and Gemma 3 (576 and 640 inputs) and their heads
 /// take one block, so each output is written once: at 320 they took two, and
 /// the second read back and rewrote every sum (Zen 4, products interleaved in
