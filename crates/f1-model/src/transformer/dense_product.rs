@@ -778,6 +778,7 @@ pub fn product(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transformer::test_support;
     use candle_core::{Device, Tensor};
     use ProductPrecision::F32;
 
@@ -935,15 +936,7 @@ mod tests {
                 Matrix::new(&a, m, k).unwrap(),
                 Matrix::new(&b, k, n).unwrap(),
             );
-            let (ra, rb) = (
-                bf16_product::round_to_bf16(lhs),
-                bf16_product::round_to_bf16(rhs),
-            );
-            let (ram, rbm) = (
-                Matrix::new(&ra, m, k).unwrap(),
-                Matrix::new(&rb, k, n).unwrap(),
-            );
-            let expected = product(ram, rbm, 0.5, F32).unwrap();
+            let expected = test_support::rounded_product(lhs, rhs, 0.5);
             for (kernel, available) in kernels {
                 for block in [n.div_ceil(2).next_multiple_of(32), n] {
                     if !available {
@@ -990,15 +983,7 @@ mod tests {
                 Matrix::new(&a, m, k).unwrap(),
                 Matrix::new(&b, n, k).unwrap().t(),
             );
-            let (ra, rb) = (
-                bf16_product::round_to_bf16(am),
-                bf16_product::round_to_bf16(bm),
-            );
-            let (ram, rbm) = (
-                Matrix::new(&ra, m, k).unwrap(),
-                Matrix::new(&rb, k, n).unwrap(),
-            );
-            let expected = product(ram, rbm, 0.5, F32).unwrap();
+            let expected = test_support::rounded_product(am, bm, 0.5);
             // 16 KiB holds 64 rows of 128 inputs; 1 MiB all 1700 (in several
             // depth blocks).
             for max_bytes in [16 << 10, 1 << 20] {

@@ -183,34 +183,6 @@ impl<'a> QuantizedRows<'a> {
         }
     }
 
-    /// [`Self::pack_bf16_block`] for a format decoded in registers.
-    #[cfg(target_arch = "x86_64")]
-    fn pack_register_blocks<B: quantized_bf16::RegisterBlock>(
-        &self,
-        depth: (usize, usize),
-        start: usize,
-        width: usize,
-        packed: &mut [u32],
-    ) {
-        let per_row = self.inputs / self.block.0;
-        let weight = blocks::<B>(&self.bytes, self.outputs * per_row)
-            .expect("checked when the rows were made");
-        match self.transposed {
-            true => {
-                let shape = (per_row, depth);
-                quantized_bf16::pack_block_rows(weight, shape, start, width, packed)
-            }
-            false => {
-                // The depth is a range of rows.
-                let rows = &weight[depth.0 * per_row..][..depth.1 * per_row];
-                let shape = (depth.1, per_row);
-                quantized_bf16::pack_block_inputs(rows, shape, start, width, packed)
-            }
-        }
-    }
-}
-
-impl QuantizedRows<'_> {
     /// Inputs `depth.0..depth.0 + depth.1` of columns `start..start + width`
     /// packed for the bf16 kernels into `packed`, which holds
     /// `bf16_product::packed_columns_len(depth.1, width)` values.
@@ -248,6 +220,32 @@ impl QuantizedRows<'_> {
                     quantized_bf16::pack_decoded_inputs(decode, depth.1, start, width, packed)
                 }
             },
+        }
+    }
+
+    /// [`Self::pack_bf16_block`] for a format decoded in registers.
+    #[cfg(target_arch = "x86_64")]
+    fn pack_register_blocks<B: quantized_bf16::RegisterBlock>(
+        &self,
+        depth: (usize, usize),
+        start: usize,
+        width: usize,
+        packed: &mut [u32],
+    ) {
+        let per_row = self.inputs / self.block.0;
+        let weight = blocks::<B>(&self.bytes, self.outputs * per_row)
+            .expect("checked when the rows were made");
+        match self.transposed {
+            true => {
+                let shape = (per_row, depth);
+                quantized_bf16::pack_block_rows(weight, shape, start, width, packed)
+            }
+            false => {
+                // The depth is a range of rows.
+                let rows = &weight[depth.0 * per_row..][..depth.1 * per_row];
+                let shape = (depth.1, per_row);
+                quantized_bf16::pack_block_inputs(rows, shape, start, width, packed)
+            }
         }
     }
 }
@@ -351,8 +349,9 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn depth_ranges_pack_as_the_dequantized_weight() {
-        use super::super::bf16_product::{self, pack_all_columns, packed_columns_len};
+        use super::super::bf16_product::{self, packed_columns_len};
         use super::super::dense_product::Matrix;
+        use super::super::test_support::packed_columns;
         if !bf16_product::available() {
             println!("skipped: this CPU lacks AVX512-BF16");
             return;
@@ -386,10 +385,8 @@ mod tests {
                 let block = view
                     .row_range(first, first + depth)
                     .columns_from(start, width);
-                let mut expected = vec![0; packed.len()];
-                pack_all_columns(block, &mut expected);
                 let case = format!("{dtype:?}, transposed {transposed}, depth {first}..+{depth}");
-                assert_eq!(packed, expected, "{case}");
+                assert_eq!(packed, packed_columns(block), "{case}");
             }
         }
     }

@@ -369,7 +369,7 @@ mod tests {
     use super::*;
     use crate::transformer::matrix::Matrix;
     use crate::transformer::quantized_blocks::blocks;
-    use crate::transformer::test_support::xorshift_values;
+    use crate::transformer::test_support::{packed_columns, xorshift_values};
     use candle_core::quantized::{GgmlDType, QTensor};
     use candle_core::{Device, Tensor};
 
@@ -401,11 +401,6 @@ mod tests {
         let decoded = q.dequantize(&Device::Cpu).unwrap();
         let f32_weight: Vec<f32> = decoded.flatten_all().unwrap().to_vec1().unwrap();
         let w = Matrix::new(&f32_weight, outputs, inputs).unwrap();
-        let expected = |rhs: Matrix| {
-            let mut packed = vec![0; bf16_product::packed_columns_len(rhs.rows, rhs.columns)];
-            bf16_product::pack_all_columns(rhs, &mut packed);
-            packed
-        };
         for (first, count) in [(0, outputs), (7, 33), (44, 1)] {
             for (start, depth) in [(0, inputs), (UNIT, 2 * UNIT)] {
                 let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(depth, count)];
@@ -415,7 +410,7 @@ mod tests {
                     .row_range(start, start + depth)
                     .columns_from(first, count);
                 let at = format!("{dtype:?} rows {first}..+{count}, inputs {start}..+{depth}");
-                assert_eq!(packed, expected(rows), "{at}");
+                assert_eq!(packed, packed_columns(rows), "{at}");
             }
         }
         for (start, width) in [(0, inputs), (UNIT, 2 * UNIT)] {
@@ -424,7 +419,7 @@ mod tests {
             let columns = w.columns_from(start, width);
             assert_eq!(
                 packed,
-                expected(columns),
+                packed_columns(columns),
                 "{dtype:?} inputs {start}..+{width}"
             );
         }
@@ -452,11 +447,6 @@ mod tests {
             BlockQ6K::to_float(&weight[first..first + out.len() / 256], out);
         };
         let w = Matrix::new(&f32_weight, outputs, inputs).unwrap();
-        let expected = |rhs: Matrix| {
-            let mut packed = vec![0; bf16_product::packed_columns_len(rhs.rows, rhs.columns)];
-            bf16_product::pack_all_columns(rhs, &mut packed);
-            packed
-        };
         for (first, count) in [(0, outputs), (3, 20)] {
             for (start, depth) in [(0, inputs), (256, 256)] {
                 let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(depth, count)];
@@ -466,14 +456,14 @@ mod tests {
                     .row_range(start, start + depth)
                     .columns_from(first, count);
                 let at = format!("rows {first}..+{count}, inputs {start}..+{depth}");
-                assert_eq!(packed, expected(rows), "{at}");
+                assert_eq!(packed, packed_columns(rows), "{at}");
             }
         }
         for (start, width) in [(0, inputs), (256, 256)] {
             let mut packed = vec![u32::MAX; bf16_product::packed_columns_len(outputs, width)];
             pack_decoded_inputs(decode, outputs, start, width, &mut packed);
             let columns = w.columns_from(start, width);
-            assert_eq!(packed, expected(columns), "inputs {start}..+{width}");
+            assert_eq!(packed, packed_columns(columns), "inputs {start}..+{width}");
         }
     }
 }

@@ -29,6 +29,28 @@ pub fn xorshift_values(len: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// `rhs` packed whole as the bf16 kernels read it ([`bf16_product::pack_all_columns`]).
+#[cfg(target_arch = "x86_64")]
+pub fn packed_columns(rhs: Matrix) -> Vec<u32> {
+    let mut packed = vec![0; bf16_product::packed_columns_len(rhs.rows, rhs.columns)];
+    bf16_product::pack_all_columns(rhs, &mut packed);
+    packed
+}
+
+/// `scale * lhs · rhs` in f32 of the operands rounded to bf16: what a bf16
+/// product equals up to f32 summation order.
+#[cfg(target_arch = "x86_64")]
+pub fn rounded_product(lhs: Matrix, rhs: Matrix, scale: f32) -> Vec<f32> {
+    use super::dense_product::{product, ProductPrecision};
+    let (a, b) = (
+        bf16_product::round_to_bf16(lhs),
+        bf16_product::round_to_bf16(rhs),
+    );
+    let rounded_lhs = Matrix::new(&a, lhs.rows, lhs.columns).unwrap();
+    let rounded_rhs = Matrix::new(&b, rhs.rows, rhs.columns).unwrap();
+    product(rounded_lhs, rounded_rhs, scale, ProductPrecision::F32).unwrap()
+}
+
 /// A bf16 product into a raw output, as the bf16 kernels' `product_raw`: (out,
 /// out row stride, accumulate, lhs, rhs, scale).
 #[cfg(target_arch = "x86_64")]
