@@ -4,7 +4,7 @@
 mod common;
 
 use candle_core::{Device, Tensor};
-use f1_model::transformer::{bf16_kernel, ProductPrecision};
+use f1_model::transformer::{bf16_kernel, ProductPrecision, BF16_KERNEL_VARIABLE};
 use f1_train::config::{LoraConfig, Method, TrainConfig};
 use f1_train::trainable::Parameter;
 use f1_train::training_model::TrainingModel;
@@ -78,6 +78,21 @@ fn relative_tolerance(precision: ProductPrecision) -> f64 {
     }
 }
 
+/// Prints the bf16 kernel, and checks it is the one `F1AI_BF16_KERNEL` asks
+/// for, if any (scripts/test.sh runs these tests on a second kernel so).
+fn say_which_bf16_kernel() {
+    let kernel = bf16_kernel();
+    println!("bf16 products on {kernel:?}");
+    if let Ok(requested) = std::env::var(BF16_KERNEL_VARIABLE) {
+        let name = format!("{kernel:?}").to_lowercase();
+        assert_eq!(
+            name,
+            requested.trim().replace('-', ""),
+            "the requested kernel"
+        );
+    }
+}
+
 #[test]
 fn lora_gradients_match_finite_differences() {
     lora_gradients_at(ProductPrecision::F32);
@@ -89,7 +104,7 @@ fn bf16_lora_gradients_match_finite_differences() {
 }
 
 fn lora_gradients_at(precision: ProductPrecision) {
-    println!("bf16 products on {:?}", bf16_kernel());
+    say_which_bf16_kernel();
     let dir = tempfile::tempdir().unwrap();
     for name in ["smollm2", "gemma3"] {
         let path = common::tiny_model(name, dir.path(), 3);
@@ -138,7 +153,7 @@ fn bf16_full_gradients_match_finite_differences() {
 }
 
 fn full_gradients_at(precision: ProductPrecision) {
-    println!("bf16 products on {:?}", bf16_kernel());
+    say_which_bf16_kernel();
     let dir = tempfile::tempdir().unwrap();
     for (name, norms) in [
         ("smollm2", vec!["layers.1.post_attention_layernorm.weight"]),

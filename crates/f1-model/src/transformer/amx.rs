@@ -5,7 +5,9 @@
 //! so the features are read from CPUID and the instructions written as inline
 //! assembly, the tile registers named in the templates: the compiler never
 //! allocates them, so no other code disturbs them. Each kernel loads its own
-//! configuration and releases the tiles when it returns.
+//! configuration and releases the tiles when it returns. In test builds (and
+//! with the `emulated-amx` feature) on a CPU without the tiles, the
+//! instructions run in software (`amx_emulation`).
 
 use std::sync::OnceLock;
 
@@ -29,6 +31,20 @@ pub fn int8_available() -> bool {
 pub fn bf16_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| leaf_7_edx() & (TILE | BF16) == TILE | BF16 && tile_data_granted())
+}
+
+/// Whether the tile instructions run in software here: in test builds (or
+/// with the `emulated-amx` feature), on a CPU (or kernel) without the tiles.
+pub fn emulated() -> bool {
+    cfg!(any(test, feature = "emulated-amx")) && !(int8_available() || bf16_available())
+}
+
+/// Prints, for a test's output, that the tiles it uses run in software.
+#[cfg(test)]
+pub fn say_if_emulated() {
+    if emulated() {
+        println!("AMX tiles emulated in software: this CPU (or kernel) has none");
+    }
 }
 
 /// Whether Linux granted the tile data state; asked once.
@@ -105,6 +121,10 @@ impl TileConfig {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn configure(config: &TileConfig) {
+    #[cfg(any(test, feature = "emulated-amx"))]
+    if emulated() {
+        return super::amx_emulation::configure(&config.0);
+    }
     // SAFETY: the caller checked AMX is usable; the 64 bytes are readable.
     unsafe {
         std::arch::asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly))
@@ -119,6 +139,10 @@ pub unsafe fn configure(config: &TileConfig) {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn release() {
+    #[cfg(any(test, feature = "emulated-amx"))]
+    if emulated() {
+        return super::amx_emulation::release();
+    }
     // SAFETY: the caller checked AMX is usable.
     unsafe { std::arch::asm!("tilerelease", options(nostack, nomem)) };
 }
@@ -130,6 +154,10 @@ pub unsafe fn release() {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn zero<const T: u8>() {
+    #[cfg(any(test, feature = "emulated-amx"))]
+    if emulated() {
+        return super::amx_emulation::zero(T);
+    }
     // SAFETY: the caller loaded a configuration shaping tile `T`.
     unsafe { std::arch::asm!("tilezero tmm{t}", t = const T, options(nostack, nomem)) };
 }
@@ -142,6 +170,11 @@ pub unsafe fn zero<const T: u8>() {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn load<const T: u8>(rows: *const u8, stride: usize) {
+    #[cfg(any(test, feature = "emulated-amx"))]
+    if emulated() {
+        // SAFETY: the caller vouches for the bytes.
+        return unsafe { super::amx_emulation::load(T, rows, stride) };
+    }
     // SAFETY: the caller loaded the configuration and vouches for the bytes.
     unsafe {
         std::arch::asm!(
@@ -162,6 +195,11 @@ pub unsafe fn load<const T: u8>(rows: *const u8, stride: usize) {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn store<const T: u8>(rows: *mut u8, stride: usize) {
+    #[cfg(any(test, feature = "emulated-amx"))]
+    if emulated() {
+        // SAFETY: the caller vouches for the bytes.
+        return unsafe { super::amx_emulation::store(T, rows, stride) };
+    }
     // SAFETY: the caller loaded the configuration and vouches for the bytes.
     unsafe {
         std::arch::asm!(
@@ -183,6 +221,10 @@ pub unsafe fn store<const T: u8>(rows: *mut u8, stride: usize) {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn add_signed_by_unsigned<const C: u8, const A: u8, const B: u8>() {
+    #[cfg(any(test, feature = "emulated-amx"))]
+    if emulated() {
+        return super::amx_emulation::add_signed_by_unsigned(C, A, B);
+    }
     // SAFETY: the caller loaded a configuration shaping the tiles to fit.
     unsafe {
         std::arch::asm!(
@@ -204,6 +246,10 @@ pub unsafe fn add_signed_by_unsigned<const C: u8, const A: u8, const B: u8>() {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn add_bf16_products<const C: u8, const A: u8, const B: u8>() {
+    #[cfg(any(test, feature = "emulated-amx"))]
+    if emulated() {
+        return super::amx_emulation::add_bf16_products(C, A, B);
+    }
     // SAFETY: the caller loaded a configuration shaping the tiles to fit.
     unsafe {
         std::arch::asm!(
@@ -239,10 +285,7 @@ mod tests {
 
     #[test]
     fn a_tile_product_equals_the_integer_product() {
-        if !int8_available() {
-            println!("skipped: this CPU (or kernel) has no AMX-INT8 tiles");
-            return;
-        }
+        say_if_emulated();
         // 13 rows of 32 signed bytes times 32 inputs of 16 columns (VNNI order).
         let (rows, inputs) = (13, 32);
         let a: Vec<i8> = (0..rows * inputs)
@@ -254,7 +297,7 @@ mod tests {
             .with(0, rows, inputs)
             .with(1, inputs / 4, 64)
             .with(2, rows, 64);
-        // SAFETY: AMX is usable (checked above); the tiles' rows lie inside
+        // SAFETY: the tiles run here (or in software); their rows lie inside
         // `a`, `b` and `c` as configured.
         unsafe {
             configure(&config);
@@ -279,6 +322,57 @@ mod tests {
                 };
                 assert_eq!(sum, expected, "row {row} column {column}");
             }
+        }
+    }
+
+    #[test]
+    fn a_bf16_tile_product_adds_the_pairs_products_to_the_sums() {
+        say_if_emulated();
+        // 13 rows of 16 pairs times 16 pairs of 16 columns, added to sums loaded
+        // first; small integers and quarters, so every sum is exact in f32.
+        let (rows, pairs) = (13, 16);
+        let bf16 = |value: f32| u32::from(half::bf16::from_f32(value).to_bits());
+        let a_value = |row: usize, input: usize| ((row * 7 + input * 3) % 7) as f32 - 3.0;
+        let b_value = |input: usize, column: usize| ((input * 3 + column) % 5) as f32 / 4.0 - 0.5;
+        let a: Vec<u32> = (0..rows * pairs)
+            .map(|i| {
+                let (row, pair) = (i / pairs, i % pairs);
+                bf16(a_value(row, 2 * pair)) | bf16(a_value(row, 2 * pair + 1)) << 16
+            })
+            .collect();
+        let b: Vec<u32> = (0..pairs * 16)
+            .map(|i| {
+                let (pair, column) = (i / 16, i % 16);
+                bf16(b_value(2 * pair, column)) | bf16(b_value(2 * pair + 1, column)) << 16
+            })
+            .collect();
+        let start = |row: usize, column: usize| (row * 16 + column) as f32;
+        let mut c: Vec<f32> = (0..16 * 16).map(|i| start(i / 16, i % 16)).collect();
+        let config = TileConfig::new()
+            .with(0, rows, 64)
+            .with(1, pairs, 64)
+            .with(2, rows, 64);
+        // SAFETY: the tiles run here (or in software); their rows lie inside
+        // `a`, `b` and `c` as configured.
+        unsafe {
+            configure(&config);
+            load::<2>(c.as_ptr().cast(), 64);
+            load::<0>(a.as_ptr().cast(), 64);
+            load::<1>(b.as_ptr().cast(), 64);
+            add_bf16_products::<2, 0, 1>();
+            store::<2>(c.as_mut_ptr().cast(), 64);
+            release();
+        }
+        for (index, &sum) in c.iter().enumerate() {
+            let (row, column) = (index / 16, index % 16);
+            let expected = match row < rows {
+                true => (0..2 * pairs)
+                    .map(|input| a_value(row, input) * b_value(input, column))
+                    .sum::<f32>(),
+                // Rows past the configured ones are not stored.
+                false => 0.0,
+            } + start(row, column);
+            assert_eq!(sum, expected, "row {row} column {column}");
         }
     }
 }

@@ -91,8 +91,8 @@ pub fn packed_len(rows: usize, inputs: usize) -> usize {
 /// Packs `lhs`'s rows for [`packed_product_raw`] into the first `lhs.rows`
 /// rows of `packed` (which holds at least those rows).
 pub fn pack_rows(lhs: Matrix, packed: &mut [u32]) {
-    assert!(available(), "AMX-BF16 tiles are not usable here");
-    // SAFETY: AVX512-BF16 is available (`available`).
+    assert!(bf16_product::available(), "packing needs AVX512-BF16");
+    // SAFETY: AVX512-BF16 is available (asserted).
     unsafe { pack_row_block(lhs, row_pairs(lhs.columns), packed) };
 }
 
@@ -408,10 +408,11 @@ mod tests {
     /// the product of the rounded operands.
     #[test]
     fn products_of_every_layout_equal_the_rounded_product() {
-        if !available() {
-            println!("skipped: this CPU (or kernel) has no AMX-BF16 tiles");
+        if !bf16_product::available() {
+            println!("skipped: this CPU lacks AVX512-BF16, which packs the tiles' operands");
             return;
         }
+        amx::say_if_emulated();
         let shapes = [
             (1, 1, 1),
             (13, 7, 33),
@@ -421,17 +422,18 @@ mod tests {
             (5, 64, 3),
             (64, 576, 192),
         ];
-        // SAFETY: the tiles are usable.
+        // SAFETY: the tiles run here (or in software); AVX512-BF16 packs.
         unsafe { test_support::assert_bf16_products(product_raw, &shapes) };
     }
 
     /// Tiles write only their rows and columns of a wider output.
     #[test]
     fn products_write_only_their_block_of_the_output() {
-        if !available() {
-            println!("skipped: this CPU (or kernel) has no AMX-BF16 tiles");
+        if !bf16_product::available() {
+            println!("skipped: this CPU lacks AVX512-BF16, which packs the tiles' operands");
             return;
         }
+        amx::say_if_emulated();
         let (m, k, n, stride) = (19, 40, 21, 50);
         let (a, b) = (values(m * k, 5), values(k * n, 6));
         let (lhs, rhs) = (
@@ -439,7 +441,8 @@ mod tests {
             Matrix::new(&b, k, n).unwrap(),
         );
         let mut out = vec![7.0f32; m * stride];
-        // SAFETY: the tiles are usable; (m, n) at row stride `stride` is inside.
+        // SAFETY: the tiles run here (or in software); AVX512-BF16 packs; (m,
+        // n) at row stride `stride` is inside.
         unsafe { product_raw(out.as_mut_ptr(), stride, false, lhs, rhs.into(), 1.0) };
         for (index, &value) in out.iter().enumerate() {
             let (row, column) = (index / stride, index % stride);

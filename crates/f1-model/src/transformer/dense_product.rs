@@ -47,11 +47,15 @@ pub const BF16_KERNEL_VARIABLE: &str = "F1AI_BF16_KERNEL";
 pub fn bf16_kernel() -> Bf16Kernel {
     static KERNEL: std::sync::OnceLock<Bf16Kernel> = std::sync::OnceLock::new();
     *KERNEL.get_or_init(|| {
+        let requested = std::env::var(BF16_KERNEL_VARIABLE).ok();
         #[cfg(target_arch = "x86_64")]
         let tiles = bf16_tiles::available();
+        // Asked for, the tiles run in software where the CPU has none (tests).
+        #[cfg(all(target_arch = "x86_64", feature = "emulated-amx"))]
+        let tiles = tiles
+            || (requested.as_deref().map(str::trim) == Some("tiles") && bf16_product::available());
         #[cfg(not(target_arch = "x86_64"))]
         let tiles = false;
-        let requested = std::env::var(BF16_KERNEL_VARIABLE).ok();
         let kernel = choose_bf16_kernel(tiles, bf16_product::available(), requested.as_deref())
             .unwrap_or_else(|(message, best)| {
                 tracing::warn!("{BF16_KERNEL_VARIABLE}: {message}");
@@ -60,6 +64,8 @@ pub fn bf16_kernel() -> Bf16Kernel {
         tracing::info!(
             "bf16 products: {}",
             match kernel {
+                Bf16Kernel::Tiles if super::amx::emulated() =>
+                    "AMX tiles (tdpbf16ps), emulated in software: this CPU has none",
                 Bf16Kernel::Tiles => "AMX tiles (tdpbf16ps)",
                 Bf16Kernel::DotProducts => "AVX512-BF16 dot products (vdpbf16ps)",
                 Bf16Kernel::RoundedF32 =>
@@ -888,7 +894,8 @@ mod tests {
         assert!(out.iter().all(|v| v.abs() < 1e-4), "a product minus itself");
     }
 
-    /// `packed_blockwise` on each bf16 kernel this CPU has, a right side packed
+    /// `packed_blockwise` on each bf16 kernel (AMX tiles, in software where the
+    /// CPU has none; AVX512-BF16), a right side packed
     /// a column block at a time, over two blocks (the left side shared) or one,
     /// blocks packed in parts, and a left side shared a depth range at a time:
     /// the product of the rounded operands.
@@ -924,9 +931,12 @@ mod tests {
             }
         }
         let kernels = [
-            (Bf16Kernel::Tiles, bf16_tiles::available()),
+            // The tiles in software where the CPU has none; both pack with
+            // AVX512-BF16.
+            (Bf16Kernel::Tiles, bf16_product::available()),
             (Bf16Kernel::DotProducts, bf16_product::available()),
         ];
+        crate::transformer::amx::say_if_emulated();
         // Two column blocks on a shared left side, or one block alone; blocks
         // wider than a thread packs at once; a left side too big to share
         // whole, shared a depth range at a time.
@@ -961,7 +971,8 @@ mod tests {
         }
     }
 
-    /// On each bf16 kernel this CPU has (AMX tiles, AVX512-BF16), a left side
+    /// On each bf16 kernel (AMX tiles, in software where the CPU has none;
+    /// AVX512-BF16), a left side
     /// packed in parts (here 128 inputs at a time) and shared by the threads
     /// (in whole panels) gives the product of the rounded operands, fresh and
     /// accumulated.
@@ -969,9 +980,12 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn shared_left_sides_are_packed_in_parts() {
         let kernels = [
-            (Bf16Kernel::Tiles, bf16_tiles::available()),
+            // The tiles in software where the CPU has none; both pack with
+            // AVX512-BF16.
+            (Bf16Kernel::Tiles, bf16_product::available()),
             (Bf16Kernel::DotProducts, bf16_product::available()),
         ];
+        crate::transformer::amx::say_if_emulated();
         for (kernel, available) in kernels {
             if !available {
                 println!("skipped: this CPU does not run {kernel:?}");

@@ -1176,10 +1176,7 @@ mod tests {
         if !runs_here() {
             return;
         }
-        if !amx::int8_available() {
-            println!("skipped: this CPU (or kernel) has no AMX-INT8 tiles");
-            return;
-        }
+        amx::say_if_emulated();
         // Whole and partial tiles of outputs; 1 to 16 rows in one tile call.
         for dtype in FORMATS {
             let q = QTensor::quantize(&uniform(37, 512, 12), dtype).unwrap();
@@ -1195,7 +1192,8 @@ mod tests {
                     SharedCells::new(&mut vnni_out, 37),
                 );
                 for tile in 0..37usize.div_ceil(LANES) {
-                    // SAFETY: the features are checked above; one thread.
+                    // SAFETY: VNNI is checked above, the tiles run here (or in
+                    // software); one thread.
                     unsafe {
                         weight.amx_tile(tile, &rows, 0..count, &amx_cells);
                         for row in 0..count {

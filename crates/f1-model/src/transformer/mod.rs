@@ -2,6 +2,8 @@
 //! so that inference, llama.cpp parity and training share one forward pass.
 
 mod amx;
+#[cfg(all(any(test, feature = "emulated-amx"), target_arch = "x86_64"))]
+mod amx_emulation;
 mod assemble;
 mod attention_core;
 pub mod autograd;
@@ -49,7 +51,7 @@ use candle_core::Module;
 use candle_core::{Device, Result, Tensor, D};
 
 pub use config::{Architecture, RopeStyle, TransformerConfig};
-pub use dense_product::{bf16_kernel, Bf16Kernel, ProductPrecision};
+pub use dense_product::{bf16_kernel, Bf16Kernel, ProductPrecision, BF16_KERNEL_VARIABLE};
 pub use gradient_sink::GradientSink;
 pub use hugging_face::{CONFIG_FILE, WEIGHTS_FILE};
 pub use int8_matmul::available as int8_products_available;
