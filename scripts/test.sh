@@ -59,5 +59,6 @@ if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
   other=tiles
   if grep -qw amx_bf16 /proc/cpuinfo; then other=dot-products; fi
   echo "test.sh: the bf16 gradient tests again with F1AI_BF16_KERNEL=$other"
-  F1AI_BF16_KERNEL=$other cargo test -p f1-train --test gradients bf16
+  # (--workspace: the features the build above used, so nothing is rebuilt)
+  F1AI_BF16_KERNEL=$other cargo test --workspace --test gradients bf16
 fi
