@@ -121,21 +121,11 @@ pub unsafe fn store(tile: u8, rows: *mut u8, stride: usize) {
 /// `tdpbsud`: tile `c`'s i32 sums += a's signed bytes times b's unsigned
 /// bytes, four inputs at a time (b holds a column's four in a 32-bit cell).
 pub fn add_signed_by_unsigned(c: u8, a: u8, b: u8) {
-    TILES.with_borrow_mut(|tiles| {
-        let (rows, depth, columns) = tiles.product_shapes(c, a, b);
-        for row in 0..rows {
-            for column in 0..columns {
-                let mut sum = i32::from_le_bytes(tiles.word(c, row, column));
-                for k in 0..depth {
-                    let (left, right) = (tiles.word(a, row, k), tiles.word(b, k, column));
-                    for (&l, &r) in left.iter().zip(&right) {
-                        sum = sum.wrapping_add(i32::from(l as i8) * i32::from(r));
-                    }
-                }
-                let at = row * 64 + 4 * column;
-                tiles.cells[usize::from(c)][at..at + 4].copy_from_slice(&sum.to_le_bytes());
-            }
-        }
+    accumulate(c, a, b, |sum, left, right| {
+        let products = (left.iter().zip(&right)).map(|(&l, &r)| i32::from(l as i8) * i32::from(r));
+        products
+            .fold(i32::from_le_bytes(sum), i32::wrapping_add)
+            .to_le_bytes()
     });
 }
 
@@ -146,21 +136,26 @@ pub fn add_bf16_products(c: u8, a: u8, b: u8) {
         let value = |bytes: [u8; 2]| half::bf16::from_le_bytes(bytes).to_f32();
         [value([word[0], word[1]]), value([word[2], word[3]])]
     };
+    accumulate(c, a, b, |sum, left, right| {
+        let (left, right) = (halves(left), halves(right));
+        let sum = f32::from_le_bytes(sum) + left[0] * right[0];
+        (sum + left[1] * right[1]).to_le_bytes()
+    });
+}
+
+/// `c += a * b` on 32-bit cells: each of c's cells (row, column) updated by
+/// `step(cell, a's (row, k), b's (k, column))` for each k in turn, once the
+/// shapes are checked as the hardware checks them.
+fn accumulate(c: u8, a: u8, b: u8, step: impl Fn([u8; 4], [u8; 4], [u8; 4]) -> [u8; 4]) {
     TILES.with_borrow_mut(|tiles| {
         let (rows, depth, columns) = tiles.product_shapes(c, a, b);
         for row in 0..rows {
             for column in 0..columns {
-                let mut sum = f32::from_le_bytes(tiles.word(c, row, column));
-                for k in 0..depth {
-                    let (left, right) = (
-                        halves(tiles.word(a, row, k)),
-                        halves(tiles.word(b, k, column)),
-                    );
-                    sum += left[0] * right[0];
-                    sum += left[1] * right[1];
-                }
+                let cell = (0..depth).fold(tiles.word(c, row, column), |cell, k| {
+                    step(cell, tiles.word(a, row, k), tiles.word(b, k, column))
+                });
                 let at = row * 64 + 4 * column;
-                tiles.cells[usize::from(c)][at..at + 4].copy_from_slice(&sum.to_le_bytes());
+                tiles.cells[usize::from(c)][at..at + 4].copy_from_slice(&cell);
             }
         }
     });
