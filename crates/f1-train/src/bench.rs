@@ -114,7 +114,7 @@ pub fn bench_train(
             &config,
             device,
             &batch_data,
-            None,
+            Some(step as u64),
         )?;
         if step > 0 {
             seconds.push(elapsed);

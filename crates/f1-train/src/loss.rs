@@ -14,7 +14,7 @@ pub fn summed_nll(
     options: &ForwardOptions,
 ) -> Result<Tensor> {
     let hidden = scored_hidden(model, batch, options)?;
-    Ok(model.summed_nll(&hidden, &batch.targets, options.precision)?)
+    Ok(model.summed_nll(&hidden, &batch.targets, options)?)
 }
 
 /// The same sum as a number, with no gradient prepared.
@@ -24,7 +24,7 @@ pub fn summed_nll_value(
     options: &ForwardOptions,
 ) -> Result<f64> {
     let hidden = scored_hidden(model, batch, options)?.detach();
-    let nll = model.summed_nll(&hidden, &batch.targets, options.precision)?;
+    let nll = model.summed_nll(&hidden, &batch.targets, options)?;
     Ok(f64::from(nll.to_scalar::<f32>()?))
 }
 

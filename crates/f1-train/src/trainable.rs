@@ -63,8 +63,9 @@ pub fn attach_lora(
     Ok(parameters)
 }
 
-/// Makes every dense weight a variable (the model must be loaded as f32); with
-/// `freeze_embeddings` the embedding matrix (and a head tied to it) stays fixed.
+/// Makes every dense weight a variable (the model must be loaded as f32), each
+/// projection on its own stream of rounding bits; with `freeze_embeddings` the
+/// embedding matrix (and a head tied to it) stays fixed.
 pub fn make_full_trainable(model: &mut Transformer, config: &FullConfig) -> Result<Vec<Parameter>> {
     let mut parameters = Vec::new();
     for (name, tensor) in model.weights_mut() {
@@ -74,6 +75,9 @@ pub fn make_full_trainable(model: &mut Transformer, config: &FullConfig) -> Resu
         let var = Var::from_tensor(tensor)?;
         *tensor = var.as_tensor().clone();
         parameters.push(Parameter { name, var });
+    }
+    for (stream, (_, linear)) in model.projections_mut().into_iter().enumerate() {
+        linear.rounding_stream = stream as u64 + 1;
     }
     model.retie_head();
     Ok(parameters)

@@ -167,8 +167,8 @@ pub fn train(config: &TrainConfig, paths: &RunPaths, options: &TrainOptions) -> 
     while progress.step < total_steps {
         let started = Instant::now();
         let step_batches = cursor.next_step(&mut progress, t.gradient_accumulation);
-        let dropout_seed = t.seed ^ (progress.step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let (loss, gradients) = model.gradients(&step_batches, Some(dropout_seed))?;
+        let step_seed = t.seed ^ (progress.step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let (loss, gradients) = model.gradients(&step_batches, Some(step_seed))?;
         let (grad_norm, gradient_scale) = clipping(&gradients, t.max_grad_norm)?;
         if !loss.is_finite() || !grad_norm.is_finite() {
             let kept = match &last_checkpoint {

@@ -154,18 +154,18 @@ impl TrainingModel {
 
     /// One optimizer step's gradients over `batches`: the mean loss per scored
     /// token of all of them together (as one large batch would give), and the
-    /// gradient of every parameter.
+    /// gradient of every parameter. `seed` (the step's) seeds LoRA dropout and
+    /// bf16's stochastic rounding; `None` turns both off.
     pub fn gradients(
         &mut self,
         batches: &[Batch],
-        dropout_seed: Option<u64>,
+        seed: Option<u64>,
     ) -> Result<(f64, Vec<Tensor>)> {
         let scored: usize = batches.iter().map(|b| b.targets.len()).sum();
         let mut sums: Vec<Option<Tensor>> = vec![None; self.parameters.len()];
         let mut loss = 0.0;
         for (micro, batch) in batches.iter().enumerate() {
-            let seed =
-                dropout_seed.map(|s| s ^ (micro as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+            let seed = seed.map(|s| s ^ (micro as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
             let options = ForwardOptions::training(seed, self.precision);
             let nll = summed_nll(&mut self.transformer, batch, &options)?;
             loss += nll.to_scalar::<f32>()? as f64;

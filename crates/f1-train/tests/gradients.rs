@@ -246,3 +246,47 @@ fn lora_over_quantized_weights_matches_lora_over_dense_weights() {
         );
     }
 }
+
+/// bf16 full fine-tuning rounds its trained weights stochastically with the
+/// step's seed: the same seed gives the same loss and gradients to the bit,
+/// another seed another loss, and no seed (as the checks above and
+/// evaluation run) rounds to nearest, the same each time. f32 ignores the seed.
+#[test]
+fn bf16_full_training_rounds_with_the_step_seed() {
+    say_which_bf16_kernel();
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::tiny_model("smollm2", dir.path(), 5);
+    let mut config = config(Method::Full);
+    config.precision = ProductPrecision::Bf16;
+    let mut model = TrainingModel::load(&path, &config, &Device::Cpu).unwrap();
+    let batch = common::two_conversations(&model);
+    let mut run = |seed| {
+        let (loss, gradients) = model.gradients(std::slice::from_ref(&batch), seed).unwrap();
+        let values: Vec<Vec<f32>> = gradients
+            .iter()
+            .map(|g| g.flatten_all().unwrap().to_vec1().unwrap())
+            .collect();
+        (loss, values)
+    };
+    let (first, again, other) = (run(Some(1)), run(Some(1)), run(Some(2)));
+    assert_eq!(first, again, "the same seed rounded differently");
+    assert_ne!(first.0, other.0, "another seed rounded the same way");
+    let (nearest, nearest_again) = (run(None), run(None));
+    assert_eq!(nearest, nearest_again);
+    assert_ne!(nearest.0, first.0, "the seed did not reach the rounding");
+    // Rounding moves the loss by about bf16's relative step (2^-8), no more.
+    for loss in [first.0, other.0] {
+        assert!(
+            (loss - nearest.0).abs() <= 1e-2 * nearest.0,
+            "{loss} vs {}",
+            nearest.0
+        );
+    }
+    config.precision = ProductPrecision::F32;
+    let mut model = TrainingModel::load(&path, &config, &Device::Cpu).unwrap();
+    let (f32_seeded, _) = model
+        .gradients(std::slice::from_ref(&batch), Some(1))
+        .unwrap();
+    let (f32_unseeded, _) = model.gradients(std::slice::from_ref(&batch), None).unwrap();
+    assert_eq!(f32_seeded, f32_unseeded);
+}

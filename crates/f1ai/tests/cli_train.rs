@@ -154,6 +154,45 @@ fn a_resumed_run_repeats_the_straight_run_exactly() {
     );
 }
 
+/// bf16 full fine-tuning draws its stochastic rounding from the step: a run
+/// stopped and resumed repeats the straight run's losses and weights exactly.
+#[test]
+fn a_resumed_bf16_full_run_repeats_the_straight_run_exactly() {
+    let (work, model) = workspace();
+    let config = |run: &str| {
+        let body = format!(
+            "run_name: {run}\nmodel: {}\nmethod: full\nprecision: bf16\ntraining:\n  max_steps: 8\n  \
+             batch_size: 2\n  learning_rate: 0.001\n  warmup_steps: 1\n  eval_every: 4\n  save_every: 4\n",
+            model.display()
+        );
+        write_config(work.path(), run, &body)
+    };
+    let output = train(work.path(), &config("straight"), &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let split = config("split");
+    let output = train(work.path(), &split, &["--stop-after-step", "4"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = train(work.path(), &split, &["--resume"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (a, b) = (
+        losses(work.path(), "straight"),
+        losses(work.path(), "split"),
+    );
+    assert_eq!(a.len(), 8);
+    assert_eq!(
+        a, b,
+        "the resumed run's losses differ from the straight run's"
+    );
+    let weights = |run: &str| {
+        std::fs::read(
+            work.path()
+                .join(format!("models/artifacts/{run}/model.safetensors")),
+        )
+        .unwrap()
+    };
+    assert_eq!(weights("straight"), weights("split"));
+}
+
 #[test]
 fn full_training_writes_safetensors_and_a_gguf_our_loader_runs() {
     let (work, model) = workspace();

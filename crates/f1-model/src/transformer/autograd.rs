@@ -14,6 +14,7 @@ use super::dequantize::QuantizedRows;
 use super::lane_sums;
 #[cfg(target_arch = "x86_64")]
 use super::packed_input::PackedInput;
+use super::stochastic_rounding::{RoundingSeed, StochasticallyRounded};
 use super::tensor_values::{cpu_values, values};
 use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
@@ -161,12 +162,16 @@ pub fn trained_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
         &weight.contiguous()?,
         TrainedMatmul {
             precision: ProductPrecision::F32,
+            rounding: None,
         },
     )
 }
 
 pub(crate) struct TrainedMatmul {
     pub(crate) precision: ProductPrecision,
+    /// At bf16, the forward rounds the weight stochastically with these bits
+    /// (`stochastic_rounding`); `None` rounds it to nearest.
+    pub(crate) rounding: Option<RoundingSeed>,
 }
 
 /// A projection's input as its backward reads it.
@@ -235,12 +240,15 @@ impl CustomOp2 for TrainedMatmul {
     ) -> Result<(CpuStorage, Shape)> {
         let (output, input) = w_layout.shape().dims2()?;
         let x = cpu_values(x, x_layout)?;
-        let y = product(
-            Matrix::new(x, x.len() / input, input)?,
-            Matrix::new(cpu_values(w, w_layout)?, output, input)?.t(),
-            1.0,
-            self.precision,
-        )?;
+        let x = Matrix::new(x, x.len() / input, input)?;
+        let w = cpu_values(w, w_layout)?;
+        let y = match self.rounding {
+            Some(seed) if self.precision == ProductPrecision::Bf16 => {
+                let w = StochasticallyRounded::new(w, (output, input), seed)?;
+                blockwise_product(x, &w, 1.0, self.precision)?
+            }
+            _ => product(x, Matrix::new(w, output, input)?.t(), 1.0, self.precision)?,
+        };
         Ok((CpuStorage::F32(y), with_last_dim(x_layout.shape(), output)))
     }
 

@@ -28,6 +28,7 @@ use super::layers::{Block, ForwardOptions, RmsNorm};
 use super::linear::{Linear, TrainingKernel};
 use super::lora_projection::LoraProjection;
 use super::rope::Positions;
+use super::stochastic_rounding::RoundingSeed;
 use super::tensor_values::values;
 use super::Kernels;
 #[cfg(target_arch = "x86_64")]
@@ -491,7 +492,7 @@ impl Projected {
                     x,
                     weight,
                     lora.scale,
-                    lora.dropout_mask(x, options.dropout_seed)?,
+                    lora.dropout_mask(x, options.seed)?,
                     precision,
                 )?,
                 a: lora.a.clone(),
@@ -501,7 +502,13 @@ impl Projected {
                 ProjectionKernel::Frozen(FrozenMatmul { weight, precision })
             }
             Some(TrainingKernel::Trained(weight)) => ProjectionKernel::Trained {
-                kernel: TrainedMatmul { precision },
+                kernel: TrainedMatmul {
+                    precision,
+                    rounding: options.seed.map(|seed| RoundingSeed {
+                        seed,
+                        stream: linear.rounding_stream,
+                    }),
+                },
                 weight: weight.clone(),
             },
             None => return Ok(None),

@@ -17,26 +17,35 @@ use rten_vecmath::Exp;
 
 use super::autograd::{log_sum_exp, target_index, FrozenWeight};
 use super::cpu_pool::for_each_chunk;
-use super::dense_product::{product, Matrix, ProductPrecision};
+use super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};
 use super::gradient_sink::GradientSink;
 use super::linear::Linear;
+use super::stochastic_rounding::{RoundingSeed, StochasticallyRounded};
 use super::tensor_values::values;
 
 /// `sum(logsumexp(l) - l[target])` over the rows of the logits `l = hidden
 /// head^T` (hidden: (rows, width)), or `None` when the head's weight has no kernel
 /// here (quantized inference, f16, an adapter on the head). Gradients are
 /// prepared only when `hidden` or the head's weight is trained. The products'
-/// operands are at `precision`; the softmax and the loss are f32.
+/// operands are at `precision`; the softmax and the loss are f32. At bf16 a
+/// trained weight's logits read it rounded stochastically where `seed` is
+/// given (see `stochastic_rounding`).
 pub(crate) fn summed_nll(
     hidden: &Tensor,
     head: &Linear,
     targets: &[u32],
-    precision: ProductPrecision,
+    (precision, seed): (ProductPrecision, Option<u64>),
     sink: &GradientSink,
 ) -> Result<Option<Tensor>> {
     let weight = match (&head.lora, head.frozen_weight(), &head.weight) {
         (None, Some(frozen), _) => HeadWeight::Frozen(frozen),
-        (None, None, QMatMul::Tensor(w)) if w.is_variable() => HeadWeight::Trained(w.clone()),
+        (None, None, QMatMul::Tensor(w)) if w.is_variable() => HeadWeight::Trained(
+            w.clone(),
+            seed.map(|seed| RoundingSeed {
+                seed,
+                stream: head.rounding_stream,
+            }),
+        ),
         _ => return Ok(None),
     };
     if !hidden.device().is_cpu() {
@@ -51,7 +60,7 @@ pub(crate) fn summed_nll(
         );
     }
     let trained_weight = match &weight {
-        HeadWeight::Trained(w) => Some(w.clone()),
+        HeadWeight::Trained(w, _) => Some(w.clone()),
         HeadWeight::Frozen(_) => None,
     };
     let with_gradients = hidden.track_op() || trained_weight.is_some();
@@ -82,7 +91,7 @@ pub(crate) fn summed_nll(
         let device = hidden.device();
         let for_hidden = weight.product(g, false, precision)?;
         let for_weight = match &weight {
-            HeadWeight::Trained(w) => Some((w.clone(), product(g.t(), h, 1.0, precision)?)),
+            HeadWeight::Trained(w, _) => Some((w.clone(), product(g.t(), h, 1.0, precision)?)),
             HeadWeight::Frozen(_) => None,
         };
         Some(Gradients {
@@ -105,11 +114,12 @@ pub(crate) fn summed_nll(
 
 enum HeadWeight {
     Frozen(FrozenWeight),
-    Trained(Tensor),
+    /// With the bits its logits' rounding draws, if stochastic.
+    Trained(Tensor, Option<RoundingSeed>),
 }
 
 impl HeadWeight {
-    /// `lhs W^T` when `transposed`, else `lhs W`.
+    /// `lhs W^T` when `transposed` (the logits), else `lhs W`.
     fn product(
         &self,
         lhs: Matrix,
@@ -118,11 +128,19 @@ impl HeadWeight {
     ) -> Result<Vec<f32>> {
         match self {
             Self::Frozen(weight) => weight.product(lhs, transposed, 1.0, precision),
-            Self::Trained(weight) => {
+            Self::Trained(weight, rounding) => {
                 let (vocab, width) = weight.dims2()?;
                 let w = values(weight)?;
-                let w = Matrix::new(&w, vocab, width)?;
-                product(lhs, if transposed { w.t() } else { w }, 1.0, precision)
+                match rounding {
+                    Some(seed) if transposed && precision == ProductPrecision::Bf16 => {
+                        let w = StochasticallyRounded::new(&w, (vocab, width), *seed)?;
+                        blockwise_product(lhs, &w, 1.0, precision)
+                    }
+                    _ => {
+                        let w = Matrix::new(&w, vocab, width)?;
+                        product(lhs, if transposed { w.t() } else { w }, 1.0, precision)
+                    }
+                }
             }
         }
     }
@@ -216,9 +234,15 @@ mod tests {
             let input = input.as_tensor();
             let hidden = (input * 3.0).unwrap();
             let sink = GradientSink::default();
-            let fused = summed_nll(&hidden, head, &targets, ProductPrecision::F32, &sink)
-                .unwrap()
-                .unwrap();
+            let fused = summed_nll(
+                &hidden,
+                head,
+                &targets,
+                (ProductPrecision::F32, None),
+                &sink,
+            )
+            .unwrap()
+            .unwrap();
             let target_tensor = Tensor::new(&targets[..], &Device::Cpu).unwrap();
             let logits = head.forward(&hidden, None).unwrap();
             let composed = cross_entropy_sum(&logits, &target_tensor).unwrap();
@@ -253,7 +277,7 @@ mod tests {
             &random(&[1, 4], 2),
             &head,
             &[7],
-            ProductPrecision::F32,
+            (ProductPrecision::F32, None),
             &GradientSink::default(),
         )
         .unwrap_err();

@@ -54,7 +54,7 @@ pub struct Mlp {
 
 impl Mlp {
     pub fn forward(&self, x: &Tensor, options: &ForwardOptions) -> Result<Tensor> {
-        let seed = options.dropout_seed;
+        let seed = options.seed;
         let activation = match self.architecture {
             Architecture::Llama => Activation::Silu,
             Architecture::Gemma3 => Activation::GeluTanh,
@@ -160,7 +160,7 @@ impl Attention {
             && positions.start == 0
             && !options.use_cache
         {
-            return self.forward_training(x, positions, mask, options.dropout_seed);
+            return self.forward_training(x, positions, mask, options.seed);
         }
         let start = positions.start;
         let projected = self.project(x, positions, options)?;
@@ -179,7 +179,7 @@ impl Attention {
             }
         };
         let out = self.attend(&projected.q, &k, &v, mask, projected.scale_scores, options)?;
-        self.o.forward(&out, options.dropout_seed)
+        self.o.forward(&out, options.seed)
     }
 
     /// The new tokens of several sequences, each with its own KV cache, as the
@@ -194,7 +194,7 @@ impl Attention {
         caches: &mut [&mut KvCache],
         options: &ForwardOptions,
     ) -> Result<Tensor> {
-        let [q, k, v] = self.projections(x, options.dropout_seed)?;
+        let [q, k, v] = self.projections(x, options.seed)?;
         let decoding = rows.decoding_masks.len();
         let (decoding_caches, chunk_caches) = caches.split_at_mut(decoding);
         let mut outs = Vec::with_capacity(1 + rows.chunks.len());
@@ -227,8 +227,7 @@ impl Attention {
             outs.push(out.reshape((tokens, 1, ()))?);
             first_row += tokens;
         }
-        self.o
-            .forward(&Tensor::cat(&outs, 0)?, options.dropout_seed)
+        self.o.forward(&Tensor::cat(&outs, 0)?, options.seed)
     }
 
     /// The attention of the decoding rows (one new token each, `projected` of
@@ -302,7 +301,7 @@ impl Attention {
         positions: Positions,
         options: &ForwardOptions,
     ) -> Result<Projected> {
-        let projections = self.projections(x, options.dropout_seed)?;
+        let projections = self.projections(x, options.seed)?;
         self.prepare(projections, positions, options)
     }
 
@@ -512,8 +511,10 @@ pub struct ForwardOptions {
     pub kernels: Kernels,
     /// Keep keys and values for the next call.
     pub use_cache: bool,
-    /// Seeds LoRA dropout; `None` (inference, evaluation) turns dropout off.
-    pub dropout_seed: Option<u64>,
+    /// Seeds the training pass's randomness: LoRA dropout, and at bf16 the
+    /// stochastic rounding of trained weights; `None` (inference, evaluation)
+    /// turns both off.
+    pub seed: Option<u64>,
     /// The operands of the training pass's matrix products (bf16 for mixed
     /// precision); other kernels multiply as they always do.
     pub precision: ProductPrecision,
@@ -525,7 +526,7 @@ impl ForwardOptions {
         Self {
             kernels: Kernels::LlamaCpp,
             use_cache: true,
-            dropout_seed: None,
+            seed: None,
             precision: ProductPrecision::F32,
         }
     }
@@ -537,18 +538,18 @@ impl ForwardOptions {
         Self {
             kernels: Kernels::Differentiable,
             use_cache: false,
-            dropout_seed: None,
+            seed: None,
             precision: ProductPrecision::F32,
         }
     }
 
     /// A training pass over whole sequences, with gradients, its products at
     /// `precision`.
-    pub fn training(dropout_seed: Option<u64>, precision: ProductPrecision) -> Self {
+    pub fn training(seed: Option<u64>, precision: ProductPrecision) -> Self {
         Self {
             kernels: Kernels::Differentiable,
             use_cache: false,
-            dropout_seed,
+            seed,
             precision,
         }
     }

@@ -85,6 +85,10 @@ pub struct Linear {
     /// weight in a quantized weight's memory.
     pub dequantize: bool,
     pub lora: Option<Lora>,
+    /// Distinguishes the random bits this projection's trained weight is
+    /// rounded to bf16 with (see `stochastic_rounding`) from every other
+    /// projection's.
+    pub rounding_stream: u64,
     /// `W^T` laid out contiguously, made the first time an inference forward
     /// multiplies the dense frozen weight `W` (tagged with `W`'s id, so a
     /// replaced weight is never multiplied stale). gemm multiplies `x W^T`
@@ -103,6 +107,7 @@ impl Linear {
             weight,
             dequantize: false,
             lora: None,
+            rounding_stream: 0,
             transposed: OnceLock::new(),
             int8: None,
         }

@@ -40,6 +40,7 @@ mod quantized_blocks;
 mod quantized_matmul;
 mod rope;
 mod sequences;
+mod stochastic_rounding;
 pub mod tensor_values;
 #[cfg(test)]
 mod test_support;
@@ -241,16 +242,16 @@ impl Transformer {
     /// The summed negative log-likelihood of `targets` (one per row) under the
     /// head's logits for `hidden` (rows, hidden size). On the CPU the head and
     /// the loss are one autograd node (see `head_loss`), its products at
-    /// `precision`.
+    /// `options.precision` (a trained head rounded with `options.seed`).
     pub fn summed_nll(
         &self,
         hidden: &Tensor,
         targets: &[u32],
-        precision: ProductPrecision,
+        options: &ForwardOptions,
     ) -> Result<Tensor> {
         let head = &self.lm_head;
-        if let Some(loss) =
-            head_loss::summed_nll(hidden, head, targets, precision, &self.gradients)?
+        let products = (options.precision, options.seed);
+        if let Some(loss) = head_loss::summed_nll(hidden, head, targets, products, &self.gradients)?
         {
             return Ok(loss);
         }
