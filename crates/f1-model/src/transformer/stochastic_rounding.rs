@@ -35,19 +35,16 @@ pub(crate) struct RoundingSeed {
 
 /// `value` rounded to bf16 by adding the 16 random bits `random` below the
 /// bf16's last bit and cutting them off (NaN stays NaN; past the largest
-/// bf16 goes to infinity).
+/// bf16 goes to infinity). Branch-free, so a row's loop is vectorized.
 fn round(value: f32, random: u32) -> u16 {
+    let bits = value.to_bits();
+    let rounded = (bits.wrapping_add(random & 0xffff) >> 16) as u16;
+    let nan = (bits >> 16) as u16 | 0x40;
     if value.is_nan() {
-        return half::bf16::from_f32(value).to_bits();
+        nan
+    } else {
+        rounded
     }
-    ((value.to_bits() + (random & 0xffff)) >> 16) as u16
-}
-
-/// A pair of inputs rounded with one 32-bit draw, as `vdpbf16ps` reads it
-/// (the first in the low half; a missing second is zero).
-fn round_pair(pair: &[f32], random: u32) -> u32 {
-    let high = pair.get(1).map_or(0, |&value| round(value, random >> 16));
-    u32::from(round(pair[0], random)) | (u32::from(high) << 16)
 }
 
 /// `W^T` (inputs, outputs) of a weight `W` (outputs, inputs, row-major),
@@ -86,20 +83,31 @@ impl<'a> StochasticallyRounded<'a> {
         generator
     }
 
-    /// Inputs `2 * first_pair..` of row `row` with the bits each pair draws
-    /// (`bits.len()` pairs).
-    fn row_pairs<'r>(
+    /// Inputs `2 * first_pair..` of row `row` rounded into `pairs` (as many
+    /// pairs as it holds; the high half of a last odd input zero), as
+    /// `vdpbf16ps` reads them: the first of a pair in the low half.
+    fn round_pairs(
         &self,
         generator: &mut ChaCha8Rng,
         row: usize,
         first_pair: usize,
-        bits: &'r mut [u32],
-    ) -> (impl Iterator<Item = &'a [f32]>, &'r [u32]) {
+        pairs: &mut [u32],
+    ) {
         let pairs_per_row = self.inputs.div_ceil(2);
         generator.set_word_pos((row * pairs_per_row + first_pair) as u128);
-        generator.fill(&mut *bits);
-        let values = &self.weight[row * self.inputs..][..self.inputs];
-        (values[2 * first_pair..].chunks(2).take(bits.len()), bits)
+        generator.fill(&mut *pairs);
+        let values = &self.weight[row * self.inputs..][..self.inputs][2 * first_pair..];
+        let values = &values[..values.len().min(2 * pairs.len())];
+        let whole = values.chunks_exact(2);
+        let odd = whole.remainder().first();
+        let count = whole.len();
+        for (pair, values) in pairs.iter_mut().zip(whole) {
+            let (low, high) = (round(values[0], *pair), round(values[1], *pair >> 16));
+            *pair = u32::from(low) | (u32::from(high) << 16);
+        }
+        if let (Some(&last), Some(pair)) = (odd, pairs.get_mut(count)) {
+            *pair = u32::from(round(last, *pair));
+        }
     }
 
     /// Row `row` of `W` rounded, as f32 values.
@@ -124,21 +132,20 @@ impl ColumnBlocks for StochasticallyRounded<'_> {
     /// Rows `start..start + width` of `W`: the block's transpose.
     fn write_block(&self, start: usize, width: usize, buffer: &mut Vec<f32>) -> bool {
         let mut generator = self.generator();
-        let mut bits = vec![0u32; self.inputs.div_ceil(2)];
+        let mut pairs = vec![0u32; self.inputs.div_ceil(2)];
         for row in start..start + width {
-            let (pairs, bits) = self.row_pairs(&mut generator, row, 0, &mut bits);
-            for (pair, &random) in pairs.zip(bits) {
-                let rounded = round_pair(pair, random);
-                buffer.push(f32::from_bits(rounded << 16));
-                if pair.len() == 2 {
-                    buffer.push(f32::from_bits(rounded & 0xffff_0000));
+            self.round_pairs(&mut generator, row, 0, &mut pairs);
+            for (at, pair) in pairs.iter().enumerate() {
+                buffer.push(f32::from_bits(pair << 16));
+                if 2 * at + 1 < self.inputs {
+                    buffer.push(f32::from_bits(pair & 0xffff_0000));
                 }
             }
         }
         true
     }
 
-    /// Each row of the block rounded straight into its lane of the panels.
+    /// Each row of the block rounded, then stored into its lane of the panels.
     #[cfg(target_arch = "x86_64")]
     fn packed_block<'b>(
         &'b self,
@@ -150,7 +157,7 @@ impl ColumnBlocks for StochasticallyRounded<'_> {
             let pairs = depth.div_ceil(2);
             let panel_len = bf16_product::packed_columns_len(depth, COLUMNS);
             let mut generator = self.generator();
-            let mut bits = vec![0u32; pairs];
+            let mut row = vec![0u32; pairs];
             for (panel, lanes) in packed.chunks_exact_mut(panel_len).enumerate() {
                 let first = start + panel * COLUMNS;
                 let columns = COLUMNS.min(start + width - first);
@@ -158,10 +165,9 @@ impl ColumnBlocks for StochasticallyRounded<'_> {
                     lanes.fill(0);
                 }
                 for lane in 0..columns {
-                    let (values, bits) =
-                        self.row_pairs(&mut generator, first + lane, depth_start / 2, &mut bits);
-                    for (at, (pair, &random)) in values.zip(bits).enumerate() {
-                        lanes[at * COLUMNS + lane] = round_pair(pair, random);
+                    self.round_pairs(&mut generator, first + lane, depth_start / 2, &mut row);
+                    for (at, &pair) in row.iter().enumerate() {
+                        lanes[at * COLUMNS + lane] = pair;
                     }
                 }
                 lanes[pairs * COLUMNS..].fill(0);
