@@ -62,6 +62,26 @@ fn losses(workspace: &Path, run: &str) -> Vec<(usize, f64, Option<f64>)> {
         .collect()
 }
 
+/// The losses of the runs `straight` and `split` (stopped and resumed), which
+/// must be the same `steps` rows, with the same bytes in the `artifact` each
+/// exported.
+fn same_runs(workspace: &Path, steps: usize, artifact: &str) -> Vec<(usize, f64, Option<f64>)> {
+    let (a, b) = (losses(workspace, "straight"), losses(workspace, "split"));
+    assert_eq!(a.len(), steps);
+    assert_eq!(
+        a, b,
+        "the resumed run's losses differ from the straight run's"
+    );
+    let exported = |run: &str| {
+        std::fs::read(workspace.join(format!("models/artifacts/{run}/{artifact}"))).unwrap()
+    };
+    assert!(
+        exported("straight") == exported("split"),
+        "{artifact} differs"
+    );
+    a
+}
+
 fn train(workspace: &Path, config: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["train", "--config", config.to_str().unwrap()];
     args.extend(extra);
@@ -110,27 +130,11 @@ fn a_resumed_run_repeats_the_straight_run_exactly() {
     // ...and removed by the next checkpoint write, as no process holds it.
     assert!(!checkpoints.join(".staging-killed").exists());
 
-    let (a, b) = (
-        losses(work.path(), "straight"),
-        losses(work.path(), "split"),
-    );
-    assert_eq!(a.len(), 20);
-    assert_eq!(
-        a, b,
-        "the resumed run's losses differ from the straight run's"
-    );
+    let a = same_runs(work.path(), 20, "adapter_model.safetensors");
     // Training lowered the validation loss on this tiny task.
     let first_val = a.iter().find_map(|r| r.2).unwrap();
     let last_val = a.last().unwrap().2.unwrap();
     assert!(last_val < first_val, "{first_val} -> {last_val}");
-    let adapter = |run: &str| {
-        std::fs::read(
-            work.path()
-                .join(format!("models/artifacts/{run}/adapter_model.safetensors")),
-        )
-        .unwrap()
-    };
-    assert_eq!(adapter("straight"), adapter("split"));
     // Only the newest two checkpoints are kept (keep_checkpoints: 2).
     let kept: Vec<_> = std::fs::read_dir(&checkpoints)
         .unwrap()
@@ -174,23 +178,7 @@ fn a_resumed_bf16_full_run_repeats_the_straight_run_exactly() {
     assert!(output.status.success(), "{}", stderr(&output));
     let output = train(work.path(), &split, &["--resume"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let (a, b) = (
-        losses(work.path(), "straight"),
-        losses(work.path(), "split"),
-    );
-    assert_eq!(a.len(), 8);
-    assert_eq!(
-        a, b,
-        "the resumed run's losses differ from the straight run's"
-    );
-    let weights = |run: &str| {
-        std::fs::read(
-            work.path()
-                .join(format!("models/artifacts/{run}/model.safetensors")),
-        )
-        .unwrap()
-    };
-    assert_eq!(weights("straight"), weights("split"));
+    same_runs(work.path(), 8, "model.safetensors");
 }
 
 #[test]

@@ -179,16 +179,15 @@ impl ColumnBlocks for StochasticallyRounded<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::dense_product::{blockwise_product, product, Matrix, ProductPrecision};
+    use super::super::test_support::xorshift_values;
     use super::*;
     use half::bf16;
 
     /// Values of both signs and many magnitudes that bf16 cannot hold.
-    fn values(len: usize, seed: u32) -> Vec<f32> {
-        (0..len)
-            .map(|i| {
-                let x = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8;
-                ((x % 2001) as f32 / 1000.0 - 1.0) * 10f32.powi(i as i32 % 5 - 2)
-            })
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let values = xorshift_values(len, seed).into_iter().enumerate();
+        values
+            .map(|(i, value)| value * 10f32.powi(i as i32 % 5 - 2))
             .collect()
     }
 
