@@ -6,7 +6,8 @@
 //! reads moves only once its updates add up to half a bf16 step, and at
 //! fine-tuning's learning rates an AdamW update is under half a step of a
 //! typical weight: full fine-tuning's loss on a fixed batch trailed f32's by
-//! 2.0% after 36 steps rounded to nearest, by 0.2% rounded stochastically.
+//! 2.0% after 36 steps rounded to nearest, by 0.05% rounded stochastically
+//! (the projections' and the head's weights).
 //!
 //! The bits come from ChaCha8 (rand_chacha) keyed by the step's seed, one
 //! stream per projection and one 32-bit word per pair of inputs, at a position
