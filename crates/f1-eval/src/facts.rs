@@ -1,5 +1,7 @@
 //! Fact accuracy: an answer is right when it states every gold entity (any alias;
 //! case, accents and punctuation ignored) and no other entity of the same family.
+//! Whether it states the gold at all, whatever else it names, is the lenient
+//! reading beside it ([`Verdict::states_gold`]).
 
 use std::collections::BTreeSet;
 
@@ -55,6 +57,12 @@ pub enum Verdict {
 impl Verdict {
     pub fn is_correct(&self) -> bool {
         *self == Verdict::Correct
+    }
+
+    /// Every gold entity is stated, whether or not another of the family is too
+    /// ("Hamilton was second, behind Rosberg" for the runner-up).
+    pub fn states_gold(&self) -> bool {
+        !matches!(self, Verdict::Missing(_))
     }
 }
 

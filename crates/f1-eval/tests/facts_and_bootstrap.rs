@@ -53,6 +53,10 @@ fn missing_or_conflicting_entities_are_wrong() {
         grade("Schumacher or maybe Verstappen", &gold, &family),
         Verdict::Conflicting("verstappen".into())
     );
+    // The lenient reading takes the gold beside another entity, never without it.
+    assert!(grade("Schumacher or maybe Verstappen", &gold, &family).states_gold());
+    assert!(grade("Michael Schumacher.", &gold, &family).states_gold());
+    assert!(!grade("Max Verstappen won.", &gold, &family).states_gold());
     // Words inside other words do not count.
     let number = vec![aliases(&["7", "seven"])];
     assert!(!grade("He won 17 titles", &number, &FamilyEntities::default()).is_correct());

@@ -67,6 +67,16 @@ fn mean_prompt_tokens(run: &Run) -> f64 {
     total as f64 / run.predictions.len().max(1) as f64
 }
 
+/// The answers the strict grader counts wrong, and how many of those state the
+/// gold all the same (naming another entity of its family beside it).
+fn misses_stating_gold(run: &Run) -> Option<(usize, usize)> {
+    let m = &run.metrics;
+    let count = |share: f64| (share * m.n as f64).round() as usize;
+    let right = count(m.fact_accuracy.value);
+    let stated = count(m.gold_stated?.value);
+    Some((m.n - right, stated - right))
+}
+
 fn kind_cell(run: &Run, kind: &str) -> String {
     accuracy(run, kind).map_or("-".into(), |(value, n)| format!("{value:.1}% ({n})"))
 }
@@ -94,6 +104,7 @@ pub fn table(study: &Study) -> Option<Table> {
                 kind_cell(run, "future"),
                 kind_cell(run, "handwritten"),
                 percent(&run.metrics.fact_accuracy),
+                run.metrics.gold_stated.as_ref().map_or("-".into(), percent),
                 validity,
                 format!("{:.0}", mean_prompt_tokens(run)),
                 format!("{:.2}", run.metrics.mean_latency_s.value),
@@ -111,6 +122,7 @@ pub fn table(study: &Study) -> Option<Table> {
             "future",
             "hand-written",
             "all facts",
+            "states gold, all facts",
             "first calls valid",
             "prompt tokens per answer",
             "latency s per answer",
@@ -120,7 +132,9 @@ pub fn table(study: &Study) -> Option<Table> {
         rows,
         note: "recall: facts training taught; unseen: facts it never showed; future: facts of \
                the latest season in the data, of which training asked nothing; hand-written: \
-               questions written the way fans ask (questions in brackets). Prompt tokens count every generation round of an answer (a tools \
+               questions written the way fans ask (questions in brackets). States gold: the \
+               answer names the right entity, whatever else it names (the lenient reading). \
+               Prompt tokens count every generation round of an answer (a tools \
                answer reads its call's result); latency is per answer as the run decoded \
                them, several at a time."
             .into(),
@@ -185,6 +199,18 @@ fn paragraph(study: &Study, arms: &Arms) -> Option<String> {
         sentences[0].push_str(&format!("; {}", comparisons.join("; ")));
     }
     sentences[0].push('.');
+    if let (Some((wrong, stating)), Some(lenient)) =
+        (misses_stating_gold(tools), &tools.metrics.gold_stated)
+    {
+        if stating > 0 {
+            sentences.push(format!(
+                "Of its {wrong} wrong answers, {stating} stated the right one but named another \
+                 of its family beside it (\"second, behind the winner ...\"), which the grader \
+                 counts wrong; read leniently it was right on {}.",
+                percent(lenient)
+            ));
+        }
+    }
     let (made, valid) = first_calls(tools);
     let answers = tools.predictions.len();
     sentences.push(format!(

@@ -379,6 +379,7 @@ mod tests {
             metrics: RunMetrics {
                 n: 50,
                 fact_accuracy: interval(accuracy),
+                gold_stated: Some(interval(accuracy + 0.05)),
                 bleu: interval(10.0),
                 rouge1: interval(0.3),
                 rouge2: interval(0.1),

@@ -479,6 +479,7 @@ fn metrics_table(study: &Study) -> Table {
             "run",
             "n",
             "fact accuracy %",
+            "states gold %",
             "BLEU",
             "ROUGE-1",
             "ROUGE-2",
@@ -496,6 +497,8 @@ fn metrics_table(study: &Study) -> Table {
                     r.name.clone(),
                     m.n.to_string(),
                     m.fact_accuracy.scaled(100.0).format(1),
+                    m.gold_stated
+                        .map_or("-".into(), |g| g.scaled(100.0).format(1)),
                     m.bleu.scaled(1.0).format(1),
                     m.rouge1.scaled(100.0).format(1),
                     m.rouge2.scaled(100.0).format(1),
@@ -504,7 +507,11 @@ fn metrics_table(study: &Study) -> Table {
                 ]
             })
             .collect(),
-        note: "Values with bootstrap 95% confidence intervals in brackets.".into(),
+        note: "Values with bootstrap 95% confidence intervals in brackets. Fact accuracy: the \
+               answer states every gold entity and no other of its family; states gold: every \
+               gold entity, whatever else it names (\"Hamilton was second, behind Rosberg\" \
+               for the runner-up), the lenient reading."
+            .into(),
     }
 }
 

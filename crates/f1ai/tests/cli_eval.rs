@@ -48,6 +48,9 @@ fn scores_every_run_with_intervals_and_compares_them() {
             let gold = winners[i % 4];
             let answer = if i % 4 == 0 {
                 format!("{gold} won.")
+            } else if i % 4 == 1 {
+                // Right, but naming another driver: wrong strictly, right leniently.
+                format!("{gold} won, ahead of {}.", winners[(i + 1) % 4])
             } else {
                 winners[(i + 1) % 4].to_string()
             };
@@ -88,9 +91,22 @@ fn scores_every_run_with_intervals_and_compares_them() {
         0.5
     );
     assert!(
-        stdout(&output).contains("| smollm2-base-rag | 40 | 100.0 [100.0, 100.0] | 100.0"),
+        stdout(&output).contains(
+            "| smollm2-base-rag | 40 | 100.0 [100.0, 100.0] | 100.0 [100.0, 100.0] | 100.0"
+        ),
         "{}",
         stdout(&output)
+    );
+    let text = stdout(&output);
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("| smollm2-base-zero-shot | 40 |"))
+        .expect("the zero-shot run's metrics row")
+        .split(" | ")
+        .collect();
+    assert!(
+        row[2].starts_with("25.0 [") && row[3].starts_with("50.0 ["),
+        "{row:?}"
     );
 
     let summary: Value = serde_json::from_str(
@@ -102,6 +118,10 @@ fn scores_every_run_with_intervals_and_compares_them() {
     assert!(zero["fact_accuracy"]["low"].as_f64().unwrap() < 0.25);
     assert!(zero["fact_accuracy"]["high"].as_f64().unwrap() > 0.25);
     assert_eq!(zero["by_test_kind"]["unseen"]["n"], 40);
+    assert_eq!(zero["gold_stated"]["value"], 0.5);
+    assert!(zero["gold_stated"]["low"].as_f64().unwrap() < 0.5);
+    assert_eq!(zero["by_test_kind"]["unseen"]["gold_stated"], 0.5);
+    assert_eq!(zero["by_family"]["race_winner"]["gold_stated"], 0.5);
     let comparison = &summary["comparisons"][0]["comparison"];
     assert_eq!(comparison["shared"], 40);
     assert!(comparison["fact_accuracy_p"].as_f64().unwrap() < 0.01);

@@ -461,10 +461,35 @@ fn evaluate_and_report(work: &Path) -> String {
     stdout(&output)
 }
 
+/// Replaces one answer of a predictions file.
+fn rewrite_answer(work: &Path, file: &str, id: &str, answer: &str) {
+    let path = work.join("results/predictions").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+            if row["id"] == id {
+                row["prediction"] = json!(answer);
+            }
+            row.to_string()
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n")).unwrap();
+}
+
 #[test]
 fn the_three_arms_are_compared_with_call_validity_and_latency() {
     let work = tempfile::tempdir().unwrap();
     write_three_arms(work.path());
+    // One of the tools run's three wrong answers states the winner (Alonso) beside
+    // another winner of the family.
+    rewrite_answer(
+        work.path(),
+        "smollm2-lora-tools-tools.jsonl",
+        "q58",
+        "Fernando Alonso was second, behind Max Verstappen.",
+    );
     let text = evaluate_and_report(work.path());
     // Recall is every third question: 20; tools wrong on q57..q59, one recall
     // (q57), so 19 of 20; retrieval right on q0..q23: 8 of 20; LoRA 10 of 20.
@@ -478,6 +503,14 @@ fn the_three_arms_are_compared_with_call_validity_and_latency() {
     );
     assert!(
         text.contains("against its best unaided fine-tuned run, recall +45.0 points ["),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Of its 3 wrong answers, 1 stated the right one but named another of its family \
+             beside it (\"second, behind the winner ...\"), which the grader counts wrong; read \
+             leniently it was right on 96.7% ["
+        ),
         "{text}"
     );
     assert!(
@@ -501,6 +534,47 @@ fn the_three_arms_are_compared_with_call_validity_and_latency() {
         "{page}"
     );
     assert!(page.contains("| 48 of 60 | 400 | 2.00 |"), "{page}");
+    let tools_row = page
+        .lines()
+        .find(|l| l.starts_with("| tools (fine-tuned to call) |"))
+        .unwrap();
+    assert!(
+        tools_row.contains("| 95.0% [") && tools_row.contains("| 96.7% ["),
+        "{tools_row}"
+    );
+    assert!(
+        page.contains("| fact accuracy % | states gold % |"),
+        "{page}"
+    );
+}
+
+/// A summary written before the lenient reading was scored still reports: its
+/// cells read "-" and no sentence claims a count.
+#[test]
+fn a_summary_without_the_lenient_reading_still_reports() {
+    let work = tempfile::tempdir().unwrap();
+    write_three_arms(work.path());
+    let eval = f1ai(work.path(), &["eval"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let path = work.path().join("results/metrics/summary.json");
+    let mut summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for run in summary["runs"].as_object_mut().unwrap().values_mut() {
+        assert!(run.as_object_mut().unwrap().remove("gold_stated").is_some());
+        for kind in run["by_test_kind"].as_object_mut().unwrap().values_mut() {
+            kind.as_object_mut().unwrap().remove("gold_stated");
+        }
+    }
+    std::fs::write(&path, summary.to_string()).unwrap();
+    let output = f1ai(work.path(), &["report"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("read leniently"));
+    let page = std::fs::read_to_string(work.path().join("results/reports/report.md")).unwrap();
+    let tools_row = page
+        .lines()
+        .find(|l| l.starts_with("| tools (fine-tuned to call) |"))
+        .unwrap();
+    assert!(tools_row.contains("] | - | 48 of 60 |"), "{tools_row}");
 }
 
 /// The latest season's questions (`test_kind: future`) get their own column and

@@ -71,15 +71,17 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
     )?;
 
     let mut table = String::from(
-        "| run | n | fact accuracy % | BLEU | ROUGE-1 | ROUGE-2 | ROUGE-L | latency s |\n|---|---|---|---|---|---|---|---|\n",
+        "| run | n | fact accuracy % | states gold % | BLEU | ROUGE-1 | ROUGE-2 | ROUGE-L | latency s |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &runs {
         let m = &r.metrics;
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |\n",
             r.name,
             m.n,
             m.fact_accuracy.scaled(100.0).format(1),
+            m.gold_stated
+                .map_or("-".into(), |g| g.scaled(100.0).format(1)),
             m.bleu.scaled(1.0).format(1),
             m.rouge1.scaled(100.0).format(1),
             m.rouge2.scaled(100.0).format(1),
@@ -87,7 +89,11 @@ pub fn run(args: EvalArgs, workspace: &Workspace) -> Result<()> {
             m.mean_latency_s.value
         ));
     }
-    table.push_str("\nValues with bootstrap 95% confidence intervals.\n");
+    table.push_str(
+        "\nValues with bootstrap 95% confidence intervals. States gold: every gold entity \
+         stated, whatever else the answer names (fact accuracy also asks for no other entity \
+         of its family).\n",
+    );
     table.push_str(&knowledge_markdown);
     let (system, markdown) = system::collect(&runs, workspace)?;
     write_json(&dir.join("system.json"), &system)?;
