@@ -112,7 +112,13 @@ pub fn probe(
     let entities = family_entities(cases.iter().copied());
     let right = |case: &Case, answer: &str| {
         let gold = case.gold_aliases();
-        grade(answer, &gold, &entities[case.metadata.family.as_str()]).is_correct()
+        grade(
+            case.question(),
+            answer,
+            &gold,
+            &entities[case.metadata.family.as_str()],
+        )
+        .is_correct()
     };
     let greedy = GenerationConfig {
         max_tokens: settings.max_tokens,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use f1_baseline::fan_questions::{fan_questions, TEST_KIND};
-use f1_eval::facts::normalize;
+use f1_eval::facts::{grade, normalize};
 use f1_tools::Toolbox;
 
 fn shared_data() -> PathBuf {
@@ -68,4 +68,30 @@ fn every_gold_answer_is_what_the_database_returns() {
     }
     let ids: std::collections::HashSet<&str> = questions.iter().map(|q| q.id.as_str()).collect();
     assert_eq!(ids.len(), questions.len(), "ids are unique");
+}
+
+/// The grader takes each question's own reference answer as right: the gold
+/// stated, and any other entity it names named by the question too ("Nico
+/// Rosberg was Lewis Hamilton's teammate" for "who was hamilton's teammate").
+#[test]
+fn every_reference_answer_is_graded_right() {
+    let cases: Vec<_> = fan_questions()
+        .unwrap()
+        .iter()
+        .map(|q| q.case(None))
+        .collect();
+    let entities = f1_baseline::family_entities(cases.iter());
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            let verdict = grade(
+                case.question(),
+                case.reference(),
+                &case.gold_aliases(),
+                &entities[case.metadata.family.as_str()],
+            );
+            (!verdict.is_correct()).then(|| format!("{}: {verdict:?}", case.metadata.id))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

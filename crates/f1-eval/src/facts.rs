@@ -1,5 +1,8 @@
 //! Fact accuracy: an answer is right when it states every gold entity (any alias;
-//! case, accents and punctuation ignored) and no other entity of the same family.
+//! case, accents and punctuation ignored) and no other entity of the same family
+//! and kind (a number for a number, a name for a name) that the question did not
+//! name itself ("Hamilton's teammate in 2016 was Rosberg" answers "who was
+//! Hamilton's teammate?").
 //! Whether it states the gold at all, whatever else it names, is the lenient
 //! reading beside it ([`Verdict::states_gold`]).
 
@@ -66,16 +69,34 @@ impl Verdict {
     }
 }
 
-/// Grades `answer` against the gold entities (each a list of aliases) and the
-/// other entities of the family.
-pub fn grade(answer: &str, gold: &[Vec<String>], family: &FamilyEntities) -> Verdict {
+/// Whether an entity is a number ("11", "387.5"): normalized aliases of digits.
+fn is_number(aliases: &[String]) -> bool {
+    aliases
+        .iter()
+        .any(|a| a.chars().all(|c| c.is_ascii_digit() || c == ' '))
+}
+
+/// Grades the `answer` to `question` against the gold entities (each a list of
+/// aliases) and the other entities of the family. Only an entity of a gold's kind
+/// competes with it (a driver named beside a count of wins does not). An entity
+/// the question names is context, not a second answer, unless the question names
+/// a gold entity too: then it is an either/or question ("Leclerc or Sainz?") and
+/// the answer must pick one.
+pub fn grade(
+    question: &str,
+    answer: &str,
+    gold: &[Vec<String>],
+    family: &FamilyEntities,
+) -> Verdict {
     let mut text = normalize(answer);
     let mut gold_aliases: Vec<String> = Vec::new();
+    let mut gold_kinds = BTreeSet::new();
     for entity in gold {
         let aliases: Vec<String> = entity.iter().map(|a| normalize(a)).collect();
         if !aliases.iter().any(|a| text.contains(a.as_str())) {
             return Verdict::Missing(entity.first().cloned().unwrap_or_default());
         }
+        gold_kinds.insert(is_number(&aliases));
         gold_aliases.extend(aliases);
     }
     // Blank out what states the gold (longest first) so its parts ("Schumacher" of
@@ -87,8 +108,14 @@ pub fn grade(answer: &str, gold: &[Vec<String>], family: &FamilyEntities) -> Ver
             text.replace_range(start..start + alias.len(), &blank);
         }
     }
+    let question = normalize(question);
+    let names = |entity: &[String]| entity.iter().any(|a| question.contains(a.as_str()));
+    let either_or = gold_aliases.iter().any(|a| question.contains(a.as_str()));
     for entity in &family.entities {
-        if entity.iter().any(|a| gold_aliases.contains(a)) {
+        if entity.iter().any(|a| gold_aliases.contains(a))
+            || !gold_kinds.contains(&is_number(entity))
+            || (!either_or && names(entity))
+        {
             continue;
         }
         if let Some(alias) = entity.iter().find(|a| text.contains(a.as_str())) {

@@ -16,6 +16,8 @@ pub struct Answer {
     pub id: String,
     pub family: String,
     pub test_kind: Option<String>,
+    /// The question asked (its last user turn).
+    pub question: String,
     pub reference: String,
     pub prediction: String,
     /// Each gold entity's aliases.
@@ -80,7 +82,7 @@ pub fn score(
     for answer in answers {
         let r = rouge.score(&answer.reference, &answer.prediction);
         let family = entities.get(&answer.family).unwrap_or(&empty);
-        let verdict = grade(&answer.prediction, &answer.gold, family);
+        let verdict = grade(&answer.question, &answer.prediction, &answer.gold, family);
         scores.ids.push(answer.id.clone());
         scores.families.push(answer.family.clone());
         scores

@@ -7,6 +7,9 @@ fn aliases(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// A question that names no driver.
+const Q: &str = "Who won the race?";
+
 fn drivers() -> FamilyEntities {
     let mut family = FamilyEntities::default();
     for entity in [
@@ -29,7 +32,7 @@ fn gold_in_any_spelling_is_correct() {
         "It was Räikkönen, for Ferrari.",
     ] {
         assert_eq!(
-            grade(answer, &gold, &drivers()),
+            grade(Q, answer, &gold, &drivers()),
             Verdict::Correct,
             "{answer}"
         );
@@ -42,25 +45,61 @@ fn missing_or_conflicting_entities_are_wrong() {
     let gold = vec![aliases(&["Michael Schumacher", "Schumacher"])];
     let family = drivers();
     assert_eq!(
-        grade("Michael Schumacher.", &gold, &family),
+        grade(Q, "Michael Schumacher.", &gold, &family),
         Verdict::Correct
     );
     assert_eq!(
-        grade("Max Verstappen won.", &gold, &family),
+        grade(Q, "Max Verstappen won.", &gold, &family),
         Verdict::Missing("Michael Schumacher".into())
     );
     assert_eq!(
-        grade("Schumacher or maybe Verstappen", &gold, &family),
+        grade(Q, "Schumacher or maybe Verstappen", &gold, &family),
         Verdict::Conflicting("verstappen".into())
     );
     // The lenient reading takes the gold beside another entity, never without it.
-    assert!(grade("Schumacher or maybe Verstappen", &gold, &family).states_gold());
-    assert!(grade("Michael Schumacher.", &gold, &family).states_gold());
-    assert!(!grade("Max Verstappen won.", &gold, &family).states_gold());
+    assert!(grade(Q, "Schumacher or maybe Verstappen", &gold, &family).states_gold());
+    assert!(grade(Q, "Michael Schumacher.", &gold, &family).states_gold());
+    assert!(!grade(Q, "Max Verstappen won.", &gold, &family).states_gold());
     // Words inside other words do not count.
     let number = vec![aliases(&["7", "seven"])];
-    assert!(!grade("He won 17 titles", &number, &FamilyEntities::default()).is_correct());
-    assert!(grade("Seven titles.", &number, &FamilyEntities::default()).is_correct());
+    assert!(!grade(Q, "He won 17 titles", &number, &FamilyEntities::default()).is_correct());
+    // A name beside a number does not compete with it; another number does.
+    let mut counts = drivers();
+    counts.add(&aliases(&["7", "seven"]));
+    counts.add(&aliases(&["4"]));
+    let answer = "Michael Schumacher won 7 titles.";
+    assert!(grade("How many titles?", answer, &number, &counts).is_correct());
+    assert_eq!(
+        grade(Q, "7 titles, or 4", &number, &counts),
+        Verdict::Conflicting("4".into())
+    );
+    assert!(grade(Q, "Seven titles.", &number, &FamilyEntities::default()).is_correct());
+}
+
+#[test]
+fn entities_the_question_names_are_context_unless_it_is_either_or() {
+    let gold = vec![aliases(&["Kimi Räikkönen", "Räikkönen"])];
+    let family = drivers();
+    let answer = "Kimi Räikkönen was Michael Schumacher's teammate.";
+    assert_eq!(
+        grade("Who was Schumacher's teammate?", answer, &gold, &family),
+        Verdict::Correct
+    );
+    // Not named by the question: a second driver as before.
+    assert_eq!(
+        grade("Who was the teammate?", answer, &gold, &family),
+        Verdict::Conflicting("michael schumacher".into())
+    );
+    // Either/or: the question names the gold, so naming the other is a hedge.
+    let either_or = "Raikkonen or Verstappen, who scored more?";
+    assert_eq!(
+        grade(either_or, "Räikkönen or Verstappen.", &gold, &family),
+        Verdict::Conflicting("verstappen".into())
+    );
+    assert_eq!(
+        grade(either_or, "Räikkönen scored more.", &gold, &family),
+        Verdict::Correct
+    );
 }
 
 #[test]

@@ -764,7 +764,7 @@ fn examples_table(study: &Study) -> Option<Table> {
         let family = families.get(first.family.as_str()).unwrap_or(&empty);
         let right: Vec<bool> = answers
             .iter()
-            .map(|a| grade(&a.prediction, &gold, family).is_correct())
+            .map(|a| grade(&first.question, &a.prediction, &gold, family).is_correct())
             .collect();
         let disagree = right.iter().any(|r| *r != right[0]);
         let mut row = vec![first.question.clone(), first.reference.clone()];

@@ -29,6 +29,8 @@ enum Kind {
 struct Question {
     kind: Kind,
     family: String,
+    /// The question asked, for the grader.
+    text: String,
     /// Each gold entity's aliases.
     gold: Vec<Vec<String>>,
     prompt: Vec<u32>,
@@ -116,6 +118,7 @@ impl Probe {
             questions.push(Question {
                 kind,
                 family: case.metadata.family.clone(),
+                text: case.question().to_string(),
                 gold,
                 prompt,
             });
@@ -157,7 +160,8 @@ impl Probe {
             let answers = generate_batch(&mut model, tokenizer, &prompts, &config)?;
             for (question, answer) in chunk.iter().zip(answers) {
                 let family = self.entities.get(&question.family).unwrap_or(&empty);
-                let correct = grade(&answer.text, &question.gold, family).is_correct();
+                let correct =
+                    grade(&question.text, &answer.text, &question.gold, family).is_correct();
                 let tally = right.entry(question.kind == Kind::Recall).or_default();
                 tally.0 += usize::from(correct);
                 tally.1 += 1;

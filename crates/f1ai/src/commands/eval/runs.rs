@@ -29,6 +29,7 @@ fn answers(predictions: &[Prediction]) -> Vec<Answer> {
             id: p.id.clone(),
             family: p.family.clone(),
             test_kind: p.test_kind.clone(),
+            question: p.question.clone(),
             reference: p.reference.clone(),
             prediction: p.prediction.clone(),
             gold: p.gold.iter().map(|g| g.aliases.clone()).collect(),
