@@ -4,7 +4,7 @@
 //! answers. A fact is *known* when every greedy answer is right, *maybe* when
 //! some greedy or sampled answer is, and *unknown* when none is.
 
-use f1_eval::facts::grade;
+use f1_eval::facts::{grade, Asked};
 use f1_model::assistant::Assistant;
 use f1_model::chat::ChatMessage;
 use f1_model::generate::GenerationConfig;
@@ -113,7 +113,10 @@ pub fn probe(
     let right = |case: &Case, answer: &str| {
         let gold = case.gold_aliases();
         grade(
-            case.question(),
+            Asked {
+                question: case.question(),
+                reference: case.reference(),
+            },
             answer,
             &gold,
             &entities[case.metadata.family.as_str()],

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use f1_baseline::fan_questions::{fan_questions, TEST_KIND};
-use f1_eval::facts::{grade, normalize};
+use f1_eval::facts::{grade, normalize, Asked};
 use f1_tools::Toolbox;
 
 fn shared_data() -> PathBuf {
@@ -84,8 +84,12 @@ fn every_reference_answer_is_graded_right() {
     let wrong: Vec<String> = cases
         .iter()
         .filter_map(|case| {
+            let asked = Asked {
+                question: case.question(),
+                reference: case.reference(),
+            };
             let verdict = grade(
-                case.question(),
+                asked,
                 case.reference(),
                 &case.gold_aliases(),
                 &entities[case.metadata.family.as_str()],

@@ -33,6 +33,11 @@ impl Entity {
         if let Some(words) = crate::text::number_words(n) {
             entity.add_alias(&words);
         }
+        if n == 0 {
+            // As the answers put a count of nothing: "never won", "has yet to win".
+            entity.add_alias("never");
+            entity.add_alias("yet to");
+        }
         entity
     }
 

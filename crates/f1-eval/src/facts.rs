@@ -1,8 +1,9 @@
 //! Fact accuracy: an answer is right when it states every gold entity (any alias;
 //! case, accents and punctuation ignored) and no other entity of the same family
-//! and kind (a number for a number, a name for a name) that the question did not
-//! name itself ("Hamilton's teammate in 2016 was Rosberg" answers "who was
-//! Hamilton's teammate?").
+//! and kind as a competing answer (see [`grade`]): "Hamilton's teammate in 2016 was
+//! Rosberg" answers "who was Hamilton's teammate?", and "Ocon was second, behind
+//! the winner Verstappen" answers "who was second?", as the reference answers
+//! put it.
 //! Whether it states the gold at all, whatever else it names, is the lenient
 //! reading beside it ([`Verdict::states_gold`]).
 
@@ -76,14 +77,23 @@ fn is_number(aliases: &[String]) -> bool {
         .any(|a| a.chars().all(|c| c.is_ascii_digit() || c == ' '))
 }
 
-/// Grades the `answer` to `question` against the gold entities (each a list of
-/// aliases) and the other entities of the family. Only an entity of a gold's kind
-/// competes with it (a driver named beside a count of wins does not). An entity
-/// the question names is context, not a second answer, unless the question names
-/// a gold entity too: then it is an either/or question ("Leclerc or Sainz?") and
-/// the answer must pick one.
+/// What an answer is graded in: the question it answers and the reference
+/// answer written for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'a> {
+    pub question: &'a str,
+    pub reference: &'a str,
+}
+
+/// Grades an `answer` to what was `asked` against the gold entities (each a list
+/// of aliases) and the other entities of the family. Another entity competes
+/// with the gold unless it is of another kind, or the question names it ("who was
+/// Hamilton's teammate?") and not the gold too (an either/or question: "Button or
+/// Hamilton?"), or the reference answer names it as well and the answer names it
+/// only after stating every gold entity, not as an alternative ("Ocon was second,
+/// behind the winner Verstappen"; not "Ocon, or maybe Verstappen").
 pub fn grade(
-    question: &str,
+    asked: Asked<'_>,
     answer: &str,
     gold: &[Vec<String>],
     family: &FamilyEntities,
@@ -91,16 +101,20 @@ pub fn grade(
     let mut text = normalize(answer);
     let mut gold_aliases: Vec<String> = Vec::new();
     let mut gold_kinds = BTreeSet::new();
+    // Where the answer has stated every gold entity (each at its first mention).
+    let mut all_stated_at = 0;
     for entity in gold {
         let aliases: Vec<String> = entity.iter().map(|a| normalize(a)).collect();
-        if !aliases.iter().any(|a| text.contains(a.as_str())) {
+        let Some(first) = aliases.iter().filter_map(|a| text.find(a.as_str())).min() else {
             return Verdict::Missing(entity.first().cloned().unwrap_or_default());
-        }
+        };
+        all_stated_at = all_stated_at.max(first);
         gold_kinds.insert(is_number(&aliases));
         gold_aliases.extend(aliases);
     }
-    // Blank out what states the gold (longest first) so its parts ("Schumacher" of
-    // "Michael Schumacher") do not read as another entity.
+    // Blank out what states the gold (longest first, keeping every position) so
+    // its parts ("Schumacher" of "Michael Schumacher") do not read as another
+    // entity.
     gold_aliases.sort_by_key(|a| std::cmp::Reverse(a.len()));
     for alias in &gold_aliases {
         for start in occurrences(&text.clone(), alias) {
@@ -108,17 +122,29 @@ pub fn grade(
             text.replace_range(start..start + alias.len(), &blank);
         }
     }
-    let question = normalize(question);
-    let names = |entity: &[String]| entity.iter().any(|a| question.contains(a.as_str()));
+    let (question, reference) = (normalize(asked.question), normalize(asked.reference));
+    let named_in = |text: &str, entity: &[String]| entity.iter().any(|a| text.contains(a.as_str()));
     let either_or = gold_aliases.iter().any(|a| question.contains(a.as_str()));
     for entity in &family.entities {
         if entity.iter().any(|a| gold_aliases.contains(a))
             || !gold_kinds.contains(&is_number(entity))
-            || (!either_or && names(entity))
+            || (!either_or && named_in(&question, entity))
         {
             continue;
         }
-        if let Some(alias) = entity.iter().find(|a| text.contains(a.as_str())) {
+        let Some((at, alias)) = entity
+            .iter()
+            .filter_map(|a| text.find(a.as_str()).map(|at| (at, a)))
+            .min()
+        else {
+            continue;
+        };
+        // Offered as an alternative ("Ocon, or maybe Verstappen") it is a hedge
+        // (`at` is the space its match starts with).
+        let context = at > all_stated_at
+            && !text[all_stated_at..=at].contains(" or ")
+            && named_in(&reference, entity);
+        if !context {
             return Verdict::Conflicting(alias.trim().to_string());
         }
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bleu::BleuStats;
 use crate::bootstrap::{confidence_interval, mean_at, paired_p_value, Interval};
-use crate::facts::{grade, FamilyEntities};
+use crate::facts::{grade, Asked, FamilyEntities};
 use crate::rouge::RougeScorer;
 
 /// One answer to grade.
@@ -82,7 +82,11 @@ pub fn score(
     for answer in answers {
         let r = rouge.score(&answer.reference, &answer.prediction);
         let family = entities.get(&answer.family).unwrap_or(&empty);
-        let verdict = grade(&answer.question, &answer.prediction, &answer.gold, family);
+        let asked = Asked {
+            question: &answer.question,
+            reference: &answer.reference,
+        };
+        let verdict = grade(asked, &answer.prediction, &answer.gold, family);
         scores.ids.push(answer.id.clone());
         scores.families.push(answer.family.clone());
         scores

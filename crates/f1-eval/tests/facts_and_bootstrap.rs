@@ -1,14 +1,25 @@
 //! Fact accuracy and the bootstrap.
 
 use f1_eval::bootstrap::{confidence_interval, mean_at, paired_p_value};
-use f1_eval::facts::{grade, normalize, FamilyEntities, Verdict};
+use f1_eval::facts::{grade, normalize, Asked, FamilyEntities, Verdict};
 
 fn aliases(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// A question that names no driver.
-const Q: &str = "Who won the race?";
+/// A question that names no driver, whose reference answer names only the gold.
+const Q: Asked = Asked {
+    question: "Who won the race?",
+    reference: "",
+};
+
+/// `question` with a reference answer that names no other entity.
+fn asked(question: &str) -> Asked<'_> {
+    Asked {
+        question,
+        reference: "",
+    }
+}
 
 fn drivers() -> FamilyEntities {
     let mut family = FamilyEntities::default();
@@ -68,7 +79,7 @@ fn missing_or_conflicting_entities_are_wrong() {
     counts.add(&aliases(&["7", "seven"]));
     counts.add(&aliases(&["4"]));
     let answer = "Michael Schumacher won 7 titles.";
-    assert!(grade("How many titles?", answer, &number, &counts).is_correct());
+    assert!(grade(asked("How many titles?"), answer, &number, &counts).is_correct());
     assert_eq!(
         grade(Q, "7 titles, or 4", &number, &counts),
         Verdict::Conflicting("4".into())
@@ -82,23 +93,76 @@ fn entities_the_question_names_are_context_unless_it_is_either_or() {
     let family = drivers();
     let answer = "Kimi Räikkönen was Michael Schumacher's teammate.";
     assert_eq!(
-        grade("Who was Schumacher's teammate?", answer, &gold, &family),
+        grade(
+            asked("Who was Schumacher's teammate?"),
+            answer,
+            &gold,
+            &family
+        ),
         Verdict::Correct
     );
     // Not named by the question: a second driver as before.
     assert_eq!(
-        grade("Who was the teammate?", answer, &gold, &family),
+        grade(asked("Who was the teammate?"), answer, &gold, &family),
         Verdict::Conflicting("michael schumacher".into())
     );
     // Either/or: the question names the gold, so naming the other is a hedge.
     let either_or = "Raikkonen or Verstappen, who scored more?";
     assert_eq!(
-        grade(either_or, "Räikkönen or Verstappen.", &gold, &family),
+        grade(asked(either_or), "Räikkönen or Verstappen.", &gold, &family),
         Verdict::Conflicting("verstappen".into())
     );
     assert_eq!(
-        grade(either_or, "Räikkönen scored more.", &gold, &family),
+        grade(asked(either_or), "Räikkönen scored more.", &gold, &family),
         Verdict::Correct
+    );
+}
+
+#[test]
+fn an_entity_the_reference_names_after_the_gold_is_context() {
+    let gold = vec![aliases(&["Kimi Räikkönen", "Räikkönen"])];
+    let family = drivers();
+    let second = Asked {
+        question: "Who was second?",
+        reference: "Kimi Räikkönen finished second, behind the winner Max Verstappen.",
+    };
+    let verdict = |answer| grade(second, answer, &gold, &family);
+    assert_eq!(
+        verdict("Räikkönen was second, behind the winner Verstappen."),
+        Verdict::Correct
+    );
+    // Named before the gold: the roles swapped.
+    assert_eq!(
+        verdict("Verstappen was second, behind the winner Räikkönen."),
+        Verdict::Conflicting("verstappen".into())
+    );
+    // An entity the reference does not name is a second answer wherever it is,
+    // and one it names is when offered as an alternative.
+    assert_eq!(
+        verdict("Räikkönen, or maybe Michael Schumacher."),
+        Verdict::Conflicting("michael schumacher".into())
+    );
+    assert_eq!(
+        verdict("Räikkönen, or maybe Verstappen."),
+        Verdict::Conflicting("verstappen".into())
+    );
+    // Either/or: the question names both; the answer picks the gold first.
+    let either_or = Asked {
+        question: "Raikkonen or Verstappen, who scored more?",
+        reference: "Kimi Räikkönen scored 10 points, Max Verstappen 8.",
+    };
+    assert_eq!(
+        grade(
+            either_or,
+            "Räikkönen scored 10, Verstappen 8.",
+            &gold,
+            &family
+        ),
+        Verdict::Correct
+    );
+    assert_eq!(
+        grade(either_or, "Räikkönen or Verstappen.", &gold, &family),
+        Verdict::Conflicting("verstappen".into())
     );
 }
 

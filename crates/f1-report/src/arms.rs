@@ -205,8 +205,8 @@ fn paragraph(study: &Study, arms: &Arms) -> Option<String> {
         if stating > 0 {
             sentences.push(format!(
                 "Of its {wrong} wrong answers, {stating} stated the right one but named another \
-                 of its family beside it (\"second, behind the winner ...\"), which the grader \
-                 counts wrong; read leniently it was right on {}.",
+                 of its family as an answer too, which the grader counts wrong; read leniently \
+                 it was right on {}.",
                 percent(lenient)
             ));
         }

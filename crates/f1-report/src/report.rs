@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use f1_eval::bootstrap::Interval;
-use f1_eval::facts::{grade, FamilyEntities};
+use f1_eval::facts::{grade, Asked, FamilyEntities};
 use f1_train::metrics::RunSummary;
 use plotters::style::RGBColor;
 
@@ -508,9 +508,8 @@ fn metrics_table(study: &Study) -> Table {
             })
             .collect(),
         note: "Values with bootstrap 95% confidence intervals in brackets. Fact accuracy: the \
-               answer states every gold entity and no other of its family; states gold: every \
-               gold entity, whatever else it names (\"Hamilton was second, behind Rosberg\" \
-               for the runner-up), the lenient reading."
+               answer states every gold entity and no other of its family as an answer; states \
+               gold: every gold entity, whatever else it names (the lenient reading)."
             .into(),
     }
 }
@@ -762,9 +761,13 @@ fn examples_table(study: &Study) -> Option<Table> {
         };
         let gold: Vec<Vec<String>> = first.gold.iter().map(|g| g.aliases.clone()).collect();
         let family = families.get(first.family.as_str()).unwrap_or(&empty);
+        let asked = Asked {
+            question: &first.question,
+            reference: &first.reference,
+        };
         let right: Vec<bool> = answers
             .iter()
-            .map(|a| grade(&first.question, &a.prediction, &gold, family).is_correct())
+            .map(|a| grade(asked, &a.prediction, &gold, family).is_correct())
             .collect();
         let disagree = right.iter().any(|r| *r != right[0]);
         let mut row = vec![first.question.clone(), first.reference.clone()];

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use f1_baseline::Case;
-use f1_eval::facts::{grade, FamilyEntities};
+use f1_eval::facts::{grade, Asked, FamilyEntities};
 use f1_model::chat::{ChatMessage, ChatTemplate};
 use f1_model::generate::{generate_batch, GenerationConfig};
 use f1_model::model::LentModel;
@@ -29,11 +29,21 @@ enum Kind {
 struct Question {
     kind: Kind,
     family: String,
-    /// The question asked, for the grader.
+    /// The question asked and its reference answer, for the grader.
     text: String,
+    reference: String,
     /// Each gold entity's aliases.
     gold: Vec<Vec<String>>,
     prompt: Vec<u32>,
+}
+
+impl Question {
+    fn asked(&self) -> Asked<'_> {
+        Asked {
+            question: &self.text,
+            reference: &self.reference,
+        }
+    }
 }
 
 /// The probe's questions, tokenized once.
@@ -119,6 +129,7 @@ impl Probe {
                 kind,
                 family: case.metadata.family.clone(),
                 text: case.question().to_string(),
+                reference: case.reference().to_string(),
                 gold,
                 prompt,
             });
@@ -161,7 +172,7 @@ impl Probe {
             for (question, answer) in chunk.iter().zip(answers) {
                 let family = self.entities.get(&question.family).unwrap_or(&empty);
                 let correct =
-                    grade(&question.text, &answer.text, &question.gold, family).is_correct();
+                    grade(question.asked(), &answer.text, &question.gold, family).is_correct();
                 let tally = right.entry(question.kind == Kind::Recall).or_default();
                 tally.0 += usize::from(correct);
                 tally.1 += 1;

@@ -2,6 +2,8 @@
 
 mod common;
 
+use f1_eval::facts::{grade, Asked};
+
 use std::path::PathBuf;
 
 use common::{ergast_dir, f1ai, fails_with, imported_workspace, stderr, stdout};
@@ -310,6 +312,27 @@ fn build_writes_the_dataset_with_the_repository_config() {
     ] {
         assert!(curated.join(file).is_file(), "{file} missing");
     }
+    // The grader takes every reference answer as right ("Ocon finished second ...,
+    // behind the winner Verstappen" names the winner after the gold).
+    let cases = f1_baseline::read_cases(&curated.join("test.jsonl")).unwrap();
+    let entities = f1_baseline::family_entities(cases.iter());
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            let asked = Asked {
+                question: case.question(),
+                reference: case.reference(),
+            };
+            let family = &entities[case.metadata.family.as_str()];
+            let verdict = grade(asked, case.reference(), &case.gold_aliases(), family);
+            (!verdict.is_correct()).then(|| format!("{}: {verdict:?}", case.reference()))
+        })
+        .collect();
+    assert!(
+        cases.len() > 50 && wrong.is_empty(),
+        "{} cases: {wrong:#?}",
+        cases.len()
+    );
 }
 
 #[test]

@@ -461,6 +461,14 @@ fn evaluate_and_report(work: &Path) -> String {
     stdout(&output)
 }
 
+/// The three-arms table's row of `arm` in report.md.
+fn arms_row<'a>(page: &'a str, arm: &str) -> &'a str {
+    let start = format!("| {arm} |");
+    page.lines()
+        .find(|l| l.starts_with(&start))
+        .unwrap_or_else(|| panic!("no {arm} row in {page}"))
+}
+
 /// Replaces one answer of a predictions file.
 fn rewrite_answer(work: &Path, file: &str, id: &str, answer: &str) {
     let path = work.join("results/predictions").join(file);
@@ -482,13 +490,13 @@ fn rewrite_answer(work: &Path, file: &str, id: &str, answer: &str) {
 fn the_three_arms_are_compared_with_call_validity_and_latency() {
     let work = tempfile::tempdir().unwrap();
     write_three_arms(work.path());
-    // One of the tools run's three wrong answers states the winner (Alonso) beside
-    // another winner of the family.
+    // One of the tools run's three wrong answers states the winner (Alonso) and
+    // hedges with another winner of the family.
     rewrite_answer(
         work.path(),
         "smollm2-lora-tools-tools.jsonl",
         "q58",
-        "Fernando Alonso was second, behind Max Verstappen.",
+        "Fernando Alonso, or maybe Max Verstappen.",
     );
     let text = evaluate_and_report(work.path());
     // Recall is every third question: 20; tools wrong on q57..q59, one recall
@@ -507,9 +515,8 @@ fn the_three_arms_are_compared_with_call_validity_and_latency() {
     );
     assert!(
         text.contains(
-            "Of its 3 wrong answers, 1 stated the right one but named another of its family \
-             beside it (\"second, behind the winner ...\"), which the grader counts wrong; read \
-             leniently it was right on 96.7% ["
+            "Of its 3 wrong answers, 1 stated the right one but named another of its family as \
+             an answer too, which the grader counts wrong; read leniently it was right on 96.7% ["
         ),
         "{text}"
     );
@@ -534,10 +541,7 @@ fn the_three_arms_are_compared_with_call_validity_and_latency() {
         "{page}"
     );
     assert!(page.contains("| 48 of 60 | 400 | 2.00 |"), "{page}");
-    let tools_row = page
-        .lines()
-        .find(|l| l.starts_with("| tools (fine-tuned to call) |"))
-        .unwrap();
+    let tools_row = arms_row(&page, "tools (fine-tuned to call)");
     assert!(
         tools_row.contains("| 95.0% [") && tools_row.contains("| 96.7% ["),
         "{tools_row}"
@@ -570,10 +574,7 @@ fn a_summary_without_the_lenient_reading_still_reports() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!stdout(&output).contains("read leniently"));
     let page = std::fs::read_to_string(work.path().join("results/reports/report.md")).unwrap();
-    let tools_row = page
-        .lines()
-        .find(|l| l.starts_with("| tools (fine-tuned to call) |"))
-        .unwrap();
+    let tools_row = arms_row(&page, "tools (fine-tuned to call)");
     assert!(tools_row.contains("] | - | 48 of 60 |"), "{tools_row}");
 }
 
