@@ -63,8 +63,8 @@ impl Verdict {
         *self == Verdict::Correct
     }
 
-    /// Every gold entity is stated, whether or not another of the family is too
-    /// ("Hamilton was second, behind Rosberg" for the runner-up).
+    /// Every gold entity is stated, whether or not another of the family is named
+    /// as an answer too ("Hamilton, or maybe Rosberg" for the runner-up).
     pub fn states_gold(&self) -> bool {
         !matches!(self, Verdict::Missing(_))
     }
