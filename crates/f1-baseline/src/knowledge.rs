@@ -4,7 +4,6 @@
 //! answers. A fact is *known* when every greedy answer is right, *maybe* when
 //! some greedy or sampled answer is, and *unknown* when none is.
 
-use f1_eval::facts::{grade, Asked};
 use f1_model::assistant::Assistant;
 use f1_model::chat::ChatMessage;
 use f1_model::generate::GenerationConfig;
@@ -111,17 +110,8 @@ pub fn probe(
 ) -> Result<Vec<FactKnowledge>> {
     let entities = family_entities(cases.iter().copied());
     let right = |case: &Case, answer: &str| {
-        let gold = case.gold_aliases();
-        grade(
-            Asked {
-                question: case.question(),
-                reference: case.reference(),
-            },
-            answer,
-            &gold,
-            &entities[case.metadata.family.as_str()],
-        )
-        .is_correct()
+        case.grade(answer, &entities[case.metadata.family.as_str()])
+            .is_correct()
     };
     let greedy = GenerationConfig {
         max_tokens: settings.max_tokens,

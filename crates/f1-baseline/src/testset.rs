@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use f1_eval::facts::FamilyEntities;
+use f1_eval::facts::{grade, Asked, FamilyEntities, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -90,6 +90,16 @@ impl Case {
     /// The reference answer.
     pub fn reference(&self) -> &str {
         &self.messages[self.messages.len() - 1].content
+    }
+
+    /// Grades `answer` to this case's question against its gold and the other
+    /// entities of its `family` ([`grade`]).
+    pub fn grade(&self, answer: &str, family: &FamilyEntities) -> Verdict {
+        let asked = Asked {
+            question: self.question(),
+            reference: self.reference(),
+        };
+        grade(asked, answer, &self.gold_aliases(), family)
     }
 
     /// Every user message joined: what retrieval searches with.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use f1_baseline::fan_questions::{fan_questions, TEST_KIND};
-use f1_eval::facts::{grade, normalize, Asked};
+use f1_eval::facts::normalize;
 use f1_tools::Toolbox;
 
 fn shared_data() -> PathBuf {
@@ -84,16 +84,7 @@ fn every_reference_answer_is_graded_right() {
     let wrong: Vec<String> = cases
         .iter()
         .filter_map(|case| {
-            let asked = Asked {
-                question: case.question(),
-                reference: case.reference(),
-            };
-            let verdict = grade(
-                asked,
-                case.reference(),
-                &case.gold_aliases(),
-                &entities[case.metadata.family.as_str()],
-            );
+            let verdict = case.grade(case.reference(), &entities[case.metadata.family.as_str()]);
             (!verdict.is_correct()).then(|| format!("{}: {verdict:?}", case.metadata.id))
         })
         .collect();

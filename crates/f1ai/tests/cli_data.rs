@@ -2,8 +2,6 @@
 
 mod common;
 
-use f1_eval::facts::{grade, Asked};
-
 use std::path::PathBuf;
 
 use common::{ergast_dir, f1ai, fails_with, imported_workspace, stderr, stdout};
@@ -319,12 +317,7 @@ fn build_writes_the_dataset_with_the_repository_config() {
     let wrong: Vec<String> = cases
         .iter()
         .filter_map(|case| {
-            let asked = Asked {
-                question: case.question(),
-                reference: case.reference(),
-            };
-            let family = &entities[case.metadata.family.as_str()];
-            let verdict = grade(asked, case.reference(), &case.gold_aliases(), family);
+            let verdict = case.grade(case.reference(), &entities[case.metadata.family.as_str()]);
             (!verdict.is_correct()).then(|| format!("{}: {verdict:?}", case.reference()))
         })
         .collect();
