@@ -123,7 +123,8 @@ pub fn grade(
         }
     }
     let (question, reference) = (normalize(asked.question), normalize(asked.reference));
-    let named_in = |text: &str, entity: &[String]| entity.iter().any(|a| text.contains(a.as_str()));
+    let named_in =
+        |words: &str, entity: &[String]| entity.iter().any(|a| words.contains(a.as_str()));
     let either_or = gold_aliases.iter().any(|a| question.contains(a.as_str()));
     for entity in &family.entities {
         if entity.iter().any(|a| gold_aliases.contains(a))

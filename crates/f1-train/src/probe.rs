@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use f1_baseline::Case;
-use f1_eval::facts::{grade, Asked, FamilyEntities};
+use f1_eval::facts::FamilyEntities;
 use f1_model::chat::{ChatMessage, ChatTemplate};
 use f1_model::generate::{generate_batch, GenerationConfig};
 use f1_model::model::LentModel;
@@ -28,22 +28,9 @@ enum Kind {
 
 struct Question {
     kind: Kind,
-    family: String,
-    /// The question asked and its reference answer, for the grader.
-    text: String,
-    reference: String,
-    /// Each gold entity's aliases.
-    gold: Vec<Vec<String>>,
+    /// The test case: its question, reference and gold, for the grader.
+    case: Case,
     prompt: Vec<u32>,
-}
-
-impl Question {
-    fn asked(&self) -> Asked<'_> {
-        Asked {
-            question: &self.text,
-            reference: &self.reference,
-        }
-    }
 }
 
 /// The probe's questions, tokenized once.
@@ -124,13 +111,9 @@ impl Probe {
                     .map(|m| ChatMessage::new(&m.role, &m.content)),
             );
             let prompt = tokenizer.encode_prompt(&template.render(&messages, true)?)?;
-            let gold = case.gold_aliases();
             questions.push(Question {
                 kind,
-                family: case.metadata.family.clone(),
-                text: case.question().to_string(),
-                reference: case.reference().to_string(),
-                gold,
+                case: case.clone(),
                 prompt,
             });
         }
@@ -170,9 +153,9 @@ impl Probe {
             let prompts: Vec<Vec<u32>> = chunk.iter().map(|q| q.prompt.clone()).collect();
             let answers = generate_batch(&mut model, tokenizer, &prompts, &config)?;
             for (question, answer) in chunk.iter().zip(answers) {
-                let family = self.entities.get(&question.family).unwrap_or(&empty);
-                let correct =
-                    grade(question.asked(), &answer.text, &question.gold, family).is_correct();
+                let case = &question.case;
+                let family = self.entities.get(&case.metadata.family).unwrap_or(&empty);
+                let correct = case.grade(&answer.text, family).is_correct();
                 let tally = right.entry(question.kind == Kind::Recall).or_default();
                 tally.0 += usize::from(correct);
                 tally.1 += 1;
