@@ -1,8 +1,12 @@
-//! Questions nobody templated: 66 written by hand the way fans ask (colloquial,
+//! Questions nobody templated, written by hand the way fans ask (colloquial,
 //! misspelled, nicknames, "last season", two facts at once), each with its gold
 //! entities and the calls that answer it, which a test runs on the real tables
-//! to check the gold. They are answered beside the test split, as test kind
-//! `handwritten`, so every run reports its accuracy on them separately.
+//! to check the gold. Two sets: 66 (test kind `handwritten`), whose misses the
+//! tool conversations' fan wording was later written after, and 46 written
+//! blind (test kind `blind`): without reading those templates or the first set
+//! (only the study's one-line summary of the wording), knowing only the tools.
+//! They are answered beside the test split, so every run reports its accuracy
+//! on each set separately.
 
 use std::path::Path;
 
@@ -12,12 +16,50 @@ use serde::Deserialize;
 use crate::error::Result;
 use crate::testset::{Case, CaseMetadata, Gold, Message};
 
-/// The fixture, built into the binary.
-const FIXTURE: &str = include_str!("../fixtures/fan_questions.jsonl");
-const FIXTURE_NAME: &str = "crates/f1-baseline/fixtures/fan_questions.jsonl";
+/// One set of questions: its fixture, built into the binary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FanSet {
+    /// The first 66, which the tool conversations' fan wording was written after.
+    #[default]
+    Handwritten,
+    /// 46 written without reading the fan-wording templates or the first set.
+    Blind,
+}
 
-/// The test kind their predictions carry.
-pub const TEST_KIND: &str = "handwritten";
+impl FanSet {
+    pub const ALL: [FanSet; 2] = [FanSet::Handwritten, FanSet::Blind];
+
+    /// The test kind its predictions carry.
+    pub fn test_kind(self) -> &'static str {
+        match self {
+            Self::Handwritten => "handwritten",
+            Self::Blind => "blind",
+        }
+    }
+
+    fn fixture(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Handwritten => (
+                include_str!("../fixtures/fan_questions.jsonl"),
+                "crates/f1-baseline/fixtures/fan_questions.jsonl",
+            ),
+            Self::Blind => (
+                include_str!("../fixtures/fan_questions_blind.jsonl"),
+                "crates/f1-baseline/fixtures/fan_questions_blind.jsonl",
+            ),
+        }
+    }
+
+    /// Its questions.
+    pub fn questions(self) -> Result<Vec<FanQuestion>> {
+        let (text, name) = self.fixture();
+        let mut questions: Vec<FanQuestion> = crate::jsonl::parse_lines(text, Path::new(name))?;
+        for question in &mut questions {
+            question.set = self;
+        }
+        Ok(questions)
+    }
+}
 
 /// One hand-written question.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +75,9 @@ pub struct FanQuestion {
     pub gold: Vec<Vec<String>>,
     /// The calls that answer it (their results hold the gold).
     pub calls: Vec<ToolCall>,
+    /// The set it belongs to (its fixture).
+    #[serde(skip)]
+    pub set: FanSet,
 }
 
 impl FanQuestion {
@@ -61,7 +106,7 @@ impl FanQuestion {
                 id: self.id.clone(),
                 family: format!("fan:{tool}"),
                 fact_id: self.id.clone(),
-                test_kind: Some(TEST_KIND.into()),
+                test_kind: Some(self.set.test_kind().into()),
                 gold: self
                     .gold
                     .iter()
@@ -75,7 +120,11 @@ impl FanQuestion {
     }
 }
 
-/// Every hand-written question.
+/// Every hand-written question, both sets.
 pub fn fan_questions() -> Result<Vec<FanQuestion>> {
-    crate::jsonl::parse_lines(FIXTURE, Path::new(FIXTURE_NAME))
+    let mut questions = Vec::new();
+    for set in FanSet::ALL {
+        questions.extend(set.questions()?);
+    }
+    Ok(questions)
 }

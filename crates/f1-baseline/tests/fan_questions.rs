@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use f1_baseline::fan_questions::{fan_questions, TEST_KIND};
+use f1_baseline::fan_questions::{fan_questions, FanSet};
 use f1_eval::facts::normalize;
 use f1_tools::Toolbox;
 
@@ -24,12 +24,16 @@ fn every_gold_answer_is_what_the_database_returns() {
     f1_data::f1db::import_f1db(&shared_data().join("f1db"), Some(&db), &db, None).unwrap();
     let toolbox = Toolbox::open(&db).unwrap();
     let questions = fan_questions().unwrap();
-    assert!(questions.len() >= 60, "{} questions", questions.len());
+    let in_set = |set| questions.iter().filter(|q| q.set == set).count();
+    assert_eq!(in_set(FanSet::Handwritten), 66);
+    assert_eq!(in_set(FanSet::Blind), 46);
 
-    let mut styles: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut styles: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for q in &questions {
-        *styles.entry(q.style.as_str()).or_default() += 1;
+        *styles
+            .entry((q.set.test_kind(), q.style.as_str()))
+            .or_default() += 1;
         assert!(!q.calls.is_empty() && !q.gold.is_empty(), "{}", q.id);
         let mut results = String::new();
         for call in &q.calls {
@@ -49,22 +53,25 @@ fn every_gold_answer_is_what_the_database_returns() {
             }
         }
         let case = q.case(Some("system"));
-        assert_eq!(case.metadata.test_kind.as_deref(), Some(TEST_KIND));
+        assert_eq!(case.metadata.test_kind.as_deref(), Some(q.set.test_kind()));
         assert_eq!(case.question(), q.question);
         assert_eq!(case.reference(), q.answer);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    for style in [
-        "colloquial",
-        "misspelled",
-        "nickname",
-        "relative",
-        "two-facts",
-    ] {
-        assert!(
-            styles.get(style).is_some_and(|n| *n >= 5),
-            "{style}: {styles:?}"
-        );
+    for set in FanSet::ALL {
+        for style in [
+            "colloquial",
+            "misspelled",
+            "nickname",
+            "relative",
+            "two-facts",
+        ] {
+            let key = (set.test_kind(), style);
+            assert!(
+                styles.get(&key).is_some_and(|n| *n >= 5),
+                "{key:?}: {styles:?}"
+            );
+        }
     }
     let ids: std::collections::HashSet<&str> = questions.iter().map(|q| q.id.as_str()).collect();
     assert_eq!(ids.len(), questions.len(), "ids are unique");

@@ -103,6 +103,7 @@ pub fn table(study: &Study) -> Option<Table> {
                 kind_cell(run, "unseen"),
                 kind_cell(run, "future"),
                 kind_cell(run, "handwritten"),
+                kind_cell(run, "blind"),
                 percent(&run.metrics.fact_accuracy),
                 run.metrics.gold_stated.as_ref().map_or("-".into(), percent),
                 validity,
@@ -121,6 +122,7 @@ pub fn table(study: &Study) -> Option<Table> {
             "unseen",
             "future",
             "hand-written",
+            "written blind",
             "all facts",
             "states gold, all facts",
             "first calls valid",
@@ -132,7 +134,8 @@ pub fn table(study: &Study) -> Option<Table> {
         rows,
         note: "recall: facts training taught; unseen: facts it never showed; future: facts of \
                the latest season in the data, of which training asked nothing; hand-written: \
-               questions written the way fans ask (questions in brackets). States gold: the \
+               questions written the way fans ask (questions in brackets); written blind: more of them, \
+               written without reading the fan wording training was given. States gold: the \
                answer names the right entity, whatever else it names (the lenient reading). \
                Prompt tokens count every generation round of an answer (a tools \
                answer reads its call's result); latency is per answer as the run decoded \
@@ -144,7 +147,7 @@ pub fn table(study: &Study) -> Option<Table> {
 /// "tools against <other>: +x points [l, h] (p)" on each test kind.
 fn against(study: &Study, tools: &Run, other: &Run, label: &str) -> Option<String> {
     let comparison = study.comparison(&tools.name, &other.name)?;
-    let kinds: Vec<String> = ["recall", "unseen", "future", "handwritten"]
+    let kinds: Vec<String> = ["recall", "unseen", "future", "handwritten", "blind"]
         .into_iter()
         .filter_map(|kind| {
             let k = comparison.by_test_kind.get(kind)?;
@@ -175,6 +178,11 @@ fn paragraph(study: &Study, arms: &Arms) -> Option<String> {
     }
     if let Some((fan, n)) = accuracy(tools, "handwritten") {
         parts.push(format!("{fan:.1}% of the {n} questions written by hand"));
+    }
+    if let Some((blind, n)) = accuracy(tools, "blind") {
+        parts.push(format!(
+            "{blind:.1}% of the {n} written blind to the fan wording it was trained on"
+        ));
     }
     let last = parts.pop().expect("recall is there");
     let right_on = match parts.is_empty() {

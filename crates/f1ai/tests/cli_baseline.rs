@@ -97,7 +97,7 @@ fn every_mode_answers_the_test_split() {
 /// pair with the other modes', the prompt carries the tools, and each answer
 /// keeps its calls (the pretrained model rarely makes one; see the tool_loop
 /// tests for calls, and the study for a model fine-tuned to call). The
-/// hand-written questions come after the split's, in both modes.
+/// hand-written questions (both sets) come after the split's, in both modes.
 #[test]
 fn tools_mode_asks_the_same_questions_with_the_tools() {
     let work = curated_workspace();
@@ -127,9 +127,17 @@ fn tools_mode_asks_the_same_questions_with_the_tools() {
     let zero = predictions(work.path(), "zero-shot");
     let tools = predictions(work.path(), "tools");
     assert_eq!((zero.len(), tools.len()), (6, 6));
-    for row in zero[3..].iter().chain(&tools[3..]) {
-        assert_eq!(row["test_kind"], "handwritten", "{row}");
-        assert!(row["id"].as_str().unwrap().starts_with("fan-"), "{row}");
+    // Three spread over both sets: two of the first 66, one written blind.
+    for rows in [&zero[3..], &tools[3..]] {
+        let kinds: Vec<&str> = rows
+            .iter()
+            .map(|r| r["test_kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["handwritten", "handwritten", "blind"], "{rows:?}");
+        assert!(
+            rows[2]["id"].as_str().unwrap().starts_with("blind-"),
+            "{rows:?}"
+        );
     }
     assert_eq!(zero[3]["question"], "who won abu dhabi 2021??");
     for (plain, tooled) in zero.iter().zip(&tools) {

@@ -486,6 +486,27 @@ fn rewrite_answer(work: &Path, file: &str, id: &str, answer: &str) {
     std::fs::write(&path, lines.join("\n")).unwrap();
 }
 
+/// Gives question `q<i>` of every predictions file the test kind `kind(i)`
+/// returns, where it returns one.
+fn retag(work: &Path, kind: impl Fn(usize) -> Option<&'static str>) {
+    for entry in std::fs::read_dir(work.join("results/predictions")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<String> = text
+            .lines()
+            .map(|line| {
+                let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+                let i: usize = row["id"].as_str().unwrap()[1..].parse().unwrap();
+                if let Some(kind) = kind(i) {
+                    row["test_kind"] = json!(kind);
+                }
+                row.to_string()
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n")).unwrap();
+    }
+}
+
 #[test]
 fn the_three_arms_are_compared_with_call_validity_and_latency() {
     let work = tempfile::tempdir().unwrap();
@@ -585,22 +606,9 @@ fn a_summary_without_the_lenient_reading_still_reports() {
 fn future_questions_are_reported_beside_recall_and_unseen() {
     let work = tempfile::tempdir().unwrap();
     write_three_arms(work.path());
-    for entry in std::fs::read_dir(work.path().join("results/predictions")).unwrap() {
-        let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<String> = text
-            .lines()
-            .map(|line| {
-                let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
-                let i: usize = row["id"].as_str().unwrap()[1..].parse().unwrap();
-                if i >= 54 && !i.is_multiple_of(3) {
-                    row["test_kind"] = json!("future");
-                }
-                row.to_string()
-            })
-            .collect();
-        std::fs::write(&path, lines.join("\n")).unwrap();
-    }
+    retag(work.path(), |i| {
+        (i >= 54 && !i.is_multiple_of(3)).then_some("future")
+    });
     let text = evaluate_and_report(work.path());
     assert!(
         text.contains(
@@ -616,5 +624,39 @@ fn future_questions_are_reported_beside_recall_and_unseen() {
     assert!(
         page.contains("| smollm2-lora-tools-tools | 95.0% (20) | 100.0% (36) | 50.0% (4) |"),
         "{page}"
+    );
+}
+
+/// The two sets of hand-written questions get a column each and a clause in the
+/// tools sentence: here q40..q49 (the tools run right on all) and q50..q59 (wrong
+/// on q57..q59), with paired comparisons on each.
+#[test]
+fn hand_written_and_blind_questions_are_reported_apart() {
+    let work = tempfile::tempdir().unwrap();
+    write_three_arms(work.path());
+    retag(work.path(), |i| match i {
+        40..=49 => Some("handwritten"),
+        50..=59 => Some("blind"),
+        _ => None,
+    });
+    let text = evaluate_and_report(work.path());
+    assert!(
+        text.contains(
+            "100.0% of the 10 questions written by hand and 70.0% of the 10 written blind to \
+             the fan wording it was trained on"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("handwritten +"), "{text}");
+    assert!(text.contains("blind +"), "{text}");
+    let page = std::fs::read_to_string(work.path().join("results/reports/report.md")).unwrap();
+    assert!(
+        page.contains("| recall | unseen | future | hand-written | written blind |"),
+        "{page}"
+    );
+    let tools_row = arms_row(&page, "tools (fine-tuned to call)");
+    assert!(
+        tools_row.contains("| - | 100.0% (10) | 70.0% (10) |"),
+        "{tools_row}"
     );
 }
