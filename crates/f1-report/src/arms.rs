@@ -3,6 +3,8 @@
 //! base model), and from tool calls on the knowledge base (a run fine-tuned to
 //! call), with the calls' validity and each arm's latency.
 
+use f1_baseline::fan_questions::FanSet;
+
 use crate::document::Table;
 use crate::findings::percent;
 use crate::question::{accuracy, p_text, tuned_runs};
@@ -102,8 +104,8 @@ pub fn table(study: &Study) -> Option<Table> {
                 kind_cell(run, "recall"),
                 kind_cell(run, "unseen"),
                 kind_cell(run, "future"),
-                kind_cell(run, "handwritten"),
-                kind_cell(run, "blind"),
+                kind_cell(run, FanSet::Handwritten.test_kind()),
+                kind_cell(run, FanSet::Blind.test_kind()),
                 percent(&run.metrics.fact_accuracy),
                 run.metrics.gold_stated.as_ref().map_or("-".into(), percent),
                 validity,
@@ -147,8 +149,10 @@ pub fn table(study: &Study) -> Option<Table> {
 /// "tools against <other>: +x points [l, h] (p)" on each test kind.
 fn against(study: &Study, tools: &Run, other: &Run, label: &str) -> Option<String> {
     let comparison = study.comparison(&tools.name, &other.name)?;
-    let kinds: Vec<String> = ["recall", "unseen", "future", "handwritten", "blind"]
+    let fan_kinds = FanSet::ALL.map(FanSet::test_kind);
+    let kinds: Vec<String> = ["recall", "unseen", "future"]
         .into_iter()
+        .chain(fan_kinds)
         .filter_map(|kind| {
             let k = comparison.by_test_kind.get(kind)?;
             let d = k.difference.scaled(100.0);
@@ -176,10 +180,10 @@ fn paragraph(study: &Study, arms: &Arms) -> Option<String> {
             "{future:.1}% of the {n} from the latest season (after training)"
         ));
     }
-    if let Some((fan, n)) = accuracy(tools, "handwritten") {
+    if let Some((fan, n)) = accuracy(tools, FanSet::Handwritten.test_kind()) {
         parts.push(format!("{fan:.1}% of the {n} questions written by hand"));
     }
-    if let Some((blind, n)) = accuracy(tools, "blind") {
+    if let Some((blind, n)) = accuracy(tools, FanSet::Blind.test_kind()) {
         parts.push(format!(
             "{blind:.1}% of the {n} written blind to the fan wording it was trained on"
         ));
