@@ -27,6 +27,7 @@ fn every_gold_answer_is_what_the_database_returns() {
     let in_set = |set| questions.iter().filter(|q| q.set == set).count();
     assert_eq!(in_set(FanSet::Handwritten), 66);
     assert_eq!(in_set(FanSet::Blind), 46);
+    assert_eq!(in_set(FanSet::Sealed), 43);
 
     let mut styles: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut failures = Vec::new();

@@ -226,8 +226,8 @@ pub struct BaselineArgs {
     /// Answer this many cases, spread evenly over the split (0: all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
-    /// Also answer the 112 hand-written fan questions (66 of test kind
-    /// `handwritten`, 46 written blind, `blind`), `--limit` of them when it is set.
+    /// Also answer the 155 hand-written fan questions (test kinds `handwritten`:
+    /// 66, `blind`: 46, `sealed`: 43), `--limit` of them when it is set.
     #[arg(long)]
     pub fan_questions: bool,
     /// Few-shot: train examples shown before the question.

@@ -127,7 +127,7 @@ fn tools_mode_asks_the_same_questions_with_the_tools() {
     let zero = predictions(work.path(), "zero-shot");
     let tools = predictions(work.path(), "tools");
     assert_eq!((zero.len(), tools.len()), (6, 6));
-    // Three spread over both sets: two of the first 66, one written blind.
+    // Three spread over the sets: two of the first 66, one written blind.
     for rows in [&zero[3..], &tools[3..]] {
         let kinds: Vec<&str> = rows
             .iter()

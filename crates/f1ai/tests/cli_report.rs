@@ -627,36 +627,39 @@ fn future_questions_are_reported_beside_recall_and_unseen() {
     );
 }
 
-/// The two sets of hand-written questions get a column each and a clause in the
-/// tools sentence: here q40..q49 (the tools run right on all) and q50..q59 (wrong
-/// on q57..q59), with paired comparisons on each.
+/// The three sets of hand-written questions get a column each and a clause in
+/// the tools sentence: here q40..q49 (the tools run right on all), q50..q54 (right
+/// on all) and q55..q59 (wrong on q57..q59), with paired comparisons on each.
 #[test]
-fn hand_written_and_blind_questions_are_reported_apart() {
+fn hand_written_blind_and_sealed_questions_are_reported_apart() {
     let work = tempfile::tempdir().unwrap();
     write_three_arms(work.path());
     retag(work.path(), |i| match i {
         40..=49 => Some("handwritten"),
-        50..=59 => Some("blind"),
+        50..=54 => Some("blind"),
+        55..=59 => Some("sealed"),
         _ => None,
     });
     let text = evaluate_and_report(work.path());
     assert!(
         text.contains(
-            "100.0% of the 10 questions written by hand and 70.0% of the 10 written blind to \
-             the fan wording it was trained on"
+            "100.0% of the 10 questions written by hand, 100.0% of the 5 written blind to \
+             the fan wording it was trained on and 40.0% of the 5 sealed before the changes \
+             made from the blind ones' misses"
         ),
         "{text}"
     );
-    assert!(text.contains("handwritten +"), "{text}");
-    assert!(text.contains("blind +"), "{text}");
+    for kind in ["handwritten", "blind", "sealed"] {
+        assert!(text.contains(&format!("{kind} +")), "{kind}: {text}");
+    }
     let page = std::fs::read_to_string(work.path().join("results/reports/report.md")).unwrap();
     assert!(
-        page.contains("| recall | unseen | future | hand-written | written blind |"),
+        page.contains("| recall | unseen | future | hand-written | written blind | sealed |"),
         "{page}"
     );
     let tools_row = arms_row(&page, "tools (fine-tuned to call)");
     assert!(
-        tools_row.contains("| - | 100.0% (10) | 70.0% (10) |"),
+        tools_row.contains("| - | 100.0% (10) | 100.0% (5) | 40.0% (5) |"),
         "{tools_row}"
     );
 }
