@@ -171,14 +171,8 @@ fn push_turn(
         Style::Short => fact.short.clone(),
         Style::Full => fact.full.clone(),
     };
-    messages.push(Message {
-        role: "user",
-        content: question,
-    });
-    messages.push(Message {
-        role: "assistant",
-        content: answer,
-    });
+    messages.push(Message::new("user", question));
+    messages.push(Message::new("assistant", answer));
     turns.push(Turn {
         family: fact.family,
         fact_id: fact.id.clone(),

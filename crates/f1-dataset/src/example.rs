@@ -61,6 +61,20 @@ impl Style {
 pub struct Message {
     pub role: &'static str,
     pub content: String,
+    /// `Some(0)`: an assistant message kept as context but not learned (OpenAI's
+    /// fine-tuning `weight`); left out, it is learned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u8>,
+}
+
+impl Message {
+    pub fn new(role: &'static str, content: String) -> Self {
+        Self {
+            role,
+            content,
+            weight: None,
+        }
+    }
 }
 
 /// What one question-answer turn asked and where its answer came from.

@@ -1,7 +1,7 @@
 //! Fan wording: a training tool conversation asked again the way people type,
 //! with a race by place and year ("monza 2020", "the 2021 finale"), a first name,
-//! nickname or misspelled surname, "last season", lower case and no question
-//! mark. The call copies the fan's words and the resolver reads them; a rewrite
+//! nickname or misspelled surname, "last season", lower case, no question
+//! mark, sometimes a greeting before or a "thanks" after. The call copies the fan's words and the resolver reads them; a rewrite
 //! is kept only when its call returns exactly the original result, so the
 //! original answer stays grounded.
 
@@ -23,6 +23,9 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "who took the win in {race}",
             "{race}, who won that one?",
             "winner of {race}?",
+            "who was first across the line in {race}?",
+            "{race} winner",
+            "tell me who won {race}",
         ],
     ),
     (
@@ -31,32 +34,59 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "who came 2nd in {race}?",
             "{race} - who was P2?",
             "who finished behind the winner in {race}",
+            "who was runner up in {race}?",
+            "P2 in {race}?",
+            "who came second at {race}",
         ],
     ),
     (
         "race_winner_team",
-        &["which team won {race}?", "{race}, what team won it"],
+        &[
+            "which team won {race}?",
+            "{race}, what team won it",
+            "{race} - which constructor won?",
+        ],
     ),
     (
         "race_podium",
-        &["{race} podium?", "who was on the podium in {race}"],
+        &[
+            "{race} podium?",
+            "who was on the podium in {race}",
+            "who finished in the top 3 in {race}?",
+            "{race} top three?",
+        ],
     ),
     (
         "race_location",
-        &["where was {race} held?", "{race} - which track was it at?"],
+        &[
+            "where was {race} held?",
+            "{race} - which track was it at?",
+            "what circuit hosted {race}?",
+        ],
     ),
     (
         "race_date",
-        &["when was {race}?", "what date was {race} on"],
+        &[
+            "when was {race}?",
+            "what date was {race} on",
+            "{race} - what day was it?",
+        ],
     ),
     (
         "race_retirements",
         &[
             "how many dnfs were there in {race}?",
             "{race}, how many retired?",
+            "{race}: how many cars didn't finish?",
         ],
     ),
-    ("biggest_gain", &["who made up the most places in {race}?"]),
+    (
+        "biggest_gain",
+        &[
+            "who made up the most places in {race}?",
+            "who gained the most positions in {race}",
+        ],
+    ),
     (
         "pole_position",
         &[
@@ -64,6 +94,9 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "{race} pole sitter?",
             "who started P1 in {race}",
             "who took pole in {race}?",
+            "pole at {race}?",
+            "who qualified first for {race}",
+            "who got pole position at {race}?",
         ],
     ),
     (
@@ -72,16 +105,33 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "fastest lap in {race}?",
             "who did the fastest lap in {race}",
             "{race} - who set the fastest lap?",
+            "quickest lap of {race}?",
+            "who set the fastest race lap in {race}?",
         ],
     ),
     (
         "fastest_lap_lap",
-        &["on which lap was the fastest lap of {race}?"],
+        &[
+            "on which lap was the fastest lap of {race}?",
+            "{race} - what lap was the fastest lap on?",
+        ],
     ),
-    ("fastest_pit_stop", &["quickest pit stop in {race}?"]),
+    (
+        "fastest_pit_stop",
+        &[
+            "quickest pit stop in {race}?",
+            "who had the fastest pit stop in {race}?",
+        ],
+    ),
     (
         "sprint_winner",
-        &["who won the sprint at {race}?", "{race} sprint - who won?"],
+        &[
+            "who won the sprint at {race}?",
+            "{race} sprint - who won?",
+            "{race} sprint winner?",
+            "who won the sprint race in {race}",
+            "sprint at {race}: who took it?",
+        ],
     ),
     (
         "drivers_champion",
@@ -90,6 +140,9 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "{season} world champion?",
             "who took the title {in_season}",
             "who won the drivers title {in_season}?",
+            "who won the world championship {in_season}?",
+            "{season} drivers champion?",
+            "who was crowned world champion {in_season}",
         ],
     ),
     (
@@ -98,6 +151,9 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "who won the constructors {in_season}?",
             "{season} constructors champions?",
             "which team took the constructors title {in_season}",
+            "which constructor won the championship {in_season}?",
+            "{season} constructors title - which team?",
+            "who were constructors champions {in_season}",
         ],
     ),
     (
@@ -105,24 +161,50 @@ const QUESTIONS: &[(&str, &[&str])] = &[
         &[
             "who was 2nd in the championship {in_season}?",
             "{season} title runner up?",
+            "who finished 2nd in the drivers championship {in_season}?",
+            "who lost the title {in_season}",
+            "runner-up in the {season} championship?",
         ],
     ),
     (
         "title_margin",
-        &["how many points was the title won by {in_season}?"],
+        &[
+            "how many points was the title won by {in_season}?",
+            "by how many points did the champion win {in_season}?",
+            "what was the title margin {in_season}",
+            "{season} championship - how close was it?",
+        ],
     ),
-    ("season_rounds", &["how many races were there {in_season}?"]),
+    (
+        "season_rounds",
+        &[
+            "how many races were there {in_season}?",
+            "how many grands prix {in_season}?",
+            "{season} - how many races on the calendar?",
+        ],
+    ),
     (
         "season_distinct_winners",
-        &["how many different race winners were there {in_season}?"],
+        &[
+            "how many different race winners were there {in_season}?",
+            "how many drivers won a race {in_season}?",
+        ],
     ),
-    ("most_wins_season", &["who won the most races {in_season}?"]),
+    (
+        "most_wins_season",
+        &[
+            "who won the most races {in_season}?",
+            "who had the most wins {in_season}?",
+            "most race wins {in_season}?",
+        ],
+    ),
     (
         "standings_leader_after_round",
         &[
             "who was leading the championship after round {after_round} {in_season}?",
             "championship leader after round {after_round} {in_season}?",
             "who was top of the standings after {after_round} races {in_season}",
+            "who led the points after round {after_round} {in_season}?",
         ],
     ),
     (
@@ -130,6 +212,8 @@ const QUESTIONS: &[(&str, &[&str])] = &[
         &[
             "who finished {position} in the drivers standings {in_season}?",
             "who was {position} in the championship {in_season}",
+            "{position} in the drivers championship {in_season}?",
+            "who ended up {position} in the points {in_season}",
         ],
     ),
     (
@@ -137,6 +221,8 @@ const QUESTIONS: &[(&str, &[&str])] = &[
         &[
             "who finished {position} in the constructors {in_season}?",
             "which team was {position} in the constructors championship {in_season}",
+            "{position} in the constructors standings {in_season}?",
+            "which constructor ended {position} {in_season}",
         ],
     ),
     (
@@ -145,51 +231,94 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "where's {driver} from?",
             "{driver} - what nationality?",
             "which country is {driver} from",
+            "what nationality is {driver}?",
+            "{driver} is from where?",
         ],
     ),
     (
         "driver_birth_date",
-        &["when's {driver}'s birthday?", "{driver} date of birth?"],
+        &[
+            "when's {driver}'s birthday?",
+            "{driver} date of birth?",
+            "when was {driver} born?",
+            "what's the date of birth of {driver}",
+        ],
     ),
-    ("driver_number", &["what number does {driver} run?"]),
-    ("driver_code", &["{driver}'s three letter code?"]),
+    (
+        "driver_number",
+        &[
+            "what number does {driver} run?",
+            "which race number does {driver} use?",
+            "{driver} - what number?",
+        ],
+    ),
+    (
+        "driver_code",
+        &[
+            "{driver}'s three letter code?",
+            "what abbreviation does {driver} have on timing screens?",
+        ],
+    ),
     (
         "driver_career_wins",
         &[
             "how many wins has {driver} got?",
             "{driver} career wins?",
             "how many GPs did {driver} win in total",
+            "how many races has {driver} won?",
+            "{driver} - total wins?",
         ],
     ),
     (
         "driver_career_podiums",
-        &["how many podiums did {driver} get?"],
+        &[
+            "how many podiums did {driver} get?",
+            "{driver} podiums?",
+            "how many times has {driver} been on the podium",
+        ],
     ),
     (
         "driver_career_poles",
         &[
             "how many pole positions has {driver} got?",
             "{driver} poles?",
+            "how many poles does {driver} have",
         ],
     ),
     (
         "driver_career_starts",
-        &["how many races did {driver} start?"],
+        &[
+            "how many races did {driver} start?",
+            "{driver} - how many starts?",
+            "how many grands prix has {driver} started?",
+        ],
     ),
     (
         "driver_titles",
         &[
             "how many titles did {driver} win?",
             "{driver} - how many championships?",
+            "how many world titles does {driver} have?",
+            "how many times was {driver} world champion",
+            "{driver} championships?",
         ],
     ),
-    ("driver_debut", &["when did {driver} first race in F1?"]),
+    (
+        "driver_debut",
+        &[
+            "when did {driver} first race in F1?",
+            "{driver}'s debut race?",
+            "when was {driver}'s first grand prix",
+        ],
+    ),
     (
         "driver_team_season",
         &[
             "who was {driver} driving for {in_season}?",
             "{driver}'s team {in_season}?",
             "what team was {driver} with {in_season}",
+            "which team did {driver} race for {in_season}?",
+            "{driver}'s car {in_season} - which team?",
         ],
     ),
     (
@@ -198,6 +327,8 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "who was {driver} paired with {in_season}?",
             "{driver}'s teammate {in_season}?",
             "who drove alongside {driver} {in_season}",
+            "who drove the other car next to {driver} {in_season}?",
+            "{driver} teammate {in_season}?",
         ],
     ),
     (
@@ -206,6 +337,7 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "how many wins did {driver} get {in_season}?",
             "how many races did {driver} win {in_season}",
             "{driver} wins {in_season}?",
+            "how many grands prix did {driver} win {in_season}?",
         ],
     ),
     (
@@ -214,23 +346,42 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "how many points did {driver} score {in_season}?",
             "{driver} points {in_season}?",
             "what did {driver} finish on points-wise {in_season}",
+            "{driver}'s points tally {in_season}?",
         ],
     ),
     (
         "teammate_head_to_head",
-        &["{driver} vs {other} {in_season}, who beat who?"],
+        &[
+            "{driver} vs {other} {in_season}, who beat who?",
+            "{driver} or {other} - who was ahead more often {in_season}?",
+            "teammate battle {in_season}: {driver} vs {other}?",
+        ],
     ),
-    ("constructor_wins", &["how many races have {team} won?"]),
+    (
+        "constructor_wins",
+        &[
+            "how many races have {team} won?",
+            "{team} - how many wins?",
+            "how many grands prix have {team} won in total",
+        ],
+    ),
     (
         "constructor_titles",
         &[
             "how many constructors titles do {team} have?",
             "{team} - how many titles?",
+            "how many constructors championships have {team} won?",
+            "{team} constructors titles?",
+            "how many times have {team} been constructors champions",
         ],
     ),
     (
         "constructor_nationality",
-        &["where are {team} from?", "{team}, which country?"],
+        &[
+            "where are {team} from?",
+            "{team}, which country?",
+            "what nationality are {team}?",
+        ],
     ),
     (
         "circuit_location",
@@ -238,12 +389,25 @@ const QUESTIONS: &[(&str, &[&str])] = &[
             "where is {circuit}?",
             "{circuit} - what country?",
             "which country is {circuit} in",
+            "where in the world is {circuit}?",
+            "{circuit}: which country?",
         ],
     ),
-    ("circuit_first_gp", &["when was the first GP at {circuit}?"]),
+    (
+        "circuit_first_gp",
+        &[
+            "when was the first GP at {circuit}?",
+            "{circuit} - first grand prix when?",
+            "what year did {circuit} hold its first GP",
+        ],
+    ),
     (
         "races_at_circuit",
-        &["how many GPs have been held at {circuit}?"],
+        &[
+            "how many GPs have been held at {circuit}?",
+            "how many times has {circuit} held a GP?",
+            "{circuit} - number of grands prix?",
+        ],
     ),
 ];
 
@@ -293,6 +457,16 @@ const PAIRED: &[(&str, &[&str])] = &[
         &["which countries are {circuit} and {circuit2} in?"],
     ),
 ];
+
+/// How some messages open, and close: a share of reworded questions get one.
+pub const OPENERS: &[&str] = &[
+    "hey, ",
+    "quick one: ",
+    "f1 question - ",
+    "random q: ",
+    "hi! ",
+];
+pub const CLOSERS: &[&str] = &[" thanks", " cheers", " pls", "??"];
 
 /// Both of a season's titles in one question ([`both_titles`]).
 const BOTH_TITLES: &[&str] = &[
@@ -428,19 +602,20 @@ pub fn rewrite(
     if keyed.unit(&["fan question mark", id]) < 0.4 {
         question = question.trim_end_matches('?').to_string();
     }
+    if keyed.unit(&["fan opener", id]) < 0.15 {
+        let opener = OPENERS[keyed.pick(&["fan opener words", id], OPENERS.len())];
+        question = format!("{opener}{question}");
+    }
+    if keyed.unit(&["fan closer", id]) < 0.1 {
+        question.push_str(CLOSERS[keyed.pick(&["fan closer words", id], CLOSERS.len())]);
+    }
     let new_call = ToolCall {
         name: call.name.clone(),
         arguments,
     };
     let mut messages = example.messages.clone();
-    messages[1] = Message {
-        role: "user",
-        content: question,
-    };
-    messages[2] = Message {
-        role: "assistant",
-        content: new_call.render(),
-    };
+    messages[1] = Message::new("user", question);
+    messages[2] = Message::new("assistant", new_call.render());
     let mut metadata = example.metadata.clone();
     metadata.id = format!("{id}:fan");
     metadata.last.tool_call = Some(new_call);
@@ -482,13 +657,13 @@ pub fn pair(first: &Example, second: &Example, keyed: &Keyed) -> Option<Example>
     let mut messages = first.messages[..4].to_vec();
     messages[1].content = question;
     messages.extend(second.messages[2..4].iter().cloned());
-    messages.push(Message {
-        role: "assistant",
-        content: format!(
+    messages.push(Message::new(
+        "assistant",
+        format!(
             "{} {}",
             first.messages[4].content, second.messages[4].content
         ),
-    });
+    ));
     let mut metadata = first.metadata.clone();
     metadata.id = format!("{id}:pair");
     metadata.last.fact_id = format!("{}+{}", metadata.last.fact_id, second.metadata.last.fact_id);

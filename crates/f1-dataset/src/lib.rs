@@ -14,6 +14,7 @@ pub mod fan_wording;
 pub mod keyed;
 pub mod lookup;
 pub mod multiple_choice;
+pub mod recovery;
 pub mod text;
 pub mod tool_use;
 
@@ -285,6 +286,7 @@ fn stats_json(
                           "fan_wording": tools.train.iter().filter(|e| e.metadata.id.ends_with(":fan")).count(),
                           "two_facts": tools.train.iter().filter(|e| e.metadata.id.ends_with(":pair")).count(),
                           "both_titles": tools.train.iter().filter(|e| e.metadata.id.ends_with(":both")).count(),
+                          "recoveries": tools.train.iter().filter(|e| e.metadata.id.ends_with(":recovery")).count(),
                           "tools": tool_counts(&tools.train)},
         "paraphrases_per_fact": config.paraphrases_per_fact,
         "future_season": splits.test.iter().find(|e| e.metadata.test_kind == Some(example::TestKind::Future)).map(|_| provenance.cutoff.clone()),

@@ -12,6 +12,7 @@ use crate::example::{Example, Message, Metadata, Split, Style, TestKind, Turn};
 use crate::fact::Entity;
 use crate::fan_wording::{self, RelativeSeasons};
 use crate::keyed::Keyed;
+use crate::recovery::{self, RECOVERY_EVERY};
 
 /// The longest tool result a conversation carries, in characters.
 pub const MAX_RESULT_CHARS: usize = 600;
@@ -40,7 +41,8 @@ pub struct ToolData<'a> {
 /// call), in the same order and split. Training also gets the coverage and
 /// recent examples' conversations, a fan's rewording of every recent one and of
 /// a share of the rest (and two-fact questions made of those, one per
-/// [`PAIR_EVERY`], and both of a season's titles asked at once), one question the data cannot answer for every
+/// [`PAIR_EVERY`], and both of a season's titles asked at once), a recovery from
+/// a vague call for one per [`RECOVERY_EVERY`] of those naming a race, one question the data cannot answer for every
 /// [`UNANSWERABLE_EVERY`] conversations and a follow-up conversation for every
 /// race result and one per [`FOLLOW_UP_EVERY`] of the rest; then every
 /// conversation holding a held-out result is dropped.
@@ -81,6 +83,11 @@ pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
             .filter_map(|e| fan_wording::both_titles(e, &keyed)),
     );
     train.extend(reworded);
+    let recoveries: Vec<Example> = train
+        .iter()
+        .filter(|e| keyed.unit(&["recovery", &e.metadata.id]) < 1.0 / RECOVERY_EVERY as f64)
+        .filter_map(|e| recovery::recover(e, data.toolbox, &keyed, MAX_RESULT_CHARS))
+        .collect();
     let unanswerable: Vec<Example> = train
         .iter()
         .step_by(UNANSWERABLE_EVERY)
@@ -96,6 +103,7 @@ pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
     train.extend(unanswerable);
     train.extend(follow_ups);
     train.extend(pairs);
+    train.extend(recoveries);
     let test = convert(&splits.test);
     // The future tests' facts and lookups are events after training: no
     // training conversation may ask one or hold its result.
@@ -335,10 +343,7 @@ fn follow_up(example: &Example, keyed: &Keyed) -> Option<Example> {
 
 /// The system message of every tool conversation.
 fn system() -> Message {
-    Message {
-        role: "system",
-        content: f1_tools::prompt::system_prompt(),
-    }
+    Message::new("system", f1_tools::prompt::system_prompt())
 }
 
 /// `example` with a call and its result before each answer; None when a turn's
@@ -354,10 +359,7 @@ pub fn conversation(example: &Example, toolbox: &Toolbox) -> Option<Example> {
                 return None;
             }
             messages.push(assistant(call.render()));
-            messages.push(Message {
-                role: "tool",
-                content: outcome.text,
-            });
+            messages.push(Message::new("tool", outcome.text));
         }
         messages.push(message.clone());
     }
@@ -367,10 +369,7 @@ pub fn conversation(example: &Example, toolbox: &Toolbox) -> Option<Example> {
 }
 
 fn assistant(content: String) -> Message {
-    Message {
-        role: "assistant",
-        content,
-    }
+    Message::new("assistant", content)
 }
 
 /// A question the data cannot answer, about `example`'s subject: a race after the
@@ -393,10 +392,7 @@ fn unanswerable(
                 format!("Who will be the {season} Formula One world champion?"),
                 vec![
                     assistant(call.render()),
-                    Message {
-                        role: "tool",
-                        content: outcome.text,
-                    },
+                    Message::new("tool", outcome.text),
                     assistant(format!(
                         "I can't say: the data has no results for {season}. It ends with the {cutoff_season} season."
                     )),
@@ -451,8 +447,5 @@ fn unanswerable(
 }
 
 fn user(content: String) -> Message {
-    Message {
-        role: "user",
-        content,
-    }
+    Message::new("user", content)
 }

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use f1_data::KnowledgeBase;
 use f1_dataset::compose::check_leakage;
+use f1_dataset::fan_wording::{CLOSERS, OPENERS};
 use f1_dataset::{card, tool_use, DataConfig, Error};
 use serde_json::Value;
 
@@ -198,13 +199,13 @@ fn tool_conversations_are_grounded_in_their_results() {
                 continue;
             }
             let turns = turns(example);
-            if example["metadata"]["id"]
-                .as_str()
-                .unwrap()
-                .ends_with(":pair")
-            {
+            let id = example["metadata"]["id"].as_str().unwrap();
+            if id.ends_with(":pair") {
                 assert_two_facts(example);
                 continue;
+            }
+            if id.ends_with(":recovery") {
+                continue; // its conversation's own, checked here, ends it
             }
             assert_eq!(
                 roles_after_system(messages),
@@ -363,6 +364,7 @@ fn fan_wording_changes_the_words_not_the_lookup() {
         .collect();
     let mut reworded = 0;
     let mut forms = BTreeSet::new();
+    let (mut opened, mut closed) = (0, 0);
     for (id, example) in &by_id {
         let Some(original) = id.strip_suffix(":fan") else {
             continue;
@@ -371,6 +373,9 @@ fn fan_wording_changes_the_words_not_the_lookup() {
         let original = by_id[original];
         let (m, o) = (&example["messages"], &original["messages"]);
         assert_ne!(m[1]["content"], o[1]["content"], "{id}");
+        let question = m[1]["content"].as_str().unwrap();
+        opened += usize::from(OPENERS.iter().any(|w| question.starts_with(w)));
+        closed += usize::from(CLOSERS.iter().any(|w| question.ends_with(w)));
         assert_eq!(m[3]["content"], o[3]["content"], "{id}");
         assert_eq!(m[4]["content"], o[4]["content"], "{id}");
         let f1_tools::Reply::Call(call) = f1_tools::parse_reply(m[2]["content"].as_str().unwrap())
@@ -389,6 +394,15 @@ fn fan_wording_changes_the_words_not_the_lookup() {
         .filter(|e| turns(e).len() == 1 && e["metadata"]["family"] != "unanswerable")
         .count();
     assert!(reworded * 5 >= singles, "{reworded} of {singles} reworded");
+    // Some open or close as messages do ("hey, ...", "... thanks"), most do not.
+    assert!(
+        opened > 0 && opened * 4 < reworded,
+        "{opened} of {reworded} opened"
+    );
+    assert!(
+        closed > 0 && closed * 4 < reworded,
+        "{closed} of {reworded} closed"
+    );
     let stats: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("stats.json")).unwrap()).unwrap();
     assert_eq!(stats["tool_examples"]["fan_wording"], reworded);
@@ -416,6 +430,47 @@ fn fan_wording_changes_the_words_not_the_lookup() {
             forms.len()
         );
     }
+}
+
+/// A recovery: the fan's question, a vague call (weight 0: context, not learned)
+/// and its error, then the reworded conversation's own call, result and answer.
+#[test]
+fn recoveries_read_an_error_and_call_again() {
+    let dir = quick_build();
+    let train = read_split(dir, "tools-train");
+    let by_id: BTreeMap<&str, &Value> = train
+        .iter()
+        .map(|e| (e["metadata"]["id"].as_str().unwrap(), e))
+        .collect();
+    let mut recoveries = 0;
+    for (id, example) in &by_id {
+        let Some(original) = id.strip_suffix(":recovery") else {
+            continue;
+        };
+        recoveries += 1;
+        let (m, o) = (
+            example["messages"].as_array().unwrap(),
+            by_id[original]["messages"].as_array().unwrap(),
+        );
+        assert_eq!(m.len(), 7, "{id}");
+        assert_eq!(m[..2], o[..2], "{id}");
+        assert_eq!(m[4..], o[2..], "{id}");
+        assert_eq!(m[2]["role"], "assistant");
+        assert_eq!(m[2]["weight"], 0, "{id}");
+        assert!(m[4].get("weight").is_none(), "{id}");
+        // The error as the tool loop shows it (cut to the result's length).
+        let error = m[3]["content"].as_str().unwrap();
+        assert!(
+            error.starts_with(r#"{"error":"not_found""#)
+                || error.starts_with(r#"{"error":"ambiguous""#),
+            "{id}: {error}"
+        );
+        assert_ne!(m[2]["content"], m[4]["content"], "{id}");
+    }
+    assert!(recoveries >= 10, "{recoveries} recoveries");
+    let stats: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["tool_examples"]["recoveries"], recoveries);
 }
 
 /// A data config naming two families still teaches every tool: the other

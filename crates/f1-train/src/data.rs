@@ -28,6 +28,15 @@ impl Sequence {
     }
 }
 
+/// A conversation of a training file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub messages: Vec<ChatMessage>,
+    /// The assistant messages marked `"weight": 0` (as OpenAI's fine-tuning
+    /// format marks them): read as context, not learned.
+    pub unweighted: Vec<usize>,
+}
+
 #[derive(Deserialize)]
 struct Line {
     messages: Vec<Message>,
@@ -37,11 +46,14 @@ struct Line {
 struct Message {
     role: String,
     content: String,
+    /// 0 or 1, on assistant messages only (1 when left out).
+    #[serde(default)]
+    weight: Option<u8>,
 }
 
 /// Reads up to `limit` conversations (0: all) of a JSONL file; a line that is
 /// not a conversation is an error naming the file and line.
-pub fn read_conversations(path: &Path, limit: usize) -> Result<Vec<Vec<ChatMessage>>> {
+pub fn read_conversations(path: &Path, limit: usize) -> Result<Vec<Conversation>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut conversations = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -59,12 +71,33 @@ pub fn read_conversations(path: &Path, limit: usize) -> Result<Vec<Vec<ChatMessa
         if !line.messages.iter().any(|m| m.role == "assistant") {
             return Err(invalid("the conversation has no assistant message".into()));
         }
-        conversations.push(
-            line.messages
+        let mut unweighted = Vec::new();
+        for (position, message) in line.messages.iter().enumerate() {
+            match (message.weight, message.role.as_str()) {
+                (None | Some(1), _) => {}
+                (Some(0), "assistant") => unweighted.push(position),
+                (Some(0), role) => {
+                    return Err(invalid(format!(
+                        "message {}: weight is for assistant messages, not {role}",
+                        position + 1
+                    )))
+                }
+                (Some(other), _) => {
+                    return Err(invalid(format!(
+                        "message {}: weight must be 0 or 1, not {other}",
+                        position + 1
+                    )))
+                }
+            }
+        }
+        conversations.push(Conversation {
+            messages: line
+                .messages
                 .iter()
                 .map(|m| ChatMessage::new(&m.role, &m.content))
                 .collect(),
-        );
+            unweighted,
+        });
     }
     if conversations.is_empty() {
         return Err(Error::Data {
@@ -89,24 +122,26 @@ impl Encoder<'_> {
     /// Each turn's span is found by rendering the conversation up to its opening
     /// and up to its end, so the mask follows the template whatever it is.
     pub fn encode(&self, conversation: &[ChatMessage]) -> Result<Sequence> {
-        Ok(self.encode_turns(conversation, false)?.0)
+        Ok(self.encode_turns(conversation, &[], false)?.0)
     }
 
-    /// [`Encoder::encode`] and the conversation's length before it was cut to
-    /// `max_tokens`.
-    pub fn encode_measured(&self, conversation: &[ChatMessage]) -> Result<(Sequence, usize)> {
-        self.encode_turns(conversation, false)
+    /// [`Encoder::encode`] of a file's conversation (its unweighted messages not
+    /// marked), and its length before it was cut to `max_tokens`.
+    pub fn encode_measured(&self, conversation: &Conversation) -> Result<(Sequence, usize)> {
+        self.encode_turns(&conversation.messages, &conversation.unweighted, false)
     }
 
     /// Like [`Encoder::encode`], but only the final assistant turn is scored: the
     /// reply given everything before it (teacher forcing), as perplexity asks.
     pub fn encode_last_reply(&self, conversation: &[ChatMessage]) -> Result<Sequence> {
-        Ok(self.encode_turns(conversation, true)?.0)
+        Ok(self.encode_turns(conversation, &[], true)?.0)
     }
 
+    /// `unweighted`: indices into `conversation` of assistant messages left unmarked.
     fn encode_turns(
         &self,
         conversation: &[ChatMessage],
+        unweighted: &[usize],
         last_only: bool,
     ) -> Result<(Sequence, usize)> {
         let mut messages = Vec::with_capacity(conversation.len() + 1);
@@ -115,12 +150,18 @@ impl Encoder<'_> {
         {
             messages.push(ChatMessage::new("system", self.system_prompt));
         }
+        let offset = messages.len();
         messages.extend_from_slice(conversation);
         let ids = self.tokens(&messages, false)?;
         let mut trained = vec![false; ids.len()];
         let last = messages.iter().rposition(|m| m.role == "assistant");
         for (index, message) in messages.iter().enumerate() {
-            if message.role != "assistant" || (last_only && Some(index) != last) {
+            if message.role != "assistant"
+                || (last_only && Some(index) != last)
+                || index
+                    .checked_sub(offset)
+                    .is_some_and(|i| unweighted.contains(&i))
+            {
                 continue;
             }
             let start = common_prefix(&ids, &self.tokens(&messages[..index], true)?);

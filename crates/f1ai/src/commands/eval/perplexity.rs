@@ -27,8 +27,11 @@ pub fn run(
         "{} does not exist: run `f1ai data build` first (perplexity scores its replies)",
         split.display()
     );
-    let conversations = f1_train::data::read_conversations(&split, args.perplexity_limit)
-        .with_context(|| format!("reading {}", split.display()))?;
+    let conversations: Vec<_> = f1_train::data::read_conversations(&split, args.perplexity_limit)
+        .with_context(|| format!("reading {}", split.display()))?
+        .into_iter()
+        .map(|conversation| conversation.messages)
+        .collect();
     ensure!(
         !conversations.is_empty(),
         "{}: no conversations",
