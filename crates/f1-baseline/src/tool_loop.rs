@@ -1,8 +1,9 @@
 //! Answering through the tools: generate; when the reply is a call, check it
 //! against its tool, run it on the knowledge base and generate again from the
 //! result. A malformed call gets one retry (with the parse error as the tool's
-//! result), then the answer says the lookup failed. Conversations are decoded
-//! together, a round at a time.
+//! result), then the answer says the lookup failed, as it does when a failed
+//! lookup is asked again unchanged. Conversations are decoded together, a round
+//! at a time.
 
 use f1_model::assistant::Assistant;
 use f1_model::chat::ChatMessage;
@@ -141,6 +142,11 @@ impl Pending {
                 self.answer.answer = LOOKUP_FAILED.to_string();
                 self.done = true;
             }
+            // The same lookup fails the same way: no second try of it.
+            Reply::Call(call) if self.failed_before(&call.render()) => {
+                self.answer.answer = LOOKUP_FAILED.to_string();
+                self.done = true;
+            }
             Reply::Call(call) => {
                 let outcome = toolbox.outcome(&call, MAX_RESULT_CHARS);
                 self.record(call.render(), outcome.text, outcome.status.into());
@@ -164,6 +170,14 @@ impl Pending {
                 self.done = true;
             }
         }
+    }
+
+    /// Whether `call` was made already and did not find its answer.
+    fn failed_before(&self, call: &str) -> bool {
+        self.answer
+            .steps
+            .iter()
+            .any(|step| step.call == call && step.status != "ok")
     }
 
     /// Adds a call and its result to the conversation and the trace.
@@ -237,6 +251,18 @@ mod tests {
         );
         assert_eq!(state.answer.steps[1].status, "not_found");
         assert!(state.answer.steps[1].is_valid_call());
+
+        // A failed lookup asked again the same way ends the answer: it would fail again.
+        let mut state = asked("who won the first race of 2017");
+        let vague =
+            r#"<tool_call>{"name": "race_result", "arguments": {"race": "2017"}}</tool_call>"#;
+        state.advance(vague, &toolbox);
+        assert_eq!(state.answer.steps[0].status, "not_found");
+        assert!(!state.done);
+        state.advance(vague, &toolbox);
+        assert!(state.done);
+        assert_eq!(state.answer.answer, LOOKUP_FAILED);
+        assert_eq!(state.answer.steps.len(), 1);
 
         // A malformed call gets one retry, then the answer says the lookup failed.
         let mut state = asked("Who won in Monaco in 1988?");

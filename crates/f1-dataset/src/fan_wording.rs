@@ -1,9 +1,9 @@
 //! Fan wording: a training tool conversation asked again the way people type,
 //! with a race by place and year ("monza 2020", "the 2021 finale"), a first name,
-//! nickname or misspelled surname, "last season", lower case, no question
-//! mark, sometimes a greeting before or a "thanks" after. The call copies the fan's words and the resolver reads them; a rewrite
-//! is kept only when its call returns exactly the original result, so the
-//! original answer stays grounded.
+//! nickname or misspelled surname, "last season", lower case, no question mark,
+//! sometimes a greeting before or a "thanks" after. The call copies the fan's
+//! words and the resolver reads them; a rewrite is kept only when its call
+//! returns exactly the original result, so the original answer stays grounded.
 
 use f1_tools::{ToolCall, Toolbox};
 use serde_json::{Map, Value};

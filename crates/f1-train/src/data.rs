@@ -74,9 +74,9 @@ pub fn read_conversations(path: &Path, limit: usize) -> Result<Vec<Conversation>
         let mut unweighted = Vec::new();
         for (position, message) in line.messages.iter().enumerate() {
             match (message.weight, message.role.as_str()) {
-                (None | Some(1), _) => {}
+                (None, _) | (Some(1), "assistant") => {}
                 (Some(0), "assistant") => unweighted.push(position),
-                (Some(0), role) => {
+                (Some(0 | 1), role) => {
                     return Err(invalid(format!(
                         "message {}: weight is for assistant messages, not {role}",
                         position + 1
