@@ -352,16 +352,21 @@ fn tool_result(example: &Value, turn: usize) -> Option<&str> {
     (message["role"] == "tool").then(|| message["content"].as_str().unwrap())
 }
 
+/// The conversations by id.
+fn by_id(examples: &[Value]) -> BTreeMap<&str, &Value> {
+    examples
+        .iter()
+        .map(|e| (e["metadata"]["id"].as_str().unwrap(), e))
+        .collect()
+}
+
 /// A fan's rewording asks the same lookup in other words: another question and
 /// call text, the very same result and answer.
 #[test]
 fn fan_wording_changes_the_words_not_the_lookup() {
     let dir = quick_build();
     let train = read_split(dir, "tools-train");
-    let by_id: BTreeMap<&str, &Value> = train
-        .iter()
-        .map(|e| (e["metadata"]["id"].as_str().unwrap(), e))
-        .collect();
+    let by_id = by_id(&train);
     let mut reworded = 0;
     let mut forms = BTreeSet::new();
     let (mut opened, mut closed) = (0, 0);
@@ -432,16 +437,13 @@ fn fan_wording_changes_the_words_not_the_lookup() {
     }
 }
 
-/// A recovery: the fan's question, a vague call (weight 0: context, not learned)
-/// and its error, then the reworded conversation's own call, result and answer.
+/// A recovery: a conversation's question, a vague call (weight 0: context, not
+/// learned) and its error, then the conversation's own call, result and answer.
 #[test]
 fn recoveries_read_an_error_and_call_again() {
     let dir = quick_build();
     let train = read_split(dir, "tools-train");
-    let by_id: BTreeMap<&str, &Value> = train
-        .iter()
-        .map(|e| (e["metadata"]["id"].as_str().unwrap(), e))
-        .collect();
+    let by_id = by_id(&train);
     let mut recoveries = 0;
     for (id, example) in &by_id {
         let Some(original) = id.strip_suffix(":recovery") else {

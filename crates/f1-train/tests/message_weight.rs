@@ -4,9 +4,6 @@
 
 mod common;
 
-use f1_model::chat::ChatTemplate;
-use f1_model::gguf::GgufMetadata;
-use f1_model::Tokenizer;
 use f1_train::data::{read_conversations, Encoder};
 
 const FIRST_CALL: &str =
@@ -30,9 +27,7 @@ fn an_unweighted_reply_is_context_not_learned() {
     assert_eq!(conversations[0].unweighted, [1]);
 
     let model = common::tiny_model("smollm2", dir.path(), 3);
-    let metadata = GgufMetadata::read(&model).unwrap();
-    let tokenizer = Tokenizer::from_metadata(&metadata).unwrap();
-    let template = ChatTemplate::from_gguf(&metadata).unwrap();
+    let (tokenizer, template) = common::tokenizer_and_template(&model);
     let encoder = Encoder {
         tokenizer: &tokenizer,
         template: &template,

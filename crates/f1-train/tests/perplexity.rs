@@ -4,10 +4,8 @@
 mod common;
 
 use candle_core::Device;
-use f1_model::chat::{ChatMessage, ChatTemplate};
-use f1_model::gguf::GgufMetadata;
+use f1_model::chat::ChatMessage;
 use f1_model::model::GgufModel;
-use f1_model::Tokenizer;
 use f1_train::data::Encoder;
 use f1_train::perplexity::reply_losses;
 
@@ -24,9 +22,7 @@ fn conversation() -> Vec<ChatMessage> {
 fn the_last_reply_is_scored_and_matches_the_inference_path() {
     let dir = tempfile::tempdir().unwrap();
     let model = common::tiny_model("smollm2", dir.path(), 3);
-    let metadata = GgufMetadata::read(&model).unwrap();
-    let tokenizer = Tokenizer::from_metadata(&metadata).unwrap();
-    let template = ChatTemplate::from_gguf(&metadata).unwrap();
+    let (tokenizer, template) = common::tokenizer_and_template(&model);
     let encoder = Encoder {
         tokenizer: &tokenizer,
         template: &template,

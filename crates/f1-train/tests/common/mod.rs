@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Tensor;
-use f1_model::chat::ChatMessage;
+use f1_model::chat::{ChatMessage, ChatTemplate};
 use f1_model::gguf::GgufMetadata;
 use f1_model::gguf_write::{write_tiny_random, TinyShape};
+use f1_model::Tokenizer;
 use f1_train::data::{Batch, Encoder, Sequence};
 use f1_train::training_model::TrainingModel;
 
@@ -34,6 +35,15 @@ pub fn tiny_model(name: &str, dir: &Path, seed: u64) -> PathBuf {
     let path = dir.join(format!("tiny-{name}-{seed}.gguf"));
     write_tiny_random(&source, TinyShape::default(), seed, &path).unwrap();
     path
+}
+
+/// A model file's tokenizer and chat template, as an [`Encoder`] borrows them.
+pub fn tokenizer_and_template(model: &Path) -> (Tokenizer, ChatTemplate) {
+    let metadata = GgufMetadata::read(model).unwrap();
+    (
+        Tokenizer::from_metadata(&metadata).unwrap(),
+        ChatTemplate::from_gguf(&metadata).unwrap(),
+    )
 }
 
 /// A few single- and multi-turn conversations in the curated format.
