@@ -142,14 +142,16 @@ impl Pending {
                 self.answer.answer = LOOKUP_FAILED.to_string();
                 self.done = true;
             }
-            // The same lookup fails the same way: no second try of it.
-            Reply::Call(call) if self.failed_before(&call.render()) => {
-                self.answer.answer = LOOKUP_FAILED.to_string();
-                self.done = true;
-            }
             Reply::Call(call) => {
-                let outcome = toolbox.outcome(&call, MAX_RESULT_CHARS);
-                self.record(call.render(), outcome.text, outcome.status.into());
+                let rendered = call.render();
+                // The same lookup fails the same way: no second try of it.
+                if self.failed_before(&rendered) {
+                    self.answer.answer = LOOKUP_FAILED.to_string();
+                    self.done = true;
+                } else {
+                    let outcome = toolbox.outcome(&call, MAX_RESULT_CHARS);
+                    self.record(rendered, outcome.text, outcome.status.into());
+                }
             }
             Reply::Malformed(reason) if !self.retried => {
                 self.retried = true;

@@ -42,8 +42,8 @@ pub struct ToolData<'a> {
 /// recent examples' conversations, a fan's rewording of every recent one and of
 /// a share of the rest (and two-fact questions made of those, one per
 /// [`PAIR_EVERY`], and both of a season's titles asked at once), a recovery from
-/// a vague call for one per [`RECOVERY_EVERY`] of those naming a race, one question the data cannot answer for every
-/// [`UNANSWERABLE_EVERY`] conversations and a follow-up conversation for every
+/// a vague call for one per [`RECOVERY_EVERY`] of those naming a race, one
+/// question the data cannot answer for every [`UNANSWERABLE_EVERY`] conversations and a follow-up conversation for every
 /// race result and one per [`FOLLOW_UP_EVERY`] of the rest; then every
 /// conversation holding a held-out result is dropped.
 pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {

@@ -205,7 +205,7 @@ fn tool_conversations_are_grounded_in_their_results() {
                 continue;
             }
             if id.ends_with(":recovery") {
-                continue; // its conversation's own, checked here, ends it
+                continue; // its last four messages are its original's (see the recoveries test)
             }
             assert_eq!(
                 roles_after_system(messages),
