@@ -2,8 +2,10 @@
 //! against its tool, run it on the knowledge base and generate again from the
 //! result. A malformed call gets one retry (with the parse error as the tool's
 //! result), then the answer says the lookup failed, as it does when a failed
-//! lookup is asked again unchanged. Conversations are decoded together, a round
-//! at a time.
+//! lookup is asked again unchanged. A race the model's call names but the
+//! resolver cannot find is looked up once more as the fan's own words name it,
+//! when they name exactly one. Conversations are decoded together, a round at a
+//! time.
 
 use f1_model::assistant::Assistant;
 use f1_model::chat::ChatMessage;
@@ -32,6 +34,10 @@ pub struct ToolStep {
     /// `ok`, or why not: `malformed`, `unknown_tool`, `invalid_arguments`,
     /// `not_found`, `ambiguous`, `no_data`.
     pub status: String,
+    /// Whether the loop made this call (the race as the question names it, after
+    /// the model's call did not find one), not the model.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_question: bool,
 }
 
 /// An answer reached through the tools, with its trace and cost.
@@ -68,6 +74,8 @@ impl ToolStep {
 
 struct Pending {
     messages: Vec<ChatMessage>,
+    /// The fan's last message.
+    question: String,
     answer: ToolAnswer,
     retried: bool,
     done: bool,
@@ -114,8 +122,14 @@ pub fn answer_batch(
 
 impl Pending {
     fn new(messages: &[ChatMessage]) -> Self {
+        let question = messages
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map_or_else(String::new, |m| m.content.clone());
         Self {
             messages: messages.to_vec(),
+            question,
             answer: ToolAnswer {
                 answer: String::new(),
                 steps: Vec::new(),
@@ -138,7 +152,7 @@ impl Pending {
                 self.answer.answer = text;
                 self.done = true;
             }
-            _ if self.answer.steps.len() == MAX_CALLS => {
+            _ if self.answer.steps.len() >= MAX_CALLS => {
                 self.answer.answer = LOOKUP_FAILED.to_string();
                 self.done = true;
             }
@@ -150,7 +164,16 @@ impl Pending {
                     self.done = true;
                 } else {
                     let outcome = toolbox.outcome(&call, MAX_RESULT_CHARS);
-                    self.record(rendered, outcome.text, outcome.status.into());
+                    let missed = matches!(outcome.status, "not_found" | "ambiguous");
+                    self.record(rendered, outcome.text, outcome.status.into(), false);
+                    let asked_once = self.answer.steps.iter().any(|s| s.from_question);
+                    if let Some(call) = (missed && !asked_once)
+                        .then(|| toolbox.with_race_from(&call, &self.question))
+                        .flatten()
+                    {
+                        let outcome = toolbox.outcome(&call, MAX_RESULT_CHARS);
+                        self.record(call.render(), outcome.text, outcome.status.into(), true);
+                    }
                 }
             }
             Reply::Malformed(reason) if !self.retried => {
@@ -160,6 +183,7 @@ impl Pending {
                     reply.trim().to_string(),
                     error.to_string(),
                     "malformed".into(),
+                    false,
                 );
             }
             Reply::Malformed(reason) => {
@@ -167,6 +191,7 @@ impl Pending {
                     call: reply.trim().to_string(),
                     result: reason,
                     status: "malformed".into(),
+                    from_question: false,
                 });
                 self.answer.answer = LOOKUP_FAILED.to_string();
                 self.done = true;
@@ -183,13 +208,14 @@ impl Pending {
     }
 
     /// Adds a call and its result to the conversation and the trace.
-    fn record(&mut self, call: String, result: String, status: String) {
+    fn record(&mut self, call: String, result: String, status: String, from_question: bool) {
         self.messages.push(ChatMessage::new("assistant", &call));
         self.messages.push(ChatMessage::new("tool", &result));
         self.answer.steps.push(ToolStep {
             call,
             result,
             status,
+            from_question,
         });
     }
 }
@@ -255,7 +281,7 @@ mod tests {
         assert!(state.answer.steps[1].is_valid_call());
 
         // A failed lookup asked again the same way ends the answer: it would fail again.
-        let mut state = asked("who won the first race of 2017");
+        let mut state = asked("who won a race in 2017");
         let vague =
             r#"<tool_call>{"name": "race_result", "arguments": {"race": "2017"}}</tool_call>"#;
         state.advance(vague, &toolbox);
@@ -265,6 +291,24 @@ mod tests {
         assert!(state.done);
         assert_eq!(state.answer.answer, LOOKUP_FAILED);
         assert_eq!(state.answer.steps.len(), 1);
+
+        // The same call when the question names one race: it is looked up as named.
+        let mut state = asked("who won the first race of 2017");
+        state.advance(vague, &toolbox);
+        let [model, from_question] = state.answer.steps.as_slice() else {
+            panic!("{:?}", state.answer.steps);
+        };
+        assert_eq!(
+            (model.status.as_str(), model.from_question),
+            ("not_found", false)
+        );
+        assert_eq!(from_question.status, "ok");
+        assert!(from_question.from_question);
+        assert!(from_question.call.contains("2017 Australian Grand Prix"));
+        let roles: Vec<&str> = state.messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["user", "assistant", "tool", "assistant", "tool"]);
+        assert!(state.messages[4].content.contains("Sebastian Vettel"));
+        assert!(!state.done);
 
         // A malformed call gets one retry, then the answer says the lookup failed.
         let mut state = asked("Who won in Monaco in 1988?");

@@ -133,7 +133,12 @@ impl<'a> ChatSession<'a> {
             }
         };
         for step in &answer.steps {
-            writeln!(out, "lookup: {} -> {}", step.call, step.status)?;
+            let by = if step.from_question {
+                " (from your words)"
+            } else {
+                ""
+            };
+            writeln!(out, "lookup{by}: {} -> {}", step.call, step.status)?;
             writeln!(out, "  {}", step.result)?;
             self.history.push(ChatMessage::new("assistant", &step.call));
             self.history.push(ChatMessage::new("tool", &step.result));

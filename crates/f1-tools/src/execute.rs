@@ -74,6 +74,21 @@ impl Toolbox {
         }
     }
 
+    /// `call` with its race taken from the fan's own `words`, when it names a race
+    /// and they name exactly one ([`Resolver::race_in_words`]): for a call whose
+    /// race the resolver could not find ("third at bahrain 2014").
+    pub fn with_race_from(&self, call: &ToolCall, words: &str) -> Option<ToolCall> {
+        call.arguments.get("race")?;
+        let race = self.resolver.race_in_words(words)?;
+        let mut arguments = call.arguments.clone();
+        arguments.insert("race".to_string(), Value::from(race.label()));
+        arguments.remove("season");
+        Some(ToolCall {
+            name: call.name.clone(),
+            arguments,
+        })
+    }
+
     /// Validates `call` against its tool and runs it.
     pub fn run(&self, call: &ToolCall) -> Result<Value, ToolError> {
         let tool = call.validate()?;

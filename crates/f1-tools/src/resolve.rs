@@ -33,6 +33,9 @@ pub const NICKNAMES: &[(&str, &str)] = &[
     ("mad max", "max_verstappen"),
 ];
 
+/// Places fans name a circuit by that are not its name or its town in the tables.
+pub const CIRCUIT_ALIASES: &[(&str, &str)] = &[("barcelona", "catalunya"), ("cota", "americas")];
+
 pub use f1_data::names::key;
 
 /// An entity's keys, display name and weight.
@@ -294,7 +297,7 @@ impl Resolver {
         };
         let year = match self.relative_season(&text) {
             Some(year) => year,
-            None => year_in(&text).ok_or_else(|| ToolError::NotFound {
+            None => self.year_named(&text).ok_or_else(|| ToolError::NotFound {
                 what: "season",
                 query: text.clone(),
                 candidates: Vec::new(),
@@ -324,15 +327,13 @@ impl Resolver {
     /// "the 2021 finale" or "round 5", in `season` when the words name no year.
     pub fn race(&self, query: &str, season: Option<&Value>) -> Result<Race, ToolError> {
         let mut q = key(query);
-        let season = match (self.relative_season(&q), year_in(&q), season) {
-            (Some(year), _, _) => Some(year),
-            (None, Some(year), _) => Some(year),
-            (None, None, Some(value)) => Some(self.season(value)?),
-            (None, None, None) => None,
+        let named = self.relative_season(&q).or_else(|| self.year_named(&q));
+        let season = match (named, season) {
+            (Some(year), _) => Some(year),
+            (None, Some(value)) => Some(self.season(value)?),
+            (None, None) => None,
         };
-        if let Some(year) = season {
-            q = q.replace(&year.to_string(), " ");
-        }
+        q = without_years(&q);
         for phrase in LAST_SEASON.iter().chain(THIS_SEASON) {
             q = q.replace(phrase, " ");
         }
@@ -401,6 +402,91 @@ impl Resolver {
             }),
         }
     }
+
+    /// The one race a fan's message names: one season (a year, or "last
+    /// season") and a race's name, country or circuit among its words ("who won
+    /// at spa in 98?"), or its place in that season ("the 2013 opener"). None
+    /// when the words name no race, or several.
+    pub fn race_in_words(&self, words: &str) -> Option<Race> {
+        let text = key(words);
+        let years: Vec<i64> = year_words(&text)
+            .into_iter()
+            .filter_map(|w| self.year_of(w))
+            .collect();
+        let season = match (self.relative_season(&text), years.as_slice()) {
+            (Some(year), []) => year,
+            (None, [year, rest @ ..]) if rest.iter().all(|y| y == year) => *year,
+            _ => return None,
+        };
+        let words: Vec<&str> = text.split(' ').collect();
+        let named: Vec<&Race> = self
+            .races
+            .iter()
+            .filter(|(r, keys)| r.season == season && keys.iter().any(|k| names(&words, k)))
+            .map(|(r, _)| r)
+            .collect();
+        match named.as_slice() {
+            [race] => Some((*race).clone()),
+            [] if positional(&text).is_some() => self.race(&text, Some(&Value::from(season))).ok(),
+            _ => None,
+        }
+    }
+
+    /// The season a query's words name: a 19xx or 20xx year, else a two-digit
+    /// one in the data ("spa 98"; not a round's number).
+    fn year_named(&self, text: &str) -> Option<i64> {
+        year_in(text).or_else(|| year_words(text).into_iter().find_map(|w| self.year_of(w)))
+    }
+
+    /// `word` as a season in the data: "2016", or "16" and "98" as fans write them.
+    fn year_of(&self, word: &str) -> Option<i64> {
+        let n: i64 = word.parse().ok()?;
+        let year = match word.len() {
+            4 => n,
+            2 if 2000 + n <= self.current_season => 2000 + n,
+            2 => 1900 + n,
+            _ => return None,
+        };
+        let last = self.races.last().map_or(0, |(r, _)| r.season);
+        (self.first_season..=last).contains(&year).then_some(year)
+    }
+}
+
+/// Whether `key` is one of the words, or a run of them; a one-word key of five or
+/// more letters also matches a misspelling of it ("monacco").
+fn names(words: &[&str], key: &str) -> bool {
+    let key_words: Vec<&str> = key.split(' ').collect();
+    if key_words.len() > 1 {
+        return words
+            .windows(key_words.len())
+            .any(|w| w == key_words.as_slice());
+    }
+    words.iter().any(|w| {
+        *w == key
+            || (key.len() >= 5 && strsim::levenshtein(w, key) <= edit_budget(w) && w.len() >= 5)
+    })
+}
+
+/// The words that may be years: four digits, or two not after "round".
+fn year_words(text: &str) -> Vec<&str> {
+    let words: Vec<&str> = text.split(' ').collect();
+    (0..words.len())
+        .filter(|&i| {
+            let w = words[i];
+            let two_digits = w.len() == 2 && (i == 0 || words[i - 1] != "round");
+            w.bytes().all(|b| b.is_ascii_digit()) && (w.len() == 4 || two_digits)
+        })
+        .map(|i| words[i])
+        .collect()
+}
+
+/// `text` without the words [`year_words`] finds.
+fn without_years(text: &str) -> String {
+    let years = year_words(text);
+    text.split(' ')
+        .filter(|w| !years.contains(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Words that mean the latest season with champions.
@@ -538,6 +624,12 @@ fn circuit_keys(c: &Circuit) -> Vec<String> {
         strip_words(&name, CIRCUIT_FILLER),
     ];
     keys.extend(c.location.as_deref().map(key));
+    keys.extend(
+        CIRCUIT_ALIASES
+            .iter()
+            .filter(|(_, r)| *r == c.circuit_ref)
+            .map(|(alias, _)| alias.to_string()),
+    );
     keys.dedup();
     keys
 }

@@ -247,3 +247,80 @@ fn bad_calls_are_refused_with_a_reason_and_results_are_cut_with_a_marker() {
     );
     assert!(serde_json::from_str::<Value>(&whole.text).is_ok());
 }
+
+#[test]
+fn two_digit_years_and_city_names_find_races() {
+    let race = |arguments: Value| {
+        run("race_result", arguments).unwrap()["race"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(race(json!({"race": "spa 98"})), "1998 Belgian Grand Prix");
+    assert_eq!(race(json!({"race": "Spa '08"})), "2008 Belgian Grand Prix");
+    assert_eq!(
+        race(json!({"race": "barcelona 2016"})),
+        "2016 Spanish Grand Prix"
+    );
+    // A round's number is not a year.
+    assert_eq!(
+        race(json!({"race": "round 12", "season": 2019})),
+        "2019 Hungarian Grand Prix"
+    );
+    assert_eq!(
+        race(json!({"race": "monza", "season": "21"})),
+        "2021 Italian Grand Prix"
+    );
+    let circuit = run("circuit_info", json!({"circuit": "Barcelona"})).unwrap();
+    assert_eq!(circuit["circuit"], "Circuit de Barcelona-Catalunya");
+    let cota = run("circuit_info", json!({"circuit": "COTA"})).unwrap();
+    assert_eq!(cota["circuit"], "Circuit of the Americas");
+}
+
+#[test]
+fn a_fans_words_name_a_race_only_when_they_name_one() {
+    let toolbox = toolbox();
+    let named = |words: &str| toolbox.resolver().race_in_words(words).map(|r| r.label());
+    for (words, race) in [
+        ("Who won at Spa in 98?", "1998 Belgian Grand Prix"),
+        ("who came third in bahrain 2014", "2014 Bahrain Grand Prix"),
+        (
+            "hey, who won the opening race of 2013??",
+            "2013 Australian Grand Prix",
+        ),
+        ("who won the monacco gp in 2018", "2018 Monaco Grand Prix"),
+        ("pole at Suzuka last season?", "2024 Japanese Grand Prix"),
+    ] {
+        assert_eq!(named(words).as_deref(), Some(race), "{words}");
+    }
+    for words in [
+        "who won at monaco?",                      // no season
+        "who won more, monaco 2018 or 2019?",      // two seasons
+        "who won in 2019, monaco or silverstone?", // two races
+        "who won the 2019 title?",                 // no race
+    ] {
+        assert_eq!(named(words), None, "{words}");
+    }
+
+    // A call whose race was not found, redone with the race the words name.
+    let call = ToolCall::new(
+        "race_result",
+        json!({"race": "third at bahrain", "season": 2014}),
+    );
+    assert!(toolbox.run(&call).is_err());
+    let redone = toolbox
+        .with_race_from(&call, "who came third in bahrain 2014")
+        .unwrap();
+    assert_eq!(redone.arguments["race"], "2014 Bahrain Grand Prix");
+    assert!(!redone.arguments.contains_key("season"));
+    assert_eq!(
+        toolbox.run(&redone).unwrap()["third"]["driver"],
+        "Sergio Pérez"
+    );
+    // Calls without a race, and words naming none, are left alone.
+    let profile = ToolCall::new("driver_profile", json!({"driver": "Senna"}));
+    assert!(toolbox.with_race_from(&profile, "spa 98").is_none());
+    assert!(toolbox
+        .with_race_from(&call, "who won at monaco?")
+        .is_none());
+}
