@@ -64,6 +64,14 @@ fn first_calls(run: &Run) -> (usize, usize) {
     (calls.len(), calls.iter().filter(|v| **v).count())
 }
 
+/// Answers in which the loop looked the race up as the question names it.
+fn races_from_question(run: &Run) -> usize {
+    run.predictions
+        .iter()
+        .filter(|p| p.tool_steps.iter().any(|s| s.from_question))
+        .count()
+}
+
 fn mean_prompt_tokens(run: &Run) -> f64 {
     let total: usize = run.predictions.iter().map(|p| p.prompt_tokens).sum();
     total as f64 / run.predictions.len().max(1) as f64
@@ -225,6 +233,13 @@ fn paragraph(study: &Study, arms: &Arms) -> Option<String> {
          valid ({:.1}%).",
         100.0 * valid as f64 / made.max(1) as f64
     ));
+    let from_question = races_from_question(tools);
+    if from_question > 0 {
+        sentences.push(format!(
+            "In {from_question} answers the model's call found no race and the loop looked up \
+             the one the question names."
+        ));
+    }
     if let Some(parametric) = arms.parametric {
         sentences.push(format!(
             "Each answer took {:.2} s against {:.2} s unaided ({:.0} prompt tokens against {:.0}: \

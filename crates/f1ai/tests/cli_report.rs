@@ -62,6 +62,16 @@ fn write_mode_run(
                     "call": r#"{"name": "race_result", "arguments": {"race": "x"}}"#,
                     "result": format!(r#"{{"winner": "{gold}"}}"#), "status": status
                 }]);
+                if i % 10 == 3 {
+                    // The model's race not found; the loop's, from the question, found.
+                    prediction["tool_steps"][0]["status"] = json!("not_found");
+                    let steps = prediction["tool_steps"].as_array_mut().unwrap();
+                    steps.push(json!({
+                        "call": r#"{"name": "race_result", "arguments": {"race": "y"}}"#,
+                        "result": format!(r#"{{"winner": "{gold}"}}"#), "status": "ok",
+                        "from_question": true
+                    }));
+                }
             }
             prediction.to_string()
         })
@@ -543,7 +553,9 @@ fn the_three_arms_are_compared_with_call_validity_and_latency() {
     );
     assert!(
         text.contains(
-            "60 of its 60 answers made a call and 48 of those first calls were valid (80.0%)."
+            "60 of its 60 answers made a call and 48 of those first calls were valid (80.0%). \
+             In 6 answers the model's call found no race and the loop looked up the one the \
+             question names."
         ),
         "{text}"
     );
