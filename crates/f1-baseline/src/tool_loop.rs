@@ -10,7 +10,7 @@
 use f1_model::assistant::Assistant;
 use f1_model::chat::ChatMessage;
 use f1_model::generate::{FinishReason, GenerationConfig};
-use f1_tools::{parse_reply, Reply, Toolbox};
+use f1_tools::{parse_reply, Reply, ToolCall, Toolbox};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -166,13 +166,8 @@ impl Pending {
                     let outcome = toolbox.outcome(&call, MAX_RESULT_CHARS);
                     let missed = matches!(outcome.status, "not_found" | "ambiguous");
                     self.record(rendered, outcome.text, outcome.status.into(), false);
-                    let asked_once = self.answer.steps.iter().any(|s| s.from_question);
-                    if let Some(call) = (missed && !asked_once)
-                        .then(|| toolbox.with_race_from(&call, &self.question))
-                        .flatten()
-                    {
-                        let outcome = toolbox.outcome(&call, MAX_RESULT_CHARS);
-                        self.record(call.render(), outcome.text, outcome.status.into(), true);
+                    if missed {
+                        self.look_up_as_asked(&call, toolbox);
                     }
                 }
             }
@@ -196,6 +191,18 @@ impl Pending {
                 self.answer.answer = LOOKUP_FAILED.to_string();
                 self.done = true;
             }
+        }
+    }
+
+    /// After `call` missed its race: the same call once with the race the
+    /// question names, when it names one.
+    fn look_up_as_asked(&mut self, call: &ToolCall, toolbox: &Toolbox) {
+        if self.answer.steps.iter().any(|s| s.from_question) {
+            return;
+        }
+        if let Some(call) = toolbox.with_race_from(call, &self.question) {
+            let outcome = toolbox.outcome(&call, MAX_RESULT_CHARS);
+            self.record(call.render(), outcome.text, outcome.status.into(), true);
         }
     }
 

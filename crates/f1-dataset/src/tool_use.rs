@@ -43,8 +43,9 @@ pub struct ToolData<'a> {
 /// a share of the rest (and two-fact questions made of those, one per
 /// [`PAIR_EVERY`], and both of a season's titles asked at once), a recovery from
 /// a vague call for one per [`RECOVERY_EVERY`] of those naming a race, one
-/// question the data cannot answer for every [`UNANSWERABLE_EVERY`] conversations and a follow-up conversation for every
-/// race result and one per [`FOLLOW_UP_EVERY`] of the rest; then every
+/// question the data cannot answer for every [`UNANSWERABLE_EVERY`]
+/// conversations and a follow-up conversation for every race result and one
+/// per [`FOLLOW_UP_EVERY`] of the rest; then every
 /// conversation holding a held-out result is dropped.
 pub fn tool_splits(splits: &Splits, data: &ToolData) -> Splits {
     let convert = |examples: &[Example]| -> Vec<Example> {

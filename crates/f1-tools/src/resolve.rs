@@ -8,6 +8,7 @@
 //! is an error with the candidates, never a guess.
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 
 use f1_data::query::{Circuit, Constructor, Driver, Race};
 use f1_data::KnowledgeBase;
@@ -167,7 +168,8 @@ pub struct Resolver {
     pub current_season: i64,
     /// The latest race with a result: "the latest race".
     latest_raced: Option<(i64, i64)>,
-    first_season: i64,
+    /// The first and last seasons with races.
+    seasons: RangeInclusive<i64>,
 }
 
 impl Resolver {
@@ -240,7 +242,8 @@ impl Resolver {
         let latest_raced = kb.latest_race_with_results()?.map(|r| (r.season, r.round));
         let current_season = latest_raced.map_or(0, |(season, _)| season);
         let last_complete_season = kb.all_champions()?.last().map_or(0, |c| c.season);
-        let first_season = races.first().map_or(0, |(r, _)| r.season);
+        let season_of = |race: Option<&(Race, Vec<String>)>| race.map_or(0, |(r, _)| r.season);
+        let seasons = season_of(races.first())..=season_of(races.last());
         Ok(Self {
             drivers,
             teams,
@@ -249,7 +252,7 @@ impl Resolver {
             last_complete_season,
             current_season,
             latest_raced,
-            first_season,
+            seasons,
         })
     }
 
@@ -303,11 +306,11 @@ impl Resolver {
                 candidates: Vec::new(),
             })?,
         };
-        let last = self.races.last().map_or(0, |(r, _)| r.season);
-        if !(self.first_season..=last).contains(&year) {
+        if !self.seasons.contains(&year) {
             return Err(ToolError::NoData(format!(
-                "the data covers the seasons {} to {last}, not {year}",
-                self.first_season
+                "the data covers the seasons {} to {}, not {year}",
+                self.seasons.start(),
+                self.seasons.end()
             )));
         }
         Ok(year)
@@ -447,8 +450,7 @@ impl Resolver {
             2 => 1900 + n,
             _ => return None,
         };
-        let last = self.races.last().map_or(0, |(r, _)| r.season);
-        (self.first_season..=last).contains(&year).then_some(year)
+        self.seasons.contains(&year).then_some(year)
     }
 }
 
@@ -461,10 +463,9 @@ fn names(words: &[&str], key: &str) -> bool {
             .windows(key_words.len())
             .any(|w| w == key_words.as_slice());
     }
-    words.iter().any(|w| {
-        *w == key
-            || (key.len() >= 5 && strsim::levenshtein(w, key) <= edit_budget(w) && w.len() >= 5)
-    })
+    let misspells =
+        |w: &str| key.len() >= 5 && w.len() >= 5 && strsim::levenshtein(w, key) <= edit_budget(w);
+    words.iter().any(|w| *w == key || misspells(w))
 }
 
 /// The words that may be years: four digits, or two not after "round".
